@@ -1,0 +1,29 @@
+"""rnnjax: recurrent neural networks as pure JAX functions.
+
+    import rnnjax
+    cell = rnnjax.cells.lstm(hidden_size=128)
+    params = cell.init(key, input_size)
+    carry, ys = rnnjax.unroll(cell, params, xs)        # xs: (*batch, T, input_size)
+
+Submodules: ``cells`` (Elman, LSTM, GRU), ``init`` (initialisers), ``hopfield`` (classical,
+dense and modern Hopfield networks), ``analysis`` (Jacobians, Lyapunov spectra, gradient flow),
+``convert`` (PyTorch weight layouts), ``nnx`` (Flax NNX modules), ``tasks``, ``models``, ``train``.
+"""
+
+import importlib
+
+from rnnjax import cells, init
+from rnnjax.cell import Cell
+from rnnjax.compose import bidirectional, stack
+from rnnjax.unroll import unroll
+
+__all__ = ["Cell", "bidirectional", "cells", "init", "stack", "unroll"]
+__version__ = "0.1.0"
+
+_LAZY = {"analysis", "convert", "hopfield", "models", "nnx", "tasks", "train"}
+
+
+def __getattr__(name):  # import heavier submodules (Flax, Orbax) only when used
+    if name in _LAZY:
+        return importlib.import_module(f"rnnjax.{name}")
+    raise AttributeError(f"module 'rnnjax' has no attribute {name!r}")
