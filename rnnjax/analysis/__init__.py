@@ -1,0 +1,1 @@
+"""Analysis of recurrent dynamics: Jacobians through time, Lyapunov spectra, gradient flow."""

@@ -1,0 +1,1 @@
+"""Hopfield networks: ``discrete`` (classical), ``dense`` (Krotov–Hopfield, exponential), ``modern`` (Ramsauer)."""

@@ -1,0 +1,1 @@
+"""Training machinery (train state, steps, losses, checkpointing, metrics, sweeps)."""
