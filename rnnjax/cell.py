@@ -22,6 +22,12 @@ on the carry. A cell may expose that split as two optional functions::
 ``project`` is applied to the whole sequence at once (one large matrix product instead of
 ``T`` small ones) and only ``recur`` runs inside the scan. This is the single most important
 optimisation for recurrent networks on any hardware; :func:`rnnjax.unroll` uses it when present.
+
+Randomness
+----------
+``step`` and ``recur`` may take a keyword-only ``key`` (a stack with dropout does). The same key
+is passed at every time step, so masks drawn from it are the same through time: variational
+dropout (Gal & Ghahramani 2016). Cells without randomness do not take ``key``.
 """
 
 from __future__ import annotations
@@ -49,6 +55,10 @@ class Cell(NamedTuple):
       recur: optional ``(params, carry, u) -> (carry, y)`` such that
         ``step(p, c, x) == recur(p, c, project(p, x))``.
       name: a short human-readable description, used in reprs and figure legends.
+      sequence: optional ``(params, xs, carry, *, lengths, reverse, unroll, remat,
+        return_carries, key) -> (carry, ys)`` for compositions that cannot be run one step at a
+        time (a bidirectional layer needs the whole sequence); :func:`rnnjax.unroll` delegates to
+        it, with ``xs`` batch-first and ``carry`` already resolved.
     """
 
     init: Callable[[Array, int], PyTree]
@@ -58,6 +68,7 @@ class Cell(NamedTuple):
     project: Callable[[PyTree, Array], Array] | None = None
     recur: Callable[[PyTree, PyTree, Array], tuple[PyTree, Array]] | None = None
     name: str = "cell"
+    sequence: Callable[..., tuple[PyTree, Array]] | None = None
 
     def __repr__(self) -> str:  # the default repr prints function addresses
         return f"Cell({self.name}, output_size={self.output_size})"

@@ -1,1 +1,4 @@
-"""Heads and architectures built from cells, one concept per module: ``from rnnjax.models import sequence``."""
+"""Heads and architectures built from cells, one concept per module.
+
+Import them by name: ``from rnnjax.models import sequence``.
+"""

@@ -1,0 +1,82 @@
+"""The Elman network (simple recurrent network).
+
+.. math::  h_t = \\phi(x_t W_x + h_{t-1} W_h + b)
+
+with ``W_x: (I, H)``, ``W_h: (H, H)``, ``b: (H,)`` and ``φ`` the activation (``tanh`` by
+default; ``relu`` with an identity ``W_h`` is the IRNN of Le et al. 2015; the identity function
+gives a linear RNN). The output is the hidden state itself; put a readout on top for predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from rnnjax import init as initializers
+from rnnjax.cell import Cell, check_input, zeros_carry
+
+Array = jax.Array
+
+
+class ElmanParams(NamedTuple):
+    """``w_x: (I, H)`` input kernel, ``w_h: (H, H)`` recurrent kernel, ``b: (H,)`` bias."""
+
+    w_x: Array
+    w_h: Array
+    b: Array
+
+
+def elman(hidden_size: int, *, activation: Callable[[Array], Array] = jnp.tanh,
+          kernel_init: str | Callable = "lecun_normal",
+          recurrent_init: str | Callable = "orthogonal",
+          spectral_radius: float | None = None,
+          use_bias: bool = True) -> Cell:
+    """The simple recurrent network ``h_t = act(x_t W_x + h_{t-1} W_h + b)``.
+
+    Args:
+      hidden_size: ``H``.
+      activation: ``act``; ``jnp.tanh`` (default), ``jax.nn.sigmoid``, ``jax.nn.relu`` or any
+        elementwise function (``lambda z: z`` for a linear RNN).
+      kernel_init: initialiser of ``W_x`` (a name in :data:`rnnjax.init.NAMES` or a callable).
+      recurrent_init: initialiser of ``W_h``; ``"orthogonal"`` (default) or ``"identity"`` (IRNN).
+      spectral_radius: if given, ``W_h`` is rescaled at init so that ``ρ(W_h)`` equals it.
+      use_bias: if False, ``b`` is kept at zero and receives no gradient.
+
+    Returns:
+      A :class:`rnnjax.Cell` with params :class:`ElmanParams` and carry ``h: (*batch, H)``.
+    """
+    _check_size(hidden_size)
+    k_init = initializers.resolve(kernel_init, "elman kernel_init")
+    r_init = initializers.resolve(recurrent_init, "elman recurrent_init")
+
+    def init(key: Array, input_size: int) -> ElmanParams:
+        _check_size(input_size, "input_size")
+        kx, kh = jax.random.split(key)
+        w_h = r_init(kh, (hidden_size, hidden_size), jnp.float32)
+        if spectral_radius is not None:
+            w_h = initializers.scale_spectral_radius(w_h, spectral_radius)
+        return ElmanParams(k_init(kx, (input_size, hidden_size), jnp.float32), w_h,
+                           jnp.zeros((hidden_size,), jnp.float32))
+
+    def project(params: ElmanParams, x: Array) -> Array:
+        check_input(x, params.w_x.shape[0], "elman")
+        u = x @ params.w_x
+        return u + params.b if use_bias else u
+
+    def recur(params: ElmanParams, h: Array, u: Array) -> tuple[Array, Array]:
+        h = activation(u + h @ params.w_h)
+        return h, h
+
+    def step(params: ElmanParams, h: Array, x: Array) -> tuple[Array, Array]:
+        return recur(params, h, project(params, x))
+
+    return Cell(init, zeros_carry(hidden_size), step, hidden_size, project, recur,
+                f"elman({hidden_size}, {getattr(activation, '__name__', 'act')})")
+
+
+def _check_size(n, what: str = "hidden_size") -> None:
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{what} must be a positive int, got {n!r}")
