@@ -1,0 +1,142 @@
+"""The generated review corpus: labels follow the stated grammar, and only word order decides
+the CONTRAST kind; the text<TAB>label loader."""
+
+import jax
+import numpy as np
+import pytest
+
+from rnnjax.tasks import sentiment as s
+
+
+def _rule(words: list[str]) -> int:
+    """Reference semantics, written from the docstring: the clause after 'but' decides."""
+    clause = words[words.index("but") + 1:] if "but" in words else words
+    polarity = 1 if clause[-1] in s.POSITIVE else -1
+    if "not" in clause:
+        polarity = -polarity
+    return int(polarity > 0)
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return s.generate(3000, key=jax.random.key(1))
+
+
+def test_shapes_padding_and_kinds(corpus):
+    tokens, lengths, labels, kinds = map(np.asarray, corpus)
+    assert tokens.shape == (3000, s.MAX_LEN) and tokens.dtype == np.int32
+    pos = np.arange(s.MAX_LEN)[None, :]
+    assert ((tokens != s.PAD) == (pos < lengths[:, None])).all()
+    assert set(np.unique(kinds)) == {s.SIMPLE, s.NEGATED, s.CONTRAST}
+    for k in range(3):  # roughly balanced kinds and labels
+        assert abs((kinds == k).mean() - 1 / 3) < 0.05
+        assert abs(labels[kinds == k].mean() - 0.5) < 0.06
+
+
+def test_labels_follow_the_grammar(corpus):
+    for t, n, y, k in zip(*map(np.asarray, corpus), strict=True):
+        words = s.decode(t, n).split()
+        assert _rule(words) == y, words
+        assert ("but" in words) == (k == s.CONTRAST)
+        assert ("not" in words[-5:]) == (k == s.NEGATED) or k == s.CONTRAST
+        if k == s.CONTRAST:  # the two clauses have opposite polarity
+            i = words.index("but")
+            assert _rule(words[:i]) != _rule(words[i + 1:])
+
+
+def test_swapping_clauses_keeps_the_bag_and_flips_the_label(corpus):
+    for t, n, y, k in zip(*map(np.asarray, corpus), strict=True):
+        if k != s.CONTRAST:
+            continue
+        words = s.decode(t, n).split()
+        i = words.index("but")
+        swapped = words[i + 1:] + ["but"] + words[:i]
+        assert sorted(swapped) == sorted(words)
+        assert _rule(swapped) == 1 - y
+
+
+def _bags(c):
+    tokens, lengths = np.asarray(c.tokens), np.asarray(c.lengths)
+    counts = np.zeros((len(tokens), len(s.VOCAB)))
+    for i, (t, n) in enumerate(zip(tokens, lengths, strict=True)):
+        np.add.at(counts[i], t[:n], 1)
+    return counts
+
+
+def _naive_bayes_accuracy(train, test):
+    """Multinomial naive Bayes with add-one smoothing, in NumPy."""
+    x, y = _bags(train), np.asarray(train.labels)
+    log_prior = np.log(np.array([(y == c).mean() for c in (0, 1)]))
+    log_lik = np.stack([np.log((x[y == c].sum(0) + 1) / (x[y == c].sum() + x.shape[1]))
+                        for c in (0, 1)])
+    pred = np.argmax(_bags(test) @ log_lik.T + log_prior, axis=1)
+    return (pred == np.asarray(test.labels)).mean()
+
+
+def test_bag_of_words_is_at_chance_only_on_the_contrast_kind():
+    def kind(k, n, seed):
+        p = np.eye(3)[k]
+        return s.generate(n, key=jax.random.key(seed), kind_probs=p)
+
+    assert _naive_bayes_accuracy(kind(s.SIMPLE, 1000, 2), kind(s.SIMPLE, 1000, 3)) > 0.97
+    acc = _naive_bayes_accuracy(kind(s.CONTRAST, 4000, 4), kind(s.CONTRAST, 2000, 5))
+    assert abs(acc - 0.5) < 4 * np.sqrt(0.25 / 2000), acc  # 4 sigma of a fair coin
+
+
+def test_generate_is_a_pure_function_of_the_key():
+    a = s.generate(50, key=jax.random.key(7))
+    b = s.generate(50, key=jax.random.key(7))
+    c = s.generate(50, key=jax.random.key(8))
+    assert all((np.asarray(x) == np.asarray(y)).all() for x, y in zip(a, b, strict=True))
+    assert not (np.asarray(a.tokens) == np.asarray(c.tokens)).all()
+
+
+def test_generate_rejects_bad_input():
+    with pytest.raises(ValueError, match="kind_probs"):
+        s.generate(4, key=jax.random.key(0), kind_probs=(0.5, 0.6, 0.0))
+    with pytest.raises(ValueError, match="n must be"):
+        s.generate(-1, key=jax.random.key(0))
+
+
+def test_load_tsv_sst2_format(tmp_path):
+    path = tmp_path / "train.tsv"
+    path.write_text("sentence\tlabel\n"
+                    "a gripping , moving film\t1\n"
+                    "\n"
+                    "Not worth the ticket.\t0\n"
+                    "a moving ending\t1\n")
+    loaded = s.load_tsv(path)
+    c = loaded.corpus
+    assert loaded.label_names == ("0", "1")
+    np.testing.assert_array_equal(c.labels, [1, 0, 1])
+    np.testing.assert_array_equal(c.lengths, [5, 5, 3])
+    assert loaded.vocab[:3] == ("<pad>", "<unk>", "a")  # most frequent word first
+    assert s.decode(c.tokens[1], c.lengths[1], loaded.vocab) == "not worth the ticket ."
+    assert s.decode(c.tokens[2], vocab=loaded.vocab) == "a moving ending"
+
+
+def test_load_tsv_string_labels_given_vocab_and_truncation(tmp_path):
+    path = tmp_path / "mine.tsv"
+    path.write_text("good film\tpos\nbad film\tneg\nfilm with a tab\tinside\tpos\n")
+    loaded = s.load_tsv(path, vocab=s.VOCAB, max_len=3)
+    assert loaded.label_names == ("neg", "pos")
+    np.testing.assert_array_equal(loaded.corpus.labels, [1, 0, 1])
+    assert loaded.corpus.tokens.shape == (3, 3)
+    assert s.decode(loaded.corpus.tokens[2], vocab=s.VOCAB) == "film <unk> <unk>"
+
+
+@pytest.mark.parametrize("content, match", [
+    ("no tab here\n", "found no tab"),
+    ("\t1\n", "empty text"),
+    ("\n\n", "no examples"),
+])
+def test_load_tsv_bad_files(tmp_path, content, match):
+    path = tmp_path / "bad.tsv"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=match):
+        s.load_tsv(path)
+
+
+def test_load_tsv_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        s.load_tsv(tmp_path / "nope.tsv")
