@@ -1,0 +1,57 @@
+"""Numbers to words: every pair against an independent Python spelling."""
+
+import jax
+import numpy as np
+import pytest
+
+from rnnjax.tasks import translation as tr
+
+_SMALL = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen " \
+         "fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def _words(n: int) -> str:
+    """Reference spelling, written independently of the module."""
+    if n < 20:
+        return _SMALL[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _SMALL[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _SMALL[n // 100] + " hundred" + ("" if rest == 0 else " " + _words(rest))
+    rest = n % 1000
+    return _SMALL[n // 1000] + " thousand" + ("" if rest == 0 else " " + _words(rest))
+
+
+def test_every_number_matches_the_reference():
+    p = tr.pairs(np.arange(tr.MAX_NUMBER))
+    src, src_len, tgt, tgt_len = (np.asarray(a) for a in p[:4])
+    assert src.shape == (tr.MAX_NUMBER, tr.SRC_LEN) and tgt.shape == (tr.MAX_NUMBER, tr.TGT_LEN)
+    for n in range(tr.MAX_NUMBER):
+        words = _words(n)
+        assert tr.decode(tgt[n]) == words
+        assert tr.decode(src[n], tr.SRC_VOCAB) == " ".join(str(n))
+        assert src_len[n] == len(str(n)) and tgt_len[n] == len(words.split()) + 1
+        assert tgt[n, tgt_len[n] - 1] == tr.EOS
+        assert (tgt[n, tgt_len[n]:] == tr.PAD).all() and (src[n, src_len[n]:] == tr.PAD).all()
+    assert tgt_len.max() == tr.TGT_LEN
+
+
+def test_split_is_disjoint_and_complete():
+    train, test = tr.split(key=jax.random.key(0), n_test=300, max_number=1000)
+    assert len(test) == 300 and len(train) == 700
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(1000))
+    again, _ = tr.split(key=jax.random.key(0), n_test=300, max_number=1000)
+    np.testing.assert_array_equal(train, again)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: tr.pairs([5, 10000]), "numbers must lie"),
+    (lambda: tr.pairs([[1, 2]]), "1-D"),
+    (lambda: tr.split(key=jax.random.key(0), n_test=0), "n_test"),
+    (lambda: tr.split(key=jax.random.key(0), max_number=20000), "max_number"),
+])
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
