@@ -1,1 +1,64 @@
-"""Training machinery (train state, steps, losses, checkpointing, metrics, sweeps)."""
+"""Training machinery: train state, jitted steps, BPTT and truncated BPTT, losses, checkpoints,
+metrics, and vmapped/sharded sweeps.
+
+::
+
+    import rnnjax.train as T
+
+    opt = T.optimizer("adam", 1e-3, clip_norm=1.0)                # optax: clip -> adam
+    state = T.init_state(params, opt, key=jax.random.key(0))     # TrainState(params, opt_state, step, key)
+
+    def loss_fn(params, batch, key):                             # one scalar to minimise
+        logits, _ = model.apply(params, batch["x"])
+        return T.cross_entropy(logits, batch["y"], batch["mask"])
+
+    step = T.make_step(loss_fn, opt)                              # jitted, donates the state
+    state, history = T.fit(step, state, batch_at, num_steps=1000,  # resumable, logs metrics.jsonl
+                           workdir="runs/x", checkpoint_every=200)
+
+Truncated BPTT with the lecture's (k1, k2): :func:`make_tbptt_step`. Sweeps over seeds and
+hyper-parameters: :mod:`rnnjax.train.sweep`.
+"""
+
+from rnnjax.train import sweep
+from rnnjax.train.checkpoint import Checkpointer, CheckpointError
+from rnnjax.train.loop import fit, load_history
+from rnnjax.train.losses import (
+    accuracy,
+    cross_entropy,
+    cross_entropy_per_position,
+    length_mask,
+    masked_mean,
+    mse,
+    mse_per_position,
+)
+from rnnjax.train.metrics import MetricsWriter, read_metrics
+from rnnjax.train.optim import optimizer
+from rnnjax.train.state import TrainState, init_state, state_key, step_key
+from rnnjax.train.step import NonFiniteError, apply_gradients, describe_nonfinite, make_step
+
+__all__ = [
+    "CheckpointError",
+    "Checkpointer",
+    "MetricsWriter",
+    "NonFiniteError",
+    "TrainState",
+    "accuracy",
+    "apply_gradients",
+    "cross_entropy",
+    "cross_entropy_per_position",
+    "describe_nonfinite",
+    "fit",
+    "init_state",
+    "length_mask",
+    "load_history",
+    "make_step",
+    "masked_mean",
+    "mse",
+    "mse_per_position",
+    "optimizer",
+    "read_metrics",
+    "state_key",
+    "step_key",
+    "sweep",
+]
