@@ -1,0 +1,399 @@
+"""Classical (discrete) Hopfield networks: Hebbian storage, energy, asynchronous and synchronous runs.
+
+Two representations of a state ``y`` of ``N`` units are supported everywhere through the
+keyword ``binary``:
+
+- bipolar (default): ``y_i ∈ {-1, +1}``;
+- binary (``binary=True``): ``y_i ∈ {0, 1}``, the lecture's algorithm with 0/1 activations.
+
+Storage (Hebbian, zero diagonal, *unscaled* as in the lecture)::
+
+    bipolar patterns s(p) ∈ {±1}^N:  w_ij = Σ_p s_i(p) s_j(p),                 w_ii = 0
+    binary patterns  s(p) ∈ {0,1}^N:  w_ij = Σ_p (2 s_i(p) - 1)(2 s_j(p) - 1),  w_ii = 0
+
+(The lecture writes the binary rule as ``(2s_i(p) - 1)(2s_i(p) - 1)``, repeating the index
+``i``: a typo. The standard rule above, with ``j`` in the second factor, is what is meant and
+what its worked example uses.)
+
+Asynchronous update of unit ``i`` (the lecture's Steps 4–5), with external input ``x`` and
+threshold ``θ``::
+
+    y_in_i = x_i + Σ_j y_j w_ji
+    y_i ← hi  if y_in_i > θ_i,   y_i  if y_in_i = θ_i,   lo  if y_in_i < θ_i
+
+where ``(lo, hi) = (-1, 1)`` (bipolar) or ``(0, 1)`` (binary). The energy::
+
+    E(y) = -½ Σ_ij w_ij y_i y_j  -  Σ_i x_i y_i  +  Σ_i θ_i y_i
+
+is the lecture's ``E = -½ Σ_{i≠j} w_ij y_i y_j + Σ θ_i y_i`` plus the external-input term
+(zero when ``external`` is None), which makes it a Lyapunov function of the asynchronous
+dynamics with input: for symmetric ``W`` with zero diagonal one update changes it by
+``ΔE = -(y_in_i - θ_i) Δy_i ≤ 0``.
+
+All functions work on one network and one state; batch with ``jax.vmap`` (over patterns,
+cues, trials or whole networks). Pattern and state values are checked when they are concrete;
+under ``jit``/``vmap`` only shapes are checked.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
+
+__all__ = [
+    "AsyncResult",
+    "SyncResult",
+    "energy",
+    "is_fixed_point",
+    "local_field",
+    "overlap",
+    "relax",
+    "relax_sync",
+    "run_async",
+    "run_sync",
+    "store",
+    "to_binary",
+    "to_bipolar",
+]
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _is_concrete(x) -> bool:
+    return not isinstance(x, jax.core.Tracer)
+
+
+def _check_values(x, binary: bool, what: str) -> None:
+    if not _is_concrete(x):
+        return
+    allowed = (0, 1) if binary else (-1, 1)
+    values = jnp.asarray(x)
+    ok = bool(jnp.all((values == allowed[0]) | (values == allowed[1])))
+    if not ok:
+        kind = "binary 0/1" if binary else "bipolar ±1"
+        hint = "" if binary else " (for 0/1 patterns pass binary=True)"
+        bad = jnp.unique(values[(values != allowed[0]) & (values != allowed[1])])[:5]
+        raise ValueError(
+            f"{what} must be {kind} with values {allowed}{hint}; found values {bad.tolist()}"
+        )
+
+
+def _check_weights(weights) -> Array:
+    weights = jnp.asarray(weights)
+    if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+        raise ValueError(f"weights must be a square (N, N) matrix, got shape {weights.shape}")
+    return weights
+
+
+def _check_state(state, n: int, binary: bool, what: str = "state") -> Array:
+    state = jnp.asarray(state)
+    if state.shape != (n,):
+        raise ValueError(
+            f"{what} must have shape ({n},) to match the weights (batch with jax.vmap), "
+            f"got shape {state.shape}"
+        )
+    _check_values(state, binary, what)
+    return state
+
+
+def _vector(value, n: int, name: str, dtype) -> Array:
+    """A scalar or (N,) argument broadcast explicitly to (N,)."""
+    value = jnp.asarray(value, dtype)
+    if value.ndim == 0:
+        return jnp.full((n,), value, dtype)
+    if value.shape != (n,):
+        raise ValueError(f"{name} must be a scalar or have shape ({n},), got shape {value.shape}")
+    return value
+
+
+def _levels(binary: bool) -> tuple[float, float]:
+    return (0.0, 1.0) if binary else (-1.0, 1.0)
+
+
+# ----------------------------------------------------------------------------- storage, energy
+
+
+def to_bipolar(patterns: Array) -> Array:
+    """``{0, 1} -> {-1, +1}``: ``2 s - 1``."""
+    return 2 * jnp.asarray(patterns) - 1
+
+
+def to_binary(patterns: Array) -> Array:
+    """``{-1, +1} -> {0, 1}``: ``(s + 1) / 2``."""
+    return (jnp.asarray(patterns) + 1) // 2
+
+
+def store(patterns: Array, *, binary: bool = False, dtype=None) -> Array:
+    """Hebbian weights ``W = Σ_p s(p) s(p)ᵀ`` with a zero diagonal (unscaled, as in the lecture).
+
+    Args:
+      patterns: ``(P, N)`` in ±1, or in {0, 1} with ``binary=True`` (then ``2s - 1`` is stored).
+      binary: whether ``patterns`` are 0/1.
+      dtype: dtype of the weights (default: the default float dtype).
+
+    Returns:
+      ``(N, N)`` symmetric weights with ``w_ii = 0``.
+    """
+    patterns = jnp.asarray(patterns)
+    if patterns.ndim != 2:
+        raise ValueError(
+            f"patterns must have shape (P, N) (one pattern per row), got shape {patterns.shape}"
+        )
+    _check_values(patterns, binary, "patterns")
+    dtype = dtype or jnp.result_type(float)
+    s = patterns.astype(dtype)
+    if binary:
+        s = 2 * s - 1
+    w = s.T @ s
+    n = w.shape[0]
+    return w * (1 - jnp.eye(n, dtype=dtype))
+
+
+def energy(weights: Array, state: Array, threshold=0.0, *, external: Array | None = None) -> Array:
+    """``E = -½ yᵀ W y - xᵀ y + θᵀ y`` (the lecture's energy; ``x = 0`` when ``external`` is None)."""
+    weights = _check_weights(weights)
+    n = weights.shape[0]
+    y = jnp.asarray(state, weights.dtype)
+    if y.shape != (n,):
+        raise ValueError(f"state must have shape ({n},), got shape {y.shape}")
+    theta = _vector(threshold, n, "threshold", weights.dtype)
+    e = -0.5 * y @ weights @ y + theta @ y
+    if external is not None:
+        e = e - _vector(external, n, "external", weights.dtype) @ y
+    return e
+
+
+def local_field(weights: Array, state: Array, *, external: Array | None = None) -> Array:
+    """Net inputs ``y_in = x + W y`` of all units (``W`` symmetric, so ``Σ_j y_j w_ji = (W y)_i``)."""
+    weights = _check_weights(weights)
+    h = weights @ jnp.asarray(state, weights.dtype)
+    if external is not None:
+        h = h + _vector(external, weights.shape[0], "external", weights.dtype)
+    return h
+
+
+def overlap(patterns: Array, state: Array, *, binary: bool = False) -> Array:
+    """Overlaps ``m_p = s(p) · y / N`` of a state with each stored pattern (bipolar form), ``(P,)``."""
+    patterns = jnp.asarray(patterns)
+    state = jnp.asarray(state)
+    if binary:
+        patterns, state = to_bipolar(patterns), to_bipolar(state)
+    return (patterns @ state) / patterns.shape[-1]
+
+
+def _threshold_update(h: Array, theta: Array, y: Array, lo: float, hi: float) -> Array:
+    """The lecture's Step 5: ``hi`` above the threshold, ``lo`` below, unchanged at it."""
+    return jnp.where(h > theta, hi, jnp.where(h < theta, lo, y)).astype(y.dtype)
+
+
+def is_fixed_point(weights: Array, state: Array, threshold=0.0, *,
+                   external: Array | None = None, binary: bool = False) -> Array:
+    """Whether no single unit would change: ``y = update(y)`` for every unit (a bool scalar)."""
+    weights = _check_weights(weights)
+    n = weights.shape[0]
+    y = jnp.asarray(state, weights.dtype)
+    theta = _vector(threshold, n, "threshold", weights.dtype)
+    lo, hi = _levels(binary)
+    h = local_field(weights, y, external=external)
+    return jnp.all(_threshold_update(h, theta, y, lo, hi) == y)
+
+
+# ----------------------------------------------------------------------------- asynchronous
+
+
+class AsyncResult(NamedTuple):
+    """Outcome of :func:`relax`.
+
+    Attributes:
+      state: ``(N,)`` final state.
+      energies: the energy before any update, then after every unit update (``trace="update"``,
+        shape ``(max_sweeps * L + 1,)``, ``L = len(order)``) or after every sweep
+        (``trace="sweep"``, shape ``(max_sweeps + 1,)``); entries after convergence repeat the
+        final energy.
+      sweeps: number of sweeps run, including the last one that changed nothing.
+      converged: whether a full sweep changed no unit within ``max_sweeps``.
+    """
+
+    state: Array
+    energies: Array
+    sweeps: Array
+    converged: Array
+
+
+def relax(weights: Array, state: Array, *, key: Array | None = None, order: Array | None = None,
+          external: Array | None = None, threshold=0.0, binary: bool = False,
+          max_sweeps: int = 100, trace: str = "update") -> AsyncResult:
+    """Asynchronous dynamics until a full sweep changes no unit (the lecture's algorithm).
+
+    Each sweep visits the units one at a time, in a fresh random permutation per sweep when
+    ``key`` is given, in ``order`` when it is given, and in index order ``0..N-1`` otherwise.
+    The visited unit's net input ``y_in_i = x_i + Σ_j y_j w_ji`` is computed from the current
+    state (so updates are broadcast immediately, Step 6) and thresholded (Step 5).
+
+    Runs in ``lax.while_loop`` over sweeps and ``lax.scan`` over units: jit-compiled and
+    vmappable over states, keys and networks.
+
+    Args:
+      weights: ``(N, N)``, symmetric (from :func:`store`).
+      state: ``(N,)`` initial activations (the lecture sets them to the external input).
+      key: randomises the order of every sweep.
+      order: ``(L,)`` unit indices visited in each sweep (e.g. the lecture's ``[0, 3, 2, 1]``).
+      external: ``(N,)`` external input ``x`` added to every net input, or None.
+      threshold: scalar or ``(N,)`` thresholds ``θ``.
+      binary: 0/1 activations instead of ±1.
+      max_sweeps: cap on the number of sweeps.
+      trace: ``"update"`` (energy after every unit update) or ``"sweep"`` (after every sweep).
+    """
+    weights = _check_weights(weights)
+    n = weights.shape[0]
+    state = _check_state(state, n, binary)
+    if key is not None and order is not None:
+        raise ValueError("pass either key (random order) or order (a given order), not both")
+    if trace not in ("update", "sweep"):
+        raise ValueError(f"trace must be 'update' or 'sweep', got {trace!r}")
+    if int(max_sweeps) < 1:
+        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    dtype = weights.dtype
+    if order is None:
+        order = jnp.arange(n)
+    else:
+        order = jnp.asarray(order)
+        if order.ndim != 1 or not jnp.issubdtype(order.dtype, jnp.integer):
+            raise ValueError(f"order must be a 1-D integer array of unit indices, got {order!r}")
+        if _is_concrete(order) and order.size and (int(order.min()) < 0 or int(order.max()) >= n):
+            raise ValueError(f"order must index units 0..{n - 1}, got {order.tolist()}")
+    theta = _vector(threshold, n, "threshold", dtype)
+    x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
+    return _relax(weights, state.astype(dtype), key, order, x, theta,
+                  binary=binary, max_sweeps=int(max_sweeps), trace=trace)
+
+
+@partial(jax.jit, static_argnames=("binary", "max_sweeps", "trace"))
+def _relax(weights, y0, key, order, x, theta, *, binary, max_sweeps, trace):
+    lo, hi = _levels(binary)
+    n = weights.shape[0]
+    per_sweep = order.shape[0] if trace == "update" else 1
+    e0 = -0.5 * y0 @ weights @ y0 + (theta - x) @ y0
+
+    def unit(carry, i):
+        y, e = carry
+        h = weights[i] @ y + x[i]
+        new = _threshold_update(h, theta[i], y[i], lo, hi)
+        dy = new - y[i]
+        # ΔE = -(y_in_i - θ_i) Δy_i - ½ w_ii Δy_i² (exact also for a non-zero diagonal)
+        e = e - (h - theta[i]) * dy - 0.5 * weights[i, i] * dy * dy
+        return (y.at[i].set(new), e), (e, dy != 0)
+
+    def sweep(c):
+        s, y, e, _, buf = c
+        visit = order if key is None else jax.random.permutation(jax.random.fold_in(key, s), n)
+        (y, e), (es, changed) = lax.scan(unit, (y, e), visit)
+        record = es if trace == "update" else e[None]
+        buf = lax.dynamic_update_slice(buf, record, (1 + s * per_sweep,))
+        return s + 1, y, e, jnp.any(changed), buf
+
+    def cond(c):
+        s, _, _, changed, _ = c
+        return changed & (s < max_sweeps)
+
+    buf = jnp.zeros((max_sweeps * per_sweep + 1,), y0.dtype).at[0].set(e0)
+    s, y, e, changed, buf = lax.while_loop(cond, sweep, (0, y0, e0, jnp.array(True), buf))
+    filled = 1 + s * per_sweep
+    energies = jnp.where(jnp.arange(buf.shape[0]) < filled, buf, e)
+    return AsyncResult(y, energies, s, ~changed)
+
+
+def run_async(weights: Array, state: Array, *, key: Array | None = None,
+              order: Array | None = None, external: Array | None = None, threshold=0.0,
+              binary: bool = False, max_sweeps: int = 100,
+              trace: str = "update") -> tuple[Array, Array]:
+    """Asynchronous updates until no unit changes: returns ``(final_state, energies)``.
+
+    See :func:`relax` (same arguments) for the dynamics and the layout of ``energies``;
+    it also returns the number of sweeps and whether the run converged.
+    """
+    result = relax(weights, state, key=key, order=order, external=external, threshold=threshold,
+                   binary=binary, max_sweeps=max_sweeps, trace=trace)
+    return result.state, result.energies
+
+
+# ----------------------------------------------------------------------------- synchronous
+
+
+class SyncResult(NamedTuple):
+    """Outcome of :func:`relax_sync`.
+
+    Attributes:
+      state: ``(N,)`` final state.
+      energies: ``(max_steps + 1,)`` energy before and after every synchronous step; entries
+        after the stop repeat the last one.
+      steps: number of synchronous steps run.
+      period: 1 for a fixed point, 2 for a two-cycle (``y_{t+1} = y_{t-1} ≠ y_t``), 0 if
+        neither was reached within ``max_steps``.
+    """
+
+    state: Array
+    energies: Array
+    steps: Array
+    period: Array
+
+
+def relax_sync(weights: Array, state: Array, *, external: Array | None = None, threshold=0.0,
+               binary: bool = False, max_steps: int = 100) -> SyncResult:
+    """Synchronous (Little) dynamics: all units at once, ``y ← update(x + W y)``.
+
+    With symmetric weights the only attractors are fixed points and two-cycles (Goles et al.
+    1985); the run stops at either or after ``max_steps``. The energy need not decrease.
+    """
+    weights = _check_weights(weights)
+    n = weights.shape[0]
+    state = _check_state(state, n, binary)
+    if int(max_steps) < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    dtype = weights.dtype
+    theta = _vector(threshold, n, "threshold", dtype)
+    x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
+    return _relax_sync(weights, state.astype(dtype), x, theta, binary=binary,
+                       max_steps=int(max_steps))
+
+
+@partial(jax.jit, static_argnames=("binary", "max_steps"))
+def _relax_sync(weights, y0, x, theta, *, binary, max_steps):
+    lo, hi = _levels(binary)
+
+    def en(y):
+        return -0.5 * y @ weights @ y + (theta - x) @ y
+
+    def body(c):
+        t, prev, y, _, buf = c
+        new = _threshold_update(weights @ y + x, theta, y, lo, hi)
+        period = jnp.where(jnp.all(new == y), 1, jnp.where(jnp.all(new == prev), 2, 0))
+        buf = buf.at[t + 1].set(en(new))
+        return t + 1, y, new, period, buf
+
+    def cond(c):
+        t, _, _, period, _ = c
+        return (period == 0) & (t < max_steps)
+
+    buf = jnp.zeros((max_steps + 1,), y0.dtype).at[0].set(en(y0))
+    t, _, y, period, buf = lax.while_loop(cond, body, (0, jnp.full_like(y0, jnp.nan), y0, 0, buf))
+    energies = jnp.where(jnp.arange(max_steps + 1) <= t, buf, en(y))
+    return SyncResult(y, energies, t, period)
+
+
+def run_sync(weights: Array, state: Array, *, external: Array | None = None, threshold=0.0,
+             binary: bool = False, max_steps: int = 100) -> tuple[Array, Array]:
+    """Synchronous updates until a fixed point or a two-cycle: ``(final_state, energies)``.
+
+    See :func:`relax_sync`, which also returns the number of steps and the period reached.
+    """
+    result = relax_sync(weights, state, external=external, threshold=threshold, binary=binary,
+                        max_steps=max_steps)
+    return result.state, result.energies
