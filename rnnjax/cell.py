@@ -101,6 +101,12 @@ def _check_batch_shape(batch_shape) -> tuple[int, ...]:
     return batch_shape
 
 
+def lead(v: Array, ndim: int) -> Array:
+    """Prepend unit axes to ``v`` until it has ``ndim`` axes: explicit broadcasting of a bias
+    ``(H,)`` against ``(*batch, H)``, valid under ``jax_numpy_rank_promotion="raise"``."""
+    return v.reshape((1,) * (ndim - v.ndim) + v.shape)
+
+
 def check_input(x: Array, input_size: int, where: str) -> None:
     """Raise a clear error unless ``x`` has shape ``(*batch, input_size)``."""
     if x.ndim < 1 or x.shape[-1] != input_size:

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax import init as initializers
-from rnnjax.cell import Cell, check_input, zeros_carry
+from rnnjax.cell import Cell, check_input, lead, zeros_carry
 
 Array = jax.Array
 
@@ -64,7 +64,7 @@ def elman(hidden_size: int, *, activation: Callable[[Array], Array] = jnp.tanh,
     def project(params: ElmanParams, x: Array) -> Array:
         check_input(x, params.w_x.shape[0], "elman")
         u = x @ params.w_x
-        return u + params.b if use_bias else u
+        return u + lead(params.b, u.ndim) if use_bias else u
 
     def recur(params: ElmanParams, h: Array, u: Array) -> tuple[Array, Array]:
         h = activation(u + h @ params.w_h)

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax import init as initializers
-from rnnjax.cell import Cell, check_input, zeros_carry
+from rnnjax.cell import Cell, check_input, lead, zeros_carry
 from rnnjax.cells.elman import _check_size
 
 Array = jax.Array
@@ -71,14 +71,15 @@ def gru(hidden_size: int, *, variant: str = "reset_after",
 
     def project(params: GRUParams, x: Array) -> Array:
         check_input(x, params.w_x.shape[0], "gru")
-        return x @ params.w_x + params.b
+        u = x @ params.w_x
+        return u + lead(params.b, u.ndim)
 
     def recur(params: GRUParams, h: Array, u: Array) -> tuple[Array, Array]:
         u_r, u_z, u_n = jnp.split(u, 3, axis=-1)
         if reset_after:
             a_r, a_z, a_n = jnp.split(h @ params.w_h, 3, axis=-1)
             r, z = jax.nn.sigmoid(u_r + a_r), jax.nn.sigmoid(u_z + a_z)
-            n = jnp.tanh(u_n + r * (a_n + params.b_hn))
+            n = jnp.tanh(u_n + r * (a_n + lead(params.b_hn, a_n.ndim)))
         else:
             a_r, a_z = jnp.split(h @ params.w_h[:, : 2 * H], 2, axis=-1)
             r, z = jax.nn.sigmoid(u_r + a_r), jax.nn.sigmoid(u_z + a_z)

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax import init as initializers
-from rnnjax.cell import Cell, check_input, zeros_carry
+from rnnjax.cell import Cell, check_input, lead, zeros_carry
 from rnnjax.cells.elman import _check_size
 
 Array = jax.Array
@@ -77,7 +77,8 @@ def lstm(hidden_size: int, *, forget_bias: float = 1.0, chrono_t_max: float | No
 
     def project(params: LSTMParams, x: Array) -> Array:
         check_input(x, params.w_x.shape[0], "lstm")
-        return x @ params.w_x + params.b
+        u = x @ params.w_x
+        return u + lead(params.b, u.ndim)
 
     def recur(params: LSTMParams, carry: LSTMState, u: Array) -> tuple[LSTMState, Array]:
         h, c = carry
