@@ -36,6 +36,7 @@ from rnnjax.train.metrics import MetricsWriter, read_metrics
 from rnnjax.train.optim import optimizer
 from rnnjax.train.state import TrainState, init_state, state_key, step_key
 from rnnjax.train.step import NonFiniteError, apply_gradients, describe_nonfinite, make_step
+from rnnjax.train.tbptt import make_tbptt_step, truncated_gradient
 
 __all__ = [
     "CheckpointError",
@@ -53,6 +54,7 @@ __all__ = [
     "length_mask",
     "load_history",
     "make_step",
+    "make_tbptt_step",
     "masked_mean",
     "mse",
     "mse_per_position",
@@ -61,4 +63,5 @@ __all__ = [
     "state_key",
     "step_key",
     "sweep",
+    "truncated_gradient",
 ]

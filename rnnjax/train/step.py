@@ -84,9 +84,9 @@ def apply_gradients(
     opt_state = jax.tree.map(keep, opt_state, state.opt_state)
     metrics = {
         "loss": loss,
-        "grad_norm": optax.global_norm(grads),
-        "param_norm": optax.global_norm(params),
-        "update_norm": jnp.where(finite, optax.global_norm(updates), 0.0),
+        "grad_norm": optax.tree.norm(grads),
+        "param_norm": optax.tree.norm(params),
+        "update_norm": jnp.where(finite, optax.tree.norm(updates), 0.0),
         "finite": finite.astype(jnp.float32),
         _LEAF_FLAGS: leaf_finite,
     }
