@@ -21,6 +21,7 @@ one reverse-mode pass.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +59,12 @@ def carry_gradients(
     f, h0, unravel = flat_step(cell, params, carry)
     if carry is not None:
         _check_carry_unbatched(h0, carry, "carry_gradients")
+    return _carry_gradients_jit(cell, loss_fn, params, xs, carry)
+
+
+@partial(jax.jit, static_argnums=(0, 1))
+def _carry_gradients_jit(cell, loss_fn, params, xs, carry):
+    f, h0, unravel = flat_step(cell, params, carry)
 
     def loss_of_perturbations(eps: Array) -> Array:
         def body(h, inputs):

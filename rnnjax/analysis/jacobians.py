@@ -51,6 +51,7 @@ spectral radii, seeds, or cells that share a parameter structure).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -149,7 +150,13 @@ def step_jacobians(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None =
     ``J_t[i, j] = d h_t[i] / d h_{t-1}[j]`` for the flattened carry. Memory ``O(T N^2)``: for
     inspection and tests at small sizes; :func:`jacobian_norms` never stores them.
     """
-    xs, f, h0 = _setup(cell, params, xs, carry, "step_jacobians")
+    xs, _, _ = _setup(cell, params, xs, carry, "step_jacobians")
+    return _step_jacobians_jit(cell, params, xs, carry)
+
+
+@partial(jax.jit, static_argnums=0)
+def _step_jacobians_jit(cell, params, xs, carry):
+    f, h0, _ = flat_step(cell, params, carry)
 
     def body(h, x):
         jac = jax.jacfwd(lambda hh: f(hh, x)[0])(h)
@@ -202,7 +209,8 @@ def jacobian_singular_values(
       ``(len(at), N)`` (or ``(T, N)``), singular values in descending order.
     """
     xs, f, h0 = _setup(cell, params, xs, carry, "jacobian_singular_values")
-    log_sv = _dense_log_singular_values(f, h0, xs)
+    del f, h0
+    log_sv = _log_sv_jit(cell, params, xs, carry)
     if at is not None:
         idx = [int(t) for t in at]
         T = xs.shape[0]
@@ -333,17 +341,33 @@ def log_jacobian_norms(
       sweeps: forward/backward refinement sweeps of the matrix-free method.
       key: seeds the matrix-free method's first probe block; a fixed key when None.
     """
-    xs, f, h0 = _setup(cell, params, xs, carry, "log_jacobian_norms")
+    xs, _, h0 = _setup(cell, params, xs, carry, "log_jacobian_norms")
     if method == "auto":
         method = "dense" if h0.shape[0] <= _DENSE_MAX else "matfree"
     if method == "dense":
-        return _dense_log_singular_values(f, h0, xs)[:, 0]
+        return _log_sv_jit(cell, params, xs, carry)[:, 0]
     if method == "matfree":
         if int(k) < 1 or int(sweeps) < 0:
             raise ValueError(f"matfree needs k >= 1 and sweeps >= 0, got k={k}, sweeps={sweeps}")
         key = jax.random.key(0) if key is None else key
-        return _matfree_log_norms(f, h0, xs, k=int(k), sweeps=int(sweeps), key=key)
+        return _matfree_jit(cell, params, xs, carry, key, k=int(k), sweeps=int(sweeps))
     raise ValueError(f"method must be 'auto', 'dense' or 'matfree', got {method!r}")
+
+
+# One compiled program per (cell, shapes): the cell is a static argument (a hashable NamedTuple
+# of functions), so repeated calls with the same cell object reuse the compilation.
+
+
+@partial(jax.jit, static_argnums=0)
+def _log_sv_jit(cell, params, xs, carry):
+    f, h0, _ = flat_step(cell, params, carry)
+    return _dense_log_singular_values(f, h0, xs)
+
+
+@partial(jax.jit, static_argnums=0, static_argnames=("k", "sweeps"))
+def _matfree_jit(cell, params, xs, carry, key, *, k, sweeps):
+    f, h0, _ = flat_step(cell, params, carry)
+    return _matfree_log_norms(f, h0, xs, k=k, sweeps=sweeps, key=key)
 
 
 def jacobian_norms(

@@ -30,10 +30,12 @@ population-growth model, whose exponent at ``r = 4`` is exactly ``ln 2``.
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 
-from rnnjax.analysis.jacobians import _setup
+from rnnjax.analysis.jacobians import _setup, flat_step
 from rnnjax.cell import Cell, PyTree
 
 Array = jax.Array
@@ -84,6 +86,16 @@ def lyapunov_spectrum(
     if not 0 <= warmup < T:
         raise ValueError(f"lyapunov_spectrum: warmup must lie in 0..{T - 1} (T = {T}), got {warmup}")
     key = jax.random.key(0) if key is None else key
+    exponents, history = _lyapunov_jit(cell, params, xs, carry, key, k=k, warmup=warmup)
+    if return_history:
+        return exponents, history
+    return exponents
+
+
+@partial(jax.jit, static_argnums=0, static_argnames=("k", "warmup"))
+def _lyapunov_jit(cell, params, xs, carry, key, *, k, warmup):
+    f, h0, _ = flat_step(cell, params, carry)
+    n, T = h0.shape[0], xs.shape[0]
     q0, _ = _sign_fixed_qr(jax.random.normal(key, (n, k), h0.dtype))
 
     def body(state, inputs):
@@ -102,10 +114,7 @@ def lyapunov_spectrum(
     (_, _, total), history = jax.lax.scan(body, init, (jnp.arange(T), xs))
     exponents = total / (T - warmup)
     order = jnp.argsort(-exponents)
-    exponents = exponents[order]
-    if return_history:
-        return exponents, history[warmup:][:, order]
-    return exponents
+    return exponents[order], history[warmup:][:, order]
 
 
 def logistic_map(r: float) -> Cell:

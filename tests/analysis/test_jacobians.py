@@ -1,0 +1,151 @@
+"""Jacobian norms and spectra through time, against independent computations."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rnnjax
+from rnnjax import analysis
+
+
+def _orthogonal(key, n, dtype=jnp.float32):
+    q, _ = jnp.linalg.qr(jax.random.normal(key, (n, n), dtype))
+    return q
+
+
+def _linear_cell(h):
+    return rnnjax.cells.elman(h, activation=lambda z: z)
+
+
+def _unrolled_jacobian(cell, params, xs, carry):
+    """d(flattened carry after len(xs) steps)/d(flattened initial carry) by jacfwd of the unroll."""
+    flat0, unravel = jax.flatten_util.ravel_pytree(carry)
+
+    @jax.jit
+    def jac(flat):
+        def final(flat):
+            c, _ = rnnjax.unroll(cell, params, xs, carry=unravel(flat))
+            return jax.flatten_util.ravel_pytree(c)[0]
+
+        return jax.jacfwd(final)(flat)
+
+    return np.asarray(jac(flat0))
+
+
+@pytest.mark.parametrize("method", ["dense", "matfree"])
+def test_linear_orthogonal_is_rho_to_the_t(key, method):
+    """W_h = rho Q with Q orthogonal: every product is rho^t Q^t, so the norm is exactly rho^t."""
+    h, T = 12, 30
+    cell = _linear_cell(h)
+    with jax.enable_x64(True):
+        params = analysis.astype(cell.init(key, 3), jnp.float64)
+        xs = jax.random.normal(jax.random.key(1), (T, 3), jnp.float64)
+        t = np.arange(1, T + 1)
+        for rho in (0.5, 1.0, 1.5):
+            p = params._replace(w_h=rho * _orthogonal(jax.random.key(2), h, jnp.float64))
+            got = analysis.jacobian_norms(cell, p, xs, method=method, k=4)
+            np.testing.assert_allclose(got, rho**t, rtol=1e-9)
+
+
+def test_log_norms_do_not_overflow_in_float32(key):
+    """1.5^400 ~ 1e70 overflows float32; the log-scale accumulation does not."""
+    h, T = 8, 400
+    cell = _linear_cell(h)
+    p = cell.init(key, 1)._replace(w_h=1.5 * _orthogonal(jax.random.key(3), h))
+    xs = jnp.zeros((T, 1))
+    for method in ("dense", "matfree"):
+        got = analysis.log_jacobian_norms(cell, p, xs, method=method, k=3)
+        np.testing.assert_allclose(got, np.arange(1, T + 1) * np.log(1.5), rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["tanh", "lstm", "gru", "stack"])
+def test_dense_matches_jacfwd_of_the_whole_unroll(key, name):
+    """Norms and full spectra of P_t equal those of jacfwd of the unrolled map (carry flattened)."""
+    cells = {
+        "tanh": rnnjax.cells.elman(6),
+        "lstm": rnnjax.cells.lstm(4, forget_bias=1.0),
+        "gru": rnnjax.cells.gru(5),
+        "stack": rnnjax.stack([rnnjax.cells.elman(4), rnnjax.cells.lstm(3)]),
+    }
+    cell = cells[name]
+    with jax.enable_x64(True):
+        params = analysis.astype(cell.init(key, 2), jnp.float64)
+        params = jax.tree.map(lambda a: 1.5 * a, params)  # leave the linear regime
+        xs = jax.random.normal(jax.random.key(4), (7, 2), jnp.float64)
+        carry = jax.tree.map(
+            lambda c: 0.3 * jax.random.normal(jax.random.key(5), c.shape, jnp.float64),
+            cell.initial_carry(params, batch_shape=()),
+        )
+        norms = analysis.jacobian_norms(cell, params, xs, carry, method="dense")
+        sv = analysis.jacobian_singular_values(cell, params, xs, carry, at=(2, 7), log=False)
+        for i, t in enumerate((2, 7)):
+            ref = np.linalg.svd(_unrolled_jacobian(cell, params, xs[:t], carry), compute_uv=False)
+            np.testing.assert_allclose(sv[i], ref, rtol=1e-8, atol=1e-12)
+            np.testing.assert_allclose(norms[t - 1], ref[0], rtol=1e-8)
+
+
+def test_matfree_agrees_with_dense(key):
+    """Nonlinear, non-normal Jacobians: exact with k = N, a tight lower bound with k < N."""
+    n, T = 32, 80
+    cell = rnnjax.cells.elman(n)
+    params = cell.init(key, 3)
+    params = params._replace(w_h=1.3 * jax.random.normal(jax.random.key(6), (n, n)) / np.sqrt(n))
+    xs = jax.random.normal(jax.random.key(7), (T, 3))
+    dense = analysis.log_jacobian_norms(cell, params, xs, method="dense")
+    full = analysis.log_jacobian_norms(cell, params, xs, method="matfree", k=n, sweeps=0)
+    np.testing.assert_allclose(full, dense, atol=2e-4)
+    low = analysis.log_jacobian_norms(cell, params, xs, method="matfree", k=12, sweeps=4)
+    assert np.all(low <= dense + 1e-4)  # sigma_max(P Q) <= sigma_max(P)
+    np.testing.assert_allclose(low, dense, atol=1e-2)
+
+
+def test_step_jacobians_match_finite_differences(key):
+    """J_t from the library against central differences of one step, float64."""
+    cell = rnnjax.cells.lstm(3)
+    with jax.enable_x64(True):
+        params = analysis.astype(cell.init(key, 2), jnp.float64)
+        xs = jax.random.normal(jax.random.key(8), (3, 2), jnp.float64)
+        jacs = analysis.step_jacobians(cell, params, xs)
+        f, h, _ = analysis.flat_step(cell, params)
+        eps = 1e-6
+        for t in range(3):
+            fd = np.stack([
+                (f(h + eps * e, xs[t])[0] - f(h - eps * e, xs[t])[0]) / (2 * eps)
+                for e in np.eye(h.shape[0])
+            ], axis=1)
+            np.testing.assert_allclose(jacs[t], fd, atol=1e-8)
+            h = f(h, xs[t])[0]
+
+
+def test_vmap_over_spectral_radii_equals_a_loop(key):
+    h, T = 10, 20
+    cell = rnnjax.cells.elman(h)
+    base = cell.init(key, 2)
+    q = _orthogonal(jax.random.key(9), h)
+    rhos = jnp.array([0.5, 1.0, 1.5])
+    xs = jax.random.normal(jax.random.key(10), (T, 2))
+    batched = jax.vmap(lambda r: analysis.jacobian_norms(cell, base._replace(w_h=r * q), xs))(rhos)
+    assert batched.shape == (3, T)
+    for i, r in enumerate(rhos):
+        np.testing.assert_allclose(
+            batched[i], analysis.jacobian_norms(cell, base._replace(w_h=r * q), xs), rtol=1e-5
+        )
+    # tanh' <= 1: the norm never exceeds rho^t (Pascanu et al.'s bound with sigma_max(W) = rho)
+    t = np.arange(1, T + 1)
+    assert np.all(np.log(batched) <= np.log(rhos)[:, None] * t[None, :] + 1e-4)
+
+
+def test_bad_input_raises(key):
+    cell = rnnjax.cells.elman(4)
+    params = cell.init(key, 2)
+    with pytest.raises(ValueError, match=r"\(T, input_size\)"):
+        analysis.jacobian_norms(cell, params, jnp.zeros((2, 5, 2)))
+    with pytest.raises(ValueError, match="one sequence"):
+        analysis.jacobian_norms(cell, params, jnp.zeros((5, 2)), jnp.zeros((3, 4)))
+    with pytest.raises(ValueError, match="method"):
+        analysis.jacobian_norms(cell, params, jnp.zeros((5, 2)), method="svd")
+    with pytest.raises(ValueError, match="1..5"):
+        analysis.jacobian_singular_values(cell, params, jnp.zeros((5, 2)), at=(0,))
+    with pytest.raises(TypeError, match="rnnjax.Cell"):
+        analysis.jacobian_norms(lambda p, c, x: (c, c), params, jnp.zeros((5, 2)))
