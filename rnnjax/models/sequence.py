@@ -153,7 +153,7 @@ def sequence_model(
         return inputs
 
     def readout(params: SequenceParams, h: Array) -> Array:
-        return h @ params.w_out + params.b_out
+        return h @ params.w_out + params.b_out.reshape((1,) * (h.ndim - 1) + (-1,))
 
     def initial_carry(params: SequenceParams, batch_shape=()) -> PyTree:
         return cell.initial_carry(params.cell, batch_shape)

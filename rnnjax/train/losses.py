@@ -30,7 +30,7 @@ def length_mask(lengths: Array, max_len: int) -> Array:
     lengths = jnp.asarray(lengths)
     if not jnp.issubdtype(lengths.dtype, jnp.integer):
         raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
-    t = jnp.arange(max_len)
+    t = jnp.arange(max_len).reshape((1,) * lengths.ndim + (max_len,))
     return (t < lengths[..., None]).astype(jnp.float32)
 
 
