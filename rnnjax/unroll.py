@@ -93,23 +93,23 @@ def scan_cell(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, lengths, 
     padded_reverse = reverse and lengths is not None
     if padded_reverse:
         xs_tm = _reverse_within_lengths(xs_tm, lengths)
-    if cell.project is not None:
-        inputs = cell.project(params, xs_tm)
-        transition = lambda c, u: cell.recur(params, c, u, **kw)
-    else:
-        inputs = xs_tm
-        transition = lambda c, x: cell.step(params, c, x, **kw)
-
-    block = remat if not isinstance(remat, bool) else 1
-    n_steps = -(-T // block) * block  # T rounded up to a whole number of blocks
+    block = remat if not isinstance(remat, bool) else 0
+    n_steps = -(-T // block) * block if block else T  # T rounded up to whole blocks
     if n_steps != T:
-        inputs = jnp.pad(inputs, [(0, n_steps - T)] + [(0, 0)] * (inputs.ndim - 1))
+        xs_tm = jnp.pad(xs_tm, [(0, n_steps - T)] + [(0, 0)] * (xs_tm.ndim - 1))
         if lengths is None:
             lengths = jnp.full(xs.shape[:-2], T, jnp.int32)
     mask = None
     if lengths is not None:
         t = jnp.arange(n_steps).reshape((n_steps,) + (1,) * lengths.ndim)
         mask = t < lengths[None]
+
+    if cell.project is not None:
+        project = lambda x: cell.project(params, x)
+        transition = lambda c, u: cell.recur(params, c, u, **kw)
+    else:
+        project = lambda x: x
+        transition = lambda c, x: cell.step(params, c, x, **kw)
 
     def body(c, inp):
         u, m = inp
@@ -120,16 +120,21 @@ def scan_cell(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, lengths, 
         return new_c, ((y, new_c) if return_carries else y)
 
     scan_reverse = reverse and not padded_reverse
-    if isinstance(remat, bool):
+    if not block:
+        # The input projection of all T steps is one matrix product, outside the loop.
         f = jax.checkpoint(body) if remat else body
-        carry, out = jax.lax.scan(f, carry, (inputs, mask), reverse=scan_reverse, unroll=unroll)
+        carry, out = jax.lax.scan(f, carry, (project(xs_tm), mask), reverse=scan_reverse,
+                                  unroll=unroll)
     else:
+        # Blocks of `block` steps; each block projects its own inputs (still one product per
+        # block) so nothing of size T × gates is stored, and only block-boundary carries are kept.
         blocks = jax.tree.map(lambda a: a.reshape((n_steps // block, block) + a.shape[1:]),
-                              (inputs, mask))
+                              (xs_tm, mask))
 
         @jax.checkpoint
         def block_body(c, inp):
-            return jax.lax.scan(body, c, inp, reverse=scan_reverse, unroll=unroll)
+            x, m = inp
+            return jax.lax.scan(body, c, (project(x), m), reverse=scan_reverse, unroll=unroll)
 
         carry, out = jax.lax.scan(block_body, carry, blocks, reverse=scan_reverse)
         out = jax.tree.map(lambda a: a.reshape((n_steps,) + a.shape[2:]), out)
