@@ -54,6 +54,7 @@ __all__ = [
     "local_field",
     "overlap",
     "relax",
+    "relax_patterns",
     "relax_sync",
     "run_async",
     "run_sync",
@@ -322,6 +323,75 @@ def run_async(weights: Array, state: Array, *, key: Array | None = None,
     result = relax(weights, state, key=key, order=order, external=external, threshold=threshold,
                    binary=binary, max_sweeps=max_sweeps, trace=trace)
     return result.state, result.energies
+
+
+def relax_patterns(patterns: Array, state: Array, *, key: Array | None = None,
+                   order: Array | None = None, external: Array | None = None, threshold=0.0,
+                   binary: bool = False, max_sweeps: int = 100) -> AsyncResult:
+    """:func:`relax` on ``store(patterns)`` without forming the ``N × N`` weights.
+
+    Keeps the overlaps ``m = X y`` (``X`` the ``(P, N)`` bipolar patterns) up to date, so that a
+    unit's net input is ``y_in_i = x_i + Σ_μ X_μi m_μ - c_i y_i`` with ``c_i = Σ_μ X_μi²`` (the
+    removed diagonal): ``O(P)`` work per unit update and ``O(P N)`` memory instead of ``O(N²)``.
+    The dynamics, tie rule and results are those of ``relax(store(patterns), ...)`` with
+    ``trace="sweep"``. Rows of zeros (bipolar) are ignored: pad to a fixed ``P`` under ``vmap``.
+    """
+    patterns = jnp.asarray(patterns)
+    if patterns.ndim != 2:
+        raise ValueError(f"patterns must have shape (P, N), got shape {patterns.shape}")
+    n = patterns.shape[1]
+    if _is_concrete(patterns) and not binary:
+        real = jnp.any(patterns != 0, axis=1)
+        _check_values(patterns[real], False, "patterns (apart from all-zero padding rows)")
+    else:
+        _check_values(patterns, binary, "patterns")
+    state = _check_state(state, n, binary)
+    if key is not None and order is not None:
+        raise ValueError("pass either key (random order) or order (a given order), not both")
+    if int(max_sweeps) < 1:
+        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    dtype = jnp.result_type(float)
+    x_mat = patterns.astype(dtype)
+    if binary:
+        x_mat = 2 * x_mat - 1
+    order = jnp.arange(n) if order is None else jnp.asarray(order)
+    theta = _vector(threshold, n, "threshold", dtype)
+    ext = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
+    return _relax_patterns(x_mat.T, state.astype(dtype), key, order, ext, theta, binary=binary,
+                           max_sweeps=int(max_sweeps))
+
+
+@partial(jax.jit, static_argnames=("binary", "max_sweeps"))
+def _relax_patterns(xt, y0, key, order, x, theta, *, binary, max_sweeps):
+    lo, hi = _levels(binary)
+    n = xt.shape[0]
+    diag = jnp.sum(xt * xt, axis=1)                          # c_i, the removed diagonal
+
+    def en(y, m):
+        return -0.5 * (m @ m - diag @ (y * y)) + (theta - x) @ y
+
+    def unit(carry, i):
+        y, m = carry
+        h = xt[i] @ m - diag[i] * y[i] + x[i]
+        new = _threshold_update(h, theta[i], y[i], lo, hi)
+        m = m + xt[i] * (new - y[i])
+        return (y.at[i].set(new), m), new != y[i]
+
+    def sweep(c):
+        s, y, m, _, buf = c
+        visit = order if key is None else jax.random.permutation(jax.random.fold_in(key, s), n)
+        (y, m), changed = lax.scan(unit, (y, m), visit, unroll=8)
+        buf = buf.at[s + 1].set(en(y, m))
+        return s + 1, y, m, jnp.any(changed), buf
+
+    def cond(c):
+        return c[3] & (c[0] < max_sweeps)
+
+    m0 = y0 @ xt
+    buf = jnp.zeros((max_sweeps + 1,), y0.dtype).at[0].set(en(y0, m0))
+    s, y, m, changed, buf = lax.while_loop(cond, sweep, (0, y0, m0, jnp.array(True), buf))
+    energies = jnp.where(jnp.arange(max_sweeps + 1) <= s, buf, en(y, m))
+    return AsyncResult(y, energies, s, ~changed)
 
 
 # ----------------------------------------------------------------------------- synchronous

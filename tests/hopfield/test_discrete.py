@@ -207,3 +207,26 @@ def test_bad_input_is_rejected():
         discrete.energy(jnp.ones((3, 4)), jnp.ones(4))
     with pytest.raises(ValueError, match="threshold"):
         discrete.run_async(w, jnp.ones(4), threshold=jnp.zeros(3))
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_relax_patterns_equals_relax_on_stored_weights(binary, key):
+    """The O(P)-per-update form gives the states, sweeps and energies of relax(store(X))."""
+    n, p = 30, 9
+    lo = 0 if binary else -1
+    rng = np.random.default_rng(5)
+    patterns = rng.choice([lo, 1], size=(p, n))
+    theta = rng.normal(size=n) * 0.5
+    w = discrete.store(patterns, binary=binary)
+    for t in range(3):
+        y0 = rng.choice([lo, 1], size=n)
+        k = jax.random.fold_in(key, t)
+        want = discrete.relax(w, y0, key=k, threshold=theta, binary=binary, trace="sweep")
+        got = discrete.relax_patterns(patterns, y0, key=k, threshold=theta, binary=binary)
+        np.testing.assert_array_equal(got.state, want.state)
+        assert int(got.sweeps) == int(want.sweeps)
+        np.testing.assert_allclose(got.energies, want.energies, atol=1e-3)
+    if not binary:   # all-zero rows are padding
+        padded = np.concatenate([patterns, np.zeros((4, n), int)])
+        got = discrete.relax_patterns(padded, y0, key=k, threshold=theta)
+        np.testing.assert_array_equal(got.state, want.state)
