@@ -112,9 +112,10 @@ def generate(n: int, *, key: jax.Array, p_two: float = 0.5, noise: float = 0.05)
         raise ValueError(f"n must be >= 0, got {n}")
     if not 0.0 <= p_two <= 1.0:
         raise ValueError(f"p_two must be a probability, got {p_two}")
-    out = jax.vmap(generate_one, in_axes=(0, None, None))(jax.random.split(key, int(n)),
-                                                          p_two, noise)
-    return Captions(*out)
+    return Captions(*_generate_batch(jax.random.split(key, int(n)), p_two, noise))
+
+
+_generate_batch = jax.jit(jax.vmap(generate_one, in_axes=(0, None, None)))
 
 
 def decode(tokens: Sequence[int]) -> str:

@@ -137,9 +137,10 @@ def generate(n: int, *, key: jax.Array, kind_probs: Sequence[float] = (1 / 3, 1 
     if p.shape != (3,) or (p < 0).any() or not np.isclose(p.sum(), 1.0):
         raise ValueError(f"kind_probs must be 3 non-negative numbers summing to 1, got {kind_probs}")
     keys = jax.random.split(key, int(n))
-    tokens, lengths, labels, kinds = jax.vmap(generate_one, in_axes=(0, None))(
-        keys, jnp.asarray(p, jnp.float32))
-    return Corpus(tokens, lengths, labels, kinds)
+    return Corpus(*_generate_batch(keys, jnp.asarray(p, jnp.float32)))
+
+
+_generate_batch = jax.jit(jax.vmap(generate_one, in_axes=(0, None)))
 
 
 # ----------------------------------------------------------------------------- text <-> ids

@@ -95,8 +95,10 @@ def pairs(numbers: jax.Array | Sequence[int]) -> Pairs:
             int(numbers.min()) < 0 or int(numbers.max()) >= MAX_NUMBER):
         raise ValueError(f"numbers must lie in [0, {MAX_NUMBER}), got range "
                          f"[{int(numbers.min())}, {int(numbers.max())}]")
-    src, src_len, tgt, tgt_len = jax.vmap(pair)(numbers)
-    return Pairs(src, src_len, tgt, tgt_len, numbers)
+    return Pairs(*_pairs(numbers), numbers)
+
+
+_pairs = jax.jit(jax.vmap(pair))
 
 
 def split(*, key: jax.Array, n_test: int = 2000, max_number: int = MAX_NUMBER
