@@ -1,7 +1,7 @@
 """Run every study's quick preset and rebuild the results index ``results/README.md``.
 
     python -m experiments            # all studies, --quick
-    python -m experiments cells jacobian_spectra   # a subset, by module name
+    python -m experiments hopfield char_lm   # a subset, by module name
 
 Each study writes ``results/<name>/index.json`` (title, headline number, figures); this script
 collects them into one page. A study that fails is reported and the others still run; the exit
@@ -20,7 +20,6 @@ from experiments._common import write_text
 
 # In the order a reader meets them in the README.
 STUDIES = [
-    "cells_demo",
     "jacobian_spectra",
     "longrange",
     "hopfield",

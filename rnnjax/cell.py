@@ -19,9 +19,10 @@ on the carry. A cell may expose that split as two optional functions::
 
     step(params, carry, x) == recur(params, carry, project(params, x))
 
-``project`` is applied to the whole sequence at once (one large matrix product instead of
-``T`` small ones) and only ``recur`` runs inside the scan. This is the single most important
-optimisation for recurrent networks on any hardware; :func:`rnnjax.unroll` uses it when present.
+``project`` can then be applied to the whole sequence at once (one large matrix product instead
+of ``T`` small ones) with only ``recur`` inside the scan: the standard optimisation on GPUs.
+:func:`rnnjax.unroll` does so by default on GPU/TPU (not on CPU, where it measured slower; see
+its ``hoist`` argument).
 
 Randomness
 ----------
@@ -56,7 +57,7 @@ class Cell(NamedTuple):
         ``step(p, c, x) == recur(p, c, project(p, x))``.
       name: a short human-readable description, used in reprs and figure legends.
       sequence: optional ``(params, xs, carry, *, lengths, reverse, unroll, remat,
-        return_carries, key) -> (carry, ys)`` for compositions that cannot be run one step at a
+        return_carries, hoist, key) -> (carry, ys)`` for compositions that cannot be run one step at a
         time (a bidirectional layer needs the whole sequence); :func:`rnnjax.unroll` delegates to
         it, with ``xs`` batch-first and ``carry`` already resolved.
     """

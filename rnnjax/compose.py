@@ -104,11 +104,11 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
             return carry, y
 
     def sequence(params, xs, carry, *, lengths, reverse, unroll: int, remat, return_carries,
-                 key=None):
+                 hoist=None, key=None):
         finals, per_step, x = [], [], xs
         for i, cell in enumerate(cells):
             c, out = _unroll_layer(cell, params[i], x, carry[i], lengths, reverse, unroll,
-                                   remat, return_carries)
+                                   remat, return_carries, hoist)
             y, cs = out if return_carries else (out, None)
             finals.append(c)
             per_step.append(cs)
@@ -119,9 +119,10 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
     return Cell(init, initial_carry, step, cells[-1].output_size, project, recur, name, sequence)
 
 
-def _unroll_layer(cell, params, xs, carry, lengths, reverse, unroll_, remat, return_carries):
+def _unroll_layer(cell, params, xs, carry, lengths, reverse, unroll_, remat, return_carries,
+                  hoist):
     return unroll(cell, params, xs, carry, lengths=lengths, reverse=reverse, unroll=unroll_,
-                  remat=remat, return_carries=return_carries)
+                  remat=remat, return_carries=return_carries, hoist=hoist)
 
 
 # ----------------------------------------------------------------------------- bidirectional
@@ -178,12 +179,12 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
         return Bidirectional(cf, cb), combine(yf, yb)
 
     def sequence(params, xs, carry, *, lengths, reverse, unroll: int, remat, return_carries,
-                 key=None):
+                 hoist=None, key=None):
         del key  # the directions take no randomness of their own
         cf, of = _unroll_layer(forward, params.forward, xs, carry.forward, lengths, reverse,
-                               unroll, remat, return_carries)
+                               unroll, remat, return_carries, hoist)
         cb, ob = _unroll_layer(backward, params.backward, xs, carry.backward, lengths,
-                               not reverse, unroll, remat, return_carries)
+                               not reverse, unroll, remat, return_carries, hoist)
         if return_carries:
             (yf, csf), (yb, csb) = of, ob
             return Bidirectional(cf, cb), (combine(yf, yb), Bidirectional(csf, csb))

@@ -11,8 +11,13 @@ carry unchanged and output zeros, so the returned carry is ``c_L`` (``c_0`` when
 ``reverse=True`` runs each sequence from its last real element back to its first and writes
 ``y_t`` at position ``t``: the backward half of a bidirectional layer.
 
-When the cell splits off its input projection (``Cell.project``/``Cell.recur``), the projection
-of all ``T`` inputs is one matrix product outside the scan, and only the recurrence is scanned.
+Hoisting the input projection (``hoist``): when the cell splits off its input projection
+(``Cell.project``/``Cell.recur``), the projection of all ``T`` inputs can be one matrix product
+outside the scan, with only the recurrence inside — the standard optimisation on GPUs (cuDNN).
+On XLA:CPU it measured *slower* here (0.5–0.7× at both benchmark shapes, ``benchmarks/bench_cells``):
+small per-step GEMMs run at a higher FLOP rate than one ``(T·B) × I`` GEMM, and the stacked
+``(T, B, gates)`` pre-activations cost memory traffic. So the default is to hoist on GPU/TPU and
+not on CPU; pass ``hoist=True/False`` to choose.
 
 Memory for long sequences (``remat``): reverse-mode autodiff of a scan stores every step's
 residuals. ``remat=True`` stores only the carries and recomputes each step in the backward pass;
@@ -38,7 +43,7 @@ PyTree = Any
 def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *,
            lengths: Array | None = None, reverse: bool = False, unroll: int = 1,
            remat: bool | int = False, return_carries: bool = False,
-           key: Array | None = None) -> tuple[PyTree, Any]:
+           key: Array | None = None, hoist: bool | None = None) -> tuple[PyTree, Any]:
     """Scan ``cell`` over the time axis of ``xs``.
 
     Args:
@@ -54,6 +59,8 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
       return_carries: if True, return ``(ys, carries)`` in place of ``ys``; ``carries`` has the
         carry's structure with leaves ``(*batch, T, ...)``: the carry after each step.
       key: passed to cells that use randomness (a stack with dropout); same key at every step.
+      hoist: compute the input projection outside the time loop (whole sequence, or per block
+        with block remat); ``None`` chooses by backend: on for GPU/TPU, off for CPU.
 
     Returns:
       ``(final_carry, ys)`` with ``ys`` of shape ``(*batch, T, cell.output_size)``.
@@ -79,14 +86,14 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
         raise ValueError(f"unroll: unroll must be a positive int, got {unroll!r}")
     kw = {} if key is None else {"key": key}
     options = dict(lengths=lengths, reverse=reverse, unroll=int(unroll), remat=remat,
-                   return_carries=return_carries)
+                   return_carries=return_carries, hoist=hoist)
     if cell.sequence is not None:
         return cell.sequence(params, xs, carry, **options, **kw)
     return scan_cell(cell, params, xs, carry, **options, **kw)
 
 
 def scan_cell(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, lengths, reverse,
-              unroll, remat, return_carries, **kw) -> tuple[PyTree, Any]:
+              unroll, remat, return_carries, hoist=None, **kw) -> tuple[PyTree, Any]:
     """The scan behind :func:`unroll` for a single cell (inputs already validated)."""
     T = xs.shape[-2]
     xs_tm = jnp.moveaxis(xs, -2, 0)  # (T, *batch, I): transpose the narrow input, not the gates
@@ -104,7 +111,9 @@ def scan_cell(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, lengths, 
         t = jnp.arange(n_steps).reshape((n_steps,) + (1,) * lengths.ndim)
         mask = t < lengths[None]
 
-    if cell.project is not None:
+    if hoist is None:
+        hoist = jax.default_backend() != "cpu"
+    if hoist and cell.project is not None:
         project = lambda x: cell.project(params, x)
         transition = lambda c, u: cell.recur(params, c, u, **kw)
     else:

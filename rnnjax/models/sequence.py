@@ -220,21 +220,22 @@ def generate(
         )
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if temperature < 0:
+    if isinstance(temperature, (int, float)) and temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature!r}")
     first = jnp.asarray(first)
     if carry is None:
         carry = model.initial_carry(params, first.shape)
-    greedy = key is None or temperature == 0
+    greedy = key is None
     keys = jax.random.split(key if key is not None else jax.random.key(0), steps)
+    temperature = jnp.asarray(temperature, jnp.float32)  # may be traced: one compiled sampler
 
     def body(state, k):
         c, x = state
         c, logits = model.step(params, c, x)
-        if greedy:
-            nxt = jnp.argmax(logits, axis=-1)
-        else:
-            nxt = jax.random.categorical(k, logits / temperature, axis=-1)
+        nxt = jnp.argmax(logits, axis=-1)
+        if not greedy:
+            drawn = jax.random.categorical(k, logits / jnp.maximum(temperature, 1e-6), axis=-1)
+            nxt = jnp.where(temperature > 0, drawn, nxt)
         return (c, nxt.astype(first.dtype)), (nxt.astype(first.dtype), logits)
 
     (carry, _), (toks, logits) = jax.lax.scan(body, (carry, first), keys)
