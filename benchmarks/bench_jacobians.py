@@ -1,0 +1,164 @@
+"""Time of ``jacobian_norms`` (matrix-free) against the naive jacfwd-per-step-and-multiply approach.
+
+    python -m benchmarks.bench_jacobians            # H = 1024, T = 1000 (about 10 min on 2 cores)
+    python -m benchmarks.bench_jacobians --quick    # a smoke run at small sizes
+
+The task: ``||dh_t/dh_0||_2`` for every ``t = 1..T`` of a tanh Elman RNN (Gaussian ``W_h`` at
+spectral radius 1, driven input), float32.
+
+- **naive** (the reference): per step ``J_t = jax.jacfwd(step)(h)`` (an ``H x H`` matrix),
+  ``P <- J_t P``, ``norm(P, 2)`` (an SVD), all inside one jitted ``lax.scan``.
+- **matfree**: :func:`rnnjax.analysis.jacobian_norms` with ``method="matfree"`` (``k`` probe
+  vectors, jvp forward / vjp backward block power iteration; never an ``H x H`` product).
+- **dense**: the library's exact method (batched jvp of the product + SVD), for reference.
+
+The naive method does identical work at every step (an ``H x H`` Jacobian, an ``H^3`` product and
+an ``H x H`` SVD), so its time is linear in ``T``; at ``H = 1024`` a full ``T = 1000`` run takes
+far longer than this benchmark's budget on a shared 2-core CPU. It is therefore timed on the first
+``--naive-length`` steps and its ``T``-step time is that per-step time times ``T`` (stated as
+*extrapolated* in the table). The same-length ratio (both methods on ``--naive-length`` steps) is
+measured directly in the same run, as is the accuracy of matfree against naive on those steps.
+
+Memory: XLA's accounting of each compiled program (``memory_analysis()``: temporaries + arguments +
+outputs) at several ``T``, a number that does not depend on the load of the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import rnnjax
+from rnnjax import analysis
+
+
+def naive_jacobian_norms(cell, params, xs, carry=None):
+    """Reference: ``jax.jacfwd`` of each step, multiply up, ``jnp.linalg.norm(P, 2)`` per step."""
+    f, h0, _ = analysis.flat_step(cell, params, carry)
+
+    def body(state, x):
+        h, p = state
+        jac = jax.jacfwd(lambda hh: f(hh, x)[0])(h)
+        p = jac @ p
+        return (f(h, x)[0], p), jnp.linalg.norm(p, 2)
+
+    _, norms = jax.lax.scan(body, (h0, jnp.eye(h0.shape[0], dtype=h0.dtype)), xs)
+    return norms
+
+
+def _problem(H: int, T: int, input_size: int = 8):
+    cell = rnnjax.cells.elman(H)
+    params = cell.init(jax.random.key(0), input_size)
+    w = jax.random.normal(jax.random.key(1), (H, H)) / np.sqrt(H)
+    params = params._replace(w_h=rnnjax.init.scale_spectral_radius(w, 1.0))
+    xs = jax.random.normal(jax.random.key(2), (T, input_size))
+    return cell, params, xs
+
+
+def _median_time(fn, *args, repeats: int) -> tuple[float, object]:
+    out = jax.block_until_ready(fn(*args))  # compile + warm up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def _memory_bytes(fn, *args) -> int | None:
+    try:
+        m = jax.jit(fn).lower(*args).compile().memory_analysis()
+        return int(m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes)
+    except Exception:  # memory_analysis is backend-dependent
+        return None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--hidden", type=int, default=1024)
+    parser.add_argument("--length", type=int, default=1000)
+    parser.add_argument("--naive-length", type=int, default=12)
+    parser.add_argument("--k", type=int, default=16)
+    parser.add_argument("--sweeps", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", default="benchmarks/results/jacobians.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.hidden, args.length, args.naive_length, args.repeats = 128, 200, 20, 3
+    H, T, Tn = args.hidden, args.length, args.naive_length
+
+    cell, params, xs = _problem(H, T)
+    matfree = jax.jit(lambda p, x: analysis.log_jacobian_norms(
+        cell, p, x, method="matfree", k=args.k, sweeps=args.sweeps))
+    naive = jax.jit(lambda p, x: jnp.log(naive_jacobian_norms(cell, p, x)))
+    dense = jax.jit(lambda p, x: analysis.log_jacobian_norms(cell, p, x, method="dense"))
+
+    print(f"H = {H}, T = {T}, naive timed on {Tn} steps, k = {args.k}, sweeps = {args.sweeps}, "
+          f"{jax.devices()[0].platform}, median of {args.repeats}", flush=True)
+    t_naive_short, ref = _median_time(naive, params, xs[:Tn], repeats=args.repeats)
+    t_dense_short, dense_short = _median_time(dense, params, xs[:Tn], repeats=args.repeats)
+    t_mf_short, mf_short = _median_time(matfree, params, xs[:Tn], repeats=args.repeats)
+    t_mf, mf_full = _median_time(matfree, params, xs, repeats=args.repeats)
+    t_naive_full = t_naive_short / Tn * T
+
+    err_naive = float(jnp.max(jnp.abs(mf_short - ref)))
+    err_dense = float(jnp.max(jnp.abs(dense_short - ref)))
+    memory = {}
+    for t in sorted({max(T // 4, 1), max(T // 2, 1), T}):
+        memory[t] = {
+            "matfree": _memory_bytes(matfree, params, xs[:t]),
+            "naive": _memory_bytes(naive, params, xs[:t]),
+        }
+
+    rows = [
+        ("naive jacfwd+matmul+norm", Tn, t_naive_short, "measured"),
+        ("dense (library, exact)", Tn, t_dense_short, "measured"),
+        ("matfree (library)", Tn, t_mf_short, "measured"),
+        ("naive jacfwd+matmul+norm", T, t_naive_full, f"extrapolated: {Tn}-step time × {T}/{Tn}"),
+        ("matfree (library)", T, t_mf, "measured"),
+    ]
+    print(f"\n{'method':28s} {'T':>6s} {'median s':>10s}  note")
+    for name, t, sec, note in rows:
+        print(f"{name:28s} {t:6d} {sec:10.3f}  {note}")
+    print(f"\nspeed-up matfree vs naive at T = {Tn} (same run, measured): "
+          f"{t_naive_short / t_mf_short:.1f}x")
+    print(f"speed-up matfree vs naive at T = {T} (naive extrapolated):   "
+          f"{t_naive_full / t_mf:.1f}x")
+    print(f"max |log-norm difference| on the first {Tn} steps: matfree vs naive {err_naive:.2e}, "
+          f"dense vs naive {err_dense:.2e}")
+    print("\nXLA memory (temporaries + arguments + outputs), MiB:")
+    for t, m in memory.items():
+        fmt = lambda b: "n/a" if b is None else f"{b / 2**20:.1f}"
+        print(f"  T = {t:5d}: matfree {fmt(m['matfree'])}, naive {fmt(m['naive'])}")
+
+    result = {
+        "hidden": H, "length": T, "naive_length": Tn, "k": args.k, "sweeps": args.sweeps,
+        "repeats": args.repeats, "platform": jax.devices()[0].platform,
+        "seconds": {"naive_short": t_naive_short, "dense_short": t_dense_short,
+                    "matfree_short": t_mf_short, "matfree_full": t_mf,
+                    "naive_full_extrapolated": t_naive_full},
+        "speedup_same_length": t_naive_short / t_mf_short,
+        "speedup_full_extrapolated": t_naive_full / t_mf,
+        "max_abs_log_error_vs_naive": {"matfree": err_naive, "dense": err_dense},
+        "memory_bytes": {str(t): m for t, m in memory.items()},
+        "log_norm_at_T": float(mf_full[-1]),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(out)
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
