@@ -2,10 +2,10 @@
 
     source  "4 0 1 7"   ->   target  "four thousand seventeen </s>"
 
-Numbers ``0 ≤ n < 10000``; the source is the decimal digits (no leading zeros), the target the
-English words without "and" (``zero`` … ``nineteen``, ``twenty`` … ``ninety``, ``hundred``,
+Numbers ``0 ≤ n < 1 000 000``; the source is the decimal digits (no leading zeros), the target
+the English words without "and" (``zero`` … ``nineteen``, ``twenty`` … ``ninety``, ``hundred``,
 ``thousand``) followed by the end token. The mapping is many-to-many with reordering and
-variable lengths on both sides (1–4 digits -> 1–6 words), which is what an encoder–decoder is for:
+variable lengths on both sides (1–6 digits -> 1–9 words), which is what an encoder–decoder is for:
 "1 5" -> "fifteen" but "5 1" -> "fifty one"; the first word depends on the *number* of digits,
 which only the whole source tells.
 
@@ -32,9 +32,10 @@ TEENS = ("ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen"
 TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
 SRC_VOCAB: tuple[str, ...] = ("<pad>", *"0123456789")
 TGT_VOCAB: tuple[str, ...] = ("<pad>", "<s>", "</s>", *ONES, *TEENS, *TENS, "hundred", "thousand")
-MAX_NUMBER = 10000
-SRC_LEN = 4
-TGT_LEN = 7  # six words at most ("seven thousand seven hundred seventy seven") + </s>
+MAX_NUMBER = 1_000_000
+SRC_LEN = 6
+# nine words at most ("seven hundred seventy seven thousand seven hundred seventy seven") + </s>
+TGT_LEN = 10
 
 _T = {w: i for i, w in enumerate(TGT_VOCAB)}
 _ONES = jnp.array([_T[w] for w in ONES], jnp.int32)
@@ -66,28 +67,34 @@ def _compact(slots: jax.Array, present: jax.Array) -> tuple[jax.Array, jax.Array
     return jnp.where(jnp.arange(slots.shape[0]) < length, slots[order], PAD), length
 
 
+def _group(g: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Slots and presence of a three-digit group ``0 < g < 1000`` (nothing when ``g == 0``):
+    ``[<hundreds> hundred] [<tens> | <teen>] [<ones>]``."""
+    h, t, o = g // 100, g // 10 % 10, g % 10
+    slots = jnp.stack([_ONES[h], jnp.int32(_T["hundred"]),
+                       jnp.where(t == 1, _TEENS[o], _TENS[t]), _ONES[o]])
+    present = jnp.stack([h > 0, h > 0, t > 0, (o > 0) & (t != 1)])
+    return slots, present
+
+
 def pair(number: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """``(src, src_len, tgt, tgt_len)`` of one number in ``[0, 10000)``."""
+    """``(src, src_len, tgt, tgt_len)`` of one number in ``[0, MAX_NUMBER)``."""
     n = jnp.asarray(number, jnp.int32)
-    th, h, t, o = n // 1000, n // 100 % 10, n // 10 % 10, n % 10
-    digits = jnp.stack([th, h, t, o])
-    n_digits = 1 + (n >= 10) + (n >= 100) + (n >= 1000)
-    src, src_len = _compact(digits + 1, jnp.arange(4) >= 4 - n_digits)
-    slots = jnp.stack([
-        _ONES[th], jnp.int32(_T["thousand"]),
-        _ONES[h], jnp.int32(_T["hundred"]),
-        jnp.where(t == 1, _TEENS[o], _TENS[t]),
-        _ONES[o],
-        jnp.int32(EOS),
-    ])
-    present = jnp.stack([th > 0, th > 0, h > 0, h > 0, t > 0, ((o > 0) & (t != 1)) | (n == 0),
-                         jnp.bool_(True)])
-    tgt, tgt_len = _compact(slots, present)
-    return src, src_len, tgt, tgt_len
+    digits = jnp.stack([n // 10**k % 10 for k in range(SRC_LEN - 1, -1, -1)])
+    n_digits = 1 + sum((n >= 10**k).astype(jnp.int32) for k in range(1, SRC_LEN))
+    src, src_len = _compact(digits + 1, jnp.arange(SRC_LEN) >= SRC_LEN - n_digits)
+    high, high_present = _group(n // 1000)
+    low, low_present = _group(n % 1000)
+    slots = jnp.concatenate([high, jnp.array([_T["thousand"]], jnp.int32),
+                             low, jnp.array([_T["zero"], EOS], jnp.int32)])
+    present = jnp.concatenate([high_present, (n >= 1000)[None], low_present,
+                               (n == 0)[None], jnp.array([True])])
+    tgt, tgt_len = _compact(slots, present)  # at most TGT_LEN of the 11 slots are present
+    return src, src_len, tgt[:TGT_LEN], tgt_len
 
 
 def pairs(numbers: jax.Array | Sequence[int]) -> Pairs:
-    """Source/target :class:`Pairs` of the given numbers (each in ``[0, 10000)``)."""
+    """Source/target :class:`Pairs` of the given numbers (each in ``[0, MAX_NUMBER)``)."""
     numbers = jnp.asarray(numbers, jnp.int32)
     if numbers.ndim != 1:
         raise ValueError(f"numbers must be a 1-D array, got shape {numbers.shape}")

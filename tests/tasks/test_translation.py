@@ -21,20 +21,24 @@ def _words(n: int) -> str:
         rest = n % 100
         return _SMALL[n // 100] + " hundred" + ("" if rest == 0 else " " + _words(rest))
     rest = n % 1000
-    return _SMALL[n // 1000] + " thousand" + ("" if rest == 0 else " " + _words(rest))
+    return _words(n // 1000) + " thousand" + ("" if rest == 0 else " " + _words(rest))
 
 
-def test_every_number_matches_the_reference():
-    p = tr.pairs(np.arange(tr.MAX_NUMBER))
+def test_numbers_match_the_reference():
+    """Every number below 10 000, then 20 000 random ones up to a million."""
+    rng = np.random.default_rng(0)
+    numbers = np.concatenate([np.arange(10_000), rng.integers(10_000, tr.MAX_NUMBER, 20_000),
+                              [tr.MAX_NUMBER - 1, 100_000, 100_001, 110_000]])
+    p = tr.pairs(numbers)
     src, src_len, tgt, tgt_len = (np.asarray(a) for a in p[:4])
-    assert src.shape == (tr.MAX_NUMBER, tr.SRC_LEN) and tgt.shape == (tr.MAX_NUMBER, tr.TGT_LEN)
-    for n in range(tr.MAX_NUMBER):
+    assert src.shape == (len(numbers), tr.SRC_LEN) and tgt.shape == (len(numbers), tr.TGT_LEN)
+    for i, n in enumerate(numbers.tolist()):
         words = _words(n)
-        assert tr.decode(tgt[n]) == words
-        assert tr.decode(src[n], tr.SRC_VOCAB) == " ".join(str(n))
-        assert src_len[n] == len(str(n)) and tgt_len[n] == len(words.split()) + 1
-        assert tgt[n, tgt_len[n] - 1] == tr.EOS
-        assert (tgt[n, tgt_len[n]:] == tr.PAD).all() and (src[n, src_len[n]:] == tr.PAD).all()
+        assert tr.decode(tgt[i]) == words
+        assert tr.decode(src[i], tr.SRC_VOCAB) == " ".join(str(n))
+        assert src_len[i] == len(str(n)) and tgt_len[i] == len(words.split()) + 1
+        assert tgt[i, tgt_len[i] - 1] == tr.EOS
+        assert (tgt[i, tgt_len[i]:] == tr.PAD).all() and (src[i, src_len[i]:] == tr.PAD).all()
     assert tgt_len.max() == tr.TGT_LEN
 
 
@@ -47,10 +51,10 @@ def test_split_is_disjoint_and_complete():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: tr.pairs([5, 10000]), "numbers must lie"),
+    (lambda: tr.pairs([5, tr.MAX_NUMBER]), "numbers must lie"),
     (lambda: tr.pairs([[1, 2]]), "1-D"),
     (lambda: tr.split(key=jax.random.key(0), n_test=0), "n_test"),
-    (lambda: tr.split(key=jax.random.key(0), max_number=20000), "max_number"),
+    (lambda: tr.split(key=jax.random.key(0), max_number=tr.MAX_NUMBER + 1), "max_number"),
 ])
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
