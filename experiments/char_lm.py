@@ -236,11 +236,14 @@ def run_cell(config: Config, workdir: Path, name: str, vocab, train, valid, test
                                     "temperatures", "sample_chars", "ngram_orders",
                                     "ngram_alphas", "hello_steps")}
     step = tr.make_step(loss_fn, opt)
-    state, hist = tr.fit(step, state, lambda s: batch_at_jit(s), num_steps=config.steps,
-                         workdir=workdir / name, checkpoint_every=config.checkpoint_every,
-                         log_every=config.log_every, eval_fn=evaluate,
-                         eval_every=config.eval_every, config=config_for_ckpt,
-                         description=f"char_lm {name}")
+    try:
+        state, hist = tr.fit(step, state, lambda s: batch_at_jit(s), num_steps=config.steps,
+                             workdir=workdir / name, checkpoint_every=config.checkpoint_every,
+                             log_every=config.log_every, eval_fn=evaluate,
+                             eval_every=config.eval_every, config=config_for_ckpt,
+                             description=f"char_lm {name}")
+    except (tr.CheckpointError, tr.NonFiniteError) as e:
+        raise UserError(f"{name}: {e}") from None
     test_ppl = math.exp(float(nll(state.params, *streams["test"])))
     valid_ppl = math.exp(float(nll(state.params, *streams["valid"])))
     timed = [r for r in hist if "time" in r]
@@ -252,11 +255,15 @@ def run_cell(config: Config, workdir: Path, name: str, vocab, train, valid, test
     prompt = "the "
     prompt_ids = jnp.asarray(vocab.encode(prompt))[None] if set(prompt) <= set(vocab.chars) \
         else jnp.asarray(train[:4])[None]
+    @jax.jit
+    def sample(params, key, temperature):
+        carry, _ = model.apply(params, prompt_ids[:, :-1])
+        return generate(model, params, prompt_ids[:, -1], config.sample_chars, carry,
+                        key=key, temperature=temperature)[1]
+
     samples = {}
     for j, temp in enumerate(config.temperatures):
-        carry, _ = model.apply(state.params, prompt_ids[:, :-1])
-        _, toks, _ = generate(model, state.params, prompt_ids[:, -1], config.sample_chars, carry,
-                              key=jax.random.fold_in(k_sample, j), temperature=temp)
+        toks = sample(state.params, jax.random.fold_in(k_sample, j), temp)
         samples[str(temp)] = vocab.decode(prompt_ids[0]) + vocab.decode(toks[0])
     n_params = sum(int(np.size(p)) for p in jax.tree.leaves(state.params))
     return {"test_perplexity": test_ppl, "valid_perplexity": valid_ppl, "params": n_params,

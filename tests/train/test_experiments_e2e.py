@@ -1,0 +1,76 @@
+"""char_lm and truncated_bptt end to end at tiny size, including resume from checkpoints."""
+
+import json
+
+from experiments import char_lm, truncated_bptt
+from rnnjax.train import read_metrics
+
+CHAR_TINY = ["--cells", "elman", "--hidden-size", "8", "--embed-size", "4", "--seq-len", "8",
+             "--batch-size", "4", "--corpus-chars", "3000", "--hello-steps", "5",
+             "--ngram-orders", "1,2,3", "--ngram-alphas", "1.0", "--eval-every", "2",
+             "--checkpoint-every", "2", "--log-every", "1", "--sample-chars", "12",
+             "--temperatures", "0,1"]
+
+
+def test_char_lm_tiny_and_resume(tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the cat sees the dog. the dogs see a cat.\n" * 40)
+    work = tmp_path / "run"
+    assert char_lm.main([*CHAR_TINY, "--steps", "3", "--corpus", str(corpus),
+                         "--workdir", str(work)]) == 0
+    assert [r["step"] for r in read_metrics(work / "elman" / "metrics.jsonl")] == [1, 2, 3]
+    # more steps on the same workdir: resumes from the step-3 checkpoint, keeps the records
+    assert char_lm.main([*CHAR_TINY, "--steps", "5", "--corpus", str(corpus),
+                         "--workdir", str(work)]) == 0
+    records = read_metrics(work / "elman" / "metrics.jsonl")
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
+    assert sorted(p.name for p in (work / "elman" / "checkpoints").iterdir()
+                  if p.name.isdigit()) == ["3", "4", "5"]
+    summary = json.loads((work / "summary.json").read_text())
+    ppl = summary["cells"]["elman"]["test_perplexity"]
+    assert 1.0 < ppl < 100.0
+    ngram = json.loads((work / "ngram.json").read_text())
+    assert [r["order"] for r in ngram["rows"]] == [1, 2, 3]
+    assert ngram["rows"][2]["test_perplexity"] < ngram["rows"][0]["test_perplexity"]
+    samples = json.loads((work / "samples.json").read_text())["elman"]
+    assert set(samples) == {"0.0", "1.0"} and all(s.startswith("the ") for s in samples.values())
+    hello = json.loads((work / "hello.json").read_text())
+    assert hello["inputs"] == "hell" and len(hello["cells"]["elman"]["probs"]) == 4
+    for png in ("hello.png", "perplexity.png", "samples.png"):
+        assert (work / png).stat().st_size > 10_000
+    index = json.loads((work / "index.json").read_text())
+    assert "Elman" in index["headline"] and "n-gram" in index["headline"]
+    # plot-only redraws from the saved results
+    (work / "hello.png").unlink()
+    assert char_lm.main(["--plot-only", "--workdir", str(work)]) == 0
+    assert (work / "hello.png").exists()
+
+
+def test_truncated_bptt_tiny_and_resume(tmp_path, capsys):
+    argv = ["--seq-len", "8", "--lag", "3", "--k1", "2", "--k2s", "2", "--naive-chunks", "4",
+            "--hidden-size", "4", "--batch-size", "4", "--steps", "4", "--seeds", "2",
+            "--n-test", "8", "--eval-every", "2", "--checkpoint-every", "2",
+            "--workdir", str(tmp_path)]
+    assert truncated_bptt.main(argv) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    names = sorted({r["name"] for r in summary["rows"]})
+    assert names == ["full", "reset_4", "tbptt_k2_2"]
+    assert len(summary["rows"]) == 3 * 2
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in summary["rows"])
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert [p["batch"] for p in curves["full"]] == [2, 4]
+    # TBPTT(2, 2) makes 4 updates per batch of length 8; full BPTT one
+    rows = {r["name"]: r for r in summary["rows"]}
+    assert rows["tbptt_k2_2"]["updates_per_batch"] == 4 and rows["full"]["updates_per_batch"] == 1
+    # rerunning the finished command restores every run and reproduces the summary exactly
+    assert truncated_bptt.main(argv) == 0
+    again = json.loads((tmp_path / "summary.json").read_text())
+    assert again["rows"] == summary["rows"]
+    for png in ("accuracy_vs_k2.png", "curves.png"):
+        assert (tmp_path / png).stat().st_size > 10_000
+    # a different config on the same workdir is refused in one line; the checkpoints stay
+    capsys.readouterr()
+    assert truncated_bptt.main([*argv, "--hidden-size", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different config (hidden_size: 4 -> 5)" in err[0]
+    assert (tmp_path / "runs" / "full" / "checkpoints" / "4").exists()
