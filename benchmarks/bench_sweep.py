@@ -16,7 +16,6 @@ process (the machine is shared and noisy) with ``block_until_ready``, and the me
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
