@@ -28,6 +28,7 @@ Training runs (parts 2 and 5) keep Orbax checkpoints in ``<workdir>/train/*/chec
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import sys
 from pathlib import Path
@@ -38,7 +39,16 @@ import numpy as np
 
 import rnnjax
 import rnnjax.train as tr
-from experiments._common import UserError, cli, positive, read_json, save_figure, write_index, write_json
+from experiments._common import (
+    UserError,
+    cli,
+    positive,
+    read_json,
+    save_figure,
+    write_index,
+    write_json,
+    write_text,
+)
 from rnnjax import analysis
 from rnnjax.models.sequence import sequence_model
 from rnnjax.tasks import adding
@@ -208,10 +218,10 @@ def run_norms(config: Config, workdir: Path) -> dict:
         entry = {}
         for name, xs in inputs.items():
             log_norms, sigma_max = batched(keys, rhos, xs)  # (seeds, rhos, T), (seeds, rhos)
-            entry[name] = np.asarray(log_norms).transpose(1, 0, 2).tolist()  # (rhos, seeds, T)
+            entry[name] = np.round(np.asarray(log_norms).transpose(1, 0, 2), 4).tolist()
         entry["sigma_max"] = np.asarray(sigma_max).T.tolist()  # (rhos, seeds)
         out["families"][family] = entry
-    write_json(workdir / "norms.json", out)
+    write_text(workdir / "norms.json", json.dumps(out, separators=(",", ":")) + "\n")  # compact
     return out
 
 
@@ -237,7 +247,7 @@ def run_spectra(config: Config, workdir: Path) -> dict:
             log_sv = np.asarray(analysis.jacobian_singular_values(
                 cell, params, inputs, at=config.spectrum_times)) / np.log(10.0)
             log_sv = np.where(log_sv >= log_sv[:, :1] - 15.0, log_sv, np.nan)
-            out["log10_sv"][family] = [[None if np.isnan(v) else float(v) for v in row]
+            out["log10_sv"][family] = [[None if np.isnan(v) else round(float(v), 4) for v in row]
                                        for row in log_sv]
     write_json(workdir / "spectra.json", out)
     return out
@@ -427,9 +437,10 @@ def run_clipping(config: Config, workdir: Path) -> dict:
             path.append(np.asarray(theta).tolist())
         paths[name] = path
     out["landscape"] = {"w": ws.tolist(), "b": bs.tolist(), "steps": steps, "target": 0.7,
-                        "loss": np.asarray(loss_grid).tolist(), "paths": paths,
+                        "log10_loss": np.round(np.log10(np.asarray(loss_grid) + 1e-12), 3).tolist(),
+                        "paths": paths,
                         "learning_rate": 0.5, "clip_norm": config.clip_norm}
-    write_json(workdir / "clipping.json", out)
+    write_text(workdir / "clipping.json", json.dumps(out, separators=(",", ":")) + "\n")
     return out
 
 
@@ -534,7 +545,7 @@ def _plot_norms(plt, norms, workdir):
                      "median and min–max band over seeds", fontsize=12)
         fig.tight_layout(rect=(0, 0.02, 1, 0.97))
         name = f"norms_{inp}.png"
-        save_figure(fig, workdir / name)
+        save_figure(fig, workdir / name, dpi=110)
         files.append((name, f"log ‖∂h_t/∂h_0‖ vs t per ρ and cell, {what}, with theory lines"))
     return files
 
@@ -600,13 +611,13 @@ def _plot_lyapunov(plt, lyap, workdir):
                     label="no input" if label == "autonomous" else "with input")
     log_radius = np.log(np.asarray(lyap["spectral_radius"])).mean(1)
     below = log_radius <= 0.05
-    ax.plot(grid[below], log_radius[below], "k--", lw=1.2,
-            label="theory ln ρ(W): fixed point 0 stable (no input)")
+    ax.plot(grid[below], log_radius[below], "kx--", lw=1.2, ms=9, mew=2, zorder=5,
+            label="theory ln ρ(W) while h = 0 is stable (no input)")
     ax.axhline(0, color="k", lw=0.8)
     ax.axvline(1.0, color="gray", lw=0.8, ls=":")
     ax.set_xlabel("gain g  (W_ij ~ N(0, g²/N))")
     ax.set_ylabel("λ_max (nats / step)")
-    ax.set_title("Edge of chaos: 0 loses stability at ρ(W) ≈ g = 1, λ_max > 0 beyond",
+    ax.set_title("Edge of chaos: λ_max = ln ρ(W) < 0, then ≈ 0, then > 0 (chaos)",
                  fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
@@ -682,7 +693,7 @@ def _plot_clipping(plt, clip, workdir):
         axes[1].semilogy(curve[:, 0], curve[:, 2], color=colors[name], label=names[name])
     axes[0].axhline(clip["baseline"], color="k", ls="--", lw=1, label="baseline 1/6")
     axes[0].set_yscale("log")
-    axes[0].set_ylim(0.05, 5.0)  # a diverging run leaves through the top
+    axes[0].set_ylim(0.05, 1e4)  # a diverging run leaves through the top
     axes[0].set_xlabel("SGD step")
     axes[0].set_ylabel("training MSE")
     axes[0].set_title(f"tanh RNN, W_h = {clip['rho']:g}·Q (exploding regime), SGD lr "
@@ -697,7 +708,7 @@ def _plot_clipping(plt, clip, workdir):
 
     ax = axes[2]
     land = clip["landscape"]
-    loss = np.log10(np.asarray(land["loss"]) + 1e-8)
+    loss = np.asarray(land["log10_loss"])
     im = ax.contourf(land["w"], land["b"], loss, levels=30, cmap="magma")
     fig.colorbar(im, ax=ax, label="log₁₀ loss")
     for name, color in (("none", "tab:cyan"), ("norm", "white")):
@@ -711,7 +722,7 @@ def _plot_clipping(plt, clip, workdir):
     ax.set_ylabel("b (bias)")
     ax.set_title(f"Pascanu et al. (2013): (x({land['steps']}) − {land['target']})², "
                  "x(t) = w σ(x(t−1)) + b", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right", facecolor="0.6")
     fig.tight_layout()
     save_figure(fig, workdir / "clipping.png")
     return [("clipping.png", "training loss with no / norm / elementwise clipping in the "
