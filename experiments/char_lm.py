@@ -354,16 +354,26 @@ def plot(workdir: Path) -> None:
     a1.set_title("learning curves")
     a1.legend(fontsize=8)
     orders = [r["order"] for r in ngram["rows"]]
-    a2.plot(orders, [r["test_perplexity"] for r in ngram["rows"]], "ks-", label="n-gram")
-    for name, r in cells.items():
-        a2.axhline(r["test_perplexity"], color=COLORS.get(name), lw=2,
-                   label=f"{LABELS.get(name, name)}, H = {r['hidden_size']}")
+    test_ppl = [r["test_perplexity"] for r in ngram["rows"]]
+    zoom = a2.inset_axes([0.42, 0.42, 0.55, 0.4])
+    for ax in (a2, zoom):
+        ax.plot(orders, test_ppl, "ks-", label="n-gram")
+        for name, r in cells.items():
+            ax.axhline(r["test_perplexity"], color=COLORS.get(name), lw=2,
+                       label=f"{LABELS.get(name, name)}, H = {r['hidden_size']}")
+    tail = [o for o in orders if o >= 4] or orders
+    lo = min([r["test_perplexity"] for r in cells.values()] + test_ppl)
+    hi = max(test_ppl[orders.index(tail[0])], max(r["test_perplexity"] for r in cells.values()))
+    zoom.set_xlim(tail[0] - 0.3, tail[-1] + 0.3)
+    zoom.set_ylim(lo - 0.05 * (hi - lo) - 0.01, hi + 0.05 * (hi - lo) + 0.01)
+    zoom.set_title("zoom", fontsize=8)
+    zoom.tick_params(labelsize=7)
     a2.set_xlabel("n-gram order n (context of n − 1 characters)")
     a2.set_ylabel("test perplexity (per character)")
     a2.set_yscale("log")
     _plain_ticks(a2)
-    a2.set_title("recurrent networks vs n-grams (test split)")
-    a2.legend(fontsize=8)
+    a2.set_title("recurrent networks vs n-grams (black squares), test split")
+    zoom.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     save_figure(fig, workdir / "perplexity.png")
 

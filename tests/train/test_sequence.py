@@ -86,3 +86,31 @@ def test_bad_arguments():
         model.apply(model.init(jax.random.key(0)), jnp.zeros((4, 3)))
     with pytest.raises(ValueError, match="token model"):
         generate(model, model.init(jax.random.key(0)), jnp.zeros((), jnp.int32), 3)
+
+
+def test_free_running_loss_gradient_matches_finite_differences(key):
+    """Training with free running (own greedy outputs fed back) is differentiable in the
+    parameters (the fed-back choices are locally constant): check a directional derivative."""
+    import rnnjax.train as T
+
+    with jax.enable_x64(True):
+        model = sequence_model(rnnjax.cells.gru(5), vocab_size=4, output_size=4)
+        params = jax.tree.map(lambda x: x.astype(jnp.float64) if x is not None else None,
+                              model.init(key))
+        first = jnp.array([0, 3])
+        targets = jax.random.randint(key, (2, 6), 0, 4)
+
+        @jax.jit
+        def loss(p):
+            return T.cross_entropy(generate(model, p, first, 6)[2], targets)
+
+        g = jax.grad(loss)(params)
+        direction = jax.tree.map(lambda x: jax.random.normal(jax.random.fold_in(key, 5), x.shape,
+                                                             x.dtype), params)
+        eps = 1e-6
+        shifted = lambda s: jax.tree.map(lambda p, d: p + s * eps * d, params, direction)
+        fd = (loss(shifted(1.0)) - loss(shifted(-1.0))) / (2 * eps)
+        analytic = sum(jnp.vdot(a, b) for a, b in zip(jax.tree.leaves(g),
+                                                      jax.tree.leaves(direction), strict=True))
+        np.testing.assert_allclose(analytic, fd, rtol=1e-5)
+        assert float(jnp.abs(analytic)) > 0
