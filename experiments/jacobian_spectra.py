@@ -79,7 +79,8 @@ class Config:
     Expected: linear/orthogonal curves on rho^t to float precision; lambda_max(g) = ln g below
     the edge of chaos (autonomous), > 0 above; logistic lambda(4) = 0.693 = ln 2; unclipped SGD
     loss spikes / stalls where clipped SGD descends.
-    Runtime: --quick a few minutes on 2 CPU cores; the full preset about half an hour.
+    Runtime: --quick about 3 minutes on 2 (shared) CPU cores; the full preset was not run here
+    (it is about 10x the quick preset's work, mostly the 3000-step adding runs at T = 100).
 
     Conventions: gated cells get every H x H gate block of W_h scaled to spectral radius rho; the
     "driven" input is x_t ~ N(0, input_std^2) per component through the cell's own W_x; norms
@@ -322,7 +323,8 @@ def _flow(model, params, batch) -> np.ndarray:
 
 
 def _train(model, params, *, workdir: Path, steps: int, length: int, batch_size: int,
-           optimizer, key, config_tag: dict):
+           optimizer, key, config_tag: dict, stages=(), on_stage=None):
+    """Train on the adding problem (resumable); ``on_stage(step, params)`` after each stage."""
     def loss_fn(p, batch, key):
         del key
         _, out = model.apply(p, batch.inputs)
@@ -333,12 +335,16 @@ def _train(model, params, *, workdir: Path, steps: int, length: int, batch_size:
     data_key = jax.random.fold_in(key, 1)
     batch_at = lambda i: adding.batch(key=jax.random.fold_in(data_key, i), batch_size=batch_size,
                                       length=length)
-    try:
-        state, _ = tr.fit(step, state, batch_at, num_steps=steps, workdir=workdir,
-                          checkpoint_every=max(steps // 4, 100), log_every=max(steps // 100, 1),
-                          config=config_tag, nonfinite="skip", description=workdir.name)
-    except tr.CheckpointError as e:
-        raise UserError(str(e)) from None
+    for stage in [*sorted(s for s in stages if 0 < s < steps), steps]:
+        try:
+            state, _ = tr.fit(step, state, batch_at, num_steps=stage, workdir=workdir,
+                              checkpoint_every=max(steps // 4, 100),
+                              log_every=max(steps // 100, 1), config=config_tag,
+                              nonfinite="skip", description=workdir.name)
+        except tr.CheckpointError as e:
+            raise UserError(str(e)) from None
+        if on_stage is not None:
+            on_stage(int(state.step), state.params)  # the step actually reached
     return state, tr.load_history(workdir)
 
 
@@ -350,18 +356,31 @@ def run_flow(config: Config, workdir: Path) -> dict:
     for kind in ("tanh", "lstm"):
         model = _adding_model(kind, config.train_hidden)
         params = model.init(jax.random.fold_in(key, 1))
-        before = _flow(model, params, test)
+        train_dir = workdir / "train" / f"flow_{kind}"
+        # flows at intermediate steps are saved as they are measured, so a resumed run (whose
+        # checkpoint may already be past a stage) reuses them instead of measuring later params
+        stage_file = train_dir / "flow_stages.json"
+        during = {int(k): v for k, v in (read_json(stage_file).items()
+                                         if stage_file.exists() else ())}
+        during[0] = _flow(model, params, test).tolist()
+
+        def record(step, p, model=model, during=during, stage_file=stage_file):
+            if step not in during:
+                during[step] = _flow(model, p, test).tolist()
+                write_json(stage_file, {str(k): v for k, v in sorted(during.items())})
+
         opt = tr.optimizer("adam", config.learning_rate, clip_norm=1.0)
         state, history = _train(
-            model, params, workdir=workdir / "train" / f"flow_{kind}", steps=config.steps,
+            model, params, workdir=train_dir, steps=config.steps,
             length=config.adding_length, batch_size=config.batch_size, optimizer=opt,
             key=jax.random.fold_in(key, 2),
             config_tag={"model": kind, "hidden": config.train_hidden, "T": config.adding_length,
-                        "lr": config.learning_rate, "seed": config.seed})
-        after = _flow(model, state.params, test)
+                        "lr": config.learning_rate, "seed": config.seed},
+            stages=(config.steps // 10, config.steps // 3), on_stage=record)
         _, pred = model.apply(state.params, test.inputs)
         out["models"][kind] = {
-            "init": before.tolist(), "trained": after.tolist(),
+            "init": during[0], "trained": during[max(during)],
+            "during": {str(k): v for k, v in sorted(during.items())},
             "test_mse": float(tr.mse(pred[..., 0], test.targets)),
             "curve": [[r["step"], r["loss"]] for r in history if "loss" in r],
         }
@@ -651,6 +670,12 @@ def _plot_flow(plt, flow, workdir):
     for kind, color in styles.items():
         m = flow["models"][kind]
         ax.semilogy(lag, m["init"], color=color, ls="--", label=f"{names[kind]}, initialisation")
+        middle = [k for k in m.get("during", {}) if 0 < int(k) < int(max(m["during"], key=int))]
+        for j, k in enumerate(sorted(middle, key=int)):
+            ax.semilogy(lag, m["during"][k], color=color, ls=":", lw=1.2,
+                        alpha=0.5 + 0.25 * j,
+                        label=f"{names[kind]}, steps {', '.join(sorted(middle, key=int))}"
+                        if j == 0 else None)
         ax.semilogy(lag, m["trained"], color=color, label=f"{names[kind]}, trained")
     ax.axvspan(T - T // 2, T, color="gray", alpha=0.15, label="lags of the first marker")
     ax.set_xlabel("lag τ (steps before the loss)")
