@@ -52,6 +52,7 @@ MODELS: dict[str, tuple[str, Callable[[int, int], rnnjax.Cell]]] = {
     "gru": ("gru", lambda h, t: rnnjax.cells.gru(h)),
 }
 ABLATIONS = ("no_clip", "tbptt")
+DIVERGED = 100.0  # a run whose final test loss is non-finite or > 100 x baseline diverged
 LABELS = {"elman": "Elman (tanh)", "irnn": "IRNN (ReLU, identity)", "lstm_fb0": "LSTM, b_f = 0",
           "lstm_fb1": "LSTM, b_f = 1", "lstm_chrono": "LSTM, chrono init", "gru": "GRU"}
 COLORS = {"elman": "tab:red", "irnn": "tab:orange", "lstm_fb0": "tab:cyan",
@@ -422,11 +423,12 @@ def rows_and_curves(config: Config, group: Group, out: dict[str, Any]):
             ok = [x is not None and x <= config.success_ratio * base for x in losses]
         first = next((s for s, good in zip(steps, ok, strict=True) if good), None)
         final = losses[-1] if losses else None
+        diverged = final is None or final > DIVERGED * base
         rows.append({
             "task": group.task, "model": m.model, "T": group.T, "seed": m.seed,
             "ablation": m.ablation, "loss": final, "baseline": base,
             "loss_over_baseline": None if final is None else final / base,
-            "steps_to_success": first, "success": first is not None,
+            "steps_to_success": first, "success": first is not None, "diverged": diverged,
             "steps": config.steps, "data": config.data, "hidden_size": config.hidden_size,
             "n_params": out["n_params"][m.model], "clip_norm": config.clip_norm if m.clip else None,
             "tbptt": group.tbptt, "success_ratio": config.success_ratio,
@@ -442,16 +444,23 @@ def run(config: Config, workdir: Path) -> None:
     if config.distributed:  # multi-host: every process runs this same script
         jax.distributed.initialize()
     rows, curves, timing = [], [], []
+    # programs already finished keep the timing measured when they trained
+    earlier = {t["group"]: t for t in (read_json(workdir / "timing.json")
+                                       if (workdir / "timing.json").exists() else [])}
     for group in plan(config):
         out = run_group(config, group, workdir)
         r, c = rows_and_curves(config, group, out)
         rows += r
         curves += c
         member_steps = out["n"] * out["trained_steps"]
-        timing.append({"group": group.name, "runs": out["n"], "devices": jax.device_count(),
-                       "trained_steps": out["trained_steps"], "wall_s": round(out["wall_s"], 2),
-                       "run_steps_per_s": (round(member_steps / out["wall_s"], 1)
-                                           if out["trained_steps"] else None)})
+        if out["trained_steps"] == 0 and group.name in earlier:
+            timing.append(earlier[group.name])
+        else:
+            timing.append({"group": group.name, "runs": out["n"],
+                           "devices": jax.device_count(), "trained_steps": out["trained_steps"],
+                           "wall_s": round(out["wall_s"], 2),
+                           "run_steps_per_s": (round(member_steps / out["wall_s"], 1)
+                                               if out["trained_steps"] else None)})
         # written after every program, so an interrupted sweep leaves usable partial tables
         write_json(workdir / "summary.json", {"complete": False, "rows": rows})
         write_json(workdir / "curves.json", curves)
@@ -510,7 +519,9 @@ def _plain_log_y(ax):
     from matplotlib.ticker import FuncFormatter, LogLocator
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if hi / lo < 1e3
+                                          else (1.0,)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
 
@@ -599,10 +610,11 @@ def plot(workdir: Path) -> None:
         figures.append((name, caption))
 
     # 2. loss / baseline vs T with seed error bars
-    versus_t(lambda rs: _geo_mean_sd([r["loss_over_baseline"] for r in rs]),
+    versus_t(lambda rs: _geo_mean_sd([r["loss_over_baseline"] for r in rs if not r["diverged"]]),
              "final test loss / baseline",
-             "final loss relative to the baseline: geometric mean over seeds, error bars one "
-             "geometric s.d. (diverged runs left out)", "loss_vs_T.png",
+             "final test loss / baseline: geometric mean ± one geometric s.d. over seeds\n"
+             f"(diverged runs, loss > {DIVERGED:g} x baseline, left out)",
+             "loss_vs_T.png",
              "final test loss / baseline vs T (seed error bars)", baseline_line=True)
     # 3. success fraction vs T
     versus_t(lambda rs: (np.mean([r["success"] for r in rs]), (np.nan, np.nan)),
@@ -627,7 +639,8 @@ def plot(workdir: Path) -> None:
                 g = _by([r for r in rows if r["task"] == task and r["model"] == m
                          and r["ablation"] == a], "T")
                 Ts = sorted(k[0] for k in g)
-                stats = [_geo_mean_sd([r["loss_over_baseline"] for r in g[(T,)]]) for T in Ts]
+                stats = [_geo_mean_sd([r["loss_over_baseline"] for r in g[(T,)]
+                                       if not r["diverged"]]) for T in Ts]
                 if not Ts:
                     continue
                 style, marker = {None: ("-", "o"), "no_clip": ("--", "s")}.get(a, (":", "^"))
