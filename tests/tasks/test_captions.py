@@ -69,3 +69,22 @@ def test_noise_and_purity():
 def test_bad_input():
     with pytest.raises(ValueError, match="p_two"):
         cap.generate(2, key=jax.random.key(0), p_two=1.5)
+
+
+def test_experiment_end_to_end_and_resume(tmp_path):
+    import json
+
+    from experiments import caption as exp
+
+    tiny = ["--steps", "4", "--hidden-size", "4", "--embed-size", "4", "--features", "2",
+            "--feature-size", "4", "--n-test", "16", "--eval-every", "2", "--batch-size", "4"]
+    assert exp.main([*tiny, "--workdir", str(tmp_path)]) == 0
+    for f in ("summary.json", "curves.json", "samples.npz", "index.json", "captions.png",
+              "curves.png"):
+        assert (tmp_path / f).exists(), f
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert 0.0 <= summary["exact_match"] <= summary["count_accuracy"] <= 1.0
+    assert len(summary["examples"]) == 12
+    assert exp.main([*tiny, "--steps", "6", "--workdir", str(tmp_path)]) == 0
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [2, 4, 6]
