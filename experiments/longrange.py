@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import PartitionSpec as P
 
 import rnnjax
 import rnnjax.train as tr
@@ -127,6 +128,7 @@ class Config:
     eval_every: int = 100
     checkpoint_every: int = 500
     success_ratio: float = 0.1
+    sweep: str = "auto"
     devices: int = 0
     distributed: bool = False
 
@@ -145,6 +147,8 @@ class Config:
         for t in self.lengths:
             if t < 6:
                 raise ValueError(f"lengths must be >= 6, got {t}")
+        if self.sweep not in ("auto", "vmap", "map"):
+            raise ValueError(f"sweep must be 'auto', 'vmap' or 'map', got {self.sweep!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         if self.data not in ("stream", "fixed"):
@@ -283,6 +287,19 @@ def _seed_keys(config: Config, task: str, T: int, seed: int) -> tuple[jax.Array,
     return tuple(jax.random.split(jax.random.fold_in(k, TASKS.index(task))))
 
 
+def sweep_mode(config: Config) -> str:
+    """How the members of a program run: ``vmap`` (batched) or ``map`` (``lax.map``, in turn).
+
+    Both are one jitted program per update over the same stacked states, sharded over the same
+    mesh, and give the same numbers. ``auto`` picks ``map`` on CPU, where XLA's batched matrix
+    products in the LSTM's backward pass make the vmapped step ~2-4x slower than running the
+    members in turn (``benchmarks/bench_longrange.py``), and ``vmap`` on accelerators.
+    """
+    if config.sweep != "auto":
+        return config.sweep
+    return "map" if jax.default_backend() == "cpu" else "vmap"
+
+
 def _mesh(config: Config):
     devices = jax.devices()
     if config.devices:
@@ -376,10 +393,21 @@ def run_group(config: Config, group: Group, workdir: Path) -> dict[str, Any]:
             idx = perm[i * config.batch_size:(i + 1) * config.batch_size]
             return jax.tree.map(lambda a: a[idx], train)
 
-    step = tr.sweep.vmap_step(tr.make_step(loss_fn, opt, jit=False), batch_axis=None)
+    mode = sweep_mode(config)
+    single = tr.make_step(loss_fn, opt, jit=False)
+    if mode == "vmap":
+        step = tr.sweep.vmap_step(single, batch_axis=None)
+    else:  # the members one after another inside one program; per device when sharded
+        def mapped(states, batch):
+            return jax.lax.map(lambda s: single(s, batch), states)
+
+        if mesh is not None:
+            mapped = jax.shard_map(mapped, mesh=mesh, in_specs=(P(tr.sweep.AXIS), P()),
+                                   out_specs=P(tr.sweep.AXIS), check_vma=False)
+        step = jax.jit(mapped, donate_argnums=(0,))
     fit_config = {"group": group.name, "members": [list(m) for m in group.members],
                   **{f: v for f, v in dataclasses.asdict(config).items()
-                     if f not in ("checkpoint_every", "devices", "distributed")}}
+                     if f not in ("checkpoint_every", "devices", "distributed", "sweep")}}
     if config.lr_schedule == "constant":  # the number of steps may then grow on resumption
         del fit_config["steps"]
     t0 = time.perf_counter()
@@ -456,7 +484,7 @@ def run(config: Config, workdir: Path) -> None:
         if out["trained_steps"] == 0 and group.name in earlier:
             timing.append(earlier[group.name])
         else:
-            timing.append({"group": group.name, "runs": out["n"],
+            timing.append({"group": group.name, "runs": out["n"], "sweep": sweep_mode(config),
                            "devices": jax.device_count(), "trained_steps": out["trained_steps"],
                            "wall_s": round(out["wall_s"], 2),
                            "run_steps_per_s": (round(member_steps / out["wall_s"], 1)

@@ -1,8 +1,8 @@
 """End-to-end checks of experiments/longrange.py at tiny size.
 
 - the files, one summary row per (task, model, T, seed, ablation), loss / baseline consistent;
-- a run of one seed equals the same seed inside a vmapped two-seed run that was interrupted and
-  resumed from its checkpoint (vmap independence and exact resumption at once);
+- a run of one seed equals the same seed inside a two-seed run that was interrupted and resumed
+  from its checkpoint (members independent, vmap and lax.map agree, resumption is exact);
 - the same sweep sharded over two forced host CPU devices (a subprocess) gives the same losses.
 """
 
@@ -61,8 +61,10 @@ def test_tiny_sweep_writes_tables_and_figures(tmp_path):
 
 def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    common = TINY + ["--models", "elman", "--ablations", "", "--steps", "8"]
-    assert longrange.main(common + ["--seeds", "1", "--workdir", str(one)]) == 0
+    common = TINY + ["--models", "lstm_fb1", "--ablations", "", "--steps", "8"]
+    # one seed batched with vmap; two seeds run in turn with lax.map (the CPU default)
+    assert longrange.main(common + ["--seeds", "1", "--sweep", "vmap",
+                                    "--workdir", str(one)]) == 0
     assert longrange.main(common + ["--seeds", "2", "--workdir", str(two)]) == 0
     a = {r["seed"]: r["loss"] for r in _rows(one)}
     b = {r["seed"]: r["loss"] for r in _rows(two)}
@@ -78,7 +80,8 @@ def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path):
 
 
 def test_sharded_over_two_host_devices_matches_one_device(tmp_path):
-    args = TINY + ["--models", "elman", "--ablations", "", "--seeds", "3", "--steps", "4"]
+    args = TINY + ["--models", "elman", "--ablations", "", "--seeds", "3", "--steps", "4",
+                   "--sweep", "map"]
     assert longrange.main(args + ["--workdir", str(tmp_path / "cpu1")]) == 0
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
