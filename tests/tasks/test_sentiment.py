@@ -181,12 +181,3 @@ def test_experiment_on_a_user_tsv(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["kinds"] == ["all"] and summary["n_test"] == {"all": 3}
 
-
-def test_experiment_bad_values_exit_with_one_line(tmp_path, capsys):
-    from experiments import sentiment as exp
-
-    for argv in (["--corpus", str(tmp_path / "missing.tsv")], ["--models", "lstm,transformer"],
-                 ["--hidden-size", "0"], ["--steps", "-1"]):
-        assert exp.main([*argv, "--workdir", str(tmp_path / "w")]) == 2
-        err = capsys.readouterr().err.strip()
-        assert err.startswith("error:") and "\n" not in err
