@@ -1,6 +1,6 @@
 """Speed-up of one vmapped 16-seed training run over 16 sequential runs of the same step.
 
-    python -m benchmarks.bench_sweep            # (H, batch) in (32, 4), (32, 32), (128, 32)
+    python -m benchmarks.bench_sweep            # (H, B) = (32, 4), (32, 32), (128, 32)
     python -m benchmarks.bench_sweep --quick    # a smoke run
 
 The workload is the adding problem (T = 50) with an LSTM sequence model, Adam and global-norm
@@ -76,8 +76,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seeds", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     sizes = ((32, 4),) if args.quick else ((32, 4), (32, 32), (128, 32))
     steps = 5 if args.quick else args.steps
@@ -100,6 +100,8 @@ def main(argv=None) -> int:
                "vmapped_ms_per_seed_step": 1e3 * t_vec / (args.seeds * steps),
                "repeats": repeats}
         rows.append(row)
+        print(f"H={H} B={batch_size}: sequential {t_seq:.3f} s, vmapped {t_vec:.3f} s, "
+              f"speed-up {t_seq / t_vec:.2f}x", flush=True)
     print(f"{'H':>5} {'B':>4} {'seeds':>5} {'sequential (s)':>15} {'vmapped (s)':>12} "
           f"{'speed-up':>9}")
     for r in rows:
