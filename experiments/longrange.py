@@ -407,7 +407,8 @@ def run_group(config: Config, group: Group, workdir: Path) -> dict[str, Any]:
         step = jax.jit(mapped, donate_argnums=(0,))
     fit_config = {"group": group.name, "members": [list(m) for m in group.members],
                   **{f: v for f, v in dataclasses.asdict(config).items()
-                     if f not in ("checkpoint_every", "devices", "distributed", "sweep")}}
+                     if f not in ("checkpoint_every", "devices", "distributed", "sweep", "tasks",
+                                  "models", "lengths", "ablations", "ablation_models")}}
     if config.lr_schedule == "constant":  # the number of steps may then grow on resumption
         del fit_config["steps"]
     t0 = time.perf_counter()
@@ -526,6 +527,11 @@ def _geo_mean_sd(values):
     return g, (g - g / sd, g * sd - g)
 
 
+def _diverged(row) -> bool:
+    ratio = row["loss_over_baseline"]
+    return ratio is None or ratio > DIVERGED
+
+
 def _median_iqr(values):
     v = np.array([x for x in values if x is not None], float)
     if not v.size:
@@ -638,7 +644,7 @@ def plot(workdir: Path) -> None:
         figures.append((name, caption))
 
     # 2. loss / baseline vs T with seed error bars
-    versus_t(lambda rs: _geo_mean_sd([r["loss_over_baseline"] for r in rs if not r["diverged"]]),
+    versus_t(lambda rs: _geo_mean_sd([r["loss_over_baseline"] for r in rs if not _diverged(r)]),
              "final test loss / baseline",
              "final test loss / baseline: geometric mean ± one geometric s.d. over seeds\n"
              f"(diverged runs, loss > {DIVERGED:g} x baseline, left out)",
@@ -668,7 +674,7 @@ def plot(workdir: Path) -> None:
                          and r["ablation"] == a], "T")
                 Ts = sorted(k[0] for k in g)
                 stats = [_geo_mean_sd([r["loss_over_baseline"] for r in g[(T,)]
-                                       if not r["diverged"]]) for T in Ts]
+                                       if not _diverged(r)]) for T in Ts]
                 if not Ts:
                     continue
                 style, marker = {None: ("-", "o"), "no_clip": ("--", "s")}.get(a, (":", "^"))
