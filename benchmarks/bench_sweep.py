@@ -9,7 +9,9 @@ for seed 1, then seed 2, ... (each run ``steps`` updates; compiled once, reused 
 Vmapped: ``rnnjax.train.sweep.vmap_step`` of the same (un-jitted) step over a stacked state of
 16 seeds, ``steps`` calls. Both are compiled and warmed up first, timed interleaved in the same
 process (the machine is shared and noisy) with ``block_until_ready``, and the medians of
-``repeats`` repetitions are compared: ``speed-up = t_sequential / t_vmapped``. Results go to
+``repeats`` repetitions are compared: ``speed-up = t_sequential / t_vmapped``. A third column
+runs the 16 members with ``lax.map`` inside one program (``vmap_step(..., chunk=1)``): one
+dispatch per sweep step, no batched matrix products. Results go to
 ``benchmarks/results/sweep.json``.
 """
 
@@ -47,7 +49,8 @@ def setup(hidden: int, seeds: int, length: int, batch_size: int):
     batch = adding.batch(key=jax.random.key(1), batch_size=batch_size, length=length)
     single = tr.make_step(loss_fn, opt)  # jitted, donating
     vmapped = sweep.vmap_step(tr.make_step(loss_fn, opt, jit=False))
-    return init, keys, batch, single, vmapped
+    mapped = sweep.vmap_step(tr.make_step(loss_fn, opt, jit=False), chunk=1)
+    return init, keys, batch, single, vmapped, mapped
 
 
 def time_sequential(init, keys, batch, step, steps: int) -> float:
@@ -85,28 +88,33 @@ def main(argv=None) -> int:
     length = 50
     rows = []
     for H, batch_size in sizes:
-        init, keys, batch, single, vmapped = setup(H, args.seeds, length, batch_size)
+        init, keys, batch, single, vmapped, mapped = setup(H, args.seeds, length, batch_size)
         time_sequential(init, keys[:1], batch, single, 2)  # compile + warm up
         time_vmapped(init, keys, batch, vmapped, 2)
-        seq, vec = [], []
+        time_vmapped(init, keys, batch, mapped, 2)
+        seq, vec, mp = [], [], []
         for _ in range(repeats):  # interleaved
             seq.append(time_sequential(init, keys, batch, single, steps))
             vec.append(time_vmapped(init, keys, batch, vmapped, steps))
-        t_seq, t_vec = statistics.median(seq), statistics.median(vec)
+            mp.append(time_vmapped(init, keys, batch, mapped, steps))
+        t_seq, t_vec, t_map = statistics.median(seq), statistics.median(vec), statistics.median(mp)
         row = {"hidden": H, "seeds": args.seeds, "steps": steps, "T": length,
                "batch": batch_size, "sequential_s": t_seq, "vmapped_s": t_vec,
                "speedup": t_seq / t_vec,
+               "lax_map_s": t_map, "lax_map_speedup": t_seq / t_map,
                "sequential_ms_per_seed_step": 1e3 * t_seq / (args.seeds * steps),
                "vmapped_ms_per_seed_step": 1e3 * t_vec / (args.seeds * steps),
                "repeats": repeats}
         rows.append(row)
-        print(f"H={H} B={batch_size}: sequential {t_seq:.3f} s, vmapped {t_vec:.3f} s, "
-              f"speed-up {t_seq / t_vec:.2f}x", flush=True)
+        print(f"H={H} B={batch_size}: sequential {t_seq:.3f} s, vmapped {t_vec:.3f} s "
+              f"({t_seq / t_vec:.2f}x), lax.map chunk=1 {t_map:.3f} s ({t_seq / t_map:.2f}x)",
+              flush=True)
     print(f"{'H':>5} {'B':>4} {'seeds':>5} {'sequential (s)':>15} {'vmapped (s)':>12} "
-          f"{'speed-up':>9}")
+          f"{'speed-up':>9} {'lax.map (s)':>12} {'speed-up':>9}")
     for r in rows:
         print(f"{r['hidden']:>5} {r['batch']:>4} {r['seeds']:>5} {r['sequential_s']:>15.3f} "
-              f"{r['vmapped_s']:>12.3f} {r['speedup']:>8.2f}x")
+              f"{r['vmapped_s']:>12.3f} {r['speedup']:>8.2f}x {r['lax_map_s']:>12.3f} "
+              f"{r['lax_map_speedup']:>8.2f}x")
     out = {"benchmark": f"{args.seeds}-seed vmapped training vs {args.seeds} sequential runs "
                         "(LSTM, adding T=50)",
            "device": str(jax.devices()[0]), "n_devices": len(jax.devices()),

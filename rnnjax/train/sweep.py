@@ -70,6 +70,7 @@ def vmap_step(
     *,
     batch_axis: int | None = None,
     donate: bool = True,
+    chunk: int | None = None,
 ) -> Callable[[PyTree, PyTree], tuple[PyTree, Any]]:
     """``jit(vmap(step))`` over a stacked state; the batch is shared or has its own axis.
 
@@ -78,8 +79,24 @@ def vmap_step(
         ``make_step(loss_fn, opt, jit=False)``.
       batch_axis: ``None`` (every member sees the same batch) or the batch's sweep axis.
       donate: donate the stacked state.
+      chunk: ``None`` vmaps all members at once (what accelerators and sharding want). An int
+        ``k`` runs ``lax.map`` over the members, ``k`` at a time vmapped, inside the same
+        compiled program: on a CPU, where batched matrix products of a vmapped recurrence can
+        be slower than unbatched ones, ``chunk=1`` keeps one dispatch per sweep step without
+        batching the maths (see ``benchmarks/bench_sweep.py``). Use ``None`` with :func:`shard`.
     """
-    vstep = jax.vmap(step, in_axes=(0, batch_axis))
+    if chunk is None:
+        vstep = jax.vmap(step, in_axes=(0, batch_axis))
+    else:
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"chunk must be None or a positive int, got {chunk!r}")
+
+        def vstep(states, batch):
+            if batch_axis is None:
+                return jax.lax.map(lambda s: step(s, batch), states, batch_size=chunk)
+            batch = jax.tree.map(lambda x: jnp.moveaxis(x, batch_axis, 0), batch)
+            return jax.lax.map(lambda sb: step(*sb), (states, batch), batch_size=chunk)
+
     return jax.jit(vstep, donate_argnums=(0,) if donate else ())
 
 

@@ -51,6 +51,11 @@ def test_vmapped_sweep_equals_sequential_runs(key):
         np.testing.assert_allclose(sweep.index(states, i).params["w"], single.params["w"],
                                    rtol=1e-5, atol=1e-7)
     assert len(sweep.unstack(states)) == 3
+    # lax.map over the members (chunk=1) computes the same as vmap
+    mapped = sweep.vmap_step(T.make_step(_loss, opt, jit=False), chunk=1, donate=False)
+    a, _ = mapped(states, _batch(7))
+    b, _ = sweep.vmap_step(T.make_step(_loss, opt, jit=False), donate=False)(states, _batch(7))
+    np.testing.assert_allclose(a.params["w"], b.params["w"], rtol=1e-6)
     # fit drives a sweep like a single run: one record per step, values per member
     _, hist = T.fit(vstep, states, _batch, num_steps=5)
     assert len(hist) == 2 and len(hist[-1]["loss"]) == 3
