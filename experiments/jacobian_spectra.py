@@ -310,16 +310,21 @@ def _adding_model(kind: str, hidden: int):
     return sequence_model(cell, output_size=1, input_size=2, pool="last")
 
 
-def _flow(model, params, batch) -> np.ndarray:
-    """Mean over sequences of ||dL/dh_{T-tau}||, tau = 1..T, for the squared error at the end."""
+def _flow_fn(model):
+    """``(params, batch) -> mean over sequences of ||dL/dh_{T-tau}||, tau = 1..T``, jitted once
+    per model, for the squared error of the readout at the last step."""
     cell = model.cell
 
-    def one(xs, y):
-        loss = lambda c, ys: jnp.sum((ys[-1] @ params.w_out + params.b_out - y) ** 2)
-        flow = analysis.gradient_flow(cell, params.cell, xs, loss)  # t = 0..T
-        return flow[:-1][::-1]  # lag tau = T - t for t = T-1..0 -> tau = 1..T
+    @jax.jit
+    def mean_flow(params, inputs, targets):
+        def one(xs, y):
+            loss = lambda c, ys: jnp.sum((ys[-1] @ params.w_out + params.b_out - y) ** 2)
+            flow = analysis.gradient_flow(cell, params.cell, xs, loss)  # t = 0..T
+            return flow[:-1][::-1]  # lag tau = T - t for t = T-1..0 -> tau = 1..T
 
-    return np.asarray(jnp.mean(jax.vmap(one)(batch.inputs, batch.targets), axis=0))
+        return jnp.mean(jax.vmap(one)(inputs, targets), axis=0)
+
+    return lambda params, batch: np.asarray(mean_flow(params, batch.inputs, batch.targets))
 
 
 def _train(model, params, *, workdir: Path, steps: int, length: int, batch_size: int,
@@ -356,17 +361,18 @@ def run_flow(config: Config, workdir: Path) -> dict:
     for kind in ("tanh", "lstm"):
         model = _adding_model(kind, config.train_hidden)
         params = model.init(jax.random.fold_in(key, 1))
+        flow_of = _flow_fn(model)
         train_dir = workdir / "train" / f"flow_{kind}"
         # flows at intermediate steps are saved as they are measured, so a resumed run (whose
         # checkpoint may already be past a stage) reuses them instead of measuring later params
         stage_file = train_dir / "flow_stages.json"
         during = {int(k): v for k, v in (read_json(stage_file).items()
                                          if stage_file.exists() else ())}
-        during[0] = _flow(model, params, test).tolist()
+        during[0] = flow_of(params, test).tolist()
 
-        def record(step, p, model=model, during=during, stage_file=stage_file):
+        def record(step, p, flow_of=flow_of, during=during, stage_file=stage_file):
             if step not in during:
-                during[step] = _flow(model, p, test).tolist()
+                during[step] = flow_of(p, test).tolist()
                 write_json(stage_file, {str(k): v for k, v in sorted(during.items())})
 
         opt = tr.optimizer("adam", config.learning_rate, clip_norm=1.0)
