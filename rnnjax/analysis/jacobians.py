@@ -18,7 +18,7 @@ Two methods give the same answer:
 
 ``"dense"``
     Accumulates :math:`P_t` (``N x N``) with one batched ``jvp`` per step and takes its SVD.
-    Exact; ``O(T N^3)`` time, ``O(N^2)`` memory. For ``N`` up to a few hundred.
+    Exact; ``O(T N^3)`` time (an SVD per step), ``O(N^2)`` memory. For ``N`` up to about a hundred.
 
 ``"matfree"``
     Never forms an ``N x N`` matrix. Block power (subspace) iteration with ``k`` probe vectors:
@@ -72,7 +72,7 @@ __all__ = [
     "step_jacobians",
 ]
 
-_DENSE_MAX = 256  # "auto" switches to the matrix-free method above this flattened carry size
+_DENSE_MAX = 128  # "auto" switches to the matrix-free method above this flattened carry size
 
 
 # ----------------------------------------------------------------------------- plumbing
@@ -391,7 +391,7 @@ def log_jacobian_norms(
       xs: inputs ``(T, input_size)`` of one sequence (zeros for the autonomous map).
       carry: the initial carry ``h_0`` (unbatched); the cell's initial carry when None.
       method: ``"dense"`` (exact; accumulated product and SVD), ``"matfree"`` (jvp/vjp block
-        power iteration, never an ``N x N`` matrix) or ``"auto"`` (dense for ``N <= 256``).
+        power iteration, never an ``N x N`` matrix) or ``"auto"`` (dense for ``N <= 128``).
       k: probe vectors of the matrix-free method (capped at ``N``; with ``k = N`` it is exact).
       sweeps: forward/backward refinement sweeps of the matrix-free method.
       key: seeds the matrix-free method's first probe block; a fixed key when None.
