@@ -438,7 +438,7 @@ def run_modern(config: Config, key) -> dict[str, Any]:
         targets = stored[:q]
         noise = config.modern_noise * _unit(jax.random.normal(k2, (q, d)))
         queries = {"noisy": targets + noise,
-                   "masked": targets * (jnp.arange(d) < d // 2).astype(targets.dtype)}
+                   "masked": targets * (jnp.arange(d) < d // 2).astype(targets.dtype)[None]}
         retrieval[str(n)] = {}
         for name, qs in queries.items():
             e1, ef, n1, nf, st = (np.asarray(a).tolist() for a in program(stored, targets, qs))

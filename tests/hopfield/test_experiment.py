@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from experiments import hopfield
 
 TINY = ["--sizes", "40", "--num-loads", "4", "--trials", "3", "--noise", "0,0.1",
@@ -13,6 +15,7 @@ TINY = ["--sizes", "40", "--num-loads", "4", "--trials", "3", "--noise", "0,0.1"
         "--hidden-size", "4", "--model-dim", "4"]
 
 
+@pytest.mark.slow
 def test_tiny_run_writes_results(tmp_path):
     assert hopfield.main(TINY + ["--workdir", str(tmp_path)]) == 0
     for name in ("capacity", "perfect_recall", "dense", "modern", "attention"):
