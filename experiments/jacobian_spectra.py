@@ -76,9 +76,9 @@ class Config:
     stabilising training in the exploding regime.
 
     Command: ``python -m experiments.jacobian_spectra [--quick]``.
-    Expected: linear/orthogonal curves on rho^t to float precision; lambda_max(g) = ln g below
-    the edge of chaos (autonomous), > 0 above; logistic lambda(4) = 0.693 = ln 2; unclipped SGD
-    loss spikes / stalls where clipped SGD descends.
+    Expected: linear/orthogonal curves on rho^t to float precision; autonomous lambda_max(g) =
+    ln rho(W) while h = 0 is stable (rho(W) ~ g for large N), > 0 in the chaotic regime; logistic
+    lambda(4) = 0.693 = ln 2; unclipped SGD diverging (non-finite) where clipped SGD stays finite.
     Runtime: --quick about 3 minutes on 2 (shared) CPU cores; the full preset was not run here
     (it is about 10x the quick preset's work, mostly the 3000-step adding runs at T = 100).
 
