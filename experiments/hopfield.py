@@ -91,8 +91,10 @@ class Config:
     that grows with log N; the attention identity to ~1e-6; Hopfield pooling far below the
     baseline at T where the Elman network stays at it.
 
-    Runtime on this project's shared 2-core CPU: quick ≈ 5–10 min. Full ≈ 1.5–2 h (dominated
-    by the N = 2000 capacity sweep and the recurrent networks' training at T = 200).
+    Runtime on this project's shared 2-core CPU: quick ≈ 10 min under heavy sharing (each part's
+    seconds are saved in its JSON). Full: estimated 30–60 min from the quick timings (the
+    N = 2000 capacity sweep and the recurrent networks' 3000 steps at T = 200 dominate); the
+    full preset was not run in this session.
     """
 
     seed: int = 0
