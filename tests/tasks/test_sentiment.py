@@ -19,12 +19,12 @@ def _rule(words: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def corpus():
-    return s.generate(3000, key=jax.random.key(1))
+    return s.generate(4000, key=jax.random.key(1))
 
 
 def test_shapes_padding_and_kinds(corpus):
     tokens, lengths, labels, kinds = map(np.asarray, corpus)
-    assert tokens.shape == (3000, s.MAX_LEN) and tokens.dtype == np.int32
+    assert tokens.shape == (4000, s.MAX_LEN) and tokens.dtype == np.int32
     pos = np.arange(s.MAX_LEN)[None, :]
     assert ((tokens != s.PAD) == (pos < lengths[:, None])).all()
     assert set(np.unique(kinds)) == {s.SIMPLE, s.NEGATED, s.CONTRAST}
@@ -79,7 +79,7 @@ def test_bag_of_words_is_at_chance_only_on_the_contrast_kind():
         p = np.eye(3)[k]
         return s.generate(n, key=jax.random.key(seed), kind_probs=p)
 
-    assert _naive_bayes_accuracy(kind(s.SIMPLE, 2000, 2), kind(s.SIMPLE, 2000, 3)) > 0.97
+    assert _naive_bayes_accuracy(kind(s.SIMPLE, 4000, 2), kind(s.SIMPLE, 4000, 3)) > 0.97
     acc = _naive_bayes_accuracy(kind(s.CONTRAST, 4000, 4), kind(s.CONTRAST, 4000, 5))
     assert abs(acc - 0.5) < 4 * np.sqrt(0.25 / 4000), acc  # 4 sigma of a fair coin
 
@@ -146,7 +146,7 @@ def test_load_tsv_missing_file(tmp_path):
 # ----------------------------------------------------------------------------- the experiment
 
 TINY = ["--models", "lstm", "--steps", "6", "--hidden-size", "4", "--embed-size", "4",
-        "--n-test", "60", "--eval-every", "3", "--batch-size", "8"]
+        "--n-test", "8", "--eval-every", "3", "--batch-size", "8"]
 
 
 def test_experiment_end_to_end_and_resume(tmp_path):
@@ -159,7 +159,7 @@ def test_experiment_end_to_end_and_resume(tmp_path):
               "accuracy_by_kind.png", "curves.png"):
         assert (tmp_path / f).exists(), f
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert sum(summary["n_test"].values()) == 60
+    assert sum(summary["n_test"].values()) == 8
     for m in ("lstm",):
         assert all(0.0 <= a <= 1.0 for a in summary["models"][m]["accuracy"].values())
     # resume: a longer run continues from the step-6 checkpoint

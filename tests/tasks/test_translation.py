@@ -66,17 +66,17 @@ def test_experiment_end_to_end_and_resume(tmp_path):
 
     from experiments import translate as exp
 
-    tiny = ["--modes", "teacher,scheduled", "--steps", "4", "--hidden-size", "4", "--embed-size",
+    tiny = ["--modes", "scheduled", "--steps", "4", "--hidden-size", "4", "--embed-size",
             "4", "--n-test", "20", "--eval-every", "2", "--batch-size", "8", "--max-number", "500"]
     assert exp.main([*tiny, "--workdir", str(tmp_path)]) == 0
     for f in ("summary.json", "curves.json", "examples.json", "index.json", "exposure_bias.png",
               "curves.png"):
         assert (tmp_path / f).exists(), f
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for mode in ("teacher", "scheduled"):
+    for mode in ("scheduled",):
         s = summary["modes"][mode]
         assert 0.0 <= s["exact_match"] <= s["fr_token_acc"] + 1e-6 <= 1.0 + 1e-6
         assert len(s["tf_by_pos"]) == tr.TGT_LEN
     assert exp.main([*tiny, "--steps", "6", "--workdir", str(tmp_path)]) == 0
-    lines = (tmp_path / "runs" / "teacher" / "metrics.jsonl").read_text().splitlines()
+    lines = (tmp_path / "runs" / "scheduled" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [2, 4, 6]
