@@ -91,7 +91,7 @@ class Config:
     corpus: str = ""
     corpus_chars: int = 300_000
     ngram_orders: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-    ngram_alphas: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
+    ngram_alphas: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
     hello_hidden: int = 3
     hello_steps: int = 300
     hello_learning_rate: float = 0.05
