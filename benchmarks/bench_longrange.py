@@ -17,9 +17,11 @@ All are compiled and warmed up first; each timing is the median of ``repeats`` i
 measurements of ``steps`` updates, ``block_until_ready`` at the end. Reported: run-steps per second (one update of
 one run = one run-step) and the ratio vmapped / sequential, measured in the same process.
 
-3. *device scaling*: the vmapped sweep sharded over 1, 2 and 4 forced host CPU devices
+3. *device scaling*: the sweep sharded over 1, 2 and 4 forced host CPU devices
    (``XLA_FLAGS=--xla_force_host_platform_device_count=N``, one subprocess each, the states
-   placed with ``rnnjax.train.sweep.shard``). On this 2-core machine at most 2 devices can help.
+   placed with ``rnnjax.train.sweep.shard``), both as the vmapped step and as ``lax.map`` over
+   each device's members inside ``jax.shard_map`` (what the experiment runs on CPU). On this
+   2-core machine at most 2 devices can add compute.
 
 Writes ``benchmarks/results/longrange.json``.
 """
@@ -126,22 +128,33 @@ def vmapped_vs_sequential(steps: int, repeats: int) -> dict:
 
 
 def device_point(steps: int, repeats: int) -> dict:
-    """Run inside a subprocess whose XLA_FLAGS force N host devices."""
+    """Run inside a subprocess whose XLA_FLAGS force N host devices: both sweep modes."""
+    from jax.sharding import PartitionSpec as P
+
     jax, jnp, tr, make, keys, step = _setup(SEEDS)
     mesh = tr.sweep.mesh()
     states = tr.sweep.shard(tr.sweep.init(make, keys), mesh)
-    vstep = tr.sweep.vmap_step(step, donate=False)
+    steps_by_mode = {
+        "vmap": tr.sweep.vmap_step(step, donate=False),
+        # what experiments/longrange.py runs on CPU: lax.map over each device's members
+        "map": jax.jit(jax.shard_map(lambda st: jax.lax.map(lambda s: step(s, None), st),
+                                     mesh=mesh, in_specs=P(tr.sweep.AXIS),
+                                     out_specs=P(tr.sweep.AXIS), check_vma=False)),
+    }
+    out = {"devices": jax.device_count()}
+    for mode, fn in steps_by_mode.items():
+        call = (lambda s, fn=fn: fn(s, None)) if mode == "vmap" else fn
 
-    def run():
-        s = states
-        for _ in range(steps):
-            s, _ = vstep(s, None)
-        jax.block_until_ready(s)
+        def run(call=call):
+            s = states
+            for _ in range(steps):
+                s, _ = call(s)
+            jax.block_until_ready(s)
 
-    vstep(states, None)
-    run()
-    t = _time(run, repeats)
-    return {"devices": jax.device_count(), "run_steps_per_s": SEEDS * steps / t, "seconds": t}
+        run()
+        t = _time(run, repeats)
+        out[f"{mode}_run_steps_per_s"] = SEEDS * steps / t
+    return out
 
 
 def main(argv=None) -> int:
@@ -167,9 +180,10 @@ def main(argv=None) -> int:
             cmd.append("--quick")
         out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
         result["devices"].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    base = result["devices"][0]["run_steps_per_s"]
-    for d in result["devices"]:
-        d["speedup_vs_1_device"] = d["run_steps_per_s"] / base
+    for mode in ("vmap", "map"):
+        base = result["devices"][0][f"{mode}_run_steps_per_s"]
+        for d in result["devices"]:
+            d[f"{mode}_speedup_vs_1_device"] = d[f"{mode}_run_steps_per_s"] / base
 
     v = result["vmap"]
     print(f"16-seed sweep point (adding, LSTM H={H}, T={T}, batch {BATCH}), {steps} updates, "
@@ -182,9 +196,12 @@ def main(argv=None) -> int:
     print(f"vmapped / sequential: {v['speedup']:.2f}x, lax.map / sequential: "
           f"{v['mapped_speedup']:.2f}x "
           f"(same result: max |Δθ| after one step {v['max_param_difference_after_one_step']:.1e})")
-    print(f"{'forced host devices':28s}{'run-steps/s':>12s}{'vs 1':>10s}")
+    print(f"{'forced host devices':20s}{'vmap steps/s':>14s}{'vs 1':>7s}{'map steps/s':>14s}"
+          f"{'vs 1':>7s}")
     for d in result["devices"]:
-        print(f"{d['devices']:<28d}{d['run_steps_per_s']:12.1f}{d['speedup_vs_1_device']:9.2f}x")
+        print(f"{d['devices']:<20d}{d['vmap_run_steps_per_s']:14.1f}"
+              f"{d['vmap_speedup_vs_1_device']:6.2f}x{d['map_run_steps_per_s']:14.1f}"
+              f"{d['map_speedup_vs_1_device']:6.2f}x")
     write_json(RESULT, result)
     return 0
 
