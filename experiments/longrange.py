@@ -618,6 +618,7 @@ def plot(workdir: Path) -> None:
                                     alpha=0.15, lw=0)
             ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline (constant prediction)")
             ax.set_yscale("log")
+            ax.set_ylim(top=min(ax.get_ylim()[1], 10.0))  # early transients of diverging runs
             ax.set_title(f"T = {T}", fontsize=10)
             ax.set_xlabel("training step (updates)")
             ax.grid(alpha=0.3, which="both")
