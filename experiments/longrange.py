@@ -8,7 +8,7 @@ Inside a device the runs are batched with ``jax.vmap`` or, on CPU by default, ru
 inside the same program with ``jax.lax.map`` (XLA:CPU's batched matrix products make the
 vmapped LSTM backward pass slower than sequential runs; see :func:`sweep_mode`).
 
-    python -m experiments.longrange --quick          # ~5 min on 2 CPU cores
+    python -m experiments.longrange --quick          # ~2 min on 2 idle CPU cores
     python -m experiments.longrange                  # the full sweep, resumable (see Config)
     python -m experiments.longrange --plot-only      # redraw figures from summary.json
 
@@ -104,12 +104,13 @@ class Config:
     engineers shared the machine (load ≈ 13): ≈ 0.19 ms per LSTM run-step per time step
     (H = 32, batch 32, ``sweep="map"``), ≈ 0.04 ms for the Elman network.
     - ``--quick``: adding, T = 50, 100, 3 seeds, 600 updates, 5 models + truncated-BPTT
-      ablation: 14 min measured at that load with ``sweep="vmap"``; ≈ 3-5 min on an idle
-      machine with the default ``sweep="map"``.
+      ablation: 2 min 9 s measured on the (then idle) machine with the default
+      ``sweep="map"``; 14 min at load ≈ 13 with ``sweep="vmap"``.
     - medium: ``--lengths 100,200 --models elman,lstm_fb1 --ablations "" --seeds 3
-      --steps 1500 --eval-every 50 --n-test 256 --workdir results/longrange/medium`` (9 min).
+      --steps 1500 --eval-every 50 --n-test 256 --workdir results/longrange/medium`` (9 min at
+      load ≈ 13, vmap).
     - long: ``--lengths 400 --models elman,lstm_fb1,lstm_chrono,gru --ablations "" --seeds 3
-      --steps 3000 --n-test 256 --workdir results/longrange/long`` (≈ 25 min).
+      --steps 3000 --n-test 256 --workdir results/longrange/long`` (25 min at load ≈ 13).
     - full (the defaults): adding, T = 50, 100, 200, 400, 5 seeds, 6 models, clipping-off and
       truncated-BPTT ablations (Elman, LSTM b_f = 1), 3000 updates: ≈ 4 h at the measured
       shared-machine rates, ≈ 1-2 h of background compute on an idle machine (extrapolated;
