@@ -46,6 +46,8 @@ def build_index(results: Path = RESULTS) -> str:
         lines += [f"## {entry['title']} (`{name}`)", "", f"**{entry['headline']}**", ""]
         for table in entry.get("tables", []):
             lines.append(f"- table: [`{name}/{table}`]({name}/{table})")
+        if entry.get("tables"):
+            lines.append("")
         for fig in entry.get("figures", []):
             lines += [f"![{fig['caption']}]({name}/{fig['file']})", "", f"*{fig['caption']}*", ""]
         lines.append("")
