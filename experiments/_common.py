@@ -177,6 +177,26 @@ def positive(name: str, value: float, *, allow_zero: bool = False) -> None:
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
 
 
+def require_positive(config: Any, *names: str, allow_zero: bool = False) -> None:
+    """:func:`positive` for several fields of a config, by name."""
+    for name in names:
+        positive(name, getattr(config, name), allow_zero=allow_zero)
+
+
+def require_subset(name: str, values: Sequence[str], allowed: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``values`` is a non-empty subset of ``allowed``."""
+    unknown = [v for v in values if v not in allowed]
+    if unknown or not values:
+        raise ValueError(f"{name} must be a non-empty subset of {','.join(allowed)}, "
+                         f"got {','.join(values) or 'nothing'}")
+
+
+def require_choice(name: str, value: str, allowed: Sequence[str]) -> None:
+    """Raise ``ValueError`` unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+
+
 def cli(doc: str | None, config_cls: type, quick: dict[str, Any],
         run: Callable[[Any, Path], Any], plot: Callable[[Path], Any],
         argv: Sequence[str] | None = None, *, default_workdir: str) -> int:

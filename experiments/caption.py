@@ -31,6 +31,7 @@ from experiments._common import (
     cli,
     positive,
     read_json,
+    require_positive,
     save_figure,
     write_index,
     write_json,
@@ -83,9 +84,8 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("hidden_size", "embed_size", "feature_size", "steps", "batch_size",
-                     "n_test", "eval_every"):
-            positive(name, getattr(self, name))
+        require_positive(self, "hidden_size", "embed_size", "feature_size", "steps", "batch_size",
+                     "n_test", "eval_every")
         if not self.features:
             raise ValueError("features must list at least one convolution stage")
         for f in self.features:

@@ -31,6 +31,8 @@ from experiments._common import (
     cli,
     positive,
     read_json,
+    require_choice,
+    require_positive,
     save_figure,
     write_index,
     write_json,
@@ -108,13 +110,11 @@ class Config:
                 raise ValueError(f"cells must be among {tuple(CELLS)}, got {c!r}")
         if not self.cells:
             raise ValueError("cells must name at least one cell")
-        if self.feed not in FEEDS:
-            raise ValueError(f"feed must be one of {FEEDS}, got {self.feed!r}")
-        for name in ("hidden_size", "seq_len", "batch_size", "steps", "learning_rate",
+        require_choice("feed", self.feed, FEEDS)
+        require_positive(self, "hidden_size", "seq_len", "batch_size", "steps", "learning_rate",
                      "clip_norm", "corpus_chars", "hello_hidden", "hello_steps",
                      "hello_learning_rate", "sample_chars", "eval_every", "log_every",
-                     "checkpoint_every"):
-            positive(name, getattr(self, name))
+                     "checkpoint_every")
         positive("embed_size", self.embed_size, allow_zero=True)
         if not self.ngram_orders or any(n < 1 for n in self.ngram_orders):
             raise ValueError(f"ngram_orders must be positive ints, got {self.ngram_orders}")

@@ -29,6 +29,8 @@ from experiments._common import (
     cli,
     positive,
     read_json,
+    require_positive,
+    require_subset,
     save_figure,
     write_index,
     write_json,
@@ -106,20 +108,15 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        bad = [d for d in self.datasets if d not in DATASETS]
-        if bad or not self.datasets:
-            raise ValueError(f"datasets must be a non-empty subset of {','.join(DATASETS)}, "
-                             f"got {','.join(self.datasets) or 'nothing'}")
+        require_subset("datasets", self.datasets, DATASETS)
         if not self.windows:
             raise ValueError("windows must list at least one window size")
         for w in self.windows:
             positive("windows", w)
-        for name in ("hidden_size", "steps", "batch_size", "n_train", "n_test", "eval_every",
+        require_positive(self, "hidden_size", "steps", "batch_size", "n_train", "n_test", "eval_every",
                      "seasonal_len", "seasonal_context", "seasonal_horizon", "population_len",
-                     "population_context", "population_horizon"):
-            positive(name, getattr(self, name))
-        for name in ("lr", "period", "rate_lo", "rate_hi"):
-            positive(name, getattr(self, name))
+                     "population_context", "population_horizon")
+        require_positive(self, "lr", "period", "rate_lo", "rate_hi")
         positive("noise", self.noise, allow_zero=True)
         if not 0 <= self.ar < 1:
             raise ValueError(f"ar must be in [0, 1), got {self.ar}")

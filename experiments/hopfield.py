@@ -36,8 +36,8 @@ import numpy as np
 
 from experiments._common import (
     cli,
-    positive,
     read_json,
+    require_positive,
     save_figure,
     write_index,
     write_json,
@@ -138,15 +138,13 @@ class Config:
     eval_every: int = 100
 
     def __post_init__(self):
-        for name in ("num_loads", "trials", "max_sweeps", "stability_trials", "dense_units",
+        require_positive(self, "num_loads", "trials", "max_sweeps", "stability_trials", "dense_units",
                      "dense_max_patterns", "dense_tests", "modern_dim", "modern_queries",
                      "num_betas", "clusters", "cluster_size", "capacity_max_log2",
                      "capacity_queries", "task_length", "steps", "batch_size", "hidden_size",
-                     "model_dim", "n_test", "eval_every"):
-            positive(name, getattr(self, name))
-        for name in ("alpha_max", "crossover_overlap", "capacity_beta", "learning_rate",
-                     "clip_norm", "modern_eps", "cluster_spread"):
-            positive(name, getattr(self, name))
+                     "model_dim", "n_test", "eval_every")
+        require_positive(self, "alpha_max", "crossover_overlap", "capacity_beta", "learning_rate",
+                     "clip_norm", "modern_eps", "cluster_spread")
         if not self.sizes or min(self.sizes) < 10:
             raise ValueError(f"sizes must be unit counts >= 10, got {self.sizes}")
         if any(not 0 <= p < 0.5 for p in self.noise):

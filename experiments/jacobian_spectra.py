@@ -44,6 +44,8 @@ from experiments._common import (
     cli,
     positive,
     read_json,
+    require_positive,
+    require_subset,
     save_figure,
     write_index,
     write_json,
@@ -127,19 +129,15 @@ class Config:
     landscape_points: int = 121
 
     def __post_init__(self):
-        for name in ("hidden_size", "length", "seeds", "input_size", "spectrum_hidden",
+        require_positive(self, "hidden_size", "length", "seeds", "input_size", "spectrum_hidden",
                      "lyap_hidden", "lyap_steps", "lyap_seeds", "logistic_points",
                      "adding_length", "train_hidden", "steps", "batch_size", "flow_samples",
-                     "clip_length", "clip_steps", "landscape_points"):
-            positive(name, getattr(self, name))
-        for name in ("learning_rate", "clip_learning_rate", "clip_norm", "clip_value",
-                     "spectrum_rho", "clip_rho"):
-            positive(name, getattr(self, name))
+                     "clip_length", "clip_steps", "landscape_points")
+        require_positive(self, "learning_rate", "clip_learning_rate", "clip_norm", "clip_value",
+                     "spectrum_rho", "clip_rho")
         positive("input_std", self.input_std, allow_zero=True)
         positive("lyap_input_std", self.lyap_input_std, allow_zero=True)
-        unknown = [f for f in self.families if f not in FAMILIES]
-        if unknown or not self.families:
-            raise ValueError(f"families must be a non-empty subset of {FAMILIES}, got {unknown}")
+        require_subset("families", self.families, FAMILIES)
         if not self.rhos or any(r <= 0 for r in self.rhos):
             raise ValueError(f"rhos must be positive, got {self.rhos}")
         if not 0 <= self.lyap_warmup < self.lyap_steps:

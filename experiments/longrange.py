@@ -40,7 +40,17 @@ from jax.sharding import PartitionSpec as P
 
 import rnnjax
 import rnnjax.train as tr
-from experiments._common import UserError, cli, positive, read_json, save_figure, write_index, write_json
+from experiments._common import (
+    UserError,
+    cli,
+    positive,
+    read_json,
+    require_choice,
+    require_positive,
+    save_figure,
+    write_index,
+    write_json,
+)
 from rnnjax.models.sequence import sequence_model
 from rnnjax.tasks import adding
 from rnnjax.tasks import copy as copy_task
@@ -164,16 +174,12 @@ class Config:
         for t in self.lengths:
             if t < 6:
                 raise ValueError(f"lengths must be >= 6, got {t}")
-        if self.sweep not in ("auto", "vmap", "map"):
-            raise ValueError(f"sweep must be 'auto', 'vmap' or 'map', got {self.sweep!r}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
-        if self.data not in ("stream", "fixed"):
-            raise ValueError(f"data must be 'stream' or 'fixed', got {self.data!r}")
-        for name in ("seeds", "hidden_size", "batch_size", "steps", "learning_rate",
+        require_choice("sweep", self.sweep, ("auto", "vmap", "map"))
+        require_choice("lr_schedule", self.lr_schedule, ("constant", "cosine"))
+        require_choice("data", self.data, ("stream", "fixed"))
+        require_positive(self, "seeds", "hidden_size", "batch_size", "steps", "learning_rate",
                      "clip_norm", "tbptt_truncation", "n_test", "eval_every",
-                     "checkpoint_every", "success_ratio"):
-            positive(name, getattr(self, name))
+                     "checkpoint_every", "success_ratio")
         positive("devices", self.devices, allow_zero=True)
         if self.data == "fixed" and self.n_train < self.batch_size:
             raise ValueError(f"n_train ({self.n_train}) must be >= batch_size ({self.batch_size})")

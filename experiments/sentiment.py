@@ -31,6 +31,8 @@ from experiments._common import (
     cli,
     positive,
     read_json,
+    require_positive,
+    require_subset,
     save_figure,
     write_index,
     write_json,
@@ -90,13 +92,9 @@ class Config:
     max_len: int = 60
 
     def __post_init__(self):
-        unknown = [m for m in self.models if m not in MODELS]
-        if unknown or not self.models:
-            raise ValueError(f"models must be a non-empty subset of {','.join(MODELS)}, "
-                             f"got {','.join(self.models) or 'nothing'}")
-        for name in ("hidden_size", "embed_size", "steps", "batch_size", "n_test", "eval_every",
-                     "max_len"):
-            positive(name, getattr(self, name))
+        require_subset("models", self.models, MODELS)
+        require_positive(self, "hidden_size", "embed_size", "steps", "batch_size", "n_test", "eval_every",
+                     "max_len")
         positive("lr", self.lr)
         if self.corpus is not None and not Path(self.corpus).is_file():
             raise ValueError(f"corpus file {self.corpus!r} does not exist")

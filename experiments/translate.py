@@ -29,6 +29,8 @@ from experiments._common import (
     cli,
     positive,
     read_json,
+    require_positive,
+    require_subset,
     save_figure,
     write_index,
     write_json,
@@ -86,12 +88,8 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        unknown = [m for m in self.modes if m not in MODES]
-        if unknown or not self.modes:
-            raise ValueError(f"modes must be a non-empty subset of {','.join(MODES)}, "
-                             f"got {','.join(self.modes) or 'nothing'}")
-        for name in ("hidden_size", "embed_size", "steps", "batch_size", "n_test", "eval_every"):
-            positive(name, getattr(self, name))
+        require_subset("modes", self.modes, MODES)
+        require_positive(self, "hidden_size", "embed_size", "steps", "batch_size", "n_test", "eval_every")
         positive("lr", self.lr)
         if not 1 < self.max_number <= tl.MAX_NUMBER:
             raise ValueError(f"max_number must be in [2, {tl.MAX_NUMBER}], got {self.max_number}")

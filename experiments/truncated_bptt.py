@@ -26,8 +26,9 @@ import rnnjax.train as tr
 from experiments._common import (
     UserError,
     cli,
-    positive,
     read_json,
+    require_choice,
+    require_positive,
     save_figure,
     write_index,
     write_json,
@@ -87,12 +88,10 @@ class Config:
     seed: int = 0
 
     def __post_init__(self):
-        if self.cell not in CELLS:
-            raise ValueError(f"cell must be one of {tuple(CELLS)}, got {self.cell!r}")
-        for name in ("hidden_size", "seq_len", "lag", "k1", "n_noise", "batch_size", "steps",
+        require_choice("cell", self.cell, tuple(CELLS))
+        require_positive(self, "hidden_size", "seq_len", "lag", "k1", "n_noise", "batch_size", "steps",
                      "learning_rate", "clip_norm", "seeds", "n_test", "eval_every",
-                     "checkpoint_every"):
-            positive(name, getattr(self, name))
+                     "checkpoint_every")
         if self.lag >= self.seq_len:
             raise ValueError(f"lag ({self.lag}) must be < seq_len ({self.seq_len})")
         for k in (self.k1, *self.naive_chunks):
