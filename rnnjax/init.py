@@ -120,9 +120,16 @@ def init_recurrent(init: Initializer, key: Array, hidden_size: int, blocks: int,
 
     Gated cells initialise each gate's recurrent matrix on its own (so each is orthogonal),
     as Keras, Flax and PyTorch users expect.
+
+    The blocks are drawn by one vmapped call, so an orthogonal init is one batched QR rather
+    than ``blocks`` independent ones. That is also a workaround: jaxlib 0.10's CPU LAPACK
+    kernels block a thread-pool worker per batched call while they wait for their own chunks,
+    so a program with at least pool-size independent batched decompositions (say a vmapped
+    LSTM init, four QRs, on a 2-core machine) can deadlock.
     """
     keys = jax.random.split(key, blocks)
-    return jnp.concatenate([init(k, (hidden_size, hidden_size), dtype) for k in keys], axis=-1)
+    w = jax.vmap(lambda k: init(k, (hidden_size, hidden_size), dtype))(keys)  # (blocks, H, H)
+    return w.transpose(1, 0, 2).reshape(hidden_size, blocks * hidden_size)
 
 
 # ----------------------------------------------------------------------------- learned carry
