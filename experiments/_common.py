@@ -21,6 +21,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -74,6 +75,34 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, (set, frozenset)):
         return sorted(o)
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def cached_part(path: str | os.PathLike, settings: dict[str, Any], compute: Callable[[], dict],
+                *, compact: bool = False) -> dict[str, Any]:
+    """One resumable part of an experiment: its JSON result at ``path``, reused when it was
+    computed with the same ``settings``, else ``compute()`` run and saved with them.
+
+    So an interrupted multi-part experiment, rerun with the same command, restarts at its first
+    unfinished part. The saved dict is ``{"settings": ..., **compute(), "seconds": ...}``;
+    ``compact`` writes it without indentation (large tables).
+    """
+    path = Path(path)
+    settings = json.loads(json.dumps(settings, default=_json_default))  # tuples -> lists
+    if path.exists():
+        saved = read_json(path)
+        if saved.get("settings") == settings:
+            print(f"-- {path.stem}: reusing {path}", flush=True)
+            return saved
+    print(f"-- {path.stem} ...", flush=True)
+    t0 = time.perf_counter()
+    result = {"settings": settings, **compute()}
+    result["seconds"] = round(time.perf_counter() - t0, 1)
+    if compact:
+        write_text(path, json.dumps(result, separators=(",", ":"), default=_json_default) + "\n")
+    else:
+        write_json(path, result)
+    print(f"-- {path.stem}: {result['seconds']:.0f} s", flush=True)
+    return result
 
 
 def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> Path:

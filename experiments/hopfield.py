@@ -35,12 +35,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments._common import (
+    cached_part,
     cli,
     read_json,
     require_positive,
     save_figure,
     write_index,
-    write_json,
     write_text,
 )
 from rnnjax.hopfield import dense, discrete, layers, modern
@@ -194,20 +194,8 @@ def json_ready(obj):
 
 
 def _part(workdir: Path, part: str, config: Config, compute) -> dict[str, Any]:
-    """Load ``<part>.json`` if it was computed with the same settings, else compute and save."""
-    path = workdir / f"{part}.json"
-    settings = _settings(config, part)
-    if path.exists():
-        saved = read_json(path)
-        if saved.get("settings") == settings:
-            print(f"-- {part}: reusing {path}")
-            return saved
-    t0 = time.perf_counter()
-    result = {"settings": settings, **compute()}
-    result["seconds"] = round(time.perf_counter() - t0, 1)
-    write_json(path, result)
-    print(f"-- {part}: {result['seconds']:.0f} s")
-    return result
+    """``<part>.json``, reused if it was computed with the same settings (see ``cached_part``)."""
+    return cached_part(workdir / f"{part}.json", _settings(config, part), compute)
 
 
 # ============================================================================ 1. classical

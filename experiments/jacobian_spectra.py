@@ -28,7 +28,6 @@ Training runs (parts 2 and 5) keep Orbax checkpoints in ``<workdir>/train/*/chec
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import sys
 from pathlib import Path
@@ -41,6 +40,7 @@ import rnnjax
 import rnnjax.train as tr
 from experiments._common import (
     UserError,
+    cached_part,
     cli,
     positive,
     read_json,
@@ -49,7 +49,6 @@ from experiments._common import (
     save_figure,
     write_index,
     write_json,
-    write_text,
 )
 from rnnjax import analysis
 from rnnjax.models.sequence import sequence_model
@@ -176,9 +175,9 @@ def _family_cell(family: str, hidden: int) -> rnnjax.Cell:
 def _scaled_blocks(w_h: jax.Array, rho: float) -> jax.Array:
     """Scale every (H, H) gate block of W_h (shape (H, G*H)) to spectral radius rho."""
     H = w_h.shape[0]
-    blocks = [rnnjax.init.scale_spectral_radius(w_h[:, g * H:(g + 1) * H], rho)
-              for g in range(w_h.shape[1] // H)]
-    return jnp.concatenate(blocks, axis=1)
+    blocks = w_h.reshape(H, -1, H).transpose(1, 0, 2)  # (G, H, H); one batched eig, see init_recurrent
+    scaled = jax.vmap(lambda w: rnnjax.init.scale_spectral_radius(w, rho))(blocks)
+    return scaled.transpose(1, 0, 2).reshape(H, -1)
 
 
 def _family_params(family: str, cell, key, input_size: int, rho):
@@ -220,7 +219,6 @@ def run_norms(config: Config, workdir: Path) -> dict:
             entry[name] = np.round(np.asarray(log_norms).transpose(1, 0, 2), 4).tolist()
         entry["sigma_max"] = np.asarray(sigma_max).T.tolist()  # (rhos, seeds)
         out["families"][family] = entry
-    write_text(workdir / "norms.json", json.dumps(out, separators=(",", ":")) + "\n")  # compact
     return out
 
 
@@ -248,7 +246,6 @@ def run_spectra(config: Config, workdir: Path) -> dict:
             log_sv = np.where(log_sv >= log_sv[:, :1] - 15.0, log_sv, np.nan)
             out["log10_sv"][family] = [[None if np.isnan(v) else round(float(v), 4) for v in row]
                                        for row in log_sv]
-    write_json(workdir / "spectra.json", out)
     return out
 
 
@@ -296,7 +293,6 @@ def run_lyapunov(config: Config, workdir: Path) -> dict:
             cell, r, zeros, jnp.array([0.3141], jnp.float64), warmup=500)[0]))(rs)
         out["logistic"] = {"r": np.asarray(rs).tolist(), "lambda": np.asarray(lam).tolist(),
                            "lambda_at_4": float(lam[-1]), "ln2": math.log(2.0)}
-    write_json(workdir / "lyapunov.json", out)
     return out
 
 
@@ -388,7 +384,6 @@ def run_flow(config: Config, workdir: Path) -> dict:
             "test_mse": float(tr.mse(pred[..., 0], test.targets)),
             "curve": [[r["step"], r["loss"]] for r in history if "loss" in r],
         }
-    write_json(workdir / "flow.json", out)
     return out
 
 
@@ -463,17 +458,23 @@ def run_clipping(config: Config, workdir: Path) -> dict:
                         "log10_loss": np.round(np.log10(np.asarray(loss_grid) + 1e-12), 3).tolist(),
                         "paths": paths,
                         "learning_rate": 0.5, "clip_norm": config.clip_norm}
-    write_text(workdir / "clipping.json", json.dumps(out, separators=(",", ":")) + "\n")
     return out
 
 
 # ----------------------------------------------------------------------------- run / plot
 
 
+PARTS = {"norms": run_norms, "spectra": run_spectra, "lyapunov": run_lyapunov,
+         "flow": run_flow, "clipping": run_clipping}
+
+
 def run(config: Config, workdir: Path) -> None:
-    for part in (run_norms, run_spectra, run_lyapunov, run_flow, run_clipping):
-        print(f"[jacobian_spectra] {part.__name__[4:]} ...", flush=True)
-        part(config, workdir)
+    """Each part saves ``<part>.json``; a rerun with the same config reuses the finished parts
+    (and the training parts resume from their checkpoints)."""
+    settings = dataclasses.asdict(config)
+    for name, part in PARTS.items():
+        cached_part(workdir / f"{name}.json", settings, lambda part=part: part(config, workdir),
+                    compact=name in ("norms", "clipping"))
 
 
 def plot(workdir: Path) -> None:

@@ -5,7 +5,7 @@ import json
 from experiments import jacobian_spectra
 
 
-def test_jacobian_spectra_tiny(tmp_path):
+def test_jacobian_spectra_tiny(tmp_path, capsys):
     argv = [
         "--quick", "--families", "linear_orth,lstm_fb1", "--hidden-size", "6", "--length", "12", "--rhos", "0.5,1.5", "--seeds", "2",
         "--spectrum-hidden", "6", "--spectrum-times", "1,5", "--lyap-hidden", "6",
@@ -30,6 +30,18 @@ def test_jacobian_spectra_tiny(tmp_path):
     assert abs(lyap["logistic"]["lambda_at_4"] - lyap["logistic"]["ln2"]) < 0.02
     flow = json.loads((tmp_path / "flow.json").read_text())
     assert len(flow["models"]["lstm"]["trained"]) == 6
+    # the same command again reuses every finished part instead of recomputing it
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.json") if p.name != "index.json"}
+    capsys.readouterr()
+    assert jacobian_spectra.main(argv) == 0
+    log = capsys.readouterr().out
+    for part in ("norms", "spectra", "lyapunov", "flow", "clipping"):
+        assert f"-- {part}: reusing" in log, log
+        assert (tmp_path / f"{part}.json").read_bytes() == before[f"{part}.json"]
+    # a changed setting recomputes
+    assert jacobian_spectra.main(argv[:-2] + ["--lyap-steps", "70", "--workdir", str(tmp_path)]) == 0
+    assert "-- norms: reusing" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "norms.json").read_text())["settings"]["lyap_steps"] == 70
     # plot-only redraws from the saved results without retraining
     assert jacobian_spectra.main(["--plot-only", "--workdir", str(tmp_path)]) == 0
     # bad input: one line, exit status 2
