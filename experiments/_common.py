@@ -27,6 +27,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
+
 
 class UserError(Exception):
     """Bad input from the person running the experiment: reported in one line, exit status 2."""
@@ -229,7 +231,12 @@ def require_choice(name: str, value: str, allowed: Sequence[str]) -> None:
 def cli(doc: str | None, config_cls: type, quick: dict[str, Any],
         run: Callable[[Any, Path], Any], plot: Callable[[Path], Any],
         argv: Sequence[str] | None = None, *, default_workdir: str) -> int:
-    """The standard experiment entry point: parse, run (unless --plot-only), plot."""
+    """The standard experiment entry point: parse, run (unless --plot-only), plot.
+
+    Experiments run with ``jax_numpy_rank_promotion="raise"`` (as the tests do), so a silent
+    broadcast of mismatched ranks is an error rather than a wrong result.
+    """
+    jax.config.update("jax_numpy_rank_promotion", "raise")
     try:
         config, workdir, plot_only = build_config(config_cls, quick, argv, doc, default_workdir)
         if not plot_only:

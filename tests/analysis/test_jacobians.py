@@ -203,6 +203,24 @@ def test_vmap_over_spectral_radii_equals_a_loop(key):
     assert np.all(np.log(batched) <= np.log(rhos)[:, None] * t[None, :] + 1e-4)
 
 
+def test_matfree_vmaps_over_spectral_radii(key):
+    """The matrix-free method under vmap equals a Python loop over the batch."""
+    h, T = 24, 40
+    cell = rnnjax.cells.elman(h)
+    base = cell.init(key, 2)
+    w = jax.random.normal(jax.random.key(17), (h, h)) / np.sqrt(h)
+    rhos = jnp.array([0.8, 1.2])
+    xs = jax.random.normal(jax.random.key(18), (T, 2))
+
+    def norms(r):
+        return analysis.log_jacobian_norms(cell, base._replace(w_h=r * w), xs, method="matfree",
+                                           k=6, sweeps=2)
+
+    batched = jax.vmap(norms)(rhos)
+    for i, r in enumerate(rhos):
+        np.testing.assert_allclose(batched[i], norms(r), atol=1e-4)
+
+
 def test_bad_input_raises(key):
     cell = rnnjax.cells.elman(4)
     params = cell.init(key, 2)
