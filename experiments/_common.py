@@ -81,16 +81,20 @@ def _json_default(o: Any) -> Any:
 
 def cached_part(path: str | os.PathLike, settings: dict[str, Any], compute: Callable[[], dict],
                 *, compact: bool = False) -> dict[str, Any]:
-    """One resumable part of an experiment: its JSON result at ``path``, reused when it was
-    computed with the same ``settings``, else ``compute()`` run and saved with them.
+    """One resumable part of an experiment: its JSON result at ``path``, reused when this
+    workdir's run state says it was computed with the same ``settings``, else ``compute()`` run
+    and saved with them.
 
     So an interrupted multi-part experiment, rerun with the same command, restarts at its first
-    unfinished part. The saved dict is ``{"settings": ..., **compute(), "seconds": ...}``;
+    unfinished part. The run state is a marker in ``<workdir>/checkpoints/`` (git-ignored, like
+    the training checkpoints), so a fresh clone recomputes the committed results instead of
+    trusting them. The saved dict is ``{"settings": ..., **compute(), "seconds": ...}``;
     ``compact`` writes it without indentation (large tables).
     """
     path = Path(path)
     settings = json.loads(json.dumps(settings, default=_json_default))  # tuples -> lists
-    if path.exists():
+    marker = path.parent / "checkpoints" / f"{path.stem}.settings.json"
+    if path.exists() and marker.exists() and read_json(marker) == settings:
         saved = read_json(path)
         if saved.get("settings") == settings:
             print(f"-- {path.stem}: reusing {path}", flush=True)
@@ -103,6 +107,8 @@ def cached_part(path: str | os.PathLike, settings: dict[str, Any], compute: Call
         write_text(path, json.dumps(result, separators=(",", ":"), default=_json_default) + "\n")
     else:
         write_json(path, result)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    write_json(marker, settings)
     print(f"-- {path.stem}: {result['seconds']:.0f} s", flush=True)
     return result
 

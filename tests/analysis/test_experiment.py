@@ -38,6 +38,12 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
     for part in ("norms", "spectra", "lyapunov", "flow", "clipping"):
         assert f"-- {part}: reusing" in log, log
         assert (tmp_path / f"{part}.json").read_bytes() == before[f"{part}.json"]
+    # without the run state (a fresh clone of committed results) every part is recomputed
+    import shutil
+
+    shutil.rmtree(tmp_path / "checkpoints")
+    assert jacobian_spectra.main(argv) == 0
+    assert "reusing" not in capsys.readouterr().out
     # a changed setting recomputes
     assert jacobian_spectra.main(argv[:-2] + ["--lyap-steps", "70", "--workdir", str(tmp_path)]) == 0
     assert "-- norms: reusing" not in capsys.readouterr().out
