@@ -286,6 +286,9 @@ def _block_starts(f, h0: Array, xs_b: Array, times: Array, T: int) -> Array:
 def _pull_back(f, T: int, xs_b: Array, times: Array, starts: Array, update, g: Array) -> Array:
     r"""Runs ``g <- update(g, t, vjp_t)`` for ``t = T, ..., 1``, where ``vjp_t(c) = J_t^T c``.
 
+    ``update`` is also called for the padding steps ``t > T`` of the last block (first, since
+    time runs backwards) and must return ``g`` unchanged there.
+
     The linearisation points :math:`h_{t-1}` are recomputed one block at a time from the
     checkpoints ``starts`` (one forward pass of ``f`` per block), so the trajectory is never
     stored: memory :math:`O(\sqrt{T} N)` instead of :math:`O(T N)`, for one extra evaluation
