@@ -146,6 +146,11 @@ def _setup(cell, params, xs, carry, where):
     return xs, f, h0
 
 
+def _columns(fn):
+    """``fn`` (vector -> vector) applied to every column of an ``(N, m)`` block."""
+    return jax.vmap(fn, in_axes=1, out_axes=1)
+
+
 def _safe_log(x: Array) -> Array:
     return jnp.log(jnp.where(x > 0, x, 0.0))  # log(0) = -inf, never nan
 
@@ -185,8 +190,8 @@ def _dense_log_singular_values(f, h0: Array, xs: Array) -> Array:
 
     def body(state, x):
         h, p, logc = state
-        (h_next, _), jvp = jax.linearize(lambda hh: f(hh, x), h)
-        p = jax.vmap(lambda col: jvp(col)[0], in_axes=1, out_axes=1)(p)
+        h_next, jvp = jax.linearize(lambda hh: f(hh, x)[0], h)
+        p = _columns(jvp)(p)
         sv = jnp.linalg.svd(p, compute_uv=False)
         top = sv[0]
         log_sv = logc + _safe_log(sv)
@@ -241,11 +246,6 @@ def _normalised(z: Array) -> tuple[Array, Array]:
     """The columns of ``z`` scaled to unit norm (zero columns stay zero), and their norms."""
     nz = jnp.linalg.norm(z, axis=0)
     return z / jnp.where(nz > 0, nz, 1.0)[None, :], nz
-
-
-def _columns(fn):
-    """``fn`` (vector -> vector) applied to every column of an ``(N, m)`` block."""
-    return jax.vmap(fn, in_axes=1, out_axes=1)
 
 
 def _target_times(first: int, T: int, k: int) -> np.ndarray:
@@ -322,8 +322,9 @@ def _power_iteration(f, h0: Array, xs: Array, targets: np.ndarray, w: Array, ite
     recomputed from checkpoints) carries it back. Vectors are renormalised every step, so
     nothing over- or underflows.
 
-    Returns ``(w, log_norms)`` with :math:`\log\|P_{t_j} w_j\|_2` for the final ``w``, a lower
-    bound on :math:`\log\sigma_{\max}(P_{t_j})`.
+    Returns ``(w, log_norms)``: the refined probes, and :math:`\log\|P_{t_j} w_j\|_2` for the
+    probes the last round started from (measured by that round's forward sweep, so no extra
+    sweep is spent on it), a lower bound on :math:`\log\sigma_{\max}(P_{t_j})`.
     """
     T = xs.shape[0]
     tgt = jnp.asarray(targets)
@@ -354,12 +355,16 @@ def _power_iteration(f, h0: Array, xs: Array, targets: np.ndarray, w: Array, ite
 
         return _pull_back(f, T, xs_b, times, starts, update, jnp.zeros_like(u))
 
-    def round_(_, w):
-        g, norms = _normalised(backward(forward(w)[0]))
-        return jnp.where(norms[None, :] > 0, g, w)  # keep the old probe where nothing came back
+    def round_(_, state):
+        w, _ = state
+        out, log_norm = forward(w)
+        g, norms = _normalised(backward(out))
+        w = jnp.where(norms[None, :] > 0, g, w)  # keep the old probe where nothing came back
+        return w, log_norm
 
-    w = jax.lax.fori_loop(0, iters, round_, w)
-    return w, forward(w)[1]
+    if iters == 0:
+        return w, forward(w)[1]
+    return jax.lax.fori_loop(0, iters, round_, (w, jnp.zeros(tgt.shape, w.dtype)))
 
 
 def _subspace_log_norms(f, h0: Array, xs: Array, q0: Array) -> Array:

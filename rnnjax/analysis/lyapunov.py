@@ -35,7 +35,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from rnnjax.analysis.jacobians import _setup, flat_step
+from rnnjax.analysis.jacobians import _columns, _setup, flat_step
 from rnnjax.cell import Cell, PyTree
 
 Array = jax.Array
@@ -101,8 +101,8 @@ def _lyapunov_jit(cell, params, xs, carry, key, *, k, warmup):
     def body(state, inputs):
         h, q, total = state
         t, x = inputs
-        (h_next, _), jvp = jax.linearize(lambda hh: f(hh, x), h)
-        z = jax.vmap(lambda col: jvp(col)[0], in_axes=1, out_axes=1)(q)
+        h_next, jvp = jax.linearize(lambda hh: f(hh, x)[0], h)
+        z = _columns(jvp)(q)
         q, r = _sign_fixed_qr(z)
         logs = jnp.log(jnp.abs(jnp.diagonal(r)))
         counted = t >= warmup
