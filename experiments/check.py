@@ -7,7 +7,7 @@ Nothing in ``results/`` is touched: each study's quick preset runs in a temporar
 every number of every JSON result file there is compared with the committed file of the same
 name in ``results/<study>/``, within the study's relative tolerance for that quantity
 (``Study.tolerances``, by JSON key; ``Study.default_tolerance`` otherwise). Numbers differ when
-``|a - b| > tol * max(|a|, |b|)`` (and above 1e-12 absolute). A table of what differs is printed;
+``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``. A table of what differs is printed;
 the exit status is 1 if anything differs, 2 on bad input.
 """
 
@@ -40,7 +40,8 @@ def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
         yield path, path.rsplit(".", 1)[-1].split("[", 1)[0], obj
 
 
-def compare(committed: Any, rerun: Any, tolerances: dict[str, float], default: float) -> list[tuple]:
+def compare(committed: Any, rerun: Any, tolerances: dict[str, float], default: float,
+            absolute: float = 1e-12) -> list[tuple]:
     """Rows ``(path, committed, rerun, relative difference, tolerance)`` that differ."""
     a, b = dict((p, (k, v)) for p, k, v in leaves(committed)), dict((p, (k, v)) for p, k, v in leaves(rerun))
     out = []
@@ -56,7 +57,7 @@ def compare(committed: Any, rerun: Any, tolerances: dict[str, float], default: f
             if math.isnan(x) and math.isnan(y) or x == y:
                 continue
             diff = abs(x - y) / max(abs(x), abs(y)) if math.isfinite(x) and math.isfinite(y) else math.inf
-            if diff > tol and abs(x - y) > 1e-12:
+            if diff > tol and abs(x - y) > absolute:
                 out.append((path, x, y, diff, tol))
         elif x != y:
             out.append((path, x, y, math.inf, tol))
@@ -73,6 +74,7 @@ def check_study(name: str, results: Path = RESULTS) -> list[tuple]:
     study = getattr(module, "STUDY", None)
     tolerances = dict(study.tolerances) if study else {}
     default = study.default_tolerance if study else 1e-4
+    absolute = study.absolute_tolerance if study else 1e-12
     committed_dir = results / name
     rows = []
     with tempfile.TemporaryDirectory(prefix=f"check-{name}-") as tmp:
@@ -88,7 +90,7 @@ def check_study(name: str, results: Path = RESULTS) -> list[tuple]:
             if not committed_file.exists():
                 continue
             diffs = compare(json.loads(committed_file.read_text()), json.loads(rerun_file.read_text()),
-                            tolerances, default)
+                            tolerances, default, absolute)
             rows += [(str(rel), *d) for d in diffs]
     return rows
 

@@ -58,6 +58,8 @@ class Study:
       tolerances: for ``python -m experiments.check``: relative tolerance per JSON key name
         (numbers under that key anywhere in a result file); others use ``default_tolerance``.
       default_tolerance: relative tolerance for numbers not named in ``tolerances``.
+      absolute_tolerance: differences below this never count (numbers near zero, such as a
+        trained loss of 1e-3, differ in relative terms across machines).
       doc: the description ``--help`` prints (the study's config docstring by default).
     """
 
@@ -69,6 +71,7 @@ class Study:
     workdirs: Mapping[str, str] = dataclasses.field(default_factory=dict)
     tolerances: Mapping[str, float] = dataclasses.field(default_factory=dict)
     default_tolerance: float = 1e-4
+    absolute_tolerance: float = 1e-12
     doc: str | None = None
 
     def __post_init__(self):
@@ -212,7 +215,7 @@ def check_workdir(workdir: Path, *, writable: bool = True) -> None:
 def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
     """Refuse a workdir holding results of another config that this machine did not make."""
     saved = workdir / "config.json"
-    if overwrite or not saved.exists() or (workdir / "checkpoints").exists():
+    if overwrite or not saved.exists() or has_run_state(workdir):
         return
     try:
         previous = read_json(saved).get("config")
@@ -221,6 +224,11 @@ def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
     if previous != jsonable(config):
         raise UserError(f"{workdir} holds results made with another config: use another --workdir, "
                         "or --overwrite to replace them")
+
+
+def has_run_state(workdir: Path) -> bool:
+    """Whether this machine ran here: a git-ignored ``checkpoints/`` folder anywhere below."""
+    return any(p.is_dir() for p in workdir.rglob("checkpoints"))
 
 
 def main(study: Study, argv: Sequence[str] | None = None) -> int:
