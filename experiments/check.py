@@ -6,9 +6,9 @@
 Nothing in ``results/`` is touched: each study's quick preset runs in a temporary workdir and
 every number of every JSON result file there is compared with the committed file of the same
 name in ``results/<study>/``, within the study's relative tolerance for that quantity
-(``Study.tolerances``, by JSON key; ``Study.default_tolerance`` otherwise). Numbers differ when
-``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``. A table of what differs is printed;
-the exit status is 1 if anything differs, 2 on bad input.
+(``Study.tolerances``, by JSON key; ``Study.default_tolerance`` otherwise). Numbers differ
+when ``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``. A table of
+what differs is printed; the exit status is 1 if anything differs, 2 on bad input.
 """
 
 from __future__ import annotations
