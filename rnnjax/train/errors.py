@@ -36,12 +36,13 @@ class WorkdirAhead(RunError):
     """The workdir holds a later step than ``num_steps`` and no checkpoint at ``num_steps``."""
 
 
-class ConfigMismatch(RunError):
-    """The workdir holds results of a run with a different config."""
-
-
 class CheckpointError(RunError):
-    """A checkpoint that belongs to another train state, or no intact checkpoint is left."""
+    """What the workdir saved cannot be continued by this run: another train state or config,
+    or no intact checkpoint left."""
+
+
+class ConfigMismatch(CheckpointError):
+    """The workdir holds results (checkpoints, or metrics and ``run.json``) of another config."""
 
 
 class CheckpointDamaged(CheckpointError):
