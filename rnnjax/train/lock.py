@@ -46,7 +46,7 @@ def exclusive(workdir: str | os.PathLike) -> Iterator[Path]:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise WorkdirLocked(
                 f"{workdir} is in use by another run (pid {holder}): wait for it to finish "
-                f"or use another --workdir") from None
+                f"or use another workdir") from None
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -60,10 +60,10 @@ def exclusive(workdir: str | os.PathLike) -> Iterator[Path]:
 def check_workdir(workdir: Path) -> None:
     """Raise :class:`WorkdirError` if ``workdir`` is a file or lies under one."""
     if workdir.exists() and not workdir.is_dir():
-        raise WorkdirError(f"workdir {workdir} is a file, not a folder: choose another --workdir")
+        raise WorkdirError(f"workdir {workdir} is a file, not a folder: choose another workdir")
     for parent in workdir.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise WorkdirError(f"workdir {workdir} lies under the file {parent}: "
-                                   "choose another --workdir")
+                                   "choose another workdir")
             break

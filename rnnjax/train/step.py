@@ -20,12 +20,13 @@ see :mod:`rnnjax.train.sweep`) and a resumed run repeats an uninterrupted one ex
 
 Non-finite values
 -----------------
-After computing the update the step checks that the loss and every gradient leaf are finite.
-If not, the parameters and optimiser state are left exactly as they were (NaN parameters are
-never written) and ``metrics["finite"]`` is 0. What happens next is the loop's choice,
-``rnnjax.train.fit(..., nonfinite=...)``: ``"stop"`` (default) raises :class:`NonFiniteError`
-naming the step and what went non-finite (the loss, or which parameter's gradient);
-``"skip"`` skips the update and carries on (the rule of ``optax.apply_if_finite``, which
+After computing the update the step checks that everything it logs is finite: the loss, every
+gradient leaf, every new parameter, the norms (``||θ||`` overflows float32 long before ``θ``
+does) and the aux metrics. If not, the parameters and optimiser state are left exactly as they
+were (NaN parameters are never written) and ``metrics["finite"]`` is 0. What happens next is
+the loop's choice, ``rnnjax.train.fit(..., nonfinite=...)``: ``"stop"`` (default) raises
+:class:`NonFiniteError` naming the step and what went non-finite (the loss, which parameter's
+gradient, a norm); ``"skip"`` skips the update and carries on (the rule of ``optax.apply_if_finite``, which
 :func:`rnnjax.train.optimizer` offers for loops of your own) and counts the skips.
 """
 
