@@ -26,8 +26,9 @@ does) and the aux metrics. If not, the parameters and optimiser state are left e
 were (NaN parameters are never written) and ``metrics["finite"]`` is 0. What happens next is
 the loop's choice, ``rnnjax.train.fit(..., nonfinite=...)``: ``"stop"`` (default) raises
 :class:`NonFiniteError` naming the step and what went non-finite (the loss, which parameter's
-gradient, a norm); ``"skip"`` skips the update and carries on (the rule of ``optax.apply_if_finite``, which
-:func:`rnnjax.train.optimizer` offers for loops of your own) and counts the skips.
+gradient, a norm); ``"skip"`` skips the update and carries on (the rule of
+``optax.apply_if_finite``, which :func:`rnnjax.train.optimizer` offers for loops of your own)
+and counts the skips.
 """
 
 from __future__ import annotations
