@@ -65,7 +65,7 @@ def plan(workdir: Path, ckpt: Checkpointer, state: PyTree, *, num_steps: int, co
     else:
         state, damaged = found.state, found.damaged
     start = start_step(state)
-    if start > num_steps:
+    if found is not None and start > num_steps:
         if num_steps in ckpt.all_steps():
             try:
                 state = ckpt.restore(num_steps, like=state)
@@ -75,7 +75,7 @@ def plan(workdir: Path, ckpt: Checkpointer, state: PyTree, *, num_steps: int, co
                                    "use a new workdir") from None
             return Plan(state, num_steps, _upto(records, num_steps), True, {}, False)
         raise WorkdirAhead(f"{workdir} holds step {start} > num_steps {num_steps}: use a new workdir")
-    return Plan(state, start, _upto(records, start), start == num_steps, damaged, False)
+    return Plan(state, start, _upto(records, start), start >= num_steps, damaged, False)
 
 
 def apply(workdir: Path, ckpt: Checkpointer, plan: Plan, config: Any) -> None:
