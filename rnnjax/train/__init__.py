@@ -35,7 +35,7 @@ from rnnjax.train.errors import (
     WorkdirLocked,
     WriteFailed,
 )
-from rnnjax.train.loop import fit, load_history
+from rnnjax.train.loop import check_workdir, fit, load_history
 from rnnjax.train.losses import (
     accuracy,
     cross_entropy,
@@ -68,6 +68,7 @@ __all__ = [
     "WriteFailed",
     "accuracy",
     "apply_gradients",
+    "check_workdir",
     "cross_entropy",
     "cross_entropy_per_position",
     "describe_nonfinite",

@@ -32,7 +32,7 @@ def exclusive(workdir: str | os.PathLike) -> Iterator[Path]:
     from the same process raises like any other holder would.
     """
     workdir = Path(workdir)
-    check_workdir(workdir)
+    check_path(workdir)
     path = workdir / LOCK_NAME
     try:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +57,7 @@ def exclusive(workdir: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)  # closing the descriptor releases the flock
 
 
-def check_workdir(workdir: Path) -> None:
+def check_path(workdir: Path) -> None:
     """Raise :class:`WorkdirError` if ``workdir`` is a file or lies under one."""
     if workdir.exists() and not workdir.is_dir():
         raise WorkdirError(f"workdir {workdir} is a file, not a folder: choose another workdir")

@@ -44,7 +44,7 @@ import numpy as np
 from rnnjax.train import workdir as wd
 from rnnjax.train.checkpoint import Checkpointer
 from rnnjax.train.errors import WriteFailed, is_no_space, one_line
-from rnnjax.train.lock import exclusive
+from rnnjax.train.lock import check_path, exclusive
 from rnnjax.train.metrics import MetricsWriter, read_metrics
 from rnnjax.train.progress import Progress
 from rnnjax.train.state import TrainState
@@ -158,6 +158,26 @@ def fit(
                 writer.close()
             ckpt.close()
         return result
+
+
+def check_workdir(workdir: str | Path, state: TrainState, *, num_steps: int, config: Any = None,
+                  overwrite: bool = False) -> int:
+    """Run :func:`fit`'s checks on ``workdir`` without writing; the step ``fit`` would start from.
+
+    For a caller that writes files of its own next to a run (e.g. a ``config.json``) or runs
+    several parts: check every workdir first, write after. Raises what :func:`fit` would raise
+    (:class:`WorkdirLocked`, :class:`ConfigMismatch`, :class:`WorkdirAhead`, ...). Returns
+    ``num_steps`` when nothing is left to train, and the passed state's step for a workdir that
+    does not exist yet (nothing is created).
+    """
+    workdir = Path(workdir)
+    num_steps = _count("num_steps", num_steps, 0)
+    check_path(workdir)
+    if not workdir.exists():
+        return min(wd.start_step(state), num_steps)
+    with exclusive(workdir), Checkpointer(workdir / "checkpoints", config=config) as ckpt:
+        plan = wd.plan(workdir, ckpt, state, num_steps=num_steps, config=config, overwrite=overwrite)
+    return min(plan.start, num_steps)
 
 
 def _train(step_fn, state, batch_at, start, *, writer, ckpt, intact, num_steps, checkpoint_every,

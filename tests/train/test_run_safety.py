@@ -91,6 +91,23 @@ def test_fewer_steps_than_the_workdir_holds(reference, tmp_path):
     assert _snapshot(work) == before
 
 
+def test_check_workdir_says_where_fit_would_start_and_writes_nothing(reference, tmp_path):
+    _, _, six = reference
+    work = tmp_path / "w"
+    shutil.copytree(six, work)
+    before = _snapshot(work)
+    check = lambda n, **kw: T.check_workdir(work, _fresh(), num_steps=n, **{"config": CONFIG, **kw})
+    assert [check(8), check(6), check(4)] == [6, 6, 4]
+    with pytest.raises(T.WorkdirAhead):
+        check(3)
+    with pytest.raises(T.ConfigMismatch):
+        check(8, config={"lr": 0.1})
+    assert check(8, config={"lr": 0.1}, overwrite=True) == 0
+    assert _snapshot(work) == before
+    assert T.check_workdir(tmp_path / "new", _fresh(), num_steps=5) == 0
+    assert not (tmp_path / "new").exists()
+
+
 # ----------------------------------------------------------------------------- 2. lock
 
 HOLD = """
