@@ -237,7 +237,8 @@ def main(study: Study, argv: Sequence[str] | None = None) -> int:
     Experiments run with ``jax_numpy_rank_promotion="raise"`` (as the tests do), so a silent
     broadcast of mismatched ranks is an error rather than a wrong result.
     """
-    from rnnjax.train.lock import WorkdirLocked, exclusive
+    from rnnjax.train import RunError
+    from rnnjax.train.lock import exclusive
 
     jax.config.update("jax_numpy_rank_promotion", "raise")
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -256,27 +257,14 @@ def main(study: Study, argv: Sequence[str] | None = None) -> int:
             study.run(inv.config, inv.workdir)
             study.plot(inv.workdir)
             record_timing(inv.workdir, "total", time.perf_counter() - t0)
-    except (UserError, WorkdirLocked) as e:
-        return _fail(str(e))
+    except (UserError, RunError) as e:
+        return _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
     except OSError as e:
         return _fail(_describe_os_error(e, study))
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume", file=sys.stderr)
         return 130
-    except Exception as e:  # errors of the training driver that name a user-fixable cause
-        from rnnjax.train import CheckpointError, NonFiniteError
-
-        run_errors = (CheckpointError, NonFiniteError, *_optional_run_errors())
-        if isinstance(e, run_errors):
-            return _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
-        raise
     return 0
-
-
-def _optional_run_errors() -> tuple[type, ...]:
-    import rnnjax.train as tr
-
-    return tuple(t for t in (getattr(tr, "RunError", None),) if isinstance(t, type))
 
 
 def _describe_os_error(e: OSError, study: Study) -> str:

@@ -13,41 +13,22 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from rnnjax.train.files import atomic_write
 
 
 class UserError(Exception):
     """Bad input from the person running the experiment: reported in one line, exit status 2."""
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``: never half-written.
-
-    The file gets the mode a plain ``open(path, "w")`` would give it (``0o666 & ~umask``), not
-    ``mkstemp``'s private 0600, so colleagues on a shared machine can read results.
-    """
+    """Write ``data`` to ``path`` atomically (mode ``0666 & ~umask``), creating its folder."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, data)
     return path
 
 
