@@ -27,6 +27,13 @@ def torch_forward(kind, sd, xs_tm):
     return ref.torch_gru(sd, xs_tm, h0)[0]
 
 
+def random_params(kind, seed=0, dtype=np.float32):
+    """rnnjax params with every entry non-zero (biases included)."""
+    G, rng = rnnjax.convert.KINDS[kind], np.random.default_rng(seed)
+    shapes = [(I, G * H), (H, G * H), (G * H,)] + ([(H,)] if kind == "gru" else [])
+    return rnnjax.convert.PARAMS[kind](*(rng.normal(0, 0.5, s).astype(dtype) for s in shapes))
+
+
 CELL = {"rnn": lambda: rnnjax.cells.elman(H), "lstm": lambda: rnnjax.cells.lstm(H),
         "gru": lambda: rnnjax.cells.gru(H)}
 
@@ -42,9 +49,8 @@ def test_from_torch_computes_what_pytorch_computes(kind):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-def test_to_torch_round_trip(kind, key):
-    params = CELL[kind]().init(key, I)
-    params = jax.tree.map(lambda a: a + 0.1 * jax.random.normal(key, a.shape), params)  # non-zero biases
+def test_to_torch_round_trip(kind):
+    params = random_params(kind)
     sd = rnnjax.convert.to_torch(kind, params, layer=2, reverse=True, prefix="enc.")
     assert set(sd) == {f"enc.{n}_l2_reverse" for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     back = rnnjax.convert.from_torch(kind, sd, layer=2, reverse=True, prefix="enc.")
@@ -66,9 +72,9 @@ def test_missing_bias_means_zero_and_bad_input():
     with pytest.raises(ValueError, match=r"weight_hh_l0 must have shape \(4·H, H\)"):
         rnnjax.convert.from_torch("lstm", torch_state_dict("gru"))
     with pytest.raises(TypeError, match="LSTMParams"):
-        rnnjax.convert.to_torch("lstm", rnnjax.cells.gru(3).init(jax.random.key(0), 2))
+        rnnjax.convert.to_torch("lstm", random_params("gru"))
     with pytest.raises(ValueError, match="reset_before"):
-        rnnjax.convert.to_torch("gru", rnnjax.cells.gru(3, variant="reset_before").init(jax.random.key(0), 2))
+        rnnjax.convert.to_torch("gru", random_params("gru")._replace(b_hn=None))
 
 
 def test_against_real_pytorch_when_installed():
@@ -226,13 +232,13 @@ def test_from_torch_refuses_integer_arrays_and_wrong_input_size():
 
 @pytest.mark.parametrize("field,shape", [("w_x", (I, 2 * H)), ("w_h", (H, H)), ("b", (1,)),
                                          ("b", ()), ("b_hn", (0,)), ("b_hn", (3 * H,))])
-def test_to_torch_checks_every_shape_and_names_the_field(field, shape, key):
-    params = CELL["gru"]().init(key, I)
+def test_to_torch_checks_every_shape_and_names_the_field(field, shape):
+    params = random_params("gru")
     with pytest.raises(ValueError, match=f"{field} must have shape"):
         rnnjax.convert.to_torch("gru", params._replace(**{field: np.zeros(shape, np.float32)}))
 
 
-def test_numpy_integers_are_ints_and_bools_are_not(key):
+def test_numpy_integers_are_ints_and_bools_are_not():
     sd = torch_state_dict("lstm", suffix="_l1")
     params = rnnjax.convert.from_torch("lstm", sd, layer=np.int64(1))
     assert set(rnnjax.convert.to_torch("lstm", params, layer=np.int32(1))) == set(sd)
@@ -249,3 +255,69 @@ def test_dtype_is_kept_unless_given():
     assert {a.dtype for a in rnnjax.convert.from_torch("gru", sd, dtype=jnp.bfloat16)} == {jnp.dtype(jnp.bfloat16)}
     assert {a.dtype for a in rnnjax.convert.to_torch("gru", p).values()} == {np.dtype(np.float64)}
     assert {a.dtype for a in rnnjax.convert.to_torch("gru", p, dtype=np.float32).values()} == {np.dtype(np.float32)}
+
+
+# ----------------------------------------------------------------------------- Flax linen
+
+
+def flax_cells():
+    nn = pytest.importorskip("flax.linen")
+    return {"rnn": nn.SimpleCell, "lstm": nn.LSTMCell, "optimized_lstm": nn.OptimizedLSTMCell,
+            "gru": nn.GRUCell}
+
+
+@pytest.mark.parametrize("name", ["rnn", "lstm", "optimized_lstm", "gru"])
+def test_flax_converters_compute_what_flax_computes(name):
+    FlaxCell, kind = flax_cells()[name], name.replace("optimized_", "")
+    flax_cell = FlaxCell(H)
+    xs = np.random.default_rng(1).normal(size=(B, T, I)).astype(np.float32)
+    carry0 = flax_cell.initialize_carry(jax.random.key(1), (B, I))
+    variables = flax_cell.init(jax.random.key(2), carry0, xs[:, 0])
+    variables = jax.tree.map(lambda a: a + 0.3, variables)  # non-zero biases
+    # Flax's own step in a Python loop, from a non-zero carry.
+    carry = jax.tree.map(lambda a: a + 0.5, carry0)
+    start, want = carry, []
+    for t in range(T):
+        carry, y = flax_cell.apply(variables, carry, xs[:, t])
+        want.append(y)
+    want = np.stack(want, axis=1)
+    params = rnnjax.convert.from_flax(kind, variables)
+    final, ys = rnnjax.unroll(CELL[kind](), params, jnp.asarray(xs),
+                              rnnjax.convert.carry_from_flax(kind, start))
+    np.testing.assert_allclose(ys, want, rtol=1e-5, atol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5),
+                 rnnjax.convert.carry_to_flax(kind, final), carry)
+    # to_flax gives back Flax's tree exactly (the LSTM's one bias goes to the hidden kernels).
+    back = rnnjax.convert.to_flax(kind, params)
+    assert jax.tree.structure(back) == jax.tree.structure(jax.tree.map(np.asarray, variables))
+    jax.tree.map(np.testing.assert_array_equal, back, variables)
+    np.testing.assert_array_equal(flax_cell.apply(back, start, xs[:, 0])[1], want[:, 0])
+
+
+def test_flax_converters_from_rnnjax_params_and_bad_input():
+    nn = pytest.importorskip("flax.linen")
+    params = random_params("gru", dtype=np.float64)
+    variables = rnnjax.convert.to_flax("gru", params)
+    assert {a.dtype for a in jax.tree.leaves(variables)} == {np.dtype(np.float64)}
+    x, h = np.ones((I,), np.float32), np.full((H,), 0.2, np.float32)
+    want = ref.gru_step(*params, h, x)
+    np.testing.assert_allclose(nn.GRUCell(H, param_dtype=jnp.float32).apply(
+        jax.tree.map(lambda a: a.astype(np.float32), variables), h, x)[1], want, rtol=1e-5)
+    back = rnnjax.convert.from_flax("gru", variables["params"], dtype=np.float32)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6), back, params)
+    no_b_hn = {k: dict(v) for k, v in variables["params"].items()}
+    del no_b_hn["hn"]["bias"]
+    with pytest.raises(ValueError, match=r"GRUCell with hn.bias"):
+        rnnjax.convert.from_flax("gru", no_b_hn)
+    with pytest.raises(TypeError, match="variables dict of a Flax LSTMCell"):
+        rnnjax.convert.from_flax("lstm", [1, 2])
+    bad = {"params": {k: dict(v) for k, v in variables["params"].items()}}
+    bad["params"]["in"]["bias"] = np.zeros((1,))
+    with pytest.raises(ValueError, match="b must have shape"):
+        rnnjax.convert.from_flax("gru", bad)
+    with pytest.raises(ValueError, match="reset_before"):
+        rnnjax.convert.to_flax("gru", params._replace(b_hn=None))
+    with pytest.raises(TypeError, match=r"Flax's LSTM carry \(c, h\)"):
+        rnnjax.convert.carry_from_flax("lstm", np.zeros(3))
+    with pytest.raises(TypeError, match="expected an LSTMState"):
+        rnnjax.convert.carry_to_flax("lstm", (np.zeros(3), np.zeros(3)))
