@@ -25,6 +25,7 @@ into the ``n`` block of ``bias_hh``), which computes the same function. Whole mo
 
 from __future__ import annotations
 
+import inspect
 import operator
 import re
 from collections.abc import Mapping
@@ -200,15 +201,18 @@ def to_torch(kind: str, params: ElmanParams | LSTMParams | GRUParams, layer: int
 _TORCH_NAME = re.compile(r"(?:weight|bias)_(?:ih|hh|hr)_l(\d+)(_reverse)?")
 
 
-def _layer_cell(kind: str, H: int, nonlinearity: str, bidir: bool) -> Cell:
+def _layer_cell(kind: str, H: int, nonlinearity: str, bidir: bool, dtype: np.dtype) -> Cell:
+    """One layer's cell; constructors that take ``dtype``/``param_dtype`` get the params' dtype."""
     if kind == "rnn":
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
         act = jnp.tanh if nonlinearity == "tanh" else jax.nn.relu
-        make = lambda: elman(H, activation=act)
+        ctor, kw = elman, {"activation": act}
     else:
-        make = {"lstm": lambda: lstm(H), "gru": lambda: gru(H)}[kind]
-    return bidirectional(make(), make()) if bidir else make()
+        ctor, kw = {"lstm": lstm, "gru": gru}[kind], {}
+    accepted = inspect.signature(ctor).parameters
+    kw.update({k: dtype for k in ("dtype", "param_dtype") if k in accepted})
+    return bidirectional(ctor(H, **kw), ctor(H, **kw)) if bidir else ctor(H, **kw)
 
 
 def _check_module_args(num_layers, bidirectional_, batch_first) -> int:
@@ -262,7 +266,7 @@ def from_torch_module(kind: str, state_dict: Mapping[str, Any], *, num_layers: i
                 raise ValueError(f"from_torch_module: {prefix}weight_hh_l{k}_reverse has shape "
                                  f"{bwd.w_h.T.shape}, expected {fwd.w_h.T.shape}")
         layers.append(Bidirectional(fwd, bwd) if bidirectional else fwd)
-        cells.append(_layer_cell(kind, H, nonlinearity, bidirectional))
+        cells.append(_layer_cell(kind, H, nonlinearity, bidirectional, fwd.w_h.dtype))
         size = 2 * H if bidirectional else H
     if num_layers == 1:
         return cells[0], layers[0]
