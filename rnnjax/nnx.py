@@ -21,6 +21,7 @@ NamedTuple view for the pure functions.
 from __future__ import annotations
 
 import inspect
+import operator
 from typing import Any
 
 import jax
@@ -89,8 +90,10 @@ class RNN(nnx.Module):
                  rng_collection: str = "dropout", **unroll_options: Any):
         if not isinstance(cell, Cell):
             raise TypeError(f"RNN: expected an rnnjax.Cell, got {type(cell).__name__}")
+        if isinstance(input_size, bool) or not hasattr(input_size, "__index__"):
+            raise TypeError(f"RNN: input_size must be an int, got {input_size!r}")
         self.cell = nnx.static(cell) if hasattr(nnx, "static") else cell
-        params = cell.init(rngs.params(), input_size)
+        params = cell.init(rngs.params(), operator.index(input_size))  # NumPy ints too
         with_path, self.treedef = jax.tree_util.tree_flatten_with_path(params)
         self.paths = tuple(tuple(_name(k) for k in path) for path, _ in with_path)
         if isinstance(params, tuple) and hasattr(params, "_fields"):

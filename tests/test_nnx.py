@@ -50,8 +50,10 @@ def test_one_training_step_changes_every_parameter(make):
 
 def test_parameters_are_named_after_the_fields():
     names = lambda m: {"/".join(map(str, p)) for p, _ in nnx.to_flat_state(nnx.state(m, nnx.Param))}
-    rnn = rnnjax.nnx.RNN(rnnjax.cells.lstm(4), input_size=3, rngs=nnx.Rngs(0))
+    rnn = rnnjax.nnx.RNN(rnnjax.cells.lstm(4), input_size=np.int64(3), rngs=nnx.Rngs(0))
     assert names(rnn) == {"w_x", "w_h", "b"}
+    with pytest.raises(TypeError, match="input_size must be an int"):
+        rnnjax.nnx.RNN(rnnjax.cells.lstm(4), input_size=3.0, rngs=nnx.Rngs(0))
     assert rnn.w_x[...].shape == (3, 16)
     cell = rnnjax.stack([rnnjax.cells.gru(4), rnnjax.bidirectional(rnnjax.cells.elman(2),
                                                                    rnnjax.cells.elman(2))])
