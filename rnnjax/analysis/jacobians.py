@@ -58,8 +58,8 @@ Padded sequences: every function takes ``length`` (an integer scalar, which may 
 number of real steps at the start of ``xs``. Steps past it are the identity map
 (``J_t = I``, the carry is frozen, outputs are zero and the padded inputs never reach the cell),
 so results past the length equal those at the length, and
-``jax.vmap(f, in_axes=(None, None, 0, None, 0))``-style calls over a right-padded batch with its
-``lengths`` compile once. A concrete length must lie in ``0..T``; a traced one is clipped to it.
+``jax.vmap(lambda x, n: jacobian_norms(cell, params, x, length=n))(xs, lengths)`` over a
+right-padded batch compiles once. A concrete length must lie in ``0..T``; a traced one is clipped to it.
 """
 
 from __future__ import annotations
