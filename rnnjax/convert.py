@@ -72,7 +72,7 @@ def _suffix(layer, reverse: bool) -> str:
 
 def _array(value, name: str, where: str) -> np.ndarray:
     a = np.asarray(value)
-    if not np.issubdtype(a.dtype, np.floating):
+    if not jnp.issubdtype(a.dtype, jnp.floating):  # also ml_dtypes' bfloat16
         raise TypeError(f"{where}: {name} must be a floating-point array, got dtype {a.dtype}")
     return a
 
@@ -132,9 +132,10 @@ def from_torch(kind: str, state_dict: Mapping[str, Any], layer: int = 0, *, reve
         raise ValueError(f"{where}: {n_hh} must have shape ({G}·H, H) for kind={kind!r}, "
                          f"got {w_hh.shape}")
     H = w_hh.shape[1]
-    I = w_ih.shape[-1] if input_size is None else _index(input_size, "input_size", 1)
-    sizes = f"{G}·H, I with H={H}, I={I}" if w_ih.ndim == 2 else f"{G}·H, I with H={H}"
-    _shape(w_ih, (G * H, I), n_ih, where, sizes)
+    if w_ih.ndim != 2:
+        raise ValueError(f"{where}: {n_ih} must have shape ({G}·H, I) with H={H}, got {w_ih.shape}")
+    I = w_ih.shape[1] if input_size is None else _index(input_size, "input_size", 1)
+    _shape(w_ih, (G * H, I), n_ih, where, f"{G}·H, I with H={H}, I={I}")
     biases = [get(n, required=False) for n in ("bias_ih", "bias_hh")]
     for b in biases:
         if b is not None:
@@ -164,6 +165,9 @@ def _check_params(kind: str, params, where: str, input_size: int | None = None):
         raise ValueError(f"{where}: w_h must have shape (H, {G}·H) for kind={kind!r}, "
                          f"got {w_h.shape}")
     H = w_h.shape[0]
+    if arrays["w_x"].ndim != 2:
+        raise ValueError(f"{where}: w_x must have shape (I, {G}·H) with H={H}, "
+                         f"got {arrays['w_x'].shape}")
     I = arrays["w_x"].shape[0] if input_size is None else input_size
     _shape(arrays["w_x"], (I, G * H), "w_x", where, f"I, {G}·H with H={H}, I={I}")
     _shape(arrays["b"], (G * H,), "b", where, f"{G}·H with H={H}")

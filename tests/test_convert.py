@@ -225,7 +225,7 @@ def test_module_converters_refuse_mismatched_structure():
 
 
 @pytest.mark.parametrize("name,shape", [("bias_ih_l0", (1,)), ("bias_ih_l0", ()), ("bias_hh_l0", (12, 12)),
-                                        ("bias_hh_l0", (2 * H,)), ("weight_ih_l0", (3 * H,)),
+                                        ("bias_hh_l0", (2 * H,)), ("weight_ih_l0", (3 * H,)), ("weight_ih_l0", ()),
                                         ("weight_hh_l0", (3 * H, H + 1))])
 def test_from_torch_checks_every_shape_and_names_the_key(name, shape):
     sd = dict(torch_state_dict("gru"), **{name: np.zeros(shape, np.float32)})
@@ -241,7 +241,7 @@ def test_from_torch_refuses_integer_arrays_and_wrong_input_size():
         rnnjax.convert.from_torch("rnn", sd, input_size=4)
 
 
-@pytest.mark.parametrize("field,shape", [("w_x", (I, 2 * H)), ("w_h", (H, H)), ("b", (1,)),
+@pytest.mark.parametrize("field,shape", [("w_x", (I, 2 * H)), ("w_x", ()), ("w_h", (H, H)), ("b", (1,)),
                                          ("b", ()), ("b_hn", (0,)), ("b_hn", (3 * H,))])
 def test_to_torch_checks_every_shape_and_names_the_field(field, shape):
     params = random_params("gru")
@@ -266,6 +266,9 @@ def test_dtype_is_kept_unless_given():
     assert {a.dtype for a in rnnjax.convert.from_torch("gru", sd, dtype=jnp.bfloat16)} == {jnp.dtype(jnp.bfloat16)}
     assert {a.dtype for a in rnnjax.convert.to_torch("gru", p).values()} == {np.dtype(np.float64)}
     assert {a.dtype for a in rnnjax.convert.to_torch("gru", p, dtype=np.float32).values()} == {np.dtype(np.float32)}
+    bf16 = jax.tree.map(lambda a: jnp.asarray(a, jnp.bfloat16), p)  # jax arrays, ml_dtypes on the way out
+    assert {a.dtype for a in rnnjax.convert.to_torch("gru", bf16).values()} == {jnp.dtype(jnp.bfloat16)}
+    assert {a.dtype for a in rnnjax.convert.to_flax("gru", bf16)["params"]["hn"].values()} == {jnp.dtype(jnp.bfloat16)}
 
 
 # ----------------------------------------------------------------------------- Flax linen
