@@ -29,7 +29,10 @@ COLORS = {"elman": "tab:red", "irnn": "tab:orange", "lstm_fb0": "tab:cyan",
 TITLES = {"adding": "adding problem (MSE, baseline 1/6)",
           "adding_hs97": "adding problem, 1997 form (baseline 1/24)",
           "copy": "copy task (cross-entropy, baseline 10 log 8 / (T+20))"}
-CI = "median and 95 % bootstrap interval over seeds"
+
+
+def _ci(rows) -> str:
+    return f"median and 95 % bootstrap interval over {len({r['seed'] for r in rows})} seeds"
 
 
 def _models(rows) -> list[str]:
@@ -138,18 +141,19 @@ def _versus_t(rows, stat: Callable, ylabel: str, title: str, path: Path, *, log_
 
 def loss_vs_t(rows, path: Path) -> None:
     _versus_t(rows, loss_ratio, "final test loss / baseline",
-              f"final test loss / baseline: {CI}\n(non-finite runs left out)", path, baseline=True)
+              f"final test loss / baseline: {_ci(rows)}\n(non-finite runs left out)", path, baseline=True)
 
 
 def success_vs_t(rows, path: Path) -> None:
     _versus_t(rows, success_ci, "fraction of seeds that succeed",
-              f"success: {success_rule(rows)}\n(fraction of seeds, Wilson 95 % interval)", path,
+              f"success: {success_rule(rows)}\n(fraction of {len({r['seed'] for r in rows})} seeds, "
+              "Wilson 95 % interval)", path,
               log_y=False)
 
 
 def learning_time_vs_t(rows, path: Path) -> None:
     _versus_t(rows, learning_time, "updates to success",
-              f"learning time: {CI}, over the seeds that succeed", path,
+              f"learning time: {_ci(rows)}, of those that succeed", path,
               budget=max(r["steps"] for r in rows))
 
 
@@ -185,7 +189,7 @@ def ablations(rows, path: Path) -> bool:
         ax.set_ylabel("final test loss / baseline")
         ax.set_title(TITLES[task], fontsize=9)
     _legend_outside(axes[0, -1])
-    fig.suptitle(f"ablations: forget-gate initialisation, gradient clipping, truncated BPTT\n({CI})",
+    fig.suptitle(f"ablations: forget-gate initialisation, gradient clipping, truncated BPTT\n({_ci(rows)})",
                  fontsize=9)
     save_figure(fig, path)
     return True
