@@ -18,13 +18,11 @@ class SweepConfig:
     tasks: tuple[str, ...] = ("adding",)
     """Tasks: adding (Le et al. 2015 form), adding_hs97 (Hochreiter & Schmidhuber 1997), copy."""
     models: tuple[str, ...] = MODELS
-    """Models: elman (tanh), irnn (ReLU, identity init), lstm_fb0, lstm_fb1 (forget-gate bias 0 or
-    1), lstm_chrono (chrono init up to T), gru."""
+    """elman (tanh), irnn (ReLU, identity init), lstm_fb0/1 (forget bias 0/1), lstm_chrono, gru."""
     lengths: tuple[int, ...] = (50, 100, 200, 400)
     """Sequence lengths T (for the copy task: the delay)."""
     seeds: int = 5
-    """Independent runs per (task, model, T); seed s has the same data and test set for every
-    model, so comparisons are paired."""
+    """Runs per (task, model, T); seed s gives every model the same data (paired comparisons)."""
 
     def __post_init__(self):
         require_subset("sweep.tasks", self.tasks, TASKS)
@@ -39,8 +37,7 @@ class TrainConfig:
     """How every run trains and is evaluated (the same for all models and every T)."""
 
     hidden_size: int = 32
-    """Hidden units H of every model (the LSTM has ~4x, the GRU ~3x the Elman's recurrent
-    parameters)."""
+    """Hidden units H of every model (so the LSTM has ~4x the Elman's recurrent parameters)."""
     batch_size: int = 32
     """Sequences per update."""
     steps: int = 3000
@@ -79,8 +76,7 @@ class AblationConfig:
     """Variants of some models, run over the same seeds and T as the main sweep."""
 
     kinds: tuple[str, ...] = ABLATIONS
-    """no_clip: gradient clipping off; tbptt: gradients truncated to the last ``tbptt_truncation``
-    steps (only where that is < T/2). Empty: no ablations."""
+    """no_clip (clipping off), tbptt (backprop through the last tbptt_truncation steps if < T/2)."""
     models: tuple[str, ...] = ("elman", "lstm_fb1")
     """The models ablated."""
     tbptt_truncation: int = 10
@@ -100,8 +96,7 @@ class ExecutionConfig:
     """Where and how the runs of one program execute; the numbers do not depend on it."""
 
     sweep: str = "auto"
-    """vmap: a program's runs batched; map: run in turn (jax.lax.map) inside the same program;
-    auto: map on CPU (faster there), vmap on accelerators. Both agree to float rounding."""
+    """vmap (runs batched), map (runs in turn via jax.lax.map), auto (map on CPU, else vmap)."""
     devices: int = 0
     """Shard each program's runs over this many devices (0: all available)."""
     distributed: bool = False
