@@ -3,7 +3,7 @@
     python -m benchmarks.bench_longrange            # ~2-4 min on 2 CPU cores
     python -m benchmarks.bench_longrange --quick    # fewer steps
 
-The sweep point is one program of ``experiments/longrange.py``: the adding problem at T = 100,
+The sweep point is one program of ``experiments.longrange``: the adding problem at T = 100,
 an LSTM with H = 32, batch 32, Adam with clipping, data drawn inside the step from each run's key.
 
 1. *vmapped*: ``rnnjax.train.sweep.vmap_step`` of the step over 16 stacked train states, one
@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments._common import write_json
+from experiments.common import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "longrange.json"
@@ -47,6 +47,7 @@ SEEDS, T, H, BATCH = 16, 100, 32, 32
 def _setup(seeds: int):
     import jax
     import jax.numpy as jnp
+    import optax
 
     import rnnjax
     import rnnjax.train as tr
@@ -54,7 +55,7 @@ def _setup(seeds: int):
     from rnnjax.tasks import adding
 
     model = sequence_model(rnnjax.cells.lstm(H), input_size=2, output_size=1, pool="last")
-    opt = tr.optimizer("adam", 1e-2, clip_norm=1.0)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-2))
 
     def loss_fn(params, batch, key):
         d = adding.batch(key=key, batch_size=BATCH, length=T)
@@ -136,7 +137,7 @@ def device_point(steps: int, repeats: int) -> dict:
     states = tr.sweep.shard(tr.sweep.init(make, keys), mesh)
     steps_by_mode = {
         "vmap": tr.sweep.vmap_step(step, donate=False),
-        # what experiments/longrange.py runs on CPU: lax.map over each device's members
+        # what experiments.longrange runs on CPU: lax.map over each device's members
         "map": jax.jit(jax.shard_map(lambda st: jax.lax.map(lambda s: step(s, None), st),
                                      mesh=mesh, in_specs=P(tr.sweep.AXIS),
                                      out_specs=P(tr.sweep.AXIS), check_vma=False)),

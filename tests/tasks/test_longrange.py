@@ -1,9 +1,10 @@
-"""End-to-end checks of experiments/longrange.py at tiny size.
+"""End-to-end checks of experiments.longrange at tiny size.
 
 - the files, one summary row per (task, model, T, seed, ablation), loss / baseline consistent;
 - a run of one seed equals the same seed inside a two-seed run that was interrupted and resumed
-  from its checkpoint (members independent, vmap and lax.map agree, resumption is exact);
-- the same sweep sharded over two forced host CPU devices (a subprocess) gives the same losses.
+  from its checkpoint (runs independent, vmap and lax.map agree, resumption is exact);
+- the same sweep sharded over two forced host CPU devices (a subprocess) gives the same losses;
+- the presets that made the committed folders, and the README table generated from them.
 """
 
 import json
@@ -16,28 +17,41 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rnnjax.train as tr
 from experiments import longrange
+from experiments.common.files import jsonable
+from experiments.longrange import config as lc
+from experiments.longrange import summary, tasks
+from experiments.longrange.sweep import truncated_apply
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--tasks", "adding", "--lengths", "8", "--hidden-size", "4", "--batch-size", "4",
-        "--n-test", "16", "--eval-every", "4", "--checkpoint-every", "4",
-        "--learning-rate", "0.01"]
+TINY = ["--quick", "--sweep.tasks", "adding", "--sweep.lengths", "8", "--train.hidden-size", "4",
+        "--train.batch-size", "4", "--train.n-test", "16", "--train.eval-every", "4",
+        "--train.checkpoint-every", "4"]
 
 
 def _rows(workdir):
-    summary = json.loads((Path(workdir) / "summary.json").read_text())
-    assert summary["complete"]
-    return summary["rows"]
+    saved = json.loads((Path(workdir) / "summary.json").read_text())
+    assert saved["complete"]
+    return saved["rows"]
+
+
+def _keys(tree) -> set:
+    if isinstance(tree, dict):
+        return set(tree).union(*map(_keys, tree.values()))
+    if isinstance(tree, list):
+        return set().union(*map(_keys, tree))
+    return set()
 
 
 def test_tiny_sweep_writes_tables_and_figures(tmp_path):
-    rc = longrange.main(TINY + ["--models", "elman,lstm_fb1", "--seeds", "2", "--steps", "4",
-                                "--ablation-models", "elman", "--tbptt-truncation", "2",
+    rc = longrange.main(TINY + ["--sweep.models", "elman", "lstm_fb1", "--sweep.seeds", "2",
+                                "--steps", "4", "--ablations.kinds", "no_clip", "tbptt",
+                                "--ablations.models", "elman", "--ablations.tbptt-truncation", "2",
                                 "--workdir", str(tmp_path)])
     assert rc == 0
-    for f in ("config.json", "summary.json", "curves.json", "timing.json", "index.json",
-              "curves_adding.png", "loss_vs_T.png", "success_vs_T.png",
-              "learning_time_vs_T.png", "ablations.png"):
+    for f in ("config.json", "summary.json", "curves.json", "index.json", "curves_adding.png",
+              "loss_vs_T.png", "success_vs_T.png", "learning_time_vs_T.png", "ablations.png"):
         assert (tmp_path / f).stat().st_size > 0, f
     rows = _rows(tmp_path)
     # both models, clipping-off and truncated-BPTT ablations of the Elman net, 2 seeds each
@@ -49,57 +63,116 @@ def test_tiny_sweep_writes_tables_and_figures(tmp_path):
         assert r["task"] == "adding" and r["T"] == 8 and r["baseline"] == pytest.approx(1 / 6)
         assert r["loss_over_baseline"] == pytest.approx(r["loss"] / r["baseline"])
         assert r["steps_to_success"] is None or r["steps_to_success"] in (4,)
+        assert r["steps"] == 4 and (r["clip_norm"] is None) == (r["ablation"] == "no_clip")
     assert next(r for r in rows if r["model"] == "lstm_fb1")["n_params"] == (
         2 * 16 + 4 * 16 + 16 + 4 + 1)  # w_x (2, 4H), w_h (H, 4H), b (4H), readout (H, 1) + bias
     index = json.loads((tmp_path / "index.json").read_text())
-    assert "LSTM" in index["headline"]
+    assert "LSTM" in index["headline"] and "timing.json" not in index["tables"]
+    # wall clock never goes into a result file
+    for f in ("summary.json", "curves.json", "index.json"):
+        assert not {"time", "wall_s", "seconds"} & _keys(json.loads((tmp_path / f).read_text())), f
     # --plot-only redraws from the saved tables and never retrains
     (tmp_path / "loss_vs_T.png").unlink()
     assert longrange.main(["--plot-only", "--workdir", str(tmp_path)]) == 0
     assert (tmp_path / "loss_vs_T.png").exists()
 
 
-def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path):
+def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatch):
     one, two = tmp_path / "one", tmp_path / "two"
-    common = TINY + ["--models", "lstm_fb1", "--ablations", "", "--steps", "8"]
+    common = TINY + ["--sweep.models", "lstm_fb1", "--ablations.kinds", "--steps", "8"]
     # one seed batched with vmap; two seeds run in turn with lax.map (the CPU default)
-    assert longrange.main(common + ["--seeds", "1", "--sweep", "vmap",
+    assert longrange.main(common + ["--sweep.seeds", "1", "--execution.sweep", "vmap",
                                     "--workdir", str(one)]) == 0
-    assert longrange.main(common + ["--seeds", "2", "--workdir", str(two)]) == 0
+    assert longrange.main(common + ["--sweep.seeds", "2", "--workdir", str(two)]) == 0
     a = {r["seed"]: r["loss"] for r in _rows(one)}
     b = {r["seed"]: r["loss"] for r in _rows(two)}
     assert a[0] == pytest.approx(b[0], rel=1e-4)
     assert b[0] != pytest.approx(b[1], rel=1e-3)  # different seeds train differently
-    # interrupt after step 4: drop the final checkpoint; the rerun resumes from step 4
-    (ckpt,) = (two / "groups").glob("*/checkpoints")
+    # interrupt after update 4: drop the final checkpoint and the finished-program marker
+    (ckpt,) = (two / "runs").glob("*/checkpoints")
     shutil.rmtree(ckpt / "8")
-    assert longrange.main(common + ["--seeds", "2", "--workdir", str(two)]) == 0
-    timing = json.loads((two / "timing.json").read_text())
-    assert timing[0]["trained_steps"] == 4
+    for marker in (two / "runs" / "checkpoints").glob("*.settings.json"):
+        marker.unlink()
+    updates = []
+    fit = tr.fit
+
+    def counting_fit(step_fn, *args, **kw):
+        def step(state, batch):
+            updates.append(1)
+            return step_fn(state, batch)
+        return fit(step, *args, **kw)
+
+    monkeypatch.setattr(tr, "fit", counting_fit)
+    assert longrange.main(common + ["--sweep.seeds", "2", "--workdir", str(two)]) == 0
+    assert len(updates) == 4  # resumed at update 4, not retrained
     assert {r["seed"]: r["loss"] for r in _rows(two)} == b
+    # rerun unchanged: the finished program is reused, nothing trains
+    updates.clear()
+    assert longrange.main(common + ["--sweep.seeds", "2", "--workdir", str(two)]) == 0
+    assert updates == []
 
 
 def test_sharded_over_two_host_devices_matches_one_device(tmp_path):
-    args = TINY + ["--models", "elman", "--ablations", "", "--seeds", "3", "--steps", "4",
-                   "--sweep", "map"]
+    args = TINY + ["--sweep.models", "elman", "--ablations.kinds", "--sweep.seeds", "3",
+                   "--steps", "4", "--execution.sweep", "map"]
     assert longrange.main(args + ["--workdir", str(tmp_path / "cpu1")]) == 0
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-m", "experiments.longrange", *args,
-                          "--workdir", str(tmp_path / "cpu2")], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=300)
+    code = ("import jax, sys; from experiments.longrange import main; "
+            "assert jax.device_count() == 2; sys.exit(main(sys.argv[1:]))")
+    out = subprocess.run([sys.executable, "-c", code, *args, "--workdir", str(tmp_path / "cpu2")],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    timing = json.loads((tmp_path / "cpu2" / "timing.json").read_text())
-    assert timing[0]["devices"] == 2
     one = sorted((r["seed"], r["loss"]) for r in _rows(tmp_path / "cpu1"))
     two = sorted((r["seed"], r["loss"]) for r in _rows(tmp_path / "cpu2"))
-    assert [s for s, _ in two] == [0, 1, 2]  # the padding member is dropped
+    assert [s for s, _ in two] == [0, 1, 2]  # the padding run is dropped
     np.testing.assert_allclose([x for _, x in one], [x for _, x in two], rtol=1e-4)
 
 
-def test_bad_config_exits_with_status_2(tmp_path, capsys):
-    assert longrange.main(["--models", "transformer", "--workdir", str(tmp_path)]) == 2
-    assert "models must be among" in capsys.readouterr().err
+@pytest.mark.parametrize("flags, message", [
+    (["--sweep.models", "transformer"], "sweep.models must be a non-empty subset"),
+    (["--ablations.kinds", "dropout"], "ablations.kinds must be among"),
+    (["--sweep.lengths", "4"], "sweep.lengths must be values >= 6"),
+    (["--train.learning-rate", "nan"], "learning_rate must be a finite number"),
+    (["--execution.sweep", "pmap"], "execution.sweep must be one of"),
+])
+def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
+    assert longrange.main([*flags, "--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not any(tmp_path.iterdir())  # refused before anything is written
+
+
+@pytest.mark.parametrize("preset", ["medium", "long"])
+def test_presets_reproduce_the_committed_configs(preset):
+    folder = ROOT / "results" / "longrange" / preset
+    saved = json.loads((folder / "config.json").read_text())
+    assert saved["command"] == f"python -m experiments.longrange --preset {preset}"
+    assert saved["preset"] == preset
+    assert saved["config"] == jsonable(lc.PRESETS[preset])
+    assert longrange.STUDY.workdir(preset) == Path("results/longrange") / preset
+    rows = json.loads((folder / "summary.json").read_text())["rows"]
+    c = lc.PRESETS[preset]
+    assert {r["T"] for r in rows} == set(c.sweep.lengths)
+    assert {r["model"] for r in rows} == set(c.sweep.models)
+    assert {r["seed"] for r in rows} == set(range(c.sweep.seeds))
+    assert {r["steps"] for r in rows} == {c.train.steps}
+
+
+def test_readme_table_is_generated_from_the_results():
+    folders = {p: json.loads((ROOT / "results" / "longrange" / p / "summary.json").read_text())
+               for p in ("", "medium", "long")}
+    table = summary.loss_table(folders, ("elman", "irnn", "lstm_fb1", "lstm_chrono", "gru"),
+                               longrange.plots.LABELS)
+    assert table in (ROOT / "README.md").read_text()
+
+
+def test_median_interval_and_model_names():
+    med, lo, hi = summary.median_ci([3.0, None, 1.0, float("inf"), 2.0])
+    assert med == 2.0 and 1.0 <= lo <= med <= hi <= 3.0  # None and inf left out
+    assert all(np.isnan(summary.median_ci([None])))
+    assert summary.success_ci([{"success": True}, {"success": False}])[0] == 0.5
+    assert tuple(tasks.MODELS) == lc.MODELS
 
 
 def test_truncated_apply_blocks_gradients_beyond_k_steps(key):
@@ -114,10 +187,10 @@ def test_truncated_apply_blocks_gradients_beyond_k_steps(key):
         model = sequence_model(rnnjax.cells.lstm(5), input_size=2, output_size=1, pool=pool)
         params = model.init(key)
         xs = jax.random.normal(key, (2, T, 2))
-        np.testing.assert_allclose(longrange.truncated_apply(model, params, xs, k),
-                                   longrange.truncated_apply(model, params, xs, None),
+        np.testing.assert_allclose(truncated_apply(model, params, xs, k),
+                                   truncated_apply(model, params, xs, None),
                                    rtol=1e-5, atol=1e-6)
-        last = lambda x, kk: jnp.sum(longrange.truncated_apply(model, params, x, kk)[:, -1])
+        last = lambda x, kk: jnp.sum(truncated_apply(model, params, x, kk)[:, -1])
         g_full, g_cut = jax.grad(last, 0)(xs, None), jax.grad(last, 0)(xs, k)
         # the last output depends on every input; truncated, only on the last k
         assert np.all(np.abs(np.asarray(g_full[:, :T - k])).sum(axis=(0, 2)) > 0)

@@ -1,0 +1,16 @@
+"""LSTM versus Elman on long-range dependencies: ``python -m experiments.longrange``."""
+
+from experiments.common import Study
+from experiments.common import main as _main
+from experiments.longrange.config import PRESETS, Config
+from experiments.longrange.plots import plot
+from experiments.longrange.run import run
+
+STUDY = Study(
+    name="longrange", config=Config, presets=PRESETS, run=run, plot=plot,
+    workdirs={"medium": "results/longrange/medium", "long": "results/longrange/long"},
+    tolerances={"loss": 0.2, "loss_over_baseline": 0.2, "steps_to_success": 0.5})
+
+
+def main(argv=None) -> int:
+    return _main(STUDY, argv)

@@ -1,0 +1,5 @@
+import sys
+
+from experiments.longrange import main
+
+sys.exit(main())
