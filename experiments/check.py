@@ -24,7 +24,7 @@ from typing import Any
 from experiments.__main__ import RESULTS, load_study, study_names
 from experiments.common import UserError
 
-SKIP_KEYS = {"command"}  # the temporary run records its own workdir
+SKIP_KEYS = {"command", "headline"}  # its own workdir; a sentence of the numbers compared
 
 
 def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
