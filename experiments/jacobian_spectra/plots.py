@@ -135,7 +135,7 @@ def spectra_figure(spectra: dict, path: Path) -> str:
         ax.set_ylabel(f"count (of N = {spectra['hidden']})")
         ax.set_title(f"{title}, ρ = {spectra['rho']:g}" + (" (all t coincide)" if spike else ""),
                      fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left")
         ax.grid(alpha=0.3)
     fig.suptitle(f"Singular values of the Jacobian product (float64; values > "
                  f"{spectra['floor_decades']:g} decades below the largest dropped as rounding "
