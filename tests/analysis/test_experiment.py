@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from experiments import jacobian_spectra
 from experiments.jacobian_spectra.config import PRESETS, Config
@@ -22,6 +23,7 @@ TINY = [
 PARTS = ("norms", "spectra", "lyapunov", "flow", "clipping")
 
 
+@pytest.mark.slow  # compiles every part and draws every figure twice
 def test_jacobian_spectra_tiny(tmp_path, capsys):
     argv = [*TINY, "--workdir", str(tmp_path)]
     assert jacobian_spectra.main(argv) == 0
