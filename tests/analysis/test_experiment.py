@@ -1,54 +1,81 @@
-"""End to end: the Jacobian-spectra experiment at a tiny size writes its tables, figures, index."""
+"""End to end: the Jacobian-spectra study at a tiny size writes its tables, figures and index."""
 
 import json
+import math
+
+import numpy as np
+import pytest
 
 from experiments import jacobian_spectra
+from experiments.jacobian_spectra.config import PRESETS, Config
+
+TINY = [
+    "--quick", "--norms.families", "linear_orth", "lstm_fb1", "--norms.hidden-size", "6",
+    "--norms.length", "12", "--norms.rhos", "0.5", "1.5", "--norms.seeds", "2",
+    "--spectra.hidden-size", "6", "--spectra.times", "1", "5",
+    "--lyapunov.hidden-size", "6", "--lyapunov.length", "60", "--lyapunov.warmup", "20",
+    "--lyapunov.seeds", "1", "--lyapunov.gains", "0.5", "2", "--lyapunov.gain-grid", "0.5", "2",
+    "--lyapunov.logistic-points", "5",
+    "--flow.length", "6", "--flow.hidden-size", "4", "--flow.batch-size", "4", "--flow.samples", "2",
+    "--clipping.length", "6", "--clipping.hidden-size", "4", "--clipping.batch-size", "4",
+    "--clipping.landscape-points", "5", "--steps", "4",
+]
+PARTS = ("norms", "spectra", "lyapunov", "flow", "clipping")
 
 
+@pytest.mark.slow  # compiles every part and draws every figure twice
 def test_jacobian_spectra_tiny(tmp_path, capsys):
-    argv = [
-        "--quick", "--families", "linear_orth,lstm_fb1", "--hidden-size", "6", "--length", "12", "--rhos", "0.5,1.5", "--seeds", "2",
-        "--spectrum-hidden", "6", "--spectrum-times", "1,5", "--lyap-hidden", "6",
-        "--lyap-steps", "60", "--lyap-warmup", "20", "--lyap-seeds", "1", "--lyap-gains", "0.5,2",
-        "--lyap-gain-grid", "0.5,2", "--logistic-points", "5", "--adding-length", "6",
-        "--train-hidden", "4", "--steps", "4", "--batch-size", "4", "--flow-samples", "2",
-        "--clip-length", "6", "--clip-steps", "4", "--landscape-points", "5",
-        "--workdir", str(tmp_path),
-    ]
+    argv = [*TINY, "--workdir", str(tmp_path)]
     assert jacobian_spectra.main(argv) == 0
     for name in ("norms_zero.png", "norms_driven.png", "spectra.png", "lyapunov.png", "flow.png",
                  "clipping.png", "config.json", "index.json"):
         assert (tmp_path / name).stat().st_size > 0, name
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["preset"] == "quick" and config["config"]["norms"]["rhos"] == [0.5, 1.5]
     norms = json.loads((tmp_path / "norms.json").read_text())
     # zero input, linear, W = rho Q: log-norm = t log rho for every seed
-    lin = norms["families"]["linear_orth"]["zero"]
-    for i, rho in enumerate((0.5, 1.5)):
-        for seed_curve in lin[i]:
-            for t, v in zip(norms["t"], seed_curve, strict=True):
-                assert abs(v - t * __import__("math").log(rho)) < 1e-3
+    lin = np.asarray(norms["families"]["linear_orth"]["zero"])  # (rhos, seeds, T)
+    expected = np.asarray(norms["t"])[None, None, :] * np.log([0.5, 1.5])[:, None, None]
+    np.testing.assert_allclose(lin, np.broadcast_to(expected, lin.shape), atol=1e-3)
+    spectra = json.loads((tmp_path / "spectra.json").read_text())
+    # rho = 1 orthogonal and zero input: every singular value of Q^t is 1
+    np.testing.assert_allclose(spectra["log10_sv"]["linear_orth"], 0.0, atol=1e-4)
     lyap = json.loads((tmp_path / "lyapunov.json").read_text())
-    assert abs(lyap["logistic"]["lambda_at_4"] - lyap["logistic"]["ln2"]) < 0.02
+    assert abs(lyap["logistic"]["lambda_at_4"] - math.log(2)) < 0.02
     flow = json.loads((tmp_path / "flow.json").read_text())
     assert len(flow["models"]["lstm"]["trained"]) == 6
-    # the same command again reuses every finished part instead of recomputing it
-    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.json") if p.name != "index.json"}
+    clip = json.loads((tmp_path / "clipping.json").read_text())
+    assert [r[0] for r in clip["runs"]["norm"]["curve"]][-1] == 4  # --steps overrides
+    for part in PARTS:  # no wall clock in results
+        assert "seconds" not in json.loads((tmp_path / f"{part}.json").read_text())
+    # the same command again reuses every finished part
+    before = {p: (tmp_path / f"{p}.json").read_bytes() for p in PARTS}
     capsys.readouterr()
     assert jacobian_spectra.main(argv) == 0
     log = capsys.readouterr().out
-    for part in ("norms", "spectra", "lyapunov", "flow", "clipping"):
-        assert f"-- {part}: reusing" in log, log
-        assert (tmp_path / f"{part}.json").read_bytes() == before[f"{part}.json"]
-    # without the run state (a fresh clone of committed results) every part is recomputed
-    import shutil
-
-    shutil.rmtree(tmp_path / "checkpoints")
-    assert jacobian_spectra.main(argv) == 0
-    assert "reusing" not in capsys.readouterr().out
-    # a changed setting recomputes
-    assert jacobian_spectra.main(argv[:-2] + ["--lyap-steps", "70", "--workdir", str(tmp_path)]) == 0
-    assert "-- norms: reusing" not in capsys.readouterr().out
-    assert json.loads((tmp_path / "norms.json").read_text())["settings"]["lyap_steps"] == 70
-    # plot-only redraws from the saved results without retraining
+    for part in PARTS:
+        assert f"{part}: reusing" in log, log
+        assert (tmp_path / f"{part}.json").read_bytes() == before[part]
+    # changing one part's field recomputes only that part
+    assert jacobian_spectra.main([*argv, "--lyapunov.length", "70"]) == 0
+    log = capsys.readouterr().out
+    assert "lyapunov: reusing" not in log and "norms: reusing" in log and "flow: reusing" in log
+    assert json.loads((tmp_path / "lyapunov.json").read_text())["settings"]["length"] == 70
+    # plot-only redraws from the saved results
+    (tmp_path / "flow.png").unlink()
     assert jacobian_spectra.main(["--plot-only", "--workdir", str(tmp_path)]) == 0
-    # bad input: one line, exit status 2
-    assert jacobian_spectra.main(["--length", "0", "--workdir", str(tmp_path / "x")]) == 2
+    assert (tmp_path / "flow.png").exists()
+
+
+def test_jacobian_spectra_bad_input_is_one_line(tmp_path, capsys):
+    for bad in (["--norms.length", "0"], ["--norms.families", "rnn"],
+                ["--lyapunov.warmup", "900"], ["--spectra.rho", "nan"], ["--flow.length", "1"]):
+        assert jacobian_spectra.main(["--quick", *bad, "--workdir", str(tmp_path / "x")]) == 2, bad
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:"), (bad, err)
+    assert not (tmp_path / "x").exists()
+
+
+def test_full_preset_is_the_config_default():
+    assert PRESETS["full"] == Config()
+    assert jacobian_spectra.STUDY.workdir("full").as_posix() == "results/jacobian_spectra_full"

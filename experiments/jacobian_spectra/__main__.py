@@ -1,0 +1,5 @@
+import sys
+
+from experiments.jacobian_spectra import main
+
+sys.exit(main())

@@ -1,0 +1,117 @@
+"""Parts ``norms`` and ``spectra``: the Jacobian product dh_t/dh_0 of each cell family.
+
+For h_t = f(h_{t-1}, x_t) the product J_t = prod_{s=t..1} df/dh(h_{s-1}, x_s) gives the norm
+||J_t||_2 (how a perturbation of h_0 grows or decays) and its singular values. A linear Elman
+cell with W = rho Q (Q Haar orthogonal) has J_t = (rho Q)^t, so log ||J_t|| = t log rho exactly;
+a saturating activation with |f'| <= gamma bounds it by t log(gamma sigma_max(W)) (Pascanu,
+Mikolov & Bengio 2013).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import rnnjax
+from experiments.jacobian_spectra.config import NormsConfig, SpectraConfig
+from rnnjax import analysis
+
+ACTIVATIONS = {"linear": lambda z: z, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid}
+SPECTRA_FAMILIES = ("linear_orth", "linear_gauss", "tanh_orth", "tanh_gauss")
+FLOOR_DECADES = 15.0  # float64 keeps ~16 decades: smaller singular values are rounding noise
+
+
+def family_cell(family: str, hidden: int) -> rnnjax.Cell:
+    """The cell of a family: ``{linear,tanh,sigmoid}_{orth,gauss}``, ``lstm_fb{0,1}`` or ``gru``."""
+    kind = family.split("_")[0]
+    if kind in ACTIVATIONS:
+        return rnnjax.cells.elman(hidden, activation=ACTIVATIONS[kind])
+    if family in ("lstm_fb0", "lstm_fb1"):
+        return rnnjax.cells.lstm(hidden, forget_bias=float(family[-1]))
+    if family == "gru":
+        return rnnjax.cells.gru(hidden)
+    raise ValueError(f"unknown family {family!r}")
+
+
+def _scaled_blocks(w_h: jax.Array, rho) -> jax.Array:
+    """Scale every (H, H) gate block of W_h (shape (H, G*H)) to spectral radius ``rho``."""
+    H = w_h.shape[0]
+    blocks = w_h.reshape(H, -1, H).transpose(1, 0, 2)  # (G, H, H): one batched eig
+    scaled = jax.vmap(lambda w: rnnjax.init.scale_spectral_radius(w, 1.0))(blocks) * rho
+    return scaled.transpose(1, 0, 2).reshape(H, -1)
+
+
+def family_params(family: str, cell: rnnjax.Cell, key, input_size: int, rho):
+    """The cell's default parameters with the recurrent matrix at spectral radius ``rho``.
+
+    ``_orth``: W = rho Q, Q Haar orthogonal; ``_gauss``: W_ij ~ N(0, 1/H) rescaled to spectral
+    radius rho; gated cells: each gate block of their default W_h rescaled to rho.
+    """
+    k_init, k_w = jax.random.split(key)
+    params = cell.init(k_init, input_size)
+    H = params.w_h.shape[0]
+    if family.endswith("_orth"):
+        return params._replace(w_h=rho * rnnjax.init.orthogonal()(k_w, (H, H)))
+    if family.endswith("_gauss"):
+        w = jax.random.normal(k_w, (H, H)) / math.sqrt(H)
+        return params._replace(w_h=rnnjax.init.scale_spectral_radius(w, 1.0) * rho)
+    return params._replace(w_h=_scaled_blocks(params.w_h, rho))
+
+
+def run_norms(cfg: NormsConfig, seed: int) -> dict:
+    """log ||dh_t/dh_0||_2 for t = 1..T: per family, input (zero, driven), rho and seed."""
+    T, H, I = cfg.length, cfg.hidden_size, cfg.input_size
+    rhos = jnp.asarray(cfg.rhos)
+    keys = jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), cfg.seeds)
+    xs_driven = cfg.input_std * jax.random.normal(
+        jax.random.fold_in(jax.random.key(seed), 2), (cfg.seeds, T, I))
+    inputs = {"zero": jnp.zeros_like(xs_driven), "driven": xs_driven}
+    out = {"t": list(range(1, T + 1)), "rhos": list(cfg.rhos), "hidden": H,
+           "input_std": cfg.input_std, "families": {}}
+    for family in cfg.families:
+        cell = family_cell(family, H)
+
+        def one(key, rho, xs, family=family, cell=cell):
+            params = family_params(family, cell, key, I, rho)
+            sigma_max = jnp.linalg.norm(params.w_h, 2)
+            return analysis.log_jacobian_norms(cell, params, xs, method="dense"), sigma_max
+
+        batched = jax.jit(jax.vmap(jax.vmap(one, (None, 0, None)), (0, None, 0)))
+        entry = {}
+        for name, xs in inputs.items():
+            log_norms, sigma_max = batched(keys, rhos, xs)  # (seeds, rhos, T), (seeds, rhos)
+            entry[name] = np.round(np.asarray(log_norms).transpose(1, 0, 2), 4).tolist()
+        entry["sigma_max"] = np.asarray(sigma_max).T.tolist()  # (rhos, seeds)
+        out["families"][family] = entry
+    return out
+
+
+def run_spectra(cfg: SpectraConfig, seed: int) -> dict:
+    """log10 singular values of dh_t/dh_0 at ``cfg.times`` in float64.
+
+    Linear cells run on zero input (their Jacobian does not depend on it), tanh cells on a
+    driven input. Values more than ``FLOOR_DECADES`` below the largest are at the rounding floor
+    and recorded as null.
+    """
+    H, T = cfg.hidden_size, max(cfg.times)
+    key = jax.random.fold_in(jax.random.key(seed), 3)
+    out = {"times": list(cfg.times), "rho": cfg.rho, "hidden": H, "input_std": cfg.input_std,
+           "floor_decades": FLOOR_DECADES, "log10_sv": {}}
+    with jax.enable_x64(True):
+        xs = cfg.input_std * jax.random.normal(jax.random.fold_in(key, 0), (T, cfg.input_size),
+                                               jnp.float64)
+        for family in SPECTRA_FAMILIES:
+            cell = family_cell(family, H)
+            params = family_params(family, cell, jax.random.fold_in(key, 1), cfg.input_size,
+                                   cfg.rho)
+            params = analysis.astype(params, jnp.float64)
+            inputs = jnp.zeros_like(xs) if family.startswith("linear") else xs
+            log_sv = np.asarray(analysis.jacobian_singular_values(
+                cell, params, inputs, at=cfg.times)) / np.log(10.0)
+            log_sv = np.where(log_sv >= log_sv[:, :1] - FLOOR_DECADES, log_sv, np.nan)
+            out["log10_sv"][family] = [[None if np.isnan(v) else round(float(v), 4) for v in row]
+                                       for row in log_sv]
+    return out
