@@ -151,3 +151,16 @@ def plot(workdir: Path) -> None:
                  ("samples.png", "text sampled by feeding outputs back (temperature)")],
         tables=["summary.json", "ngram.json", "hello.json", "samples.json"],
     )
+
+
+def readme_table(folder: Path) -> str:
+    """Markdown: test perplexity of each cell and of the n-grams (for the README)."""
+    summary, ngram = read_json(folder / "summary.json"), read_json(folder / "ngram.json")
+    rows = ["| model | test perplexity per character | parameters |", "|---|---|---|"]
+    rows += [f"| {_label(n)}, H = {r['hidden_size']} | {_ppl(r['test_perplexity'])} | {r['params']} |"
+             for n, r in sorted(summary["cells"].items(), key=lambda kv: kv[1]["test_perplexity"])]
+    best = ngram["best"]
+    rows.append(f"| best n-gram (n = {best['order']}, chosen on validation) | "
+                f"{best['test_perplexity']:.3f} | |")
+    rows += [f"| unigram | {r['test_perplexity']:.3f} | |" for r in ngram["rows"] if r["order"] == 1]
+    return "\n".join(rows)

@@ -81,3 +81,14 @@ def plot(workdir: Path) -> None:
                          ("curves.png", "test accuracy through training, per review kind")],
                 tables=["summary.json", "curves.json"]
                 + (["examples.json"] if (workdir / "examples.json").exists() else []))
+
+
+def readme_table(folder: Path) -> str:
+    """Markdown: test accuracy (%) of each model per review kind (for the README)."""
+    summary = read_json(folder / "summary.json")
+    kinds = summary["kinds"]
+    rows = ["| model | " + " | ".join(f"{k} (n = {summary['n_test'][k]})" for k in kinds) + " |",
+            "|---|" + "---|" * len(kinds)]
+    rows += [f"| {LABELS.get(m, m)} | " + " | ".join(f"{100 * r['accuracy'][k]:.1f} %" for k in kinds)
+             + " |" for m, r in summary["models"].items()]
+    return "\n".join(rows)
