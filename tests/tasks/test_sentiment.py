@@ -145,8 +145,9 @@ def test_load_tsv_missing_file(tmp_path):
 
 # ----------------------------------------------------------------------------- the experiment
 
-TINY = ["--models", "lstm", "--steps", "6", "--hidden-size", "4", "--embed-size", "4",
-        "--n-test", "8", "--eval-every", "3", "--batch-size", "8"]
+TINY = ["--train.models", "lstm", "--train.steps", "6", "--train.hidden-size", "4",
+        "--train.embed-size", "4", "--data.n-test", "8", "--train.eval-every", "3",
+        "--train.batch-size", "8", "--train.checkpoint-every", "3"]
 
 
 def test_experiment_end_to_end_and_resume(tmp_path):
@@ -160,12 +161,21 @@ def test_experiment_end_to_end_and_resume(tmp_path):
         assert (tmp_path / f).exists(), f
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert sum(summary["n_test"].values()) == 8
-    for m in ("lstm",):
-        assert all(0.0 <= a <= 1.0 for a in summary["models"][m]["accuracy"].values())
+    assert all(0.0 <= a <= 1.0 for a in summary["models"]["lstm"]["accuracy"].values())
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert curves["lstm"]["step"] == [0, 3, 6]
     # resume: a longer run continues from the step-6 checkpoint
-    assert exp.main([*TINY, "--steps", "9", "--workdir", str(tmp_path)]) == 0
+    assert exp.main([*TINY, "--train.steps", "9", "--workdir", str(tmp_path)]) == 0
     lines = (tmp_path / "runs" / "lstm" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [3, 6, 9]
+    examples = json.loads((tmp_path / "examples.json").read_text())
+    assert examples and all(0.0 <= e["p_positive"] <= 1.0 for e in examples)
+
+
+def _tsv(path, n=30):
+    path.write_text("sentence\tlabel\n" + "".join(
+        f"{'a fine film' if i % 2 else 'a dull film'} number {i}\t{i % 2}\n" for i in range(n)))
+    return path
 
 
 def test_experiment_on_a_user_tsv(tmp_path):
@@ -173,11 +183,40 @@ def test_experiment_on_a_user_tsv(tmp_path):
 
     from experiments import sentiment as exp
 
-    corpus = tmp_path / "mine.tsv"
-    corpus.write_text("sentence\tlabel\n" + "".join(
-        f"{'a fine film' if i % 2 else 'a dull film'} number {i}\t{i % 2}\n" for i in range(30)))
+    corpus = _tsv(tmp_path / "mine.tsv")
     out = tmp_path / "out"
-    assert exp.main([*TINY, "--models", "bow", "--corpus", str(corpus), "--workdir", str(out)]) == 0
+    argv = [*TINY, "--train.models", "bow", "--corpus", str(corpus), "--workdir", str(out)]
+    assert exp.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["kinds"] == ["all"] and summary["n_test"] == {"all": 3}
+    assert not (out / "examples.json").exists()
+    # an edited file is new data: the same command refuses to continue the old run
+    _tsv(corpus, n=40)
+    assert exp.main(argv) == 2
 
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "does not exist"),
+    (b"a fine film\n", "expected 'text<TAB>label'"),
+    (b"\xff\xfe\tbad\n", "corpus file"),
+    ("".join(f"film {i}\t{i % 3}\n" for i in range(30)).encode(), "expected 2 classes"),
+    (b"a fine film\t1\na dull film\t0\n", "at least 10 examples"),
+])
+def test_a_missing_or_bad_corpus_file_is_one_line(tmp_path, capsys, content, expected):
+    from experiments import sentiment as exp
+
+    corpus = tmp_path / "train.tsv"
+    if content is not None:
+        corpus.write_bytes(content)
+    status = exp.main([*TINY, "--corpus", str(corpus), "--workdir", str(tmp_path / "w")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and expected in err[0], err
+    assert "Traceback" not in err[0]
+
+
+def test_nonfinite_learning_rate_is_refused(tmp_path, capsys):
+    from experiments import sentiment as exp
+
+    assert exp.main(["--train.learning-rate", "nan", "--workdir", str(tmp_path / "w")]) == 2
+    assert "learning_rate" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()

@@ -1,45 +1,58 @@
 """char_lm and truncated_bptt end to end at tiny size, including resume from checkpoints."""
 
 import json
+import math
 
 from experiments import char_lm, truncated_bptt
 from rnnjax.train import read_metrics
 
-CHAR_TINY = ["--cells", "elman", "--hidden-size", "8", "--embed-size", "4", "--seq-len", "8",
-             "--batch-size", "4", "--corpus-chars", "3000", "--hello-steps", "5",
-             "--ngram-orders", "1,2,3", "--ngram-alphas", "1.0", "--eval-every", "2",
-             "--checkpoint-every", "2", "--log-every", "1", "--sample-chars", "12",
-             "--temperatures", "0,1"]
+CHAR_TINY = ["--train.cells", "elman", "--train.hidden-size", "8", "--train.embed-size", "4",
+             "--train.seq-len", "8", "--train.batch-size", "4", "--corpus-chars", "3000",
+             "--hello.steps", "5", "--ngram.orders", "1", "2", "3", "--ngram.alphas", "1.0",
+             "--train.eval-every", "2", "--train.checkpoint-every", "2", "--train.log-every", "1",
+             "--sample.chars", "12", "--sample.temperatures", "0", "1"]
 
 
-def test_char_lm_tiny_and_resume(tmp_path):
+def test_char_lm_tiny_and_resume(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sees the dog. the dogs see a cat.\n" * 40)
     work = tmp_path / "run"
-    assert char_lm.main([*CHAR_TINY, "--steps", "3", "--corpus", str(corpus),
-                         "--workdir", str(work)]) == 0
-    assert [r["step"] for r in read_metrics(work / "elman" / "metrics.jsonl")] == [1, 2, 3]
+    argv = [*CHAR_TINY, "--corpus", str(corpus), "--workdir", str(work)]
+    assert char_lm.main([*argv, "--train.steps", "3"]) == 0
+    metrics = work / "runs" / "elman" / "metrics.jsonl"
+    assert [r["step"] for r in read_metrics(metrics)] == [1, 2, 3]
     # more steps on the same workdir: resumes from the step-3 checkpoint, keeps the records
-    assert char_lm.main([*CHAR_TINY, "--steps", "5", "--corpus", str(corpus),
-                         "--workdir", str(work)]) == 0
-    records = read_metrics(work / "elman" / "metrics.jsonl")
+    assert char_lm.main([*argv, "--train.steps", "5"]) == 0
+    records = read_metrics(metrics)
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
-    assert sorted(p.name for p in (work / "elman" / "checkpoints").iterdir()
+    assert all("time" not in r for r in records)
+    assert sorted(p.name for p in (work / "runs" / "elman" / "checkpoints").iterdir()
                   if p.name.isdigit()) == ["3", "4", "5"]
     summary = json.loads((work / "summary.json").read_text())
-    ppl = summary["cells"]["elman"]["test_perplexity"]
-    assert 1.0 < ppl < 100.0
+    cell = summary["cells"]["elman"]
+    assert 1.0 < cell["test_perplexity"] < 100.0 and "steps_per_s" not in cell
+    # the curve's perplexities are exp of the logged validation losses
+    logged = {r["step"]: r["valid_loss"] for r in records if "valid_loss" in r}
+    assert [s for s, _ in cell["curve"]] == [2, 3, 4, 5]  # and at the end of each run
+    assert all(math.isclose(p, math.exp(logged[s]), rel_tol=1e-12) for s, p in cell["curve"])
     ngram = json.loads((work / "ngram.json").read_text())
     assert [r["order"] for r in ngram["rows"]] == [1, 2, 3]
     assert ngram["rows"][2]["test_perplexity"] < ngram["rows"][0]["test_perplexity"]
     samples = json.loads((work / "samples.json").read_text())["elman"]
     assert set(samples) == {"0.0", "1.0"} and all(s.startswith("the ") for s in samples.values())
+    assert all(len(s) == len("the ") + 12 for s in samples.values())
     hello = json.loads((work / "hello.json").read_text())
     assert hello["inputs"] == "hell" and len(hello["cells"]["elman"]["probs"]) == 4
     for png in ("hello.png", "perplexity.png", "samples.png"):
         assert (work / png).stat().st_size > 10_000
     index = json.loads((work / "index.json").read_text())
     assert "Elman" in index["headline"] and "n-gram" in index["headline"]
+    # fewer steps than the workdir holds, and no checkpoint kept there: refused in one line
+    capsys.readouterr()
+    assert char_lm.main([*argv, "--train.steps", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert [r["step"] for r in read_metrics(metrics)] == [1, 2, 3, 4, 5]
     # plot-only redraws from the saved results
     (work / "hello.png").unlink()
     assert char_lm.main(["--plot-only", "--workdir", str(work)]) == 0

@@ -1,0 +1,5 @@
+import sys
+
+from experiments.char_lm import main
+
+sys.exit(main())

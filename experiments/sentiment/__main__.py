@@ -1,0 +1,5 @@
+import sys
+
+from experiments.sentiment import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""char_lm without training: overflow-safe perplexities, figures of a diverged run, flag checks."""
+
+import math
+
+import pytest
+
+from experiments import char_lm
+from experiments.char_lm import plots
+from experiments.char_lm.run import perplexity
+from experiments.common import read_json, write_json
+
+
+def test_perplexity_of_a_huge_finite_loss_is_inf_not_an_error():
+    assert perplexity(30801.0) == math.inf  # math.exp(30801.0) raises OverflowError
+    assert math.isclose(perplexity(math.log(1.7)), 1.7, rel_tol=1e-12)
+    assert math.isnan(perplexity(math.nan))
+
+
+def _diverged(tmp_path):
+    cell = {"test_perplexity": math.inf, "valid_perplexity": math.inf, "params": 10,
+            "hidden_size": 4, "steps": 4, "curve": [[2, 3.5], [4, math.inf]],
+            "train_loss": [[1, 2.0], [4, 30801.0]]}
+    ok = {**cell, "test_perplexity": 2.5, "valid_perplexity": 2.6, "curve": [[2, 3.0], [4, 2.6]]}
+    ngram = {"rows": [{"order": n, "alpha": 1.0, "valid_perplexity": 4.0 / n,
+                       "test_perplexity": 4.0 / n} for n in (1, 2, 3, 4)]}
+    ngram["best"] = ngram["rows"][-1]
+    write_json(tmp_path / "summary.json", {"cells": {"elman": cell, "lstm": ok}})
+    write_json(tmp_path / "ngram.json", ngram)
+    return read_json(tmp_path / "summary.json"), read_json(tmp_path / "ngram.json")
+
+
+def test_a_diverged_cell_is_saved_as_inf_and_named_in_the_headline(tmp_path):
+    summary, ngram = _diverged(tmp_path)
+    assert summary["cells"]["elman"]["test_perplexity"] == math.inf  # JSON Infinity round-trips
+    hello = {"cells": {"elman": {"p_correct": [0.95] * 4}, "lstm": {"p_correct": [0.5] * 4}}}
+    line = plots.headline(hello, summary, ngram)
+    assert line.startswith("test perplexity per character: LSTM 2.500, Elman (tanh) inf (diverged)")
+    assert "(n = 4) 1.000" in line and '"hello" learned by 1/2' in line
+    plots.perplexity_figure(summary, ngram, tmp_path / "perplexity.png")
+    assert (tmp_path / "perplexity.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("argv", [["--sample.temperatures", "nan"], ["--sample.temperatures", "inf"],
+                                  ["--sample.temperatures", "-1"], ["--train.learning-rate", "nan"],
+                                  ["--ngram.alphas", "inf"], ["--train.cells", "rnn"],
+                                  ["--corpus", "/no/such/file.txt"]])
+def test_bad_flags_are_one_line_before_anything_is_written(argv, tmp_path, capsys):
+    assert char_lm.main([*argv, "--workdir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert not (tmp_path / "w").exists()
+
