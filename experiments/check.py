@@ -27,23 +27,24 @@ from experiments.common import UserError
 SKIP_KEYS = {"command", "headline"}  # its own workdir; a sentence of the numbers compared
 
 
-def leaves(obj: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+def leaves(obj: Any, path: str = "", skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str, Any]]:
     """``(path, last key, value)`` of every number, string, bool or null in a JSON tree."""
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if k not in SKIP_KEYS:
-                yield from leaves(v, f"{path}.{k}" if path else k)
+            if k not in SKIP_KEYS and k not in skip:
+                yield from leaves(v, f"{path}.{k}" if path else k, skip)
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from leaves(v, f"{path}[{i}]")
+            yield from leaves(v, f"{path}[{i}]", skip)
     else:
         yield path, path.rsplit(".", 1)[-1].split("[", 1)[0], obj
 
 
 def compare(committed: Any, rerun: Any, tolerances: dict[str, float], default: float,
-            absolute: float = 1e-12) -> list[tuple]:
+            absolute: float = 1e-12, skip: frozenset[str] = frozenset()) -> list[tuple]:
     """Rows ``(path, committed, rerun, relative difference, tolerance)`` that differ."""
-    a, b = dict((p, (k, v)) for p, k, v in leaves(committed)), dict((p, (k, v)) for p, k, v in leaves(rerun))
+    a = {p: (k, v) for p, k, v in leaves(committed, skip=skip)}
+    b = {p: (k, v) for p, k, v in leaves(rerun, skip=skip)}
     out = []
     for path in sorted(a.keys() | b.keys()):
         if path not in a or path not in b:
@@ -75,6 +76,7 @@ def check_study(name: str, results: Path = RESULTS) -> list[tuple]:
     tolerances = dict(study.tolerances) if study else {}
     default = study.default_tolerance if study else 1e-4
     absolute = study.absolute_tolerance if study else 1e-12
+    skip = frozenset(study.unchecked) if study else frozenset()
     committed_dir = results / name
     rows = []
     with tempfile.TemporaryDirectory(prefix=f"check-{name}-") as tmp:
@@ -84,13 +86,13 @@ def check_study(name: str, results: Path = RESULTS) -> list[tuple]:
         for rerun_file in sorted(Path(tmp).rglob("*.json")):
             rel = rerun_file.relative_to(tmp)
             if rel.parts[0] in ("checkpoints", "runs") or "checkpoints" in rel.parts \
-                    or rel.name in ("timing.json", "metrics.json"):
+                    or rel.name in ("timing.json", "metrics.json") or rel.name in skip:
                 continue
             committed_file = committed_dir / rel
             if not committed_file.exists():
                 continue
             diffs = compare(json.loads(committed_file.read_text()), json.loads(rerun_file.read_text()),
-                            tolerances, default, absolute)
+                            tolerances, default, absolute, skip)
             rows += [(str(rel), *d) for d in diffs]
     return rows
 

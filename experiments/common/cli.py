@@ -58,6 +58,8 @@ class Study:
       tolerances: for ``python -m experiments.check``: relative tolerance per JSON key name
         (numbers under that key anywhere in a result file); others use ``default_tolerance``.
       default_tolerance: relative tolerance for numbers not named in ``tolerances``.
+      unchecked: result files or JSON keys the check leaves out: sampled text, which a rounding
+        difference on another machine changes character by character.
       absolute_tolerance: differences below this never count (numbers near zero, such as a
         trained loss of 1e-3, differ in relative terms across machines).
       doc: the description ``--help`` prints (the study's config docstring by default).
@@ -72,6 +74,7 @@ class Study:
     tolerances: Mapping[str, float] = dataclasses.field(default_factory=dict)
     default_tolerance: float = 1e-4
     absolute_tolerance: float = 1e-12
+    unchecked: tuple[str, ...] = ()
     doc: str | None = None
 
     def __post_init__(self):
