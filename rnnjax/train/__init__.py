@@ -9,7 +9,7 @@ metrics, and vmapped/sharded sweeps.
     state = T.init_state(params, opt, key=jax.random.key(0))     # TrainState(params, opt_state, step, key)
 
     def loss_fn(params, batch, key):                             # one scalar to minimise
-        logits, _ = model.apply(params, batch["x"])
+        _, logits = model.apply(params, batch["x"])
         return T.cross_entropy(logits, batch["y"], batch["mask"])
 
     step = T.make_step(loss_fn, opt)                              # jitted, donates the state
