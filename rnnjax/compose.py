@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax.cell import Cell
+from rnnjax.cell import Cell, cell_constructor
 from rnnjax.unroll import unroll
 
 Array = jax.Array
@@ -36,6 +36,7 @@ PyTree = Any
 # ----------------------------------------------------------------------------- stack
 
 
+@cell_constructor
 def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False) -> Cell:
     """A deep RNN: the output of each cell is the input of the next.
 
@@ -142,6 +143,7 @@ MERGES: dict[str, Callable[[Array, Array], Array]] = {
 }
 
 
+@cell_constructor
 def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Cell:
     """Run ``forward`` over the sequence and ``backward`` over it reversed; merge per position.
 
@@ -156,6 +158,9 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
       the final carry holds ``→h_L`` and ``←h_1``. Its ``step`` advances both directions on the
       same input, which is the transition of the pair but not a bidirectional pass.
     """
+    if not isinstance(forward, Cell) or not isinstance(backward, Cell):
+        raise TypeError("bidirectional: expected two rnnjax.Cell, got "
+                        f"{type(forward).__name__} and {type(backward).__name__}")
     if merge not in MERGES:
         raise ValueError(f"bidirectional: merge must be one of {sorted(MERGES)}, got {merge!r}")
     if merge != "concat" and forward.output_size != backward.output_size:

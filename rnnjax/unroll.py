@@ -77,6 +77,7 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
         carry = cell.initial_carry(params, batch_shape)
     else:
         _check_carry_shapes(carry, expected, batch_shape)
+        carry = jax.tree.map(lambda c, e: jnp.asarray(c, e.dtype), carry, expected)
     lengths = _check_lengths(lengths, batch_shape, T)
     if isinstance(remat, bool):
         pass
