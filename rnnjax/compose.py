@@ -104,26 +104,19 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
             carry, y = run_layers(params, (c0,) + tuple(carry[1:]), y, 1, key)
             return carry, y
 
-    def sequence(params, xs, carry, *, lengths, reverse, unroll: int, remat, return_carries,
-                 hoist=None, key=None):
+    def sequence(params, xs, carry, *, key=None, reset_carry=None, **options):
         finals, per_step, x = [], [], xs
         for i, cell in enumerate(cells):
-            c, out = _unroll_layer(cell, params[i], x, carry[i], lengths, reverse, unroll,
-                                   remat, return_carries, hoist)
-            y, cs = out if return_carries else (out, None)
+            r = None if reset_carry is None else reset_carry[i]
+            c, out = unroll(cell, params[i], x, carry[i], reset_carry=r, **options)
+            y, cs = out if options["return_carries"] else (out, None)
             finals.append(c)
             per_step.append(cs)
             x = between(i, y, x, key, time_axis=True)
-        return tuple(finals), ((x, tuple(per_step)) if return_carries else x)
+        return tuple(finals), ((x, tuple(per_step)) if options["return_carries"] else x)
 
     name = "stack(" + ", ".join(c.name for c in cells) + ")"
     return Cell(init, initial_carry, step, cells[-1].output_size, project, recur, name, sequence)
-
-
-def _unroll_layer(cell, params, xs, carry, lengths, reverse, unroll_, remat, return_carries,
-                  hoist):
-    return unroll(cell, params, xs, carry, lengths=lengths, reverse=reverse, unroll=unroll_,
-                  remat=remat, return_carries=return_carries, hoist=hoist)
 
 
 # ----------------------------------------------------------------------------- bidirectional
@@ -183,14 +176,14 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
         cb, yb = backward.step(params.backward, carry.backward, x)
         return Bidirectional(cf, cb), combine(yf, yb)
 
-    def sequence(params, xs, carry, *, lengths, reverse, unroll: int, remat, return_carries,
-                 hoist=None, key=None):
+    def sequence(params, xs, carry, *, reverse, key=None, reset_carry=None, **options):
         del key  # the directions take no randomness of their own
-        cf, of = _unroll_layer(forward, params.forward, xs, carry.forward, lengths, reverse,
-                               unroll, remat, return_carries, hoist)
-        cb, ob = _unroll_layer(backward, params.backward, xs, carry.backward, lengths,
-                               not reverse, unroll, remat, return_carries, hoist)
-        if return_carries:
+        rf, rb = (None, None) if reset_carry is None else reset_carry
+        cf, of = unroll(forward, params.forward, xs, carry.forward, reverse=reverse,
+                        reset_carry=rf, **options)
+        cb, ob = unroll(backward, params.backward, xs, carry.backward, reverse=not reverse,
+                        reset_carry=rb, **options)
+        if options["return_carries"]:
             (yf, csf), (yb, csb) = of, ob
             return Bidirectional(cf, cb), (combine(yf, yb), Bidirectional(csf, csb))
         return Bidirectional(cf, cb), combine(of, ob)
