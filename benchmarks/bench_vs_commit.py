@@ -7,9 +7,12 @@ On a shared, noisy machine absolute times drift from minute to minute, so two se
 ``benchmarks/bench_cells.py`` cannot show a 5 % change. Here the old package (``git archive`` of
 ``--old`` into a temporary directory) and the new one are imported side by side, and each
 repeat times every variant once, one after the other; the table reports the median times and
-the ratio ``t_new / t_old`` (below 1: the new code is faster). Each row is the forward and
+the ratio ``t_new / t_old`` (below 1: the new code is faster), for wall-clock time and for the
+process's CPU time (less sensitive to other jobs taking the cores). Each row is the forward and
 backward pass of ``mean(ys²)`` as in ``bench_cells`` (not hoisted, and hoisted); a last row per
 shape adds ``lengths`` (half the batch at ``T/2``), which the new code pads with the double where.
+``same_program`` says whether the two versions trace to the same jaxpr: then any measured
+difference is noise.
 """
 
 from __future__ import annotations
@@ -17,16 +20,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-
-from benchmarks.bench_cells import time_interleaved
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,13 +62,28 @@ def archive(rev: str, into: Path) -> Path:
 
 
 def grad_fn(rnnjax, name: str, H: int, xs, hoist: bool, lengths):
+    """The jitted gradient, its params and its jaxpr (as text)."""
     cell = getattr(rnnjax.cells, name)(H)
     params = cell.init(jax.random.key(0), xs.shape[-1])
 
     def loss(p, xs):
         return jnp.mean(rnnjax.unroll(cell, p, xs, lengths=lengths, hoist=hoist)[1] ** 2)
 
-    return jax.jit(jax.value_and_grad(loss)), params
+    f = jax.value_and_grad(loss)
+    return jax.jit(f), params, str(jax.make_jaxpr(f)(params, xs))
+
+
+def time_interleaved(fns: dict, args: dict, repeats: int) -> dict[str, tuple[float, float]]:
+    """Median (wall, CPU) seconds of each function, the functions timed in turn each repeat."""
+    for k, f in fns.items():  # compile and warm up
+        jax.block_until_ready(f(*args[k]))
+    times = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            jax.block_until_ready(f(*args[k]))
+            times[k].append((time.perf_counter() - w0, time.process_time() - c0))
+    return {k: tuple(statistics.median(x) for x in zip(*v, strict=True)) for k, v in times.items()}
 
 
 def main(argv=None) -> int:
@@ -88,18 +106,23 @@ def main(argv=None) -> int:
             variants += [(c, True, None) for c in ("lstm", "gru", "elman")]
             variants += [("lstm", False, half)]
             for name, hoist, lengths in variants:
-                fns, fargs = {}, {}
+                fns, fargs, jaxprs = {}, {}, {}
                 for label, package in versions.items():
-                    fns[label], params = grad_fn(package, name, H, xs, hoist, lengths)
+                    fns[label], params, jaxprs[label] = grad_fn(package, name, H, xs, hoist, lengths)
                     fargs[label] = (params, xs)
                 t = time_interleaved(fns, fargs, repeats)
                 rows.append({"cell": name, "hoist": hoist, "lengths": lengths is not None,
-                             "B": B, "T": T, "I": I, "H": H, "old_ms": 1e3 * t["old"],
-                             "new_ms": 1e3 * t["new"], "ratio": t["new"] / t["old"]})
+                             "B": B, "T": T, "I": I, "H": H,
+                             "same_program": jaxprs["old"] == jaxprs["new"],
+                             "old_ms": 1e3 * t["old"][0], "new_ms": 1e3 * t["new"][0],
+                             "ratio": t["new"][0] / t["old"][0],
+                             "old_cpu_ms": 1e3 * t["old"][1], "new_cpu_ms": 1e3 * t["new"][1],
+                             "cpu_ratio": t["new"][1] / t["old"][1]})
                 r = rows[-1]
                 print(f"{name:6s} hoist={hoist!s:5s} lengths={r['lengths']!s:5s} "
-                      f"(B, T, I, H)=({B}, {T}, {I}, {H}): old {r['old_ms']:8.1f} ms  "
-                      f"new {r['new_ms']:8.1f} ms  new/old {r['ratio']:.3f}", flush=True)
+                      f"(B, T, I, H)=({B}, {T}, {I}, {H}) same program {r['same_program']!s:5s}: "
+                      f"old {r['old_ms']:8.1f} ms  new {r['new_ms']:8.1f} ms  "
+                      f"new/old wall {r['ratio']:.3f} cpu {r['cpu_ratio']:.3f}", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"old": args.old, "jax": jax.__version__,
                                           "repeats": repeats, "rows": rows}, indent=2) + "\n")

@@ -107,9 +107,11 @@ class Cell(NamedTuple):
         ``step(p, c, x) == recur(p, c, project(p, x))``.
       name: a short human-readable description, used in reprs and figure legends.
       sequence: optional ``(params, xs, carry, *, lengths, resets, reset_carry, reverse, unroll,
-        remat, return_carries, hoist, key) -> (carry, ys)`` for compositions that cannot be run
-        one step at a time (a bidirectional layer needs the whole sequence); :func:`rnnjax.unroll`
-        delegates to it, with ``xs`` batch-first and ``carry`` already resolved.
+        remat, return_carries, hoist, method, key) -> (carry, ys)`` for compositions that cannot
+        be run one step at a time (a bidirectional layer needs the whole sequence);
+        :func:`rnnjax.unroll` delegates to it, with ``xs`` batch-first, ``carry`` (and
+        ``reset_carry`` when ``resets`` is given) already resolved, and the other arguments
+        validated; ``key`` only when given.
       spec: ``(constructor, arguments)`` set by :func:`cell_constructor`; what equality and
         hashing compare. ``None`` for a cell built by hand (then it equals only itself).
     """

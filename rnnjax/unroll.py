@@ -139,17 +139,17 @@ def scan_cell(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, lengths, 
     """The scan behind :func:`unroll` for a single cell (inputs already validated)."""
     T = xs.shape[-2]
     xs_tm = jnp.moveaxis(xs, -2, 0)  # (T, *batch, I): transpose the narrow input, not the gates
-    t = jnp.arange(T).reshape((T,) + (1,) * (xs.ndim - 2))
+    t = lambda: jnp.arange(T).reshape((T,) + (1,) * (xs.ndim - 2))  # time index (T, 1, ...)
     resets_tm = None if resets is None else jnp.moveaxis(resets, -1, 0)  # (T, *batch)
     if resets_tm is not None and reverse:
         # Backward in time a segment starts at its last step: reset before t when t + 1 starts one.
         resets_tm = jnp.concatenate([resets_tm[1:], jnp.zeros_like(resets_tm[:1])], axis=0)
         if lengths is not None:
-            resets_tm = resets_tm & (t + 1 < lengths[None])
+            resets_tm = resets_tm & (t() + 1 < lengths[None])
     if lengths is not None:
         # The double where: padding is zeroed before the cell sees it, so NaN padding cannot
         # reach the gradients through the masked-out branch of the where below.
-        xs_tm = jnp.where(_expand(t < lengths[None], xs_tm), xs_tm, 0)
+        xs_tm = jnp.where(_expand(t() < lengths[None], xs_tm), xs_tm, 0)
     padded_reverse = reverse and lengths is not None
     if padded_reverse:
         xs_tm = _reverse_within_lengths(xs_tm, lengths)
