@@ -136,13 +136,12 @@ class AttentionConfig:
 
     def __post_init__(self):
         require_positive(self, "heads", "d_model", "queries", "stored")
-        if not len(self.heads) == len(self.d_model) == len(self.queries) == len(self.stored) > 0:
-            raise ValueError("attention.heads, d_model, queries and stored must have the same "
-                             f"non-zero length, got {len(self.heads)}, {len(self.d_model)}, "
-                             f"{len(self.queries)}, {len(self.stored)}")
+        lengths = [len(self.heads), len(self.d_model), len(self.queries), len(self.stored)]
+        if len(set(lengths)) != 1 or not lengths[0]:
+            raise ValueError(f"attention case lengths differ: {', '.join(map(str, lengths))}")
         for h, d in zip(self.heads, self.d_model, strict=True):
             if d % h:
-                raise ValueError(f"attention.d_model must be a multiple of heads, got {d} and {h}")
+                raise ValueError(f"heads {h} must divide attention.d_model {d}")
 
 
 @dataclasses.dataclass(frozen=True)

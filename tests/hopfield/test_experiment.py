@@ -68,8 +68,8 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
 @pytest.mark.parametrize("argv, field", [
     (["--capacity.noise", "0.7"], "capacity.noise"),
     (["--attention.heads", "3", "--attention.d-model", "16", "--attention.queries", "2",
-      "--attention.stored", "2"], "multiple of heads"),
-    (["--attention.heads", "1", "2"], "same"),
+      "--attention.stored", "2"], "heads 3 must divide attention.d_model 16"),
+    (["--attention.heads", "1", "2"], "lengths differ: 2, 3, 3, 3"),
     (["--modern.eps", "nan"], "eps"),
 ])
 def test_bad_values_exit_2_before_writing(tmp_path, capsys, argv, field):
@@ -101,7 +101,7 @@ def test_stability_against_a_numpy_loop():
             fixed = [all(x[m, i] * (w[i] @ x[m]) >= 0 for i in range(n)) for m in range(p)]
             stable_one.append(fixed[0])
             stable_all.append(all(fixed))
-        assert one == np.mean(stable_one) and every == np.mean(stable_all)
+        assert (one, every) == pytest.approx((np.mean(stable_one), np.mean(stable_all)))
 
 
 def test_one_step_overlap_and_wilson_band():
