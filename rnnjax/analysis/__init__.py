@@ -9,6 +9,7 @@ All functions take one sequence ``xs: (T, input_size)`` and an unbatched carry; 
 batches them over parameters (spectral radii, seeds), inputs and carries.
 """
 
+from rnnjax.analysis import mean_field as mean_field
 from rnnjax.analysis.gradients import carry_gradients, gradient_flow
 from rnnjax.analysis.jacobians import (
     astype,
