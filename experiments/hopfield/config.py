@@ -202,7 +202,7 @@ class Config:
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
     global-norm clipping on a fresh batch per update.
 
-    Command: ``python -m experiments.hopfield --quick`` (a few minutes on 2 CPU cores) or
+    Command: ``python -m experiments.hopfield --quick`` (about 25 minutes on a shared 2-core CPU) or
     ``--preset full`` (estimated 30-60 minutes: the N = 2000 capacity sweep and the recurrent
     networks' 3000 updates at T = 200 dominate). The training runs checkpoint and resume.
     """

@@ -12,7 +12,7 @@ import numpy as np
 
 from experiments.common import read_json, save_figure, write_index, write_text
 from experiments.common.stats import wilson_interval
-from experiments.hopfield.table import comparison_table, one_step_overlap
+from experiments.hopfield.table import abs_diff, comparison_table, one_step_overlap
 from experiments.hopfield.table import readme_table as readme_table  # for experiments.readme
 from rnnjax.hopfield import theory
 
@@ -54,21 +54,25 @@ def capacity_figure(cap: dict, path: Path) -> None:
             ax.plot(row["alpha"], d["overlap_mean"], "o-", ms=3, color=c, label=f"N = {row['N']}")
             bx.plot(row["alpha"], d["exact_fraction"], "o-", ms=3, color=c, label=f"N = {row['N']}")
             low, high = wilson_band(d["exact_fraction"], trials)
-            bx.fill_between(row["alpha"], low, high, color=c, alpha=0.12)
+            bx.fill_between(row["alpha"], low, high, color=c, alpha=0.1,
+                            label=f"95 % Wilson interval ({trials} networks)" if c == COLORS[0]
+                            else None)
         ax.plot(alpha_fine, one_step_overlap(alpha_fine), "k--", lw=1,
                 label="one-step estimate 1 − 2Φ(−1/√α)")
-        ax.plot(ags.alpha, ags.m, "-", color="tab:purple", lw=2, alpha=0.7,
+        ax.plot(ags.alpha, ags.m, "-", color="tab:purple", lw=2.5, zorder=5,
                 label="AGS m(α), N → ∞ (retrieval branch)")
+        ax.plot([ags.alpha_c], [ags.m_c], "o", color="tab:purple", ms=6, zorder=5)
         for a in (ax, bx):
             a.axvline(ags.alpha_c, color="gray", ls=":", label=f"α_c = {ags.alpha_c:.3f} (AGS)")
             a.grid(alpha=0.3)
         ax.set_title(f"cue: {float(nz):.0%} of bits flipped")
         ax.set_ylabel("mean final overlap m")
-        bx.set_ylabel(f"fraction recalled exactly (band: 95 % Wilson, {trials} networks)")
+        bx.set_ylabel("fraction recalled exactly")
         bx.set_xlabel("load α = P / N")
         ax.set_ylim(0, 1.05)
         bx.set_ylim(-0.02, 1.02)
     axes[0, 0].legend(fontsize=7, loc="lower left")
+    axes[1, -1].legend(fontsize=7, loc="upper right")
     fig.suptitle("Classical Hopfield network: recall of a stored pattern vs load "
                  "(asynchronous updates)")
     fig.tight_layout()
@@ -101,6 +105,7 @@ def perfect_recall_figure(pr: dict, path: Path) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     _log_axes_plain(ax)
+    ax.set_xticks(ns, [f"{n:.0f}" for n in ns])
     ax.set_xlabel("number of units N")
     ax.set_ylabel(f"patterns P (largest with ≥ 50 % of {pr['settings']['trials']} networks)")
     ax.set_title("Perfect-recall capacity of the classical network")
@@ -258,7 +263,7 @@ def headline(results: dict) -> str:
     crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
     ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
     return (f"classical crossover α_c = {crossover} at N = {big['N']} (AGS {_alpha_c():.3f}); "
-            f"attention identity to {att['max_abs_diff']:.1e}; adding T = {task['T']}: "
+            f"attention identity to {abs_diff(att['max_abs_diff'])}; adding T = {task['T']}: "
             f"Hopfield pooling {ratio['hopfield_pooling']:.2g}, LSTM {ratio['lstm']:.2f}, "
             f"Elman {ratio['elman']:.2f} × baseline")
 

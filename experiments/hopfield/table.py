@@ -20,6 +20,11 @@ def one_step_overlap(alpha) -> np.ndarray:
     return 1 - 2 * np.array(flip).reshape(alpha.shape)
 
 
+def abs_diff(x: float) -> str:
+    """A largest absolute difference: ``0 (bit-identical)`` or its value."""
+    return "0 (bit-identical)" if x == 0 else f"{x:.1e}"
+
+
 def _fmt(v) -> str:
     return "n/a" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
@@ -117,7 +122,7 @@ def readme_table(folder: str | Path) -> str:
          f"{_fmt(last['modern_capacity'])}{'+' if last['modern_capped'] else ''} patterns",
          f"classical: {_fmt(last['classical_capacity'])}"),
         ("Hopfield update vs attention (jax.nn, Flax MHA)",
-         f"max abs diff {att['max_abs_diff']:.1e}", "float32"),
+         f"max abs diff {abs_diff(att['max_abs_diff'])}", "float32"),
         (f"adding T = {task['T']}: Hopfield pooling / LSTM / Elman",
          f"{runs['hopfield_pooling']['loss_over_baseline']:.2g} / "
          f"{runs['lstm']['loss_over_baseline']:.2f} / {runs['elman']['loss_over_baseline']:.2f}"
