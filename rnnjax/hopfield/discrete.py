@@ -308,18 +308,18 @@ def run_async(weights: Array, state: Array, *, key: Array | None = None,
     x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
     y0 = jnp.atleast_2d(state).astype(dtype)
     result = _run_async(weights, y0, key, order, x, theta, binary=binary,
-                        max_sweeps=int(max_sweeps), trace=trace)
+                        max_sweeps=int(max_sweeps), trace=trace, block=_BLOCK)
     if state.ndim == 1:
         result = AsyncResult(*(r[0] for r in result))
     return result
 
 
-@partial(jax.jit, static_argnames=("binary", "max_sweeps", "trace"))
-def _run_async(weights, y0, key, order, x, theta, *, binary, max_sweeps, trace):
+@partial(jax.jit, static_argnames=("binary", "max_sweeps", "trace", "block"))
+def _run_async(weights, y0, key, order, x, theta, *, binary, max_sweeps, trace, block):
     lo, hi = _levels(binary)
     n, batch = weights.shape[0], y0.shape[0]
     length = n if key is not None else order.shape[0]
-    blk = min(_BLOCK, length)
+    blk = min(block, length)
     num_blocks = -(-length // blk)
     per_sweep = length if trace == "update" else 1
     exact = lax.Precision.HIGHEST

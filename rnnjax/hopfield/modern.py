@@ -30,6 +30,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from rnnjax.cell import Cell, check_input, zeros_carry
@@ -72,7 +73,7 @@ def _check_beta(beta):
     if beta is None or not (jnp.issubdtype(beta.dtype, jnp.integer)
                             or jnp.issubdtype(beta.dtype, jnp.floating)):
         raise TypeError("beta must be a real number or an array of real numbers")
-    if not isinstance(beta, jax.core.Tracer) and not bool(jnp.all(beta > 0)):
+    if not isinstance(beta, jax.core.Tracer) and not np.all(np.asarray(beta) > 0):
         raise ValueError(f"beta must be > 0 (inf is the hard-max limit), got {beta}")
     return beta
 
@@ -81,10 +82,16 @@ def _attention(stored: Array, query: Array, beta) -> Array:
     """``softmax(β X ξ)`` over the N stored patterns, ``(..., N)``; uniform over the maximisers
     of ``X ξ`` where ``β = inf``."""
     z = query @ stored.T
+    known = not isinstance(beta, jax.core.Tracer)
+    if known and np.all(np.isfinite(np.asarray(beta))):      # the usual case: no hard max
+        return jax.nn.softmax(beta * z, axis=-1)
     hard = beta == jnp.inf
-    soft = jax.nn.softmax(jnp.where(hard, 1.0, beta) * z, axis=-1)
     top = (z == jnp.max(z, axis=-1, keepdims=True)).astype(z.dtype)
-    return jnp.where(hard, top / jnp.sum(top, axis=-1, keepdims=True), soft)
+    top = top / jnp.sum(top, axis=-1, keepdims=True)
+    if known and np.all(np.isinf(np.asarray(beta))):
+        return top
+    soft = jax.nn.softmax(jnp.where(hard, 1.0, beta) * z, axis=-1)
+    return jnp.where(hard, top, soft)
 
 
 def update(stored: Array, query: Array, beta) -> Array:
