@@ -1,42 +1,115 @@
-"""End-to-end: the Hopfield experiment at a tiny size writes its tables, figures and index."""
+"""The Hopfield study end to end at a tiny size, its parts' caching, and its refusals."""
 
 import json
 
+import numpy as np
 import pytest
 
 from experiments import hopfield
+from experiments.common.stats import wilson_interval
+from experiments.hopfield import plots
+from experiments.hopfield.classical import crossing, last_at_least, stability
+from experiments.hopfield.table import one_step_overlap
 
-TINY = ["--sizes", "40", "--num-loads", "4", "--trials", "3", "--noise", "0,0.1",
-        "--stability-trials", "4", "--dense-units", "10", "--dense-max-patterns", "16",
-        "--dense-tests", "4", "--modern-sizes", "20", "--modern-queries", "5", "--num-betas", "3",
-        "--clusters", "2", "--cluster-size", "3", "--capacity-dims", "6",
-        "--capacity-max-log2", "4", "--capacity-queries", "8", "--task-length", "8",
-        "--steps", "4", "--eval-every", "2", "--n-test", "16", "--batch-size", "4",
-        "--hidden-size", "4", "--model-dim", "4"]
+TINY = ["--quick", "--capacity.sizes", "40", "--capacity.num-loads", "4",
+        "--capacity.trials", "3", "--capacity.noise", "0", "0.1",
+        "--perfect-recall.sizes", "40", "--perfect-recall.trials", "4",
+        "--dense.units", "10", "--dense.max-patterns", "16", "--dense.tests", "4",
+        "--modern.sizes", "20", "--modern.queries", "5", "--modern.num-betas", "3",
+        "--modern.clusters", "2", "--modern.cluster-size", "3", "--modern.capacity-dims", "6",
+        "--modern.capacity-max-log2", "4", "--modern.capacity-queries", "8",
+        "--attention.heads", "1", "2", "--attention.d-model", "4", "8",
+        "--attention.queries", "3", "2", "--attention.stored", "5", "6",
+        "--attention-task.length", "8", "--steps", "4", "--attention-task.eval-every", "2",
+        "--attention-task.n-test", "16", "--attention-task.batch-size", "4",
+        "--attention-task.hidden-size", "4", "--attention-task.model-dim", "4",
+        "--attention-task.checkpoint-every", "2"]
+PARTS = ("capacity", "perfect_recall", "dense", "modern", "attention", "attention_task")
 
 
 @pytest.mark.slow
-def test_tiny_run_writes_results(tmp_path):
+def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
     assert hopfield.main(TINY + ["--workdir", str(tmp_path)]) == 0
-    for name in ("capacity", "perfect_recall", "dense", "modern", "attention"):
+    for name in PARTS:
         assert (tmp_path / f"{name}.json").exists()
-    for fig in ("capacity", "perfect_recall", "dense", "modern_beta", "regimes", "capacity_dim",
-                "attention_task"):
-        assert (tmp_path / f"{fig}.png").stat().st_size > 10_000
+    for file, *_ in plots.FIGURES:
+        assert (tmp_path / file).stat().st_size > 10_000
     cap = json.loads((tmp_path / "capacity.json").read_text())
     row = cap["rows"][0]
-    assert row["N"] == 40 and "alpha_c" in cap
+    assert row["N"] == 40 and "40" in cap["alpha_c"]
     # at the lowest load (P = 1) a clean cue is a fixed point: overlap exactly 1
     assert row["noise"]["0.0"]["overlap_mean"][0] == 1.0
+    assert all(row["noise"][c]["energy_max_change_per_sweep"] <= 0 for c in row["noise"])
     att = json.loads((tmp_path / "attention.json").read_text())
-    assert att["identity"]["max_abs_diff"] < 1e-4
+    assert [r["heads"] for r in att["rows"]] == [1, 2] and att["max_abs_diff"] < 1e-5
+    task = json.loads((tmp_path / "attention_task.json").read_text())
+    assert task["settings"]["steps"] == 4 and set(task["runs"]) == {"hopfield_pooling", "elman", "lstm"}
+    assert all(r["steps"] == [2, 4] for r in task["runs"].values())
+    assert not any("seconds" in json.dumps(json.loads((tmp_path / f"{p}.json").read_text()))
+                   for p in PARTS)
     assert "Capacity" in (tmp_path / "lstm_vs_hopfield.md").read_text()
-    index = json.loads((tmp_path / "index.json").read_text())
-    assert "α_c" in index["headline"]
-    # rerunning with the same settings reuses every part; --plot-only redraws from the JSON
+    assert "α_c" in json.loads((tmp_path / "index.json").read_text())["headline"]
+    assert "| crossover α_c, N = 40 |" in plots.readme_table(tmp_path)
+
+    # changing one part's field recomputes that part only
+    before = {p: (tmp_path / f"{p}.json").stat().st_mtime_ns for p in PARTS}
+    assert hopfield.main(TINY + ["--workdir", str(tmp_path), "--dense.tests", "3"]) == 0
+    after = {p: (tmp_path / f"{p}.json").stat().st_mtime_ns for p in PARTS}
+    assert [p for p in PARTS if after[p] != before[p]] == ["dense"]
     assert hopfield.main(["--plot-only", "--workdir", str(tmp_path)]) == 0
 
+    # fewer training steps than the saved runs: refused in one line before any part is redone
+    status = hopfield.main(TINY + ["--workdir", str(tmp_path), "--dense.tests", "2",
+                                   "--steps", "3"])
+    assert status == 2
+    assert json.loads((tmp_path / "dense.json").read_text())["settings"]["tests"] == 3
 
-def test_bad_flag_exits_2(tmp_path, capsys):
-    assert hopfield.main(["--noise", "0.7", "--workdir", str(tmp_path)]) == 2
-    assert "noise" in capsys.readouterr().err
+
+@pytest.mark.parametrize("argv, field", [
+    (["--capacity.noise", "0.7"], "capacity.noise"),
+    (["--attention.heads", "3", "--attention.d-model", "16", "--attention.queries", "2",
+      "--attention.stored", "2"], "heads 3 must divide attention.d_model 16"),
+    (["--attention.heads", "1", "2"], "lengths differ: 2, 3, 3, 3"),
+    (["--modern.eps", "nan"], "eps"),
+])
+def test_bad_values_exit_2_before_writing(tmp_path, capsys, argv, field):
+    assert hopfield.main(argv + ["--workdir", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err
+    assert field in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()
+
+
+def test_crossing_and_last_at_least_by_hand():
+    assert crossing([0.1, 0.2, 0.3], [1.0, 0.9, 0.5], 0.8) == pytest.approx(0.225)
+    assert crossing([0.1, 0.2], [1.0, 0.9], 0.8) is None
+    assert last_at_least([1, 2, 4, 8], [1.0, 0.6, 0.4, 0.7], 0.5) == 2
+    assert last_at_least([1, 2], [0.1, 1.0], 0.5) is None
+
+
+def test_stability_against_a_numpy_loop():
+    """The fixed-point fractions equal a loop over units computing the Hebbian fields afresh."""
+    import jax
+
+    key, n, ps, trials = jax.random.key(3), 12, (1, 3, 6), 5
+    got = [(float(a), float(b)) for a, b in stability(key, n, ps, trials)]
+    for (one, every), p in zip(got, ps, strict=True):
+        keys = jax.random.split(jax.random.fold_in(key, p), trials)
+        stable_one, stable_all = [], []
+        for k in keys:
+            x = np.asarray(jax.random.rademacher(k, (p, n), dtype=np.float32), np.int64)
+            w = x.T @ x - p * np.eye(n, dtype=np.int64)
+            fixed = [all(x[m, i] * (w[i] @ x[m]) >= 0 for i in range(n)) for m in range(p)]
+            stable_one.append(fixed[0])
+            stable_all.append(all(fixed))
+        assert (one, every) == pytest.approx((np.mean(stable_one), np.mean(stable_all)))
+
+
+def test_one_step_overlap_and_wilson_band():
+    from scipy.stats import norm
+
+    alpha = np.array([0.0, 0.05, 0.138, 0.3])
+    expected = 1 - 2 * norm.cdf(-1 / np.sqrt(np.where(alpha > 0, alpha, 1e-300)))
+    np.testing.assert_allclose(one_step_overlap(alpha), expected, rtol=1e-12)
+    low, high = plots.wilson_band([0.0, 0.5, 1.0], [10, 10, 4])
+    for f, n, lo, hi in zip([0.0, 0.5, 1.0], [10, 10, 4], low, high, strict=True):
+        assert (lo, hi) == wilson_interval(int(round(f * n)), n)[1:]

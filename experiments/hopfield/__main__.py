@@ -1,0 +1,5 @@
+import sys
+
+from experiments.hopfield import main
+
+sys.exit(main())

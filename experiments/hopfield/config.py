@@ -1,0 +1,233 @@
+"""Hopfield networks: classical capacity, dense and modern memories, the attention equivalence."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from experiments.common import require_positive
+
+
+def _require_fraction_below_half(name: str, values) -> None:
+    for v in values if isinstance(values, tuple) else (values,):
+        if not 0 <= v < 0.5:
+            raise ValueError(f"{name} must lie in [0, 0.5), got {values!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CapacityConfig:
+    """Classical network: final overlap and exact recall of a stored pattern against the load."""
+
+    sizes: tuple[int, ...] = (100, 500, 1000, 2000)
+    """Numbers of units N, one curve each."""
+    num_loads: int = 30
+    """Loads alpha = P/N per curve, evenly spaced in [0.01, alpha_max] (rounded to whole P)."""
+    alpha_max: float = 0.3
+    """Largest load."""
+    trials: int = 20
+    """Random networks per (N, load, cue noise)."""
+    noise: tuple[float, ...] = (0.0, 0.1, 0.2)
+    """Fractions of the cue's bits flipped; the first one defines the crossover alpha_c."""
+    max_sweeps: int = 30
+    """Cap on the asynchronous sweeps of one recall."""
+    crossover_overlap: float = 0.8
+    """alpha_c is where the mean final overlap falls below this (linear interpolation)."""
+
+    def __post_init__(self):
+        require_positive(self, "sizes", "num_loads", "alpha_max", "trials", "max_sweeps",
+                         "crossover_overlap")
+        if not self.sizes or min(self.sizes) < 10:
+            raise ValueError(f"capacity.sizes must be unit counts >= 10, got {self.sizes}")
+        if not self.noise:
+            raise ValueError("capacity.noise must hold at least one fraction")
+        _require_fraction_below_half("capacity.noise", self.noise)
+
+
+@dataclasses.dataclass(frozen=True)
+class PerfectRecallConfig:
+    """Classical network: the largest P at which pattern 1 (every pattern) is a fixed point."""
+
+    sizes: tuple[int, ...] = (100, 500, 1000, 2000)
+    """Numbers of units N."""
+    trials: int = 50
+    """Random networks per (N, P)."""
+
+    def __post_init__(self):
+        require_positive(self, "sizes", "trials")
+        if not self.sizes or min(self.sizes) < 10:
+            raise ValueError(f"perfect_recall.sizes must be unit counts >= 10, got {self.sizes}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseConfig:
+    """Dense associative memories, F(x) = x^n for n = 2..5 and F(x) = e^x."""
+
+    units: int = 20
+    """Units N."""
+    max_patterns: int = 16384
+    """Largest number of stored patterns K (the grid is the powers of two up to it)."""
+    tests: int = 64
+    """Stored patterns tested per K (the first ones)."""
+    noise: float = 0.1
+    """Fraction of a cue's bits flipped for one-update recall."""
+
+    def __post_init__(self):
+        require_positive(self, "units", "max_patterns", "tests")
+        if self.max_patterns < 2:
+            raise ValueError(f"dense.max_patterns must be >= 2, got {self.max_patterns}")
+        _require_fraction_below_half("dense.noise", self.noise)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModernConfig:
+    """Modern Hopfield network: retrieval error against beta, fixed-point regimes, capacity vs d."""
+
+    sizes: tuple[int, ...] = (100, 1000, 10000)
+    """Numbers of stored unit-norm patterns N for the retrieval error against beta."""
+    dim: int = 64
+    """Pattern dimension d for the retrieval error and the regimes."""
+    queries: int = 100
+    """Queries per N (noisy and masked copies of the first stored patterns)."""
+    noise: float = 0.5
+    """Norm of the Gaussian noise added to a noisy query (patterns have norm 1)."""
+    eps: float = 1e-4
+    """A fixed point is reached when an update moves the state by less than this."""
+    num_betas: int = 25
+    """Inverse temperatures, log-spaced in [0.1, 1000] (twice as many, [0.01, 3000], for regimes)."""
+    clusters: int = 8
+    """Regimes: clusters of stored patterns."""
+    cluster_size: int = 16
+    """Regimes: patterns per cluster."""
+    cluster_spread: float = 0.15
+    """Regimes: norm of a pattern's offset from its cluster centre, before normalisation."""
+    capacity_dims: tuple[int, ...] = (8, 12, 16, 20, 24, 28, 32)
+    """Capacity vs dimension: the dimensions d (random +-1 patterns)."""
+    capacity_max_log2: int = 18
+    """Capacity vs dimension: the grid of N is 2, 4, ..., 2^capacity_max_log2."""
+    capacity_beta: float = 4.0
+    """Capacity vs dimension: beta of the one update."""
+    capacity_queries: int = 200
+    """Capacity vs dimension: cues (10 % of bits flipped) per (d, N)."""
+
+    def __post_init__(self):
+        require_positive(self, "sizes", "dim", "queries", "noise", "eps", "num_betas", "clusters",
+                         "cluster_size", "cluster_spread", "capacity_dims", "capacity_max_log2",
+                         "capacity_beta", "capacity_queries")
+        if not self.sizes or min(self.sizes) < 2:
+            raise ValueError(f"modern.sizes must be >= 2, got {self.sizes}")
+        if not self.capacity_dims or min(self.capacity_dims) < 4:
+            raise ValueError(f"modern.capacity_dims must be >= 4, got {self.capacity_dims}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionConfig:
+    """One Hopfield update with projections against softmax attention (jax.nn and Flax MHA).
+
+    One case per position of the four tuples (which must have equal lengths).
+    """
+
+    heads: tuple[int, ...] = (1, 4, 8)
+    """Attention heads per case."""
+    d_model: tuple[int, ...] = (16, 64, 128)
+    """Model width per case (a multiple of its heads)."""
+    queries: tuple[int, ...] = (8, 16, 64)
+    """State (query) patterns per case."""
+    stored: tuple[int, ...] = (32, 128, 256)
+    """Stored (key) patterns per case."""
+
+    def __post_init__(self):
+        require_positive(self, "heads", "d_model", "queries", "stored")
+        lengths = [len(self.heads), len(self.d_model), len(self.queries), len(self.stored)]
+        if len(set(lengths)) != 1 or not lengths[0]:
+            raise ValueError(f"attention case lengths differ: {', '.join(map(str, lengths))}")
+        for h, d in zip(self.heads, self.d_model, strict=True):
+            if d % h:
+                raise ValueError(f"heads {h} must divide attention.d_model {d}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AttentionTaskConfig:
+    """The adding problem: Hopfield pooling against Elman and LSTM networks."""
+
+    length: int = 200
+    """Sequence length T (the first marker lies at least T/2 steps before the end)."""
+    steps: int = 3000
+    """Adam updates per model (overridden by the top-level --steps)."""
+    batch_size: int = 64
+    """Fresh sequences per update."""
+    hidden_size: int = 64
+    """Hidden units of the Elman and LSTM networks."""
+    model_dim: int = 32
+    """Width of the embedding that Hopfield pooling attends over."""
+    learning_rate: float = 3e-3
+    """Adam learning rate."""
+    clip_norm: float = 1.0
+    """Global-norm gradient clipping."""
+    n_test: int = 512
+    """Fixed test sequences."""
+    eval_every: int = 100
+    """Evaluate (and log) every this many updates."""
+    checkpoint_every: int = 500
+    """Checkpoint every this many updates (runs resume from them)."""
+
+    def __post_init__(self):
+        require_positive(self, "steps", "batch_size", "hidden_size", "model_dim", "learning_rate",
+                         "clip_norm", "n_test", "eval_every", "checkpoint_every")
+        if self.length < 4:
+            raise ValueError(f"attention_task.length must be >= 4, got {self.length}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Hopfield networks: classical capacity, dense and modern memories, attention.
+
+    Reproduces: the classical network's retrieval breaking down near alpha = P/N = 0.138
+    (Amit, Gutfreund & Sompolinsky 1985, 1987), sharper for larger N, against the AGS overlap
+    m(alpha) and the one-step signal-to-noise estimate ``1 - 2 Phi(-1/sqrt(alpha))`` (Hertz,
+    Krogh & Palmer 1991, section 2.2); the perfect-recall capacities N/(2 ln N) (one given
+    pattern stable) and N/(4 ln N) (every pattern stable; McEliece et al. 1987); dense memories
+    holding ~N^(n-1) patterns with F(x) = x^n (Krotov & Hopfield 2016) and exponentially many
+    with F = exp (Demircigil et al. 2017); the modern Hopfield network (Ramsauer et al. 2021):
+    retrieval error falling with beta, the three fixed-point regimes (global average, metastable
+    cluster means, single patterns) and a capacity exponential in the dimension; one update
+    with projections equal to softmax attention; Hopfield pooling learning the adding problem
+    where an Elman network stays at the baseline.
+
+    Definitions (where sources differ): the unscaled Hebbian rule with zero diagonal; a unit at
+    its threshold keeps its value; asynchronous sweeps in a fresh random order until a sweep
+    changes nothing or ``max_sweeps``. A cue is stored pattern 1 with exactly ``round(noise N)``
+    bits flipped. Perfect-recall capacity: the largest P at which at least half of the networks
+    have pattern 1 (every pattern) as a fixed point. Modern retrieval error:
+    ``||xi - x|| / ||x||`` after one update and at the fixed point. Capacity vs d: the largest N
+    in a doubling grid with at least 90 % of cues recalled (``sign(xi)`` equals the pattern).
+    Adding problem: the modern form (baseline 1/6), every model trained with Adam and
+    global-norm clipping on a fresh batch per update.
+
+    Command: ``python -m experiments.hopfield --quick`` (about 25 minutes on a shared 2-core CPU) or
+    ``--preset full`` (estimated 30-60 minutes: the N = 2000 capacity sweep and the recurrent
+    networks' 3000 updates at T = 200 dominate). The training runs checkpoint and resume.
+    """
+
+    seed: int = 0
+    """Every random draw of the study derives from it."""
+    steps: int | None = None
+    """Updates of every trained model (None: attention_task.steps)."""
+    capacity: CapacityConfig = CapacityConfig()
+    perfect_recall: PerfectRecallConfig = PerfectRecallConfig()
+    dense: DenseConfig = DenseConfig()
+    modern: ModernConfig = ModernConfig()
+    attention: AttentionConfig = AttentionConfig()
+    attention_task: AttentionTaskConfig = AttentionTaskConfig()
+
+
+PRESETS = {
+    "quick": Config(
+        capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, trials=10),
+        perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=20),
+        dense=DenseConfig(units=16, max_patterns=4096, tests=32),
+        modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(8, 12, 16, 20, 24),
+                            capacity_max_log2=15, capacity_queries=100),
+        attention_task=AttentionTaskConfig(length=100, steps=600, eval_every=50, n_test=256,
+                                           checkpoint_every=200),
+    ),
+    "full": Config(),
+}

@@ -1,0 +1,298 @@
+"""Figures, the headline and the tables, from the saved ``<part>.json`` files only.
+
+Theory curves come from :mod:`rnnjax.hopfield.theory`; success fractions carry 95 % Wilson
+score intervals over their trials (:func:`experiments.common.stats.wilson_interval`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from experiments.common import read_json, save_figure, write_index, write_text
+from experiments.common.stats import wilson_interval
+from experiments.hopfield.table import abs_diff, comparison_table, one_step_overlap
+from experiments.hopfield.table import readme_table as readme_table  # for experiments.readme
+from rnnjax.hopfield import theory
+
+PARTS = ("capacity", "perfect_recall", "dense", "modern", "attention", "attention_task")
+FLOOR = 1e-8   # float32 resolution: smaller errors are drawn here on log axes
+COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+
+
+def load(workdir: Path) -> dict:
+    """Every part's saved result, by part name."""
+    return {name: read_json(Path(workdir) / f"{name}.json") for name in PARTS}
+
+
+def wilson_band(fractions, trials) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper 95 % Wilson bounds of each fraction of ``trials`` (scalar or per point)."""
+    trials = np.broadcast_to(np.asarray(trials), np.shape(fractions))
+    bounds = [wilson_interval(int(round(f * n)), int(n))[1:] for f, n in zip(fractions, trials, strict=True)]
+    low, high = np.array(bounds).T
+    return low, high
+
+
+def _alpha_c() -> float:
+    return theory.ags_retrieval_branch().alpha_c
+
+
+def capacity_figure(cap: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    noises = list(cap["rows"][0]["noise"])
+    trials = cap["settings"]["trials"]
+    ags = theory.ags_retrieval_branch()
+    fig, axes = plt.subplots(2, len(noises), figsize=(4.2 * len(noises), 7), sharex=True,
+                             squeeze=False)
+    alpha_fine = np.linspace(0.005, max(r["alpha"][-1] for r in cap["rows"]), 200)
+    for j, nz in enumerate(noises):
+        ax, bx = axes[0, j], axes[1, j]
+        for c, row in zip(COLORS, cap["rows"], strict=False):
+            d = row["noise"][nz]
+            ax.plot(row["alpha"], d["overlap_mean"], "o-", ms=3, color=c, label=f"N = {row['N']}")
+            bx.plot(row["alpha"], d["exact_fraction"], "o-", ms=3, color=c, label=f"N = {row['N']}")
+            low, high = wilson_band(d["exact_fraction"], trials)
+            bx.fill_between(row["alpha"], low, high, color=c, alpha=0.1,
+                            label=f"95 % Wilson interval ({trials} networks)" if c == COLORS[0]
+                            else None)
+        ax.plot(alpha_fine, one_step_overlap(alpha_fine), "k--", lw=1,
+                label="one-step estimate 1 − 2Φ(−1/√α)")
+        ax.plot(ags.alpha, ags.m, "-", color="tab:purple", lw=2.5, zorder=5,
+                label="AGS m(α), N → ∞ (retrieval branch)")
+        ax.plot([ags.alpha_c], [ags.m_c], "o", color="tab:purple", ms=6, zorder=5)
+        for a in (ax, bx):
+            a.axvline(ags.alpha_c, color="gray", ls=":", label=f"α_c = {ags.alpha_c:.3f} (AGS)")
+            a.grid(alpha=0.3)
+        ax.set_title(f"cue: {float(nz):.0%} of bits flipped")
+        ax.set_ylabel("mean final overlap m")
+        bx.set_ylabel("fraction recalled exactly")
+        bx.set_xlabel("load α = P / N")
+        ax.set_ylim(0, 1.05)
+        bx.set_ylim(-0.02, 1.02)
+    axes[0, 0].legend(fontsize=7, loc="lower left")
+    axes[1, -1].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Classical Hopfield network: recall of a stored pattern vs load "
+                 "(asynchronous updates)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def _log_axes_plain(ax) -> None:
+    import matplotlib.ticker
+
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def perfect_recall_figure(pr: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    ns = np.array([r["N"] for r in pr["rows"]], float)
+    nn = np.geomspace(ns.min() * 0.8, ns.max() * 1.25, 50)
+    ax.plot(ns, [r["P_one"] for r in pr["rows"]], "o", color="tab:blue",
+            label="measured: pattern 1 is a fixed point")
+    ax.plot(ns, [r["P_all"] for r in pr["rows"]], "s", color="tab:red",
+            label="measured: every pattern is a fixed point")
+    ax.plot(nn, theory.mceliece_capacity(nn, every_pattern=False), "-", color="tab:blue", lw=1,
+            label="N / (2 ln N) (McEliece et al., N → ∞)")
+    ax.plot(nn, theory.mceliece_capacity(nn), "-", color="tab:red", lw=1,
+            label="N / (4 ln N) (McEliece et al., N → ∞)")
+    ax.plot(nn, _alpha_c() * nn, ":", color="gray", label="0.138 N (recall with a few % errors)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    _log_axes_plain(ax)
+    ax.set_xticks(ns, [f"{n:.0f}" for n in ns])
+    ax.set_xlabel("number of units N")
+    ax.set_ylabel(f"patterns P (largest with ≥ 50 % of {pr['settings']['trials']} networks)")
+    ax.set_title("Perfect-recall capacity of the classical network")
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def dense_theory(den: dict, name: str) -> float:
+    """The asymptotic capacity of curve ``name``: Krotov–Hopfield for x^n, 2^(N/2) for exp."""
+    if name.startswith("poly"):
+        return float(theory.krotov_hopfield_capacity(den["N"], int(name[4:])))
+    return float(theory.demircigil_capacity(den["N"]))
+
+
+def dense_figure(den: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    ks, n, rho = den["K"], den["N"], den["flips"] / den["N"]
+    for c, (name, cv) in zip(COLORS, den["curves"].items(), strict=False):
+        label = f"$F = x^{name[4:]}$" if name.startswith("poly") else "$F = e^x$"
+        for ax, key in zip(axes, ("fixed_fraction", "recall_fraction"), strict=True):
+            ax.plot(ks, cv[key], "o-", ms=3, color=c, label=label)
+            ax.fill_between(ks, *wilson_band(cv[key], cv["tested"]), color=c, alpha=0.12)
+        axes[0].axvline(dense_theory(den, name), color=c, ls=":", lw=1)
+        if name == "exp":
+            axes[1].axvline(float(theory.demircigil_capacity(n, rho)), color=c, ls=":", lw=1)
+    for ax in axes:
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("stored patterns K")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("fraction of tested patterns that are fixed points")
+    axes[1].set_ylabel(f"fraction recalled exactly in one update ({den['flips']} bits flipped)")
+    axes[0].set_title(f"Dense associative memory, N = {n} units (bands: 95 % Wilson)\n"
+                      "dotted: theory $K_{max}$ (Krotov–Hopfield; exp: $2^{N/2}$)", fontsize=10)
+    axes[1].set_title(f"Recall from noisy cues\ndotted (exp): exp(N I(1−2ρ)/2), ρ = {rho:.2f} "
+                      "(Demircigil et al.)", fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def modern_beta_figure(mod: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    betas, s = mod["beta"], mod["settings"]
+    floor = lambda e: np.maximum(np.asarray(e), FLOOR)
+    for ax, kind in zip(axes, ("noisy", "masked"), strict=True):
+        for c, (n, r) in zip(COLORS, mod["retrieval"].items(), strict=False):
+            ax.plot(betas, floor(r[kind]["error_one_step"]), "-", color=c,
+                    label=f"N = {int(n):,}, one update")
+            ax.plot(betas, floor(r[kind]["error_fixed_point"]), "--", color=c,
+                    label=f"N = {int(n):,}, fixed point (ε = {s['eps']:g})")
+        ax.axhline(FLOOR, color="gray", lw=0.8, ls=":")
+        ax.text(betas[0], FLOOR * 2, "errors below 1e-8 (float32) drawn at 1e-8", fontsize=7,
+                color="gray")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("inverse temperature β")
+        ax.grid(alpha=0.3, which="both")
+        ax.set_title({"noisy": f"noisy queries (‖noise‖ = {s['noise']}, ‖x‖ = 1)",
+                      "masked": "masked queries (half the coordinates zeroed)"}[kind])
+    axes[0].set_ylabel("retrieval error ‖ξ − x‖ / ‖x‖")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"Modern Hopfield network, d = {mod['d']}: retrieval error vs β")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def regimes_figure(mod: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    reg = mod["regimes"]
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ax.plot(reg["beta"], reg["count_median"], "o-", ms=3, color="tab:blue", label="median")
+    ax.fill_between(reg["beta"], reg["count_q10"], reg["count_q90"], color="tab:blue", alpha=0.2,
+                    label="10–90 % of start patterns")
+    for y, lab, c in ((reg["N"], f"all N = {reg['N']} patterns: global average", "tab:red"),
+                      (reg["cluster_size"], f"one cluster ({reg['cluster_size']}): metastable",
+                       "tab:green"),
+                      (1, "one pattern", "black")):
+        ax.axhline(y, ls=":", color=c, label=lab)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("inverse temperature β")
+    ax.set_ylabel("patterns carrying 90 % of softmax mass")
+    ax.set_title(f"Fixed points on clustered patterns ({reg['clusters']} clusters × "
+                 f"{reg['cluster_size']}, d = {mod['d']})")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def capacity_dim_figure(mod: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    caps = mod["capacity"]
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    ds = [c["d"] for c in caps]
+    mc = [c["modern_capacity"] or 0.5 for c in caps]
+    ax.plot(ds, mc, "o-", color="tab:blue",
+            label=f"modern, one update (β = {mod['settings']['capacity_beta']})")
+    for c, y in zip(caps, mc, strict=True):
+        ax.annotate(f"{c['flips']} flipped", (c["d"], y), textcoords="offset points",
+                    xytext=(0, 7), ha="center", fontsize=7, color="tab:blue")
+    capped = [c for c in caps if c["modern_capped"]]
+    if capped:
+        ax.plot([c["d"] for c in capped], [c["modern_capacity"] for c in capped], "^",
+                color="tab:blue", ms=9, label="≥ (grid limit reached)")
+    ax.plot(ds, [c["classical_capacity"] or 0.5 for c in caps], "s-", color="tab:red",
+            label="classical, asynchronous run")
+    dd = np.linspace(min(ds), max(ds), 50)
+    ax.plot(dd, _alpha_c() * dd, ":", color="tab:red", label="0.138 d")
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("pattern dimension d (units)")
+    ax.set_ylabel(f"patterns stored (≥ 90 % of {mod['settings']['capacity_queries']} "
+                  "cues recalled)")
+    ax.set_title("Capacity vs dimension: exponential vs linear\n(cues with 10 % of bits flipped; "
+                 "none: drawn at 0.5)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def attention_task_figure(task: dict, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    labels = {"hopfield_pooling": "Hopfield pooling", "elman": "Elman (tanh)", "lstm": "LSTM"}
+    colors = {"hopfield_pooling": "tab:green", "elman": "tab:red", "lstm": "tab:blue"}
+    for name, r in task["runs"].items():
+        ax.plot(r["steps"], r["test_loss"], "-", color=colors[name],
+                label=f"{labels[name]} ({r['parameters']:,} params)")
+    ax.axhline(task["baseline"], color="black", ls="--", lw=1, label="baseline 1/6 (predict 1)")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (Adam, fresh batch each)")
+    ax.set_ylabel(f"test MSE ({task['settings']['n_test']} fixed sequences)")
+    ax.set_title(f"Adding problem, T = {task['T']}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def headline(results: dict) -> str:
+    """The sentence with the numbers that matter."""
+    cap, att, task = results["capacity"], results["attention"], results["attention_task"]
+    big = max(cap["rows"], key=lambda r: r["N"])
+    alpha_c = cap["alpha_c"][str(big["N"])]
+    crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
+    ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
+    return (f"classical crossover α_c = {crossover} at N = {big['N']} (AGS {_alpha_c():.3f}); "
+            f"attention identity to {abs_diff(att['max_abs_diff'])}; adding T = {task['T']}: "
+            f"Hopfield pooling {ratio['hopfield_pooling']:.2g}, LSTM {ratio['lstm']:.2f}, "
+            f"Elman {ratio['elman']:.2f} × baseline")
+
+
+FIGURES = (
+    ("capacity.png", "capacity", capacity_figure,
+     "Classical network: overlap and exact recall vs load α, with the AGS overlap m(α)"),
+    ("perfect_recall.png", "perfect_recall", perfect_recall_figure,
+     "Perfect-recall capacity vs N/(2 ln N), N/(4 ln N)"),
+    ("dense.png", "dense", dense_figure, "Dense associative memories: x^n and exp interaction"),
+    ("modern_beta.png", "modern", modern_beta_figure, "Modern Hopfield retrieval error vs β"),
+    ("regimes.png", "modern", regimes_figure, "The three fixed-point regimes on clustered patterns"),
+    ("capacity_dim.png", "modern", capacity_dim_figure, "Capacity vs dimension: modern vs classical"),
+    ("attention_task.png", "attention_task", attention_task_figure,
+     "Hopfield pooling vs Elman vs LSTM on the adding task"),
+)
+
+
+def plot(workdir: Path) -> None:
+    """Every figure, ``lstm_vs_hopfield.md`` and ``index.json``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    workdir = Path(workdir)
+    results = load(workdir)
+    for file, part, draw, _ in FIGURES:
+        draw(results[part], workdir / file)
+    write_text(workdir / "lstm_vs_hopfield.md", comparison_table(results))
+    write_index(workdir, title="Hopfield networks and the attention equivalence",
+                headline=headline(results),
+                figures=[(file, caption) for file, _, _, caption in FIGURES],
+                tables=[f"{p}.json" for p in PARTS] + ["lstm_vs_hopfield.md"])
