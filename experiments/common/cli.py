@@ -175,13 +175,20 @@ def _args_class(study: Study, preset: str, default_workdir: Path) -> type:
 
 
 def _one_line(text: str) -> str:
-    """tyro's boxed error message, condensed to one line."""
-    lines = [ln.strip(" │╭╮╰╯─") for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln.strip("-")]
-    message = lines[1] if len(lines) > 1 else (lines[0] if lines else "bad command line")
+    """tyro's boxed error message (title, message, hints between rules), condensed to one line."""
+    blocks: list[list[str]] = [[]]
+    for line in (ln.strip(" │╭╮╰╯─") for ln in text.splitlines()):
+        if line and not line.strip("-"):  # a horizontal rule starts the next block
+            blocks.append([])
+        elif line:
+            blocks[-1].append(line)
+    blocks = [b for b in blocks if b]
+    message = " ".join(blocks[1]) if len(blocks) > 1 else " ".join(blocks[0]) if blocks else ""
+    message = message.removeprefix("Error parsing ").strip() or "bad command line"
     hint = ""
-    if "Perhaps you meant:" in lines:
-        hint = f" (did you mean {lines[lines.index('Perhaps you meant:') + 1].split()[0]}?)"
+    for block in blocks[2:]:
+        if block[0] == "Perhaps you meant:" and len(block) > 1:
+            hint = f" (did you mean {block[1].split()[0]}?)"
     return f"{message}{hint}; see --help"
 
 
