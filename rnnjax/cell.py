@@ -24,6 +24,22 @@ of ``T`` small ones) with only ``recur`` inside the scan: the standard optimisat
 :func:`rnnjax.unroll` does so by default on GPU/TPU (not on CPU, where it measured slower; see
 its ``hoist`` argument).
 
+Elementwise affine recurrences
+------------------------------
+Linear recurrent cells (LRU, minGRU, minLSTM) have a transition that is an elementwise affine
+map of the carry whose coefficients depend on the input alone::
+
+    carry_t = a_t ⊙ carry_{t-1} + b_t,    (a_t, b_t) = coefficients(params, x_t)
+    y_t = readout(params, carry_t, x_t)
+
+Such a cell sets ``Cell.affine`` to an :class:`Affine` holding these two functions, with
+``step(p, c, x) == (a ⊙ c + b, readout(p, a ⊙ c + b, x))``. ``a`` and ``b`` have the carry's
+pytree structure and shapes (with ``x``'s batch dims; no broadcasting), so ``coefficients`` applied
+to a whole sequence ``(*batch, T, I)`` gives every step's map at once, and the maps compose
+associatively: ``(a_2, b_2) ∘ (a_1, b_1) = (a_2 a_1, a_2 b_1 + b_2)``.
+:func:`rnnjax.unroll` with ``method="associative"`` evaluates the recurrence with
+``jax.lax.associative_scan`` in ``O(log T)`` parallel depth (see :mod:`rnnjax.parallel`).
+
 Randomness
 ----------
 ``step`` and ``recur`` may take a keyword-only ``key`` (a stack with dropout does). The same key
@@ -43,6 +59,19 @@ Array = jax.Array
 PyTree = Any
 
 
+class Affine(NamedTuple):
+    """The elementwise affine form of a linear recurrent cell (see the module docstring).
+
+    Attributes:
+      coefficients: ``(params, x) -> (a, b)`` with ``x: (*batch, I)`` and ``a``, ``b`` pytrees
+        shaped like the carry for that batch: ``carry_t = a ⊙ carry_{t-1} + b``.
+      readout: ``(params, carry, x) -> y``, the output computed from the new carry and the input.
+    """
+
+    coefficients: Callable[[PyTree, Array], tuple[PyTree, PyTree]]
+    readout: Callable[[PyTree, PyTree, Array], Array]
+
+
 class Cell(NamedTuple):
     """A recurrent cell: ``init``, ``initial_carry`` and ``step`` as pure functions.
 
@@ -60,6 +89,8 @@ class Cell(NamedTuple):
         return_carries, hoist, key) -> (carry, ys)`` for compositions that cannot be run one step at a
         time (a bidirectional layer needs the whole sequence); :func:`rnnjax.unroll` delegates to
         it, with ``xs`` batch-first and ``carry`` already resolved.
+      affine: optional :class:`Affine`, for cells whose recurrence is an elementwise affine map
+        with input-only coefficients; enables ``rnnjax.unroll(..., method="associative")``.
     """
 
     init: Callable[[Array, int], PyTree]
@@ -70,6 +101,7 @@ class Cell(NamedTuple):
     recur: Callable[[PyTree, PyTree, Array], tuple[PyTree, Array]] | None = None
     name: str = "cell"
     sequence: Callable[..., tuple[PyTree, Array]] | None = None
+    affine: Affine | None = None
 
     def __repr__(self) -> str:  # the default repr prints function addresses
         return f"Cell({self.name}, output_size={self.output_size})"

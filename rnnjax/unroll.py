@@ -43,7 +43,8 @@ PyTree = Any
 def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *,
            lengths: Array | None = None, reverse: bool = False, unroll: int = 1,
            remat: bool | int = False, return_carries: bool = False,
-           key: Array | None = None, hoist: bool | None = None) -> tuple[PyTree, Any]:
+           key: Array | None = None, hoist: bool | None = None,
+           method: str = "scan") -> tuple[PyTree, Any]:
     """Scan ``cell`` over the time axis of ``xs``.
 
     Args:
@@ -61,6 +62,10 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
       key: passed to cells that use randomness (a stack with dropout); same key at every step.
       hoist: compute the input projection outside the time loop (whole sequence, or per block
         with block remat); ``None`` chooses by backend: on for GPU/TPU, off for CPU.
+      method: ``"scan"`` (sequential ``lax.scan``) or ``"associative"``: for a cell with an
+        elementwise affine recurrence (``Cell.affine``: lru, mingru, minlstm), one
+        ``lax.associative_scan`` of depth ``O(log T)`` (:mod:`rnnjax.parallel`); ``unroll``,
+        ``remat`` and ``hoist`` do not apply to it.
 
     Returns:
       ``(final_carry, ys)`` with ``ys`` of shape ``(*batch, T, cell.output_size)``.
@@ -84,6 +89,12 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
         raise ValueError(f"unroll: remat must be a bool or a positive int block size, got {remat!r}")
     if isinstance(unroll, bool) or not isinstance(unroll, (int, np.integer)) or unroll < 1:
         raise ValueError(f"unroll: unroll must be a positive int, got {unroll!r}")
+    if method == "associative":
+        from rnnjax.parallel.associative import associative_unroll
+        return associative_unroll(cell, params, xs, carry, lengths=lengths, reverse=reverse,
+                                  return_carries=return_carries)
+    if method != "scan":
+        raise ValueError(f"unroll: method must be 'scan' or 'associative', got {method!r}")
     kw = {} if key is None else {"key": key}
     options = dict(lengths=lengths, reverse=reverse, unroll=int(unroll), remat=remat,
                    return_carries=return_carries, hoist=hoist)
