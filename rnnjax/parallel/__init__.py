@@ -9,5 +9,6 @@
 """
 
 from rnnjax.parallel.associative import affine_scan, associative_unroll, matrix_affine_scan
+from rnnjax.parallel.newton import NewtonInfo, newton_unroll
 
-__all__ = ["affine_scan", "associative_unroll", "matrix_affine_scan"]
+__all__ = ["NewtonInfo", "affine_scan", "associative_unroll", "matrix_affine_scan", "newton_unroll"]
