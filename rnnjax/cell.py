@@ -45,18 +45,68 @@ Randomness
 ``step`` and ``recur`` may take a keyword-only ``key`` (a stack with dropout does). The same key
 is passed at every time step, so masks drawn from it are the same through time: variational
 dropout (Gal & Ghahramani 2016). Cells without randomness do not take ``key``.
+
+Writing a cell constructor: equality, hashing and dtypes
+--------------------------------------------------------
+Two cells built by the same constructor with the same arguments are equal and hash alike, so
+a cell can be a static argument of ``jax.jit`` (``jax.jit(rnnjax.unroll, static_argnums=0)``)
+and a rebuilt cell reuses the compiled program. A constructor gets this from the
+:func:`cell_constructor` decorator, which binds the call's arguments to the signature (defaults
+filled in), normalises them (NumPy scalars to Python numbers, lists to tuples, ``dtype`` and
+``param_dtype`` to canonical dtypes) and stores ``(constructor, arguments)`` as
+:attr:`Cell.spec`. Equality compares ``spec``, ``output_size``, ``name`` and the code of each
+function, so a ``_replace`` of a function gives an unequal cell. Arguments that cannot be
+hashed (an array) leave ``spec = None``: such a cell, like one built with ``Cell(...)`` directly,
+is equal only to itself. Callable arguments (an activation, an initialiser) compare by identity:
+``jnp.tanh`` is always ``jnp.tanh``, a fresh ``lambda`` never equals another.
+
+Every cell constructor takes ``dtype`` and ``param_dtype`` with Flax's meaning: ``param_dtype``
+is what ``init`` stores, ``dtype`` what ``step`` computes in; the carry and the outputs are in
+``dtype``. ``param_dtype`` defaults to float32 (as in Flax); ``dtype`` defaults to ``None``,
+read at call time as float32, or float64 under ``jax.enable_x64``. So ``lstm(H,
+dtype=jnp.bfloat16)`` keeps float32 master weights and runs in bfloat16, and
+``lstm(H, param_dtype=jnp.float64)`` under x64 is float64 throughout. A constructor follows
+this pattern::
+
+    @cell_constructor
+    def mycell(hidden_size, *, dtype=None, param_dtype=jnp.float32) -> Cell:
+        hidden_size = _checks.positive_int(hidden_size, "hidden_size")
+        dtype = _checks.float_dtype(dtype, "mycell dtype")           # None or a float dtype
+        param_dtype = _checks.float_dtype(param_dtype, "mycell param_dtype")
+
+        def init(key, input_size):
+            pdt = _checks.resolve_float(param_dtype)                  # canonical dtype
+            ...                                                       # arrays in pdt
+
+        def recur(params, carry, u):
+            dt = _checks.resolve_float(dtype)
+            p = cast(params, dt)                                       # compute in dt
+            ...
+
+        return Cell(init, zeros_carry(hidden_size, dtype=dtype), step, hidden_size, ...)
+
+Compositions (:func:`rnnjax.stack`, :func:`rnnjax.bidirectional`,
+:func:`rnnjax.init.learned_initial_carry`) are decorated the same way; their layers bring their
+own dtypes.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from rnnjax import _checks
 
 Array = jax.Array
 PyTree = Any
+
+_FUNCTIONS = ("init", "initial_carry", "step", "project", "recur", "sequence")
 
 
 class Affine(NamedTuple):
@@ -85,10 +135,12 @@ class Cell(NamedTuple):
       recur: optional ``(params, carry, u) -> (carry, y)`` such that
         ``step(p, c, x) == recur(p, c, project(p, x))``.
       name: a short human-readable description, used in reprs and figure legends.
-      sequence: optional ``(params, xs, carry, *, lengths, reverse, unroll, remat,
-        return_carries, hoist, key) -> (carry, ys)`` for compositions that cannot be run one step at a
-        time (a bidirectional layer needs the whole sequence); :func:`rnnjax.unroll` delegates to
-        it, with ``xs`` batch-first and ``carry`` already resolved.
+      sequence: optional ``(params, xs, carry, *, lengths, resets, reset_carry, reverse, unroll,
+        remat, return_carries, hoist, key) -> (carry, ys)`` for compositions that cannot be run
+        one step at a time (a bidirectional layer needs the whole sequence); :func:`rnnjax.unroll`
+        delegates to it, with ``xs`` batch-first and ``carry`` already resolved.
+      spec: ``(constructor, arguments)`` set by :func:`cell_constructor`; what equality and
+        hashing compare. ``None`` for a cell built by hand (then it equals only itself).
       affine: optional :class:`Affine`, for cells whose recurrence is an elementwise affine map
         with input-only coefficients; enables ``rnnjax.unroll(..., method="associative")``.
     """
@@ -101,37 +153,85 @@ class Cell(NamedTuple):
     recur: Callable[[PyTree, PyTree, Array], tuple[PyTree, Array]] | None = None
     name: str = "cell"
     sequence: Callable[..., tuple[PyTree, Array]] | None = None
+    spec: tuple | None = None
     affine: Affine | None = None
+
+    def _identity(self) -> tuple:
+        if self.spec is None:
+            return tuple(self)  # functions compare by identity
+        codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f)) for f in _FUNCTIONS)
+        affine = None if self.affine is None else tuple(getattr(f, "__code__", f) for f in self.affine)
+        return (self.spec, self.output_size, self.name, codes, affine)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cell):
+            return NotImplemented
+        return self is other or self._identity() == other._identity()
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
     def __repr__(self) -> str:  # the default repr prints function addresses
         return f"Cell({self.name}, output_size={self.output_size})"
 
 
-def zeros_carry(*sizes: int) -> Callable[..., PyTree]:
-    """An ``initial_carry`` returning zeros: one array per size (a tuple when several)."""
+def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
+    """Decorate a function returning a :class:`Cell` so equal arguments give equal cells.
+
+    The returned cell's ``spec`` is ``(constructor, ((name, value), ...))`` over all parameters
+    of the signature, defaults included, with values normalised by :func:`_static`.
+    """
+    signature = inspect.signature(constructor)
+
+    @functools.wraps(constructor)
+    def build(*args, **kwargs) -> Cell:
+        cell = constructor(*args, **kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        try:
+            spec = (constructor, tuple((k, _static(k, v)) for k, v in bound.arguments.items()))
+            hash(spec)
+        except TypeError:
+            spec = None
+        return cell._replace(spec=spec)
+
+    return build
+
+
+def _static(name: str, value: Any) -> Any:
+    """A hashable stand-in for an argument value that compares as the value does."""
+    if name in ("dtype", "param_dtype") and value is not None:
+        return jnp.dtype(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value) in (list, tuple):  # not a Cell or other NamedTuple
+        return tuple(_static("", v) for v in value)
+    if type(value) is dict:
+        return tuple(sorted((k, _static(k, v)) for k, v in value.items()))
+    return value
+
+
+def zeros_carry(*sizes: int, dtype: Any = None) -> Callable[..., PyTree]:
+    """An ``initial_carry`` returning zeros in ``dtype`` (``None``: float32, or float64 under
+    x64, read at call time): one array per size (a tuple when several)."""
 
     def initial_carry(params: PyTree, batch_shape: tuple[int, ...] = ()) -> PyTree:
         del params
-        batch_shape = _check_batch_shape(batch_shape)
-        dtype = jnp.result_type(float)
-        arrays = tuple(jnp.zeros((*batch_shape, n), dtype) for n in sizes)
+        batch_shape = _checks.batch_shape(batch_shape)
+        dt = _checks.resolve_float(dtype)
+        arrays = tuple(jnp.zeros((*batch_shape, n), dt) for n in sizes)
         return arrays[0] if len(arrays) == 1 else arrays
 
     return initial_carry
 
 
-def _check_batch_shape(batch_shape) -> tuple[int, ...]:
-    if isinstance(batch_shape, int):
-        batch_shape = (batch_shape,)
-    try:
-        batch_shape = tuple(int(b) for b in batch_shape)
-    except TypeError:
-        raise TypeError(
-            f"batch_shape must be a tuple of ints, e.g. () or (32,), got {batch_shape!r}"
-        ) from None
-    if any(b < 0 for b in batch_shape):
-        raise ValueError(f"batch_shape must be non-negative, got {batch_shape}")
-    return batch_shape
+def cast(tree: PyTree, dtype: Any) -> PyTree:
+    """Every array leaf of ``tree`` in ``dtype`` (no-op for leaves already in it)."""
+    return jax.tree.map(lambda a: a if a.dtype == dtype else a.astype(dtype), tree)
 
 
 def lead(v: Array, ndim: int) -> Array:
@@ -146,17 +246,3 @@ def check_input(x: Array, input_size: int, where: str) -> None:
         raise ValueError(
             f"{where}: expected input of shape (*batch, {input_size}), got shape {tuple(x.shape)}"
         )
-
-
-def check_carry(carry: PyTree, expected: PyTree, where: str) -> None:
-    """Raise a clear error unless ``carry`` has the structure and trailing sizes of ``expected``."""
-    c_leaves, c_def = jax.tree.flatten(carry)
-    e_leaves, e_def = jax.tree.flatten(expected)
-    if c_def != e_def:
-        raise TypeError(f"{where}: expected a carry with structure {e_def}, got {c_def}")
-    for c, e in zip(c_leaves, e_leaves, strict=True):
-        if jnp.shape(c)[-1:] != jnp.shape(e)[-1:]:
-            raise ValueError(
-                f"{where}: expected carry leaves of shape (*batch, {jnp.shape(e)[-1]}), "
-                f"got shape {tuple(jnp.shape(c))}"
-            )

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax.cell import Cell
+from rnnjax.cell import Cell, cell_constructor
 from rnnjax.unroll import unroll
 
 Array = jax.Array
@@ -36,6 +36,7 @@ PyTree = Any
 # ----------------------------------------------------------------------------- stack
 
 
+@cell_constructor
 def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False) -> Cell:
     """A deep RNN: the output of each cell is the input of the next.
 
@@ -103,26 +104,19 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
             carry, y = run_layers(params, (c0,) + tuple(carry[1:]), y, 1, key)
             return carry, y
 
-    def sequence(params, xs, carry, *, lengths, reverse, unroll: int, remat, return_carries,
-                 hoist=None, key=None):
+    def sequence(params, xs, carry, *, key=None, reset_carry=None, **options):
         finals, per_step, x = [], [], xs
         for i, cell in enumerate(cells):
-            c, out = _unroll_layer(cell, params[i], x, carry[i], lengths, reverse, unroll,
-                                   remat, return_carries, hoist)
-            y, cs = out if return_carries else (out, None)
+            r = None if reset_carry is None else reset_carry[i]
+            c, out = unroll(cell, params[i], x, carry[i], reset_carry=r, **options)
+            y, cs = out if options["return_carries"] else (out, None)
             finals.append(c)
             per_step.append(cs)
             x = between(i, y, x, key, time_axis=True)
-        return tuple(finals), ((x, tuple(per_step)) if return_carries else x)
+        return tuple(finals), ((x, tuple(per_step)) if options["return_carries"] else x)
 
     name = "stack(" + ", ".join(c.name for c in cells) + ")"
     return Cell(init, initial_carry, step, cells[-1].output_size, project, recur, name, sequence)
-
-
-def _unroll_layer(cell, params, xs, carry, lengths, reverse, unroll_, remat, return_carries,
-                  hoist):
-    return unroll(cell, params, xs, carry, lengths=lengths, reverse=reverse, unroll=unroll_,
-                  remat=remat, return_carries=return_carries, hoist=hoist)
 
 
 # ----------------------------------------------------------------------------- bidirectional
@@ -142,6 +136,7 @@ MERGES: dict[str, Callable[[Array, Array], Array]] = {
 }
 
 
+@cell_constructor
 def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Cell:
     """Run ``forward`` over the sequence and ``backward`` over it reversed; merge per position.
 
@@ -156,6 +151,9 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
       the final carry holds ``→h_L`` and ``←h_1``. Its ``step`` advances both directions on the
       same input, which is the transition of the pair but not a bidirectional pass.
     """
+    if not isinstance(forward, Cell) or not isinstance(backward, Cell):
+        raise TypeError("bidirectional: expected two rnnjax.Cell, got "
+                        f"{type(forward).__name__} and {type(backward).__name__}")
     if merge not in MERGES:
         raise ValueError(f"bidirectional: merge must be one of {sorted(MERGES)}, got {merge!r}")
     if merge != "concat" and forward.output_size != backward.output_size:
@@ -178,14 +176,14 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
         cb, yb = backward.step(params.backward, carry.backward, x)
         return Bidirectional(cf, cb), combine(yf, yb)
 
-    def sequence(params, xs, carry, *, lengths, reverse, unroll: int, remat, return_carries,
-                 hoist=None, key=None):
+    def sequence(params, xs, carry, *, reverse, key=None, reset_carry=None, **options):
         del key  # the directions take no randomness of their own
-        cf, of = _unroll_layer(forward, params.forward, xs, carry.forward, lengths, reverse,
-                               unroll, remat, return_carries, hoist)
-        cb, ob = _unroll_layer(backward, params.backward, xs, carry.backward, lengths,
-                               not reverse, unroll, remat, return_carries, hoist)
-        if return_carries:
+        rf, rb = (None, None) if reset_carry is None else reset_carry
+        cf, of = unroll(forward, params.forward, xs, carry.forward, reverse=reverse,
+                        reset_carry=rf, **options)
+        cb, ob = unroll(backward, params.backward, xs, carry.backward, reverse=not reverse,
+                        reset_carry=rb, **options)
+        if options["return_carries"]:
             (yf, csf), (yb, csb) = of, ob
             return Bidirectional(cf, cb), (combine(yf, yb), Bidirectional(csf, csb))
         return Bidirectional(cf, cb), combine(of, ob)

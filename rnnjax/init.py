@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax.cell import Cell, _check_batch_shape
+from rnnjax import _checks
+from rnnjax.cell import Cell, cast, cell_constructor
 
 Array = jax.Array
 Initializer = Callable[..., Array]
@@ -39,7 +40,7 @@ def orthogonal(scale: float = 1.0) -> Initializer:
             raise ValueError(f"orthogonal: expected a 2-D shape (rows, cols), got {shape}")
         rows, cols = shape
         n, m = max(rows, cols), min(rows, cols)
-        a = jax.random.normal(key, (n, m), jnp.float32)
+        a = jax.random.normal(key, (n, m), jnp.promote_types(dtype, jnp.float32))
         q, r = jnp.linalg.qr(a)
         q = q * jnp.sign(jnp.diagonal(r))[None, :]
         q = q if rows >= cols else q.T
@@ -89,7 +90,8 @@ def chrono_bias(key: Array, hidden_size: int, t_max: float, dtype: Any = jnp.flo
     """
     if t_max <= 2:
         raise ValueError(f"chrono_bias: t_max must be > 2 (the longest dependency), got {t_max}")
-    u = jax.random.uniform(key, (hidden_size,), jnp.float32, 1.0, t_max - 1.0)
+    u = jax.random.uniform(key, (hidden_size,), jnp.promote_types(dtype, jnp.float32), 1.0,
+                           t_max - 1.0)
     b_f = jnp.log(u).astype(dtype)
     return -b_f, b_f
 
@@ -142,22 +144,29 @@ class LearnedCarryParams(NamedTuple):
     carry0: Any
 
 
-def learned_initial_carry(cell: Cell) -> Cell:
+@cell_constructor
+def learned_initial_carry(cell: Cell, *, param_dtype: Any = jnp.float32) -> Cell:
     """Make the initial carry ``h_0`` a trainable parameter (zeros at initialisation).
 
-    The returned cell's params are ``LearnedCarryParams(cell=params, carry0=carry)``; its
-    ``initial_carry(params, batch_shape)`` broadcasts ``carry0`` to ``(*batch_shape, ...)``, so
-    gradients reach ``carry0`` through :func:`rnnjax.unroll` like any other parameter.
+    The returned cell's params are ``LearnedCarryParams(cell=params, carry0=carry)``, with
+    ``carry0`` stored in ``param_dtype``; its ``initial_carry(params, batch_shape)`` broadcasts
+    ``carry0`` to ``(*batch_shape, ...)`` in the wrapped cell's carry dtype, so gradients reach
+    ``carry0`` through :func:`rnnjax.unroll` like any other parameter.
     """
+    if not isinstance(cell, Cell):
+        raise TypeError(f"learned_initial_carry: expected an rnnjax.Cell, got {type(cell).__name__}")
+    param_dtype = _checks.float_dtype(param_dtype, "learned_initial_carry param_dtype")
 
     def init(key: Array, input_size: int) -> LearnedCarryParams:
         params = cell.init(key, input_size)
-        return LearnedCarryParams(params, cell.initial_carry(params, ()))
+        carry0 = cast(cell.initial_carry(params, ()), _checks.resolve_float(param_dtype))
+        return LearnedCarryParams(params, carry0)
 
     def initial_carry(params: LearnedCarryParams, batch_shape=()) -> Any:
-        batch_shape = _check_batch_shape(batch_shape)
-        return jax.tree.map(lambda c: jnp.broadcast_to(c, (*batch_shape, *c.shape)),
-                            params.carry0)
+        batch_shape = _checks.batch_shape(batch_shape)
+        like = jax.eval_shape(lambda p: cell.initial_carry(p, ()), params.cell)
+        return jax.tree.map(lambda c, e: jnp.broadcast_to(c.astype(e.dtype), (*batch_shape, *c.shape)),
+                            params.carry0, like)
 
     def step(params, carry, x, **kw):
         return cell.step(params.cell, carry, x, **kw)

@@ -20,14 +20,14 @@ so it is ``None``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _checks
 from rnnjax import init as initializers
-from rnnjax.cell import Cell, check_input, lead, zeros_carry
-from rnnjax.cells.elman import _check_size
+from rnnjax.cell import Cell, cast, cell_constructor, check_input, lead, zeros_carry
 
 Array = jax.Array
 
@@ -43,17 +43,23 @@ class GRUParams(NamedTuple):
     b_hn: Array | None
 
 
+@cell_constructor
 def gru(hidden_size: int, *, variant: str = "reset_after",
         kernel_init: str | Callable = "lecun_normal",
-        recurrent_init: str | Callable = "orthogonal") -> Cell:
+        recurrent_init: str | Callable = "orthogonal",
+        dtype: Any = None, param_dtype: Any = jnp.float32) -> Cell:
     """A GRU cell with carry ``h: (*batch, H)`` and output ``h``.
 
     Args:
       hidden_size: ``H``.
       variant: ``"reset_after"`` (PyTorch/cuDNN/Flax, default) or ``"reset_before"`` (Cho et al.).
       kernel_init, recurrent_init: initialisers of ``W_x`` and of each gate's block of ``W_h``.
+      dtype: computation, carry and output dtype; ``None`` is float32 (float64 under x64).
+      param_dtype: dtype of the params ``init`` returns (float32 by default, as in Flax).
     """
-    _check_size(hidden_size)
+    hidden_size = _checks.positive_int(hidden_size, "hidden_size")
+    dtype = _checks.float_dtype(dtype, "gru dtype")
+    param_dtype = _checks.float_dtype(param_dtype, "gru param_dtype")
     if variant not in VARIANTS:
         raise ValueError(f"gru variant must be one of {VARIANTS}, got {variant!r}")
     H = hidden_size
@@ -62,32 +68,39 @@ def gru(hidden_size: int, *, variant: str = "reset_after",
     reset_after = variant == "reset_after"
 
     def init(key: Array, input_size: int) -> GRUParams:
-        _check_size(input_size, "input_size")
+        input_size = _checks.positive_int(input_size, "input_size")
+        pdt = _checks.resolve_float(param_dtype)
         kx, kh = jax.random.split(key)
-        return GRUParams(k_init(kx, (input_size, 3 * H), jnp.float32),
-                         initializers.init_recurrent(r_init, kh, H, 3),
-                         jnp.zeros((3 * H,), jnp.float32),
-                         jnp.zeros((H,), jnp.float32) if reset_after else None)
+        return GRUParams(k_init(kx, (input_size, 3 * H), pdt),
+                         initializers.init_recurrent(r_init, kh, H, 3, pdt),
+                         jnp.zeros((3 * H,), pdt),
+                         jnp.zeros((H,), pdt) if reset_after else None)
 
     def project(params: GRUParams, x: Array) -> Array:
+        x = jnp.asarray(x)
         check_input(x, params.w_x.shape[0], "gru")
-        u = x @ params.w_x
-        return u + lead(params.b, u.ndim)
+        dt = _checks.resolve_float(dtype)
+        w_x, b = cast((params.w_x, params.b), dt)
+        u = cast(x, dt) @ w_x
+        return u + lead(b, u.ndim)
 
     def recur(params: GRUParams, h: Array, u: Array) -> tuple[Array, Array]:
+        dt = _checks.resolve_float(dtype)
+        w_h, b_hn = cast((params.w_h, params.b_hn), dt)
+        h = cast(h, dt)
         u_r, u_z, u_n = jnp.split(u, 3, axis=-1)
         if reset_after:
-            a_r, a_z, a_n = jnp.split(h @ params.w_h, 3, axis=-1)
+            a_r, a_z, a_n = jnp.split(h @ w_h, 3, axis=-1)
             r, z = jax.nn.sigmoid(u_r + a_r), jax.nn.sigmoid(u_z + a_z)
-            n = jnp.tanh(u_n + r * (a_n + lead(params.b_hn, a_n.ndim)))
+            n = jnp.tanh(u_n + r * (a_n + lead(b_hn, a_n.ndim)))
         else:
-            a_r, a_z = jnp.split(h @ params.w_h[:, : 2 * H], 2, axis=-1)
+            a_r, a_z = jnp.split(h @ w_h[:, : 2 * H], 2, axis=-1)
             r, z = jax.nn.sigmoid(u_r + a_r), jax.nn.sigmoid(u_z + a_z)
-            n = jnp.tanh(u_n + (r * h) @ params.w_h[:, 2 * H:])
-        h = (1.0 - z) * n + z * h
+            n = jnp.tanh(u_n + (r * h) @ w_h[:, 2 * H:])
+        h = cast((1.0 - z) * n + z * h, dt)
         return h, h
 
     def step(params: GRUParams, h: Array, x: Array) -> tuple[Array, Array]:
         return recur(params, h, project(params, x))
 
-    return Cell(init, zeros_carry(H), step, H, project, recur, f"gru({H}, {variant})")
+    return Cell(init, zeros_carry(H, dtype=dtype), step, H, project, recur, f"gru({H}, {variant})")

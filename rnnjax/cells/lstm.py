@@ -17,14 +17,14 @@ Lecture example: ``c_{t-1} = 0.8, f = 0.9, i = 0.7, g = 0.6`` gives ``c_t = 0.72
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _checks
 from rnnjax import init as initializers
-from rnnjax.cell import Cell, check_input, lead, zeros_carry
-from rnnjax.cells.elman import _check_size
+from rnnjax.cell import Cell, cast, cell_constructor, check_input, lead, zeros_carry
 
 Array = jax.Array
 
@@ -44,9 +44,11 @@ class LSTMState(NamedTuple):
     c: Array
 
 
+@cell_constructor
 def lstm(hidden_size: int, *, forget_bias: float = 1.0, chrono_t_max: float | None = None,
          kernel_init: str | Callable = "lecun_normal",
-         recurrent_init: str | Callable = "orthogonal") -> Cell:
+         recurrent_init: str | Callable = "orthogonal",
+         dtype: Any = None, param_dtype: Any = jnp.float32) -> Cell:
     """An LSTM cell with carry :class:`LSTMState` ``(h, c)`` and output ``h``.
 
     Args:
@@ -57,41 +59,49 @@ def lstm(hidden_size: int, *, forget_bias: float = 1.0, chrono_t_max: float | No
       chrono_t_max: if given, chrono initialisation (Tallec & Ollivier 2018) replaces
         ``forget_bias``: ``b_f = log U[1, T_max − 1]``, ``b_i = −b_f``.
       kernel_init, recurrent_init: initialisers of ``W_x`` and of each gate's block of ``W_h``.
+      dtype: computation, carry and output dtype; ``None`` is float32 (float64 under x64).
+      param_dtype: dtype of the params ``init`` returns (float32 by default, as in Flax).
     """
-    _check_size(hidden_size)
-    H = hidden_size
+    H = hidden_size = _checks.positive_int(hidden_size, "hidden_size")
+    dtype = _checks.float_dtype(dtype, "lstm dtype")
+    param_dtype = _checks.float_dtype(param_dtype, "lstm param_dtype")
     k_init = initializers.resolve(kernel_init, "lstm kernel_init")
     r_init = initializers.resolve(recurrent_init, "lstm recurrent_init")
 
     def init(key: Array, input_size: int) -> LSTMParams:
-        _check_size(input_size, "input_size")
+        input_size = _checks.positive_int(input_size, "input_size")
+        pdt = _checks.resolve_float(param_dtype)
         kx, kh, kb = jax.random.split(key, 3)
-        w_x = k_init(kx, (input_size, 4 * H), jnp.float32)
-        w_h = initializers.init_recurrent(r_init, kh, H, 4)
+        w_x = k_init(kx, (input_size, 4 * H), pdt)
+        w_h = initializers.init_recurrent(r_init, kh, H, 4, pdt)
         if chrono_t_max is not None:
-            b_i, b_f = initializers.chrono_bias(kb, H, chrono_t_max)
+            b_i, b_f = initializers.chrono_bias(kb, H, chrono_t_max, pdt)
         else:
-            b_i, b_f = jnp.zeros((H,)), jnp.full((H,), forget_bias, jnp.float32)
-        b = jnp.concatenate([b_i, b_f, jnp.zeros((2 * H,))]).astype(jnp.float32)
+            b_i, b_f = jnp.zeros((H,), pdt), jnp.full((H,), forget_bias, pdt)
+        b = jnp.concatenate([b_i, b_f, jnp.zeros((2 * H,), pdt)])
         return LSTMParams(w_x, w_h, b)
 
     def project(params: LSTMParams, x: Array) -> Array:
+        x = jnp.asarray(x)
         check_input(x, params.w_x.shape[0], "lstm")
-        u = x @ params.w_x
-        return u + lead(params.b, u.ndim)
+        dt = _checks.resolve_float(dtype)
+        w_x, b = cast((params.w_x, params.b), dt)
+        u = cast(x, dt) @ w_x
+        return u + lead(b, u.ndim)
 
     def recur(params: LSTMParams, carry: LSTMState, u: Array) -> tuple[LSTMState, Array]:
-        h, c = carry
-        z = u + h @ params.w_h
+        dt = _checks.resolve_float(dtype)
+        h, c = cast(tuple(carry), dt)
+        z = u + h @ cast(params.w_h, dt)
         i, f, g, o = jnp.split(z, 4, axis=-1)
-        c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-        h = jax.nn.sigmoid(o) * jnp.tanh(c)
+        c = cast(jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g), dt)
+        h = cast(jax.nn.sigmoid(o) * jnp.tanh(c), dt)
         return LSTMState(h, c), h
 
     def step(params: LSTMParams, carry: LSTMState, x: Array) -> tuple[LSTMState, Array]:
         return recur(params, carry, project(params, x))
 
     def initial_carry(params: LSTMParams, batch_shape=()) -> LSTMState:
-        return LSTMState(*zeros_carry(H, H)(params, batch_shape))
+        return LSTMState(*zeros_carry(H, H, dtype=dtype)(params, batch_shape))
 
     return Cell(init, initial_carry, step, H, project, recur, f"lstm({H})")

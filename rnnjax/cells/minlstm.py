@@ -19,14 +19,14 @@ used. ``rnnjax.unroll(..., method="associative")`` composes the maps ``a_t = f'_
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _checks
 from rnnjax import init as initializers
-from rnnjax.cell import Affine, Cell, check_input, lead, zeros_carry
-from rnnjax.cells.elman import _check_size
+from rnnjax.cell import Affine, Cell, cast, cell_constructor, check_input, lead, zeros_carry
 
 Array = jax.Array
 
@@ -38,26 +38,36 @@ class MinLSTMParams(NamedTuple):
     b: Array
 
 
-def minlstm(hidden_size: int, *, kernel_init: str | Callable = "lecun_normal") -> Cell:
+@cell_constructor
+def minlstm(hidden_size: int, *, kernel_init: str | Callable = "lecun_normal",
+            dtype: Any = None, param_dtype: Any = jnp.float32) -> Cell:
     """A minLSTM cell with carry ``h: (*batch, H)`` and output ``h``, and an affine form.
 
     Args:
       hidden_size: ``H``.
       kernel_init: initialiser of ``W_x`` (a name in :data:`rnnjax.init.NAMES` or a callable).
+      dtype: computation, carry and output dtype; ``None`` is float32 (float64 under x64).
+      param_dtype: dtype of the params ``init`` returns (float32 by default, as in Flax).
     """
-    _check_size(hidden_size)
+    hidden_size = _checks.positive_int(hidden_size, "hidden_size")
+    dtype = _checks.float_dtype(dtype, "minlstm dtype")
+    param_dtype = _checks.float_dtype(param_dtype, "minlstm param_dtype")
     H = hidden_size
     k_init = initializers.resolve(kernel_init, "minlstm kernel_init")
 
     def init(key: Array, input_size: int) -> MinLSTMParams:
-        _check_size(input_size, "input_size")
-        return MinLSTMParams(k_init(key, (input_size, 3 * H), jnp.float32),
-                             jnp.zeros((3 * H,), jnp.float32))
+        input_size = _checks.positive_int(input_size, "input_size")
+        pdt = _checks.resolve_float(param_dtype)
+        return MinLSTMParams(k_init(key, (input_size, 3 * H), pdt),
+                             jnp.zeros((3 * H,), pdt))
 
     def project(params: MinLSTMParams, x: Array) -> Array:
+        x = jnp.asarray(x)
         check_input(x, params.w_x.shape[0], "minlstm")
-        u = x @ params.w_x
-        return u + lead(params.b, u.ndim)
+        dt = _checks.resolve_float(dtype)
+        w_x, b = cast((params.w_x, params.b), dt)
+        u = cast(x, dt) @ w_x
+        return u + lead(b, u.ndim)
 
     def maps(u: Array) -> tuple[Array, Array]:
         u_f, u_i, u_h = jnp.split(u, 3, axis=-1)
@@ -66,11 +76,12 @@ def minlstm(hidden_size: int, *, kernel_init: str | Callable = "lecun_normal") -
 
     def recur(params: MinLSTMParams, h: Array, u: Array) -> tuple[Array, Array]:
         a, b = maps(u)
-        h = a * h + b
+        h = cast(a * h + b, a.dtype)
         return h, h
 
     def step(params: MinLSTMParams, h: Array, x: Array) -> tuple[Array, Array]:
         return recur(params, h, project(params, x))
 
     affine = Affine(lambda params, x: maps(project(params, x)), lambda params, h, x: h)
-    return Cell(init, zeros_carry(H), step, H, project, recur, f"minlstm({H})", affine=affine)
+    return Cell(init, zeros_carry(H, dtype=dtype), step, H, project, recur, f"minlstm({H})",
+                affine=affine)

@@ -70,18 +70,18 @@ def _prefix(combine, a, b, h0, apply, reverse):
 
 def associative_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *,
                        lengths: Array | None = None, reverse: bool = False,
-                       resets: Array | None = None, return_carries: bool = False
-                       ) -> tuple[PyTree, Any]:
+                       resets: Array | None = None, reset_carry: PyTree | None = None,
+                       return_carries: bool = False) -> tuple[PyTree, Any]:
     """``rnnjax.unroll`` for a cell with an affine form, by one associative scan.
 
     Inputs are already validated: ``xs: (*batch, T, I)`` batch-first, ``carry`` the initial carry,
-    ``lengths: batch`` or ``None``, ``resets: (*batch, T)`` booleans or ``None``. The result equals
-    the sequential scan's:
+    ``lengths: batch`` or ``None``, ``resets: (*batch, T)`` booleans or ``None``, ``reset_carry``
+    what a reset restores (``carry`` when ``None``). The result equals the sequential scan's:
 
     - past a sequence's length the map is the identity ``(1, 0)``, so the carry stays ``c_L``, and
       the outputs there are zero;
     - a reset before step ``t`` makes that step's map the constant map to the initial carry's image,
-      ``(a_t, b_t) ← (0, a_t ⊙ c_0 + b_t)``;
+      ``(a_t, b_t) ← (0, a_t ⊙ c_0 + b_t)`` with ``c_0`` the reset carry;
     - ``reverse`` runs each sequence from its last real element to its first (a segment of a packed
       sequence from its end to its start, so the reset moves to each segment's last element).
     """
@@ -93,6 +93,9 @@ def associative_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *,
     batch_shape, T = xs.shape[:-2], xs.shape[-2]
     nb = len(batch_shape)
     xs_tm = jnp.moveaxis(xs, -2, 0)  # (T, *batch, I)
+    if lengths is not None:  # padding never reaches the cell (no NaN in the masked branch's grads)
+        t = jnp.arange(T).reshape((T,) + (1,) * nb)
+        xs_tm = jnp.where(_expand(t < lengths[None], xs_tm), xs_tm, 0)
     flip = lambda v: jnp.flip(v, 0)
     if reverse:
         order = (lambda v: _reverse_within_lengths(v, lengths)) if lengths is not None else flip
@@ -101,6 +104,7 @@ def associative_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *,
     xs_tm = order(xs_tm)
     a, b = cell.affine.coefficients(params, xs_tm)  # time acts as one more batch dim
     if resets is not None:
+        reset_carry = carry if reset_carry is None else reset_carry
         r = jnp.moveaxis(jnp.asarray(resets, bool), -1, 0)  # (T, *batch)
         if reverse:  # reset before each segment's last element: where the next one starts
             r = jnp.concatenate([r[1:], jnp.zeros_like(r[:1])], axis=0)
@@ -108,8 +112,9 @@ def associative_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *,
                 t = jnp.arange(T).reshape((T,) + (1,) * nb)
                 r = r & (t + 1 < lengths[None])
         r = order(r)
-        a, b = (jax.tree.map(lambda a, c: jnp.where(_expand(r, a), jnp.zeros_like(a), a), a, carry),
-                jax.tree.map(lambda a, b, c: jnp.where(_expand(r, b), a * c[None] + b, b), a, b, carry))
+        a, b = (jax.tree.map(lambda a: jnp.where(_expand(r, a), jnp.zeros_like(a), a), a),
+                jax.tree.map(lambda a, b, c: jnp.where(_expand(r, b), a * c[None] + b, b),
+                             a, b, reset_carry))
     mask = None
     if lengths is not None:
         mask = jnp.arange(T).reshape((T,) + (1,) * nb) < lengths[None]

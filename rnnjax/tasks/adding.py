@@ -51,6 +51,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _checks
+
 Array = jax.Array
 
 FORMS = ("modern", "hs97")
@@ -75,8 +77,9 @@ class Batch(NamedTuple):
 def _check(length, form: str) -> int:
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
-    if isinstance(length, bool) or not isinstance(length, int):
+    if not _checks.is_int(length):
         raise TypeError(f"length must be an int (the sequence length T), got {length!r}")
+    length = int(length)
     minimum = 2 if form == "modern" else 6
     if length < minimum:
         raise ValueError(f"length must be >= {minimum} for form={form!r}, got {length}")
@@ -125,8 +128,7 @@ def _example(key: Array, length: int, form: str) -> tuple[Array, Array]:
 def batch(*, key: Array, batch_size: int, length: int, form: str = "modern") -> Batch:
     """``batch_size`` independent sequences from one key (a fresh stream: fold in the step)."""
     length = _check(length, form)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
     keys = jax.random.split(key, batch_size)
     inputs, targets = jax.vmap(lambda k: _example(k, length, form))(keys)
     return Batch(inputs, targets)

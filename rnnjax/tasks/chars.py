@@ -46,6 +46,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from rnnjax import _checks
+
 Array = jax.Array
 
 HELLO = "hello"
@@ -165,8 +167,7 @@ def generate_corpus(n_chars: int, *, seed: int = 0, sentences_per_line: int = 6)
     Lower-case letters, space, comma, full stop and newline (one line per
     ``sentences_per_line`` sentences). Deterministic in ``seed``.
     """
-    if isinstance(n_chars, bool) or not isinstance(n_chars, int) or n_chars < 1:
-        raise ValueError(f"n_chars must be a positive int, got {n_chars!r}")
+    n_chars = _checks.positive_int(n_chars, "n_chars")
     g = _Grammar(np.random.default_rng(seed))
     lines, line, total = [], [], 0
     while total < n_chars:
@@ -254,8 +255,7 @@ def _codes(ids: np.ndarray, m: int, vocab_size: int) -> np.ndarray:
 
 def ngram_counts(ids: np.ndarray, *, order: int, vocab_size: int) -> NGramCounts:
     """Counts of every context of length ``0 .. order-1`` and its next character."""
-    if isinstance(order, bool) or not isinstance(order, int) or order < 1:
-        raise ValueError(f"order must be a positive int, got {order!r}")
+    order = _checks.positive_int(order, "order")
     if vocab_size ** order >= 2**62:
         raise ValueError(f"order {order} is too large for a vocabulary of {vocab_size}")
     ids = np.asarray(ids, np.int64)

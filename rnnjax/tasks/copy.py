@@ -30,6 +30,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _checks
+
 Array = jax.Array
 
 BLANK = 0
@@ -47,39 +49,33 @@ class Batch(NamedTuple):
     targets: Array
 
 
-def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def vocab_size(n_categories: int = 8) -> int:
     """Number of token ids: blank, the ``K`` symbols and the delimiter (10 for ``K = 8``)."""
-    return _positive_int("n_categories", n_categories) + 2
+    return _checks.positive_int(n_categories, "n_categories") + 2
 
 
 def delimiter(n_categories: int = 8) -> int:
     """The delimiter token id, ``K + 1``."""
-    return _positive_int("n_categories", n_categories) + 1
+    return _checks.positive_int(n_categories, "n_categories") + 1
 
 
 def sequence_length(delay: int, n_symbols: int = 10) -> int:
     """``T + 2S``: the length of inputs and targets."""
-    return _positive_int("delay", delay) + 2 * _positive_int("n_symbols", n_symbols)
+    return _checks.positive_int(delay, "delay") + 2 * _checks.positive_int(n_symbols, "n_symbols")
 
 
 def baseline(delay: int, n_symbols: int = 10, n_categories: int = 8) -> float:
     """Cross-entropy (nats per step) of the memoryless predictor: ``S log K / (T + 2S)``."""
-    return (_positive_int("n_symbols", n_symbols) * math.log(_positive_int("n_categories",
-                                                                           n_categories))
-            / sequence_length(delay, n_symbols))
+    n_symbols = _checks.positive_int(n_symbols, "n_symbols")
+    n_categories = _checks.positive_int(n_categories, "n_categories")
+    return n_symbols * math.log(n_categories) / sequence_length(delay, n_symbols)
 
 
 def example(*, key: Array, delay: int, n_symbols: int = 10,
             n_categories: int = 8) -> tuple[Array, Array]:
     """One sequence: ``(inputs (T + 2S,), targets (T + 2S,))`` int32 tokens."""
     sequence_length(delay, n_symbols)
-    _positive_int("n_categories", n_categories)
+    _checks.positive_int(n_categories, "n_categories")
     return _example(key, delay, n_symbols, n_categories)
 
 
@@ -97,9 +93,9 @@ def _example(key: Array, delay: int, n_symbols: int, n_categories: int) -> tuple
 def batch(*, key: Array, batch_size: int, delay: int, n_symbols: int = 10,
           n_categories: int = 8) -> Batch:
     """``batch_size`` independent sequences from one key (a fresh stream: fold in the step)."""
-    _positive_int("batch_size", batch_size)
+    _checks.positive_int(batch_size, "batch_size")
     sequence_length(delay, n_symbols)
-    _positive_int("n_categories", n_categories)
+    _checks.positive_int(n_categories, "n_categories")
     keys = jax.random.split(key, batch_size)
     inputs, targets = jax.vmap(lambda k: _example(k, delay, n_symbols, n_categories))(keys)
     return Batch(inputs, targets)

@@ -28,11 +28,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-
-def _check_steps(n_steps: int) -> int:
-    if int(n_steps) < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
-    return int(n_steps)
+from rnnjax import _checks
 
 
 def seasonal(n_steps: int, *, key: jax.Array, period: float = 50.0, mean: float = 12.0,
@@ -45,7 +41,7 @@ def seasonal(n_steps: int, *, key: jax.Array, period: float = 50.0, mean: float 
       noise, ar: standard deviation and lag-one autocorrelation of the AR(1) weather noise.
       phase: offset of the cycle in steps; drawn uniformly in ``[0, period)`` when None.
     """
-    n_steps = _check_steps(n_steps)
+    n_steps = _checks.positive_int(n_steps, "n_steps")
     if not 0.0 <= ar < 1.0:
         raise ValueError(f"ar must be in [0, 1), got {ar}")
     if period <= 0:
@@ -69,7 +65,7 @@ def seasonal(n_steps: int, *, key: jax.Array, period: float = 50.0, mean: float 
 def logistic_growth(n_steps: int, *, n0: float | jax.Array, rate: float | jax.Array,
                     capacity: float = 1.0) -> jax.Array:
     """The trajectory ``(N_0, …, N_{n_steps−1})`` of ``N_{t+1} = N_t + r N_t (1 − N_t / K)``."""
-    n_steps = _check_steps(n_steps)
+    n_steps = _checks.positive_int(n_steps, "n_steps")
     n0 = jnp.asarray(n0, jnp.result_type(float))
 
     def step(n, _):
@@ -103,7 +99,7 @@ def population(n: int, n_steps: int, *, key: jax.Array, rate_range: tuple[float,
     """``n`` trajectories with growth rates and initial sizes drawn uniformly from the ranges,
     observed with additive Gaussian noise of standard deviation ``noise`` (the dynamics are
     noise-free; only the observations are noisy)."""
-    n_steps = _check_steps(n_steps)
+    n_steps = _checks.positive_int(n_steps, "n_steps")
     if not 0.0 < rate_range[0] <= rate_range[1] <= 3.0:
         raise ValueError(f"rate_range must lie in (0, 3] (beyond 3 populations go negative), "
                          f"got {rate_range}")

@@ -32,6 +32,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from rnnjax import _checks
+
 PyTree = Any
 AXIS = "sweep"
 
@@ -88,8 +90,7 @@ def vmap_step(
     if chunk is None:
         vstep = jax.vmap(step, in_axes=(0, batch_axis))
     else:
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise ValueError(f"chunk must be None or a positive int, got {chunk!r}")
+        chunk = _checks.positive_int(chunk, "chunk (None or a positive int)")
 
         def vstep(states, batch):
             if batch_axis is None:

@@ -145,8 +145,7 @@ def segment_reference(name, p, xs, c0, resets, length, reverse, output_size):
 
 @pytest.mark.parametrize("name", LINEAR)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_associative_resets_equal_per_segment_runs(name, reverse, key):
-    from rnnjax.parallel.associative import associative_unroll
+def test_associative_resets_equal_per_segment_runs_and_scan(name, reverse, key):
     cell = LINEAR[name]()
     p = random_params(cell, key)
     xs = jax.random.normal(jax.random.fold_in(key, 3), (3, 8, 3))
@@ -156,8 +155,11 @@ def test_associative_resets_equal_per_segment_runs(name, reverse, key):
     resets[1, [0, 1, 6]] = True  # the 6 lies past length 5: ignored
     resets[2, [2, 7]] = True
     lengths = jnp.array([8, 5, 8])
-    final, ys = jax.jit(lambda xs: associative_unroll(
-        cell, p, xs, c0, lengths=lengths, reverse=reverse, resets=jnp.asarray(resets)))(xs)
+    run = jax.jit(lambda xs, method: rnnjax.unroll(
+        cell, p, xs, c0, lengths=lengths, reverse=reverse, resets=jnp.asarray(resets), method=method),
+        static_argnums=1)
+    final, ys = run(xs, "associative")
+    chex.assert_trees_all_close((final, ys), run(xs, "scan"), rtol=1e-5, atol=1e-5)
     for i in range(3):
         want_c, want_y = segment_reference(name, p, xs[i], c0[i], resets[i], int(lengths[i]),
                                            reverse, cell.output_size)
@@ -173,3 +175,25 @@ def test_associative_needs_affine_form_and_valid_method(key):
         rnnjax.unroll(cell, p, xs, method="associative")
     with pytest.raises(ValueError, match="method must be"):
         rnnjax.unroll(rnnjax.cells.mingru(4), p, xs, method="parallel")
+
+
+def test_reset_carry_bidirectional_dtypes_and_equality(key):
+    cell = rnnjax.cells.mingru(4)
+    p = random_params(cell, key)
+    xs = jax.random.normal(key, (2, 6, 3))
+    resets = jnp.array([[False, False, True, False, False, True]] * 2)
+    c0, r0 = 0.5 * jnp.ones((2, 4)), -0.5 * jnp.ones((2, 4))
+    run = lambda method: rnnjax.unroll(cell, p, xs, c0, resets=resets, reset_carry=r0, method=method)
+    chex.assert_trees_all_close(run("associative"), run("scan"), rtol=1e-5, atol=1e-5)
+    bi = rnnjax.bidirectional(rnnjax.cells.minlstm(3), rnnjax.cells.lru(2))
+    pb = bi.init(key, 3)
+    chex.assert_trees_all_close(rnnjax.unroll(bi, pb, xs, method="associative"),
+                                rnnjax.unroll(bi, pb, xs), rtol=1e-5, atol=1e-5)
+    for make in LINEAR.values():
+        assert make() == make() and hash(make()) == hash(make())
+    for make in [rnnjax.cells.lru, rnnjax.cells.mingru, rnnjax.cells.minlstm]:
+        c = make(4, dtype=jnp.bfloat16)
+        pc = c.init(key, 3)
+        carry, ys = rnnjax.unroll(c, pc, xs, method="associative")
+        assert jax.tree.leaves(pc)[0].dtype == jnp.float32 and ys.dtype == jnp.bfloat16
+        assert carry.dtype == (jnp.complex64 if make is rnnjax.cells.lru else jnp.bfloat16)

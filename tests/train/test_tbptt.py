@@ -153,3 +153,55 @@ def test_bad_k_and_lengths(key):
                            k1=4, k2=4)
     with pytest.raises(ValueError, match="multiple of k1"):
         step(init_state(params, optimizer("sgd", 0.1), key=key), batch)
+
+
+def apply_with_resets(params, carry, xs, resets=None, reset_carry=None):
+    carry, hs = rnnjax.unroll(CELL, params["cell"], xs, carry, resets=resets,
+                              reset_carry=reset_carry)
+    return carry, hs @ params["w"]
+
+
+@pytest.mark.parametrize("k2", [3, 6])
+def test_resets_at_window_starts_equal_split_and_reset(key, k2):
+    params, batch = _setup(key, 12)
+    resets = jnp.zeros((B, 12), bool).at[:, ::3].set(True)
+    grad = jax.jit(lambda p, b, k2, reset, fn: truncated_gradient(
+        fn, loss_fn, p, b, initial_carry=init_carry, k1=3, k2=k2, reset=reset),
+        static_argnums=(2, 3, 4))
+    got = grad(params, (*batch, resets), k2, False, apply_with_resets)
+    want = grad(params, batch, 3, True, apply_fn)
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_full_bptt_with_resets_equals_per_segment_runs(key):
+    params, (xs, ys, mask) = _setup(key, 8)
+    segments = [(0, 3), (3, 4), (4, 8)]  # batch element 0; element 1 is one sequence
+    resets = jnp.zeros((B, 8), bool).at[0, 3].set(True).at[0, 4].set(True)
+
+    def reference(p):
+        total = 0.0
+        for s, e in segments:
+            _, out = apply_fn(p, None, xs[:1, s:e])
+            total = total + jnp.sum(loss_fn(out, ys[:1, s:e]) * mask[:1, s:e])
+        _, out = apply_fn(p, None, xs[1:])
+        return (total + jnp.sum(loss_fn(out, ys[1:]) * mask[1:])) / jnp.sum(mask)
+
+    ref_loss, ref = jax.value_and_grad(reference)(params)
+    loss, grads = jax.jit(lambda p, b: truncated_gradient(
+        apply_with_resets, loss_fn, p, b, initial_carry=init_carry, k1=8, k2=8))(
+        params, (xs, ys, mask, resets))
+    np.testing.assert_allclose(loss, ref_loss, rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(ref), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match=r"resets must be boolean of shape \(B, T\)"):
+        truncated_gradient(apply_with_resets, loss_fn, params, (xs, ys, mask, resets[:, :4]),
+                           initial_carry=init_carry, k1=8, k2=8)
+
+
+def test_numpy_integer_k_and_named_geometry():
+    from rnnjax.train.tbptt import _check_k, _geometry
+
+    assert _check_k(np.int64(4), np.int32(2), False) == (4, 2)
+    geo = _geometry(12, 4, 6)
+    assert (geo.g, geo.a, geo.b, geo.units, geo.window, geo.updates) == (2, 2, 3, 6, 3, 3)
