@@ -104,7 +104,7 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
       ``(final_carry, ys, info)``: ``ys: (*batch, T, output_size)``; :class:`NewtonInfo` ``info``.
       A solve that did not reach ``tol`` returns its last iterate with ``info.converged`` False.
     """
-    from rnnjax.unroll import _check_carry_shapes
+    from rnnjax.unroll import _check_carry
 
     if not isinstance(cell, Cell):
         raise TypeError(f"newton_unroll: expected an rnnjax.Cell, got {type(cell).__name__}")
@@ -125,8 +125,8 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
     if carry is None:
         carry = cell.initial_carry(params, batch_shape)
     else:
-        _check_carry_shapes(carry, jax.eval_shape(lambda p: cell.initial_carry(p, batch_shape),
-                                                  params), batch_shape)
+        expected = jax.eval_shape(lambda p: cell.initial_carry(p, batch_shape), params)
+        carry = _check_carry(carry, expected, batch_shape, "carry")
     for leaf in jax.tree.leaves(carry):
         if not jnp.issubdtype(leaf.dtype, jnp.floating):
             raise TypeError(f"newton_unroll: needs a real floating carry, {cell.name} has dtype "
