@@ -15,10 +15,10 @@ import importlib
 
 from rnnjax import cells, init
 from rnnjax.cell import Cell
-from rnnjax.compose import bidirectional, stack
+from rnnjax.compose import Bidirectional, bidirectional, stack
 from rnnjax.unroll import unroll
 
-__all__ = ["Cell", "bidirectional", "cells", "init", "stack", "unroll"]
+__all__ = ["Bidirectional", "Cell", "bidirectional", "cells", "init", "stack", "unroll"]
 __version__ = "0.1.0"
 
 _LAZY = {"analysis", "convert", "hopfield", "models", "nnx", "parallel", "tasks", "train"}

@@ -48,9 +48,59 @@ def test_one_training_step_changes_every_parameter(make):
     assert float(train_step(model, optimizer)) < float(loss0)
 
 
-def test_dropout_stream_only_when_not_deterministic():
+def test_parameters_are_named_after_the_fields():
+    names = lambda m: {"/".join(map(str, p)) for p, _ in nnx.to_flat_state(nnx.state(m, nnx.Param))}
+    rnn = rnnjax.nnx.RNN(rnnjax.cells.lstm(4), input_size=np.int64(3), rngs=nnx.Rngs(0))
+    assert names(rnn) == {"w_x", "w_h", "b"}
+    with pytest.raises(TypeError, match="input_size must be an int"):
+        rnnjax.nnx.RNN(rnnjax.cells.lstm(4), input_size=3.0, rngs=nnx.Rngs(0))
+    assert rnn.w_x[...].shape == (3, 16)
+    cell = rnnjax.stack([rnnjax.cells.gru(4), rnnjax.bidirectional(rnnjax.cells.elman(2),
+                                                                   rnnjax.cells.elman(2))])
+    rnn = rnnjax.nnx.RNN(cell, input_size=3, rngs=nnx.Rngs(0))
+    assert names(rnn) == ({f"layers/0/{f}" for f in ("w_x", "w_h", "b", "b_hn")}
+                          | {f"layers/1/{d}/{f}" for d in ("forward", "backward") for f in ("w_x", "w_h", "b")})
+    assert isinstance(rnn.params[1], rnnjax.Bidirectional)
+    rnn = rnnjax.nnx.RNN(rnnjax.cells.gru(4, variant="reset_before"), input_size=3, rngs=nnx.Rngs(0))
+    assert names(rnn) == {"w_x", "w_h", "b"} and rnn.params.b_hn is None
+    rnn = rnnjax.nnx.RNN(rnnjax.analysis.logistic_map(3.5), input_size=1, rngs=nnx.Rngs(0))
+    assert names(rnn) == {"weights"}
+
+
+def test_optax_mask_by_name_freezes_the_biases():
+    rnn = rnnjax.nnx.RNN(rnnjax.stack([rnnjax.cells.elman(4), rnnjax.cells.elman(4)]), input_size=3,
+                         rngs=nnx.Rngs(0))
+    labels = lambda tree: jax.tree_util.tree_map_with_path(  # the path ends with .../b/value
+        lambda path, _: "frozen" if "b" in [getattr(k, "key", None) for k in path] else "sgd", tree)
+    tx = optax.multi_transform({"sgd": optax.sgd(0.1), "frozen": optax.set_to_zero()}, labels)
+    optimizer = nnx.Optimizer(rnn, tx, wrt=nnx.Param)
+    xs = jax.random.normal(jax.random.key(1), (2, 5, 3))
+    grads = nnx.grad(lambda m: jnp.sum(m(xs) ** 2 + m(xs)))(rnn)
+    before = jax.tree.map(np.array, rnn.params)
+    optimizer.update(rnn, grads)
+    for layer_before, layer_after in zip(before, rnn.params, strict=True):
+        np.testing.assert_array_equal(layer_after.b, layer_before.b)
+        assert np.all(layer_after.w_x != layer_before.w_x) and np.all(layer_after.w_h != layer_before.w_h)
+
+
+def test_train_and_eval_switch_dropout():
     cell = rnnjax.stack([rnnjax.cells.elman(8), rnnjax.cells.elman(8)], dropout=0.5)
     rnn = rnnjax.nnx.RNN(cell, input_size=2, rngs=nnx.Rngs(params=0, dropout=1))
     xs = jnp.ones((2, 4, 2))
-    np.testing.assert_array_equal(rnn(xs), rnn(xs))
-    assert not np.allclose(rnn(xs, deterministic=False), rnn(xs))
+    clean = rnnjax.unroll(cell, rnn.params, xs)[1]
+    a, b = rnn(xs), rnn(xs)  # training mode by default, as nnx.Dropout: a fresh mask per call
+    assert not np.allclose(a, clean) and not np.allclose(a, b)
+    np.testing.assert_array_equal(rnn(xs, deterministic=True), clean)
+    rnn.eval()
+    np.testing.assert_array_equal(rnn(xs), clean)
+    assert not np.allclose(rnn(xs, deterministic=False), clean)
+    rnn.train()
+    key = jax.random.key(5)
+    np.testing.assert_array_equal(rnn(xs, key=key), rnnjax.unroll(cell, rnn.params, xs, key=key)[1])
+
+    # Training mode without a dropout stream raises instead of silently dropping nothing.
+    rnn = rnnjax.nnx.RNN(cell, input_size=2, rngs=nnx.Rngs(params=0))
+    with pytest.raises(ValueError, match="rngs has no 'dropout' stream"):
+        rnn(xs)
+    rnn.eval()
+    np.testing.assert_array_equal(rnn(xs), clean)

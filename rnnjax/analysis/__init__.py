@@ -6,7 +6,9 @@
     flow = analysis.gradient_flow(cell, params, xs, loss_fn)   # ||dL/dh_t||, t = 0..T
 
 All functions take one sequence ``xs: (T, input_size)`` and an unbatched carry; ``jax.vmap``
-batches them over parameters (spectral radii, seeds), inputs and carries.
+batches them over parameters (spectral radii, seeds), inputs and carries. For a right-padded
+batch, ``length=`` (a traced scalar) makes the steps past each sequence's length the identity:
+``jax.vmap(lambda x, n: analysis.jacobian_norms(cell, params, x, length=n))(xs, lengths)``.
 """
 
 from rnnjax.analysis.gradients import carry_gradients, gradient_flow

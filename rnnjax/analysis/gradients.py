@@ -26,7 +26,13 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from rnnjax.analysis.jacobians import _check_carry_unbatched, _check_xs, flat_step
+from rnnjax.analysis.jacobians import (
+    _check_carry_unbatched,
+    _check_length,
+    _check_xs,
+    _with_length,
+    flat_step,
+)
 from rnnjax.cell import Cell, PyTree
 
 Array = jax.Array
@@ -40,6 +46,8 @@ def carry_gradients(
     xs: Array,
     loss_fn: Callable[[PyTree, Array], Array],
     carry: PyTree | None = None,
+    *,
+    length=None,
 ) -> Array:
     r"""``dL/dh_t`` for ``t = 0..T`` (flattened carry), shape ``(T + 1, N)``.
 
@@ -54,17 +62,25 @@ def carry_gradients(
     carry ``h_0``, row ``T``: the final carry). A step's output ``y_t`` is computed inside the
     step from ``(h_{t-1}, x_t)``, so a loss written on ``ys[-1]`` is first felt at ``h_{T-1}``;
     write a last-step loss on the final carry to include lag 0.
+
+    ``length`` (an integer scalar, may be traced): real steps of a padded ``xs``. The steps past
+    it leave the carry as it is and output zeros (as :func:`rnnjax.unroll` with ``lengths``), so
+    the final carry is the carry at the length and rows ``t >= length`` all equal
+    ``dL/dh_length``; a ``loss_fn`` that ignores zero outputs gives what the sliced sequence
+    gives.
     """
     xs = _check_xs(xs, "carry_gradients")
     f, h0, unravel = flat_step(cell, params, carry)
     if carry is not None:
         _check_carry_unbatched(h0, carry, "carry_gradients")
-    return _carry_gradients_jit(cell, loss_fn, params, xs, carry)
+    length = _check_length(length, xs.shape[0], "carry_gradients")
+    return _carry_gradients_jit(cell, loss_fn, params, xs, carry, length)
 
 
 @partial(jax.jit, static_argnums=(0, 1))
-def _carry_gradients_jit(cell, loss_fn, params, xs, carry):
+def _carry_gradients_jit(cell, loss_fn, params, xs, carry, length):
     f, h0, unravel = flat_step(cell, params, carry)
+    f, xs = _with_length(f, xs, length)
 
     def loss_of_perturbations(eps: Array) -> Array:
         def body(h, inputs):
@@ -88,11 +104,15 @@ def gradient_flow(
     xs: Array,
     loss_fn: Callable[[PyTree, Array], Array],
     carry: PyTree | None = None,
+    *,
+    length=None,
 ) -> Array:
     r"""``||dL/dh_t||_2`` for ``t = 0..T``, shape ``(T + 1,)``.
 
     For a loss at the last step, entry ``T - tau`` is the gradient that reaches ``tau`` steps
     back: plot it against the lag ``tau`` (``flow[::-1]``). ``jax.vmap`` over ``xs`` (and the
-    targets closed over in ``loss_fn``) for a batch. See :func:`carry_gradients`.
+    targets closed over in ``loss_fn``) for a batch, with ``length`` for padded sequences. See
+    :func:`carry_gradients`.
     """
-    return jnp.linalg.norm(carry_gradients(cell, params, xs, loss_fn, carry), axis=-1)
+    return jnp.linalg.norm(carry_gradients(cell, params, xs, loss_fn, carry, length=length),
+                           axis=-1)

@@ -53,6 +53,13 @@ parameters and inputs (see :func:`astype`).
 Every function here analyses one sequence, ``xs`` of shape ``(T, input_size)``, and one carry
 without batch dimensions; ``jax.vmap`` over parameters, inputs or carries batches them (over
 spectral radii, seeds, or cells that share a parameter structure).
+
+Padded sequences: every function takes ``length`` (an integer scalar, which may be traced), the
+number of real steps at the start of ``xs``. Steps past it are the identity map
+(``J_t = I``, the carry is frozen, outputs are zero and the padded inputs never reach the cell),
+so results past the length equal those at the length, and
+``jax.vmap(lambda x, n: jacobian_norms(cell, params, x, length=n))(xs, lengths)`` over a
+right-padded batch compiles once. A concrete length must lie in ``0..T``; a traced one is clipped to it.
 """
 
 from __future__ import annotations
@@ -138,6 +145,43 @@ def _check_carry_unbatched(h0: Array, carry: PyTree, where: str) -> None:
         )
 
 
+def _check_length(length, T: int, where: str, minimum: int = 0):
+    """``None``, or ``length`` as an int32 scalar (traced values are clipped to ``minimum..T``)."""
+    if length is None:
+        return None
+    try:
+        integer = jnp.issubdtype(jnp.result_type(length), jnp.integer)
+    except TypeError:
+        integer = False
+    if not integer or jnp.ndim(length) != 0:
+        raise TypeError(f"{where}: length must be an integer scalar (it may be traced), got "
+                        f"{type(length).__name__} of shape {jnp.shape(length)}")
+    if not isinstance(length, jax.core.Tracer) and not minimum <= int(length) <= T:
+        raise ValueError(f"{where}: length must lie in {minimum}..{T} (T = {T}), got {int(length)}")
+    return jnp.clip(jnp.asarray(length, jnp.int32), minimum, T)
+
+
+def _with_length(f, xs: Array, length):
+    """The map with steps past ``length`` replaced by the identity.
+
+    The step's liveness rides along as an extra last input column (1 live, 0 padded), so every
+    sweep over ``xs`` (blocked, sliced, reversed) sees it without bookkeeping. Padded inputs are
+    replaced by zeros before they reach the cell, so non-finite padding never reaches a gradient.
+    """
+    if length is None:
+        return f, xs
+    live = (jnp.arange(1, xs.shape[0] + 1) <= length).astype(xs.dtype)
+    xs = jnp.concatenate([xs, live[:, None]], axis=1)
+
+    def masked(h: Array, x: Array) -> tuple[Array, Array]:
+        keep = x[-1] > 0
+        h_next, y = f(h, jnp.where(keep, x[:-1], jnp.zeros_like(x[:-1])))
+        y = jax.tree.map(lambda a: jnp.where(keep, a, jnp.zeros_like(a)), y)
+        return jnp.where(keep, h_next, h), y
+
+    return masked, xs
+
+
 def _setup(cell, params, xs, carry, where):
     xs = _check_xs(xs, where)
     f, h0, _ = flat_step(cell, params, carry)
@@ -158,19 +202,23 @@ def _safe_log(x: Array) -> Array:
 # ----------------------------------------------------------------------------- dense
 
 
-def step_jacobians(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None) -> Array:
+def step_jacobians(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *,
+                   length=None) -> Array:
     """Per-step Jacobians ``J_t = dh_t/dh_{t-1}`` along the trajectory, shape ``(T, N, N)``.
 
-    ``J_t[i, j] = d h_t[i] / d h_{t-1}[j]`` for the flattened carry. Memory ``O(T N^2)``: for
-    inspection and tests at small sizes; :func:`jacobian_norms` never stores them.
+    ``J_t[i, j] = d h_t[i] / d h_{t-1}[j]`` for the flattened carry (the identity for
+    ``t > length``). Memory ``O(T N^2)``: for inspection and tests at small sizes;
+    :func:`jacobian_norms` never stores them.
     """
     xs, _, _ = _setup(cell, params, xs, carry, "step_jacobians")
-    return _step_jacobians_jit(cell, params, xs, carry)
+    length = _check_length(length, xs.shape[0], "step_jacobians")
+    return _step_jacobians_jit(cell, params, xs, carry, length)
 
 
 @partial(jax.jit, static_argnums=0)
-def _step_jacobians_jit(cell, params, xs, carry):
+def _step_jacobians_jit(cell, params, xs, carry, length):
     f, h0, _ = flat_step(cell, params, carry)
+    f, xs = _with_length(f, xs, length)
 
     def body(h, x):
         jac = jax.jacfwd(lambda hh: f(hh, x)[0])(h)
@@ -211,6 +259,7 @@ def jacobian_singular_values(
     *,
     at: Sequence[int] | None = None,
     log: bool = True,
+    length=None,
 ) -> Array:
     """The full singular-value spectrum of ``P_t = dh_t/dh_0`` (dense method).
 
@@ -218,13 +267,15 @@ def jacobian_singular_values(
       at: the times ``t`` (1-based, ``1 <= t <= T``) to return; all ``T`` when None.
       log: return ``log sigma_i`` (default; safe for products that over/underflow) or
         ``sigma_i``.
+      length: real steps of a padded ``xs``; the spectrum stays at ``P_length`` after it.
 
     Returns:
       ``(len(at), N)`` (or ``(T, N)``), singular values in descending order.
     """
     xs, f, h0 = _setup(cell, params, xs, carry, "jacobian_singular_values")
     del f, h0
-    log_sv = _log_sv_jit(cell, params, xs, carry)
+    length = _check_length(length, xs.shape[0], "jacobian_singular_values")
+    log_sv = _log_sv_jit(cell, params, xs, carry, length)
     if at is not None:
         idx = [int(t) for t in at]
         T = xs.shape[0]
@@ -438,6 +489,7 @@ def log_jacobian_norms(
     k: int = 32,
     sweeps: int = 3,
     key: Array | None = None,
+    length=None,
 ) -> Array:
     r"""``log ||dh_t/dh_0||_2`` for ``t = 1..T``, shape ``(T,)``, never over/underflowing.
 
@@ -451,17 +503,20 @@ def log_jacobian_norms(
       sweeps: power-iteration rounds (a jvp sweep forward, a vjp sweep back) of the
         matrix-free method; 0 keeps the random probes.
       key: seeds the matrix-free method's first probe block; a fixed key when None.
+      length: real steps of a padded ``xs`` (an integer scalar, may be traced); entries
+        ``t > length`` equal entry ``length`` (``0`` for ``length = 0``).
     """
     xs, _, h0 = _setup(cell, params, xs, carry, "log_jacobian_norms")
+    length = _check_length(length, xs.shape[0], "log_jacobian_norms")
     if method == "auto":
         method = "dense" if h0.shape[0] <= _DENSE_MAX else "matfree"
     if method == "dense":
-        return _log_sv_jit(cell, params, xs, carry)[:, 0]
+        return _log_sv_jit(cell, params, xs, carry, length)[:, 0]
     if method == "matfree":
         if int(k) < 1 or int(sweeps) < 0:
             raise ValueError(f"matfree needs k >= 1 and sweeps >= 0, got k={k}, sweeps={sweeps}")
         key = jax.random.key(0) if key is None else key
-        return _matfree_jit(cell, params, xs, carry, key, k=int(k), sweeps=int(sweeps))
+        return _matfree_jit(cell, params, xs, carry, key, length, k=int(k), sweeps=int(sweeps))
     raise ValueError(f"method must be 'auto', 'dense' or 'matfree', got {method!r}")
 
 
@@ -470,14 +525,16 @@ def log_jacobian_norms(
 
 
 @partial(jax.jit, static_argnums=0)
-def _log_sv_jit(cell, params, xs, carry):
+def _log_sv_jit(cell, params, xs, carry, length):
     f, h0, _ = flat_step(cell, params, carry)
+    f, xs = _with_length(f, xs, length)
     return _dense_log_singular_values(f, h0, xs)
 
 
 @partial(jax.jit, static_argnums=0, static_argnames=("k", "sweeps"))
-def _matfree_jit(cell, params, xs, carry, key, *, k, sweeps):
+def _matfree_jit(cell, params, xs, carry, key, length, *, k, sweeps):
     f, h0, _ = flat_step(cell, params, carry)
+    f, xs = _with_length(f, xs, length)
     return _matfree_log_norms(f, h0, xs, k=k, sweeps=sweeps, key=key)
 
 
@@ -488,7 +545,7 @@ def jacobian_norms(
 
     ``h`` is the whole carry flattened (for the LSTM ``(h, c)`` together). ``xs`` is one sequence
     ``(T, input_size)``; ``jax.vmap`` batches over params, inputs and carries. Keyword arguments
-    (``method``, ``k``, ``sweeps``, ``key``) as in :func:`log_jacobian_norms`, which returns the
+    (``method``, ``k``, ``sweeps``, ``key``, ``length``) as in :func:`log_jacobian_norms`, which returns the
     logarithm and is the one to use for long products (this one over/underflows like the
     numbers themselves).
 

@@ -35,7 +35,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from rnnjax.analysis.jacobians import _columns, _setup, flat_step
+from rnnjax.analysis.jacobians import _check_length, _columns, _setup, _with_length, flat_step
 from rnnjax.cell import Cell, PyTree
 
 Array = jax.Array
@@ -61,6 +61,7 @@ def lyapunov_spectrum(
     warmup: int = 0,
     key: Array | None = None,
     return_history: bool = False,
+    length=None,
 ) -> Array | tuple[Array, Array]:
     r"""The ``k`` largest Lyapunov exponents (natural log, per step), shape ``(k,)``, descending.
 
@@ -75,6 +76,10 @@ def lyapunov_spectrum(
       key: seeds the initial orthonormal block; a fixed key when None.
       return_history: also return the running estimate after every counted step,
         ``(T - warmup, k)`` (for convergence plots).
+      length: real steps of a padded ``xs`` (an integer scalar, may be traced): the average
+        runs over steps ``warmup + 1..length`` and the history stays at its last value after
+        it. A concrete length must lie in ``warmup + 1..T``; a traced one is clipped to
+        ``0..T``, and gives NaN exponents when it is ``<= warmup`` (no step counted).
     """
     xs, f, h0 = _setup(cell, params, xs, carry, "lyapunov_spectrum")
     n = h0.shape[0]
@@ -85,17 +90,22 @@ def lyapunov_spectrum(
     warmup = int(warmup)
     if not 0 <= warmup < T:
         raise ValueError(f"lyapunov_spectrum: warmup must lie in 0..{T - 1} (T = {T}), got {warmup}")
+    if length is not None and not isinstance(length, jax.core.Tracer):
+        _check_length(length, T, "lyapunov_spectrum", minimum=warmup + 1)
+    length = _check_length(length, T, "lyapunov_spectrum")
     key = jax.random.key(0) if key is None else key
-    exponents, history = _lyapunov_jit(cell, params, xs, carry, key, k=k, warmup=warmup)
+    exponents, history = _lyapunov_jit(cell, params, xs, carry, key, length, k=k, warmup=warmup)
     if return_history:
         return exponents, history
     return exponents
 
 
 @partial(jax.jit, static_argnums=0, static_argnames=("k", "warmup"))
-def _lyapunov_jit(cell, params, xs, carry, key, *, k, warmup):
+def _lyapunov_jit(cell, params, xs, carry, key, length, *, k, warmup):
     f, h0, _ = flat_step(cell, params, carry)
+    f, xs = _with_length(f, xs, length)
     n, T = h0.shape[0], xs.shape[0]
+    end = T if length is None else length  # steps 0..end-1 (0-based) are real
     q0, _ = _sign_fixed_qr(jax.random.normal(key, (n, k), h0.dtype))
 
     def body(state, inputs):
@@ -105,14 +115,15 @@ def _lyapunov_jit(cell, params, xs, carry, key, *, k, warmup):
         z = _columns(jvp)(q)
         q, r = _sign_fixed_qr(z)
         logs = jnp.log(jnp.abs(jnp.diagonal(r)))
-        counted = t >= warmup
+        counted = (t >= warmup) & (t < end)
         total = total + jnp.where(counted, logs, 0.0)
-        running = total / jnp.maximum(t - warmup + 1, 1).astype(total.dtype)
+        running = total / jnp.maximum(jnp.minimum(t + 1, end) - warmup, 1).astype(total.dtype)
         return (h_next, q, total), running
 
     init = (h0, q0, jnp.zeros((k,), h0.dtype))
     (_, _, total), history = jax.lax.scan(body, init, (jnp.arange(T), xs))
-    exponents = total / (T - warmup)
+    counted = jnp.asarray(end - warmup, total.dtype)
+    exponents = jnp.where(counted > 0, total / jnp.maximum(counted, 1), jnp.nan)
     order = jnp.argsort(-exponents)
     return exponents[order], history[warmup:][:, order]
 

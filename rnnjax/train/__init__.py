@@ -17,12 +17,25 @@ metrics, and vmapped/sharded sweeps.
                            workdir="runs/x", checkpoint_every=200)
 
 Truncated BPTT with the lecture's (k1, k2): :func:`make_tbptt_step`. Sweeps over seeds and
-hyper-parameters: :mod:`rnnjax.train.sweep`.
+hyper-parameters: :mod:`rnnjax.train.sweep`. Every refusal of :func:`fit` (a locked workdir, a
+different config, damaged checkpoints, a full disk, ...) is a :class:`RunError` with a one-line
+message; see :mod:`rnnjax.train.errors`.
 """
 
 from rnnjax.train import sweep
-from rnnjax.train.checkpoint import Checkpointer, CheckpointError
-from rnnjax.train.loop import fit, load_history
+from rnnjax.train.checkpoint import Checkpointer, Restored
+from rnnjax.train.errors import (
+    CheckpointDamaged,
+    CheckpointError,
+    ConfigMismatch,
+    MetricsError,
+    RunError,
+    WorkdirAhead,
+    WorkdirError,
+    WorkdirLocked,
+    WriteFailed,
+)
+from rnnjax.train.loop import check_workdir, fit, load_history
 from rnnjax.train.losses import (
     accuracy,
     cross_entropy,
@@ -32,20 +45,30 @@ from rnnjax.train.losses import (
     mse,
     mse_per_position,
 )
-from rnnjax.train.metrics import MetricsWriter, read_metrics
+from rnnjax.train.metrics import MetricsWriter, read_metrics, safe_exp
 from rnnjax.train.optim import optimizer
 from rnnjax.train.state import TrainState, init_state, state_key, step_key
 from rnnjax.train.step import NonFiniteError, apply_gradients, describe_nonfinite, make_step
 from rnnjax.train.tbptt import make_tbptt_step, truncated_gradient
 
 __all__ = [
+    "CheckpointDamaged",
     "CheckpointError",
     "Checkpointer",
+    "ConfigMismatch",
+    "MetricsError",
     "MetricsWriter",
     "NonFiniteError",
+    "Restored",
+    "RunError",
     "TrainState",
+    "WorkdirAhead",
+    "WorkdirError",
+    "WorkdirLocked",
+    "WriteFailed",
     "accuracy",
     "apply_gradients",
+    "check_workdir",
     "cross_entropy",
     "cross_entropy_per_position",
     "describe_nonfinite",
@@ -60,6 +83,7 @@ __all__ = [
     "mse_per_position",
     "optimizer",
     "read_metrics",
+    "safe_exp",
     "state_key",
     "step_key",
     "sweep",

@@ -1,37 +1,47 @@
-"""Orbax checkpoints of a train state in a run's workdir, with a check that they match the run.
+"""Orbax checkpoints of a train state in a run's workdir, verified by checksums.
 
 ::
 
     ckpt = Checkpointer(workdir / "checkpoints", keep=3, config={"hidden_size": 64})
-    state = ckpt.restore_latest(like=state) or state     # None when there is no checkpoint
+    found = ckpt.restore_newest(like=state)      # Restored(state, step, damaged) or None
     ckpt.save(int(state.step), state)
     ckpt.close()
 
-A thin layer over ``orbax.checkpoint.CheckpointManager``: each checkpoint holds the state
-(``StandardSave``) and a small JSON ``meta`` item with the run's ``config``. Orbax writes every
-checkpoint into a temporary directory and renames it when complete, so a process killed while
-saving leaves the previous checkpoints intact. Restoring checks that the stored config and the
-stored tree (structure, shapes, dtypes) match the current run; a mismatch or a checkpoint that
-cannot be read raises :class:`CheckpointError` with one clear line and nothing is deleted or
-overwritten.
+A thin layer over ``orbax.checkpoint.CheckpointManager``: each checkpoint ``<step>/`` holds the
+state (``StandardSave``), a small JSON ``meta`` item with the run's ``config``, and
+``sha256.json``, the SHA-256 of every file Orbax wrote, added once the save is complete. Orbax
+writes a checkpoint into a temporary directory renamed when complete, so a process killed while
+saving leaves the earlier checkpoints intact; one killed between the rename and the checksums
+leaves a checkpoint that counts as damaged.
+
+Restoring first checks the files against their checksums, so that flipped bytes, a truncated or
+a missing file are caught before Orbax reads them (:class:`CheckpointDamaged`), then that the
+stored config (:class:`ConfigMismatch`) and tree (structure, shapes, dtypes;
+:class:`CheckpointError`) match the current run. :meth:`Checkpointer.restore_newest` falls back
+from damaged checkpoints to the newest intact one. Nothing is ever read through Orbax from a
+checkpoint that failed its checksums, and Orbax's own log lines are kept quiet while reading.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from rnnjax.train.errors import CheckpointDamaged, CheckpointError, ConfigMismatch, one_line
+from rnnjax.train.files import atomic_write
+
 PyTree = Any
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read or belongs to a different run."""
+CHECKSUMS = "sha256.json"
 
 
 def _normalise(config: Any) -> Any:
@@ -58,69 +68,116 @@ def _describe(tree: PyTree) -> dict[str, tuple[tuple[int, ...], str]]:
     return out
 
 
+class Restored(NamedTuple):
+    """What :meth:`Checkpointer.restore_newest` found."""
+
+    state: PyTree
+    step: int
+    damaged: dict[int, str]  # newer checkpoints skipped: step -> what is wrong with it
+
+
 class Checkpointer:
-    """Save every call to :meth:`save`, keep the last ``keep``, restore with checks."""
+    """Save every call to :meth:`save`, keep the last ``keep``, restore with checks.
+
+    Creating one reads and writes nothing; the folder is created by the first :meth:`save`.
+    """
 
     def __init__(self, directory: str | os.PathLike, *, keep: int = 3, config: Any = None):
         if keep < 1:
             raise ValueError(f"keep must be >= 1, got {keep}")
         self.directory = Path(directory).absolute()
         self.config = _normalise(config)
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep,
-            create=True,
-            # Synchronous: the step that follows donates the state's buffers, and a finished
-            # save() means the checkpoint is on disk (what the resume guarantee needs).
-            enable_async_checkpointing=False,
-        )
-        self._manager = ocp.CheckpointManager(
-            self.directory,
-            options=options,
-            item_handlers={
-                "state": ocp.StandardCheckpointHandler(),
-                "meta": ocp.JsonCheckpointHandler(),
-            },
-        )
+        self.keep = keep
+        self._mgr: ocp.CheckpointManager | None = None
 
-    def latest_step(self) -> int | None:
-        return self._manager.latest_step()
+    @property
+    def _manager(self) -> ocp.CheckpointManager:
+        if self._mgr is None:
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=self.keep,
+                create=True,
+                # Synchronous: the step that follows donates the state's buffers, and a finished
+                # save() means the checkpoint is on disk (what the resume guarantee needs).
+                enable_async_checkpointing=False,
+            )
+            with _quiet_orbax():
+                self._mgr = ocp.CheckpointManager(
+                    self.directory,
+                    options=options,
+                    item_handlers={
+                        "state": ocp.StandardCheckpointHandler(),
+                        "meta": ocp.JsonCheckpointHandler(),
+                    },
+                )
+        return self._mgr
 
     def all_steps(self) -> list[int]:
-        return sorted(self._manager.all_steps())
+        """The steps of the complete checkpoints on disk (intact or not), ascending."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(int(p.name) for p in self.directory.iterdir() if p.name.isdigit() and p.is_dir())
+
+    def latest_step(self) -> int | None:
+        steps = self.all_steps()
+        return steps[-1] if steps else None
 
     def save(self, step: int, state: PyTree, *, force: bool = True) -> None:
-        """Write ``state`` as checkpoint ``step`` (no-op if that step is already saved)."""
-        if step in self._manager.all_steps():
+        """Write ``state`` as checkpoint ``step`` with its checksums (no-op if already saved)."""
+        if step in self.all_steps():
             return
         meta = {"step": int(step), "config": self.config}
-        self._manager.save(
-            int(step),
-            args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
-            force=force,
-        )
-        self._manager.wait_until_finished()
+        with _quiet_orbax():
+            self._manager.save(
+                int(step),
+                args=ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)),
+                force=force,
+            )
+            self._manager.wait_until_finished()
+        where = self.directory / str(step)
+        atomic_write(where / CHECKSUMS, json.dumps({"sha256": _digests(where)}, indent=0))
+
+    def verify(self, step: int) -> str | None:
+        """What is wrong with the files of checkpoint ``step``, or None if they are intact."""
+        where = self.directory / str(step)
+        try:
+            want = json.loads((where / CHECKSUMS).read_text())["sha256"]
+        except FileNotFoundError:
+            return f"no {CHECKSUMS}: saving was interrupted or it predates checksums"
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"{CHECKSUMS} is unreadable"
+        try:
+            got = _digests(where)
+        except OSError as e:
+            return f"cannot read its files ({one_line(e)})"
+        for name, digest in sorted(want.items()):
+            if name not in got:
+                return f"{name} is missing"
+            if got[name] != digest:
+                return f"{name} does not match its checksum"
+        return None
 
     def restore(self, step: int, *, like: PyTree) -> PyTree:
         """Checkpoint ``step`` restored into the structure, shapes and dtypes of ``like``."""
         where = self.directory / str(step)
+        problem = self.verify(step)
+        if problem:
+            raise _damaged(where, problem)
         try:
-            meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))[
-                "meta"
-            ]
+            with _quiet_orbax():
+                meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+            meta = meta["meta"]
         except Exception as e:  # noqa: BLE001 - any failure to read is reported the same way
-            raise CheckpointError(
-                f"checkpoint {where} cannot be read ({type(e).__name__}: {_first_line(e)}); "
-                "it was left untouched: move it away or use a fresh workdir"
-            ) from None
+            raise _damaged(where, f"cannot be read: {one_line(e)}") from None
         stored_config = meta.get("config") if isinstance(meta, dict) else None
         if self.config is not None and stored_config != self.config:
             diff = _config_diff(stored_config, self.config)
-            raise CheckpointError(
+            raise ConfigMismatch(
                 f"checkpoint {where} was written by a run with a different config ({diff}); "
-                "use a fresh workdir or delete its checkpoints/ folder"
+                "use a new workdir, or overwrite=True to discard it"
             )
         try:
-            stored = self._manager.item_metadata(step)["state"]
+            with _quiet_orbax():
+                stored = self._manager.item_metadata(step)["state"]
             stored_desc = {
                 k: (tuple(v.shape), str(np.dtype(v.dtype)))
                 for k, v in _flatten_metadata(stored).items()
@@ -139,28 +196,66 @@ class Checkpointer:
             )
             raise CheckpointError(
                 f"checkpoint {where} does not match this run's train state ({detail}); "
-                "use a fresh workdir or delete its checkpoints/ folder"
+                "use a new workdir, or overwrite=True to discard it"
             )
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
         try:
-            restored = self._manager.restore(
-                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
-            )["state"]
+            with _quiet_orbax():
+                restored = self._manager.restore(
+                    step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
+                )["state"]
         except Exception as e:  # noqa: BLE001
-            raise CheckpointError(
-                f"checkpoint {where} cannot be read ({type(e).__name__}: {_first_line(e)}); "
-                "it was left untouched: move it away or use a fresh workdir"
-            ) from None
+            raise _damaged(where, f"cannot be read: {one_line(e)}") from None
         return jax.tree.unflatten(jax.tree.structure(like), jax.tree.leaves(restored))
 
+    def restore_newest(self, *, like: PyTree) -> Restored | None:
+        """The newest intact checkpoint, restored like ``like``; None if there is none at all.
+
+        Damaged checkpoints are skipped (and listed in ``damaged``); if every one is damaged,
+        raises :class:`CheckpointError`. A config or tree mismatch raises at once.
+        """
+        damaged: dict[int, str] = {}
+        for step in reversed(self.all_steps()):
+            try:
+                return Restored(self.restore(step, like=like), step, damaged)
+            except CheckpointDamaged as e:
+                damaged[step] = e.reason
+        if damaged:
+            newest = max(damaged)
+            raise CheckpointError(
+                f"no intact checkpoint in {self.directory} (newest, step {newest}: "
+                f"{damaged[newest]}): move checkpoints/ away, or pass overwrite=True to start afresh"
+            )
+        return None
+
     def restore_latest(self, *, like: PyTree) -> PyTree | None:
-        """The latest checkpoint restored like ``like``, or None if there is none."""
-        step = self.latest_step()
-        return None if step is None else self.restore(step, like=like)
+        """The state of :meth:`restore_newest` (None if there is no checkpoint)."""
+        found = self.restore_newest(like=like)
+        return None if found is None else found.state
+
+    def set_aside(self, steps: list[int]) -> list[Path]:
+        """Move checkpoints ``steps`` to ``<directory>.damaged/`` (kept, out of Orbax's way)."""
+        self._reset()
+        moved = []
+        aside = self.directory.with_name(self.directory.name + ".damaged")
+        for step in steps:
+            aside.mkdir(exist_ok=True)
+            target, n = aside / str(step), 1
+            while target.exists():
+                target, n = aside / f"{step}.{n}", n + 1
+            os.replace(self.directory / str(step), target)
+            moved.append(target)
+        return moved
+
+    def _reset(self) -> None:
+        if self._mgr is not None:
+            mgr, self._mgr = self._mgr, None
+            with _quiet_orbax():
+                mgr.wait_until_finished()
+                mgr.close()
 
     def close(self) -> None:
-        self._manager.wait_until_finished()
-        self._manager.close()
+        self._reset()
 
     def __enter__(self):
         return self
@@ -169,9 +264,33 @@ class Checkpointer:
         self.close()
 
 
-def _first_line(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else ""
+def _damaged(where: Path, reason: str) -> CheckpointDamaged:
+    return CheckpointDamaged(f"checkpoint {where} is damaged: {reason}", reason)
+
+
+def _digests(where: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``where`` except the checksums file, by relative path."""
+    out = {}
+    for path in sorted(where.rglob("*")):
+        if path.is_file() and path.name != CHECKSUMS:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            out[path.relative_to(where).as_posix()] = h.hexdigest()
+    return out
+
+
+@contextlib.contextmanager
+def _quiet_orbax() -> Iterator[None]:
+    """Silence Orbax's log lines (it logs through absl) while it works; errors still raise."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _flatten_metadata(tree: Any) -> dict[str, Any]:

@@ -19,11 +19,9 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from rnnjax.train.errors import WorkdirError, WorkdirLocked
+
 LOCK_NAME = ".lock"
-
-
-class WorkdirLocked(RuntimeError):
-    """Another live process holds the workdir."""
 
 
 @contextlib.contextmanager
@@ -34,9 +32,13 @@ def exclusive(workdir: str | os.PathLike) -> Iterator[Path]:
     from the same process raises like any other holder would.
     """
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    check_path(workdir)
     path = workdir / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        workdir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as e:
+        raise WorkdirError(f"cannot write into {workdir}: {e.strerror or e}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -44,9 +46,24 @@ def exclusive(workdir: str | os.PathLike) -> Iterator[Path]:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise WorkdirLocked(
                 f"{workdir} is in use by another run (pid {holder}): wait for it to finish "
-                f"or use another --workdir") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+                f"or use another workdir") from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as e:
+            raise WorkdirError(f"cannot write into {workdir}: {e.strerror or e}") from None
         yield workdir
     finally:
         os.close(fd)  # closing the descriptor releases the flock
+
+
+def check_path(workdir: Path) -> None:
+    """Raise :class:`WorkdirError` if ``workdir`` is a file or lies under one."""
+    if workdir.exists() and not workdir.is_dir():
+        raise WorkdirError(f"workdir {workdir} is a file, not a folder: choose another workdir")
+    for parent in workdir.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise WorkdirError(f"workdir {workdir} lies under the file {parent}: "
+                                   "choose another workdir")
+            break

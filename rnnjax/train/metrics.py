@@ -7,10 +7,15 @@
     records = read_metrics(workdir / "metrics.jsonl")                   # list of dicts
 
 Each record is appended with a single ``write`` of a complete line, so a killed process leaves at
-worst one incomplete last line; :func:`read_metrics` ignores such a line. On resume from a
-checkpoint at step ``s``, ``MetricsWriter(path, resume_step=s)`` atomically rewrites the file
-keeping only records with ``step <= s`` (the ones that the checkpointed state had produced), so
-a resumed run's file equals an uninterrupted run's file.
+worst one incomplete last line; :func:`read_metrics` ignores such a line, and a line that is not
+a JSON record anywhere else raises :class:`MetricsError` naming it. On resume from a checkpoint at
+step ``s``, ``MetricsWriter(path, resume_step=s)`` atomically rewrites the file keeping only
+records with ``step <= s`` (the ones that the checkpointed state had produced), so a resumed run's
+file equals an uninterrupted run's file byte for byte; a torn last line dropped there is reported
+in one warning line.
+
+Derived quantities can overflow where the logged one does not (a finite loss of 3e4 has no
+finite perplexity): :func:`safe_exp` gives ``inf`` there instead of raising ``OverflowError``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,24 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+
+from rnnjax.train.errors import MetricsError, log
+from rnnjax.train.files import atomic_write, write_all
+
+
+def safe_exp(x: Any) -> Any:
+    """``exp(x)`` that overflows to ``inf`` (a float for a scalar, an array for an array).
+
+    ``math.exp(30801.0)`` raises ``OverflowError``; a perplexity ``exp(loss)`` of a diverged run
+    is better logged as ``inf``. NaN stays NaN.
+    """
+    with np.errstate(over="ignore"):
+        out = np.exp(np.asarray(x, dtype=np.float64))
+    return float(out) if out.ndim == 0 else out
 
 
 def _clean(value: Any) -> Any:
@@ -32,28 +52,39 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """All complete records of a ``metrics.jsonl`` file (an incomplete last line is ignored).
+def scan_metrics(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str | None]:
+    """``(records, torn)``: the complete records of ``path`` and its incomplete last line, if any.
 
-    A malformed line anywhere but the end raises ``ValueError`` naming the line.
+    Raises :class:`MetricsError` for a malformed line anywhere but at the end.
     """
     path = Path(path)
     if not path.exists():
-        return []
-    text = path.read_text()
-    lines = text.split("\n")
-    records = []
+        return [], None
+    lines = path.read_bytes().decode(errors="replace").split("\n")
+    records: list[dict[str, Any]] = []
     for i, line in enumerate(lines):
         if not line.strip():
             continue
-        last = i == len(lines) - 1  # no trailing newline: possibly cut short by a crash
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError:
-            if last:
-                break
-            raise ValueError(f"{path}:{i + 1}: not a JSON object: {line[:80]!r}") from None
-    return records
+            record = None
+        if isinstance(record, dict):
+            records.append(record)
+        elif i == len(lines) - 1:  # no newline after it: cut short by a crash
+            return records, line
+        else:
+            raise MetricsError(f"{path} line {i + 1} is not a JSON record ({line[:40]!r}): "
+                               "repair or remove that line, or use a new workdir")
+    return records, None
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """All complete records of a ``metrics.jsonl`` file (an incomplete last line is ignored).
+
+    A malformed line anywhere but the end raises :class:`MetricsError` (a ``ValueError``).
+    """
+    return scan_metrics(path)[0]
 
 
 class MetricsWriter:
@@ -61,22 +92,19 @@ class MetricsWriter:
 
     def __init__(self, path: str | os.PathLike, *, resume_step: int = 0):
         self.path = Path(path)
+        self._fd = None
+        records, torn = scan_metrics(self.path)
+        kept = [r for r in records if r.get("step", 0) <= resume_step]
+        if torn is not None:
+            log.warning("%s: dropped its torn last line (a run stopped while writing it)", self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept = [r for r in read_metrics(self.path) if r.get("step", 0) <= resume_step]
-        text = "".join(json.dumps(r) + "\n" for r in kept)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
         self.records = kept
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def write(self, record: dict[str, Any]) -> None:
         record = {k: _clean(v) for k, v in record.items()}
-        line = (json.dumps(record) + "\n").encode()
-        os.write(self._fd, line)  # one write of one whole line
+        write_all(self._fd, (json.dumps(record) + "\n").encode())  # one line per write
         self.records.append(record)
 
     def flush(self) -> None:
@@ -84,9 +112,11 @@ class MetricsWriter:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def __enter__(self):
         return self

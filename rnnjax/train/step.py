@@ -20,13 +20,15 @@ see :mod:`rnnjax.train.sweep`) and a resumed run repeats an uninterrupted one ex
 
 Non-finite values
 -----------------
-After computing the update the step checks that the loss and every gradient leaf are finite.
-If not, the parameters and optimiser state are left exactly as they were (NaN parameters are
-never written) and ``metrics["finite"]`` is 0. What happens next is the loop's choice,
-``rnnjax.train.fit(..., nonfinite=...)``: ``"stop"`` (default) raises :class:`NonFiniteError`
-naming the step and what went non-finite (the loss, or which parameter's gradient);
-``"skip"`` skips the update and carries on (the rule of ``optax.apply_if_finite``, which
-:func:`rnnjax.train.optimizer` offers for loops of your own) and counts the skips.
+After computing the update the step checks that everything it logs is finite: the loss, every
+gradient leaf, every new parameter, the norms (``||θ||`` overflows float32 long before ``θ``
+does) and the aux metrics. If not, the parameters and optimiser state are left exactly as they
+were (NaN parameters are never written) and ``metrics["finite"]`` is 0. What happens next is
+the loop's choice, ``rnnjax.train.fit(..., nonfinite=...)``: ``"stop"`` (default) raises
+:class:`NonFiniteError` naming the step and what went non-finite (the loss, which parameter's
+gradient, a norm); ``"skip"`` skips the update and carries on (the rule of
+``optax.apply_if_finite``, which :func:`rnnjax.train.optimizer` offers for loops of your own)
+and counts the skips.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from rnnjax.train.errors import RunError
 from rnnjax.train.state import TrainState, step_key
 
 PyTree = Any
@@ -46,9 +49,10 @@ Metrics = dict[str, jax.Array]
 NONFINITE_MODES = ("stop", "skip")
 # Metrics whose name starts with "_" are diagnostics for the loop, not written to metrics.jsonl.
 _LEAF_FLAGS = "_grad_finite"
+_NORM_FLAGS = "_norms_finite"  # of the attempted update: ||θ_new||, ||Δθ||
 
 
-class NonFiniteError(FloatingPointError):
+class NonFiniteError(RunError, FloatingPointError):
     """Training produced a non-finite loss or gradient (with ``nonfinite="stop"``)."""
 
 
@@ -71,24 +75,36 @@ def apply_gradients(
 ) -> tuple[TrainState, Metrics]:
     """The update shared by every step: optimiser, non-finite guard, metrics.
 
-    Returns the new state (unchanged parameters and optimiser state when the loss or a gradient
-    is non-finite; the step counter always advances) and the metrics
-    ``loss, grad_norm = ||g||_2, param_norm = ||θ_new||_2, update_norm = ||Δθ||_2, finite``.
+    Returns the new state and the metrics
+    ``loss, grad_norm = ||g||_2, param_norm = ||θ||_2, update_norm = ||Δθ||_2, finite`` (+ aux).
+    ``finite`` is 1 only if every one of them is finite (norms and aux metrics included, so a
+    finite loss with an overflowing ``||θ_new||`` is not finite) and every gradient and new
+    parameter is; otherwise the parameters and optimiser state are left unchanged (the step
+    counter always advances). Compute overflow-prone derived quantities (perplexity) outside
+    the step, e.g. with :func:`rnnjax.train.metrics.safe_exp`.
     """
     updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     leaf_finite = jnp.stack([jnp.all(jnp.isfinite(g)) for g in jax.tree.leaves(grads)])
-    finite = jnp.isfinite(loss) & jnp.all(leaf_finite) & _all_finite(params)
+    grad_norm, update_norm = optax.tree.norm(grads), optax.tree.norm(updates)
+    new_param_norm = optax.tree.norm(params)
+    aux = dict(aux or {})
+    aux_finite = [jnp.all(jnp.isfinite(v)) for v in aux.values()]
+    # Everything logged must be finite, norms included: ||θ|| overflows float32 long before θ.
+    finite = (jnp.isfinite(loss) & jnp.all(leaf_finite) & _all_finite(params)
+              & jnp.isfinite(grad_norm) & jnp.isfinite(new_param_norm) & jnp.isfinite(update_norm)
+              & jnp.all(jnp.stack([jnp.array(True), *aux_finite])))
     keep = lambda new, old: jnp.where(finite, new, old)
     params = jax.tree.map(keep, params, state.params)
     opt_state = jax.tree.map(keep, opt_state, state.opt_state)
     metrics = {
         "loss": loss,
-        "grad_norm": optax.tree.norm(grads),
-        "param_norm": optax.tree.norm(params),
-        "update_norm": jnp.where(finite, optax.tree.norm(updates), 0.0),
+        "grad_norm": grad_norm,
+        "param_norm": jnp.where(finite, new_param_norm, optax.tree.norm(state.params)),
+        "update_norm": jnp.where(finite, update_norm, 0.0),
         "finite": finite.astype(jnp.float32),
         _LEAF_FLAGS: leaf_finite,
+        _NORM_FLAGS: jnp.stack([jnp.isfinite(new_param_norm), jnp.isfinite(update_norm)]),
     }
     if aux:
         overlap = set(aux) & set(metrics)
@@ -134,7 +150,7 @@ def describe_nonfinite(step: int, metrics: dict[str, Any], params: PyTree) -> st
 
     loss = np.asarray(metrics["loss"])
     flags = np.asarray(metrics.get(_LEAF_FLAGS, []), dtype=bool)
-    where = ""
+    where, i = "", 0
     if loss.ndim:  # a sweep: name the first failing member
         finite = np.asarray(metrics["finite"]).reshape(-1) > 0
         bad = np.flatnonzero(~finite)
@@ -152,6 +168,30 @@ def describe_nonfinite(step: int, metrics: dict[str, Any], params: PyTree) -> st
         shown = ", ".join(f"params{p}" for p in bad_leaves[:4])
         more = f" and {len(bad_leaves) - 4} more" if len(bad_leaves) > 4 else ""
         what.append(f"gradient of {shown}{more} is non-finite")
+    norms = np.asarray(metrics.get(_NORM_FLAGS, [True, True]), dtype=bool)
+    if norms.ndim > 1:
+        norms = norms.reshape(-1, norms.shape[-1])[i]
+    if not bad_leaves:
+        what += [f"{name} of the update overflows"
+                 for name, ok in zip(("param_norm", "update_norm"), norms, strict=True) if not ok]
+        what += _nonfinite_scalars(metrics, member=i if where else None)
     if not what:
         what.append("updated parameters are non-finite")
     return f"step {step}{where}: {'; '.join(what)}; the update was not applied"
+
+
+def _nonfinite_scalars(metrics: dict[str, Any], member: int | None) -> list[str]:
+    """``"<name> is inf"`` for each logged metric (not loss/finite/diagnostics) that is not finite."""
+    import numpy as np
+
+    out = []
+    for name, value in metrics.items():
+        if name.startswith("_") or name in ("loss", "finite", "param_norm", "update_norm"):
+            continue
+        v = np.asarray(value, dtype=np.float64)
+        if member is not None and v.ndim:  # a sweep: the failing member's value
+            v = v[member]
+        bad = v[~np.isfinite(v)]
+        if bad.size:
+            out.append(f"{name} is {float(bad.reshape(-1)[0])}")
+    return out

@@ -192,19 +192,19 @@ def test_checkpoint_mismatch_and_corruption(tmp_path, key):
     step = T.make_step(lambda p, b, k: _loss(p, b, k)[0], opt)
     T.fit(step, T.init_state(_params(), opt, key=key), _batch_at, num_steps=2,
           workdir=tmp_path, config={"hidden": 3})
-    with pytest.raises(T.CheckpointError, match=r"different config \(hidden: 3 -> 4\)"):
+    with pytest.raises(T.ConfigMismatch, match=r"different config \(hidden: 3 -> 4\)"):
         T.fit(step, T.init_state(_params(), opt, key=key), _batch_at, num_steps=4,
               workdir=tmp_path, config={"hidden": 4})
     other = {"w": jnp.zeros((3, 2)), "b": jnp.zeros((1,))}
     with pytest.raises(T.CheckpointError, match=r"does not match.*params.w is \(\(3, 1\)"):
         T.fit(step, T.init_state(other, opt, key=key), _batch_at, num_steps=4,
               workdir=tmp_path, config={"hidden": 3})
-    # corrupt every data file of the checkpoint: a clear error, and the files are left alone
+    # corrupt every data file of the only checkpoint: a refusal, and the files are left alone
     ckpt = tmp_path / "checkpoints" / "2"
     files = [p for p in ckpt.rglob("*") if p.is_file() and "meta" not in p.parts]
     for p in files:
         p.write_bytes(b"garbage")
-    with pytest.raises(T.CheckpointError, match="cannot be read"):
+    with pytest.raises(T.CheckpointError, match="no intact checkpoint"):
         T.fit(step, T.init_state(_params(), opt, key=key), _batch_at, num_steps=4,
               workdir=tmp_path, config={"hidden": 3})
     assert all(p.read_bytes() == b"garbage" for p in files)
@@ -219,5 +219,5 @@ def test_metrics_reader_ignores_cut_last_line(tmp_path):
     w.close()
     assert T.read_metrics(path) == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.25}]
     path.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
-    with pytest.raises(ValueError, match="metrics.jsonl:2"):
+    with pytest.raises(T.MetricsError, match="metrics.jsonl line 2 is not a JSON record"):
         T.read_metrics(path)

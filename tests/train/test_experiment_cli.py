@@ -18,7 +18,8 @@ import pytest
 from experiments.__main__ import STUDIES
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULES = [n for n in STUDIES if importlib.util.find_spec(f"experiments.{n}") is not None]
+MODULES = [n for n in STUDIES if importlib.util.find_spec(f"experiments.{n}") is not None
+           and not (ROOT / "experiments" / n / "__init__.py").exists()]  # packages: tests/experiments
 
 
 def _fields(module) -> set[str]:

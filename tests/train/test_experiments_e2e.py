@@ -47,10 +47,10 @@ def test_char_lm_tiny_and_resume(tmp_path):
 
 
 def test_truncated_bptt_tiny_and_refuses_other_config(tmp_path, capsys):
-    argv = ["--seq-len", "8", "--lag", "3", "--k1", "2", "--k2s", "2", "--naive-chunks", "4",
-            "--hidden-size", "4", "--batch-size", "4", "--steps", "4", "--seeds", "2",
-            "--n-test", "8", "--eval-every", "2", "--checkpoint-every", "2",
-            "--workdir", str(tmp_path)]
+    argv = ["--task.seq-len", "8", "--task.lag", "3", "--methods.k1", "2", "--methods.k2s", "2",
+            "--methods.naive-chunks", "4", "--train.hidden-size", "4", "--train.batch-size", "4",
+            "--steps", "4", "--train.seeds", "2", "--train.n-test", "8", "--train.eval-every", "2",
+            "--train.checkpoint-every", "2", "--workdir", str(tmp_path)]
     assert truncated_bptt.main(argv) == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     names = sorted({r["name"] for r in summary["rows"]})
@@ -67,7 +67,7 @@ def test_truncated_bptt_tiny_and_refuses_other_config(tmp_path, capsys):
         assert (tmp_path / png).stat().st_size > 10_000
     # a different config on the same workdir is refused in one line; the checkpoints stay
     capsys.readouterr()
-    assert truncated_bptt.main([*argv, "--hidden-size", "5"]) == 2
+    assert truncated_bptt.main([*argv, "--train.hidden-size", "5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "different config (hidden_size: 4 -> 5)" in err[0]
+    assert len(err) == 1 and "different config" in err[0] and "hidden_size" in err[0], err
     assert (tmp_path / "runs" / "full" / "checkpoints" / "4").exists()

@@ -1,0 +1,282 @@
+"""The command line every study shares: presets, tyro flags, checks before writes, one-line errors.
+
+::
+
+    python -m experiments.<study> --quick                 # the small preset (what the main job runs)
+    python -m experiments.<study> --preset full           # any named preset (default: full)
+    python -m experiments.<study> --quick --capacity.trials 20 --seed 3
+    python -m experiments.<study> --plot-only             # redraw figures from saved results
+
+Flags come from the study's nested config dataclass through `tyro`_ (help text from the field
+docstrings, with type and default); the chosen preset supplies the defaults. Every study has
+``--quick``, ``--preset NAME``, ``--seed``, ``--steps``, ``--workdir``, ``--plot-only`` and
+``--overwrite``. Abbreviated or unknown flags are errors.
+
+Before anything is written the command checks everything it can: the flags, the config's own
+validation, the workdir (a folder, writable), the workdir lock (:mod:`rnnjax.train.lock`), and
+that the workdir does not hold results made with another config by someone else (a
+``config.json`` that differs and no run state in ``checkpoints/``): those are refused unless
+``--overwrite`` is given. Then ``config.json`` records the exact command, the preset and the
+config. Bad input and refusals are one line on stderr with exit status 2.
+
+.. _tyro: https://brentyi.github.io/tyro/
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import io
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import jax
+
+from experiments.common.checks import check_common
+from experiments.common.files import UserError, jsonable, read_json, record_timing, write_json
+from experiments.common.progress import say
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """What the shared command line needs to know about a study.
+
+    Attributes:
+      name: the package name, ``experiments.<name>``.
+      config: the study's frozen config dataclass; its defaults are the ``full`` preset.
+      presets: named configs; must contain ``"quick"`` (what the main job and the checks run).
+      run: ``(config, workdir) -> None``: computes and saves every part.
+      plot: ``workdir -> None``: draws every figure and the index from saved results only.
+      workdirs: default workdir per preset; the default is ``results/<name>`` for ``quick`` and
+        ``results/<name>/<preset>`` for the others.
+      tolerances: for ``python -m experiments.check``: relative tolerance per JSON key name
+        (numbers under that key anywhere in a result file); others use ``default_tolerance``.
+      default_tolerance: relative tolerance for numbers not named in ``tolerances``.
+      absolute_tolerance: differences below this never count (numbers near zero, such as a
+        trained loss of 1e-3, differ in relative terms across machines).
+      doc: the description ``--help`` prints (the study's config docstring by default).
+    """
+
+    name: str
+    config: type
+    presets: Mapping[str, Any]
+    run: Callable[[Any, Path], None]
+    plot: Callable[[Path], None]
+    workdirs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    tolerances: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    default_tolerance: float = 1e-4
+    absolute_tolerance: float = 1e-12
+    doc: str | None = None
+
+    def __post_init__(self):
+        if "quick" not in self.presets:
+            raise ValueError(f"study {self.name}: presets must include 'quick'")
+
+    def workdir(self, preset: str) -> Path:
+        if preset in self.workdirs:
+            return Path(self.workdirs[preset])
+        return Path("results") / self.name if preset == "quick" else Path("results") / self.name / preset
+
+    @property
+    def default_preset(self) -> str:
+        return "full" if "full" in self.presets else next(iter(self.presets))
+
+
+@dataclasses.dataclass(frozen=True)
+class Invocation:
+    """A parsed command line."""
+
+    config: Any
+    preset: str
+    workdir: Path
+    plot_only: bool
+    overwrite: bool
+    command: str
+
+
+def parse(study: Study, argv: Sequence[str]) -> Invocation:
+    """Parse ``argv`` into an :class:`Invocation`; bad input raises :class:`UserError`."""
+    import tyro
+
+    preset = _preset_from_argv(study, argv)
+    default_workdir = study.workdir(preset)
+    args_cls = _args_class(study, preset, default_workdir)
+    default = args_cls(config=study.presets[preset])
+    buf = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+            args = tyro.cli(args_cls, default=default, args=list(argv),
+                            prog=f"python -m experiments.{study.name}",
+                            description=study.doc or study.config.__doc__)
+    except SystemExit as e:
+        if e.code == 0:  # --help
+            sys.stdout.write(buf.getvalue())
+            raise
+        raise UserError(_one_line(buf.getvalue())) from None
+    except (ValueError, TypeError) as e:  # the config's own validation
+        raise UserError(str(e).splitlines()[0]) from None
+    try:
+        check_common(args.config)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return Invocation(config=args.config, preset=preset, workdir=Path(args.workdir),
+                      plot_only=args.plot_only, overwrite=args.overwrite,
+                      command=_command(study, argv, default_workdir))
+
+
+def _preset_from_argv(study: Study, argv: Sequence[str]) -> str:
+    names = [a.split("=", 1)[1] if "=" in a else None for a in argv if a.split("=", 1)[0] == "--preset"]
+    for i, a in enumerate(argv):
+        if a == "--preset":
+            if i + 1 >= len(argv):
+                raise UserError(f"--preset needs a name: one of {', '.join(study.presets)}")
+            names[names.index(None)] = argv[i + 1]
+    if "--quick" in argv:
+        names.append("quick")
+    if len(set(names)) > 1:
+        raise UserError(f"choose one preset, got {', '.join(dict.fromkeys(names))}")
+    preset = names[0] if names else study.default_preset
+    if preset not in study.presets:
+        raise UserError(f"--preset must be one of {', '.join(study.presets)}, got {preset!r}")
+    return preset
+
+
+def _args_class(study: Study, preset: str, default_workdir: Path) -> type:
+    import tyro
+
+    presets = ", ".join(study.presets)
+    fields = [
+        ("config", Annotated[study.config, tyro.conf.arg(name="")]),
+        ("quick", Annotated[bool, tyro.conf.arg(help="the quick preset: minutes on 2 CPU cores")],
+         dataclasses.field(default=preset == "quick")),
+        ("preset", Annotated[str, tyro.conf.arg(help=f"a named preset: {presets}")],
+         dataclasses.field(default=preset)),
+        ("workdir", Annotated[Path, tyro.conf.arg(
+            help="where results, metrics and checkpoints go (default: results/<study> for "
+                 "--quick, results/<study>/<preset> otherwise)")],
+         dataclasses.field(default=default_workdir)),
+        ("plot_only", Annotated[bool, tyro.conf.arg(
+            help="redraw the figures from saved results; never computes")],
+         dataclasses.field(default=False)),
+        ("overwrite", Annotated[bool, tyro.conf.arg(
+            help="replace results in --workdir that were made with another config")],
+         dataclasses.field(default=False)),
+    ]
+    return dataclasses.make_dataclass(f"{study.name}_command", fields, frozen=True)
+
+
+def _one_line(text: str) -> str:
+    """tyro's boxed error message, condensed to one line."""
+    lines = [ln.strip(" │╭╮╰╯─") for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln.strip("-")]
+    message = lines[1] if len(lines) > 1 else (lines[0] if lines else "bad command line")
+    hint = ""
+    if "Perhaps you meant:" in lines:
+        hint = f" (did you mean {lines[lines.index('Perhaps you meant:') + 1].split()[0]}?)"
+    return f"{message}{hint}; see --help"
+
+
+def _command(study: Study, argv: Sequence[str], default_workdir: Path) -> str:
+    """The command that reproduces this run: argv minus a default --workdir and --overwrite."""
+    out, skip = [], False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if a == "--overwrite":
+            continue
+        if a == "--workdir" and i + 1 < len(argv) and Path(argv[i + 1]) == default_workdir:
+            skip = True
+            continue
+        if a.startswith("--workdir=") and Path(a.split("=", 1)[1]) == default_workdir:
+            continue
+        out.append(a)
+    return shlex.join(["python", "-m", f"experiments.{study.name}", *out])
+
+
+def check_workdir(workdir: Path, *, writable: bool = True) -> None:
+    """One-line refusals for a workdir that is a file, lies under a file, or cannot be written."""
+    for parent in [workdir, *workdir.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                where = "is a file" if parent == workdir else f"lies under a file ({parent})"
+                raise UserError(f"--workdir {workdir} {where}: expected a folder")
+            if writable and not os.access(parent, os.W_OK | os.X_OK):
+                raise UserError(f"--workdir {workdir} is not writable ({parent} is read-only)")
+            return
+
+
+def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
+    """Refuse a workdir holding results of another config that this machine did not make."""
+    saved = workdir / "config.json"
+    if overwrite or not saved.exists() or has_run_state(workdir):
+        return
+    try:
+        previous = read_json(saved).get("config")
+    except (UserError, AttributeError):
+        previous = None
+    if previous != jsonable(config):
+        raise UserError(f"{workdir} holds results made with another config: use another --workdir, "
+                        "or --overwrite to replace them")
+
+
+def has_run_state(workdir: Path) -> bool:
+    """Whether this machine ran here: a git-ignored ``checkpoints/`` folder anywhere below."""
+    return any(p.is_dir() for p in workdir.rglob("checkpoints"))
+
+
+def main(study: Study, argv: Sequence[str] | None = None) -> int:
+    """Parse, check, run (unless ``--plot-only``), plot. Returns the exit status.
+
+    Experiments run with ``jax_numpy_rank_promotion="raise"`` (as the tests do), so a silent
+    broadcast of mismatched ranks is an error rather than a wrong result.
+    """
+    from rnnjax.train import RunError
+    from rnnjax.train.lock import exclusive
+
+    jax.config.update("jax_numpy_rank_promotion", "raise")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        inv = parse(study, argv)
+        check_workdir(inv.workdir)
+        if inv.plot_only:
+            study.plot(inv.workdir)
+            return 0
+        check_not_foreign(inv.workdir, inv.config, inv.overwrite)
+        with exclusive(inv.workdir):
+            t0 = time.perf_counter()
+            write_json(inv.workdir / "config.json", {
+                "command": inv.command, "preset": inv.preset, "config": inv.config})
+            say(f"{study.name}: {inv.command}")
+            study.run(inv.config, inv.workdir)
+            study.plot(inv.workdir)
+            record_timing(inv.workdir, "total", time.perf_counter() - t0)
+    except (UserError, RunError) as e:
+        return _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except OSError as e:
+        return _fail(_describe_os_error(e, study))
+    except KeyboardInterrupt:
+        print("interrupted: rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _describe_os_error(e: OSError, study: Study) -> str:
+    where = e.filename or "the workdir"
+    if e.errno == errno.ENOSPC:
+        return (f"no space left on {where}: files written before this one are intact; free space "
+                f"and rerun the same command to resume")
+    if e.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return f"cannot write {where}: permission denied (read-only?)"
+    return f"{study.name}: {e.strerror or e} ({where})"
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2

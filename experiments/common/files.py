@@ -1,0 +1,113 @@
+"""Result files: atomic writes that honour the umask, JSON, figures, the per-study index.
+
+Every file an experiment writes goes through :func:`atomic_write_bytes`: a temporary file in the
+same folder, ``fsync``, then ``os.replace``, so a reader (or a killed run) sees the old file or
+the new one, never half of one. Wall-clock numbers never go into result files; they go to the
+git-ignored ``timing.json`` beside them (:func:`record_timing`), so rerunning a committed preset
+leaves ``results/`` unchanged except for figure files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rnnjax.train.files import atomic_write
+
+
+class UserError(Exception):
+    """Bad input from the person running the experiment: reported in one line, exit status 2."""
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (mode ``0666 & ~umask``), creating its folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode())
+
+
+def to_json(obj: Any, *, compact: bool = False) -> str:
+    """JSON text of ``obj`` (arrays, dataclasses, tuples and sets allowed), newline-terminated."""
+    if compact:
+        return json.dumps(obj, separators=(",", ":"), default=_json_default) + "\n"
+    return json.dumps(obj, indent=2, default=_json_default) + "\n"
+
+
+def write_json(path: str | os.PathLike, obj: Any, *, compact: bool = False) -> Path:
+    return write_text(path, to_json(obj, compact=compact))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    """Load a result file; a missing or unreadable one is a :class:`UserError`."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path} does not exist: run the experiment first (without --plot-only)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise UserError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON values (tuples become lists), for comparing settings."""
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):  # numpy / jax arrays and scalars
+        return o.tolist()
+    if dataclasses.is_dataclass(o):
+        return dataclasses.asdict(o)
+    if isinstance(o, (set, frozenset)):
+        return sorted(o)
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def record_timing(workdir: str | os.PathLike, name: str, seconds: float) -> None:
+    """Add ``name: seconds`` to ``<workdir>/timing.json`` (git-ignored: wall clock is no result)."""
+    path = Path(workdir) / "timing.json"
+    try:
+        timing = json.loads(path.read_text()) if path.exists() else {}
+    except json.JSONDecodeError:
+        timing = {}
+    timing[name] = round(float(seconds), 1)
+    write_json(path, timing)
+
+
+def save_figure(fig, path: str | os.PathLike, *, dpi: int = 150) -> Path:
+    """Save a matplotlib figure atomically (PNG) and close it."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", dpi=dpi, bbox_inches="tight",
+                metadata={"Software": None})  # no matplotlib version stamp: reruns stay identical
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def write_index(workdir: str | os.PathLike, *, title: str, headline: str,
+                figures: Sequence[tuple[str, str]], tables: Sequence[str] = ()) -> Path:
+    """Record what this experiment produced, for ``results/README.md``.
+
+    Args:
+      title: the study's name as a reader would say it.
+      headline: one line with the number that matters (measured, with its comparison).
+      figures: ``(file name inside workdir, one-line caption)`` pairs.
+      tables: file names of JSON/CSV tables inside workdir.
+    """
+    return write_json(Path(workdir) / "index.json", {
+        "title": title, "headline": headline,
+        "figures": [{"file": f, "caption": c} for f, c in figures], "tables": list(tables),
+    })

@@ -1,0 +1,5 @@
+import sys
+
+from experiments.truncated_bptt import main
+
+sys.exit(main())

@@ -1,0 +1,242 @@
+"""The shared command line, on a toy study whose run takes no time.
+
+Every promise of :mod:`experiments.common.cli` is checked by making it fail: bad flags, bad
+values, a workdir that is a file / under a file / read-only / locked / full, results of another
+config, and that a refused command writes nothing.
+"""
+
+import dataclasses
+import errno
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from experiments.common import Study, main, read_json, require_positive, write_index, write_json
+from experiments.common import cli as cli_module
+from experiments.common import files as files_module
+from rnnjax.train.lock import exclusive
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclasses.dataclass(frozen=True)
+class PartConfig:
+    """A part."""
+
+    size: int = 4
+    """How big."""
+    rate: float = 0.1
+    """How fast."""
+
+    def __post_init__(self):
+        require_positive(self, "size", "rate")
+
+
+@dataclasses.dataclass(frozen=True)
+class ToyConfig:
+    """A toy study. Command: python -m experiments.toy --quick."""
+
+    seed: int = 0
+    """Seed."""
+    steps: int | None = None
+    """Updates."""
+    part: PartConfig = PartConfig()
+
+
+def _run(config, workdir: Path) -> None:
+    write_json(workdir / "summary.json", {"value": config.part.size * config.part.rate,
+                                          "seed": config.seed})
+
+
+def _plot(workdir: Path) -> None:
+    summary = read_json(workdir / "summary.json")
+    write_index(workdir, title="toy", headline=f"value {summary['value']}", figures=[])
+
+
+TOY = Study(name="toy", config=ToyConfig, presets={"quick": ToyConfig(part=PartConfig(size=2)),
+                                                   "full": ToyConfig()}, run=_run, plot=_plot)
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def test_presets_flags_and_recorded_command(tmp_path):
+    w = tmp_path / "w"
+    assert main(TOY, ["--quick", "--part.rate", "0.5", "--workdir", str(w)]) == 0
+    assert json.loads((w / "summary.json").read_text())["value"] == 2 * 0.5
+    saved = json.loads((w / "config.json").read_text())
+    assert saved["preset"] == "quick" and saved["config"]["part"] == {"size": 2, "rate": 0.5}
+    assert saved["command"] == f"python -m experiments.toy --quick --part.rate 0.5 --workdir {w}"
+    w2 = tmp_path / "w2"
+    assert main(TOY, ["--preset", "full", "--workdir", str(w2)]) == 0
+    assert json.loads((w2 / "summary.json").read_text())["value"] == 4 * 0.1
+
+
+def test_default_workdir_is_left_out_of_the_command(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(TOY, ["--quick", "--workdir", "results/toy"]) == 0
+    assert json.loads(Path("results/toy/config.json").read_text())["command"] == \
+        "python -m experiments.toy --quick"
+    assert TOY.workdir("full") == Path("results/toy/full")
+
+
+def test_rerun_leaves_result_files_identical(tmp_path):
+    w = tmp_path / "w"
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    before = {p.name: p.read_bytes() for p in w.glob("*.json") if p.name != "timing.json"}
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    after = {p.name: p.read_bytes() for p in w.glob("*.json") if p.name != "timing.json"}
+    assert before == after
+    assert "total" in json.loads((w / "timing.json").read_text())  # wall clock kept apart
+
+
+def test_help_shows_descriptions_types_and_defaults(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(TOY, ["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for flag in ("--quick", "--preset", "--seed", "--steps", "--workdir", "--plot-only",
+                 "--overwrite", "--part.size"):
+        assert flag in out, flag
+    assert "How big." in out and "INT" in out and "(default: 4)" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["--no-such-option", "1"],
+    ["--step", "5"],                 # no prefix matching
+    ["--part.siz", "5"],
+    ["--seed", "-1"],
+    ["--seed", str(2**70)],
+    ["--seed", "2**70"],
+    ["--steps=-5"],
+    ["--part.size", "0"],
+    ["--part.rate", "nan"],
+    ["--part.rate", "inf"],
+    ["--preset", "nosuch"],
+    ["--preset", "full", "--quick"],
+])
+def test_bad_input_is_one_line_and_writes_nothing(argv, tmp_path, capsys):
+    w = tmp_path / "w"
+    assert main(TOY, [*argv, "--workdir", str(w)]) == 2
+    _one_error_line(capsys)
+    assert not w.exists()
+
+
+def test_abbreviation_names_the_real_flag(tmp_path, capsys):
+    assert main(TOY, ["--step", "5", "--workdir", str(tmp_path / "w")]) == 2
+    assert "--steps" in _one_error_line(capsys)
+
+
+def test_workdir_that_is_a_file_or_under_a_file(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("mine")
+    for w in (f, f / "sub"):
+        for extra in ([], ["--plot-only"]):
+            assert main(TOY, ["--quick", "--workdir", str(w), *extra]) == 2
+            assert "expected a folder" in _one_error_line(capsys)
+    assert f.read_text() == "mine"
+
+
+def test_read_only_workdir(tmp_path, capsys, monkeypatch):
+    w = tmp_path / "w"
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    real_access = os.access
+    monkeypatch.setattr(cli_module.os, "access",
+                        lambda p, mode: False if Path(p) == w else real_access(p, mode))
+    for extra in ([], ["--plot-only"]):
+        assert main(TOY, ["--quick", "--workdir", str(w), *extra]) == 2
+        assert "not writable" in _one_error_line(capsys)
+
+
+def test_permission_error_while_writing_is_one_line(tmp_path, capsys, monkeypatch):
+    def refuse(path, data):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(files_module, "atomic_write_bytes", refuse)
+    monkeypatch.setattr(files_module, "write_text", lambda p, t: refuse(p, t))
+    assert main(TOY, ["--quick", "--workdir", str(tmp_path / "w")]) == 2
+    assert "permission denied" in _one_error_line(capsys)
+
+
+def test_full_disk_is_one_line_and_keeps_earlier_files(tmp_path, capsys, monkeypatch):
+    w = tmp_path / "w"
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    summary = (w / "summary.json").read_bytes()
+    real = files_module.atomic_write_bytes
+
+    def full(path, data):
+        if Path(path).name == "summary.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(files_module, "atomic_write_bytes", full)
+    assert main(TOY, ["--quick", "--part.rate", "0.7", "--workdir", str(w), "--overwrite"]) == 2
+    assert "no space left on" in _one_error_line(capsys)
+    assert (w / "summary.json").read_bytes() == summary
+
+
+def test_locked_workdir_is_refused_naming_the_holder(tmp_path, capsys):
+    w = tmp_path / "w"
+    with exclusive(w):
+        assert main(TOY, ["--quick", "--workdir", str(w)]) == 2
+        assert f"pid {os.getpid()}" in _one_error_line(capsys)
+    assert not (w / "summary.json").exists()
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0  # released
+
+
+def test_stale_lock_of_a_killed_run_does_not_block(tmp_path):
+    w = tmp_path / "w"
+    code = ("import sys, os, signal; from rnnjax.train.lock import exclusive\n"
+            f"with exclusive({str(w)!r}):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=60)
+    assert res.returncode == -9 and (w / ".lock").exists()
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+
+
+def test_results_of_another_config_are_not_overwritten(tmp_path, capsys):
+    w = tmp_path / "w"
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    theirs = {p.name: p.read_bytes() for p in w.glob("*.json")}
+    assert main(TOY, ["--quick", "--part.size", "9", "--workdir", str(w)]) == 2
+    assert "another config" in _one_error_line(capsys)
+    assert {p.name: p.read_bytes() for p in w.glob("*.json")} == theirs
+    assert main(TOY, ["--quick", "--part.size", "9", "--workdir", str(w), "--overwrite"]) == 0
+    assert json.loads((w / "summary.json").read_text())["value"] == 9 * 0.1
+
+
+def test_run_state_lets_the_same_machine_change_a_part(tmp_path):
+    w = tmp_path / "w"
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    (w / "checkpoints").mkdir()  # this machine made them: changing a part recomputes it
+    assert main(TOY, ["--quick", "--part.size", "9", "--workdir", str(w)]) == 0
+
+
+def test_files_honour_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = files_module.write_text(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_plot_only_without_results_is_one_line(tmp_path, capsys):
+    assert main(TOY, ["--quick", "--plot-only", "--workdir", str(tmp_path / "w")]) == 2
+    assert "run the experiment first" in _one_error_line(capsys)
+
+
+def test_unknown_study_exits_2():
+    res = subprocess.run([sys.executable, "-m", "experiments", "no_such_study"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith("error: unknown study 'no_such_study'")
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -1,0 +1,82 @@
+"""README numbers come from the result files; the check command and the statistics are right."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments import readme
+from experiments.__main__ import build_index
+from experiments.check import compare
+from experiments.common.stats import bootstrap_ci, wilson_interval
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_readme_blocks_equal_the_result_files(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "README.md").read_text()
+    assert readme.BLOCK.search(text), "README.md has no generated results block"
+    assert readme.render(text) == text, "run python -m experiments.readme"
+
+
+def test_results_index_is_generated_and_links_every_figure(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    index = (ROOT / "results" / "README.md").read_text()
+    assert index == build_index(), "run python -m experiments to rebuild results/README.md"
+    for png in (ROOT / "results").rglob("*.png"):
+        rel = png.relative_to(ROOT / "results").as_posix()
+        if "/runs/" in f"/{rel}" or "/train/" in f"/{rel}":
+            continue
+        assert f"({rel})" in index, f"{rel} is not linked from results/README.md"
+
+
+def test_every_committed_results_folder_records_its_command():
+    import json
+
+    from tests.experiments.test_conventions import PACKAGES
+
+    configs = [c for name in PACKAGES for c in (ROOT / "results").glob(f"{name}*/**/config.json")]
+    assert configs
+    for config in configs:
+        if any(p in config.parts for p in ("runs", "train", "checkpoints")):
+            continue
+        saved = json.loads(config.read_text())
+        assert saved.get("command", "").startswith("python -m experiments."), config
+
+
+def test_compare_flags_differences_beyond_tolerance():
+    committed = {"rows": [{"loss": 1.0, "name": "a"}, {"loss": 0.5, "name": "b"}], "n": 3}
+    same = {"rows": [{"loss": 1.0 + 1e-6, "name": "a"}, {"loss": 0.5, "name": "b"}], "n": 3}
+    assert compare(committed, same, {}, 1e-4) == []
+    moved = {"rows": [{"loss": 1.2, "name": "a"}, {"loss": 0.5, "name": "c"}], "n": 3}
+    rows = compare(committed, moved, {}, 1e-4)
+    assert [r[0] for r in rows] == ["rows[0].loss", "rows[1].name"]
+    assert math.isclose(rows[0][3], 0.2 / 1.2)
+    assert compare(committed, moved, {"loss": 0.5}, 1e-4)[0][0] == "rows[1].name"  # per key
+    assert compare({"x": 1e-3}, {"x": 2e-3}, {}, 1e-4, absolute=0.01) == []
+    assert compare({"x": [1]}, {"x": [1, 2]}, {}, 1e-4)[0][0] == "x[1]"  # missing numbers count
+
+
+def test_wilson_interval_closed_forms():
+    z = 1.959963984540054
+    p, lo, hi = wilson_interval(0, 10)
+    assert p == 0 and lo == 0 and math.isclose(hi, z**2 / (10 + z**2), rel_tol=1e-9)
+    p, lo, hi = wilson_interval(10, 10)
+    assert hi == 1 and math.isclose(lo, 10 / (10 + z**2), rel_tol=1e-9)
+    p, lo, hi = wilson_interval(5, 10)  # symmetric about 1/2
+    assert math.isclose(lo + hi, 1.0) and lo < 0.5 < hi
+    with pytest.raises(ValueError, match="n > 0"):
+        wilson_interval(0, 0)
+
+
+def test_bootstrap_interval_covers_the_mean_of_normal_samples():
+    rng = np.random.default_rng(1)
+    covered = 0
+    for _ in range(200):
+        x = rng.normal(size=30)
+        _, lo, hi = bootstrap_ci(x, resamples=400, seed=int(rng.integers(1 << 30)))
+        covered += lo <= 0.0 <= hi
+    assert 0.88 <= covered / 200 <= 0.99  # nominal 95 %
+    assert bootstrap_ci([3.0]) == (3.0, 3.0, 3.0)
