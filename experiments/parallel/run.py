@@ -47,10 +47,10 @@ def gain_sweep(config: Config) -> dict:
             key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), gi), n)
             k_net, k_lyap, k_xs = jax.random.split(key, 3)
             _, params = network(k_net, gc.hidden_size, g)
-            drive = jax.random.normal(k_lyap, (WARMUP + gc.lyapunov_steps, INPUT_SIZE))
+            drive = gc.input_scale * jax.random.normal(k_lyap, (WARMUP + gc.lyapunov_steps, INPUT_SIZE))
             lam = float(lyap(params, drive))
             for T in gc.lengths:
-                xs = jax.random.normal(jax.random.fold_in(k_xs, T), (T, INPUT_SIZE))
+                xs = gc.input_scale * jax.random.normal(jax.random.fold_in(k_xs, T), (T, INPUT_SIZE))
                 for name, solve in solvers.items():
                     info = solve(params, xs)
                     rows.append({"gain": g, "network": n, "T": T, "lambda_max": lam, "method": name,
