@@ -59,7 +59,7 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(gain=GainConfig(hidden_size=8, gains=(0.5, 1.0, 1.5, 2.5, 4.0),
-                                    lengths=(32, 128), networks=2, lyapunov_steps=500)),
+    "quick": Config(gain=GainConfig(gains=(0.5, 1.5, 2.5, 4.0), lengths=(32, 128),
+                                    lyapunov_steps=500)),
     "full": Config(),
 }

@@ -26,6 +26,8 @@ def headline(summary: dict) -> str:
     chaos = median_iterations(rows, "deer", T, chaotic=True)
     failed = sum(not r["converged"] for r in rows if r["method"] == "deer" and r["lambda_max"] > 0)
     total = sum(1 for r in rows if r["method"] == "deer" and r["lambda_max"] > 0)
+    if not total:
+        return f"At T = {T}, DEER needs a median {stable:.0f} iterations (no network was chaotic)"
     return (f"At T = {T}, DEER needs a median {stable:.0f} iterations where λ_max < 0 and "
             f"{chaos:.0f} where λ_max > 0 ({failed} of {total} chaotic solves at all T did not "
             f"converge within T iterations)")
