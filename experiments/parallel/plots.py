@@ -33,6 +33,25 @@ def headline(summary: dict) -> str:
             f"converge within T iterations)")
 
 
+def readme_table(folder: Path) -> str:
+    """Median iterations (non-converged counted as T) and converged solves, per method, T and
+    the sign of λ_max: the README's table."""
+    rows = read_json(Path(folder) / "summary.json")["rows"]
+    lines = ["| method | T | λ_max < 0: median iterations (converged) | "
+             "λ_max > 0: median iterations (converged) |", "|---|---|---|---|"]
+    for method, title in METHODS.items():
+        for T in sorted({r["T"] for r in rows}):
+            cells = []
+            for chaotic in (False, True):
+                sel = [r for r in rows if r["method"] == method and r["T"] == T
+                       and (r["lambda_max"] > 0) == chaotic]
+                ok = sum(r["converged"] for r in sel)
+                med = median_iterations(rows, method, T, chaotic)
+                cells.append(f"{med:.0f} ({ok}/{len(sel)})" if sel else "—")
+            lines.append(f"| {title} | {T} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + "\n"
+
+
 def iterations_vs_lambda(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
