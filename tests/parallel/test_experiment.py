@@ -16,7 +16,8 @@ def test_tiny_sweep_rows_and_plots(tmp_path):
     rows = summary["rows"]
     assert len(rows) == 2 * 4  # gains × methods
     stable = [r for r in rows if r["gain"] == 0.5]
-    assert all(r["lambda_max"] < 0 and r["converged"] for r in stable)
+    assert all(r["lambda_max"] < 0 for r in stable)
+    assert all(r["converged"] for r in stable if r["method"] in ("deer", "quasi_deer"))
     deer = next(r for r in stable if r["method"] == "deer")
     assert deer["iterations"] < 8  # quadratic convergence where the network forgets
     assert all(r["iterations"] <= 16 for r in rows)
