@@ -31,10 +31,13 @@ the linear-Gaussian state-space model ``s'_t = J_t s'_{t-1} + b_t + N(0, I)`` ob
 ``jacobian="diagonal"`` this is quasi-ELK (scalar filters per unit). The smoother here is a
 *sequential* ``lax.scan`` (depth ``2T`` per iteration), not the parallel-scan smoother of the paper.
 
-Convergence: the residual ``max_t ‖s_t − f(s_{t-1}, x_t)‖_∞`` at most ``tol``; iterations stop there
-or at ``max_iters`` (``T`` by default), and ``info.converged`` says which (a NaN residual is not
-converged). Gradients differentiate the solution implicitly (a ``jax.custom_vjp``): at the fixed
-point, the cotangent ``ḡ`` of the trajectory is pulled back by the adjoint recurrence
+Convergence: the residual ``max_t ‖s_t − f(s_{t-1}, x_t)‖_∞`` at most ``tol``; iterations stop
+there, at ``max_iters`` (``T`` by default), or when the iterate overflows (undamped Newton
+linearised around a poor guess can multiply Jacobians of norm > 1 over many steps; the residual
+is then ``inf``), and ``info.converged`` says which.
+
+Gradients differentiate the solution implicitly (a ``jax.custom_vjp``): at the fixed point, the
+cotangent ``ḡ`` of the trajectory is pulled back by the adjoint recurrence
 ``λ_t = ḡ_t + J_{t+1}^T λ_{t+1}``, ``λ_T = ḡ_T`` — linear, solved backward with the same matrix
 scan using the full Jacobians (also for ``"diagonal"``, so gradients are exact) — and
 ``∂L/∂θ = Σ_t (∂f/∂θ)^T λ_t``. The Newton iterations themselves are never differentiated.
@@ -64,7 +67,8 @@ class NewtonInfo(NamedTuple):
 
     Attributes:
       iterations: Newton (or LM) iterations taken.
-      residual: ``max_t ‖s_t − f(s_{t-1}, x_t)‖_∞`` of the returned trajectory.
+      residual: ``max_t ‖s_t − f(s_{t-1}, x_t)‖_∞`` of the returned trajectory (``inf`` when it
+        is not finite: the iteration diverged).
       converged: ``residual <= tol``.
     """
 
@@ -185,19 +189,24 @@ def _solve(f, options: _Options, params, xs, c0):
             return affine_scan(J, b, c0)
         return matrix_affine_scan(J, b, c0)
 
-    def cond(state):
+    def cond(state):  # stop at tol, at max_iters, or once the iterate is no longer finite
         i, _, res = state
-        return (i < options.max_iters) & ~(res <= options.tol)
+        return (i < options.max_iters) & (res > options.tol) & jnp.isfinite(res)
 
     def body(state):
         i, s, _ = state
         s = update(s)
-        return i + 1, s, jnp.max(jnp.abs(s - apply(s)))
+        return i + 1, s, _residual(s - apply(s))
 
     s = jnp.broadcast_to(c0, (xs.shape[0], c0.shape[0]))
-    state = (jnp.zeros((), jnp.int32), s, jnp.max(jnp.abs(s - apply(s))))
+    state = (jnp.zeros((), jnp.int32), s, _residual(s - apply(s)))
     iterations, s, residual = jax.lax.while_loop(cond, body, state)
     return s, iterations, residual
+
+
+def _residual(d: Array) -> Array:
+    """``max |d|``, or ``inf`` when any entry is not finite (a max-reduction may skip NaNs)."""
+    return jnp.where(jnp.all(jnp.isfinite(d)), jnp.max(jnp.abs(d)), jnp.inf)
 
 
 def _solve_fwd(f, options, params, xs, c0):

@@ -128,6 +128,19 @@ def test_non_converged_solve_is_reported_and_T_iterations_are_exact(key):
         chex.assert_trees_all_close((carry, ys), rnnjax.unroll(cell, p, xs), rtol=1e-9, atol=1e-9)
 
 
+def test_overflowing_iterate_is_reported_not_converged(key):
+    """Linearised around h = 0, J = 3I: the first Newton step grows as 3^t and overflows float32
+    within 100 steps. (An XLA max-reduction skips NaNs, so a naive residual could read -inf,
+    i.e. "converged".)"""
+    cell = rnnjax.cells.elman(4)
+    p = cell.init(key, 3)
+    p = p._replace(w_x=jnp.zeros_like(p.w_x), w_h=3.0 * jnp.eye(4), b=jnp.full((4,), 0.01))
+    xs = jax.random.normal(key, (100, 3))
+    _, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
+    assert not bool(info.converged) and not np.isfinite(float(info.residual))
+    assert int(info.iterations) < 100  # stops at the overflow instead of iterating on NaN
+
+
 def test_batch_ranks_zero_length_and_bad_input(key):
     cell, p, xs, c0 = setup("lstm", key, batch=(2, 1), T=5)
     carry, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
