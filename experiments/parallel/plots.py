@@ -29,8 +29,8 @@ def headline(summary: dict) -> str:
     if not total:
         return f"At T = {T}, DEER needs a median {stable:.0f} iterations (no network was chaotic)"
     return (f"At T = {T}, DEER needs a median {stable:.0f} iterations where λ_max < 0 and "
-            f"{chaos:.0f} where λ_max > 0 ({failed} of {total} chaotic solves at all T did not "
-            f"converge within T iterations)")
+            f"{chaos:.0f} where λ_max > 0 ({failed} of {total} chaotic solves at all T diverged "
+            f"or did not converge within T iterations)")
 
 
 def readme_table(folder: Path) -> str:
