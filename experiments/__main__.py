@@ -30,6 +30,7 @@ STUDIES = [
     "translate",
     "caption",
     "truncated_bptt",
+    "parallel",
 ]
 
 RESULTS = Path("results")

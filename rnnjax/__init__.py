@@ -7,6 +7,7 @@
 
 Submodules: ``cells`` (Elman, LSTM, GRU), ``init`` (initialisers), ``hopfield`` (classical,
 dense and modern Hopfield networks), ``analysis`` (Jacobians, Lyapunov spectra, gradient flow),
+``parallel`` (associative scans and Newton/DEER evaluation),
 ``convert`` (PyTorch weight layouts), ``nnx`` (Flax NNX modules), ``tasks``, ``models``, ``train``.
 """
 
@@ -20,7 +21,7 @@ from rnnjax.unroll import unroll
 __all__ = ["Bidirectional", "Cell", "bidirectional", "cells", "init", "stack", "unroll"]
 __version__ = "0.1.0"
 
-_LAZY = {"analysis", "convert", "hopfield", "models", "nnx", "tasks", "train"}
+_LAZY = {"analysis", "convert", "hopfield", "models", "nnx", "parallel", "tasks", "train"}
 
 
 def __getattr__(name):  # import heavier submodules (Flax, Orbax) only when used

@@ -24,6 +24,22 @@ of ``T`` small ones) with only ``recur`` inside the scan: the standard optimisat
 :func:`rnnjax.unroll` does so by default on GPU/TPU (not on CPU, where it measured slower; see
 its ``hoist`` argument).
 
+Elementwise affine recurrences
+------------------------------
+Linear recurrent cells (LRU, minGRU, minLSTM) have a transition that is an elementwise affine
+map of the carry whose coefficients depend on the input alone::
+
+    carry_t = a_t ⊙ carry_{t-1} + b_t,    (a_t, b_t) = coefficients(params, x_t)
+    y_t = readout(params, carry_t, x_t)
+
+Such a cell sets ``Cell.affine`` to an :class:`Affine` holding these two functions, with
+``step(p, c, x) == (a ⊙ c + b, readout(p, a ⊙ c + b, x))``. ``a`` and ``b`` have the carry's
+pytree structure and shapes (with ``x``'s batch dims; no broadcasting), so ``coefficients`` applied
+to a whole sequence ``(*batch, T, I)`` gives every step's map at once, and the maps compose
+associatively: ``(a_2, b_2) ∘ (a_1, b_1) = (a_2 a_1, a_2 b_1 + b_2)``.
+:func:`rnnjax.unroll` with ``method="associative"`` evaluates the recurrence with
+``jax.lax.associative_scan`` in ``O(log T)`` parallel depth (see :mod:`rnnjax.parallel`).
+
 Randomness
 ----------
 ``step`` and ``recur`` may take a keyword-only ``key`` (a stack with dropout does). The same key
@@ -93,6 +109,19 @@ PyTree = Any
 _FUNCTIONS = ("init", "initial_carry", "step", "project", "recur", "sequence")
 
 
+class Affine(NamedTuple):
+    """The elementwise affine form of a linear recurrent cell (see the module docstring).
+
+    Attributes:
+      coefficients: ``(params, x) -> (a, b)`` with ``x: (*batch, I)`` and ``a``, ``b`` pytrees
+        shaped like the carry for that batch: ``carry_t = a ⊙ carry_{t-1} + b``.
+      readout: ``(params, carry, x) -> y``, the output computed from the new carry and the input.
+    """
+
+    coefficients: Callable[[PyTree, Array], tuple[PyTree, PyTree]]
+    readout: Callable[[PyTree, PyTree, Array], Array]
+
+
 class Cell(NamedTuple):
     """A recurrent cell: ``init``, ``initial_carry`` and ``step`` as pure functions.
 
@@ -114,6 +143,8 @@ class Cell(NamedTuple):
         validated; ``key`` only when given.
       spec: ``(constructor, arguments)`` set by :func:`cell_constructor`; what equality and
         hashing compare. ``None`` for a cell built by hand (then it equals only itself).
+      affine: optional :class:`Affine`, for cells whose recurrence is an elementwise affine map
+        with input-only coefficients; enables ``rnnjax.unroll(..., method="associative")``.
     """
 
     init: Callable[[Array, int], PyTree]
@@ -125,12 +156,14 @@ class Cell(NamedTuple):
     name: str = "cell"
     sequence: Callable[..., tuple[PyTree, Array]] | None = None
     spec: tuple | None = None
+    affine: Affine | None = None
 
     def _identity(self) -> tuple:
         if self.spec is None:
             return tuple(self)  # functions compare by identity
         codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f)) for f in _FUNCTIONS)
-        return (self.spec, self.output_size, self.name, codes)
+        affine = None if self.affine is None else tuple(getattr(f, "__code__", f) for f in self.affine)
+        return (self.spec, self.output_size, self.name, codes, affine)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Cell):

@@ -60,7 +60,7 @@ from rnnjax.cell import Cell
 Array = jax.Array
 PyTree = Any
 
-METHODS = ("scan",)
+METHODS = ("scan", "associative")
 
 
 def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *,
@@ -92,7 +92,10 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
       key: passed to cells that use randomness (a stack with dropout); same key at every step.
       hoist: compute the input projection outside the time loop (whole sequence, or per block
         with block remat); ``None`` chooses by backend: on for GPU/TPU, off for CPU.
-      method: how the recurrence is evaluated; ``"scan"`` (sequential ``lax.scan``).
+      method: ``"scan"`` (sequential ``lax.scan``) or ``"associative"``: for a cell with an
+        elementwise affine recurrence (``Cell.affine``: lru, mingru, minlstm), one
+        ``lax.associative_scan`` of depth ``O(log T)`` (:mod:`rnnjax.parallel`); ``unroll``,
+        ``remat`` and ``hoist`` do not apply to it.
 
     Returns:
       ``(final_carry, ys)`` with ``ys`` of shape ``(*batch, T, cell.output_size)``.
@@ -130,6 +133,11 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
     # The evaluation methods of a single cell dispatch here.
     if method == "scan":
         return scan_cell(cell, params, xs, carry, **options, **kw)
+    if method == "associative":
+        from rnnjax.parallel.associative import associative_unroll
+        return associative_unroll(cell, params, xs, carry, lengths=lengths, resets=resets,
+                                  reset_carry=reset_carry, reverse=reverse,
+                                  return_carries=return_carries)
     raise AssertionError(method)  # unreachable: checked above
 
 

@@ -3,10 +3,21 @@
 - :func:`elman` — the simple recurrent network, ``h_t = act(x_t W_x + h_{t-1} W_h + b)``.
 - :func:`lstm` — long short-term memory, gates ``i, f, g, o`` (PyTorch order), carry ``(h, c)``.
 - :func:`gru` — gated recurrent unit, PyTorch/cuDNN ``reset_after`` form or Cho et al.'s original.
+
+Linear recurrent cells, whose recurrence is an elementwise affine map of the carry with
+input-only coefficients (``Cell.affine``), so ``rnnjax.unroll(..., method="associative")`` can
+evaluate them in ``O(log T)`` parallel depth:
+
+- :func:`lru` — the Linear Recurrent Unit (Orvieto et al. 2023), complex diagonal, complex carry.
+- :func:`mingru`, :func:`minlstm` — minGRU and minLSTM (Feng et al. 2024).
 """
 
 from rnnjax.cells.elman import ElmanParams, elman
 from rnnjax.cells.gru import GRUParams, gru
+from rnnjax.cells.lru import LRUParams, lru
 from rnnjax.cells.lstm import LSTMParams, LSTMState, lstm
+from rnnjax.cells.mingru import MinGRUParams, mingru
+from rnnjax.cells.minlstm import MinLSTMParams, minlstm
 
-__all__ = ["ElmanParams", "GRUParams", "LSTMParams", "LSTMState", "elman", "gru", "lstm"]
+__all__ = ["ElmanParams", "GRUParams", "LRUParams", "LSTMParams", "LSTMState", "MinGRUParams",
+           "MinLSTMParams", "elman", "gru", "lru", "lstm", "mingru", "minlstm"]

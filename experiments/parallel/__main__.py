@@ -1,0 +1,5 @@
+import sys
+
+from experiments.parallel import main
+
+sys.exit(main())
