@@ -43,7 +43,8 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
     Args:
       cells: the layers, first to last.
       dropout: probability of dropping each unit of a layer's output before the next layer
-        (not after the last). Applied only when a ``key`` is given (to ``step`` or
+        (not after the last). Needs a ``key`` (training) or ``deterministic=True`` (evaluation,
+        no dropout) to be passed (to ``step`` or
         :func:`rnnjax.unroll`); the mask is the same at every time step.
       residual: add each layer's input to its output, from the second layer on; those layers
         need equal input and output sizes.
@@ -63,11 +64,17 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
                                  f"{[c.output_size for c in cells]}")
     last = len(cells) - 1
 
-    def between(i: int, y: Array, x: Array, key: Array | None, time_axis: bool) -> Array:
+    def between(i: int, y: Array, x: Array, key: Array | None, time_axis: bool,
+                deterministic: bool = False) -> Array:
         """Residual and dropout applied to layer ``i``'s output ``y`` (input ``x``)."""
         if residual and i > 0:
             y = y + x
-        if dropout > 0.0 and key is not None and i < last:
+        if dropout > 0.0 and i < last:
+            if key is None:
+                if deterministic:
+                    return y
+                raise ValueError(f"stack(dropout={dropout}): pass key= to draw the dropout masks "
+                                 "(training) or deterministic=True for none (evaluation)")
             shape = y.shape[:-2] + y.shape[-1:] if time_axis else y.shape
             keep = jax.random.bernoulli(jax.random.fold_in(key, i), 1.0 - dropout, shape)
             keep = jnp.expand_dims(keep, -2) if time_axis else keep
@@ -84,35 +91,41 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
     def initial_carry(params: tuple, batch_shape=()) -> tuple:
         return tuple(c.initial_carry(p, batch_shape) for c, p in zip(cells, params, strict=True))
 
-    def run_layers(params, carry, x, start: int, key):
+    def run_layers(params, carry, x, start: int, key, deterministic):
         carries = list(carry)
         for i in range(start, len(cells)):
             carries[i], y = cells[i].step(params[i], carry[i], x)
-            x = between(i, y, x, key, time_axis=False)
+            x = between(i, y, x, key, False, deterministic)
         return tuple(carries), x
 
-    def step(params: tuple, carry: tuple, x: Array, *, key: Array | None = None):
-        return run_layers(params, carry, x, 0, key)
+    def step(params: tuple, carry: tuple, x: Array, *, key: Array | None = None,
+             deterministic: bool = False):
+        return run_layers(params, carry, x, 0, key, deterministic)
 
     project = recur = None
     if cells[0].project is not None:
         project = lambda params, x: cells[0].project(params[0], x)
 
-        def recur(params: tuple, carry: tuple, u: Array, *, key: Array | None = None):
+        def recur(params: tuple, carry: tuple, u: Array, *, key: Array | None = None,
+                  deterministic: bool = False):
             c0, y = cells[0].recur(params[0], carry[0], u)
-            y = between(0, y, None, key, time_axis=False)
-            carry, y = run_layers(params, (c0,) + tuple(carry[1:]), y, 1, key)
+            y = between(0, y, None, key, False, deterministic)
+            carry, y = run_layers(params, (c0,) + tuple(carry[1:]), y, 1, key, deterministic)
             return carry, y
 
-    def sequence(params, xs, carry, *, key=None, reset_carry=None, **options):
+    def sequence(params, xs, carry, *, key=None, deterministic=False, reset_carry=None, **options):
         finals, per_step, x = [], [], xs
         for i, cell in enumerate(cells):
             r = None if reset_carry is None else reset_carry[i]
-            c, out = unroll(cell, params[i], x, carry[i], reset_carry=r, **options)
+            inner = {}  # a nested composition gets its own randomness switch
+            if cell.sequence is not None:
+                inner = {"deterministic": deterministic,
+                         "key": None if key is None else jax.random.fold_in(key, len(cells) + i)}
+            c, out = unroll(cell, params[i], x, carry[i], reset_carry=r, **options, **inner)
             y, cs = out if options["return_carries"] else (out, None)
             finals.append(c)
             per_step.append(cs)
-            x = between(i, y, x, key, time_axis=True)
+            x = between(i, y, x, key, True, deterministic)
         return tuple(finals), ((x, tuple(per_step)) if options["return_carries"] else x)
 
     name = "stack(" + ", ".join(c.name for c in cells) + ")"
@@ -168,21 +181,31 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
         return Bidirectional(forward.init(kf, input_size), backward.init(kb, input_size))
 
     def initial_carry(params: Bidirectional, batch_shape=()) -> Bidirectional:
+        _check_params(params)
         return Bidirectional(forward.initial_carry(params.forward, batch_shape),
                              backward.initial_carry(params.backward, batch_shape))
 
     def step(params: Bidirectional, carry: Bidirectional, x: Array):
+        _check_params(params)
         cf, yf = forward.step(params.forward, carry.forward, x)
         cb, yb = backward.step(params.backward, carry.backward, x)
         return Bidirectional(cf, cb), combine(yf, yb)
 
-    def sequence(params, xs, carry, *, reverse, key=None, reset_carry=None, **options):
-        del key  # the directions take no randomness of their own
+    def sequence(params, xs, carry, *, reverse, key=None, deterministic=False, reset_carry=None,
+                 **options):
+        _check_params(params)
         rf, rb = (None, None) if reset_carry is None else reset_carry
+
+        def inner(cell, i):  # a direction that is a composition gets its own randomness switch
+            if cell.sequence is None:
+                return {}
+            return {"deterministic": deterministic,
+                    "key": None if key is None else jax.random.fold_in(key, i)}
+
         cf, of = unroll(forward, params.forward, xs, carry.forward, reverse=reverse,
-                        reset_carry=rf, **options)
+                        reset_carry=rf, **options, **inner(forward, 0))
         cb, ob = unroll(backward, params.backward, xs, carry.backward, reverse=not reverse,
-                        reset_carry=rb, **options)
+                        reset_carry=rb, **options, **inner(backward, 1))
         if options["return_carries"]:
             (yf, csf), (yb, csb) = of, ob
             return Bidirectional(cf, cb), (combine(yf, yb), Bidirectional(csf, csb))
@@ -190,3 +213,9 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
 
     return Cell(init, initial_carry, step, out_size, None, None,
                 f"bidirectional({forward.name}, {backward.name}, {merge})", sequence)
+
+
+def _check_params(params) -> None:
+    if not isinstance(params, Bidirectional):
+        raise TypeError("bidirectional: expected params of type rnnjax.Bidirectional(forward, "
+                        f"backward), got {type(params).__name__}")

@@ -150,5 +150,6 @@ class RNN(nnx.Module):
             kw["key"] = stream()
         elif deterministic:
             kw.pop("key", None)
+            kw["deterministic"] = True
         carry, ys = unroll(self.cell, self.params, xs, carry, lengths=lengths, **kw)
         return (carry, ys) if return_carry else ys

@@ -67,8 +67,8 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
            lengths: Array | None = None, resets: Array | None = None,
            reset_carry: PyTree | None = None, reverse: bool = False, unroll: int = 1,
            remat: bool | int = False, return_carries: bool = False,
-           key: Array | None = None, hoist: bool | None = None,
-           method: str = "scan") -> tuple[PyTree, Any]:
+           key: Array | None = None, deterministic: bool = False,
+           hoist: bool | None = None, method: str = "scan") -> tuple[PyTree, Any]:
     """Scan ``cell`` over the time axis of ``xs``.
 
     Args:
@@ -90,6 +90,9 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
       return_carries: if True, return ``(ys, carries)`` in place of ``ys``; ``carries`` has the
         carry's structure with leaves ``(*batch, T, ...)``: the carry after each step.
       key: passed to cells that use randomness (a stack with dropout); same key at every step.
+      deterministic: run such cells without their randomness (evaluation: no dropout). A stack
+        with dropout given neither ``key`` nor ``deterministic=True`` raises, rather than
+        silently training without dropout.
       hoist: compute the input projection outside the time loop (whole sequence, or per block
         with block remat); ``None`` chooses by backend: on for GPU/TPU, off for CPU.
       method: ``"scan"`` (sequential ``lax.scan``) or ``"associative"``: for a cell with an
@@ -129,6 +132,8 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
     options = dict(lengths=lengths, resets=resets, reset_carry=reset_carry, reverse=reverse,
                    unroll=unroll, remat=remat, return_carries=return_carries, hoist=hoist)
     if cell.sequence is not None:  # a composition runs its parts, passing the method on
+        if deterministic:
+            kw["deterministic"] = True
         return cell.sequence(params, xs, carry, **options, method=method, **kw)
     # The evaluation methods of a single cell dispatch here.
     if method == "scan":

@@ -44,8 +44,22 @@ def test_stack_variational_dropout(key):
     p = random_params(cell, key)
     xs = jax.random.normal(key, (2, 8, 3))
     plain = rnnjax.stack([rnnjax.cells.elman(64), rnnjax.cells.elman(3)])
-    # Without a key: deterministic, identical to no dropout.
-    chex.assert_trees_all_close(rnnjax.unroll(cell, p, xs), rnnjax.unroll(plain, p, xs))
+    # Without a key: refused, unless asked for no dropout (evaluation), identical to no dropout.
+    with pytest.raises(ValueError, match="deterministic=True"):
+        rnnjax.unroll(cell, p, xs)
+    with pytest.raises(ValueError, match="deterministic=True"):
+        cell.step(p, cell.initial_carry(p, (2,)), xs[:, 0])
+    chex.assert_trees_all_close(rnnjax.unroll(cell, p, xs, deterministic=True),
+                                rnnjax.unroll(plain, p, xs))
+    # Nested in a bidirectional layer, the stack gets its own key and switch.
+    bi = rnnjax.bidirectional(cell, plain)
+    bp = rnnjax.Bidirectional(p, p)
+    with pytest.raises(ValueError, match="deterministic=True"):
+        rnnjax.unroll(bi, bp, xs)
+    chex.assert_trees_all_close(rnnjax.unroll(bi, bp, xs, deterministic=True),
+                                rnnjax.unroll(rnnjax.bidirectional(plain, plain), bp, xs))
+    assert not np.allclose(rnnjax.unroll(bi, bp, xs, key=jax.random.key(5))[1],
+                           rnnjax.unroll(bi, bp, xs, deterministic=True)[1])
     dkey = jax.random.key(3)
     out = rnnjax.unroll(cell, p, xs, key=dkey)
     # Same as stepping with the same key: the mask is fixed through time.
@@ -106,3 +120,10 @@ def test_learned_initial_carry_gets_gradient(key):
     assert carry.h.shape == (4, 2, 3)
     grads = jax.grad(lambda p: jnp.sum(rnnjax.unroll(cell, p, jnp.ones((4, 5, 2)))[1]))(p)
     assert float(jnp.abs(grads.carry0.h).sum()) > 0 and float(jnp.abs(grads.carry0.c).sum()) > 0
+
+
+def test_bidirectional_refuses_other_containers_by_name(key):
+    cell = rnnjax.bidirectional(rnnjax.cells.elman(3), rnnjax.cells.elman(3))
+    p = cell.init(key, 2)
+    with pytest.raises(TypeError, match="rnnjax.Bidirectional"):
+        rnnjax.unroll(cell, tuple(p), jnp.zeros((4, 2)))
