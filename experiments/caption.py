@@ -37,6 +37,7 @@ from experiments._common import (
     write_json,
 )
 from rnnjax.models.captioner import captioner
+from rnnjax.models.decoding import greedy
 from rnnjax.models.seq2seq import shift_right
 from rnnjax.tasks import captions as cap
 
@@ -101,7 +102,8 @@ QUICK = {"hidden_size": 64, "steps": 1500, "n_test": 500, "eval_every": 100}
 
 def evaluate(model, params, test: cap.Captions) -> dict:
     """Greedy captions scored against the truth: exact match, object count, attributes."""
-    tokens, lengths = model.greedy(params, test.images, cap.CAPTION_LEN)
+    tokens, lengths = greedy(model, params, model.initial_carry(params, test.images),
+                             cap.CAPTION_LEN)
     mask = tr.length_mask(test.lengths, cap.CAPTION_LEN)
     exact = jnp.all((tokens == test.tokens) | (mask == 0), -1) & (lengths == test.lengths)
     count_ok = lengths == test.lengths
@@ -128,7 +130,7 @@ def run(cfg: Config, workdir: Path) -> None:
 
     def loss_fn(params, batch, key):
         del key
-        logits = model.teacher_forced(params, batch.images, shift_right(batch.tokens, cap.BOS))
+        _, logits = model.apply(params, batch.images, tgt_in=shift_right(batch.tokens, cap.BOS))
         mask = tr.length_mask(batch.lengths, cap.CAPTION_LEN)
         return tr.cross_entropy(logits, batch.tokens, mask)
 

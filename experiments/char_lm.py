@@ -37,7 +37,8 @@ from experiments._common import (
     write_index,
     write_json,
 )
-from rnnjax.models.sequence import generate, sequence_model
+from rnnjax.models import decoding
+from rnnjax.models.sequence import sequence_model
 from rnnjax.tasks import chars
 
 CELLS = {
@@ -212,7 +213,8 @@ def run_cell(config: Config, workdir: Path, name: str, vocab, train, valid, test
         if config.feed == "teacher":
             _, logits = model.apply(params, inputs)
         else:  # free running: the first character, then the model's own greedy predictions
-            _, _, logits = generate(model, params, inputs[:, 0], inputs.shape[1])
+            carry = model.initial_carry(params, inputs.shape[:1])
+            _, logits = decoding.free_running(model, params, carry, inputs[:, 0], inputs.shape[1])
         return tr.cross_entropy(logits, targets)
 
     @jax.jit
@@ -258,8 +260,8 @@ def run_cell(config: Config, workdir: Path, name: str, vocab, train, valid, test
     @jax.jit
     def sample(params, key, temperature):
         carry, _ = model.apply(params, prompt_ids[:, :-1])
-        return generate(model, params, prompt_ids[:, -1], config.sample_chars, carry,
-                        key=key, temperature=temperature)[1]
+        return decoding.sample(model, params, carry, prompt_ids[:, -1], config.sample_chars,
+                               key=key, temperature=temperature)[1]
 
     samples = {}
     for j, temp in enumerate(config.temperatures):

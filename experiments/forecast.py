@@ -35,7 +35,8 @@ from experiments._common import (
     write_index,
     write_json,
 )
-from rnnjax.models.baselines import iterate_window, window_forecaster
+from rnnjax.models.baselines import window_forecaster
+from rnnjax.models.decoding import free_running
 from rnnjax.models.seq2seq import seq2seq, shift_right
 from rnnjax.models.sequence import sequence_model
 from rnnjax.tasks import series
@@ -219,7 +220,8 @@ def run_dataset(cfg: Config, dataset: str, workdir: Path) -> dict:
         params, _ = _fit(workdir / f"window{w}", f"window{w}", loss_fn,
                          model.init(jax.random.fold_in(k_init, w)), cfg, batch_at,
                          lambda st, ev=ev: {"test_mse": float(ev(st.params))}, run_cfg)
-        multi = iterate_window(model, params, context, H)
+        multi = free_running(model, params, model.initial_carry(params, context),
+                             context[:, -1:], H)[1][..., 0]
         record(f"window{w}", model.apply(params, xs_test) - ys_test, multi)
 
     # --- LSTM, many-to-many next-value prediction
@@ -270,10 +272,11 @@ def run_dataset(cfg: Config, dataset: str, workdir: Path) -> dict:
     def s2s_loss(p, batch, key):
         del key
         src, tgt = batch[:, :C, None], batch[:, C:, None]
-        pred = s2s.teacher_forced(p, src, shift_right(tgt, src[:, -1]))
+        _, pred = s2s.apply(p, src, tgt_in=shift_right(tgt, src[:, -1]))
         return tr.mse(pred, tgt)
 
-    s2s_forecast = jax.jit(lambda p, ctx: s2s.free_running(p, ctx[..., None], ctx[:, -1:], H)[..., 0])
+    s2s_forecast = jax.jit(lambda p, ctx: free_running(
+        s2s, p, s2s.initial_carry(p, ctx[..., None]), ctx[:, -1:], H)[1][..., 0])
     ev_s2s = jax.jit(lambda p: jnp.mean((s2s_forecast(p, context) - future) ** 2))
     params, _ = _fit(workdir / "seq2seq", "seq2seq", s2s_loss,
                      s2s.init(jax.random.fold_in(k_init, 200)), cfg, s2s_batch_at,

@@ -111,7 +111,7 @@ def build_model(name: str, vocab: int, cfg: Config) -> tuple[Callable, Callable]
     if name.startswith("bow"):
         bow = bag_of_words(vocab, 2, embed_size=cfg.embed_size,
                            hidden_size=None if name == "bow_linear" else cfg.hidden_size)
-        return bow.init, bow.apply
+        return bow.init, lambda p, tokens, lengths: bow.apply(p, tokens, lengths=lengths)
     h = cfg.hidden_size
     cell, pool = {
         "elman": (lambda: rnnjax.cells.elman(h), "last"),

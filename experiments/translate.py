@@ -35,6 +35,7 @@ from experiments._common import (
     write_index,
     write_json,
 )
+from rnnjax.models.decoding import greedy, scheduled_sampling
 from rnnjax.models.seq2seq import seq2seq, shift_right
 from rnnjax.tasks import translation as tl
 
@@ -103,16 +104,18 @@ QUICK = {"hidden_size": 64, "steps": 1500, "eval_every": 100}
 def build(cfg: Config):
     h = cfg.hidden_size
     return seq2seq(rnnjax.cells.lstm(h), rnnjax.cells.lstm(h), src_vocab=len(tl.SRC_VOCAB),
-                   tgt_vocab=len(tl.TGT_VOCAB), embed_size=cfg.embed_size, eos=tl.EOS,
-                   pad=tl.PAD)
+                   tgt_vocab=len(tl.TGT_VOCAB), embed_size=cfg.embed_size, bos=tl.BOS,
+                   eos=tl.EOS, pad=tl.PAD)
 
 
 def evaluate(model, params, test: tl.Pairs) -> dict:
     """Exact match (greedy) and per-position token accuracy with true / own previous words."""
     mask = tr.length_mask(test.tgt_len, tl.TGT_LEN)
     tgt_in = shift_right(test.tgt, tl.BOS)
-    tf_pred = jnp.argmax(model.teacher_forced(params, test.src, tgt_in, src_len=test.src_len), -1)
-    tokens, lengths = model.greedy(params, test.src, tl.TGT_LEN, src_len=test.src_len)
+    _, tf_logits = model.apply(params, test.src, tgt_in=tgt_in, src_len=test.src_len)
+    tf_pred = jnp.argmax(tf_logits, -1)
+    carry = model.initial_carry(params, test.src, src_len=test.src_len)
+    tokens, lengths = greedy(model, params, carry, tl.TGT_LEN)
     exact = jnp.all((tokens == test.tgt) | (mask == 0), -1) & (lengths == test.tgt_len)
     per_pos = lambda correct: jnp.sum(correct * mask, 0) / jnp.maximum(jnp.sum(mask, 0), 1)
     tf_ok, fr_ok = (tf_pred == test.tgt).astype(jnp.float32), (tokens == test.tgt).astype(
@@ -144,12 +147,12 @@ def run(cfg: Config, workdir: Path) -> None:
             pairs, p_teacher = batch
             tgt_in = shift_right(pairs.tgt, tl.BOS)
             if mode == "teacher":
-                logits = model.teacher_forced(params, pairs.src, tgt_in, src_len=pairs.src_len)
+                _, logits = model.apply(params, pairs.src, tgt_in=tgt_in, src_len=pairs.src_len)
             else:
                 teacher = p_teacher if mode == "scheduled" else 0.0
-                logits = model.free_running(params, pairs.src, tgt_in[:, 0], tl.TGT_LEN,
-                                            src_len=pairs.src_len, tgt_in=tgt_in,
-                                            teacher=teacher, key=key)
+                carry = model.initial_carry(params, pairs.src, src_len=pairs.src_len)
+                _, logits = scheduled_sampling(model, params, carry, tgt_in, teacher=teacher,
+                                               key=key)
             mask = tr.length_mask(pairs.tgt_len, tl.TGT_LEN)
             return tr.cross_entropy(logits, pairs.tgt, mask)
 

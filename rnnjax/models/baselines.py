@@ -13,31 +13,25 @@ Fixed-window forecaster (the lecture's "feed x_{n-3}, x_{n-2}, x_{n-1}, predict 
 
     ŷ = tanh(w W_1 + b_1) W_2 + b_2,   w = (x_{t-k}, …, x_{t-1})
 
-with ``horizon`` outputs ``(x̂_t, …, x̂_{t+horizon-1})``; :func:`iterate_window` forecasts
-further by feeding its own predictions back into the window.
+with ``horizon`` outputs ``(x̂_t, …, x̂_{t+horizon-1})``. To forecast further, its ``step``
+slides the window over its own first prediction, so :func:`rnnjax.models.decoding.free_running`
+iterates it::
+
+    carry = model.initial_carry(params, context)            # the window minus its newest value
+    _, ys = free_running(model, params, carry, context[..., -1:], steps)   # (*batch, steps, 1)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from rnnjax.models.seq2seq import affine
+from rnnjax.models.model import Model, affine, dense_init, identity_feedback, positive
 
 Array = jax.Array
-
-
-def _positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-
-def _dense(key: Array, n_in: int, n_out: int) -> tuple[Array, Array]:
-    """LeCun-normal weights ``(n_in, n_out)`` and zero bias."""
-    return jax.random.normal(key, (n_in, n_out)) / jnp.sqrt(n_in), jnp.zeros(n_out)
 
 
 # ----------------------------------------------------------------------------- bag of words
@@ -53,31 +47,33 @@ class BagOfWordsParams(NamedTuple):
     b2: Array
 
 
-class BagOfWords(NamedTuple):
-    """``init(key) -> params``; ``apply(params, tokens, lengths=None) -> logits (*batch, C)``."""
+@dataclass(frozen=True, kw_only=True)
+class BagOfWords(Model):
+    """``apply(params, tokens (*batch, T), *, lengths=None) -> logits (*batch, C)``;
+    ``vocab_size``, ``num_classes``: the architecture."""
 
-    init: Callable[[Array], BagOfWordsParams]
-    apply: Callable[..., Array]
+    vocab_size: int
+    num_classes: int
 
 
 def bag_of_words(vocab_size: int, num_classes: int, *, embed_size: int = 32,
                  hidden_size: int | None = 64) -> BagOfWords:
     """A mean-of-embeddings classifier; ``hidden_size=None`` makes it linear in the word counts."""
-    _positive("vocab_size", vocab_size)
-    _positive("num_classes", num_classes)
-    _positive("embed_size", embed_size)
+    positive("vocab_size", vocab_size)
+    positive("num_classes", num_classes)
+    positive("embed_size", embed_size)
     if hidden_size is not None:
-        _positive("hidden_size", hidden_size)
+        positive("hidden_size", hidden_size)
 
     def init(key: Array) -> BagOfWordsParams:
         k_e, k_1, k_2 = jax.random.split(key, 3)
         embed = jax.random.normal(k_e, (vocab_size, embed_size))
         if hidden_size is None:
-            return BagOfWordsParams(embed, None, None, *_dense(k_2, embed_size, num_classes))
-        return BagOfWordsParams(embed, *_dense(k_1, embed_size, hidden_size),
-                                *_dense(k_2, hidden_size, num_classes))
+            return BagOfWordsParams(embed, None, None, *dense_init(k_2, embed_size, num_classes))
+        return BagOfWordsParams(embed, *dense_init(k_1, embed_size, hidden_size),
+                                *dense_init(k_2, hidden_size, num_classes))
 
-    def apply(params: BagOfWordsParams, tokens: Array, lengths: Array | None = None) -> Array:
+    def apply(params: BagOfWordsParams, tokens: Array, *, lengths: Array | None = None) -> Array:
         tokens = jnp.asarray(tokens)
         if tokens.ndim < 1 or not jnp.issubdtype(tokens.dtype, jnp.integer):
             raise TypeError(f"expected integer tokens of shape (*batch, T), got {tokens.dtype} "
@@ -94,7 +90,9 @@ def bag_of_words(vocab_size: int, num_classes: int, *, embed_size: int = 32,
             m = jax.nn.relu(affine(m, params.w1, params.b1))
         return affine(m, params.w2, params.b2)
 
-    return BagOfWords(init, apply)
+    kind = "linear" if hidden_size is None else f"hidden={hidden_size}"
+    return BagOfWords(init=init, apply=apply, name=f"bag_of_words({kind})",
+                      vocab_size=vocab_size, num_classes=num_classes)
 
 
 # ----------------------------------------------------------------------------- window forecaster
@@ -109,11 +107,19 @@ class WindowParams(NamedTuple):
     b2: Array
 
 
-class WindowForecaster(NamedTuple):
-    """``init(key) -> params``; ``apply(params, window (*batch, k)) -> (*batch, horizon)``."""
+@dataclass(frozen=True, kw_only=True)
+class WindowForecaster(Model):
+    """The :class:`~rnnjax.models.Model` contract for a window of ``k`` values.
 
-    init: Callable[[Array], WindowParams]
-    apply: Callable[[WindowParams, Array], Array]
+    Attributes:
+      apply: ``(params, window (*batch, k)) -> (*batch, horizon)``.
+      initial_carry: ``(params, context (*batch, C)) -> (*batch, k - 1)``: the last window of
+        the context without its newest value (which is fed to ``step`` as the first input).
+      step: ``(params, carry (*batch, k - 1), x (*batch, 1)) -> (carry, x̂ (*batch, 1))``:
+        append ``x`` to make a window, predict its next value (the first output), slide.
+      feedback: the identity. window, horizon: the architecture.
+    """
+
     window: int
     horizon: int
 
@@ -121,13 +127,14 @@ class WindowForecaster(NamedTuple):
 def window_forecaster(window: int, *, hidden_size: int = 64, horizon: int = 1
                       ) -> WindowForecaster:
     """A one-hidden-layer tanh network from the last ``window`` values to the next ``horizon``."""
-    _positive("window", window)
-    _positive("hidden_size", hidden_size)
-    _positive("horizon", horizon)
+    positive("window", window)
+    positive("hidden_size", hidden_size)
+    positive("horizon", horizon)
 
     def init(key: Array) -> WindowParams:
         k1, k2 = jax.random.split(key)
-        return WindowParams(*_dense(k1, window, hidden_size), *_dense(k2, hidden_size, horizon))
+        return WindowParams(*dense_init(k1, window, hidden_size),
+                            *dense_init(k2, hidden_size, horizon))
 
     def apply(params: WindowParams, x: Array) -> Array:
         x = jnp.asarray(x)
@@ -135,23 +142,18 @@ def window_forecaster(window: int, *, hidden_size: int = 64, horizon: int = 1
             raise ValueError(f"expected a window of shape (*batch, {window}), got {tuple(x.shape)}")
         return affine(jnp.tanh(affine(x, params.w1, params.b1)), params.w2, params.b2)
 
-    return WindowForecaster(init, apply, window, horizon)
+    def initial_carry(params: WindowParams, context: Array) -> Array:
+        del params
+        context = jnp.asarray(context)
+        if context.ndim < 1 or context.shape[-1] < window:
+            raise ValueError(f"context needs at least window={window} values on its last axis, "
+                             f"got shape {tuple(context.shape)}")
+        return context[..., context.shape[-1] - window:-1]
 
+    def step(params: WindowParams, carry: Array, x: Array) -> tuple[Array, Array]:
+        w = jnp.concatenate([carry, x], axis=-1)
+        return w[..., 1:], apply(params, w)[..., :1]
 
-def iterate_window(model: WindowForecaster, params: WindowParams, context: Array, steps: int
-                   ) -> Array:
-    """Multi-step forecast by feeding predictions back: from the last ``window`` values of
-    ``context (*batch, C)``, predict ``x̂_t`` (the first output), slide the window to include it,
-    and repeat ``steps`` times. Returns ``(*batch, steps)``."""
-    context = jnp.asarray(context)
-    if context.shape[-1] < model.window:
-        raise ValueError(f"context needs at least window={model.window} values, "
-                         f"got {context.shape[-1]}")
-    _positive("steps", steps)
-
-    def body(w, _):
-        y = model.apply(params, w)[..., 0]
-        return jnp.concatenate([w[..., 1:], y[..., None]], axis=-1), y
-
-    _, ys = jax.lax.scan(body, context[..., -model.window:], None, length=steps)
-    return jnp.moveaxis(ys, 0, -1)
+    return WindowForecaster(init=init, apply=apply, name=f"window_forecaster({window})",
+                            initial_carry=initial_carry, step=step, feedback=identity_feedback,
+                            window=window, horizon=horizon)

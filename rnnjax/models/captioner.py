@@ -10,73 +10,62 @@ until the end token::
                                                      (for an LSTM: h_0 and c_0)
     (c_t, h_t) = decoder(c_{t-1}, E[y_{t-1}]),  logits_t = h_t W_out + b_out,  y_0 = <s>
 
-Training uses teacher forcing (:meth:`Captioner.teacher_forced` on the caption shifted right);
-:meth:`Captioner.greedy` decodes with ``argmax`` until ``</s>``. The CNN is a ``flax.linen``
-module (:class:`ConvEncoder`); its variables sit inside the parameter NamedTuple, so the whole
-model is one pytree for optax, Orbax and ``vmap``.
+``apply`` is teacher forcing (on the caption shifted right); greedy decoding until ``</s>`` is
+:func:`rnnjax.models.decoding.greedy` from ``initial_carry(params, images)``. The CNN is
+:mod:`rnnjax.models.cnn`; the whole model is one NamedTuple pytree for optax, Orbax and ``vmap``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 import rnnjax
 from rnnjax.cell import Cell
-from rnnjax.models.seq2seq import affine, decode_until_end
+from rnnjax.models.cnn import CNNParams, cnn_apply, cnn_init
+from rnnjax.models.model import Dense, Model, affine, argmax_feedback, carry_template, dense_init, positive
 
 Array = jax.Array
 PyTree = Any
 
 
-class ConvEncoder(nn.Module):
-    """``(B, H, W, C)`` images -> ``(B, out_size)`` features: per stage a 3×3 convolution, ReLU
-    and 2×2 average pooling, then flatten (keeping where things are) and a dense layer."""
-
-    features: Sequence[int] = (16, 32)
-    out_size: int = 64
-
-    @nn.compact
-    def __call__(self, x: Array) -> Array:
-        for f in self.features:
-            x = nn.relu(nn.Conv(f, (3, 3))(x))
-            x = nn.avg_pool(x, (2, 2), strides=(2, 2))
-        x = x.reshape(x.shape[0], -1)
-        return nn.Dense(self.out_size)(x)
-
-
 class CaptionerParams(NamedTuple):
-    """``cnn``: the :class:`ConvEncoder` variables; ``bridge``: ``(W_c, b_c)`` per carry leaf;
-    ``embed (V, E)``; ``decoder``: the cell's parameters; ``w_out (H, V)``, ``b_out (V,)``."""
+    """Parameters of a :func:`captioner`.
 
-    cnn: PyTree
-    bridge: tuple
+    Attributes:
+      cnn: the image encoder's :class:`~rnnjax.models.cnn.CNNParams`.
+      bridge: one :class:`~rnnjax.models.model.Dense` ``(W_c, b_c)`` per leaf of the carry.
+      embed: ``(V, E)`` word embeddings.
+      decoder: the cell's parameters.
+      w_out: ``(H, V)`` readout weights; b_out: ``(V,)`` readout bias.
+    """
+
+    cnn: CNNParams
+    bridge: tuple[Dense, ...]
     embed: Array
     decoder: PyTree
     w_out: Array
     b_out: Array
 
 
-class Captioner(NamedTuple):
-    """A captioner as pure functions.
+@dataclass(frozen=True, kw_only=True)
+class Captioner(Model):
+    """A captioner; the :class:`~rnnjax.models.Model` contract.
 
     Attributes:
-      init: ``key -> CaptionerParams``.
-      initial_carry: ``(params, images (B, H, W, C)) -> carry``: the image as decoder state.
-      teacher_forced: ``(params, images, tokens_in (B, L)) -> logits (B, L, V)``.
-      greedy: ``(params, images, max_len) -> (tokens (B, max_len), lengths (B,))``.
-      step: ``(params, carry, y_prev (B,)) -> (carry, logits)``.
+      apply: ``(params, images (B, H, W, C), *, tgt_in (B, L)) -> (carry, logits (B, L, V))``,
+        teacher forcing.
+      initial_carry: ``(params, images) -> carry``: the image as the decoder's state.
+      step: ``(params, carry, y_prev (B,)) -> (carry, logits)``; feedback: ``argmax``.
+      decoder: the cell; image_shape: ``(H, W, C)``.
     """
 
-    init: Callable[[Array], CaptionerParams]
-    initial_carry: Callable[[CaptionerParams, Array], PyTree]
-    teacher_forced: Callable[[CaptionerParams, Array, Array], Array]
-    greedy: Callable[..., tuple[Array, Array]]
-    step: Callable[..., tuple[PyTree, Array]]
+    decoder: Cell
+    image_shape: tuple[int, int, int]
 
 
 def captioner(decoder: Cell, *, vocab_size: int, image_shape: tuple[int, int, int] = (16, 32, 3),
@@ -98,28 +87,23 @@ def captioner(decoder: Cell, *, vocab_size: int, image_shape: tuple[int, int, in
     for name, v in (("vocab_size", vocab_size), ("feature_size", feature_size),
                     ("embed_size", embed_size), *((f"features[{i}]", f)
                                                   for i, f in enumerate(features))):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+        positive(name, v)
     image_shape = tuple(int(s) for s in image_shape)
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (H, W, C), got {image_shape}")
-    cnn = ConvEncoder(tuple(features), feature_size)
-
-    def carry_template(dec_params):
-        return jax.eval_shape(lambda p: decoder.initial_carry(p, ()), dec_params)
+    features = tuple(features)
 
     def init(key: Array) -> CaptionerParams:
         k_cnn, k_bridge, k_embed, k_dec, k_out = jax.random.split(key, 5)
-        cnn_vars = cnn.init(k_cnn, jnp.zeros((1, *image_shape)))
         dec_params = decoder.init(k_dec, embed_size)
-        leaves = jax.tree.leaves(carry_template(dec_params))
-        bridge = tuple(
-            (jax.random.normal(k, (feature_size, leaf.shape[-1])) / jnp.sqrt(feature_size),
-             jnp.zeros(leaf.shape[-1]))
-            for k, leaf in zip(jax.random.split(k_bridge, len(leaves)), leaves, strict=True))
+        leaves = jax.tree.leaves(carry_template(decoder, dec_params))
+        bridge = tuple(dense_init(k, feature_size, leaf.shape[-1])
+                       for k, leaf in zip(jax.random.split(k_bridge, len(leaves)), leaves,
+                                          strict=True))
         h = decoder.output_size
-        return CaptionerParams(cnn_vars, bridge, jax.random.normal(k_embed, (vocab_size, embed_size)),
-                               dec_params, jax.random.normal(k_out, (h, vocab_size)) / jnp.sqrt(h),
+        return CaptionerParams(cnn_init(k_cnn, image_shape, features, feature_size), bridge,
+                               jax.random.normal(k_embed, (vocab_size, embed_size)), dec_params,
+                               jax.random.normal(k_out, (h, vocab_size)) / jnp.sqrt(h),
                                jnp.zeros(vocab_size))
 
     def initial_carry(params: CaptionerParams, images: Array) -> PyTree:
@@ -127,23 +111,21 @@ def captioner(decoder: Cell, *, vocab_size: int, image_shape: tuple[int, int, in
         if images.ndim != 4 or tuple(images.shape[1:]) != image_shape:
             raise ValueError(f"expected images of shape (B, {', '.join(map(str, image_shape))}), "
                              f"got {tuple(images.shape)}")
-        f = cnn.apply(params.cnn, images)
-        treedef = jax.tree.structure(carry_template(params.decoder))
-        return jax.tree.unflatten(treedef, [jnp.tanh(affine(f, w, b)) for w, b in params.bridge])
+        f = cnn_apply(params.cnn, images)
+        treedef = jax.tree.structure(carry_template(decoder, params.decoder))
+        return jax.tree.unflatten(treedef, [jnp.tanh(affine(f, *d)) for d in params.bridge])
 
     def step(params: CaptionerParams, carry: PyTree, y_prev: Array) -> tuple[PyTree, Array]:
         carry, h = decoder.step(params.decoder, carry, params.embed[y_prev])
         return carry, affine(h, params.w_out, params.b_out)
 
-    def teacher_forced(params: CaptionerParams, images: Array, tokens_in: Array) -> Array:
+    def apply(params: CaptionerParams, images: Array, *, tgt_in: Array
+              ) -> tuple[PyTree, Array]:
         carry = initial_carry(params, images)
-        _, hs = rnnjax.unroll(decoder, params.decoder, params.embed[jnp.asarray(tokens_in)], carry)
-        return affine(hs, params.w_out, params.b_out)
+        carry, hs = rnnjax.unroll(decoder, params.decoder, params.embed[jnp.asarray(tgt_in)],
+                                  carry)
+        return carry, affine(hs, params.w_out, params.b_out)
 
-    def greedy(params: CaptionerParams, images: Array, max_len: int) -> tuple[Array, Array]:
-        carry = initial_carry(params, images)
-        first = jnp.full(jnp.shape(images)[:1], bos, jnp.int32)
-        return decode_until_end(lambda c, y: step(params, c, y), carry, first, max_len,
-                                eos=eos, pad=pad)
-
-    return Captioner(init, initial_carry, teacher_forced, greedy, step)
+    return Captioner(init=init, apply=apply, name=f"captioner({decoder.name})",
+                     initial_carry=initial_carry, step=step, feedback=argmax_feedback,
+                     bos=bos, eos=eos, pad=pad, decoder=decoder, image_shape=image_shape)

@@ -12,8 +12,10 @@ vector of the token (tokens, ``embed_size=None``: the lecture's ``[h, e, l, o]``
 composition works, with ``lengths`` for right-padded batches.
 
 - many-to-many (``pool=None``): one output per position, ``(*batch, T, output_size)``.
-- many-to-one (``pool="last"`` or ``"mean"``): one output per sequence, ``(*batch, output_size)``
-  from ``h_L`` (the last real position) or from the mean of ``h_1..h_L``.
+- many-to-one: one output per sequence, ``(*batch, output_size)``, read out from
+  ``"last"``: ``h_L`` (the last real position); ``"mean"``: the mean of ``h_1..h_L``;
+  ``"ends"``: for a bidirectional top layer ``[→h_L, ←h_1]``, each direction where it has read
+  the whole sequence (Schuster & Paliwal 1997); for a unidirectional cell ``h_L``.
 
 ::
 
@@ -21,15 +23,16 @@ composition works, with ``lengths`` for right-padded batches.
     lm = sequence_model(cell, vocab_size=27, embed_size=32, output_size=27)    # char LM
     params = lm.init(jax.random.key(0))
     carry, logits = lm.apply(params, tokens)                  # tokens (B, T) -> logits (B, T, 27)
-    _, tokens, logits = generate(lm, params, start, 100, key=key, temperature=0.8)   # sampling
+    _, toks, _ = decoding.sample(lm, params, carry, tokens[:, -1], 100, key=key)   # continue
 
-    clf = sequence_model(cell, vocab_size=1000, embed_size=32, output_size=2, pool="last")
+    clf = sequence_model(rnnjax.bidirectional(cell, cell), vocab_size=1000, embed_size=32,
+                         output_size=2, pool="ends")
     _, logits = clf.apply(params, tokens, lengths=lengths)   # (B, 2)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
@@ -37,11 +40,13 @@ import jax.numpy as jnp
 
 import rnnjax
 from rnnjax.cell import Cell
+from rnnjax.compose import Bidirectional
+from rnnjax.models.model import Model, argmax_feedback, identity_feedback, positive
 
 Array = jax.Array
 PyTree = Any
 
-POOLS = (None, "last", "mean")
+POOLS = (None, "last", "mean", "ends")
 
 
 class SequenceParams(NamedTuple):
@@ -60,25 +65,22 @@ class SequenceParams(NamedTuple):
     b_out: Array
 
 
-class SequenceModel(NamedTuple):
-    """A sequence model: pure functions closed over the architecture.
+@dataclass(frozen=True, kw_only=True)
+class SequenceModel(Model):
+    """A sequence model (see the module docstring); the :class:`~rnnjax.models.Model` contract.
 
     Attributes:
-      init: ``key -> SequenceParams``.
       apply: ``(params, inputs, carry=None, *, lengths=None) -> (carry, outputs)``; inputs are
         integer tokens ``(*batch, T)`` or vectors ``(*batch, T, input_size)``.
-      initial_carry: ``(params, batch_shape=()) -> carry``.
+      initial_carry: ``(params, batch_shape=()) -> carry``, the cell's.
       step: ``(params, carry, x) -> (carry, output)`` for one position (token ``(*batch,)`` or
-        vector ``(*batch, input_size)``): what free-running generation iterates.
-      encode: ``(params, inputs) -> cell inputs``: the input layer alone.
-      cell, vocab_size, input_size, output_size, pool: the architecture.
+        vector ``(*batch, input_size)``).
+      feedback: ``argmax`` for a token model whose outputs are its vocabulary, the identity for a
+        vector model whose outputs have its input size, else ``None``.
+      cell, vocab_size, input_size, output_size, pool: the architecture (``input_size`` is the
+        vocabulary for token models).
     """
 
-    init: Callable[[Array], SequenceParams]
-    apply: Callable[..., tuple[PyTree, Array]]
-    initial_carry: Callable[..., PyTree]
-    step: Callable[..., tuple[PyTree, Array]]
-    encode: Callable[[SequenceParams, Array], Array]
     cell: Cell
     vocab_size: int | None
     input_size: int
@@ -86,9 +88,22 @@ class SequenceModel(NamedTuple):
     pool: str | None
 
 
-def _positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+def _bidirectional_half(cell: Cell, cell_input: int) -> int | None:
+    """Size of the forward half of ``cell``'s output if its top layer is a concatenating
+    bidirectional pair of alike directions; ``None`` if it is not bidirectional."""
+    params = jax.eval_shape(lambda k: cell.init(k, cell_input), jax.random.key(0))
+    top = params
+    while type(top) is tuple and top:  # a stack: its last layer
+        top = top[-1]
+    if not isinstance(top, Bidirectional):
+        return None
+    shapes = [jax.tree.map(lambda a: (a.shape, a.dtype), p) for p in top]
+    if (jax.tree.structure(top.forward) != jax.tree.structure(top.backward)
+            or shapes[0] != shapes[1] or "concat" not in cell.name
+            or cell.output_size % 2):
+        raise ValueError("pool='ends' needs a bidirectional top layer that concatenates two "
+                         f"directions of one architecture, got {cell.name}")
+    return cell.output_size // 2
 
 
 def sequence_model(
@@ -100,7 +115,7 @@ def sequence_model(
     input_size: int | None = None,
     pool: str | None = None,
 ) -> SequenceModel:
-    """A many-to-many (``pool=None``) or many-to-one (``pool="last"|"mean"``) model.
+    """A many-to-many (``pool=None``) or many-to-one (``pool="last"|"mean"|"ends"``) model.
 
     Args:
       cell: any :class:`rnnjax.Cell`.
@@ -109,20 +124,22 @@ def sequence_model(
       embed_size: with ``vocab_size``: size of a learned embedding; ``None``: one-hot inputs.
       input_size: inputs are real vectors of this size (exclusive with ``vocab_size``).
       pool: ``None`` (an output per position), ``"last"`` (output at each sequence's last real
-        position) or ``"mean"`` (readout of the mean hidden output over the real positions).
+        position), ``"mean"`` (readout of the mean hidden output over the real positions) or
+        ``"ends"`` (a bidirectional top layer's forward half at the last real position and
+        backward half at the first; ``"last"`` for a unidirectional cell).
     """
     if not isinstance(cell, Cell):
         raise TypeError(f"cell must be an rnnjax.Cell, got {type(cell).__name__}")
-    _positive("output_size", output_size)
+    positive("output_size", output_size)
     if (vocab_size is None) == (input_size is None):
         raise ValueError("give exactly one of vocab_size (token inputs) or input_size (vectors)")
     if vocab_size is not None:
-        _positive("vocab_size", vocab_size)
+        positive("vocab_size", vocab_size)
         if embed_size is not None:
-            _positive("embed_size", embed_size)
+            positive("embed_size", embed_size)
         cell_input = embed_size if embed_size is not None else vocab_size
     else:
-        _positive("input_size", input_size)
+        positive("input_size", input_size)
         if embed_size is not None:
             raise ValueError("embed_size needs vocab_size (token inputs)")
         cell_input = input_size
@@ -130,6 +147,7 @@ def sequence_model(
         raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
     tokens = vocab_size is not None
     hidden = cell.output_size
+    half = _bidirectional_half(cell, cell_input) if pool == "ends" else None
 
     def init(key: Array) -> SequenceParams:
         k_embed, k_cell, k_out = jax.random.split(key, 3)
@@ -158,85 +176,41 @@ def sequence_model(
     def initial_carry(params: SequenceParams, batch_shape=()) -> PyTree:
         return cell.initial_carry(params.cell, batch_shape)
 
+    def pooled(hs: Array, lengths: Array | None) -> Array:
+        T = hs.shape[-2]
+        lengths_ = (jnp.full(hs.shape[:-2], T, jnp.int32) if lengths is None
+                    else jnp.asarray(lengths))
+        if pool == "mean":  # padded outputs are zeros
+            return jnp.sum(hs, axis=-2) / jnp.maximum(lengths_, 1)[..., None].astype(hs.dtype)
+        idx = jnp.clip(lengths_ - 1, 0, T - 1)[..., None, None]
+        last = jnp.take_along_axis(hs, idx, axis=-2)[..., 0, :]
+        last = jnp.where((lengths_ > 0)[..., None], last, jnp.zeros_like(last))
+        if half is None:
+            return last
+        # backward half at the first position (zeros for an empty sequence: padded outputs)
+        return jnp.concatenate([last[..., :half], hs[..., 0, half:]], axis=-1)
+
     def apply(params: SequenceParams, inputs: Array, carry: PyTree = None, *,
               lengths: Array | None = None) -> tuple[PyTree, Array]:
         inputs = jnp.asarray(inputs)
-        min_rank = 1 if tokens else 2
-        if inputs.ndim < min_rank:
+        if inputs.ndim < (1 if tokens else 2):
             shape = "(*batch, T)" if tokens else f"(*batch, T, {input_size})"
             raise ValueError(f"expected inputs of shape {shape}, got {tuple(inputs.shape)}")
-        xs = encode(params, inputs)
-        carry, hs = rnnjax.unroll(cell, params.cell, xs, carry, lengths=lengths)
+        carry, hs = rnnjax.unroll(cell, params.cell, encode(params, inputs), carry,
+                                  lengths=lengths)
         if pool is None:
             return carry, readout(params, hs)
-        T = hs.shape[-2]
-        if lengths is None:
-            lengths_ = jnp.full(hs.shape[:-2], T, jnp.int32)
-        else:
-            lengths_ = jnp.asarray(lengths)
-        if pool == "last":
-            idx = jnp.clip(lengths_ - 1, 0, T - 1)[..., None, None]
-            h = jnp.take_along_axis(hs, idx, axis=-2)[..., 0, :]
-            h = jnp.where((lengths_ > 0)[..., None], h, jnp.zeros_like(h))
-        else:  # mean over the real positions (padded outputs are zeros)
-            h = jnp.sum(hs, axis=-2) / jnp.maximum(lengths_, 1)[..., None].astype(hs.dtype)
-        return carry, readout(params, h)
+        return carry, readout(params, pooled(hs, lengths))
 
     def step(params: SequenceParams, carry: PyTree, x: Array) -> tuple[PyTree, Array]:
         carry, h = cell.step(params.cell, carry, encode(params, x))
         return carry, readout(params, h)
 
-    return SequenceModel(init, apply, initial_carry, step, encode, cell, vocab_size,
-                         cell_input if not tokens else vocab_size, output_size, pool)
-
-
-def generate(
-    model: SequenceModel,
-    params: SequenceParams,
-    first: Array,
-    steps: int,
-    carry: PyTree = None,
-    *,
-    key: Array | None = None,
-    temperature: float = 1.0,
-) -> tuple[PyTree, Array, Array]:
-    """Free running: feed each output back as the next input, ``steps`` times.
-
-    From token ``first`` (shape ``(*batch,)``) and ``carry`` (default: the initial carry), each
-    step computes ``logits_t = step(x_t)`` and draws ``x_{t+1} ~ softmax(logits_t / temperature)``
-    (``temperature=0`` or ``key=None``: ``argmax``, greedy decoding).
-
-    Returns ``(carry, tokens, logits)``: ``tokens (*batch, steps)`` are the generated tokens
-    ``x_2 .. x_{steps+1}`` and ``logits (*batch, steps, vocab)`` the distributions they were drawn
-    from (differentiable in ``params``, e.g. to train with free running instead of teacher
-    forcing).
-    """
-    if model.vocab_size is None or model.pool is not None:
-        raise ValueError("generate needs a many-to-many token model (vocab_size set, pool=None)")
-    if model.output_size != model.vocab_size:
-        raise ValueError(
-            f"generate feeds outputs back as inputs: output_size ({model.output_size}) must equal "
-            f"vocab_size ({model.vocab_size})"
-        )
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if isinstance(temperature, (int, float)) and temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature!r}")
-    first = jnp.asarray(first)
-    if carry is None:
-        carry = model.initial_carry(params, first.shape)
-    greedy = key is None
-    keys = jax.random.split(key if key is not None else jax.random.key(0), steps)
-    temperature = jnp.asarray(temperature, jnp.float32)  # may be traced: one compiled sampler
-
-    def body(state, k):
-        c, x = state
-        c, logits = model.step(params, c, x)
-        nxt = jnp.argmax(logits, axis=-1)
-        if not greedy:
-            drawn = jax.random.categorical(k, logits / jnp.maximum(temperature, 1e-6), axis=-1)
-            nxt = jnp.where(temperature > 0, drawn, nxt)
-        return (c, nxt.astype(first.dtype)), (nxt.astype(first.dtype), logits)
-
-    (carry, _), (toks, logits) = jax.lax.scan(body, (carry, first), keys)
-    return carry, jnp.moveaxis(toks, 0, -1), jnp.moveaxis(logits, 0, -2)
+    feedback = None
+    if pool is None and output_size == (vocab_size if tokens else input_size):
+        feedback = argmax_feedback if tokens else identity_feedback
+    return SequenceModel(
+        init=init, apply=apply, name=f"sequence_model({cell.name}, pool={pool})",
+        initial_carry=initial_carry, step=step, feedback=feedback, cell=cell,
+        vocab_size=vocab_size, input_size=vocab_size if tokens else cell_input,
+        output_size=output_size, pool=pool)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import rnnjax
-from rnnjax.models.captioner import ConvEncoder, captioner
+from rnnjax.models.captioner import captioner
+from rnnjax.models.cnn import cnn_apply
+from rnnjax.models.decoding import greedy
 from rnnjax.models.seq2seq import shift_right
 
 V, H = 8, 6
@@ -26,7 +28,7 @@ def setup():
 def test_initial_carry_is_the_bridged_cnn_feature(setup):
     cell, model, params, images, _ = setup
     carry = model.initial_carry(params, images)
-    f = ConvEncoder((4,), 5).apply(params.cnn, images)
+    f = cnn_apply(params.cnn, images)
     (wh, bh), (wc, bc) = jax.tree.map(np.asarray, params.bridge)
     np.testing.assert_allclose(carry.h, np.tanh(np.asarray(f) @ wh + bh), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(carry.c, np.tanh(np.asarray(f) @ wc + bc), rtol=1e-5, atol=1e-6)
@@ -35,7 +37,7 @@ def test_initial_carry_is_the_bridged_cnn_feature(setup):
 def test_teacher_forced_matches_a_loop(setup):
     cell, model, params, images, tokens = setup
     tokens_in = shift_right(tokens, 1)
-    logits = model.teacher_forced(params, images, tokens_in)
+    _, logits = model.apply(params, images, tgt_in=tokens_in)
     assert logits.shape == (3, 5, V)
     carry = model.initial_carry(params, images)
     for t in range(5):
@@ -46,7 +48,7 @@ def test_teacher_forced_matches_a_loop(setup):
 
 def test_greedy_is_argmax_fed_back(setup):
     cell, model, params, images, _ = setup
-    tokens, lengths = model.greedy(params, images, 6)
+    tokens, lengths = greedy(model, params, model.initial_carry(params, images), 6)
     carry, y = model.initial_carry(params, images), jnp.ones(3, jnp.int32)
     ref = []
     for _ in range(6):
@@ -64,7 +66,7 @@ def test_gradient_reaches_the_cnn(setup):
     _, model, params, images, tokens = setup
 
     def loss(p):
-        logits = model.teacher_forced(p, images, shift_right(tokens, 1))
+        _, logits = model.apply(p, images, tgt_in=shift_right(tokens, 1))
         return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[..., None], -1))
 
     g = jax.grad(loss)(params)

@@ -1,4 +1,4 @@
-"""The encoder-decoder against step-by-step Python loops over single examples."""
+"""The encoder-decoder and the decoding modes against step-by-step Python loops over single examples."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 import rnnjax
-from rnnjax.models.seq2seq import decode_until_end, seq2seq, shift_right
+from rnnjax.models import Model
+from rnnjax.models.decoding import free_running, greedy, scheduled_sampling
+from rnnjax.models.seq2seq import seq2seq, shift_right
 
 V_SRC, V_TGT, H = 7, 9, 6
 
@@ -42,7 +44,7 @@ def test_teacher_forced_matches_a_loop(setup):
     tgt_in = shift_right(tgt, 1)
     np.testing.assert_array_equal(tgt_in[:, 0], 1)
     np.testing.assert_array_equal(tgt_in[:, 1:], tgt[:, :-1])
-    out = model.teacher_forced(params, src, tgt_in, src_len=src_len)
+    _, out = model.apply(params, src, tgt_in=tgt_in, src_len=src_len)
     assert out.shape == (4, 6, V_TGT)
     for b in range(4):
         carry = _reference_encode(params, src[b], int(src_len[b]))
@@ -54,7 +56,8 @@ def test_teacher_forced_matches_a_loop(setup):
 def test_free_running_feeds_back_the_argmax(setup):
     model, params, src, src_len, _ = setup
     first = jnp.ones(4, jnp.int32)
-    out = model.free_running(params, src, first, 6, src_len=src_len)
+    _, out = free_running(model, params, model.initial_carry(params, src, src_len=src_len),
+                          first, 6)
     for b in range(4):
         carry, y = _reference_encode(params, src[b], int(src_len[b])), 1
         for t in range(6):
@@ -66,16 +69,32 @@ def test_free_running_feeds_back_the_argmax(setup):
 def test_scheduled_sampling_limits(setup):
     model, params, src, src_len, tgt = setup
     tgt_in = shift_right(tgt, 1)
-    tf = model.teacher_forced(params, src, tgt_in, src_len=src_len)
-    always = model.free_running(params, src, tgt_in[:, 0], 6, src_len=src_len, tgt_in=tgt_in,
-                                teacher=1.0, key=jax.random.key(3))
+    _, tf = model.apply(params, src, tgt_in=tgt_in, src_len=src_len)
+    carry = model.initial_carry(params, src, src_len=src_len)
+    _, always = scheduled_sampling(model, params, carry, tgt_in, teacher=1.0, key=jax.random.key(3))
     np.testing.assert_allclose(always, tf, rtol=1e-5, atol=1e-5)
-    never = model.free_running(params, src, tgt_in[:, 0], 6, src_len=src_len, tgt_in=tgt_in,
-                               teacher=0.0, key=jax.random.key(3))
-    np.testing.assert_allclose(never, model.free_running(params, src, tgt_in[:, 0], 6,
-                                                         src_len=src_len), rtol=1e-6)
-    with pytest.raises(ValueError, match="needs a key"):
-        model.free_running(params, src, tgt_in[:, 0], 6, tgt_in=tgt_in, teacher=0.5)
+    _, never = scheduled_sampling(model, params, carry, tgt_in, teacher=0.0, key=jax.random.key(3))
+    np.testing.assert_allclose(never, free_running(model, params, carry, tgt_in[:, 0], 6)[1],
+                               rtol=1e-6)
+
+
+def test_scheduled_sampling_matches_a_loop(setup):
+    """Half the steps teacher-forced: each example's loop feeds the true token where the
+    same Bernoulli draw says so, its own argmax elsewhere (always the start token first)."""
+    model, params, src, src_len, tgt = setup
+    tgt_in, k = shift_right(tgt, 1), jax.random.key(4)
+    _, out = scheduled_sampling(model, params, model.initial_carry(params, src, src_len=src_len),
+                                tgt_in, teacher=0.5, key=k)
+    use = np.asarray(jax.random.bernoulli(k, 0.5, (6, 4)))
+    assert 0 < use[1:].sum() < use[1:].size
+    for b in range(4):
+        carry, y = _reference_encode(params, src[b], int(src_len[b])), 1
+        for t in range(6):
+            if t == 0 or use[t, b]:
+                y = int(tgt_in[b, t])
+            carry, logits = _reference_step(params, carry, y)
+            np.testing.assert_allclose(out[b, t], logits, rtol=1e-5, atol=1e-5)
+            y = int(jnp.argmax(logits))
 
 
 def test_teacher_forcing_gradient_matches_finite_differences(setup):
@@ -84,8 +103,8 @@ def test_teacher_forcing_gradient_matches_finite_differences(setup):
         p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
 
         def loss(w_out):
-            logits = model.teacher_forced(p64._replace(w_out=w_out), src, shift_right(tgt, 1),
-                                          src_len=src_len)
+            _, logits = model.apply(p64._replace(w_out=w_out), src, tgt_in=shift_right(tgt, 1),
+                                    src_len=src_len)
             return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), tgt[..., None], -1))
 
         g = jax.grad(loss)(p64.w_out)
@@ -97,9 +116,9 @@ def test_teacher_forcing_gradient_matches_finite_differences(setup):
 
 def test_greedy_stops_at_the_end_token(setup):
     model, params, src, src_len, _ = setup
-    tokens, lengths = model.greedy(params, src, 8, src_len=src_len)
-    ref = jnp.argmax(model.free_running(params, src, jnp.ones(4, jnp.int32), 8,
-                                        src_len=src_len), -1)
+    carry = model.initial_carry(params, src, src_len=src_len)
+    tokens, lengths = greedy(model, params, carry, 8)
+    ref = jnp.argmax(free_running(model, params, carry, jnp.ones(4, jnp.int32), 8)[1], -1)
     for b in range(4):
         r = ref[b].tolist()
         n = r.index(2) + 1 if 2 in r else 8
@@ -108,25 +127,28 @@ def test_greedy_stops_at_the_end_token(setup):
         assert (tokens[b, n:] == 0).all()
 
 
-def test_decode_until_end_on_a_scripted_step():
+def test_greedy_on_a_scripted_step():
     script = jnp.array([[5, 2, 6, 7], [3, 4, 8, 2]])  # row b emits script[b, t] at step t
 
-    def step(t, y):
-        del y
+    def step(params, t, y):
+        del params, y
         return t + 1, jax.nn.one_hot(script[:, t], 9) * 10.0
 
-    tokens, lengths = decode_until_end(step, 0, jnp.zeros(2, jnp.int32), 4, eos=2)
+    model = Model(init=None, apply=None, step=step, feedback=jnp.argmax, eos=2, pad=0)
+    tokens, lengths = greedy(model, None, 0, 4, first=jnp.zeros(2, jnp.int32))
     assert tokens.tolist() == [[5, 2, 0, 0], [3, 4, 8, 2]]
     assert lengths.tolist() == [2, 4]
-    tokens, lengths = decode_until_end(step, 0, jnp.zeros(2, jnp.int32), 3, eos=2)
+    tokens, lengths = greedy(model, None, 0, 3, first=jnp.zeros(2, jnp.int32))
     assert lengths.tolist() == [2, 3]
+    with pytest.raises(ValueError, match="no start token"):
+        greedy(model, None, jnp.zeros((2, 1)), 3)
 
 
 def test_real_valued_seq2seq_free_running_feeds_predictions(key):
     model = seq2seq(rnnjax.cells.gru(5), rnnjax.cells.gru(5), src_features=1, tgt_features=1)
     params = model.init(key)
     src = jax.random.normal(key, (3, 8, 1))
-    out = model.free_running(params, src, src[:, -1], 4)
+    _, out = free_running(model, params, model.initial_carry(params, src), src[:, -1], 4)
     assert out.shape == (3, 4, 1)
     cell = rnnjax.cells.gru(5)
     for b in range(3):
@@ -150,5 +172,5 @@ def test_bad_configurations(key):
     with pytest.raises(TypeError, match="rnnjax.Cell"):
         seq2seq("lstm", rnnjax.cells.gru(4), src_vocab=3, tgt_vocab=3)
     model = seq2seq(rnnjax.cells.gru(4), rnnjax.cells.gru(4), src_features=2, tgt_features=2)
-    with pytest.raises(ValueError, match="token target"):
-        model.greedy(model.init(key), jnp.zeros((1, 3, 2)), 3)
+    with pytest.raises(ValueError, match="no end token"):
+        greedy(model, model.init(key), model.initial_carry(model.init(key), jnp.zeros((1, 3, 2))), 3)

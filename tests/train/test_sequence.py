@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import rnnjax
-from rnnjax.models.sequence import generate, sequence_model
+from rnnjax.models.decoding import free_running, sample
+from rnnjax.models.sequence import sequence_model
 
 
 def _loop_hidden(cell, cell_params, xs):
@@ -56,7 +57,8 @@ def test_generate_greedy_feeds_outputs_back(key):
     model = sequence_model(rnnjax.cells.elman(6), vocab_size=4, output_size=4)
     params = model.init(key)
     first = jnp.array([0, 2])
-    _, toks, logits = generate(model, params, first, 5)
+    _, logits = free_running(model, params, model.initial_carry(params, (2,)), first, 5)
+    toks = jnp.argmax(logits, -1)
     for b in range(2):
         carry, x, seq = model.initial_carry(params, ()), first[b], []
         for _ in range(5):
@@ -69,8 +71,10 @@ def test_generate_greedy_feeds_outputs_back(key):
     _, tf_logits = model.apply(params, inputs)
     np.testing.assert_allclose(logits, tf_logits, rtol=1e-5, atol=1e-6)
     # sampling at high temperature differs from greedy; at temperature 0 it is greedy
-    _, t0, _ = generate(model, params, first, 5, key=key, temperature=0.0)
+    _, t0, l0 = sample(model, params, model.initial_carry(params, (2,)), first, 5, key=key,
+                       temperature=0.0)
     assert t0.tolist() == toks.tolist()
+    np.testing.assert_allclose(l0, logits, rtol=1e-6)
 
 
 def test_bad_arguments():
@@ -84,8 +88,9 @@ def test_bad_arguments():
     model = sequence_model(cell, input_size=2, output_size=2)
     with pytest.raises(ValueError, match=r"\(\*batch, T, 2\)"):
         model.apply(model.init(jax.random.key(0)), jnp.zeros((4, 3)))
-    with pytest.raises(ValueError, match="token model"):
-        generate(model, model.init(jax.random.key(0)), jnp.zeros((), jnp.int32), 3)
+    clf = sequence_model(cell, vocab_size=3, output_size=3, pool="last")
+    with pytest.raises(ValueError, match="cannot feed its outputs back"):
+        free_running(clf, clf.init(jax.random.key(0)), None, jnp.zeros((), jnp.int32), 3)
 
 
 def test_free_running_loss_gradient_matches_finite_differences(key):
@@ -102,7 +107,8 @@ def test_free_running_loss_gradient_matches_finite_differences(key):
 
         @jax.jit
         def loss(p):
-            return T.cross_entropy(generate(model, p, first, 6)[2], targets)
+            carry = model.initial_carry(p, first.shape)
+            return T.cross_entropy(free_running(model, p, carry, first, 6)[1], targets)
 
         g = jax.grad(loss)(params)
         direction = jax.tree.map(lambda x: jax.random.normal(jax.random.fold_in(key, 5), x.shape,
