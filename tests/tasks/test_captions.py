@@ -89,3 +89,13 @@ def test_experiment_end_to_end_and_resume(tmp_path):
     assert exp.main([*tiny, "--steps", "6", "--workdir", str(tmp_path)]) == 0
     lines = (tmp_path / "runs" / "captioner" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [2, 4, 6]
+
+
+@pytest.mark.parametrize("flags", [["--data.p-two", "1.5"], ["--train.learning-rate", "nan"],
+                                   ["--model.hidden-size", "0"]])
+def test_experiment_rejects_bad_config(tmp_path, flags, capsys):
+    from experiments import caption as exp
+
+    assert exp.main(["--quick", *flags, "--workdir", str(tmp_path / "w")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()
