@@ -76,8 +76,9 @@ def test_experiment_end_to_end_and_resume(tmp_path):
 
     from experiments import caption as exp
 
-    tiny = ["--steps", "4", "--hidden-size", "4", "--embed-size", "4", "--features", "2",
-            "--feature-size", "4", "--n-test", "16", "--eval-every", "2", "--batch-size", "4"]
+    tiny = ["--quick", "--steps", "4", "--model.hidden-size", "4", "--model.embed-size", "4",
+            "--model.features", "2", "--model.feature-size", "4", "--data.n-test", "16",
+            "--train.eval-every", "2", "--train.batch-size", "4"]
     assert exp.main([*tiny, "--workdir", str(tmp_path)]) == 0
     for f in ("summary.json", "curves.json", "samples.npz", "index.json", "captions.png",
               "curves.png"):
@@ -86,5 +87,15 @@ def test_experiment_end_to_end_and_resume(tmp_path):
     assert 0.0 <= summary["exact_match"] <= summary["count_accuracy"] <= 1.0
     assert len(summary["examples"]) == 12
     assert exp.main([*tiny, "--steps", "6", "--workdir", str(tmp_path)]) == 0
-    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    lines = (tmp_path / "runs" / "captioner" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [2, 4, 6]
+
+
+@pytest.mark.parametrize("flags", [["--data.p-two", "1.5"], ["--train.learning-rate", "nan"],
+                                   ["--model.hidden-size", "0"]])
+def test_experiment_rejects_bad_config(tmp_path, flags, capsys):
+    from experiments import caption as exp
+
+    assert exp.main(["--quick", *flags, "--workdir", str(tmp_path / "w")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()

@@ -94,10 +94,11 @@ def test_forecast_experiment_end_to_end_and_resume(tmp_path):
 
     from experiments import forecast as exp
 
-    tiny = ["--windows", "2", "--steps", "4", "--hidden-size", "4", "--batch-size", "4",
-            "--n-train", "8", "--n-test", "4", "--eval-every", "2", "--seasonal-len", "30",
-            "--seasonal-context", "10", "--seasonal-horizon", "5", "--population-len", "20",
-            "--population-context", "8", "--population-horizon", "4"]
+    tiny = ["--quick", "--models.windows", "2", "--steps", "4", "--models.hidden-size", "4",
+            "--train.batch-size", "4", "--data.n-train", "8", "--data.n-test", "4",
+            "--train.eval-every", "2", "--seasonal.length", "30", "--seasonal.context", "10",
+            "--seasonal.horizon", "5", "--population.length", "20", "--population.context", "8",
+            "--population.horizon", "4"]
     assert exp.main([*tiny, "--workdir", str(tmp_path)]) == 0
     for f in ("summary.json", "index.json", "one_step.png", "multi_step.png", "examples.png"):
         assert (tmp_path / f).exists(), f
@@ -120,4 +121,4 @@ def test_forecast_experiment_end_to_end_and_resume(tmp_path):
 def test_forecast_config_rejects_inconsistent_lengths():
     from experiments import forecast as exp
 
-    assert exp.main(["--windows", "50", "--workdir", "/nonexistent/never"]) == 2
+    assert exp.main(["--models.windows", "50", "--workdir", "/nonexistent/never"]) == 2

@@ -66,8 +66,9 @@ def test_experiment_end_to_end_and_resume(tmp_path):
 
     from experiments import translate as exp
 
-    tiny = ["--modes", "scheduled", "--steps", "4", "--hidden-size", "4", "--embed-size",
-            "4", "--n-test", "20", "--eval-every", "2", "--batch-size", "8", "--max-number", "500"]
+    tiny = ["--quick", "--train.modes", "scheduled", "--steps", "4", "--model.hidden-size", "4",
+            "--model.embed-size", "4", "--data.n-test", "20", "--train.eval-every", "2",
+            "--train.batch-size", "8", "--data.max-number", "500"]
     assert exp.main([*tiny, "--workdir", str(tmp_path)]) == 0
     for f in ("summary.json", "curves.json", "examples.json", "index.json", "exposure_bias.png",
               "curves.png"):
@@ -80,3 +81,13 @@ def test_experiment_end_to_end_and_resume(tmp_path):
     assert exp.main([*tiny, "--steps", "6", "--workdir", str(tmp_path)]) == 0
     lines = (tmp_path / "runs" / "scheduled" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [2, 4, 6]
+
+
+@pytest.mark.parametrize("flags", [["--train.modes", "beam"],
+                                   ["--data.n-test", "600", "--data.max-number", "500"]])
+def test_experiment_rejects_bad_config(tmp_path, flags, capsys):
+    from experiments import translate as exp
+
+    assert exp.main(["--quick", *flags, "--workdir", str(tmp_path / "w")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()

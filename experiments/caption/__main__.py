@@ -1,0 +1,5 @@
+import sys
+
+from experiments.caption import main
+
+sys.exit(main())

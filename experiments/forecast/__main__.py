@@ -1,0 +1,5 @@
+import sys
+
+from experiments.forecast import main
+
+sys.exit(main())

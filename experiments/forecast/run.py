@@ -1,0 +1,197 @@
+"""The series, the models, one training run per model, and the theory lines: one cached part per
+dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import rnnjax
+import rnnjax.train as tr
+from experiments.common import cached_part, num_steps, say, write_json
+from experiments.forecast.config import DATASETS, Config
+from rnnjax.models import free_running, seq2seq, sequence_model, shift_right, window_forecaster
+from rnnjax.tasks import series
+
+UNITS = {"seasonal": "°C", "population": "units of K"}
+
+
+def make_data(config: Config, dataset: str, key: jax.Array) -> tuple[np.ndarray, np.ndarray, dict]:
+    """``(train (n_train, T), test (n_test, T), info)`` in raw units; ``info`` holds the
+    population test series' growth rates and Lyapunov exponents."""
+    k_train, k_test = jax.random.split(key)
+    n_train, n_test = config.data.n_train, config.data.n_test
+    if dataset == "seasonal":
+        c = config.seasonal
+
+        def gen(k, n):
+            return jax.vmap(lambda kk: series.seasonal(c.length, key=kk, period=c.period,
+                                                       noise=c.noise, ar=c.ar))(jax.random.split(k, n))
+        return (np.asarray(gen(k_train, n_train), np.float32),
+                np.asarray(gen(k_test, n_test), np.float32), {})
+    c = config.population
+
+    def gen_pop(k, n):
+        return series.population(n, c.length, key=k, rate_range=(c.rate_lo, c.rate_hi))
+    train, test = gen_pop(k_train, n_train).series, gen_pop(k_test, n_test)
+    lyap = jax.vmap(series.lyapunov_exponent)(test.rate)
+    info = {"lyapunov": np.asarray(lyap).tolist(), "rates": np.asarray(test.rate).tolist()}
+    return np.asarray(train, np.float32), np.asarray(test.series, np.float32), info
+
+
+def theory(config: Config, dataset: str, info: dict) -> dict:
+    """Seasonal: the noise floor σ·sqrt(1 − a^(2h)); population: the Lyapunov exponents."""
+    if dataset == "seasonal":
+        c = config.seasonal
+        hs = np.arange(1, c.horizon + 1)
+        return {"label": "noise floor σ·sqrt(1 − a^(2h))",
+                "one_step": c.noise * float(np.sqrt(1 - c.ar**2)),
+                "multi_step": (c.noise * np.sqrt(1 - c.ar ** (2 * hs))).tolist()}
+    return {"label": "ε·RMS_i exp(λ_i (h − 1)), λ_i: each test series' Lyapunov exponent",
+            "lyapunov": info["lyapunov"], "rates": info["rates"], "multi_step": None}
+
+
+def _fit(config: Config, run_dir: Path, name: str, loss_fn, params, batch_at, eval_fn,
+         run_config: dict):
+    """Train one model (resumable in ``run_dir``); its final parameters."""
+    tc = config.train
+    steps = num_steps(config, tc.steps)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(tc.learning_rate))
+    state = tr.init_state(params, opt, key=jax.random.key(config.seed))
+    state, _ = tr.fit(tr.make_step(loss_fn, opt), state, batch_at, num_steps=steps,
+                      workdir=run_dir / name, checkpoint_every=max(steps // 4, 100),
+                      log_every=tc.eval_every, eval_fn=eval_fn,
+                      config={"model": name, **run_config}, description=f"forecast {name}")
+    return state.params
+
+
+def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
+    """Train every model on one dataset; RMSE one step and h steps ahead, an example, theory."""
+    mc, tc, dc = config.models, config.train, getattr(config, dataset)
+    key = jax.random.fold_in(jax.random.key(config.seed), DATASETS.index(dataset))
+    k_data, k_batch, k_init = jax.random.split(key, 3)
+    train_raw, test_raw, info = make_data(config, dataset, k_data)
+    mu, sd = float(train_raw.mean()), float(train_raw.std())
+    train, test = jnp.asarray((train_raw - mu) / sd), jnp.asarray((test_raw - mu) / sd)
+    T, C, H = train.shape[1], dc.context, dc.horizon
+    u0 = T - C - H  # test forecasts start here: context test[:, u0:u0+C], targets after it
+    w_max, B = max(mc.windows), tc.batch_size
+    run_config = {"seed": config.seed, "dataset": dataset,
+                  "data": {"n_train": config.data.n_train, "n_test": config.data.n_test},
+                  dataset: dataclasses.asdict(dc), "hidden_size": mc.hidden_size,
+                  "train": {"batch_size": B, "learning_rate": tc.learning_rate}}
+    out = {"one_step": {}, "multi_step": {}, "unit": UNITS[dataset], "horizon": H, "context": C}
+    context, future = test[:, u0:u0 + C], test[:, u0 + C:u0 + C + H]
+    example = {"context": (np.asarray(context[0]) * sd + mu).tolist(),
+               "truth": (np.asarray(future[0]) * sd + mu).tolist(), "forecasts": {}}
+
+    def rmse(err):  # in raw units
+        return float(jnp.sqrt(jnp.mean(err**2))) * sd
+
+    def record(name, one_step_err, multi):
+        if one_step_err is not None:
+            out["one_step"][name] = rmse(one_step_err)
+        out["multi_step"][name] = [rmse(multi[:, h] - future[:, h]) for h in range(H)]
+        example["forecasts"][name] = (np.asarray(multi[0]) * sd + mu).tolist()
+        say(f"forecast {dataset} {name}: RMSE at horizon {H} {out['multi_step'][name][-1]:.4f} "
+            f"{UNITS[dataset]}")
+
+    # fixed-window feed-forward baselines
+    for w in mc.windows:
+        model = window_forecaster(w, hidden_size=mc.hidden_size)
+        xs_test, ys_test = series.windows(test[:, w_max - w:], w)  # same targets for every w
+
+        def batch_at(s, w=w):
+            k1, k2 = jax.random.split(jax.random.fold_in(k_batch, s))
+            i = jax.random.randint(k1, (B,), 0, train.shape[0])
+            t = jax.random.randint(k2, (B,), w, T)
+            return jax.vmap(lambda a, b: jax.lax.dynamic_slice(train[a], (b - w,), (w + 1,)))(i, t)
+
+        def loss_fn(p, batch, key, model=model, w=w):
+            del key
+            return tr.mse(model.apply(p, batch[:, :w])[:, 0], batch[:, w])
+
+        ev = jax.jit(lambda p, model=model, xs=xs_test, ys=ys_test: jnp.mean(
+            (model.apply(p, xs) - ys) ** 2))
+        params = _fit(config, run_dir, f"window{w}", loss_fn,
+                      model.init(jax.random.fold_in(k_init, w)), batch_at,
+                      lambda st, ev=ev: {"test_mse": float(ev(st.params))}, run_config)
+        multi = free_running(model, params, model.initial_carry(params, context),
+                             context[:, -1:], H)[1][..., 0]
+        record(f"window{w}", model.apply(params, xs_test) - ys_test, multi)
+
+    # LSTM, many-to-many next-value prediction
+    lstm = sequence_model(rnnjax.cells.lstm(mc.hidden_size), input_size=1, output_size=1)
+
+    def rnn_batch_at(s):
+        return train[jax.random.randint(jax.random.fold_in(k_batch, s), (B,), 0, train.shape[0])]
+
+    def rnn_loss(p, batch, key):
+        del key
+        _, pred = lstm.apply(p, batch[:, :-1, None])
+        return tr.mse(pred[..., 0], batch[:, 1:])
+
+    def rnn_one_step(p):
+        _, pred = lstm.apply(p, test[:, :-1, None])
+        return pred[:, w_max - 1:, 0] - test[:, w_max:]  # targets x_t for t >= max(windows)
+
+    ev_rnn = jax.jit(lambda p: jnp.mean(rnn_one_step(p) ** 2))
+    params = _fit(config, run_dir, "lstm", rnn_loss, lstm.init(jax.random.fold_in(k_init, 100)),
+                  rnn_batch_at, lambda st: {"test_mse": float(ev_rnn(st.params))}, run_config)
+
+    @jax.jit
+    def rnn_free_running(p, ctx):
+        carry, pred = lstm.apply(p, ctx[..., None])
+
+        def body(state, _):
+            c, y = state
+            c, y_next = lstm.step(p, c, y)
+            return (c, y_next), y[..., 0]
+
+        _, ys = jax.lax.scan(body, (carry, pred[:, -1]), None, length=H)
+        return jnp.moveaxis(ys, 0, 1)
+
+    record("lstm", rnn_one_step(params), rnn_free_running(params, context))
+
+    # LSTM encoder-decoder, trained on the whole horizon (teacher forcing)
+    s2s = seq2seq(rnnjax.cells.lstm(mc.hidden_size), rnnjax.cells.lstm(mc.hidden_size),
+                  src_features=1, tgt_features=1)
+
+    def s2s_batch_at(s):
+        k1, k2 = jax.random.split(jax.random.fold_in(k_batch, s))
+        i = jax.random.randint(k1, (B,), 0, train.shape[0])
+        u = jax.random.randint(k2, (B,), 0, T - C - H + 1)
+        return jax.vmap(lambda a, b: jax.lax.dynamic_slice(train[a], (b,), (C + H,)))(i, u)
+
+    def s2s_loss(p, batch, key):
+        del key
+        src, tgt = batch[:, :C, None], batch[:, C:, None]
+        _, pred = s2s.apply(p, src, tgt_in=shift_right(tgt, src[:, -1]))
+        return tr.mse(pred, tgt)
+
+    s2s_forecast = jax.jit(lambda p, ctx: free_running(
+        s2s, p, s2s.initial_carry(p, ctx[..., None]), ctx[:, -1:], H)[1][..., 0])
+    ev_s2s = jax.jit(lambda p: jnp.mean((s2s_forecast(p, context) - future) ** 2))
+    params = _fit(config, run_dir, "seq2seq", s2s_loss, s2s.init(jax.random.fold_in(k_init, 200)),
+                  s2s_batch_at, lambda st: {"test_mse_horizon": float(ev_s2s(st.params))},
+                  run_config)
+    record("seq2seq", None, s2s_forecast(params, context))
+    return {**out, "theory": theory(config, dataset, info), "example": example, "data_std": sd}
+
+
+def run(config: Config, workdir: Path) -> None:
+    """Every dataset (each cached on its own settings), then ``summary.json``."""
+    summary = {}
+    for d in config.data.datasets:
+        settings = {"seed": config.seed, "steps": num_steps(config, config.train.steps),
+                    "data": config.data, d: getattr(config, d), "models": config.models,
+                    "train": config.train}
+        summary[d] = cached_part(workdir / "runs", d, settings,
+                                 lambda d=d: run_dataset(config, d, workdir / "runs" / d))
+        summary[d].pop("settings")
+    write_json(workdir / "summary.json", summary)

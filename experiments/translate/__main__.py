@@ -1,0 +1,5 @@
+import sys
+
+from experiments.translate import main
+
+sys.exit(main())
