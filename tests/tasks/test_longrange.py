@@ -148,6 +148,15 @@ def test_two_local_processes_give_the_single_process_summary(tmp_path):
     assert files("two") <= files("one")  # process 0's files only, no checkpoints of a worker
 
 
+def test_a_worker_process_writes_nothing(tmp_path):
+    """Process 1 of a cluster run takes no lock and writes no config.json (nor figures)."""
+    worker = ["--execution.coordinator", "localhost:1", "--execution.num-processes", "2",
+              "--execution.process-id", "1"]
+    assert longrange.main([*worker, "--plot-only", "--workdir", str(tmp_path / "w")]) == 0
+    assert not (tmp_path / "w").exists()
+    assert longrange.STUDY.computes_only(longrange.STUDY.presets["quick"]) is False
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--sweep.models", "transformer"], "sweep.models must be a non-empty subset"),
     (["--ablations.kinds", "dropout"], "ablations.kinds must be among"),
