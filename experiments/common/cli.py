@@ -63,6 +63,9 @@ class Study:
       absolute_tolerance: differences below this never count (numbers near zero, such as a
         trained loss of 1e-3, differ in relative terms across machines).
       doc: the description ``--help`` prints (the study's config docstring by default).
+      computes_only: ``config -> bool``: True in a process that computes but must write nothing
+        (a worker of a multi-process run): it takes no lock and writes no ``config.json``,
+        results or figures.
     """
 
     name: str
@@ -76,6 +79,7 @@ class Study:
     absolute_tolerance: float = 1e-12
     unchecked: tuple[str, ...] = ()
     doc: str | None = None
+    computes_only: Callable[[Any], bool] | None = None
 
     def __post_init__(self):
         if "quick" not in self.presets:
@@ -254,6 +258,10 @@ def main(study: Study, argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         inv = parse(study, argv)
+        if study.computes_only is not None and study.computes_only(inv.config):
+            if not inv.plot_only:
+                study.run(inv.config, inv.workdir)
+            return 0
         check_workdir(inv.workdir)
         if inv.plot_only:
             study.plot(inv.workdir)

@@ -4,10 +4,11 @@ from experiments.common import Study
 from experiments.common import main as _main
 from experiments.longrange.config import PRESETS, Config
 from experiments.longrange.plots import plot
+from experiments.longrange.processes import is_worker
 from experiments.longrange.run import run
 
 STUDY = Study(
-    name="longrange", config=Config, presets=PRESETS, run=run, plot=plot,
+    name="longrange", config=Config, presets=PRESETS, run=run, plot=plot, computes_only=is_worker,
     workdirs={"medium": "results/longrange/medium", "long": "results/longrange/long"},
     tolerances={"loss": 0.2, "loss_over_baseline": 0.2, "steps_to_success": 0.5})
 

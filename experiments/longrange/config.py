@@ -98,13 +98,35 @@ class ExecutionConfig:
     sweep: str = "auto"
     """vmap (runs batched), map (runs in turn via jax.lax.map), auto (map on CPU, else vmap)."""
     devices: int = 0
-    """Shard each program's runs over this many devices (0: all available)."""
-    distributed: bool = False
-    """Call jax.distributed.initialize() first, so the mesh spans every host's devices."""
+    """Shard each process's runs over this many of its devices (0: all of them)."""
+    local_processes: int = 0
+    """Launch this many processes on this machine, joined in one JAX runtime, that split each
+    program's runs between them (0 or 1: this process alone)."""
+    coordinator: str = ""
+    """HOST:PORT of process 0 in a multi-process run on several machines ("": none); every
+    process runs the same command with its own --execution.process-id."""
+    num_processes: int = 1
+    """Processes of the multi-process run started with --execution.coordinator."""
+    process_id: int = 0
+    """This process's index, 0 .. num_processes - 1; only process 0 writes results."""
 
     def __post_init__(self):
         require_choice("execution.sweep", self.sweep, ("auto", "vmap", "map"))
-        require_positive(self, "devices", allow_zero=True)
+        require_positive(self, "devices", "local_processes", "process_id", allow_zero=True)
+        require_positive(self, "num_processes")
+        if self.coordinator and self.local_processes > 1:
+            raise ValueError("coordinator and local_processes exclude each other")
+        if self.coordinator and not _host_port(self.coordinator):
+            raise ValueError(f"execution.coordinator must be HOST:PORT, got {self.coordinator!r}")
+        if not self.coordinator and (self.num_processes > 1 or self.process_id):
+            raise ValueError("num_processes, process_id need execution.coordinator")
+        if self.process_id >= self.num_processes:
+            raise ValueError(f"process_id must be < num_processes ({self.num_processes})")
+
+
+def _host_port(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
 
 
 @dataclasses.dataclass(frozen=True)

@@ -107,7 +107,7 @@ def sweep_mode(config: Config) -> str:
 
 
 def _mesh(config: Config):
-    devices = jax.devices()
+    devices = jax.local_devices()
     wanted = config.execution.devices
     if wanted:
         if wanted > len(devices):
@@ -143,12 +143,15 @@ def _blocks(members) -> list[list[Member]]:
     return blocks
 
 
-def train_group(config: Config, group: Group, workdir: Path) -> dict[str, Any]:
-    """Train every run of ``group`` as one program under ``workdir``; its evaluations.
+def train_group(config: Config, group: Group, workdir: Path | None,
+                members: list[Member] | None = None) -> dict[str, Any]:
+    """Train the runs of ``group`` as one program under ``workdir``; their evaluations.
 
     Returns ``baseline``, ``n_params`` per model, ``steps`` (the evaluated updates) and, per test
-    metric, one list per evaluation with one value per run (``group.members`` order).
+    metric, one list per evaluation with one value per run (``members`` order; default: all of
+    ``group.members``). ``workdir=None``: no checkpoints (the runs of a multi-process sweep).
     """
+    members = list(group.members if members is None else members)
     tc = config.train
     task = make_task(group.task, group.T)
     models = {m.model: task.model(MODELS[m.model][1](tc.hidden_size, group.T))
@@ -161,9 +164,9 @@ def train_group(config: Config, group: Group, workdir: Path) -> dict[str, Any]:
         inputs, targets = task.sample(key, tc.batch_size) if batch is None else batch
         return task.loss(truncated_apply(model, params, inputs, k), targets)
 
-    blocks = _blocks(group.members)
-    keys = [seed_keys(config, group.task, T, m.seed) for m in group.members]
-    max_norm = jnp.array([tc.clip_norm if m.clip else jnp.inf for m in group.members])
+    blocks = _blocks(members)
+    keys = [seed_keys(config, group.task, T, m.seed) for m in members]
+    max_norm = jnp.array([tc.clip_norm if m.clip else jnp.inf for m in members])
 
     @jax.jit
     def init_states(k_init, k_data, max_norm):
@@ -182,7 +185,7 @@ def train_group(config: Config, group: Group, workdir: Path) -> dict[str, Any]:
                          max_norm)
     mesh = _mesh(config)
     if mesh is not None:  # pad the sweep axis to a multiple of the device count
-        pad = -len(group.members) % mesh.devices.size
+        pad = -len(members) % mesh.devices.size
         states = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, 0)]), states)
         states = tr.sweep.shard(states, mesh)
 
@@ -203,11 +206,12 @@ def train_group(config: Config, group: Group, workdir: Path) -> dict[str, Any]:
         del fit_config["train"]["steps"]
     _, records = tr.fit(
         step, states, _batches(config, task, T, test_key), num_steps=total,
-        workdir=workdir / group.name, checkpoint_every=tc.checkpoint_every,
+        workdir=None if workdir is None else workdir / group.name,
+        checkpoint_every=None if workdir is None else tc.checkpoint_every,
         log_every=tc.eval_every, eval_fn=lambda s: evaluate(s.params), config=fit_config,
-        nonfinite="skip", description=f"{group.name} ({len(group.members)} runs)")
+        nonfinite="skip", description=f"{group.name} ({len(members)} runs)")
     evals = [r for r in records if "test_loss" in r]
-    n = len(group.members)  # the padding runs of a sharded sweep are dropped
+    n = len(members)  # the padding runs of a sharded sweep are dropped
     metrics = sorted({key for r in evals for key in r if key.startswith("test_")})
     return {"baseline": task.baseline,
             "n_params": {m: _count(jax.eval_shape(models[m].init, jax.random.key(0)))

@@ -3,7 +3,8 @@
 - the files, one summary row per (task, model, T, seed, ablation), loss / baseline consistent;
 - a run of one seed equals the same seed inside a two-seed run that was interrupted and resumed
   from its checkpoint (runs independent, vmap and lax.map agree, resumption is exact);
-- the same sweep sharded over two forced host CPU devices (a subprocess) gives the same losses;
+- the same sweep sharded over two forced host CPU devices (a subprocess) gives the same losses,
+  and so does a sweep split over two local processes in one JAX runtime (only process 0 writes);
 - the presets that made the committed folders, and the README table generated from them.
 """
 
@@ -129,12 +130,44 @@ def test_sharded_over_two_host_devices_matches_one_device(tmp_path):
     np.testing.assert_allclose([x for _, x in one], [x for _, x in two], rtol=1e-4)
 
 
+def test_two_local_processes_give_the_single_process_summary(tmp_path):
+    """Two processes in one JAX runtime (gloo collectives) split 3 runs 2 + 1: same numbers."""
+    args = TINY + ["--sweep.models", "elman", "--ablations.kinds", "--sweep.seeds", "3",
+                   "--steps", "4", "--execution.sweep", "map"]
+    assert longrange.main(args + ["--workdir", str(tmp_path / "one")]) == 0
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-m", "experiments.longrange", *args, "--workdir",
+                          str(tmp_path / "two"), "--execution.local-processes", "2"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
+    assert two == one and len(one["rows"]) == 3
+    def files(d):
+        return {p.relative_to(tmp_path / d) for p in (tmp_path / d).rglob("*") if p.is_file()}
+
+    assert files("two") <= files("one")  # process 0's files only, no checkpoints of a worker
+
+
+def test_a_worker_process_writes_nothing(tmp_path):
+    """Process 1 of a cluster run takes no lock and writes no config.json (nor figures)."""
+    worker = ["--execution.coordinator", "localhost:1", "--execution.num-processes", "2",
+              "--execution.process-id", "1"]
+    assert longrange.main([*worker, "--plot-only", "--workdir", str(tmp_path / "w")]) == 0
+    assert not (tmp_path / "w").exists()
+    assert longrange.STUDY.computes_only(longrange.STUDY.presets["quick"]) is False
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--sweep.models", "transformer"], "sweep.models must be a non-empty subset"),
     (["--ablations.kinds", "dropout"], "ablations.kinds must be among"),
     (["--sweep.lengths", "4"], "sweep.lengths must be values >= 6"),
     (["--train.learning-rate", "nan"], "learning_rate must be a finite number"),
     (["--execution.sweep", "pmap"], "execution.sweep must be one of"),
+    (["--execution.coordinator", "node0"], "execution.coordinator must be HOST:PORT"),
+    (["--execution.process-id", "1"], "num_processes, process_id need"),
+    (["--execution.coordinator", "h:1", "--execution.num-processes", "2",
+      "--execution.process-id", "2"], "process_id must be < num_processes"),
+    (["--execution.coordinator", "h:1", "--execution.local-processes", "2"], "coordinator and local_processes exclude"),
 ])
 def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     assert longrange.main([*flags, "--workdir", str(tmp_path)]) == 2

@@ -1,0 +1,147 @@
+"""Multi-process sweeps: several processes join one JAX runtime and split each program's runs.
+
+::
+
+    python -m experiments.longrange --execution.local-processes 2          # on one machine
+    python -m experiments.longrange --execution.coordinator node0:6000 \\
+        --execution.num-processes 4 --execution.process-id I              # process I of 4
+
+Every process calls :func:`jax.distributed.initialize` (the coordinator is process 0; on CPU the
+collectives are gloo's). For each program the runs are cut into one contiguous chunk per process
+(:func:`chunk`); every process trains its chunk as its own program on its own devices, with no
+communication while training, then the evaluations are gathered with one
+:func:`jax.experimental.multihost_utils.process_allgather`. Since the runs of a program are
+independent, each run's numbers are those of a single-process sweep.
+
+Only process 0 writes: it holds the workdir lock, writes ``config.json``, the per-program results
+and the tables, and decides (:func:`announce`) whether a program is computed or reused from the
+cache, so the other processes need no access to the workdir at all. Within a program there are no
+checkpoints in a multi-process run; resumption is per program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+
+from experiments.common import UserError
+
+
+def is_multiprocess(config) -> bool:
+    """Whether this run spans several processes (its processes, or a cluster's)."""
+    ex = config.execution
+    return ex.local_processes > 1 or bool(ex.coordinator)
+
+
+def is_worker(config) -> bool:
+    """Whether this process computes but writes nothing: a process other than 0."""
+    return bool(config.execution.coordinator) and config.execution.process_id != 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def launch_local(config, workdir: Path):
+    """Start processes 1 .. N-1 of a local multi-process run; ``(process 0's config, handles)``.
+
+    Each child receives its config (pickled into a temporary folder outside the workdir) and runs
+    ``python -m experiments.longrange.worker``.
+    """
+    n = config.execution.local_processes
+    address = f"localhost:{_free_port()}"
+    tmp = Path(tempfile.mkdtemp(prefix="longrange-processes-"))
+
+    def as_process(i):
+        return dataclasses.replace(config, execution=dataclasses.replace(
+            config.execution, local_processes=0, coordinator=address, num_processes=n,
+            process_id=i))
+
+    children = []
+    for i in range(1, n):
+        path = tmp / f"config{i}.pickle"
+        path.write_bytes(pickle.dumps(as_process(i)))
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "experiments.longrange.worker", str(path), str(workdir)]))
+    return as_process(0), children
+
+
+def initialize(config) -> None:
+    """Join the multi-process JAX runtime described by ``config.execution``."""
+    ex = config.execution
+    jax.distributed.initialize(coordinator_address=ex.coordinator, num_processes=ex.num_processes,
+                               process_id=ex.process_id)
+
+
+def finish(config, children, failed: bool) -> None:
+    """Leave the JAX runtime and wait for the launched processes (stopped if this one failed).
+
+    Leaving is a barrier of all processes, so process 0 leaves before it waits for its children.
+    """
+    if failed:
+        for p in children:
+            p.terminate()
+    if processes_joined(config):
+        jax.distributed.shutdown()
+    for p in children:
+        p.wait()
+    if children:  # the folder of the children's configs (each child deletes its own)
+        shutil.rmtree(Path(children[0].args[3]).parent, ignore_errors=True)
+    codes = [p.returncode for p in children]
+    if not failed and any(codes):
+        raise UserError(f"a local process failed (exit statuses {codes})")
+
+
+def processes_joined(config) -> bool:
+    """Whether this process has joined a multi-process JAX runtime."""
+    return is_multiprocess(config) and jax.process_count() > 1
+
+
+def announce(compute: bool | None) -> bool:
+    """Process 0's decision (compute a program, or reuse it), received by every process."""
+    flag = np.array(bool(compute), dtype=np.int32)
+    return bool(multihost_utils.broadcast_one_to_all(flag))
+
+
+def chunk(members, index: int, count: int) -> tuple[list, int]:
+    """Process ``index``'s contiguous share of ``members`` and how many of them are real.
+
+    A process left without runs trains a copy of the last one (dropped), so that every process
+    takes part in the same collectives.
+    """
+    parts = np.array_split(np.arange(len(members)), count)
+    mine = [members[i] for i in parts[index]]
+    return (mine, len(mine)) if mine else ([members[-1]], 0)
+
+
+def gather(local: dict[str, Any], real: int, counts: list[int]) -> dict[str, Any]:
+    """Every process's evaluations of :func:`experiments.longrange.sweep.train_group`, in order.
+
+    ``local`` holds ``steps`` and, per ``test_*`` metric, one list per evaluation with one value
+    per local run (the first ``real`` are kept); ``counts`` is each process's number of real runs.
+    """
+    metrics = sorted(k for k in local if k.startswith("test_"))
+    width = max(1, max(counts))
+    values = np.full((len(metrics), len(local["steps"]), width), np.nan, np.float32)
+    for i, key in enumerate(metrics):
+        arr = np.asarray(local[key], np.float32)[:, :real]
+        values[i, :, :arr.shape[1]] = arr
+    everyone = np.asarray(multihost_utils.process_allgather(values))  # (processes, ...)
+    merged = np.concatenate([everyone[p, :, :, :c] for p, c in enumerate(counts)], axis=-1)
+    out = {k: v for k, v in local.items() if not k.startswith("test_")}
+    for i, key in enumerate(metrics):
+        out[key] = [[float(x) for x in row] for row in merged[i]]
+    return out
