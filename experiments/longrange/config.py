@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated
+
+import tyro
 
 from experiments.common import require_choice, require_positive, require_subset
 
@@ -91,6 +94,9 @@ class AblationConfig:
         require_positive(self, "tbptt_truncation")
 
 
+_TOP = tyro.conf.arg(prefix_name=False)  # --local-processes, not --local-processes
+
+
 @dataclasses.dataclass(frozen=True)
 class ExecutionConfig:
     """Where and how the runs of one program execute; the numbers do not depend on it."""
@@ -99,15 +105,15 @@ class ExecutionConfig:
     """vmap (runs batched), map (runs in turn via jax.lax.map), auto (map on CPU, else vmap)."""
     devices: int = 0
     """Shard each process's runs over this many of its devices (0: all of them)."""
-    local_processes: int = 0
+    local_processes: Annotated[int, _TOP] = 0
     """Launch this many processes on this machine, joined in one JAX runtime, that split each
     program's runs between them (0 or 1: this process alone)."""
-    coordinator: str = ""
+    coordinator: Annotated[str, _TOP] = ""
     """HOST:PORT of process 0 in a multi-process run on several machines ("": none); every
-    process runs the same command with its own --execution.process-id."""
-    num_processes: int = 1
-    """Processes of the multi-process run started with --execution.coordinator."""
-    process_id: int = 0
+    process runs the same command with its own --process-id."""
+    num_processes: Annotated[int, _TOP] = 1
+    """Processes of the multi-process run started with --coordinator."""
+    process_id: Annotated[int, _TOP] = 0
     """This process's index, 0 .. num_processes - 1; only process 0 writes results."""
 
     def __post_init__(self):
@@ -117,9 +123,9 @@ class ExecutionConfig:
         if self.coordinator and self.local_processes > 1:
             raise ValueError("coordinator and local_processes exclude each other")
         if self.coordinator and not _host_port(self.coordinator):
-            raise ValueError(f"execution.coordinator must be HOST:PORT, got {self.coordinator!r}")
+            raise ValueError(f"--coordinator must be HOST:PORT, got {self.coordinator!r}")
         if not self.coordinator and (self.num_processes > 1 or self.process_id):
-            raise ValueError("num_processes, process_id need execution.coordinator")
+            raise ValueError("--num-processes and --process-id need --coordinator")
         if self.process_id >= self.num_processes:
             raise ValueError(f"process_id must be < num_processes ({self.num_processes})")
 

@@ -2,9 +2,9 @@
 
 ::
 
-    python -m experiments.longrange --execution.local-processes 2          # on one machine
-    python -m experiments.longrange --execution.coordinator node0:6000 \\
-        --execution.num-processes 4 --execution.process-id I              # process I of 4
+    python -m experiments.longrange --local-processes 2          # on one machine
+    python -m experiments.longrange --coordinator node0:6000 \\
+        --num-processes 4 --process-id I              # process I of 4
 
 Every process calls :func:`jax.distributed.initialize` (the coordinator is process 0; on CPU the
 collectives are gloo's). For each program the runs are cut into one contiguous chunk per process

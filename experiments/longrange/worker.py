@@ -1,4 +1,4 @@
-"""A process 1 .. N-1 of ``--execution.local-processes N``: ``python -m experiments.longrange.worker``.
+"""A process 1 .. N-1 of ``--local-processes N``: ``python -m experiments.longrange.worker``.
 
 Arguments: the pickled config that process 0 wrote for it (a temporary file outside the workdir),
 and the workdir. It computes its share of every program and writes nothing.

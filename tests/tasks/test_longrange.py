@@ -137,7 +137,7 @@ def test_two_local_processes_give_the_single_process_summary(tmp_path):
     assert longrange.main(args + ["--workdir", str(tmp_path / "one")]) == 0
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-m", "experiments.longrange", *args, "--workdir",
-                          str(tmp_path / "two"), "--execution.local-processes", "2"],
+                          str(tmp_path / "two"), "--local-processes", "2"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
@@ -150,8 +150,8 @@ def test_two_local_processes_give_the_single_process_summary(tmp_path):
 
 def test_a_worker_process_writes_nothing(tmp_path):
     """Process 1 of a cluster run takes no lock and writes no config.json (nor figures)."""
-    worker = ["--execution.coordinator", "localhost:1", "--execution.num-processes", "2",
-              "--execution.process-id", "1"]
+    worker = ["--coordinator", "localhost:1", "--num-processes", "2",
+              "--process-id", "1"]
     assert longrange.main([*worker, "--plot-only", "--workdir", str(tmp_path / "w")]) == 0
     assert not (tmp_path / "w").exists()
     assert longrange.STUDY.computes_only(longrange.STUDY.presets["quick"]) is False
@@ -163,11 +163,11 @@ def test_a_worker_process_writes_nothing(tmp_path):
     (["--sweep.lengths", "4"], "sweep.lengths must be values >= 6"),
     (["--train.learning-rate", "nan"], "learning_rate must be a finite number"),
     (["--execution.sweep", "pmap"], "execution.sweep must be one of"),
-    (["--execution.coordinator", "node0"], "execution.coordinator must be HOST:PORT"),
-    (["--execution.process-id", "1"], "num_processes, process_id need"),
-    (["--execution.coordinator", "h:1", "--execution.num-processes", "2",
-      "--execution.process-id", "2"], "process_id must be < num_processes"),
-    (["--execution.coordinator", "h:1", "--execution.local-processes", "2"], "coordinator and local_processes exclude"),
+    (["--coordinator", "node0"], "--coordinator must be HOST:PORT"),
+    (["--process-id", "1"], "--num-processes and --process-id need"),
+    (["--coordinator", "h:1", "--num-processes", "2",
+      "--process-id", "2"], "process_id must be < num_processes"),
+    (["--coordinator", "h:1", "--local-processes", "2"], "coordinator and local_processes exclude"),
 ])
 def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     assert longrange.main([*flags, "--workdir", str(tmp_path)]) == 2
