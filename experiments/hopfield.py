@@ -218,7 +218,7 @@ def capacity_sweep(key, n: int, loads, trials: int, flips, max_sweeps: int, p_ma
     ``vmap`` over trials). On a CPU the sequential map is the faster one: one unit update is
     a handful of tiny operations whose cost grows with the batch, and a vmapped ``while_loop``
     runs every trial of the batch until the slowest has converged. Patterns are padded to
-    ``p_max`` rows with zeros (ignored by :func:`discrete.relax_patterns`).
+    ``p_max`` rows with zeros (ignored by :func:`discrete.run_async_patterns`).
     Returns ``(overlap, exact, sweeps, largest energy change between sweeps)``, each
     ``(len(loads), trials)``.
     """
@@ -228,7 +228,7 @@ def capacity_sweep(key, n: int, loads, trials: int, flips, max_sweeps: int, p_ma
         x = x * (jnp.arange(p_max) < p).astype(x.dtype)[:, None]
         flip = jnp.argsort(jax.random.uniform(kf, (n,))) < flips
         cue = jnp.where(flip, -x[0], x[0])
-        r = discrete.relax_patterns(x, cue, key=ko, max_sweeps=max_sweeps)
+        r = discrete.run_async_patterns(x, cue, key=ko, max_sweeps=max_sweeps)
         rise = jnp.max(jnp.diff(r.energies))            # > 0 would be an energy increase
         return jnp.mean(r.state * x[0]), jnp.all(r.state == x[0]), r.sweeps, rise
 
@@ -510,7 +510,7 @@ def _classical_recall_impl(key, d, ps, flips, queries):
         x = jax.random.rademacher(kx, (max(ps), d), dtype=jnp.float32)
         x = x * (jnp.arange(max(ps)) < p).astype(x.dtype)[:, None]     # zero rows: padding
         flip = jnp.argsort(jax.random.uniform(kf, (d,))) < flips
-        r = discrete.relax_patterns(x, jnp.where(flip, -x[0], x[0]), key=ko, max_sweeps=20)
+        r = discrete.run_async_patterns(x, jnp.where(flip, -x[0], x[0]), key=ko, max_sweeps=20)
         return jnp.all(r.state == x[0])
 
     keys = jax.random.split(key, queries)

@@ -11,6 +11,7 @@ batch, ``length=`` (a traced scalar) makes the steps past each sequence's length
 ``jax.vmap(lambda x, n: analysis.jacobian_norms(cell, params, x, length=n))(xs, lengths)``.
 """
 
+from rnnjax.analysis import mean_field as mean_field
 from rnnjax.analysis.gradients import carry_gradients, gradient_flow
 from rnnjax.analysis.jacobians import (
     astype,

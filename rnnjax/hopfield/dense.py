@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnjax.hopfield.discrete import _check_values, _is_concrete
+from rnnjax.hopfield.discrete import AsyncResult, _check_key, _check_order, _check_values
 
 Array = jax.Array
 
@@ -107,27 +107,33 @@ def is_fixed_point(patterns: Array, state: Array, *, kind: str = "poly", n: int 
 
 def run_async(patterns: Array, state: Array, *, key: Array | None = None,
               order: Array | None = None, kind: str = "poly", n: int = 3,
-              max_sweeps: int = 50) -> tuple[Array, Array]:
-    """Asynchronous updates (random order per sweep with ``key``, else ``order`` or ``0..N-1``)
-    until a sweep changes nothing. Keeps the overlaps ``m = X σ`` up to date, so one unit update
-    costs ``O(K)``. Returns ``(final_state, sweeps)``.
+              max_sweeps: int = 50) -> AsyncResult:
+    """Asynchronous updates until a sweep changes nothing (random order per sweep with ``key``,
+    ``permutation(fold_in(key, sweep), N)``, else ``order`` or ``0..N-1``).
+
+    Keeps the overlaps ``m = X σ`` up to date, so one unit update costs ``O(K)``.
+
+    Returns:
+      :class:`rnnjax.hopfield.discrete.AsyncResult` ``(state, energies, sweeps, converged)``
+      as :func:`rnnjax.hopfield.discrete.run_async` with ``trace="sweep"``: ``energies`` is
+      ``E = -Σ_μ F(ξ^μ · σ)`` before the first sweep and after every sweep,
+      ``(max_sweeps + 1,)`` (for ``"exp"`` it overflows to ``-inf`` in float32 once
+      ``N ≳ 88``; the dynamics do not).
     """
     patterns, state = _check(patterns, state, kind, n)
     if key is not None and order is not None:
         raise ValueError("pass either key (random order) or order (a given order), not both")
+    if int(max_sweeps) < 1:
+        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    key = _check_key(key)
     num_units = patterns.shape[1]
-    order = jnp.arange(num_units) if order is None else jnp.asarray(order)
-    if order.ndim != 1:
-        raise ValueError(f"order must be a 1-D array of unit indices, got shape {order.shape}")
-    if _is_concrete(order) and order.size and (int(order.min()) < 0
-                                               or int(order.max()) >= num_units):
-        raise ValueError(f"order must index units 0..{num_units - 1}")
+    order = jnp.arange(num_units) if order is None else _check_order(order, num_units)
     return _run_async(patterns, state, key, order, kind=kind, n=n, max_sweeps=int(max_sweeps))
 
 
 @partial(jax.jit, static_argnames=("kind", "n", "max_sweeps"))
 def _run_async(patterns, state, key, order, *, kind, n, max_sweeps):
-    f = None if kind == "exp" else interaction(kind, n)
+    f = interaction(kind, n)
     num_units = patterns.shape[1]
 
     def unit(carry, i):
@@ -143,14 +149,17 @@ def _run_async(patterns, state, key, order, *, kind, n, max_sweeps):
         return (sigma.at[i].set(new), m), new != sigma[i]
 
     def sweep(c):
-        t, sigma, m, _ = c
+        t, sigma, m, _, buf = c
         visit = order if key is None else jax.random.permutation(jax.random.fold_in(key, t),
                                                                  num_units)
         (sigma, m), changed = lax.scan(unit, (sigma, m), visit)
-        return t + 1, sigma, m, jnp.any(changed)
+        return t + 1, sigma, m, jnp.any(changed), buf.at[t + 1].set(-jnp.sum(f(m)))
 
     def cond(c):
         return c[3] & (c[0] < max_sweeps)
 
-    t, sigma, _, _ = lax.while_loop(cond, sweep, (0, state, patterns @ state, jnp.array(True)))
-    return sigma, t
+    m0 = patterns @ state
+    buf = jnp.zeros((max_sweeps + 1,), state.dtype).at[0].set(-jnp.sum(f(m0)))
+    t, sigma, m, changed, buf = lax.while_loop(cond, sweep, (0, state, m0, jnp.array(True), buf))
+    energies = jnp.where(jnp.arange(max_sweeps + 1) <= t, buf, -jnp.sum(f(m)))
+    return AsyncResult(sigma, energies, t, ~changed)

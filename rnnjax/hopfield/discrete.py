@@ -53,10 +53,8 @@ __all__ = [
     "is_fixed_point",
     "local_field",
     "overlap",
-    "relax",
-    "relax_patterns",
-    "relax_sync",
     "run_async",
+    "run_async_patterns",
     "run_sync",
     "store",
     "to_binary",
@@ -208,9 +206,13 @@ def is_fixed_point(weights: Array, state: Array, threshold=0.0, *,
 
 # ----------------------------------------------------------------------------- asynchronous
 
+_BLOCK = 32   # units per block of an asynchronous sweep (see run_async)
+
 
 class AsyncResult(NamedTuple):
-    """Outcome of :func:`relax`.
+    """Outcome of an asynchronous run (:func:`run_async`, :func:`run_async_patterns`,
+    :func:`rnnjax.hopfield.dense.run_async`). With a batch of ``B`` states every field gains a
+    leading ``B`` axis.
 
     Attributes:
       state: ``(N,)`` final state.
@@ -228,113 +230,168 @@ class AsyncResult(NamedTuple):
     converged: Array
 
 
-def relax(weights: Array, state: Array, *, key: Array | None = None, order: Array | None = None,
-          external: Array | None = None, threshold=0.0, binary: bool = False,
-          max_sweeps: int = 100, trace: str = "update") -> AsyncResult:
+def _check_order(order, n: int) -> Array:
+    order = jnp.asarray(order)
+    if order.ndim != 1 or not jnp.issubdtype(order.dtype, jnp.integer) or order.size == 0:
+        raise ValueError(f"order must be a non-empty 1-D integer array of unit indices, "
+                         f"got {order!r}")
+    if _is_concrete(order) and (int(order.min()) < 0 or int(order.max()) >= n):
+        raise ValueError(f"order must index units 0..{n - 1}, got {order.tolist()}")
+    return order
+
+
+def _check_key(key):
+    if key is not None and jnp.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
+        if jnp.shape(key) != ():
+            raise ValueError(f"key must be a single key (one order per sweep, shared by a batch "
+                             f"of states; for an order per state use jax.vmap), got shape "
+                             f"{jnp.shape(key)}")
+    return key
+
+
+def run_async(weights: Array, state: Array, *, key: Array | None = None,
+              order: Array | None = None, external: Array | None = None, threshold=0.0,
+              binary: bool = False, max_sweeps: int = 100, trace: str = "update") -> AsyncResult:
     """Asynchronous dynamics until a full sweep changes no unit (the lecture's algorithm).
 
     Each sweep visits the units one at a time, in a fresh random permutation per sweep when
-    ``key`` is given, in ``order`` when it is given, and in index order ``0..N-1`` otherwise.
-    The visited unit's net input ``y_in_i = x_i + Σ_j y_j w_ji`` is computed from the current
-    state (so updates are broadcast immediately, Step 6) and thresholded (Step 5).
+    ``key`` is given (``permutation(fold_in(key, sweep), N)``), in ``order`` when it is given,
+    and in index order ``0..N-1`` otherwise. The visited unit's net input
+    ``y_in_i = x_i + (W y)_i`` is computed from the current state (updates are broadcast
+    immediately, Step 6) and thresholded (Step 5); a unit at its threshold keeps its value.
 
-    Runs in ``lax.while_loop`` over sweeps and ``lax.scan`` over units: jit-compiled and
-    vmappable over states, keys and networks.
+    The local fields ``h = W y`` are kept and changed only when a unit flips
+    (``h += W[:, i] Δy_i``), so a sweep costs ``O(N)`` plus ``O(N)`` per flip instead of
+    ``O(N²)``. A batch of states ``(B, N)`` runs together on the same weights, with fields
+    ``h: (N, B)`` and the same unit order in a sweep; each state stops on its own sweep count
+    exactly as if it ran alone. Within a sweep the units are taken in blocks of up to 32: the
+    fields of a block's units are updated flip by flip, and the rest of ``h`` once per block by a
+    ``(N, 32) @ (32, B)`` product, skipped when nothing in the block flipped. With integer
+    weights (Hebbian, :func:`store`) every field is exact, so the states are those of a
+    unit-by-unit loop computing ``W y`` afresh, bit for bit.
+
+    Jit-compiled; vmappable over states, keys and networks (under ``vmap`` a per-example key
+    gives each example its own orders).
 
     Args:
       weights: ``(N, N)``, symmetric (from :func:`store`).
-      state: ``(N,)`` initial activations (the lecture sets them to the external input).
-      key: randomises the order of every sweep.
+      state: ``(N,)`` initial activations (the lecture sets them to the external input), or
+        ``(B, N)``: a batch of trials on the same network.
+      key: one key; randomises the order of every sweep (the same order for a whole batch).
       order: ``(L,)`` unit indices visited in each sweep (e.g. the lecture's ``[0, 3, 2, 1]``).
       external: ``(N,)`` external input ``x`` added to every net input, or None.
       threshold: scalar or ``(N,)`` thresholds ``θ``.
       binary: 0/1 activations instead of ±1.
       max_sweeps: cap on the number of sweeps.
       trace: ``"update"`` (energy after every unit update) or ``"sweep"`` (after every sweep).
+
+    Returns:
+      :class:`AsyncResult` ``(state, energies, sweeps, converged)``.
     """
     weights = _check_weights(weights)
     n = weights.shape[0]
-    state = _check_state(state, n, binary)
+    state = jnp.asarray(state)
+    if state.ndim not in (1, 2) or state.shape[-1] != n:
+        raise ValueError(f"state must have shape ({n},) or (B, {n}) to match the weights, "
+                         f"got shape {state.shape}")
+    _check_values(state, binary, "state")
     if key is not None and order is not None:
         raise ValueError("pass either key (random order) or order (a given order), not both")
     if trace not in ("update", "sweep"):
         raise ValueError(f"trace must be 'update' or 'sweep', got {trace!r}")
     if int(max_sweeps) < 1:
         raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    key = _check_key(key)
     dtype = weights.dtype
-    if order is None:
-        order = jnp.arange(n)
-    else:
-        order = jnp.asarray(order)
-        if order.ndim != 1 or not jnp.issubdtype(order.dtype, jnp.integer):
-            raise ValueError(f"order must be a 1-D integer array of unit indices, got {order!r}")
-        if _is_concrete(order) and order.size and (int(order.min()) < 0 or int(order.max()) >= n):
-            raise ValueError(f"order must index units 0..{n - 1}, got {order.tolist()}")
+    order = jnp.arange(n) if order is None else _check_order(order, n)
     theta = _vector(threshold, n, "threshold", dtype)
     x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
-    return _relax(weights, state.astype(dtype), key, order, x, theta,
-                  binary=binary, max_sweeps=int(max_sweeps), trace=trace)
+    y0 = jnp.atleast_2d(state).astype(dtype)
+    result = _run_async(weights, y0, key, order, x, theta, binary=binary,
+                        max_sweeps=int(max_sweeps), trace=trace, block=_BLOCK)
+    if state.ndim == 1:
+        result = AsyncResult(*(r[0] for r in result))
+    return result
 
 
-@partial(jax.jit, static_argnames=("binary", "max_sweeps", "trace"))
-def _relax(weights, y0, key, order, x, theta, *, binary, max_sweeps, trace):
+@partial(jax.jit, static_argnames=("binary", "max_sweeps", "trace", "block"))
+def _run_async(weights, y0, key, order, x, theta, *, binary, max_sweeps, trace, block):
     lo, hi = _levels(binary)
-    n = weights.shape[0]
-    per_sweep = order.shape[0] if trace == "update" else 1
-    e0 = -0.5 * y0 @ weights @ y0 + (theta - x) @ y0
+    n, batch = weights.shape[0], y0.shape[0]
+    length = n if key is not None else order.shape[0]
+    blk = min(block, length)
+    num_blocks = -(-length // blk)
+    per_sweep = length if trace == "update" else 1
+    exact = lax.Precision.HIGHEST
 
-    def unit(carry, i):
-        y, e = carry
-        h = weights[i] @ y + x[i]
-        new = _threshold_update(h, theta[i], y[i], lo, hi)
-        dy = new - y[i]
-        # ΔE = -(y_in_i - θ_i) Δy_i - ½ w_ii Δy_i² (exact also for a non-zero diagonal)
-        e = e - (h - theta[i]) * dy - 0.5 * weights[i, i] * dy * dy
-        return (y.at[i].set(new), e), (e, dy != 0)
+    def block(carry, idx):
+        y, h = carry                                   # (N, B) each
+        valid = idx < n                                # padding entries are n
+        ii = jnp.minimum(idx, n - 1)
+        same = ii[:, None] == ii[None, :]              # copies of one unit within the block
+
+        def unit(c, xs):
+            h_b, y_b = c                               # (blk, B): the block's fields, states
+            k, i, col, ok, twin = xs
+            net = h_b[k] + x[i]
+            old = y_b[k]
+            new = jnp.where(ok, _threshold_update(net, theta[i], old, lo, hi), old)
+            dy = new - old
+            # ΔE = -(y_in_i - θ_i) Δy_i - ½ w_ii Δy_i² (exact also for a non-zero diagonal)
+            de = -(net - theta[i]) * dy - 0.5 * weights[i, i] * dy * dy
+            h_b = h_b + col[:, None] * dy[None, :]
+            y_b = jnp.where(twin[:, None], new[None, :], y_b)
+            return (h_b, y_b), (dy, de)
+
+        w_bb = weights[ii][:, ii]
+        xs = (jnp.arange(blk), ii, w_bb.T, valid, same)
+        (_, y_b), (dy, de) = lax.scan(unit, (h[ii], y[ii]), xs)
+        h = lax.cond(jnp.any(dy != 0),
+                     lambda h: h + jnp.matmul(weights[:, ii], dy, precision=exact),
+                     lambda h: h, h)
+        y = y.at[jnp.where(valid, idx, n)].set(y_b, mode="drop")
+        return (y, h), (dy, de)
 
     def sweep(c):
-        s, y, e, _, buf = c
+        s, y, h, e, sweeps, done, buf = c
         visit = order if key is None else jax.random.permutation(jax.random.fold_in(key, s), n)
-        (y, e), (es, changed) = lax.scan(unit, (y, e), visit)
-        record = es if trace == "update" else e[None]
-        buf = lax.dynamic_update_slice(buf, record, (1 + s * per_sweep,))
-        return s + 1, y, e, jnp.any(changed), buf
+        padded = jnp.concatenate([visit, jnp.full((num_blocks * blk - length,), n, visit.dtype)])
+        (y, h), (dy, de) = lax.scan(block, (y, h), padded.reshape(num_blocks, blk))
+        dy = dy.reshape(-1, batch)[:length]
+        es = e[None, :] + jnp.cumsum(de.reshape(-1, batch)[:length], axis=0)
+        e = es[-1]
+        record = es if trace == "update" else e[None, :]
+        buf = lax.dynamic_update_slice(buf, record, (1 + s * per_sweep, 0))
+        sweeps = jnp.where(done, sweeps, s + 1)
+        done = done | ~jnp.any(dy != 0, axis=0)
+        return s + 1, y, h, e, sweeps, done, buf
 
     def cond(c):
-        s, _, _, changed, _ = c
-        return changed & (s < max_sweeps)
+        return (c[0] < max_sweeps) & ~jnp.all(c[5])
 
-    buf = jnp.zeros((max_sweeps * per_sweep + 1,), y0.dtype).at[0].set(e0)
-    s, y, e, changed, buf = lax.while_loop(cond, sweep, (0, y0, e0, jnp.array(True), buf))
-    filled = 1 + s * per_sweep
-    energies = jnp.where(jnp.arange(buf.shape[0]) < filled, buf, e)
-    return AsyncResult(y, energies, s, ~changed)
-
-
-def run_async(weights: Array, state: Array, *, key: Array | None = None,
-              order: Array | None = None, external: Array | None = None, threshold=0.0,
-              binary: bool = False, max_sweeps: int = 100,
-              trace: str = "update") -> tuple[Array, Array]:
-    """Asynchronous updates until no unit changes: returns ``(final_state, energies)``.
-
-    See :func:`relax` (same arguments) for the dynamics and the layout of ``energies``;
-    it also returns the number of sweeps and whether the run converged.
-    """
-    result = relax(weights, state, key=key, order=order, external=external, threshold=threshold,
-                   binary=binary, max_sweeps=max_sweeps, trace=trace)
-    return result.state, result.energies
+    y = y0.T
+    h = jnp.matmul(weights, y, precision=exact)        # local fields W y, (N, B)
+    e0 = -0.5 * jnp.sum(y * h, axis=0) + (theta - x) @ y
+    buf = jnp.zeros((max_sweeps * per_sweep + 1, batch), y0.dtype).at[0].set(e0)
+    zeros = jnp.zeros((batch,), jnp.int32)
+    init = (0, y, h, e0, zeros, jnp.zeros((batch,), bool), buf)
+    s, y, _, e, sweeps, done, buf = lax.while_loop(cond, sweep, init)
+    rows = jnp.arange(buf.shape[0])[:, None]
+    energies = jnp.where(rows < 1 + s * per_sweep, buf, e[None, :])
+    return AsyncResult(y.T, energies.T, sweeps, done)
 
 
-def relax_patterns(patterns: Array, state: Array, *, key: Array | None = None,
+def run_async_patterns(patterns: Array, state: Array, *, key: Array | None = None,
                    order: Array | None = None, external: Array | None = None, threshold=0.0,
                    binary: bool = False, max_sweeps: int = 100) -> AsyncResult:
-    """:func:`relax` on ``store(patterns)`` without forming the ``N × N`` weights.
+    """:func:`run_async` on ``store(patterns)`` without forming the ``N × N`` weights (one state).
 
     Keeps the overlaps ``m = X y`` (``X`` the ``(P, N)`` bipolar patterns) up to date, so that a
     unit's net input is ``y_in_i = x_i + Σ_μ X_μi m_μ - c_i y_i`` with ``c_i = Σ_μ X_μi²`` (the
     removed diagonal): ``O(P)`` work per unit update and ``O(P N)`` memory instead of ``O(N²)``.
-    The dynamics, tie rule and results are those of ``relax(store(patterns), ...)`` with
-    ``trace="sweep"``. Rows of zeros (bipolar) are ignored: pad to a fixed ``P`` under ``vmap``.
+    The dynamics, tie rule and results are those of ``run_async(store(patterns), ...)`` with
+    ``trace="sweep"``; it updates one unit at a time, so :func:`run_async` is faster. Rows of
+    zeros (bipolar) are ignored: pad to a fixed ``P`` under ``vmap``.
     """
     patterns = jnp.asarray(patterns)
     if patterns.ndim != 2:
@@ -357,12 +414,12 @@ def relax_patterns(patterns: Array, state: Array, *, key: Array | None = None,
     order = jnp.arange(n) if order is None else jnp.asarray(order)
     theta = _vector(threshold, n, "threshold", dtype)
     ext = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
-    return _relax_patterns(x_mat.T, state.astype(dtype), key, order, ext, theta, binary=binary,
+    return _run_async_patterns(x_mat.T, state.astype(dtype), key, order, ext, theta, binary=binary,
                            max_sweeps=int(max_sweeps))
 
 
 @partial(jax.jit, static_argnames=("binary", "max_sweeps"))
-def _relax_patterns(xt, y0, key, order, x, theta, *, binary, max_sweeps):
+def _run_async_patterns(xt, y0, key, order, x, theta, *, binary, max_sweeps):
     lo, hi = _levels(binary)
     n = xt.shape[0]
     diag = jnp.sum(xt * xt, axis=1)                          # c_i, the removed diagonal
@@ -398,7 +455,7 @@ def _relax_patterns(xt, y0, key, order, x, theta, *, binary, max_sweeps):
 
 
 class SyncResult(NamedTuple):
-    """Outcome of :func:`relax_sync`.
+    """Outcome of :func:`run_sync`.
 
     Attributes:
       state: ``(N,)`` final state.
@@ -415,12 +472,16 @@ class SyncResult(NamedTuple):
     period: Array
 
 
-def relax_sync(weights: Array, state: Array, *, external: Array | None = None, threshold=0.0,
-               binary: bool = False, max_steps: int = 100) -> SyncResult:
+def run_sync(weights: Array, state: Array, *, external: Array | None = None, threshold=0.0,
+             binary: bool = False, max_steps: int = 100) -> SyncResult:
     """Synchronous (Little) dynamics: all units at once, ``y ← update(x + W y)``.
 
     With symmetric weights the only attractors are fixed points and two-cycles (Goles et al.
     1985); the run stops at either or after ``max_steps``. The energy need not decrease.
+    One state ``(N,)``; batch with ``jax.vmap``.
+
+    Returns:
+      :class:`SyncResult` ``(state, energies, steps, period)``.
     """
     weights = _check_weights(weights)
     n = weights.shape[0]
@@ -430,12 +491,12 @@ def relax_sync(weights: Array, state: Array, *, external: Array | None = None, t
     dtype = weights.dtype
     theta = _vector(threshold, n, "threshold", dtype)
     x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
-    return _relax_sync(weights, state.astype(dtype), x, theta, binary=binary,
+    return _run_sync(weights, state.astype(dtype), x, theta, binary=binary,
                        max_steps=int(max_steps))
 
 
 @partial(jax.jit, static_argnames=("binary", "max_steps"))
-def _relax_sync(weights, y0, x, theta, *, binary, max_steps):
+def _run_sync(weights, y0, x, theta, *, binary, max_steps):
     lo, hi = _levels(binary)
 
     def en(y):
@@ -456,14 +517,3 @@ def _relax_sync(weights, y0, x, theta, *, binary, max_steps):
     t, _, y, period, buf = lax.while_loop(cond, body, (0, jnp.full_like(y0, jnp.nan), y0, 0, buf))
     energies = jnp.where(jnp.arange(max_steps + 1) <= t, buf, en(y))
     return SyncResult(y, energies, t, period)
-
-
-def run_sync(weights: Array, state: Array, *, external: Array | None = None, threshold=0.0,
-             binary: bool = False, max_steps: int = 100) -> tuple[Array, Array]:
-    """Synchronous updates until a fixed point or a two-cycle: ``(final_state, energies)``.
-
-    See :func:`relax_sync`, which also returns the number of steps and the period reached.
-    """
-    result = relax_sync(weights, state, external=external, threshold=threshold, binary=binary,
-                        max_steps=max_steps)
-    return result.state, result.energies

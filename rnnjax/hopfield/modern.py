@@ -14,6 +14,12 @@ One update is softmax attention with the query ``ξ``, keys and values ``X``. It
 converges to a fixed point: a single pattern (large β, separated patterns), a metastable
 state averaging a subset of similar patterns, or the global average (small β).
 
+The inverse temperature must be positive: ``β > 0`` (``β ≤ 0`` or NaN raises when ``beta`` is
+concrete; under ``jit`` it cannot be checked). ``β = inf`` is the hard-max limit:
+``softmax(β z)`` becomes uniform over the maximisers of ``z`` (one-hot on the stored pattern
+with the largest dot product ``x_iᵀξ``, split equally on exact ties), ``lse(β, z)`` becomes
+``max z`` and ``β⁻¹ log N`` vanishes.
+
 All functions take a query of shape ``(..., d)`` and broadcast over its leading axes.
 """
 
@@ -24,6 +30,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from rnnjax.cell import Cell, check_input, zeros_carry
@@ -57,14 +64,40 @@ def _check(stored, query) -> tuple[Array, Array]:
     return stored.astype(dtype), query.astype(dtype)
 
 
+def _check_beta(beta):
+    """``β > 0`` (inf allowed) when concrete; returned as an array."""
+    try:
+        beta = jnp.asarray(beta)
+    except TypeError:
+        beta = None
+    if beta is None or not (jnp.issubdtype(beta.dtype, jnp.integer)
+                            or jnp.issubdtype(beta.dtype, jnp.floating)):
+        raise TypeError("beta must be a real number or an array of real numbers")
+    if not isinstance(beta, jax.core.Tracer) and not np.all(np.asarray(beta) > 0):
+        raise ValueError(f"beta must be > 0 (inf is the hard-max limit), got {beta}")
+    return beta
+
+
 def _attention(stored: Array, query: Array, beta) -> Array:
-    """``softmax(β X ξ)`` over the N stored patterns, ``(..., N)``."""
-    return jax.nn.softmax(beta * (query @ stored.T), axis=-1)
+    """``softmax(β X ξ)`` over the N stored patterns, ``(..., N)``; uniform over the maximisers
+    of ``X ξ`` where ``β = inf``."""
+    z = query @ stored.T
+    known = not isinstance(beta, jax.core.Tracer)
+    if known and np.all(np.isfinite(np.asarray(beta))):      # the usual case: no hard max
+        return jax.nn.softmax(beta * z, axis=-1)
+    hard = beta == jnp.inf
+    top = (z == jnp.max(z, axis=-1, keepdims=True)).astype(z.dtype)
+    top = top / jnp.sum(top, axis=-1, keepdims=True)
+    if known and np.all(np.isinf(np.asarray(beta))):
+        return top
+    soft = jax.nn.softmax(jnp.where(hard, 1.0, beta) * z, axis=-1)
+    return jnp.where(hard, top, soft)
 
 
 def update(stored: Array, query: Array, beta) -> Array:
-    """One update ``ξ ← Xᵀ softmax(β X ξ)`` for a query ``(..., d)``."""
+    """One update ``ξ ← Xᵀ softmax(β X ξ)`` for a query ``(..., d)`` (``β > 0``, inf: hard max)."""
     stored, query = _check(stored, query)
+    beta = _check_beta(beta)
     return _attention(stored, query, beta) @ stored
 
 
@@ -74,10 +107,13 @@ def retrieve(stored: Array, query: Array, beta, steps: int = 1) -> Array:
     Args:
       stored: ``(N, d)`` stored patterns, one per row.
       query: ``(..., d)`` state (query) patterns.
-      beta: inverse temperature (scalar, or an array broadcasting against ``(..., 1)``).
+      beta: inverse temperature ``> 0`` (scalar, or an array broadcasting against
+        ``(..., 1)``); ``inf`` gives the hard-max limit, the stored pattern with the largest
+        dot product with the state (the mean of the tied ones on an exact tie).
       steps: number of updates (>= 0; 0 returns the query).
     """
     stored, query = _check(stored, query)
+    beta = _check_beta(beta)
     steps = int(steps)
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -88,13 +124,18 @@ def energy(stored: Array, query: Array, beta) -> Array:
     """``E = -β⁻¹ log Σ_i exp(β x_iᵀξ) + ½ ξᵀξ + β⁻¹ log N + ½ M²``, shape ``(...)``.
 
     The two constants make ``E >= 0`` (Ramsauer et al., Lemma A1); they do not change the
-    dynamics.
+    dynamics. ``β > 0``; at ``β = inf`` the limit ``E = -max_i x_iᵀξ + ½ ξᵀξ + ½ M²``.
     """
     stored, query = _check(stored, query)
+    beta = _check_beta(beta)
     n = stored.shape[0]
-    lse = jax.nn.logsumexp(beta * (query @ stored.T), axis=-1) / beta
+    z = query @ stored.T
+    hard = beta == jnp.inf
+    finite = jnp.where(hard, 1.0, beta)
+    lse = jnp.where(hard, jnp.max(z, axis=-1), jax.nn.logsumexp(finite * z, axis=-1) / finite)
+    log_n = jnp.where(hard, 0.0, jnp.log(n) / finite)
     m2 = jnp.max(jnp.sum(stored * stored, axis=-1))
-    return -lse + 0.5 * jnp.sum(query * query, axis=-1) + jnp.log(n) / beta + 0.5 * m2
+    return -lse + 0.5 * jnp.sum(query * query, axis=-1) + log_n + 0.5 * m2
 
 
 class FixedPoint(NamedTuple):
@@ -112,6 +153,7 @@ def fixed_point(stored: Array, query: Array, beta, *, eps: float = 1e-4,
     The stopping rule is per query: converged queries stop changing while others continue.
     """
     stored, query = _check(stored, query)
+    beta = _check_beta(beta)
     if int(max_steps) < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     if not eps > 0:
@@ -145,6 +187,7 @@ def mass_count(stored: Array, query: Array, beta, mass: float = 0.9) -> Array:
     probabilities sum to at least ``mass`` (1 at a single-pattern fixed point, about N at the
     global average). Shape ``(...)``."""
     stored, query = _check(stored, query)
+    beta = _check_beta(beta)
     p = jnp.sort(_attention(stored, query, beta), axis=-1)[..., ::-1]
     return jnp.sum(jnp.cumsum(p, axis=-1) < mass, axis=-1) + 1
 
@@ -185,6 +228,7 @@ def cell(num_patterns: int, dim: int, beta: float) -> Cell:
     directly as ``CellParams(stored)``.
     """
     num_patterns, dim = int(num_patterns), int(dim)
+    _check_beta(beta)
     if num_patterns < 1 or dim < 1:
         raise ValueError(f"num_patterns and dim must be >= 1, got {num_patterns}, {dim}")
 

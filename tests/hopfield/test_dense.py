@@ -55,9 +55,12 @@ def test_n2_is_the_classical_network(key):
     w = discrete.store(patterns)
     np.testing.assert_allclose(dense.energy_gap(patterns, state, kind="poly", n=2), 4 * w @ state,
                                atol=1e-4)
-    got, _ = dense.run_async(patterns, state, order=jnp.arange(30), kind="poly", n=2)
-    want, _ = discrete.run_async(w, state, order=jnp.arange(30))
-    np.testing.assert_array_equal(got, want)
+    got = dense.run_async(patterns, state, order=jnp.arange(30), kind="poly", n=2)
+    want = discrete.run_async(w, state, order=jnp.arange(30), trace="sweep", max_sweeps=50)
+    np.testing.assert_array_equal(got.state, want.state)
+    assert int(got.sweeps) == int(want.sweeps) and bool(got.converged)
+    # E_dense(x²) = -Σ_μ (ξ^μ·σ)² = 2 E_classical - P N: the same trajectory of energies
+    np.testing.assert_allclose(got.energies, 2 * want.energies - 7 * 30, atol=1e-3)
 
 
 @pytest.mark.parametrize("kind,n", [("poly", 3), ("exp", 0)])
@@ -66,9 +69,14 @@ def test_async_run_lowers_energy_and_ends_at_a_fixed_point(kind, n):
     patterns = rng.choice([-1, 1], size=(40, 16))
     for _ in range(3):
         state = rng.choice([-1, 1], size=16)
-        final, sweeps = dense.run_async(patterns, state, key=jax.random.key(int(rng.integers(99))),
-                                        kind=kind, n=n)
-        assert int(sweeps) >= 1
+        result = dense.run_async(patterns, state, key=jax.random.key(int(rng.integers(99))),
+                                 kind=kind, n=n)
+        final = result.state
+        assert int(result.sweeps) >= 1 and bool(result.converged)
+        if kind != "exp":
+            assert bool(jnp.all(jnp.diff(result.energies) <= 0))
+            np.testing.assert_allclose(result.energies[-1],
+                                       dense.energy(patterns, final, kind=kind, n=n), rtol=1e-6)
         assert bool(dense.is_fixed_point(patterns, final, kind=kind, n=n))
         if kind != "exp":
             assert float(dense.energy(patterns, final, kind=kind, n=n)) <= float(
@@ -83,8 +91,8 @@ def test_async_run_lowers_energy_and_ends_at_a_fixed_point(kind, n):
                 y[i] = 1 if g > 0 else -1 if g < 0 else y[i]
             if np.array_equal(before, y):
                 break
-        ordered, _ = dense.run_async(patterns, state, kind=kind, n=n)
-        np.testing.assert_array_equal(ordered, y)
+        ordered = dense.run_async(patterns, state, kind=kind, n=n)
+        np.testing.assert_array_equal(ordered.state, y)
 
 
 def test_bad_input():

@@ -88,11 +88,11 @@ def test_transitions_j_g_b():
     w = discrete.store(PATTERN)
     j, g, b = (jnp.array(TABLE[s][0]) for s in "JGB")
     # Transition 1 updates o_1 (J -> G), transition 2 updates o_2 (G -> B); then nothing changes.
-    state, energies = discrete.run_async(w, j, order=jnp.array([0]), max_sweeps=1)
+    state = discrete.run_async(w, j, order=jnp.array([0]), max_sweeps=1).state
     np.testing.assert_array_equal(state, g)
-    state, _ = discrete.run_async(w, j, order=jnp.array([0, 1]), max_sweeps=1)
+    state = discrete.run_async(w, j, order=jnp.array([0, 1]), max_sweeps=1).state
     np.testing.assert_array_equal(state, b)
-    result = discrete.relax(w, j, order=jnp.arange(4))
+    result = discrete.run_async(w, j, order=jnp.arange(4))
     np.testing.assert_array_equal(result.state, b)
     # energies after each unit update: J (2) -> G (0) -> B (-6), then flat
     np.testing.assert_array_equal(result.energies[:5], [2, 0, -6, -6, -6])
@@ -107,15 +107,15 @@ def test_binary_example_from_input_0010():
     order = [0, 3, 2, 1]
     expected_states = [(1, 0, 1, 0), (1, 0, 1, 0), (1, 0, 1, 0), (1, 1, 1, 0)]
     for k, want in enumerate(expected_states, start=1):
-        state, _ = discrete.run_async(w, x, order=jnp.array(order[:k]), external=x,
-                                      binary=True, max_sweeps=1)
-        np.testing.assert_array_equal(state, want)
+        result = discrete.run_async(w, x, order=jnp.array(order[:k]), external=x,
+                                    binary=True, max_sweeps=1)
+        np.testing.assert_array_equal(result.state, want)
     # the net inputs of the lecture: 0 + 1, 0 + (-2), 1 + 1, 0 + 2
     _, nets = async_loop(LECTURE_W, [0, 0, 1, 0], order, x=[0, 0, 1, 0], lo=0, max_sweeps=1)
     assert nets == [1, -2, 2, 2]
-    state, energies = discrete.run_async(w, x, order=jnp.array(order), external=x, binary=True)
-    np.testing.assert_array_equal(state, (1, 1, 1, 0))
-    assert bool(jnp.all(jnp.diff(energies) <= 0))
+    result = discrete.run_async(w, x, order=jnp.array(order), external=x, binary=True)
+    np.testing.assert_array_equal(result.state, (1, 1, 1, 0))
+    assert bool(jnp.all(jnp.diff(result.energies) <= 0))
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -132,7 +132,7 @@ def test_energy_never_increases_and_matches_numpy(binary):
         x = rng.normal(size=n) * (trial % 3 == 0)
         y0 = rng.choice([lo, 1], size=n)
         order = rng.permutation(n)
-        result = discrete.relax(w, y0, order=order, external=x, threshold=theta, binary=binary)
+        result = discrete.run_async(w, y0, order=order, external=x, threshold=theta, binary=binary)
         e = np.asarray(result.energies)
         assert np.all(np.diff(e) <= 1e-4), e
         np.testing.assert_allclose(e[-1], energy_loop(np.asarray(w), result.state, theta, x),
@@ -151,7 +151,10 @@ def test_random_order_is_vmappable_over_patterns_and_trials(key):
     flips = jax.random.bernoulli(kc, 0.1, (p, trials, n))
     cues = jnp.where(flips, -patterns[:, None, :], patterns[:, None, :])
     keys = jax.random.split(ko, (p, trials))
-    run = lambda c, k: discrete.run_async(w, c, key=k, trace="sweep", max_sweeps=20)
+    def run(c, k):
+        r = discrete.run_async(w, c, key=k, trace="sweep", max_sweeps=20)
+        return r.state, r.energies
+
     states, energies = jax.vmap(jax.vmap(run))(cues, keys)
     assert states.shape == (p, trials, n) and energies.shape == (p, trials, 21)
     assert bool(jnp.all(jnp.diff(energies, axis=-1) <= 1e-4))
@@ -167,12 +170,12 @@ def test_sync_two_cycle_and_fixed_point():
     w = discrete.store(PATTERN)
     j, d, b = (jnp.array(TABLE[s][0]) for s in "JDB")
     # all units at once: J -> D -> J (a two-cycle, where asynchronous updates reach B)
-    result = discrete.relax_sync(w, j)
+    result = discrete.run_sync(w, j)
     assert int(result.period) == 2
-    np.testing.assert_array_equal(discrete.relax_sync(w, j, max_steps=1).state, d)
-    state, energies = discrete.run_sync(w, b)
-    np.testing.assert_array_equal(state, b)
-    assert float(energies[-1]) == -6
+    np.testing.assert_array_equal(discrete.run_sync(w, j, max_steps=1).state, d)
+    result = discrete.run_sync(w, b)
+    np.testing.assert_array_equal(result.state, b)
+    assert float(result.energies[-1]) == -6 and int(result.period) == 1
     # reference: NumPy sign iteration from J
     y = np.array(j, float)
     for _ in range(2):
@@ -207,11 +210,17 @@ def test_bad_input_is_rejected():
         discrete.energy(jnp.ones((3, 4)), jnp.ones(4))
     with pytest.raises(ValueError, match="threshold"):
         discrete.run_async(w, jnp.ones(4), threshold=jnp.zeros(3))
+    with pytest.raises(ValueError, match="single key"):
+        discrete.run_async(w, jnp.ones((2, 4)), key=jax.random.split(jax.random.key(0), 2))
+    with pytest.raises(ValueError, match="non-empty"):
+        discrete.run_async(w, jnp.ones(4), order=jnp.zeros((0,), int))
+    with pytest.raises(ValueError, match=r"\(B, 4\)"):
+        discrete.run_async(w, jnp.ones((2, 3)))
 
 
 @pytest.mark.parametrize("binary", [False, True])
-def test_relax_patterns_equals_relax_on_stored_weights(binary, key):
-    """The O(P)-per-update form gives the states, sweeps and energies of relax(store(X))."""
+def test_pattern_form_equals_run_async_on_stored_weights(binary, key):
+    """The O(P)-per-update form gives the states, sweeps and energies of run_async(store(X))."""
     n, p = 30, 9
     lo = 0 if binary else -1
     rng = np.random.default_rng(5)
@@ -221,12 +230,57 @@ def test_relax_patterns_equals_relax_on_stored_weights(binary, key):
     for t in range(3):
         y0 = rng.choice([lo, 1], size=n)
         k = jax.random.fold_in(key, t)
-        want = discrete.relax(w, y0, key=k, threshold=theta, binary=binary, trace="sweep")
-        got = discrete.relax_patterns(patterns, y0, key=k, threshold=theta, binary=binary)
+        want = discrete.run_async(w, y0, key=k, threshold=theta, binary=binary, trace="sweep")
+        got = discrete.run_async_patterns(patterns, y0, key=k, threshold=theta, binary=binary)
         np.testing.assert_array_equal(got.state, want.state)
         assert int(got.sweeps) == int(want.sweeps)
         np.testing.assert_allclose(got.energies, want.energies, atol=1e-3)
     if not binary:   # all-zero rows are padding
         padded = np.concatenate([patterns, np.zeros((4, n), int)])
-        got = discrete.relax_patterns(padded, y0, key=k, threshold=theta)
+        got = discrete.run_async_patterns(padded, y0, key=k, threshold=theta)
         np.testing.assert_array_equal(got.state, want.state)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_batched_run_is_bit_equal_to_unit_by_unit_loops(binary):
+    """A batch of states on one network (fields h: (N, B), blocks of 32 units) ends in exactly
+    the states and sweep counts of the one-unit-at-a-time scan and of a NumPy loop that computes
+    every net input afresh; per-update energies match the NumPy energy of each state visited.
+    N = 45 pads the last block; the given order repeats units inside a block; thresholds and
+    inputs make ties and non-trivial fields."""
+    rng = np.random.default_rng(11 + binary)
+    lo = 0 if binary else -1
+    n, p, b = 45, 7, 6
+    patterns = rng.choice([lo, 1], size=(p, n))
+    w = discrete.store(patterns, binary=binary)
+    theta = rng.integers(-2, 3, size=n).astype(float)          # integer: exact ties occur
+    x = rng.integers(-1, 2, size=n).astype(float)
+    y0 = rng.choice([lo, 1], size=(b, n))
+    key = jax.random.key(4)
+    got = discrete.run_async(w, y0, key=key, external=x, threshold=theta, binary=binary,
+                             trace="sweep", max_sweeps=30)
+    for t in range(b):
+        one = discrete.run_async_patterns(patterns, y0[t], key=key, external=x, threshold=theta,
+                                          binary=binary, max_sweeps=30)
+        np.testing.assert_array_equal(got.state[t], one.state)
+        assert int(got.sweeps[t]) == int(one.sweeps) and bool(got.converged[t])
+        np.testing.assert_allclose(got.energies[t], one.energies, atol=1e-3)
+        orders = [np.asarray(jax.random.permutation(jax.random.fold_in(key, s), n))
+                  for s in range(int(one.sweeps))]
+        y = np.array(y0[t], float)
+        for o in orders:
+            y, _ = async_loop(w, y, o, x=x, theta=theta, lo=lo, max_sweeps=1)
+        np.testing.assert_array_equal(got.state[t], y)
+    assert len(set(np.asarray(got.sweeps).tolist())) > 1          # states stop on their own
+    # a given order with repeated units (several copies in one block), per-update energies
+    order = np.concatenate([rng.permutation(n), [3, 3, 7, 3]])
+    got = discrete.run_async(w, y0, order=order, external=x, threshold=theta, binary=binary)
+    for t in (0, b - 1):
+        want, _ = async_loop(w, y0[t], order, x=x, theta=theta, lo=lo)
+        np.testing.assert_array_equal(got.state[t], want)
+        y = np.array(y0[t], float)
+        e = [energy_loop(np.asarray(w), y, theta, x)]
+        for i in order:                                  # one sweep, unit by unit
+            y, _ = async_loop(w, y, [i], x=x, theta=theta, lo=lo, max_sweeps=1)
+            e.append(energy_loop(np.asarray(w), y, theta, x))
+        np.testing.assert_allclose(got.energies[t, : len(e)], e, atol=1e-3)

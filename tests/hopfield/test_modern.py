@@ -115,3 +115,37 @@ def test_bad_shapes():
         modern.retrieve(np.ones((4, 5)), np.ones(3), 1.0)
     with pytest.raises(ValueError, match="steps"):
         modern.retrieve(np.ones((4, 5)), np.ones(5), 1.0, steps=-1)
+
+
+def test_beta_must_be_positive_and_inf_is_the_hard_max():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(12, 5))
+    queries = rng.normal(size=(4, 5))
+    for bad in (0.0, -1.0, float("nan"), -np.inf, np.array([1.0, -2.0])):
+        with pytest.raises(ValueError, match="beta must be > 0"):
+            modern.retrieve(x, queries, bad)
+        with pytest.raises(ValueError, match="beta must be > 0"):
+            modern.energy(x, queries, bad)
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        modern.fixed_point(x, queries, 0.0)
+    with pytest.raises(ValueError, match="beta must be > 0"):
+        modern.cell(3, 5, beta=-1.0)
+    with pytest.raises(TypeError, match="beta"):
+        modern.update(x, queries, "8")
+    # β = inf: the stored pattern nearest by dot product (NumPy argmax), and the energy's limit
+    nearest = x[np.argmax(queries @ x.T, axis=1)]
+    np.testing.assert_allclose(modern.retrieve(x, queries, np.inf), nearest, rtol=1e-6)
+    want = (-np.max(queries @ x.T, axis=1) + 0.5 * np.sum(queries**2, axis=1)
+            + 0.5 * np.max(np.sum(x * x, axis=1)))
+    np.testing.assert_allclose(modern.energy(x, queries, np.inf), want, rtol=1e-5)
+    with jax.enable_x64(True):   # the finite-β values approach the limit
+        np.testing.assert_allclose(modern.retrieve(x, queries, 1e4), nearest, atol=1e-6)
+        np.testing.assert_allclose(modern.energy(x, queries, 1e6), want, atol=1e-4)
+    # an array of β mixing finite and infinite entries, broadcast over queries
+    betas = np.array([[2.0], [np.inf], [2.0], [np.inf]])
+    got = modern.update(x, queries, betas)
+    np.testing.assert_allclose(got[1], nearest[1], rtol=1e-6)
+    np.testing.assert_allclose(got[0], np_softmax(2.0 * x @ queries[0]) @ x, rtol=1e-4)
+    # an exact tie splits the hard max equally (the limit of softmax)
+    tied = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    np.testing.assert_allclose(modern.update(tied, np.array([1.0, 1.0]), np.inf), [0.5, 0.5])

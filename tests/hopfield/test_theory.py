@@ -1,0 +1,106 @@
+"""Hopfield theory curves against independent computations."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import optimize, special
+
+from rnnjax.hopfield import modern, theory
+
+
+def ags_solve(alpha, m0=1.0):
+    """The three AGS equations m = erf(y), C = √(2/(π α r)) e^{-y²}, r = 1/(1-C)², y = m/√(2αr),
+    solved as written by damped fixed-point iteration from m ≈ 1 (the retrieval branch)."""
+    m, c = m0, 0.0
+    for _ in range(20000):
+        r = 1 / (1 - c) ** 2
+        y = m / math.sqrt(2 * alpha * r)
+        m_new = math.erf(y)
+        c_new = math.sqrt(2 / (math.pi * alpha * r)) * math.exp(-y * y)
+        m, c = 0.5 * (m + m_new), 0.5 * (c + c_new)
+    return m
+
+
+def test_ags_critical_load_and_overlap():
+    branch = theory.ags_retrieval_branch(100)
+    assert round(branch.alpha_c, 3) == 0.138
+    assert abs(branch.m_c - 0.967) < 1e-3
+    assert np.all(np.diff(branch.alpha) > 0) and np.all(np.diff(branch.m) <= 0)
+    assert branch.alpha[-1] == branch.alpha_c and branch.alpha[0] == 0 and branch.m[0] == 1
+    # the branch's points solve the original equations
+    for a, m in zip(branch.alpha[1::20], branch.m[1::20]):
+        assert abs(ags_solve(a) - m) < 1e-6
+    # at given loads, against the three equations iterated as written
+    for a in (0.02, 0.08, 0.12, 0.135):
+        assert abs(theory.ags_overlap(a) - ags_solve(a)) < 1e-6
+    # α_c independently: the largest α at which the iteration from m = 1 stays near 1
+    alive = lambda a: ags_solve(a) > 0.5      # noqa: E731
+    lo, hi = 0.13, 0.15
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if alive(mid) else (lo, mid)
+    assert abs(lo - branch.alpha_c) < 1e-4
+    assert np.isnan(theory.ags_overlap(0.14)) and theory.ags_overlap(0.0) == 1.0
+    with pytest.raises(ValueError, match="alpha"):
+        theory.ags_overlap(-0.1)
+
+
+def test_capacity_formulas():
+    n = np.array([100.0, 1000.0])
+    np.testing.assert_allclose(theory.mceliece_capacity(n), n / (4 * np.log(n)))
+    np.testing.assert_allclose(theory.mceliece_capacity(n, every_pattern=False),
+                               n / (2 * np.log(n)))
+    assert abs(theory.mceliece_capacity(1000) - 36.19) < 0.01
+    # Krotov–Hopfield: n = 2 is McEliece's single-pattern capacity; (2n-3)!! = 1, 3, 15, 105
+    np.testing.assert_allclose(theory.krotov_hopfield_capacity(n, 2),
+                               theory.mceliece_capacity(n, every_pattern=False))
+    for power, df in ((3, 3), (4, 15), (5, 105)):
+        np.testing.assert_allclose(theory.krotov_hopfield_capacity(16, power),
+                                   16 ** (power - 1) / (2 * df * math.log(16)))
+    # Demircigil: 2^(N/2) without noise; with noise ρ the rate is I(1-2ρ)/2 (binary entropy form)
+    assert theory.demircigil_capacity(16) == pytest.approx(256.0)
+    rho = 0.1
+    entropy = -(rho * math.log(rho) + (1 - rho) * math.log(1 - rho))  # I(1-2ρ) = ln 2 - H(ρ)
+    assert theory.demircigil_capacity(40, rho) == pytest.approx(
+        math.exp(40 * (math.log(2) - entropy) / 2))
+    with pytest.raises(ValueError, match="power"):
+        theory.krotov_hopfield_capacity(16, 1)
+    with pytest.raises(ValueError, match="noise"):
+        theory.demircigil_capacity(16, 0.5)
+
+
+def test_ramsauer_bound_holds_and_eq15_is_eq14_at_its_radius():
+    rng = np.random.default_rng(0)
+    d, n, beta = 64, 20, 2.0
+    x = rng.choice([-1.0, 1.0], size=(n, d)) / 4                     # ‖x‖ = 2
+    delta = np.asarray(modern.separation(x), float)
+    big_m = float(np.max(np.linalg.norm(x, axis=1)))
+    for i in range(5):
+        xi = x[i] + rng.normal(size=d) * 0.02
+        err = np.linalg.norm(np.asarray(modern.update(x, xi, beta), float) - x[i])
+        dist = np.linalg.norm(xi - x[i])                            # ≤ the max in eq. 14
+        bound = theory.ramsauer_error_bound(delta[i], n, beta, big_m, distance=dist)
+        # the bound from the proof's softmax tail: 1 - p_i ≤ Σ_{j≠i} exp(β (x_j - x_i)ᵀ ξ)
+        z = beta * (x @ xi)
+        tail = np.sum(np.exp(np.delete(z, i) - z[i]))
+        assert err <= 2 * big_m * tail <= bound
+    r = 1 / (2 * beta * big_m)
+    np.testing.assert_allclose(theory.ramsauer_error_bound(delta, n, beta, big_m, distance=r),
+                               theory.ramsauer_error_bound(delta, n, beta, big_m))
+    np.testing.assert_allclose(theory.ramsauer_error_bound(3.0, 11, 0.5, 2.0),
+                               2 * math.e * 10 * 2.0 * math.exp(-1.5))
+    with pytest.raises(ValueError, match="beta"):
+        theory.ramsauer_error_bound(1.0, 3, 0.0, 1.0)
+
+
+def test_erf_parametrisation_matches_scipy_root():
+    """α(y) from the reduced equation, against scipy's root of the two-unknown system (m, r)."""
+    for a in (0.05, 0.1):
+        def eqs(v, a=a):
+            m, r = v
+            y = m / math.sqrt(2 * a * r)
+            c = math.sqrt(2 / (math.pi * a * r)) * math.exp(-y * y)
+            return [m - special.erf(y), r - 1 / (1 - c) ** 2]
+        m, _ = optimize.fsolve(eqs, [0.99, 1.0], xtol=1e-13)
+        assert abs(theory.ags_overlap(a) - m) < 1e-8
