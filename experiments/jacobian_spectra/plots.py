@@ -120,11 +120,11 @@ def norms_figure(norms: dict, inp: str, path: Path) -> str:
     labels += ["exact theory (black dashes): ρ^t for W = ρQ (Gaussian W: asymptotic slope)"
                + (", linear and tanh at h = 0; J^t of gated cells at h = 0" if zero else ", linear"),
                "Pascanu et al. bound (γ σ_max(W))^t, γ = 1 tanh, 1/4 sigmoid"]
-    if inp == "driven":
-        var = [v for f in families for v in norms["families"][f].get("input_variance", [])]
+    var = [v for f in families for v in norms["families"][f].get("input_variance", [])]
+    if inp == "driven" and var:
         handles.append(Line2D([], [], color="k", ls="-.", lw=1.2))
         labels.append(f"mean-field slope ½ ln χ₁ (tanh, g = ρ, σ_u² = s²‖W_x‖²_F/H = "
-                      f"{np.mean(var) if var else np.nan:.2f}, mean of seeds)")
+                      f"{np.mean(var):.2f}, mean of seeds)")
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, bbox_to_anchor=(0.5, -0.06))
     std = norms["input_std"]
     what = ("zero input" if inp == "zero" else
