@@ -75,13 +75,17 @@ class LyapunovConfig:
     seeds: int = 3
     """Independent draws of W (and of the input) per gain."""
     input_std: float = 0.5
-    """Input standard deviation s of the driven runs (W_x = s I, xi_t ~ N(0, I))."""
+    """Input standard deviation s of the driven runs (W_x = s I, xi_t ~ N(0, I)): the drive
+    u_t = s xi_t has variance exactly s^2 per unit, the sigma_u^2 of the mean-field theory."""
+    finite_sizes: tuple[int, ...] = (50, 100, 200, 400)
+    """Network sizes N at which the autonomous lambda_max is measured on ``gain_grid`` (every
+    seed): does the plateau at lambda ~ 0 for 1 < g < 1.4 shrink as N grows?"""
     logistic_points: int = 400
     """Growth rates r in [2.5, 4] of the logistic map x <- r x (1 - x)."""
 
     def __post_init__(self):
         require_positive(self, "hidden_size", "length", "gains", "gain_grid", "seeds",
-                         "logistic_points")
+                         "finite_sizes", "logistic_points")
         require_positive(self, "input_std", allow_zero=True)
         if not 0 <= self.warmup < self.length:
             raise ValueError(f"lyapunov.warmup must lie in 0..lyapunov.length-1={self.length - 1}, "
@@ -186,7 +190,7 @@ PRESETS = {
         spectra=SpectraConfig(hidden_size=64, times=(1, 10, 40, 120)),
         lyapunov=LyapunovConfig(hidden_size=48, length=800, warmup=200, seeds=2,
                                 gain_grid=(0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0),
-                                logistic_points=200),
+                                finite_sizes=(24, 48), logistic_points=200),
         flow=FlowConfig(length=40, hidden_size=32, steps=600, samples=16),
         clipping=ClippingConfig(length=30, hidden_size=32, steps=300, landscape_points=81),
     ),

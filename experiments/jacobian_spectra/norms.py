@@ -5,6 +5,12 @@ For h_t = f(h_{t-1}, x_t) the product J_t = prod_{s=t..1} df/dh(h_{s-1}, x_s) gi
 cell with W = rho Q (Q Haar orthogonal) has J_t = (rho Q)^t, so log ||J_t|| = t log rho exactly;
 a saturating activation with |f'| <= gamma bounds it by t log(gamma sigma_max(W)) (Pascanu,
 Mikolov & Bengio 2013).
+
+Theory stored next to the measurements: for gated cells on zero input, h = 0 is a fixed point and
+the product is exactly J^t with the closed-form zero-state Jacobian J
+(:func:`rnnjax.analysis.mean_field.zero_state_norms`); for driven tanh cells, the mean-field
+slope lambda_max = 1/2 ln chi_1 at gain g = rho and the drive's variance sigma_u^2 =
+input_std^2 ||W_x||_F^2 / H (the variance of u = x W_x per unit, averaged over units).
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ import numpy as np
 import rnnjax
 from experiments.jacobian_spectra.config import NormsConfig, SpectraConfig
 from rnnjax import analysis
+from rnnjax.analysis.mean_field import mean_field_lyapunov, zero_state_jacobian, zero_state_norms
 
 ACTIVATIONS = {"linear": lambda z: z, "tanh": jnp.tanh, "sigmoid": jax.nn.sigmoid}
 SPECTRA_FAMILIES = ("linear_orth", "linear_gauss", "tanh_orth", "tanh_gauss")
+GATED = ("lstm_fb0", "lstm_fb1", "gru")
 FLOOR_DECADES = 15.0  # float64 keeps ~16 decades: smaller singular values are rounding noise
 
 
@@ -85,8 +93,29 @@ def run_norms(cfg: NormsConfig, seed: int) -> dict:
             log_norms, sigma_max = batched(keys, rhos, xs)  # (seeds, rhos, T), (seeds, rhos)
             entry[name] = np.round(np.asarray(log_norms).transpose(1, 0, 2), 4).tolist()
         entry["sigma_max"] = np.asarray(sigma_max).T.tolist()  # (rhos, seeds)
+        entry.update(_theory(family, cell, keys, cfg))
         out["families"][family] = entry
     return out
+
+
+def _theory(family: str, cell, keys, cfg: NormsConfig) -> dict:
+    """Gated cells: the exact log ||J^t|| at h = 0 and the spectral radius of J, (rhos, seeds[, T]).
+    tanh cells: the drive's variance per seed and the mean-field lambda_max per rho."""
+    params = [[family_params(family, cell, key, cfg.input_size, rho) for key in keys]
+              for rho in cfg.rhos]
+    if family in GATED:
+        exact = [[np.round(np.log(zero_state_norms(p, cfg.length)), 4).tolist() for p in row]
+                 for row in params]
+        radius = [[float(np.max(np.abs(np.linalg.eigvals(zero_state_jacobian(p))))) for p in row]
+                  for row in params]
+        return {"exact_zero": exact, "jacobian_radius": radius}
+    if family.startswith("tanh"):
+        hidden = cfg.hidden_size
+        var = [cfg.input_std**2 * float(np.sum(np.asarray(p.w_x, float) ** 2)) / hidden
+               for p in params[0]]
+        slope = mean_field_lyapunov(np.asarray(cfg.rhos), float(np.mean(var))).lambda_max
+        return {"input_variance": var, "mean_field": slope.tolist()}
+    return {}
 
 
 def run_spectra(cfg: SpectraConfig, seed: int) -> dict:

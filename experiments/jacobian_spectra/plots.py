@@ -1,7 +1,7 @@
 """Figures and the headline, from the part files ``<part>.json`` only.
 
-One function per figure (``norms_figure``, ``spectra_figure``, ``lyapunov_figure``,
-``flow_figure``, ``clipping_figure``), the Lyapunov figure one function per panel; the headline
+One function per figure (``norms_figure``, ``spectra_figure``, ``flow_figure``,
+``clipping_figure``; ``lyapunov_figure``, one function per panel, in :mod:`.lyapunov_plots`); the headline
 sentence is :func:`headline`. ``plot(workdir)`` draws them all and writes ``index.json``.
 """
 
@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
-from experiments.common.stats import bootstrap_ci
 from experiments.jacobian_spectra.config import FAMILIES
+from experiments.jacobian_spectra.lyapunov_plots import colors as _colors
+from experiments.jacobian_spectra.lyapunov_plots import lyapunov_figure
 
 LABELS = {
     "linear_orth": "linear Elman, W = ρQ", "linear_gauss": "linear Elman, Gaussian W",
@@ -25,13 +26,6 @@ LABELS = {
 GAMMA = {"linear": 1.0, "tanh": 1.0, "sigmoid": 0.25}  # max |f'| (Pascanu et al. 2013)
 LOSS_TOP = 1e4  # top of the clipping figure's loss axis
 TABLES = ("norms.json", "spectra.json", "lyapunov.json", "flow.json", "clipping.json")
-
-
-def _colors(n):
-    import matplotlib
-
-    cmap = matplotlib.colormaps["viridis"]
-    return [cmap(i / max(n - 1, 1)) for i in range(n)]
 
 
 def _nan_none(rows) -> np.ndarray:
@@ -51,14 +45,43 @@ def linear_error(norms: dict) -> float:
 def headline(norms: dict, lyap: dict, flow: dict) -> str:
     """One sentence with the numbers that matter, each one deterministic up to float rounding
     (the trained models' numbers are in the figures): the linear law as a power-of-ten bound,
-    the logistic exponent, and how far the gradient reaches at initialisation."""
+    the largest gap of the driven lambda_max to the mean-field theory, the logistic exponent,
+    and how far the gradient reaches at initialisation."""
     err = linear_error(norms)
     bound = f"< 1e{math.ceil(math.log10(err)):+03d}" if err > 0 else "exactly"
     init = {kind: flow["models"][kind]["init"][-1] for kind in ("tanh", "lstm")}
-    return (f"linear W=ρQ on ρ^t to {bound} (log); logistic λ(r=4) = "
+    drv = lyap["driven"]
+    gap = float(np.max(np.abs(np.asarray(drv["lambda_max"]) - np.asarray(drv["mean_field"]))))
+    return (f"linear W=ρQ on ρ^t to {bound} (log); driven λ_max (N={drv['N']}, "
+            f"σ_u²={drv['input_variance']:g}) within {gap:.3f} of mean-field ½ ln χ₁; logistic λ(r=4) = "
             f"{lyap['logistic']['lambda_at_4']:.4f} (ln 2 = {math.log(2):.4f}); adding "
             f"T={flow['length']}, ‖∂L/∂h‖ at lag T at initialisation: tanh {init['tanh']:.1e} vs "
             f"LSTM {init['lstm']:.1e}")
+
+
+def _theory_lines(ax, entry: dict, family: str, inp: str, t: np.ndarray, rhos, colors) -> None:
+    """The theory of one panel: the exact rho^t (linear) and J^t at h = 0 (gated, zero input) as
+    black dashes over the data; Pascanu's bound (dotted); the mean-field slope (driven tanh)."""
+    kind = family.split("_")[0]
+    smax = np.asarray(entry["sigma_max"])  # (rhos, seeds)
+    exact = "exact_zero" in entry and inp == "zero"
+    for i, rho in enumerate(rhos):
+        if kind == "linear" or (kind == "tanh" and inp == "zero"):  # tanh'(0) = 1 at h = 0
+            ax.plot(t, t * math.log10(rho), color="k", ls=(0, (4, 3)), lw=1.1, zorder=4)
+        elif exact:
+            line = np.median(np.asarray(entry["exact_zero"][i]), axis=0) / math.log(10.0)
+            ax.plot(t, line, color="k", ls=(0, (4, 3)), lw=1.1, zorder=4)
+        if kind in GAMMA and kind != "linear":
+            bound = t * math.log10(GAMMA[kind] * float(np.mean(smax[i])))
+            ax.plot(t, bound, color=colors[i], ls=":", lw=1.2)
+        if kind == "tanh" and inp == "driven":
+            ax.plot(t, t * entry["mean_field"][i] / math.log(10.0), color=colors[i], ls="-.",
+                    lw=1.2, zorder=4)
+    if exact:
+        radius = np.asarray(entry["jacobian_radius"]).mean(1)
+        text = "ρ(J) at h = 0: " + ", ".join(f"{r:.2f}" for r in radius)
+        ax.text(0.02, 0.03, text, transform=ax.transAxes, fontsize=8,
+                bbox=dict(facecolor="white", alpha=0.8, lw=0))
 
 
 def norms_figure(norms: dict, inp: str, path: Path) -> str:
@@ -71,22 +94,16 @@ def norms_figure(norms: dict, inp: str, path: Path) -> str:
     families = [f for f in FAMILIES if f in norms["families"]]
     seeds = len(norms["families"][families[0]][inp][0])
     rows = math.ceil(len(families) / 3)
-    fig, axes = plt.subplots(rows, 3, figsize=(13, 11 * rows / 3 + 0.5), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(rows, 3, figsize=(13, 11 * rows / 3 + 0.9), sharex=True, squeeze=False)
     for ax in axes.flat[len(families):]:
         ax.set_visible(False)
     for ax, family in zip(axes.flat, families, strict=False):
         entry = norms["families"][family]
         data = np.asarray(entry[inp]) / math.log(10.0)  # (rhos, seeds, T), log10
-        smax = np.asarray(entry["sigma_max"])  # (rhos, seeds)
-        kind = family.split("_")[0]
         for i, rho in enumerate(rhos):
-            ax.plot(t, np.median(data[i], axis=0), color=colors[i], lw=1.6, label=f"ρ = {rho:g}")
+            ax.plot(t, np.median(data[i], axis=0), color=colors[i], lw=2.2, label=f"ρ = {rho:g}")
             ax.fill_between(t, data[i].min(0), data[i].max(0), color=colors[i], alpha=0.25)
-            if kind == "linear":
-                ax.plot(t, t * math.log10(rho), color=colors[i], ls="--", lw=1)
-            elif kind in GAMMA:
-                bound = t * math.log10(GAMMA[kind] * float(np.mean(smax[i])))
-                ax.plot(t, bound, color=colors[i], ls=":", lw=1.2)
+        _theory_lines(ax, entry, family, inp, t, rhos, colors)
         finite = data[np.isfinite(data)]
         lo, hi = finite.min(), finite.max()
         ax.set_ylim(lo - 0.05 * (hi - lo) - 0.5, hi + 0.05 * (hi - lo) + 0.5)
@@ -97,18 +114,32 @@ def norms_figure(norms: dict, inp: str, path: Path) -> str:
     for ax in axes[:, 0]:
         ax.set_ylabel("log₁₀ ‖∂h_t/∂h_0‖₂")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    handles += [Line2D([], [], color="k", ls="--", lw=1), Line2D([], [], color="k", ls=":", lw=1.2)]
-    labels += ["theory ρ^t (linear, W = ρQ exact; Gaussian: asymptotic slope)",
+    handles += [Line2D([], [], color="k", ls=(0, (4, 3)), lw=1.1),
+                Line2D([], [], color="k", ls=":", lw=1.2)]
+    zero = inp == "zero"
+    labels += ["exact theory (black dashes): ρ^t for W = ρQ (Gaussian W: asymptotic slope)"
+               + (", linear and tanh at h = 0; J^t of gated cells at h = 0" if zero else ", linear"),
                "Pascanu et al. bound (γ σ_max(W))^t, γ = 1 tanh, 1/4 sigmoid"]
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9, bbox_to_anchor=(0.5, -0.04))
+    var = [v for f in families for v in norms["families"][f].get("input_variance", [])]
+    if inp == "driven" and var:
+        handles.append(Line2D([], [], color="k", ls="-.", lw=1.2))
+        labels.append(f"mean-field slope ½ ln χ₁ (tanh, g = ρ, σ_u² = s²‖W_x‖²_F/H = "
+                      f"{np.mean(var):.2f}, mean of seeds)")
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=9, bbox_to_anchor=(0.5, -0.06))
     std = norms["input_std"]
     what = ("zero input" if inp == "zero" else
             f"driven input x_t ~ N(0, {'' if std == 1 else f'{std:g}² '}I)")
+    gated = ("for LSTM/GRU, ρ is the spectral radius of every H×H gate block of W_h, not of the "
+             "step Jacobian J (its radius at h = 0 is printed)" if inp == "zero" else
+             "for LSTM/GRU, ρ is the spectral radius of every H×H gate block of W_h")
     fig.suptitle(f"Jacobian norm through time, {what}, H = {norms['hidden']}; "
-                 f"median and min–max band over {seeds} seeds", fontsize=12)
-    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+                 f"median and min–max band over {seeds} seeds\n{gated}", fontsize=11)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     save_figure(fig, path, dpi=110)
-    return f"log ‖∂h_t/∂h_0‖ vs t per ρ and cell, {what}, with theory lines"
+    theory = ("ρ^t and the exact zero-state J^t of LSTM/GRU" if inp == "zero" else
+              "ρ^t, Pascanu's bound and the mean-field slope ½ ln χ₁ of tanh cells")
+    return (f"log ‖∂h_t/∂h_0‖ vs t per ρ and cell, {what}, with theory lines ({theory}); "
+            "gated cells: ρ is the radius of each gate block of W_h")
 
 
 def spectra_figure(spectra: dict, path: Path) -> str:
@@ -130,88 +161,24 @@ def spectra_figure(spectra: dict, path: Path) -> str:
             lo, hi = lo - 0.5, hi + 0.5
         bins = np.linspace(lo, hi, 60)
         for i, t in enumerate(times):
-            ax.hist(sv[i][np.isfinite(sv[i])], bins=bins, color=colors[i], alpha=0.6, label=f"t = {t}")
+            below = int(np.sum(~np.isfinite(sv[i])))
+            ax.hist(sv[i][np.isfinite(sv[i])], bins=bins, color=colors[i], alpha=0.6,
+                    label=f"t = {t}" + (f" ({below} below the floor, not drawn)" if below else ""))
         ax.set_xlabel("log₁₀ σ_i(∂h_t/∂h_0)")
         ax.set_ylabel(f"count (of N = {spectra['hidden']})")
         ax.set_title(f"{title}, ρ = {spectra['rho']:g}" + (" (all t coincide)" if spike else ""),
                      fontsize=10)
         ax.legend(fontsize=8, loc="upper left")
         ax.grid(alpha=0.3)
-    fig.suptitle(f"Singular values of the Jacobian product (float64; values > "
-                 f"{spectra['floor_decades']:g} decades below the largest dropped as rounding "
-                 "floor)\northogonal W keeps every σ_i = ρ^t (a spike), Gaussian W spreads them "
-                 "over decades", fontsize=11)
+    dropped = sum(int(np.sum(~np.isfinite(_nan_none(rows)))) for rows in spectra["log10_sv"].values())
+    fig.suptitle(f"Singular values of the Jacobian product (float64); values more than "
+                 f"{spectra['floor_decades']:g} decades below the largest are rounding noise, "
+                 f"counted in the legends ({dropped} in all)\northogonal W keeps every σ_i = ρ^t "
+                 "(a spike), Gaussian W spreads them over decades", fontsize=11)
     fig.tight_layout()
     save_figure(fig, path)
     return ("singular-value histograms of ∂h_t/∂h_0 at several t, orthogonal vs Gaussian W, "
             "linear and driven tanh")
-
-
-def lyapunov_spectra_panel(ax, lyap: dict) -> None:
-    """lambda_i against i/N at several gains, without (solid) and with (dashed) input."""
-    n, colors = lyap["n"], _colors(len(lyap["gains"]))
-    for label, ls in (("autonomous", "-"), ("driven", "--")):
-        for i, g in enumerate(lyap["gains"]):
-            ax.plot(np.arange(1, n + 1) / n, lyap["spectra"][label][i], color=colors[i], ls=ls,
-                    label=f"g = {g:g}" if label == "autonomous" else None)
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_xlabel("i / N")
-    ax.set_ylabel("Lyapunov exponent λ_i (nats / step)")
-    ax.set_title(f"Spectrum of a random tanh RNN, N = {n}\n(solid: no input, dashed: with input)",
-                 fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-
-
-def lambda_max_panel(ax, lyap: dict) -> None:
-    """lambda_max against g (mean over seeds, 95 % bootstrap interval) and ln rho(W)."""
-    grid = np.asarray(lyap["grid"])
-    for label, color in (("autonomous", "tab:blue"), ("driven", "tab:red")):
-        lm = np.asarray(lyap["lambda_max"][label])  # (grid, seeds)
-        st = np.array([bootstrap_ci(row) for row in lm])
-        ax.errorbar(grid, st[:, 0], yerr=[st[:, 0] - st[:, 1], st[:, 2] - st[:, 0]], color=color,
-                    marker="o", capsize=3, label="no input" if label == "autonomous" else "with input")
-    log_radius = np.log(np.asarray(lyap["spectral_radius"])).mean(1)
-    below = log_radius <= 0.05
-    ax.plot(grid[below], log_radius[below], "kx--", lw=1.2, ms=9, mew=2, zorder=5,
-            label="theory ln ρ(W) while h = 0 is stable (no input)")
-    ax.axhline(0, color="k", lw=0.8)
-    ax.axvline(1.0, color="gray", lw=0.8, ls=":")
-    ax.set_xlabel("gain g  (W_ij ~ N(0, g²/N))")
-    ax.set_ylabel("λ_max (nats / step)")
-    seeds = np.asarray(lyap["lambda_max"]["autonomous"]).shape[1]
-    ax.set_title(f"Edge of chaos: λ_max against g\n(mean of {seeds} seeds, bars: 95 % bootstrap "
-                 "interval)", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-
-
-def logistic_panel(ax, lyap: dict) -> None:
-    """The logistic map's exponent against r, with ln 2 at r = 4."""
-    lg = lyap["logistic"]
-    ax.plot(lg["r"], lg["lambda"], color="tab:green", lw=0.8)
-    ax.axhline(0, color="k", lw=0.8)
-    ax.plot([4.0], [lg["ln2"]], "k*", ms=12,
-            label=f"ln 2 = {lg['ln2']:.4f} (closed form)\nmeasured {lg['lambda_at_4']:.4f}")
-    ax.set_xlabel("growth rate r")
-    ax.set_ylabel("λ (nats / step)")
-    ax.set_title("Population growth x ← r x (1 − x):\nsensitivity to initial conditions", fontsize=10)
-    ax.set_ylim(-2.0, 1.0)
-    ax.legend(fontsize=8, loc="lower left")
-    ax.grid(alpha=0.3)
-
-
-def lyapunov_figure(lyap: dict, path: Path) -> str:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
-    lyapunov_spectra_panel(axes[0], lyap)
-    lambda_max_panel(axes[1], lyap)
-    logistic_panel(axes[2], lyap)
-    fig.tight_layout()
-    save_figure(fig, path)
-    return ("Lyapunov spectra vs i/N at several gains, λ_max vs g, and the logistic map's "
-            "exponent (ln 2 at r = 4)")
 
 
 def flow_figure(flow: dict, path: Path) -> str:
@@ -338,3 +305,46 @@ def plot(workdir: Path) -> None:
     write_index(workdir, title="Jacobian spectral norms through time", headline=text,
                 figures=figures, tables=list(TABLES))
     print(text)
+
+
+def _gated_exact_error(norms: dict) -> float:
+    """max |measured - exact| of log ||J^t|| for the gated cells on zero input (nan if none)."""
+    errs = [np.max(np.abs(np.asarray(e["zero"]) - np.asarray(e["exact_zero"])))
+            for e in norms["families"].values() if "exact_zero" in e]
+    return float(max(errs)) if errs else float("nan")
+
+
+def readme_table(folder) -> str:
+    """Markdown: each classic result next to its theory, numbers from the result files."""
+    folder = Path(folder)
+    norms, lyap, flow, clip = (read_json(folder / n) for n in
+                               ("norms.json", "lyapunov.json", "flow.json", "clipping.json"))
+    drv, aut = lyap["driven"], lyap["autonomous"]
+    gap = np.abs(np.asarray(drv["lambda_max"]) - np.asarray(drv["mean_field"]))
+    g = np.asarray(aut["g"])
+    band = (g > 1) & (g <= 1.5)
+    plateau = "; ".join(
+        f"N = {n}: " + ", ".join(f"{v:+.3f}" for v in np.asarray(e["lambda_max"])[band])
+        for n, e in sorted(lyap["finite_size"].items(), key=lambda kv: int(kv[0])))
+    theory = ", ".join(f"{v:+.3f}" for v in np.asarray(aut["mean_field"])[band])
+    gs = ", ".join(f"{v:g}" for v in g[band])
+    runs = clip["runs"]
+    div = runs["none"]["diverged_at"]
+    rows = [
+        ("linear W = ρQ: ‖J_t‖ = ρ^t exactly", f"max log error {linear_error(norms):.1e}"),
+        ("LSTM/GRU at h = 0, zero input: ‖J^t‖ of the closed-form J",
+         f"max log error {_gated_exact_error(norms):.1e}"),
+        (f"λ_max with input (σ_u² = {drv['input_variance']:g}, N = {drv['N']}) vs mean field "
+         "½ ln χ₁", f"max gap {gap.max():.3f} over g ∈ [{g.min():g}, {g.max():g}]"),
+        (f"λ_max without input at g = {gs} (mean field {theory})", plateau),
+        ("logistic map λ(r = 4) = ln 2 = 0.6931", f"{lyap['logistic']['lambda_at_4']:.4f}"),
+        (f"adding T = {flow['length']}: ‖∂L/∂h‖ at lag T at init, tanh vs LSTM",
+         f"{flow['models']['tanh']['init'][-1]:.1e} vs {flow['models']['lstm']['init'][-1]:.1e}"),
+        (f"clipping, W = {clip['rho']:g}Q, SGD {clip['learning_rate']:g}",
+         ("unclipped non-finite at step " + str(div) if div is not None else "unclipped finite")
+         + "; clipped: " + ", ".join(f"{k} {'finite' if r['diverged_at'] is None else 'non-finite'}"
+                                     for k, r in runs.items() if k != "none")),
+    ]
+    lines = ["| result (theory) | measured |", "| --- | --- |"]
+    lines += [f"| {a} | {b} |" for a, b in rows]
+    return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ TINY = [
     "--spectra.hidden-size", "6", "--spectra.times", "1", "5",
     "--lyapunov.hidden-size", "6", "--lyapunov.length", "60", "--lyapunov.warmup", "20",
     "--lyapunov.seeds", "1", "--lyapunov.gains", "0.5", "2", "--lyapunov.gain-grid", "0.5", "2",
-    "--lyapunov.logistic-points", "5",
+    "--lyapunov.finite-sizes", "4", "6", "--lyapunov.logistic-points", "5",
     "--flow.length", "6", "--flow.hidden-size", "4", "--flow.batch-size", "4", "--flow.samples", "2",
     "--clipping.length", "6", "--clipping.hidden-size", "4", "--clipping.batch-size", "4",
     "--clipping.landscape-points", "5", "--steps", "4",
@@ -40,8 +40,21 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
     spectra = json.loads((tmp_path / "spectra.json").read_text())
     # rho = 1 orthogonal and zero input: every singular value of Q^t is 1
     np.testing.assert_allclose(spectra["log10_sv"]["linear_orth"], 0.0, atol=1e-4)
+    # gated cells on zero input: the closed-form zero-state product J^t is what was measured
+    lstm = norms["families"]["lstm_fb1"]
+    np.testing.assert_allclose(lstm["exact_zero"], lstm["zero"], atol=1e-3)
     lyap = json.loads((tmp_path / "lyapunov.json").read_text())
     assert abs(lyap["logistic"]["lambda_at_4"] - math.log(2)) < 0.02
+    # u_t = s xi_t with s = 0.5: sigma_u^2 = 0.25; without input mean field is ln g for g <= 1
+    assert lyap["driven"]["input_variance"] == 0.25 and lyap["autonomous"]["N"] == 6
+    assert abs(lyap["autonomous"]["mean_field"][0] - math.log(0.5)) < 1e-6
+    for label in ("autonomous", "driven"):
+        entry = lyap[label]
+        assert entry["g"] == [0.5, 2.0] and len(entry["lambda_max"]) == 2
+        for (low, high), mean in zip(entry["lambda_max_ci"], entry["lambda_max"], strict=True):
+            assert low <= mean <= high
+    assert sorted(lyap["finite_size"], key=int) == ["4", "6"]
+    assert lyap["finite_size"]["6"]["lambda_max"] == lyap["autonomous"]["lambda_max"]
     flow = json.loads((tmp_path / "flow.json").read_text())
     assert len(flow["models"]["lstm"]["trained"]) == 6
     clip = json.loads((tmp_path / "clipping.json").read_text())
