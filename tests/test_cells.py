@@ -84,6 +84,7 @@ def test_vmap_over_seeds_of_init(key):
 
 
 @pytest.mark.parametrize("name", CELLS)
+@pytest.mark.slow
 def test_gradients_match_finite_differences_float64(name, key):
     with jax.enable_x64(True):
         cell = CELLS[name]()

@@ -39,6 +39,7 @@ def test_stack_residual(key):
         rnnjax.stack([rnnjax.cells.elman(4), rnnjax.cells.elman(5)], residual=True)
 
 
+@pytest.mark.slow
 def test_stack_variational_dropout(key):
     cell = rnnjax.stack([rnnjax.cells.elman(64), rnnjax.cells.elman(3)], dropout=0.5)
     p = random_params(cell, key)
@@ -98,6 +99,7 @@ def test_bidirectional_with_lengths(merge, key):
                                     rnnjax.compose.Bidirectional(cf, cb), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_stacked_bidirectional_and_gradients_float64(key):
     with jax.enable_x64(True):
         layer = lambda: rnnjax.bidirectional(rnnjax.cells.gru(3), rnnjax.cells.gru(3))

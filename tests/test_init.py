@@ -60,6 +60,7 @@ print("done")
 """
 
 
+@pytest.mark.slow
 def test_vmapped_gated_init_does_not_deadlock():
     """Regression: four (LSTM) or three (GRU) separate batched QRs in one program deadlocked
     jaxlib 0.10's CPU thread pool on 2 cores within a few dozen calls; one batched QR does not."""

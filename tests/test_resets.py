@@ -53,6 +53,7 @@ def per_segment(cell, p, xs, resets, lengths, reverse):
 
 @pytest.mark.parametrize("name", COMPOSITIONS)
 @pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.slow
 def test_resets_equal_per_segment_runs(name, reverse, key):
     cell = COMPOSITIONS[name]()
     p = random_params(cell, key, input_size=2)
@@ -125,6 +126,7 @@ def test_lengths_are_clipped_to_0_T_under_jit(reverse, key):
                                               reverse=reverse), got, rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.slow
 def test_nan_padding_gives_finite_gradients(key):
     """The bidirectional layer covers both directions of the padding-aware scan."""
     cell = rnnjax.stack([rnnjax.cells.lstm(3), rnnjax.bidirectional(rnnjax.cells.gru(2),
@@ -167,5 +169,7 @@ class TestBadInput:
             self.run(resets=jnp.zeros((2, T), bool), reset_carry=jnp.zeros((3, 3)))
 
     def test_unknown_method(self):
-        with pytest.raises(ValueError, match=r"method must be one of \('scan',\)"):
+        with pytest.raises(ValueError, match=r"method must be one of \('scan', 'associative'\)"):
+            self.run(method="parallel")
+        with pytest.raises(ValueError, match="needs a cell with an affine form"):
             self.run(method="associative")

@@ -85,6 +85,7 @@ def test_dense_matches_jacfwd_of_the_whole_unroll(key, name):
             np.testing.assert_allclose(norms[t - 1], ref[0], rtol=1e-8)
 
 
+@pytest.mark.slow
 def test_matfree_agrees_with_dense(key):
     """Nonlinear, non-normal Jacobians: exact with k = N, a tight lower bound with k < N."""
     n, T = 32, 80
@@ -150,6 +151,7 @@ def test_power_iteration_converges_to_the_top_singular_value(key):
         np.testing.assert_allclose(got, sv[:, 0], atol=1e-8)
 
 
+@pytest.mark.slow
 def test_matfree_memory_does_not_store_the_trajectory(key):
     """XLA's accounting of the compiled program: 64x more steps cost far less than one stored
     trajectory (T x N floats), because the backward sweep recomputes it from checkpoints."""
@@ -203,6 +205,7 @@ def test_vmap_over_spectral_radii_equals_a_loop(key):
     assert np.all(np.log(batched) <= np.log(rhos)[:, None] * t[None, :] + 1e-4)
 
 
+@pytest.mark.slow
 def test_matfree_vmaps_over_spectral_radii(key):
     """The matrix-free method under vmap equals a Python loop over the batch."""
     h, T = 24, 40

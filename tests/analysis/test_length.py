@@ -80,6 +80,7 @@ def test_jacobian_norms_singular_values_and_step_jacobians_with_length():
     np.testing.assert_allclose(clipped[1], np.log(norms[0]), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_lyapunov_spectrum_with_length():
     params, xs = setup()
     f = lambda x, n: analysis.lyapunov_spectrum(CELL, params, x, k=N, warmup=1, length=n,

@@ -57,7 +57,8 @@ def test_help_shows_every_field_with_its_description(name, capsys):
     out = capsys.readouterr().out
     for flag in ("--quick", "--preset", "--seed", "--steps", "--workdir", "--plot-only"):
         assert flag in out, flag
-    missing_docs = [flag for flag, _ in _leaf_fields(module.STUDY.config) if flag not in out]
+    missing_docs = [flag for flag, _ in _leaf_fields(module.STUDY.config)
+                    if flag not in out and "--" + flag.rsplit(".", 1)[-1] not in out]  # top-level
     assert not missing_docs, missing_docs
 
 

@@ -119,6 +119,7 @@ def test_binary_example_from_input_0010():
 
 
 @pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.slow
 def test_energy_never_increases_and_matches_numpy(binary):
     """Random networks, thresholds, inputs, states and orders: per-update energies never rise,
     the trace ends at the energy of the final state, and the final state equals a NumPy loop."""
@@ -143,6 +144,7 @@ def test_energy_never_increases_and_matches_numpy(binary):
         assert bool(discrete.is_fixed_point(w, result.state, theta, external=x, binary=binary))
 
 
+@pytest.mark.slow
 def test_random_order_is_vmappable_over_patterns_and_trials(key):
     n, p, trials = 40, 3, 4
     kp, kc, ko = jax.random.split(key, 3)
@@ -242,6 +244,7 @@ def test_pattern_form_equals_run_async_on_stored_weights(binary, key):
 
 
 @pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.slow
 def test_batched_run_is_bit_equal_to_unit_by_unit_loops(binary):
     """A batch of states on one network (fields h: (N, B), blocks of 32 units) ends in exactly
     the states and sweep counts of the one-unit-at-a-time scan and of a NumPy loop that computes

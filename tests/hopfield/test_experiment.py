@@ -86,6 +86,7 @@ def test_crossing_and_last_at_least_by_hand():
     assert last_at_least([1, 2], [0.1, 1.0], 0.5) is None
 
 
+@pytest.mark.slow
 def test_stability_against_a_numpy_loop():
     """The fixed-point fractions equal a loop over units computing the Hebbian fields afresh."""
     import jax

@@ -22,6 +22,7 @@ def projections_of(mha):
         mha.value.kernel[...], mha.value.bias[...], mha.out.kernel[...], mha.out.bias[...])
 
 
+@pytest.mark.slow
 def test_one_update_equals_flax_multi_head_attention(key):
     mha = flax_mha()
     # non-zero biases so that they are checked too
@@ -79,6 +80,7 @@ def test_iterated_update_matches_numpy_loop(key):
                                layers.hopfield(params, r, y, beta=beta, steps=2), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_pooling_and_layer_are_hopfield_with_learned_patterns(key):
     pool = layers.init_pooling(key=key, input_size=6, num_queries=2, num_heads=2)
     y = jax.random.normal(jax.random.fold_in(key, 1), (3, 10, 6))
@@ -96,6 +98,7 @@ def test_pooling_and_layer_are_hopfield_with_learned_patterns(key):
                                atol=1e-6)
 
 
+@pytest.mark.slow
 def test_nnx_modules_call_the_pure_functions_and_train(key):
     r = jax.random.normal(key, (2, 3, 6))
     y = jax.random.normal(jax.random.fold_in(key, 1), (2, 5, 6))

@@ -25,6 +25,7 @@ def setup():
     return cell, model, params, images, tokens
 
 
+@pytest.mark.slow
 def test_initial_carry_is_the_bridged_cnn_feature(setup):
     cell, model, params, images, _ = setup
     carry = model.initial_carry(params, images)

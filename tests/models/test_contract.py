@@ -82,6 +82,7 @@ def test_models_are_immutable_and_hashable():
     assert hash(model) == hash(model) and model == model
 
 
+@pytest.mark.slow
 def test_module_docstring_example_runs():
     result = doctest.testmod(rnnjax.models, verbose=False)
     assert result.attempted >= 5 and result.failed == 0

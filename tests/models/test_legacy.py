@@ -70,6 +70,7 @@ def test_sequence_model_and_generation_unchanged(key):
           decoding.sample(n, params, carry, first, 6, key=k, temperature=0.7))
 
 
+@pytest.mark.slow
 def test_seq2seq_unchanged(key):
     old = _old("seq2seq")
     args = (rnnjax.cells.lstm(4), rnnjax.cells.lstm(4))
@@ -93,6 +94,7 @@ def test_seq2seq_unchanged(key):
     _same(o.greedy(params, src, 6, src_len=src_len), decoding.greedy(n, params, carry, 6))
 
 
+@pytest.mark.slow
 def test_captioner_unchanged_on_mapped_params(key):
     """The pure-function CNN computes what the old ``flax.linen`` encoder did."""
     old = _old("captioner")

@@ -27,6 +27,7 @@ def _by_hand(model, params, xs, lengths):
 
 
 @pytest.mark.parametrize("deep", [False, True], ids=["bidirectional", "stack"])
+@pytest.mark.slow
 def test_ends_is_forward_last_and_backward_first(key, deep):
     bi = rnnjax.bidirectional(rnnjax.cells.lstm(H), rnnjax.cells.lstm(H))
     cell = rnnjax.stack([rnnjax.cells.gru(4), bi]) if deep else bi

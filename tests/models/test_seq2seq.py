@@ -97,6 +97,7 @@ def test_scheduled_sampling_matches_a_loop(setup):
             y = int(jnp.argmax(logits))
 
 
+@pytest.mark.slow
 def test_teacher_forcing_gradient_matches_finite_differences(setup):
     model, params, src, src_len, tgt = setup
     with jax.enable_x64(True):
@@ -144,6 +145,7 @@ def test_greedy_on_a_scripted_step():
         greedy(model, None, jnp.zeros((2, 1)), 3)
 
 
+@pytest.mark.slow
 def test_real_valued_seq2seq_free_running_feeds_predictions(key):
     model = seq2seq(rnnjax.cells.gru(5), rnnjax.cells.gru(5), src_features=1, tgt_features=1)
     params = model.init(key)

@@ -1,13 +1,17 @@
+
 """experiments.parallel at a tiny size: the sweep's rows, convergence where λ_max < 0, and the
 figure and index drawn from the saved summary alone."""
 
 import json
+
+import pytest
 
 from experiments.parallel.config import Config, GainConfig
 from experiments.parallel.plots import headline, plot
 from experiments.parallel.run import run
 
 
+@pytest.mark.slow
 def test_tiny_sweep_rows_and_plots(tmp_path):
     config = Config(gain=GainConfig(hidden_size=4, gains=(0.5, 3.0), lengths=(16,), networks=1,
                                     lyapunov_steps=300))

@@ -177,6 +177,7 @@ def test_associative_needs_affine_form_and_valid_method(key):
         rnnjax.unroll(rnnjax.cells.mingru(4), p, xs, method="parallel")
 
 
+@pytest.mark.slow
 def test_reset_carry_bidirectional_dtypes_and_equality(key):
     cell = rnnjax.cells.mingru(4)
     p = random_params(cell, key)

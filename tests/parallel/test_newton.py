@@ -58,6 +58,7 @@ def test_newton_equals_unroll_outputs_carry_and_gradients(name, key):
 
 
 @pytest.mark.parametrize("name", CELLS)
+@pytest.mark.slow
 def test_newton_float64_outputs_and_gradients(name, key):
     with jax.enable_x64(True):
         cell, p, xs, c0 = setup(name, key, batch=(), T=6, dtype=jnp.float64)
@@ -114,6 +115,7 @@ def chaotic(key, T):
     return cell, p, xs
 
 
+@pytest.mark.slow
 def test_non_converged_solve_is_reported_and_T_iterations_are_exact(key):
     cell, p, xs = chaotic(key, 24)
     run = jax.jit(lambda p, xs: newton_unroll(cell, p, xs, max_iters=1))

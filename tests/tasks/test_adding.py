@@ -11,6 +11,7 @@ def _np(batch):
     return np.asarray(batch.inputs, np.float64), np.asarray(batch.targets, np.float64)
 
 
+@pytest.mark.slow
 def test_modern_markers_one_in_each_half_and_target_is_the_marked_sum(key):
     for length in (2, 7, 40):
         x, y = _np(adding.batch(key=key, batch_size=500, length=length))

@@ -71,6 +71,7 @@ def test_bad_input():
         cap.generate(2, key=jax.random.key(0), p_two=1.5)
 
 
+@pytest.mark.slow
 def test_experiment_end_to_end_and_resume(tmp_path):
     import json
 

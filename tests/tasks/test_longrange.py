@@ -45,6 +45,7 @@ def _keys(tree) -> set:
     return set()
 
 
+@pytest.mark.slow
 def test_tiny_sweep_writes_tables_and_figures(tmp_path):
     rc = longrange.main(TINY + ["--sweep.models", "elman", "lstm_fb1", "--sweep.seeds", "2",
                                 "--steps", "4", "--ablations.kinds", "no_clip", "tbptt",
@@ -78,6 +79,7 @@ def test_tiny_sweep_writes_tables_and_figures(tmp_path):
     assert (tmp_path / "loss_vs_T.png").exists()
 
 
+@pytest.mark.slow
 def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatch):
     one, two = tmp_path / "one", tmp_path / "two"
     common = TINY + ["--sweep.models", "lstm_fb1", "--ablations.kinds", "--steps", "8"]
@@ -113,6 +115,7 @@ def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatc
     assert updates == []
 
 
+@pytest.mark.slow
 def test_sharded_over_two_host_devices_matches_one_device(tmp_path):
     args = TINY + ["--sweep.models", "elman", "--ablations.kinds", "--sweep.seeds", "3",
                    "--steps", "4", "--execution.sweep", "map"]
@@ -208,6 +211,7 @@ def test_median_interval_and_model_names():
     assert tuple(tasks.MODELS) == lc.MODELS
 
 
+@pytest.mark.slow
 def test_truncated_apply_blocks_gradients_beyond_k_steps(key):
     import jax
     import jax.numpy as jnp

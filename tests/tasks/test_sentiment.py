@@ -150,6 +150,7 @@ TINY = ["--train.models", "lstm", "--train.steps", "6", "--train.hidden-size", "
         "--train.batch-size", "8", "--train.checkpoint-every", "3"]
 
 
+@pytest.mark.slow
 def test_experiment_end_to_end_and_resume(tmp_path):
     import json
 
@@ -178,6 +179,7 @@ def _tsv(path, n=30):
     return path
 
 
+@pytest.mark.slow
 def test_experiment_on_a_user_tsv(tmp_path):
     import json
 

@@ -89,6 +89,7 @@ def test_bad_input(call, match):
         call()
 
 
+@pytest.mark.slow
 def test_forecast_experiment_end_to_end_and_resume(tmp_path):
     import json
 

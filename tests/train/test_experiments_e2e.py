@@ -1,7 +1,10 @@
+
 """char_lm and truncated_bptt end to end at tiny size, including resume from checkpoints."""
 
 import json
 import math
+
+import pytest
 
 from experiments import char_lm, truncated_bptt
 from rnnjax.train import read_metrics
@@ -13,6 +16,7 @@ CHAR_TINY = ["--train.cells", "elman", "--train.hidden-size", "8", "--train.embe
              "--sample.chars", "12", "--sample.temperatures", "0", "1"]
 
 
+@pytest.mark.slow
 def test_char_lm_tiny_and_resume(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the cat sees the dog. the dogs see a cat.\n" * 40)
@@ -59,6 +63,7 @@ def test_char_lm_tiny_and_resume(tmp_path, capsys):
     assert (work / "hello.png").exists()
 
 
+@pytest.mark.slow
 def test_truncated_bptt_tiny_and_refuses_other_config(tmp_path, capsys):
     argv = ["--task.seq-len", "8", "--task.lag", "3", "--methods.k1", "2", "--methods.k2s", "2",
             "--methods.naive-chunks", "4", "--train.hidden-size", "4", "--train.batch-size", "4",

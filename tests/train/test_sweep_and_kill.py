@@ -1,3 +1,4 @@
+
 """Sweeps (vmap over seeds, sharding over forced host devices) and resume after SIGKILL."""
 
 import os
@@ -10,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 import rnnjax.train as T
 from rnnjax.train import sweep
@@ -28,6 +30,7 @@ def _batch(step):
     return x, x @ jnp.array([[1.0], [2.0], [-1.0]])
 
 
+@pytest.mark.slow
 def test_vmapped_sweep_equals_sequential_runs(key):
     opt = optax.inject_hyperparams(optax.sgd)(learning_rate=0.1)
     lrs = jnp.array([0.01, 0.1, 0.3])
@@ -141,6 +144,7 @@ print("RESUMED OK", len(hist))
 """
 
 
+@pytest.mark.slow
 def test_sigkilled_run_resumes_exactly(tmp_path):
     killed = _run_script(KILL, {"KILL_AT": "7"}, tmp_path)
     assert killed.returncode == -9, killed.stderr[-2000:]

@@ -74,6 +74,7 @@ def _reference_gradient(params, batch, k1, k2, reset):
 
 
 @pytest.mark.parametrize("k1,k2,reset", [(2, 4, False), (4, 2, False), (2, 3, False), (3, 3, True)])
+@pytest.mark.slow
 def test_truncated_gradient_matches_python_loop(key, k1, k2, reset):
     params, batch = _setup(key, 12)
     with jax.enable_x64(True):
@@ -107,6 +108,7 @@ def test_k2_at_least_T_is_full_bptt(key):
 
 
 @pytest.mark.parametrize("k1,k2,reset", [(2, 4, False), (2, 2, True)])
+@pytest.mark.slow
 def test_tbptt_step_updates_every_k1_steps(key, k1, k2, reset):
     """SGD through make_tbptt_step equals a Python loop that updates after every window,
     starting each window from the carry computed (with the parameters of the time) earlier."""
@@ -174,6 +176,7 @@ def test_resets_at_window_starts_equal_split_and_reset(key, k2):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_full_bptt_with_resets_equals_per_segment_runs(key):
     params, (xs, ys, mask) = _setup(key, 8)
     segments = [(0, 3), (3, 4), (4, 8)]  # batch element 0; element 1 is one sequence
