@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from statistics import NormalDist
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def wilson_interval(successes: int, n: int, *, level: float = 0.95) -> tuple[flo
         raise ValueError(f"wilson_interval needs n > 0 trials, got {n}")
     if not 0 <= successes <= n:
         raise ValueError(f"successes must lie in [0, n={n}], got {successes}")
-    z = _normal_quantile(0.5 + level / 2)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     p = successes / n
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
@@ -46,15 +47,3 @@ def wilson_interval(successes: int, n: int, *, level: float = 0.95) -> tuple[flo
     low = 0.0 if successes == 0 else max(0.0, centre - half)
     high = 1.0 if successes == n else min(1.0, centre + half)
     return p, low, high
-
-
-def _normal_quantile(q: float) -> float:
-    """Inverse standard normal CDF by bisection on ``erf`` (no SciPy needed)."""
-    lo, hi = -10.0, 10.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        if 0.5 * (1 + math.erf(mid / math.sqrt(2))) < q:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
