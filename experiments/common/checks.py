@@ -44,13 +44,14 @@ def require_unit_interval(config: Any, *names: str) -> None:
                 raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
 
 
-def require_subset(name: str, values: Sequence[str], allowed: Iterable[str]) -> None:
-    """``values`` is a non-empty subset of ``allowed``."""
+def require_subset(name: str, values: Sequence[str], allowed: Iterable[str], *,
+                   allow_empty: bool = False) -> None:
+    """``values`` is a subset of ``allowed``, non-empty unless ``allow_empty``."""
     allowed = tuple(allowed)
     unknown = [v for v in values if v not in allowed]
-    if unknown or not values:
-        raise ValueError(f"{name} must be a non-empty subset of {','.join(allowed)}, "
-                         f"got {','.join(values) or 'nothing'}")
+    if unknown or not (values or allow_empty):
+        raise ValueError(f"{name} must be a {'' if allow_empty else 'non-empty '}subset of "
+                         f"{','.join(allowed)}, got {','.join(values) or 'nothing'}")
 
 
 def require_choice(name: str, value: Any, allowed: Iterable[Any]) -> None:

@@ -26,17 +26,21 @@ from experiments.common.progress import say
 
 
 def cached_part(workdir: str | os.PathLike, name: str, settings: Any,
-                compute: Callable[[], dict[str, Any]], *, compact: bool = False) -> dict[str, Any]:
+                compute: Callable[[], dict[str, Any]], *, compact: bool = False,
+                trust_committed: bool = False) -> dict[str, Any]:
     """The result of part ``name``: reused if computed with ``settings``, else computed and saved.
 
     ``settings`` is anything JSON-able (a part's config dataclass, a dict); the saved file is
     ``{"settings": settings, **compute()}``. ``compact`` writes it without indentation.
+    ``trust_committed`` reuses a saved file whose settings match even without this workdir's
+    marker: for long sweeps completed in several sittings on different machines, each part's
+    committed result is final.
     """
     workdir = Path(workdir)
     path = workdir / f"{name}.json"
     settings = jsonable(settings)
     marker = workdir / "checkpoints" / f"{name}.settings.json"
-    if path.exists() and marker.exists() and read_json(marker) == settings:
+    if path.exists() and (trust_committed or marker.exists() and read_json(marker) == settings):
         saved = read_json(path)
         if saved.get("settings") == settings:
             say(f"{name}: reusing {path}")

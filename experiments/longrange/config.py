@@ -10,29 +10,74 @@ import tyro
 from experiments.common import require_choice, require_positive, require_subset
 
 TASKS = ("adding", "adding_hs97", "copy")
-MODELS = ("elman", "irnn", "lstm_fb0", "lstm_fb1", "lstm_chrono", "gru")
+MODELS = ("elman", "irnn", "lstm_fb0", "lstm_fb1", "lstm_chrono", "gru", "lru", "mingru",
+          "minlstm")
 ABLATIONS = ("no_clip", "tbptt")
+RECURRENT_INITS = ("default", "gaussian")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskSweep:
+    """One task's sweep: every model x T x seed is one run."""
+
+    models: tuple[str, ...] = ()
+    """Models (see ``MODELS``); none: the task is not run."""
+    lengths: tuple[int, ...] = ()
+    """Sequence lengths T (for the copy task: the delay)."""
+    seeds: int = 5
+    """Runs per (model, T); seed s gives every model the same data (paired comparisons)."""
+
+    def __post_init__(self):
+        require_subset("models", self.models, MODELS, allow_empty=True)
+        require_positive(self, "seeds")
+        if any(t < 6 for t in self.lengths):
+            raise ValueError(f"lengths must be values >= 6, got {self.lengths!r}")
 
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-    """The main sweep: every task x model x T x seed is one run."""
+    """The main sweep, one :class:`TaskSweep` per task."""
 
-    tasks: tuple[str, ...] = ("adding",)
-    """Tasks: adding (Le et al. 2015 form), adding_hs97 (Hochreiter & Schmidhuber 1997), copy."""
-    models: tuple[str, ...] = MODELS
-    """elman (tanh), irnn (ReLU, identity init), lstm_fb0/1 (forget bias 0/1), lstm_chrono, gru."""
-    lengths: tuple[int, ...] = (50, 100, 200, 400)
-    """Sequence lengths T (for the copy task: the delay)."""
-    seeds: int = 5
-    """Runs per (task, model, T); seed s gives every model the same data (paired comparisons)."""
+    adding: TaskSweep = TaskSweep(
+        models=("elman", "irnn", "lstm_fb0", "lstm_fb1", "lstm_chrono", "gru", "lru", "mingru",
+                "minlstm"), lengths=(50, 100, 200, 400, 800))
+    """Adding problem, modern form (Le et al. 2015)."""
+    copy: TaskSweep = TaskSweep(models=("elman", "lstm_fb1", "lstm_chrono", "gru"),
+                                lengths=(100, 200, 500), seeds=3)
+    """Copy task (Arjovsky et al. 2016)."""
+    adding_hs97: TaskSweep = TaskSweep()
+    """Adding problem, 1997 form (Hochreiter & Schmidhuber 1997)."""
+
+    def tasks(self) -> dict[str, TaskSweep]:
+        """The tasks that run, in ``TASKS`` order."""
+        return {t: getattr(self, t) for t in TASKS if getattr(self, t).models
+                and getattr(self, t).lengths}
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneConfig:
+    """The learning-rate (and Elman recurrent-init) sweep that sets each tuned model's setting.
+
+    Every (learning rate, init) of a tuned model runs at each of ``lengths`` on the adding
+    problem's seeds; the setting with the lowest mean over ``lengths`` of the median final
+    loss / baseline is then used for that model at every T, task and ablation.
+    """
+
+    models: tuple[str, ...] = ("elman", "irnn", "lru", "mingru", "minlstm")
+    """Models whose learning rate is tuned (the others use ``train.learning_rate``)."""
+    lengths: tuple[int, ...] = (50, 100)
+    """Adding-problem lengths of the tuning runs (these runs are also the main sweep's there)."""
+    learning_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
+    """Adam's peak learning rates tried."""
+    elman_inits: tuple[str, ...] = RECURRENT_INITS
+    """Recurrent inits tried for ``elman``: default (orthogonal) and gaussian (N(0, 1/H))."""
 
     def __post_init__(self):
-        require_subset("sweep.tasks", self.tasks, TASKS)
-        require_subset("sweep.models", self.models, MODELS)
-        require_positive(self, "seeds")
-        if not self.lengths or any(t < 6 for t in self.lengths):
-            raise ValueError(f"sweep.lengths must be values >= 6, got {self.lengths!r}")
+        require_subset("tune.models", self.models, MODELS, allow_empty=True)
+        require_subset("tune.elman_inits", self.elman_inits, RECURRENT_INITS)
+        require_positive(self, "learning_rates")
+        if self.models and not (self.learning_rates and self.lengths and self.elman_inits):
+            raise ValueError("tune needs learning_rates, lengths and elman_inits when it has models")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,13 +121,18 @@ class TrainConfig:
 
 @dataclasses.dataclass(frozen=True)
 class AblationConfig:
-    """Variants of some models, run over the same seeds and T as the main sweep."""
+    """Variants of some models on the adding problem, over the main sweep's seeds.
+
+    The forget-gate ablation (b_f = 0 vs 1 vs chrono) is the main sweep's three LSTM models.
+    """
 
     kinds: tuple[str, ...] = ABLATIONS
-    """no_clip (clipping off), tbptt (backprop through the last tbptt_truncation steps if < T/2)."""
+    """no_clip (clipping off), tbptt (backprop through the last tbptt_truncation steps)."""
     models: tuple[str, ...] = ("elman", "lstm_fb1")
-    """The models ablated."""
-    tbptt_truncation: int = 10
+    """The models ablated (each with its tuned setting)."""
+    lengths: tuple[int, ...] = (100, 400)
+    """Adding-problem lengths T of the ablation runs (tbptt only where tbptt_truncation < T/2)."""
+    tbptt_truncation: int = 20
     """Steps backpropagated by the truncated-BPTT ablation."""
 
     def __post_init__(self):
@@ -90,8 +140,8 @@ class AblationConfig:
         if unknown:
             raise ValueError(f"ablations.kinds must be among {','.join(ABLATIONS)}, "
                              f"got {','.join(self.kinds)}")
-        require_subset("ablations.models", self.models, MODELS)
-        require_positive(self, "tbptt_truncation")
+        require_subset("ablations.models", self.models, MODELS, allow_empty=True)
+        require_positive(self, "tbptt_truncation", "lengths")
 
 
 _TOP = tyro.conf.arg(prefix_name=False)  # --local-processes, not --local-processes
@@ -143,22 +193,27 @@ class Config:
     T ≈ 100–200 while gated networks learn far below it (Hochreiter & Schmidhuber 1997; Le et al.
     2015; Arjovsky et al. 2016); forget-gate bias 1 and chrono initialisation (Tallec & Ollivier
     2018) help the LSTM; truncated BPTT shorter than the lag and training without gradient
-    clipping are the ablations.
+    clipping are the ablations. Linear recurrent cells (LRU, Orvieto et al. 2023; minGRU and
+    minLSTM, Feng et al. 2024) run under the same protocol. Every run also records the dynamics
+    at initialisation: log ||dh_T/dh_0|| on a test sequence (before and after training) and the
+    largest Lyapunov exponent of the driven network.
 
     Adding problem, modern form (Le et al. 2015): values U[0, 1], one marker in each half, target
     their sum, MSE, baseline 1/6 (``adding_hs97``: the 1997 form, baseline 1/24, success = every
     test sequence within 0.04). Copy task (Arjovsky et al. 2016): 10 symbols of 8 categories,
     delay T, cross-entropy over all T + 20 steps, baseline 10 log 8 / (T + 20). Adam with
-    global-norm clipping; "loss" is the final loss on a fixed test set.
+    global-norm clipping; "loss" is the final loss on a fixed test set. The learning rate of the
+    tuned models (and the Elman recurrent init) is chosen by the ``tune`` sweep at short T.
 
     Each (task, T, cell family, gradient path) is one jitted program whose leading axis holds its
-    runs (seeds, forget-gate initialisations, clipping on/off), sharded over a device mesh when
-    there are several devices, checkpointed and resumed on its own.
+    runs (seeds, learning rates, initialisations, clipping on/off), sharded over a device mesh
+    when there are several devices, and resumed on its own; each finished program's result is a
+    file under ``programs/`` that a rerun (on any machine) reuses when its settings match.
 
-    Commands and runtimes on 2 CPU cores (cost is linear in runs x updates x T):
-    ``python -m experiments.longrange --quick`` (about 2 minutes idle);
-    ``--preset medium`` (T = 100, 200; about 10 minutes); ``--preset long`` (T = 400; about
-    25 minutes); ``--preset full`` (about 4 hours, extrapolated; rerun to resume).
+    Commands on 2 CPU cores (cost is linear in runs x updates x T):
+    ``python -m experiments.longrange --quick`` (a few minutes);
+    ``--preset full`` (hours; rerun the same command to resume, also from committed results);
+    ``--local-processes 2`` uses both cores.
     """
 
     seed: int = 0
@@ -166,6 +221,7 @@ class Config:
     steps: int | None = None
     """Updates per run, overriding train.steps (None: train.steps)."""
     sweep: SweepConfig = SweepConfig()
+    tune: TuneConfig = TuneConfig()
     train: TrainConfig = TrainConfig()
     ablations: AblationConfig = AblationConfig()
     execution: ExecutionConfig = ExecutionConfig()
@@ -173,25 +229,14 @@ class Config:
 
 PRESETS = {
     "quick": Config(
-        sweep=SweepConfig(models=("elman", "irnn", "lstm_fb1", "lstm_chrono", "gru"),
-                          lengths=(50, 100), seeds=3),
+        sweep=SweepConfig(
+            adding=TaskSweep(models=("elman", "irnn", "lstm_fb1", "lstm_chrono", "gru", "mingru"),
+                             lengths=(50, 100), seeds=3),
+            copy=TaskSweep()),
+        tune=TuneConfig(models=("elman",), lengths=(50,), learning_rates=(1e-3, 1e-2)),
         train=TrainConfig(steps=600, n_test=256, eval_every=50, checkpoint_every=300),
-        ablations=AblationConfig(kinds=("tbptt",), models=("lstm_fb1",)),
+        ablations=AblationConfig(kinds=("tbptt",), models=("lstm_fb1",), lengths=(100,),
+                                 tbptt_truncation=10),
     ),
-    "full": Config(),
-    # results/longrange/medium: Elman against LSTM b_f = 1 at T = 100 and 200 (made with the
-    # vmapped sweep)
-    "medium": Config(
-        sweep=SweepConfig(models=("elman", "lstm_fb1"), lengths=(100, 200), seeds=3),
-        train=TrainConfig(steps=1500, n_test=256, eval_every=50),
-        ablations=AblationConfig(kinds=()),
-        execution=ExecutionConfig(sweep="vmap"),
-    ),
-    # results/longrange/long: four models at T = 400
-    "long": Config(
-        sweep=SweepConfig(models=("elman", "lstm_fb1", "lstm_chrono", "gru"), lengths=(400,),
-                          seeds=3),
-        train=TrainConfig(steps=3000, n_test=256),
-        ablations=AblationConfig(kinds=()),
-    ),
+    "full": Config(train=TrainConfig(steps=2000)),
 }

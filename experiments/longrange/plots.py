@@ -23,9 +23,12 @@ from experiments.longrange.summary import (
 )
 
 LABELS = {"elman": "Elman (tanh)", "irnn": "IRNN (ReLU, identity)", "lstm_fb0": "LSTM, b_f = 0",
-          "lstm_fb1": "LSTM, b_f = 1", "lstm_chrono": "LSTM, chrono init", "gru": "GRU"}
+          "lstm_fb1": "LSTM, b_f = 1", "lstm_chrono": "LSTM, chrono init", "gru": "GRU",
+          "lru": "LRU", "mingru": "minGRU", "minlstm": "minLSTM"}
 COLORS = {"elman": "tab:red", "irnn": "tab:orange", "lstm_fb0": "tab:cyan",
-          "lstm_fb1": "tab:blue", "lstm_chrono": "tab:purple", "gru": "tab:green"}
+          "lstm_fb1": "tab:blue", "lstm_chrono": "tab:purple", "gru": "tab:green",
+          "lru": "tab:brown", "mingru": "tab:olive", "minlstm": "tab:gray"}
+INIT_LABELS = {"default": "", "gaussian": ", Gaussian W_h"}
 TITLES = {"adding": "adding problem (MSE, baseline 1/6)",
           "adding_hs97": "adding problem, 1997 form (baseline 1/24)",
           "copy": "copy task (cross-entropy, baseline 10 log 8 / (T+20))"}
@@ -195,6 +198,73 @@ def ablations(rows, path: Path) -> bool:
     return True
 
 
+def lr_sweep(rows, path: Path) -> bool:
+    """Final loss / baseline against the learning rate of each tuned model (False: no data)."""
+    import matplotlib.pyplot as plt
+
+    tune = select(rows, ablation="tune")
+    if not tune:
+        return False
+    lengths = sorted({r["T"] for r in tune})
+    fig, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths) + 2.2, 3.4),
+                             squeeze=False, sharey=True, layout="constrained")
+    for ax, T in zip(axes[0], lengths, strict=True):
+        for (m, init), rs in by(select(tune, T=T, ablation="tune"), "model", "recurrent_init").items():
+            g = by(rs, "lr")
+            lrs = sorted(lr for (lr,) in g)
+            _errorbar(ax, lrs, [loss_ratio(g[(lr,)]) for lr in lrs], marker="o",
+                      fmt="-" if init == "default" else "--", color=COLORS[m],
+                      label=LABELS[m] + INIT_LABELS[init])
+        ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
+        ax.set_xscale("log")
+        _plain_log_y(ax)
+        ax.set_xlabel("Adam peak learning rate")
+        ax.set_title(f"adding problem, T = {T}", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    axes[0, 0].set_ylabel("final test loss / baseline")
+    _legend_outside(axes[0, -1])
+    fig.suptitle(f"learning-rate sweep ({_ci(tune)}); the best setting of each model is used "
+                 "at every T", fontsize=9)
+    save_figure(fig, path)
+    return True
+
+
+def dynamics(rows, path: Path) -> bool:
+    """Final loss / baseline against log ||dh_T/dh_0|| at initialisation, every main run."""
+    import matplotlib.pyplot as plt
+
+    main = [r for r in select(rows) if r["init_log_jacobian"] is not None
+            and r["loss_over_baseline"] is not None]
+    if not main:
+        return False
+    tasks = sorted({r["task"] for r in main}, key=TASKS.index)
+    lengths = sorted({r["T"] for r in main})
+    markers = dict(zip(lengths, "o^sDvP*X", strict=False))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.8 * len(tasks) + 2.4, 3.8),
+                             squeeze=False, layout="constrained")
+    for ax, task in zip(axes[0], tasks, strict=True):
+        for (m, T), rs in by(select(main, task=task), "model", "T").items():
+            ax.scatter([r["init_log_jacobian"] for r in rs], [r["loss_over_baseline"] for r in rs],
+                       color=COLORS[m], marker=markers.get(T, "o"), s=16, alpha=0.8)
+        ax.axhline(1.0, color="k", ls="--", lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel(r"$\log\,\|\partial h_T/\partial h_0\|_2$ at initialisation (test sequence)")
+        ax.set_ylabel("final test loss / baseline")
+        ax.set_title(TITLES[task], fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+    from matplotlib.lines import Line2D
+    handles = ([Line2D([], [], color=COLORS[m], marker="o", ls="", label=LABELS[m])
+                for m in MODELS if any(r["model"] == m for r in main)]
+               + [Line2D([], [], color="k", marker=markers[T], ls="", label=f"T = {T}")
+                  for T in lengths]
+               + [Line2D([], [], color="k", ls="--", label="baseline")])
+    axes[0, -1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.suptitle("trainability against the gradient path at initialisation: one point per run "
+                 "(model, T, seed)", fontsize=9)
+    save_figure(fig, path)
+    return True
+
+
 def success_rule(rows) -> str:
     text = f"first evaluation with test loss <= {rows[0]['success_ratio']:g} x baseline"
     if any(r["task"] == "adding_hs97" for r in rows):
@@ -238,6 +308,11 @@ def plot(workdir: Path) -> None:
     if ablations(rows, workdir / "ablations.png"):
         figures.append(("ablations.png", "forget-gate initialisation, clipping off and "
                                          "truncated BPTT, where run"))
+    if lr_sweep(rows, workdir / "lr_sweep.png"):
+        figures.append(("lr_sweep.png", "learning-rate (and Elman init) sweep of the tuned models"))
+    if dynamics(rows, workdir / "dynamics.png"):
+        figures.append(("dynamics.png", "final loss / baseline against log ||dh_T/dh_0|| at "
+                                        "initialisation, every run"))
     write_index(workdir, title="LSTM versus Elman on long-range dependencies",
                 headline=headline(rows, summary.get("complete", False)), figures=figures,
                 tables=["summary.json", "curves.json"])

@@ -127,21 +127,38 @@ def chunk(members, index: int, count: int) -> tuple[list, int]:
     return (mine, len(mine)) if mine else ([members[-1]], 0)
 
 
-def gather(local: dict[str, Any], real: int, counts: list[int]) -> dict[str, Any]:
-    """Every process's evaluations of :func:`experiments.longrange.sweep.train_group`, in order.
+PER_RUN = ("init_log_jacobian", "final_log_jacobian", "init_lambda_max")
 
-    ``local`` holds ``steps`` and, per ``test_*`` metric, one list per evaluation with one value
-    per local run (the first ``real`` are kept); ``counts`` is each process's number of real runs.
+
+def gather(local: dict[str, Any], real: int, counts: list[int]) -> dict[str, Any]:
+    """Every process's results of :func:`experiments.longrange.sweep.train_group`, in run order.
+
+    ``local`` holds ``steps``, per ``test_*`` metric one list per evaluation with one value per
+    local run, and the :data:`PER_RUN` lists (one value per local run); the first ``real`` runs
+    are kept. ``counts`` is each process's number of real runs.
     """
     metrics = sorted(k for k in local if k.startswith("test_"))
-    width = max(1, max(counts))
-    values = np.full((len(metrics), len(local["steps"]), width), np.nan, np.float32)
-    for i, key in enumerate(metrics):
-        arr = np.asarray(local[key], np.float32)[:, :real]
-        values[i, :, :arr.shape[1]] = arr
+    rows = [np.asarray(local[k], np.float32)[:, :real] for k in metrics]
+    rows += [np.asarray([np.nan if x is None else x for x in local[k]], np.float32)[None, :real]
+             for k in PER_RUN]
+    width, depth = max(1, max(counts)), len(local["steps"])
+    values = np.full((len(rows), max(depth, 1), width), np.nan, np.float32)
+    for i, arr in enumerate(rows):
+        values[i, :arr.shape[0], :arr.shape[1]] = arr
     everyone = np.asarray(multihost_utils.process_allgather(values))  # (processes, ...)
     merged = np.concatenate([everyone[p, :, :, :c] for p, c in enumerate(counts)], axis=-1)
-    out = {k: v for k, v in local.items() if not k.startswith("test_")}
+    out = {k: v for k, v in local.items() if not k.startswith("test_") and k not in PER_RUN}
     for i, key in enumerate(metrics):
-        out[key] = [[float(x) for x in row] for row in merged[i]]
+        out[key] = [[float(x) for x in row] for row in merged[i, :depth]]
+    for i, key in enumerate(PER_RUN, start=len(metrics)):
+        out[key] = [float(x) if np.isfinite(x) else None for x in merged[i, 0]]
     return out
+
+
+def share(value: Any) -> Any:
+    """Process 0's ``value`` (a small picklable object), received by every process."""
+    data = np.frombuffer(pickle.dumps(value), np.uint8)
+    size = int(multihost_utils.broadcast_one_to_all(np.array(data.size, np.int32)))
+    buf = np.zeros(size, np.uint8)
+    buf[:data.size] = data[:size]
+    return pickle.loads(multihost_utils.broadcast_one_to_all(buf).tobytes())

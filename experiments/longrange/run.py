@@ -1,4 +1,4 @@
-"""Run the sweep: every program cached on its own settings, then ``summary.json`` and ``curves.json``."""
+"""Run the sweep: the tuning stage, then the main sweep; ``summary.json`` and ``curves.json``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from experiments.common import cached_part, num_steps, write_json
 from experiments.longrange import processes
 from experiments.longrange.config import Config
 from experiments.longrange.summary import rows_and_curves
-from experiments.longrange.sweep import plan, train_group
+from experiments.longrange.plan import best_settings, main_groups, tune_groups
+from experiments.longrange.sweep import train_group
 
 
 def group_settings(config: Config, group) -> dict:
@@ -22,12 +23,14 @@ def group_settings(config: Config, group) -> dict:
 
 
 def run(config: Config, workdir: Path) -> None:
-    """Train every program (each resumable on its own under ``runs/``) and write the tables.
+    """Train every program (each resumable on its own) and write the tables.
 
-    The tables are rewritten after every program (``"complete": false`` until the last), so an
-    interrupted sweep leaves usable partial results. With several processes
-    (:mod:`experiments.longrange.processes`) every process runs this function and process 0
-    alone writes.
+    Each finished program's result is ``programs/<name>.json`` (committed with the results, and
+    reused by a rerun on any machine when its settings match); its checkpoints are under the
+    git-ignored ``runs/``. The tables are rewritten after every program (``"complete": false``
+    until the last), so an interrupted sweep leaves usable partial results. With several
+    processes (:mod:`experiments.longrange.processes`) every process runs this function and
+    process 0 alone writes.
     """
     children = []
     if config.execution.local_processes > 1:
@@ -43,33 +46,60 @@ def run(config: Config, workdir: Path) -> None:
 
 
 def _run(config: Config, workdir: Path) -> None:
-    runs = workdir / "runs"
     writer = not processes.is_worker(config)
+    results: dict[str, tuple] = {}  # program name -> (group, result)
+
+    def run_stage(groups, best):
+        for group in groups:
+            result = _program(config, group, workdir, writer)
+            if writer:
+                results[group.name] = (group, result)
+                _write_tables(config, workdir, list(results.values()), best, complete=False)
+
+    run_stage(tune_groups(config), {})
+    best = {}
+    if writer and config.tune.models:
+        best = best_settings(config, {n: r for n, (g, r) in results.items() if g.stage == "tune"})
+    if processes.is_multiprocess(config):
+        best = processes.share(best)
+    run_stage(main_groups(config, best), best)
+    if writer:
+        _write_tables(config, workdir, list(results.values()), best, complete=True)
+
+
+def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
+    """One program's result: reused, or trained (split over the processes when there are several)."""
+    if not writer:  # a worker: compute when process 0 does, write nothing
+        if processes.announce(None):
+            _train_split(config, group)
+        return None
+    computed = []
+
+    def compute():
+        computed.append(True)
+        if not processes.is_multiprocess(config):
+            return train_group(config, group, workdir / "runs")
+        processes.announce(True)
+        return _train_split(config, group)
+
+    result = cached_part(workdir / "programs", group.name, group_settings(config, group), compute,
+                         compact=True, trust_committed=True)
+    if processes.is_multiprocess(config) and not computed:
+        processes.announce(False)
+    return result
+
+
+def _write_tables(config: Config, workdir: Path, done, best, complete: bool) -> None:
     rows, curves = [], []
-    for group in plan(config):
-        if not writer:  # a worker: compute when process 0 does, write nothing
-            if processes.announce(None):
-                _train_split(config, group)
-            continue
-        computed = []
-
-        def compute(group=group, computed=computed):
-            computed.append(True)
-            if not processes.is_multiprocess(config):
-                return train_group(config, group, runs)
-            processes.announce(True)
-            return _train_split(config, group)
-
-        result = cached_part(runs, group.name, group_settings(config, group), compute)
-        if processes.is_multiprocess(config) and not computed:
-            processes.announce(False)
-        r, c = rows_and_curves(config, group, result)
+    for group, result in done:
+        r, c = rows_and_curves(config, group, result, best)
         rows += r
         curves += c
-        write_json(workdir / "summary.json", {"complete": False, "rows": rows})
-        write_json(workdir / "curves.json", curves)
-    if writer:
-        write_json(workdir / "summary.json", {"complete": True, "rows": rows})
+    write_json(workdir / "summary.json", {
+        "complete": complete,
+        "tuned": {m: {"lr": lr, "init": init} for m, (lr, init) in best.items()},
+        "rows": rows})
+    write_json(workdir / "curves.json", curves)
 
 
 def _train_split(config: Config, group) -> dict:

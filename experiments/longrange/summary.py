@@ -1,11 +1,14 @@
 """From each program's evaluations to the study's tables, and the statistics of every figure.
 
-``summary.json`` has one row per (task, model, T, seed, ablation): ``loss`` is the final test loss
+``summary.json`` has one row per run (task, model, T, seed, ablation, lr, recurrent_init) and
+``tuned``, each tuned model's chosen learning rate and init: ``loss`` is the final test loss
 (null when not finite), ``loss_over_baseline`` its ratio to the task's constant-prediction
 baseline, ``steps_to_success`` the first evaluated update with test loss <= ``success_ratio`` x
 baseline (1997 adding form: every test sequence within 0.04), ``diverged`` true when the final
 loss is not finite or > ``DIVERGED`` x baseline. ``curves.json`` has each run's test loss /
-baseline at every evaluation.
+baseline at every evaluation. ``init_log_jacobian`` / ``final_log_jacobian`` are
+``log ||dh_T/dh_0||`` before and after training and ``init_lambda_max`` the largest Lyapunov
+exponent at initialisation (:mod:`experiments.longrange.dynamics`).
 
 One statistic everywhere, tables and figures alike: the median over seeds with a 95 % percentile
 bootstrap interval (:func:`median_ci`); success fractions with Wilson intervals
@@ -22,7 +25,7 @@ import numpy as np
 from experiments.common import num_steps
 from experiments.common.stats import bootstrap_ci, wilson_interval
 from experiments.longrange.config import Config
-from experiments.longrange.sweep import Group
+from experiments.longrange.plan import Group
 
 DIVERGED = 100.0  # a run whose final test loss is non-finite or > 100 x baseline diverged
 
@@ -31,8 +34,12 @@ def _finite(x: float | None) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def rows_and_curves(config: Config, group: Group, result: dict[str, Any]):
-    """The summary rows and learning curves of one program's runs."""
+def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: dict):
+    """The summary rows and learning curves of one program's runs.
+
+    A tuning run whose (learning rate, init) is its model's chosen setting (``best``) appears
+    twice: as a ``"tune"`` row and as a main-sweep row (``ablation`` None).
+    """
     steps, base, tc = result["steps"], result["baseline"], config.train
     rows, curves = [], []
     for i, m in enumerate(group.members):
@@ -43,20 +50,28 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any]):
             ok = [x is not None and x <= tc.success_ratio * base for x in losses]
         first = next((s for s, good in zip(steps, ok, strict=True) if good), None)
         final = losses[-1] if losses else None
-        rows.append({
+        row = {
             "task": group.task, "model": m.model, "T": group.T, "seed": m.seed,
-            "ablation": m.ablation, "loss": final, "baseline": base,
+            "ablation": m.ablation, "lr": m.lr, "recurrent_init": m.init,
+            "loss": final, "baseline": base,
             "loss_over_baseline": None if final is None else final / base,
             "steps_to_success": first, "success": first is not None,
             "diverged": final is None or final > DIVERGED * base,
+            "init_log_jacobian": result["init_log_jacobian"][i],
+            "final_log_jacobian": result["final_log_jacobian"][i],
+            "init_lambda_max": result["init_lambda_max"][i],
             "steps": num_steps(config, tc.steps), "data": tc.data, "hidden_size": tc.hidden_size,
             "n_params": result["n_params"][m.model], "clip_norm": tc.clip_norm if m.clip else None,
             "tbptt": group.tbptt, "success_ratio": tc.success_ratio,
-        })
-        curves.append({"task": group.task, "model": m.model, "T": group.T, "seed": m.seed,
-                       "ablation": m.ablation, "steps": steps,
-                       "loss_over_baseline": [None if x is None else round(x / base, 5)
-                                              for x in losses]})
+        }
+        curve = {"task": group.task, "model": m.model, "T": group.T, "seed": m.seed,
+                 "ablation": m.ablation, "lr": m.lr, "recurrent_init": m.init, "steps": steps,
+                 "loss_over_baseline": [None if x is None else round(x / base, 5) for x in losses]}
+        rows.append(row)
+        curves.append(curve)
+        if m.ablation == "tune" and best.get(m.model) == (m.lr, m.init):
+            rows.append({**row, "ablation": None})
+            curves.append({**curve, "ablation": None})
     return rows, curves
 
 

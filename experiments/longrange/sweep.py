@@ -1,8 +1,7 @@
-"""The sweep: which programs run, and how one program trains all of its runs at once.
+"""How one program (:class:`experiments.longrange.plan.Group`) trains all of its runs at once.
 
-A *program* is one (task, T, cell family, gradient path): its runs (seeds, forget-gate
-initialisations, clipping on or off) share one step function, so they are stacked on a leading
-axis and trained by one jitted step per update. With several devices that axis is sharded over a
+The runs of a program (seeds, learning rates, initialisations, clipping on or off) share one
+step function, so they are stacked on a leading axis and trained by one jitted step per update. With several devices that axis is sharded over a
 ``jax.sharding.Mesh`` (:mod:`rnnjax.train.sweep`); the runs never communicate. Inside a device the
 runs are batched with ``jax.vmap`` or run in turn with ``jax.lax.map`` (:func:`sweep_mode`).
 """
@@ -11,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,69 +21,36 @@ from jax.sharding import PartitionSpec as P
 import rnnjax.train as tr
 from experiments.common import UserError, num_steps
 from experiments.longrange.config import TASKS, Config
-from experiments.longrange.tasks import MODELS, make_task
-
-
-class Member(NamedTuple):
-    """One run on a program's sweep axis."""
-
-    model: str
-    seed: int
-    clip: bool
-    ablation: str | None
-
-
-class Group(NamedTuple):
-    """One compiled program: a task, a T, a cell family, a gradient path (full or truncated)."""
-
-    task: str
-    T: int
-    family: str
-    tbptt: int | None
-    members: tuple[Member, ...]
-
-    @property
-    def name(self) -> str:
-        cut = f"_tbptt{self.tbptt}" if self.tbptt else ""
-        return f"{self.task}_T{self.T}_{self.family}{cut}"
-
-
-def plan(config: Config) -> list[Group]:
-    """All programs of the sweep, shortest T first (partial results are useful early)."""
-    groups = []
-    seeds = range(config.sweep.seeds)
-    abl = config.ablations
-    for T in sorted(config.sweep.lengths):
-        for task in config.sweep.tasks:
-            families: dict[str, list[Member]] = {}
-            for m in config.sweep.models:
-                families.setdefault(MODELS[m][0], []).extend(
-                    Member(m, s, True, None) for s in seeds)
-            if "no_clip" in abl.kinds:
-                for m in abl.models:
-                    families.setdefault(MODELS[m][0], []).extend(
-                        Member(m, s, False, "no_clip") for s in seeds)
-            groups += [Group(task, T, f, None, tuple(ms)) for f, ms in families.items()]
-            if "tbptt" in abl.kinds and abl.tbptt_truncation < T // 2:
-                for m in abl.models:
-                    groups.append(Group(task, T, MODELS[m][0], abl.tbptt_truncation, tuple(
-                        Member(m, s, True, f"tbptt_k{abl.tbptt_truncation}") for s in seeds)))
-    return groups
+from experiments.longrange.dynamics import LYAPUNOV_LENGTH, has_real_carry, run_dynamics
+from experiments.longrange.plan import Group, Member
+from experiments.longrange.tasks import make_cell, make_task
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
-    """Global-norm clipping then Adam (constant rate, or cosine decay to 10 % over the run).
+    """Global-norm clipping, then Adam with a per-run peak learning rate (constant, or cosine
+    decay to 10 % of it over the run).
 
-    The clipping threshold is an array in the optimiser state (``optax.inject_hyperparams``) so
-    that clipped and unclipped runs share one program along the sweep axis: "off" is an infinite
-    threshold, set per run after initialisation.
+    ``adam(lr)`` is ``chain(scale_by_adam(), scale(-lr))``; here the schedule's shape and the
+    peak rate are separate, and the peak rate and the clipping threshold are arrays in the
+    optimiser state (``optax.inject_hyperparams``), so that runs with different rates, clipped or
+    not, share one program along the sweep axis (set per run after initialisation by
+    :func:`set_hyperparams`; clipping "off" is an infinite threshold).
     """
-    lr = config.train.learning_rate
-    if config.train.lr_schedule == "cosine":
-        lr = optax.cosine_decay_schedule(lr, decay_steps=num_steps(config, config.train.steps),
-                                         alpha=0.1)
-    clip = optax.inject_hyperparams(optax.clip_by_global_norm)
-    return optax.chain(clip(max_norm=config.train.clip_norm), optax.adam(lr))
+    tc = config.train
+    shape = []
+    if tc.lr_schedule == "cosine":
+        shape = [optax.scale_by_schedule(optax.cosine_decay_schedule(
+            1.0, decay_steps=num_steps(config, tc.steps), alpha=0.1))]
+    return optax.chain(optax.inject_hyperparams(optax.clip_by_global_norm)(max_norm=tc.clip_norm),
+                       optax.scale_by_adam(), *shape,
+                       optax.inject_hyperparams(optax.scale)(step_size=-tc.learning_rate))
+
+
+def set_hyperparams(opt_state, members, clip_norm: float):
+    """The optimiser state with each run's clipping threshold and (negated) learning rate."""
+    return optax.tree_utils.tree_set(
+        opt_state, max_norm=jnp.array([clip_norm if m.clip else jnp.inf for m in members]),
+        step_size=-jnp.array([m.lr for m in members]))
 
 
 def seed_keys(config: Config, task: str, T: int, seed: int) -> tuple[jax.Array, jax.Array]:
@@ -133,10 +99,10 @@ def truncated_apply(model, params, inputs: jax.Array, k: int | None) -> jax.Arra
 
 
 def _blocks(members) -> list[list[Member]]:
-    """Consecutive runs of the same model (initialised by one vmapped call each)."""
+    """Consecutive runs of the same model and init (initialised by one vmapped call each)."""
     blocks: list[list[Member]] = []
     for m in members:
-        if blocks and blocks[-1][0].model == m.model:
+        if blocks and (blocks[-1][0].model, blocks[-1][0].init) == (m.model, m.init):
             blocks[-1].append(m)
         else:
             blocks.append([m])
@@ -147,14 +113,17 @@ def train_group(config: Config, group: Group, workdir: Path | None,
                 members: list[Member] | None = None) -> dict[str, Any]:
     """Train the runs of ``group`` as one program under ``workdir``; their evaluations.
 
-    Returns ``baseline``, ``n_params`` per model, ``steps`` (the evaluated updates) and, per test
-    metric, one list per evaluation with one value per run (``members`` order; default: all of
-    ``group.members``). ``workdir=None``: no checkpoints (the runs of a multi-process sweep).
+    Returns ``baseline``, ``n_params`` per model, ``steps`` (the evaluated updates), per test
+    metric one list per evaluation with one value per run (``members`` order; default: all of
+    ``group.members``), and per run the dynamics of :mod:`experiments.longrange.dynamics`:
+    ``init_log_jacobian``, ``final_log_jacobian`` (on the first test sequence) and
+    ``init_lambda_max`` (``None`` for a complex carry). ``workdir=None``: no checkpoints (the runs
+    of a multi-process sweep).
     """
     members = list(group.members if members is None else members)
     tc = config.train
     task = make_task(group.task, group.T)
-    models = {m.model: task.model(MODELS[m.model][1](tc.hidden_size, group.T))
+    models = {(m.model, m.init): task.model(make_cell(m.model, tc.hidden_size, group.T, m.init))
               for m in group.members}
     model = next(iter(models.values()))  # the family's step: any member's model computes it
     opt = optimizer(config)
@@ -166,32 +135,40 @@ def train_group(config: Config, group: Group, workdir: Path | None,
 
     blocks = _blocks(members)
     keys = [seed_keys(config, group.task, T, m.seed) for m in members]
-    max_norm = jnp.array([tc.clip_norm if m.clip else jnp.inf for m in members])
 
     @jax.jit
-    def init_states(k_init, k_data, max_norm):
+    def init_states(k_init, k_data):
         parts, start = [], 0
         for block in blocks:
-            init = models[block[0].model].init
+            init = models[block[0].model, block[0].init].init
             sl = slice(start, start + len(block))
             parts.append(jax.vmap(lambda ki, kd, init=init: tr.init_state(init(ki), opt, key=kd))(
                 k_init[sl], k_data[sl]))
             start += len(block)
         states = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
-        return states._replace(opt_state=optax.tree_utils.tree_set(states.opt_state,
-                                                                   max_norm=max_norm))
+        return states._replace(opt_state=set_hyperparams(states.opt_state, members,
+                                                         tc.clip_norm))
 
-    states = init_states(jnp.stack([k[0] for k in keys]), jnp.stack([k[1] for k in keys]),
-                         max_norm)
+    states = init_states(jnp.stack([k[0] for k in keys]), jnp.stack([k[1] for k in keys]))
+    test_key = jax.random.fold_in(jax.random.key(config.seed + 10_007), T)
+    test_inputs, test_targets = task.sample(jax.random.fold_in(test_key, TASKS.index(group.task)),
+                                            tc.n_test)
+    lyap_inputs = make_task(group.task, LYAPUNOV_LENGTH).sample(
+        jax.random.fold_in(test_key, 2 + len(TASKS)), 1)[0][0]
+    real_carry = has_real_carry(model, jax.tree.map(lambda x: x[0], states.params))
+
+    @jax.jit
+    def dynamics(params, lyap_xs):
+        if not real_carry:
+            return {}
+        return jax.vmap(lambda p: run_dynamics(model, p, test_inputs[0], lyap_xs))(params)
+
+    at_init = dynamics(states.params, lyap_inputs)
     mesh = _mesh(config)
     if mesh is not None:  # pad the sweep axis to a multiple of the device count
         pad = -len(members) % mesh.devices.size
         states = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, 0)]), states)
         states = tr.sweep.shard(states, mesh)
-
-    test_key = jax.random.fold_in(jax.random.key(config.seed + 10_007), T)
-    test_inputs, test_targets = task.sample(jax.random.fold_in(test_key, TASKS.index(group.task)),
-                                            tc.n_test)
 
     @jax.jit
     def evaluate(params):
@@ -204,20 +181,32 @@ def train_group(config: Config, group: Group, workdir: Path | None,
     fit_config["train"]["steps"] = total
     if tc.lr_schedule == "constant":  # the number of updates may then grow on resumption
         del fit_config["train"]["steps"]
-    _, records = tr.fit(
+    final, records = tr.fit(
         step, states, _batches(config, task, T, test_key), num_steps=total,
         workdir=None if workdir is None else workdir / group.name,
         checkpoint_every=None if workdir is None else tc.checkpoint_every,
         log_every=tc.eval_every, eval_fn=lambda s: evaluate(s.params), config=fit_config,
         nonfinite="skip", description=f"{group.name} ({len(members)} runs)")
-    evals = [r for r in records if "test_loss" in r]
     n = len(members)  # the padding runs of a sharded sweep are dropped
+    after = dynamics(jax.tree.map(lambda x: x[:n], final.params), None)
+    evals = [r for r in records if "test_loss" in r]
     metrics = sorted({key for r in evals for key in r if key.startswith("test_")})
+
+    def per_run(values):
+        return [None] * n if values is None else [_float(x) for x in np.asarray(values)[:n]]
+
     return {"baseline": task.baseline,
-            "n_params": {m: _count(jax.eval_shape(models[m].init, jax.random.key(0)))
-                         for m in models},
+            "n_params": {m: _count(jax.eval_shape(models[m, i].init, jax.random.key(0)))
+                         for m, i in models},
             "steps": [r["step"] for r in evals],
-            **{key: [list(r[key][:n]) for r in evals] for key in metrics}}
+            **{key: [list(r[key][:n]) for r in evals] for key in metrics},
+            "init_log_jacobian": per_run(at_init.get("log_jacobian")),
+            "final_log_jacobian": per_run(after.get("log_jacobian")),
+            "init_lambda_max": per_run(at_init.get("lambda_max"))}
+
+
+def _float(x) -> float | None:
+    return float(x) if np.isfinite(x) else None
 
 
 def _batches(config: Config, task, T: int, test_key):

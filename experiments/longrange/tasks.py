@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -25,7 +26,20 @@ MODELS: dict[str, tuple[str, Callable[[int, int], rnnjax.Cell]]] = {
     "lstm_fb1": ("lstm", lambda h, t: rnnjax.cells.lstm(h, forget_bias=1.0)),
     "lstm_chrono": ("lstm", lambda h, t: rnnjax.cells.lstm(h, chrono_t_max=t)),
     "gru": ("gru", lambda h, t: rnnjax.cells.gru(h)),
+    "lru": ("lru", lambda h, t: rnnjax.cells.lru(h, r_min=0.9, r_max=0.999, max_phase=math.pi / 10)),
+    "mingru": ("mingru", lambda h, t: rnnjax.cells.mingru(h)),
+    "minlstm": ("minlstm", lambda h, t: rnnjax.cells.minlstm(h)),
 }
+
+
+def make_cell(model: str, hidden_size: int, T: int, init: str = "default") -> rnnjax.Cell:
+    """The cell of ``model``; ``init="gaussian"`` gives the Elman network a Gaussian recurrent
+    matrix, entries ``N(0, 1/H)`` (truncated at 2 sd: ``lecun_normal``), instead of orthogonal."""
+    if init == "default":
+        return MODELS[model][1](hidden_size, T)
+    if (model, init) == ("elman", "gaussian"):
+        return rnnjax.cells.elman(hidden_size, recurrent_init="lecun_normal")
+    raise ValueError(f"init {init!r} is defined for elman only (got model {model!r})")
 
 
 class Task(NamedTuple):

@@ -26,9 +26,9 @@ from experiments.longrange import summary, tasks
 from experiments.longrange.sweep import truncated_apply
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--quick", "--sweep.tasks", "adding", "--sweep.lengths", "8", "--train.hidden-size", "4",
+TINY = ["--quick", "--sweep.adding.lengths", "8", "--train.hidden-size", "4",
         "--train.batch-size", "4", "--train.n-test", "16", "--train.eval-every", "4",
-        "--train.checkpoint-every", "4"]
+        "--train.checkpoint-every", "4", "--tune.models", "--ablations.lengths", "8"]
 
 
 def _rows(workdir):
@@ -47,7 +47,7 @@ def _keys(tree) -> set:
 
 @pytest.mark.slow
 def test_tiny_sweep_writes_tables_and_figures(tmp_path):
-    rc = longrange.main(TINY + ["--sweep.models", "elman", "lstm_fb1", "--sweep.seeds", "2",
+    rc = longrange.main(TINY + ["--sweep.adding.models", "elman", "lstm_fb1", "--sweep.adding.seeds", "2",
                                 "--steps", "4", "--ablations.kinds", "no_clip", "tbptt",
                                 "--ablations.models", "elman", "--ablations.tbptt-truncation", "2",
                                 "--workdir", str(tmp_path)])
@@ -82,20 +82,20 @@ def test_tiny_sweep_writes_tables_and_figures(tmp_path):
 @pytest.mark.slow
 def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatch):
     one, two = tmp_path / "one", tmp_path / "two"
-    common = TINY + ["--sweep.models", "lstm_fb1", "--ablations.kinds", "--steps", "8"]
+    common = TINY + ["--sweep.adding.models", "lstm_fb1", "--ablations.kinds", "--steps", "8"]
     # one seed batched with vmap; two seeds run in turn with lax.map (the CPU default)
-    assert longrange.main(common + ["--sweep.seeds", "1", "--execution.sweep", "vmap",
+    assert longrange.main(common + ["--sweep.adding.seeds", "1", "--execution.sweep", "vmap",
                                     "--workdir", str(one)]) == 0
-    assert longrange.main(common + ["--sweep.seeds", "2", "--workdir", str(two)]) == 0
+    assert longrange.main(common + ["--sweep.adding.seeds", "2", "--workdir", str(two)]) == 0
     a = {r["seed"]: r["loss"] for r in _rows(one)}
     b = {r["seed"]: r["loss"] for r in _rows(two)}
     assert a[0] == pytest.approx(b[0], rel=1e-4)
     assert b[0] != pytest.approx(b[1], rel=1e-3)  # different seeds train differently
-    # interrupt after update 4: drop the final checkpoint and the finished-program marker
+    # interrupt after update 4: drop the final checkpoint and the finished program's result
     (ckpt,) = (two / "runs").glob("*/checkpoints")
     shutil.rmtree(ckpt / "8")
-    for marker in (two / "runs" / "checkpoints").glob("*.settings.json"):
-        marker.unlink()
+    for finished in (two / "programs").glob("*.json"):  # the program's result, not yet written
+        finished.unlink()
     updates = []
     fit = tr.fit
 
@@ -106,18 +106,18 @@ def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatc
         return fit(step, *args, **kw)
 
     monkeypatch.setattr(tr, "fit", counting_fit)
-    assert longrange.main(common + ["--sweep.seeds", "2", "--workdir", str(two)]) == 0
+    assert longrange.main(common + ["--sweep.adding.seeds", "2", "--workdir", str(two)]) == 0
     assert len(updates) == 4  # resumed at update 4, not retrained
     assert {r["seed"]: r["loss"] for r in _rows(two)} == b
     # rerun unchanged: the finished program is reused, nothing trains
     updates.clear()
-    assert longrange.main(common + ["--sweep.seeds", "2", "--workdir", str(two)]) == 0
+    assert longrange.main(common + ["--sweep.adding.seeds", "2", "--workdir", str(two)]) == 0
     assert updates == []
 
 
 @pytest.mark.slow
 def test_sharded_over_two_host_devices_matches_one_device(tmp_path):
-    args = TINY + ["--sweep.models", "elman", "--ablations.kinds", "--sweep.seeds", "3",
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds", "3",
                    "--steps", "4", "--execution.sweep", "map"]
     assert longrange.main(args + ["--workdir", str(tmp_path / "cpu1")]) == 0
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
@@ -135,7 +135,7 @@ def test_sharded_over_two_host_devices_matches_one_device(tmp_path):
 
 def test_two_local_processes_give_the_single_process_summary(tmp_path):
     """Two processes in one JAX runtime (gloo collectives) split 3 runs 2 + 1: same numbers."""
-    args = TINY + ["--sweep.models", "elman", "--ablations.kinds", "--sweep.seeds", "3",
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds", "3",
                    "--steps", "4", "--execution.sweep", "map"]
     assert longrange.main(args + ["--workdir", str(tmp_path / "one")]) == 0
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
@@ -161,9 +161,10 @@ def test_a_worker_process_writes_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--sweep.models", "transformer"], "sweep.models must be a non-empty subset"),
+    (["--sweep.adding.models", "transformer"], "models must be a subset"),
     (["--ablations.kinds", "dropout"], "ablations.kinds must be among"),
-    (["--sweep.lengths", "4"], "sweep.lengths must be values >= 6"),
+    (["--sweep.adding.lengths", "4"], "lengths must be values >= 6"),
+    (["--tune.elman-inits", "xavier"], "tune.elman_inits must be a non-empty subset"),
     (["--train.learning-rate", "nan"], "learning_rate must be a finite number"),
     (["--execution.sweep", "pmap"], "execution.sweep must be one of"),
     (["--coordinator", "node0"], "--coordinator must be HOST:PORT"),
@@ -177,30 +178,6 @@ def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())  # refused before anything is written
-
-
-@pytest.mark.parametrize("preset", ["medium", "long"])
-def test_presets_reproduce_the_committed_configs(preset):
-    folder = ROOT / "results" / "longrange" / preset
-    saved = json.loads((folder / "config.json").read_text())
-    assert saved["command"] == f"python -m experiments.longrange --preset {preset}"
-    assert saved["preset"] == preset
-    assert saved["config"] == jsonable(lc.PRESETS[preset])
-    assert longrange.STUDY.workdir(preset) == Path("results/longrange") / preset
-    rows = json.loads((folder / "summary.json").read_text())["rows"]
-    c = lc.PRESETS[preset]
-    assert {r["T"] for r in rows} == set(c.sweep.lengths)
-    assert {r["model"] for r in rows} == set(c.sweep.models)
-    assert {r["seed"] for r in rows} == set(range(c.sweep.seeds))
-    assert {r["steps"] for r in rows} == {c.train.steps}
-
-
-def test_readme_table_is_generated_from_the_results():
-    folders = {p: json.loads((ROOT / "results" / "longrange" / p / "summary.json").read_text())
-               for p in ("", "medium", "long")}
-    table = summary.loss_table(folders, ("elman", "irnn", "lstm_fb1", "lstm_chrono", "gru"),
-                               longrange.plots.LABELS)
-    assert table in (ROOT / "README.md").read_text()
 
 
 def test_median_interval_and_model_names():
@@ -233,3 +210,80 @@ def test_truncated_apply_blocks_gradients_beyond_k_steps(key):
         assert np.all(np.abs(np.asarray(g_full[:, :T - k])).sum(axis=(0, 2)) > 0)
         np.testing.assert_array_equal(np.asarray(g_cut[:, :T - k]), 0.0)
         np.testing.assert_allclose(g_cut[:, T - k:], g_full[:, T - k:], rtol=1e-5, atol=1e-7)
+
+
+def test_per_run_learning_rate_equals_adam_with_that_rate(key):
+    """The sweep's optimiser, with each run's rate and clipping set in its state, takes the same
+    updates as optax.chain(clip_by_global_norm, adam(cosine schedule of that rate))."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from experiments.longrange.plan import Member
+    from experiments.longrange.sweep import optimizer, set_hyperparams
+
+    config = lc.PRESETS["quick"]
+    total, clip = config.train.steps, config.train.clip_norm
+    members = [Member("elman", 0, lr, "default", c, None)
+               for lr, c in ((1e-3, True), (3e-2, True), (1e-2, False))]
+    params = {"w": jax.random.normal(key, (len(members), 3, 2))}
+    opt = optimizer(config)
+    state = jax.vmap(opt.init)(params)
+    state = set_hyperparams(state, members, clip)
+    refs = [optax.chain(optax.clip_by_global_norm(clip if m.clip else jnp.inf),
+                        optax.adam(optax.cosine_decay_schedule(m.lr, total, alpha=0.1)))
+            for m in members]
+    ref_params = [jax.tree.map(lambda x, i=i: x[i], params) for i in range(len(members))]
+    ref_states = [r.init(p) for r, p in zip(refs, ref_params, strict=True)]
+    for t in range(5):
+        grads = {"w": 3.0 * jax.random.normal(jax.random.fold_in(key, t), params["w"].shape)}
+        updates, state = jax.vmap(opt.update)(grads, state, params)
+        params = optax.apply_updates(params, updates)
+        for i, r in enumerate(refs):
+            u, ref_states[i] = r.update({"w": grads["w"][i]}, ref_states[i], ref_params[i])
+            ref_params[i] = optax.apply_updates(ref_params[i], u)
+    for i in range(len(members)):
+        np.testing.assert_allclose(params["w"][i], ref_params[i]["w"], rtol=1e-5, atol=1e-7)
+
+
+def test_run_dynamics_equals_a_numpy_jacobian_product(key):
+    """log ||dh_T/dh_0|| of an Elman model equals log sigma_max of the float64 NumPy product of
+    the per-step Jacobians diag(1 - h_t^2) W_h^T."""
+    import jax
+
+    import rnnjax
+    from experiments.longrange.dynamics import run_dynamics
+    from rnnjax.models.sequence import sequence_model
+
+    H, T = 6, 12
+    model = sequence_model(rnnjax.cells.elman(H), input_size=2, output_size=1, pool="last")
+    params = model.init(key)
+    xs = np.asarray(jax.random.uniform(jax.random.fold_in(key, 1), (T, 2)), np.float64)
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params.cell)
+    w_x, w_h, b = (getattr(p, n) for n in ("w_x", "w_h", "b"))
+    h, P = np.zeros(H), np.eye(H)
+    for x in xs:
+        h = np.tanh(x @ w_x + h @ w_h + b)
+        P = (np.diag(1 - h ** 2) @ w_h.T) @ P
+    got = run_dynamics(model, params, xs.astype(np.float32))
+    np.testing.assert_allclose(got["log_jacobian"], np.log(np.linalg.svd(P)[1][0]), rtol=1e-4)
+    assert "lambda_max" not in got
+
+
+def test_best_setting_is_the_lowest_mean_median_and_tuning_runs_are_not_repeated():
+    from experiments.longrange import plan
+
+    config = lc.PRESETS["quick"]
+    groups = plan.tune_groups(config)
+    (g,) = groups  # elman at T = 50: 2 rates x 2 inits x 3 seeds
+    assert len(g.members) == 12 and g.stage == "tune" and g.name == "adding_T50_elman_tune"
+    final = {(1e-3, "default"): [0.5, 0.2, 9.0], (1e-3, "gaussian"): [0.3, 0.4, 0.35],
+             (1e-2, "default"): [1.0, 1.0, 1.0], (1e-2, "gaussian"): [float("nan"), 0.1, 0.1]}
+    loss = [final[(m.lr, m.init)][m.seed] / 6 for m in g.members]
+    best = plan.best_settings(config, {g.name: {"baseline": 1 / 6, "test_loss": [loss]}})
+    # medians 0.5, 0.35, 1.0 and (nan -> inf) 0.1: the lowest is (1e-2, gaussian)
+    assert best == {"elman": (1e-2, "gaussian")}
+    main = plan.main_groups(config, best)
+    elman = [m for grp in main for m in grp.members if m.model == "elman"]
+    assert {(m.lr, m.init) for m in elman} == {(1e-2, "gaussian")}
+    assert all(grp.T != 50 for grp in main if grp.family == "elman")  # the tuning ran T = 50
