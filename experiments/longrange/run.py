@@ -10,8 +10,8 @@ import jax
 from experiments.common import cached_part, num_steps, write_json
 from experiments.longrange import processes
 from experiments.longrange.config import Config
-from experiments.longrange.summary import rows_and_curves
 from experiments.longrange.plan import best_settings, main_groups, tune_groups
+from experiments.longrange.summary import rows_and_curves
 from experiments.longrange.sweep import train_group
 
 

@@ -1,9 +1,10 @@
 """How one program (:class:`experiments.longrange.plan.Group`) trains all of its runs at once.
 
 The runs of a program (seeds, learning rates, initialisations, clipping on or off) share one
-step function, so they are stacked on a leading axis and trained by one jitted step per update. With several devices that axis is sharded over a
-``jax.sharding.Mesh`` (:mod:`rnnjax.train.sweep`); the runs never communicate. Inside a device the
-runs are batched with ``jax.vmap`` or run in turn with ``jax.lax.map`` (:func:`sweep_mode`).
+step function, so they are stacked on a leading axis and trained by one jitted step per update.
+With several devices that axis is sharded over a ``jax.sharding.Mesh`` (:mod:`rnnjax.train.sweep`);
+the runs never communicate. Inside a device the runs are batched with ``jax.vmap`` or run in turn
+with ``jax.lax.map`` (:func:`sweep_mode`).
 """
 
 from __future__ import annotations

@@ -20,7 +20,6 @@ import pytest
 
 import rnnjax.train as tr
 from experiments import longrange
-from experiments.common.files import jsonable
 from experiments.longrange import config as lc
 from experiments.longrange import summary, tasks
 from experiments.longrange.sweep import truncated_apply
