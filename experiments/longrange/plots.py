@@ -317,3 +317,8 @@ def plot(workdir: Path) -> None:
                 headline=headline(rows, summary.get("complete", False)), figures=figures,
                 tables=["summary.json", "curves.json"])
 
+
+
+from experiments.longrange.report import readme_table  # noqa: E402  (the README block's tables)
+
+__all__ = ["plot", "readme_table"]
