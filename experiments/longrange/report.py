@@ -18,9 +18,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from experiments.common import read_json
 from experiments.longrange.config import MODELS
-from experiments.longrange.summary import by, loss_ratio, select, success_ci
+from experiments.longrange.summary import by, learning_time, loss_ratio, select, success_ci
 
 LEARNS, FAILS = 0.1, 0.5
 
@@ -50,6 +52,44 @@ def loss_table(rows, task: str, labels: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def learning_time_table(rows, task: str, labels: dict[str, str]) -> str:
+    """Median updates to success over the seeds that succeed, with their count, per T and model:
+    ``400 (2/3)``; ``never (0/3)`` when no seed succeeds."""
+    main = select(rows, task=task)
+    if not main:
+        return ""
+    models = [m for m in MODELS if any(r["model"] == m for r in main)]
+    g = by(main, "T", "model")
+    lines = ["| T | " + " | ".join(labels[m] for m in models) + " |",
+             "|---" * (len(models) + 1) + "|"]
+    for T in sorted({r["T"] for r in main}):
+        cells = []
+        for m in models:
+            rs = g.get((T, m), [])
+            won = sum(r["steps_to_success"] is not None for r in rs)
+            med = f"{learning_time(rs)[0]:.0f}" if won else "never"
+            cells.append(f"{med} ({won}/{len(rs)})" if rs else "–")
+        lines.append(f"| {T} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ablation_table(rows, labels: dict[str, str]) -> str:
+    """Median final loss / baseline [interval] of each ablation next to its unablated model."""
+    abl = [r for r in rows if r["ablation"] not in (None, "tune")]
+    if not abl:
+        return ""
+    variants = list(dict.fromkeys((r["model"], r["ablation"]) for r in abl))
+    lengths = sorted({r["T"] for r in abl})
+    lines = ["| model | variant | " + " | ".join(f"T = {T}" for T in lengths) + " |",
+             "|---" * (len(lengths) + 2) + "|"]
+    for m, a in sorted(variants) + sorted({(m, None) for m, _ in variants}):
+        rs = [r for r in rows if r["model"] == m and r["ablation"] == a and r["task"] == "adding"]
+        cells = [_cell([r for r in rs if r["T"] == T]) if any(r["T"] == T for r in rs) else "–"
+                 for T in lengths]
+        lines.append(f"| {labels[m]} | {a or 'as in the sweep'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def tuned_table(summary: dict, labels: dict[str, str]) -> str:
     """Each tuned model's chosen learning rate and recurrent init."""
     tuned = summary.get("tuned") or {}
@@ -63,6 +103,11 @@ def tuned_table(summary: dict, labels: dict[str, str]) -> str:
 def _median(rows, task, model, T) -> float:
     rs = select(rows, task=task, model=model, T=T)
     return loss_ratio(rs)[0] if rs else math.nan
+
+
+def _median_key(rows, task, model, T, key) -> float:
+    vals = [r[key] for r in select(rows, task=task, model=model, T=T) if r[key] is not None]
+    return float(np.median(vals)) if vals else math.nan
 
 
 def statements(rows) -> list[str]:
@@ -92,6 +137,14 @@ def statements(rows) -> list[str]:
                                    for t, x in irnn)
                        + (f" — learns up to T = {max(learned)}." if learned
                           else " — not reproduced at any T."))
+        jac = [(m, [_median_key(rows, "adding", m, t, "init_log_jacobian") for t in adding])
+               for m in ("elman", "lstm_fb1", "lstm_chrono", "gru")]
+        jac = [(m, v) for m, v in jac if any(math.isfinite(x) for x in v)]
+        if jac:
+            out.append("Gradient path at initialisation, median log ||dh_T/dh_0|| at T = "
+                       + ", ".join(map(str, adding)) + ": "
+                       + "; ".join(f"{m} " + ", ".join(_fmt(x) for x in v) for m, v in jac)
+                       + " (the dynamics figure relates it to each run's final loss).")
         chrono, fb1 = (_median(rows, "adding", m, T) for m in ("lstm_chrono", "lstm_fb1"))
         if math.isfinite(chrono) and math.isfinite(fb1):
             out.append(f"Tallec & Ollivier 2018 (chrono init beats b_f = 1 at long T): adding "
@@ -126,6 +179,13 @@ def readme_table(folder: Path) -> str:
         if table:
             parts.append(f"Final test loss / baseline, {task} (median [95 % bootstrap interval] "
                          f"over seeds):\n\n{table}")
+    times = learning_time_table(rows, "adding", LABELS)
+    if times:
+        parts.append("Updates to success (test loss <= 0.1 x baseline), adding: median over the "
+                     f"seeds that succeed (successes / seeds):\n\n{times}")
+    ablations = ablation_table(rows, LABELS)
+    if ablations:
+        parts.append(f"Ablations, adding (median [95 % bootstrap interval]):\n\n{ablations}")
     tuned = tuned_table(summary, LABELS)
     if tuned:
         parts.append(tuned)
