@@ -3,6 +3,9 @@
     python -m experiments.readme          # rewrite the generated blocks of README.md
     python -m experiments.readme --check  # exit 1 if any block differs from the result files
 
+A benchmark block, between ``<!-- benchmark: NAME -->`` and ``<!-- /benchmark -->``, is rebuilt
+by ``benchmarks.NAME_readme.readme_block()`` from ``benchmarks/results/``.
+
 A block is the text between ``<!-- results: FOLDER -->`` and ``<!-- /results -->`` in
 README.md, where FOLDER is a results folder (``truncated_bptt``, ``jacobian_spectra_full``,
 ``longrange/full``). It is rebuilt from that folder's ``index.json`` and ``config.json``: the
@@ -24,6 +27,7 @@ from experiments.common import write_text
 README = Path("README.md")
 RESULTS = Path("results")
 BLOCK = re.compile(r"(<!-- results: (\S+) -->\n)(.*?)(<!-- /results -->)", re.S)
+BENCHMARK = re.compile(r"(<!-- benchmark: (\w+) -->\n)(.*?)(<!-- /benchmark -->)", re.S)
 
 
 def block(folder: str, results: Path = RESULTS) -> str:
@@ -55,7 +59,13 @@ def _study_table(folder: str, path: Path) -> str | None:
 
 def render(text: str, results: Path = RESULTS) -> str:
     """``text`` with every generated block rebuilt."""
-    return BLOCK.sub(lambda m: m.group(1) + block(m.group(2), results) + m.group(4), text)
+    text = BLOCK.sub(lambda m: m.group(1) + block(m.group(2), results) + m.group(4), text)
+    return BENCHMARK.sub(lambda m: m.group(1) + benchmark_block(m.group(2)) + m.group(4), text)
+
+
+def benchmark_block(name: str) -> str:
+    """The Markdown of ``benchmarks/<name>_readme.py`` from the reports in ``benchmarks/results``."""
+    return importlib.import_module(f"benchmarks.{name}_readme").readme_block()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from experiments.common import require_positive
+from experiments.common import require_positive, require_subset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,38 @@ class GainConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainedConfig:
+    """LSTM and GRU networks trained on the adding problem (modern form, ``rnnjax.tasks.adding``:
+    two marked values among ``T`` to add, MSE; predicting 1 scores 1/6), then measured like the
+    random networks: λ_max driven by adding-problem inputs, and the Newton iterations of every
+    method on one adding sequence per length of ``GainConfig.lengths``."""
+
+    cells: tuple[str, ...] = ("lstm", "gru")
+    """Trained cells (``rnnjax.cells`` names)."""
+    hidden_size: int = 32
+    """Hidden units H (an LSTM's carry (h, c) has 2H entries)."""
+    train_length: int = 100
+    """Sequence length T of the training and test sequences."""
+    steps: int = 400
+    """Adam updates per network (``--steps`` overrides)."""
+    batch_size: int = 64
+    """Fresh sequences per update."""
+    learning_rate: float = 3e-3
+    """Adam's learning rate (gradients clipped to global norm 1)."""
+    seeds: int = 3
+    """Networks (initialisations and data streams) per cell."""
+    n_test: int = 512
+    """Held-out sequences for the test MSE."""
+
+    def __post_init__(self):
+        require_positive(self, "hidden_size", "steps", "batch_size", "learning_rate", "seeds",
+                         "n_test")
+        require_subset("trained.cells", self.cells, ("elman", "gru", "lstm"))
+        if self.train_length < 2:
+            raise ValueError(f"trained.train_length must be at least 2, got {self.train_length}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """Newton iterations to converge (DEER, quasi-DEER, ELK, quasi-ELK) against the largest
     Lyapunov exponent λ_max over the gain of random tanh networks, and against T.
@@ -43,23 +75,26 @@ class Config:
     The theory (Gonzalez et al. 2025, "Predictability enables parallelization of nonlinear
     state space models") predicts few iterations, growing slowly with T, where the network
     forgets (λ_max < 0), and up to T iterations, or divergence, in the chaotic regime (λ_max > 0).
+    Trained LSTM and GRU networks (the adding problem) are measured the same way.
     Each solve starts from the initial carry repeated over time and stops at ``tol`` or after T
     iterations (where Newton is exact); a NaN or a residual above ``tol`` after T iterations counts
     as not converged.
 
-    Command: ``python -m experiments.parallel --quick`` (about 3 minutes on 2 CPU cores) or
+    Command: ``python -m experiments.parallel --quick`` (about 10 minutes on 2 CPU cores) or
     ``--preset full``.
     """
 
     seed: int = 0
     """Every random draw of the study derives from it."""
     steps: int | None = None
-    """Unused: nothing is trained (kept for the common command line)."""
+    """Adam updates of every trained network (None: ``trained.steps``)."""
     gain: GainConfig = GainConfig()
+    trained: TrainedConfig = TrainedConfig()
 
 
 PRESETS = {
     "quick": Config(gain=GainConfig(gains=(0.5, 1.5, 2.5, 4.0), lengths=(32, 128),
-                                    lyapunov_steps=500)),
+                                    lyapunov_steps=500),
+                    trained=TrainedConfig(hidden_size=16, steps=200)),
     "full": Config(),
 }

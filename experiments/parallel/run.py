@@ -1,4 +1,5 @@
-"""The gain sweep: λ_max and the Newton iterations of every method, per network and length."""
+"""The gain sweep: λ_max and the Newton iterations of every method, per network and length; the
+trained networks (:mod:`experiments.parallel.trained`); ``summary.json`` from both."""
 
 from __future__ import annotations
 
@@ -24,6 +25,13 @@ def methods(damping: float) -> dict[str, dict]:
     return {"deer": {"jacobian": "full"}, "quasi_deer": {"jacobian": "diagonal"},
             "elk": {"jacobian": "full", "damping": damping},
             "quasi_elk": {"jacobian": "diagonal", "damping": damping}}
+
+
+def solve_row(method: str, info) -> dict:
+    """One solve's record: method, iterations, converged, residual (None when not finite)."""
+    return {"method": method, "iterations": int(info.iterations),
+            "converged": bool(info.converged),
+            "residual": float(info.residual) if np.isfinite(info.residual) else None}
 
 
 def network(key, hidden_size: int, gain: float):
@@ -52,21 +60,24 @@ def gain_sweep(config: Config) -> dict:
             for T in gc.lengths:
                 xs = gc.input_scale * jax.random.normal(jax.random.fold_in(k_xs, T), (T, INPUT_SIZE))
                 for name, solve in solvers.items():
-                    info = solve(params, xs)
-                    rows.append({"gain": g, "network": n, "T": T, "lambda_max": lam, "method": name,
-                                 "iterations": int(info.iterations),
-                                 "converged": bool(info.converged),
-                                 "residual": float(info.residual) if np.isfinite(info.residual) else None})
+                    rows.append({"gain": g, "network": n, "T": T, "lambda_max": lam,
+                                 **solve_row(name, solve(params, xs))})
             say(f"gain {g}, network {n}: lambda_max {lam:+.3f}, DEER iterations "
                 + ", ".join(f"T={r['T']}: {r['iterations']}" for r in rows[-4 * len(gc.lengths)::4]))
     return {"rows": rows}
 
 
 def run(config: Config, workdir: Path) -> None:
-    """The sweep (cached on its settings), then ``summary.json``."""
+    """The sweep and the trained networks (each cached on its settings), then ``summary.json``:
+    ``rows`` of the random tanh networks (``cell: "tanh"``) and of the trained ones."""
+    from experiments.parallel.trained import trained_networks
+
     part = cached_part(workdir / "parts", "gain_sweep",
                        {"seed": config.seed, "gain": dataclasses.asdict(config.gain)},
                        lambda: gain_sweep(config))
-    write_json(workdir / "summary.json", {"hidden_size": config.gain.hidden_size,
-                                          "damping": config.gain.damping, "tol": config.gain.tol,
-                                          "rows": part["rows"]})
+    trained = trained_networks(config, workdir)
+    write_json(workdir / "summary.json", {
+        "hidden_size": config.gain.hidden_size, "damping": config.gain.damping,
+        "tol": config.gain.tol, "rows": [{"cell": "tanh", **r} for r in part["rows"]],
+        "trained": {k: v for k, v in trained.items() if k != "rows"},
+        "trained_rows": trained["rows"]})

@@ -28,8 +28,10 @@ iteration takes the Levenberg–Marquardt step of the linearised problem,
 (``b_t`` as above; ``λ = 0`` is DEER, large ``λ`` a small step), which is the posterior mean of
 the linear-Gaussian state-space model ``s'_t = J_t s'_{t-1} + b_t + N(0, I)`` observed as
 ``s^{(i)}_t = s'_t + N(0, λ^{-1} I)``: one Kalman filter and Rauch–Tung–Striebel smoother. With
-``jacobian="diagonal"`` this is quasi-ELK (scalar filters per unit). The smoother here is a
-*sequential* ``lax.scan`` (depth ``2T`` per iteration), not the parallel-scan smoother of the paper.
+``jacobian="diagonal"`` this is quasi-ELK (scalar filters per unit). ``smoother="sequential"``
+(the default) runs the filter and smoother as two ``lax.scan`` passes (depth ``2T`` per
+iteration); ``smoother="parallel"`` as two associative scans (depth ``O(log T)``, Särkkä &
+García-Fernández 2021), as in the paper: see :mod:`rnnjax.parallel.kalman`.
 
 Convergence: the residual ``max_t ‖s_t − f(s_{t-1}, x_t)‖_∞`` at most ``tol``; iterations stop
 there, at ``max_iters`` (``T`` by default), or when the iterate overflows (undamped Newton
@@ -55,6 +57,7 @@ from jax.flatten_util import ravel_pytree
 
 from rnnjax.cell import Cell
 from rnnjax.parallel.associative import affine_scan, matrix_affine_scan
+from rnnjax.parallel.kalman import SMOOTHERS, lm_step
 
 Array = jax.Array
 PyTree = Any
@@ -82,12 +85,13 @@ class _Options(NamedTuple):
     damping: float | None
     max_iters: int
     tol: float
+    smoother: str
 
 
 def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *,
                   jacobian: str = "full", damping: float | None = None,
-                  max_iters: int | None = None, tol: float = 1e-6
-                  ) -> tuple[PyTree, Array, NewtonInfo]:
+                  max_iters: int | None = None, tol: float = 1e-6,
+                  smoother: str = "sequential") -> tuple[PyTree, Array, NewtonInfo]:
     """Evaluate ``cell`` over ``xs`` by Newton iterations on the whole trajectory.
 
     Computes what ``rnnjax.unroll(cell, params, xs, carry)`` computes (once converged), with
@@ -103,6 +107,9 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
         Kalman smoother (ELK; quasi-ELK with ``"diagonal"``).
       max_iters: at most this many iterations; ``T`` when ``None``.
       tol: convergence threshold on the max-norm of the residual.
+      smoother: with ``damping``, how the Kalman smoother runs: ``"sequential"`` (two
+        ``lax.scan`` passes) or ``"parallel"`` (two associative scans, ``O(log T)`` depth); the
+        same step up to rounding.
 
     Returns:
       ``(final_carry, ys, info)``: ``ys: (*batch, T, output_size)``; :class:`NewtonInfo` ``info``.
@@ -121,6 +128,8 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
         raise ValueError(f"newton_unroll: max_iters must be None or a positive int, got {max_iters!r}")
     if not (np.isscalar(tol) and tol > 0):
         raise ValueError(f"newton_unroll: tol must be a positive number, got {tol!r}")
+    if smoother not in SMOOTHERS:
+        raise ValueError(f"newton_unroll: smoother must be one of {SMOOTHERS}, got {smoother!r}")
     xs = jnp.asarray(xs)
     if xs.ndim < 2:
         raise ValueError(f"newton_unroll: expected xs of shape (*batch, T, input_size), "
@@ -136,7 +145,7 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
             raise TypeError(f"newton_unroll: needs a real floating carry, {cell.name} has dtype "
                             f"{leaf.dtype} (for a linear cell use unroll(..., method='associative'))")
     options = _Options(jacobian == "diagonal", float(damping) if damping else None,
-                       T if max_iters is None else int(max_iters), float(tol))
+                       T if max_iters is None else int(max_iters), float(tol), smoother)
 
     solve = partial(_solve_one, cell, options, params)
     for _ in batch_shape:
@@ -184,7 +193,7 @@ def _solve(f, options: _Options, params, xs, c0):
         else:
             b = fs - jnp.einsum("tij,tj->ti", J, shift(s))
         if options.damping is not None:
-            return _lm_smoother(J, b, s, c0, options.damping, options.diagonal)
+            return lm_step(J, b, s, c0, options.damping, options.diagonal, options.smoother)
         if options.diagonal:
             return affine_scan(J, b, c0)
         return matrix_affine_scan(J, b, c0)
@@ -229,47 +238,3 @@ def _solve_bwd(f, options, residuals, cotangents):
 
 
 _solve.defvjp(_solve_fwd, _solve_bwd)
-
-
-def _lm_smoother(J, b, s, c0, lam, diagonal):
-    """The LM step as a Kalman filter + RTS smoother (module docstring), sequential in time.
-
-    Model: ``m_t = J_t m_{t-1} + b_t + N(0, I)``, observations ``s_t = m_t + N(0, I/λ)``,
-    ``m_0 = c0`` exactly. ``J`` is ``(T, D)`` (diagonal) or ``(T, D, D)``.
-    """
-    D = c0.shape[0]
-    if diagonal:
-        matvec, outer = jnp.multiply, lambda j, P: j * P * j
-        eye = jnp.ones((D,), c0.dtype)
-        gain = lambda Pm: lam * Pm / (lam * Pm + 1.0)
-        smooth_gain = lambda P, j, Pm: P * j / Pm
-    else:
-        matvec, outer = jnp.matmul, lambda j, P: j @ P @ j.T
-        eye = jnp.eye(D, dtype=c0.dtype)
-        # K = λP⁻(λP⁻ + I)⁻¹ and G = P J^T (P⁻)⁻¹, through solves with symmetric matrices.
-        gain = lambda Pm: jnp.linalg.solve(lam * Pm + eye, lam * Pm).T
-        smooth_gain = lambda P, j, Pm: jnp.linalg.solve(Pm, j @ P).T
-
-    def forward(state, inp):
-        m, P = state
-        j, bt, st = inp
-        m_pred, P_pred = matvec(j, m) + bt, outer(j, P) + eye
-        K = gain(P_pred)
-        m = m_pred + matvec(K, st - m_pred)
-        P = P_pred - (K * P_pred if diagonal else K @ P_pred)
-        if not diagonal:
-            P = 0.5 * (P + P.T)
-        return (m, P), (m, P, m_pred, P_pred)
-
-    P0 = jnp.zeros_like(eye)
-    _, (m, P, m_pred, P_pred) = jax.lax.scan(forward, (c0, P0), (J, b, s))
-
-    def backward(m_next, inp):
-        m_t, P_t, j_next, m_pred_next, P_pred_next = inp
-        G = smooth_gain(P_t, j_next, P_pred_next)
-        m_s = m_t + matvec(G, m_next - m_pred_next)
-        return m_s, m_s
-
-    _, m_smooth = jax.lax.scan(backward, m[-1], (m[:-1], P[:-1], J[1:], m_pred[1:], P_pred[1:]),
-                               reverse=True)
-    return jnp.concatenate([m_smooth, m[-1:]])

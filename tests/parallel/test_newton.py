@@ -1,6 +1,6 @@
 """newton_unroll (DEER / quasi-DEER / ELK) against the sequential unroll: outputs, final carry,
-gradients (float32 and float64), the LM step against a dense least-squares solve, and honest
-reporting of non-converged solves."""
+gradients (float32 and float64), the LM step (sequential and parallel Kalman smoothers) against
+a dense least-squares solve, and honest reporting of non-converged solves."""
 
 import chex
 import jax
@@ -10,7 +10,7 @@ import pytest
 
 import rnnjax
 from rnnjax.parallel import newton_unroll
-from rnnjax.parallel.newton import _lm_smoother
+from rnnjax.parallel.kalman import parallel_smoother, sequential_smoother
 from tests.test_cells import random_params
 
 CELLS = {
@@ -69,16 +69,18 @@ def test_newton_float64_outputs_and_gradients(name, key):
         chex.assert_trees_all_close(grad, want_grad, rtol=1e-9, atol=1e-11)
 
 
+@pytest.mark.parametrize("T", [1, 5])
+@pytest.mark.parametrize("smoother", [sequential_smoother, parallel_smoother])
 @pytest.mark.parametrize("diagonal", [False, True])
-def test_lm_step_is_the_damped_least_squares_solution(diagonal, key):
-    """The Kalman smoother returns argmin Σ‖s'_t − J_t s'_{t−1} − b_t‖² + λ Σ‖s'_t − s_t‖²."""
+def test_lm_step_is_the_damped_least_squares_solution(diagonal, smoother, T, key):
+    """Both Kalman smoothers return argmin Σ‖s'_t − J_t s'_{t−1} − b_t‖² + λ Σ‖s'_t − s_t‖²."""
     with jax.enable_x64(True):
-        T, D, lam = 5, 3, 0.7
+        D, lam = 3, 0.7
         k1, k2, k3, k4 = jax.random.split(key, 4)
         J = jax.random.normal(k1, (T, D) if diagonal else (T, D, D), jnp.float64)
         b, s = jax.random.normal(k2, (T, D), jnp.float64), jax.random.normal(k3, (T, D), jnp.float64)
         c0 = jax.random.normal(k4, (D,), jnp.float64)
-        got = _lm_smoother(J, b, s, c0, lam, diagonal)
+        got = smoother(J, b, s, c0, lam, diagonal)
         Jm = np.asarray(jax.vmap(jnp.diag)(J) if diagonal else J)
         # Stack the residuals as one linear least-squares problem in vec(s').
         rows, rhs = [], []
@@ -97,6 +99,19 @@ def test_lm_step_is_the_damped_least_squares_solution(diagonal, key):
         np.testing.assert_allclose(np.asarray(got).ravel(), want, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("diagonal", [False, True])
+def test_parallel_smoother_equals_sequential_in_float32(diagonal, key):
+    """Long sequences, expanding Jacobians (‖J_t‖ > 1) and weak damping: the associative-scan
+    filter and smoother agree with the sequential Kalman filter and RTS smoother."""
+    T, D, lam = 300, 6, 0.1
+    k1, k2, k3, k4 = jax.random.split(key, 4)
+    J = 1.5 * jax.random.normal(k1, (T, D) if diagonal else (T, D, D)) / (1 if diagonal else np.sqrt(D))
+    b, s, c0 = (jax.random.normal(k, shape) for k, shape in [(k2, (T, D)), (k3, (T, D)), (k4, (D,))])
+    want = jax.jit(sequential_smoother, static_argnums=(4, 5))(J, b, s, c0, lam, diagonal)
+    got = jax.jit(parallel_smoother, static_argnums=(4, 5))(J, b, s, c0, lam, diagonal)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("jacobian", ["full", "diagonal"])
 def test_damped_newton_converges_to_the_trajectory(jacobian, key):
     cell, p, xs, c0 = setup("gru", key)
@@ -104,6 +119,12 @@ def test_damped_newton_converges_to_the_trajectory(jacobian, key):
         cell, p, xs, c0, jacobian=jacobian, damping=0.1, max_iters=100))(p, xs, c0)
     assert bool(jnp.all(info.converged))
     chex.assert_trees_all_close((carry, ys), rnnjax.unroll(cell, p, xs, c0), rtol=1e-5, atol=1e-5)
+    # the parallel smoother takes the same steps: the same iterations, the same trajectory
+    carry_p, ys_p, info_p = jax.jit(lambda p, xs, c0: newton_unroll(
+        cell, p, xs, c0, jacobian=jacobian, damping=0.1, max_iters=100, smoother="parallel"))(p, xs, c0)
+    assert bool(jnp.all(info_p.converged))
+    np.testing.assert_allclose(info_p.iterations, info.iterations, atol=1)
+    chex.assert_trees_all_close((carry_p, ys_p), (carry, ys), rtol=1e-5, atol=1e-5)
 
 
 def chaotic(key, T):
@@ -152,7 +173,8 @@ def test_batch_ranks_zero_length_and_bad_input(key):
     assert ys.shape == (2, 1, 0, 4) and bool(jnp.all(info.converged))
     chex.assert_trees_all_close(carry, c0)
     for kw, match in [({"jacobian": "dense"}, "jacobian"), ({"damping": -1.0}, "damping"),
-                      ({"max_iters": 0}, "max_iters"), ({"tol": 0.0}, "tol")]:
+                      ({"max_iters": 0}, "max_iters"), ({"tol": 0.0}, "tol"),
+                      ({"smoother": "rts"}, "smoother")]:
         with pytest.raises(ValueError, match=match):
             newton_unroll(cell, p, xs, **kw)
     lru = rnnjax.cells.lru(4)
