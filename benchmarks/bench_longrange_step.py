@@ -115,11 +115,28 @@ def _time(fn, args, repeats: int, steps: int) -> list[float]:
     return out
 
 
+def readme_line(result: dict) -> str:
+    """The README's sentence, from a saved result."""
+    v = result["variants"]
+    shape = result["shape"]
+    others = ", ".join(f"{n} {v[n]['ratio_to_map']:.2f}×" for n in v if n != "map")
+    return (f"Per-step overhead of the long-range sweep (`python -m benchmarks.bench_longrange_step`, "
+            f"{shape['members']} LSTM runs, H = {shape['hidden_size']}, B = {shape['batch_size']}, "
+            f"T = {shape['T']}, forward and backward; {result['machine']}): `lax.map` over the runs "
+            f"{v['map']['member_updates_per_s']:.0f} run-updates/s; relative to it {others}. "
+            "Nothing tried beats running the runs in turn on XLA:CPU.")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULT)
+    parser.add_argument("--readme", action="store_true", help="print the README sentence of the "
+                        "saved result and exit")
     args = parser.parse_args(argv)
+    if args.readme:
+        print(readme_line(json.loads(args.output.read_text())))
+        return 0
     steps, repeats = (3, 3) if args.quick else (10, 7)
     key = jax.random.key(0)
     cell, params = _params(key)

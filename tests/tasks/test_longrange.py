@@ -286,3 +286,9 @@ def test_best_setting_is_the_lowest_mean_median_and_tuning_runs_are_not_repeated
     elman = [m for grp in main for m in grp.members if m.model == "elman"]
     assert {(m.lr, m.init) for m in elman} == {(1e-2, "gaussian")}
     assert all(grp.T != 50 for grp in main if grp.family == "elman")  # the tuning ran T = 50
+
+
+def test_readme_states_the_step_benchmark_from_its_result():
+    from benchmarks.bench_longrange_step import RESULT, readme_line
+
+    assert readme_line(json.loads(RESULT.read_text())) in (ROOT / "README.md").read_text()
