@@ -117,3 +117,39 @@ def loss_table(folders: dict[str, dict], models: tuple[str, ...], labels: dict[s
         vals = [f"{row[m]:.3g}" if m in row and math.isfinite(row[m]) else "–" for m in models]
         lines.append(f"| {T} ({steps}) | " + " | ".join(vals) + " |")
     return "\n".join(lines)
+
+
+def learning_time_table(folders: dict[str, dict], models: tuple[str, ...],
+                        labels: dict[str, str]) -> str:
+    """Markdown table of :func:`learning_time` medians, with the seeds that succeed, per (T, updates).
+
+    A cell reads ``400 (2/3)``: median updates to success over the 2 of 3 seeds that reach it;
+    ``never (0/3)`` when none does. Folders as in :func:`loss_table`.
+    """
+    cells: dict[tuple[int, int], dict[str, str]] = {}
+    for summary in folders.values():
+        main = select(summary["rows"], task="adding")
+        for (T, steps), rs in by(main, "T", "steps").items():
+            if (T, steps) in cells:
+                continue
+            cells[(T, steps)] = {}
+            for (m,), g in by(rs, "model").items():
+                won = sum(r["steps_to_success"] is not None for r in g)
+                med = f"{learning_time(g)[0]:.0f}" if won else "never"
+                cells[(T, steps)][m] = f"{med} ({won}/{len(g)})"
+    lines = ["| T (updates) | " + " | ".join(labels[m] for m in models) + " |",
+             "|---" * (len(models) + 1) + "|"]
+    for (T, steps), row in sorted(cells.items()):
+        lines.append(f"| {T} ({steps}) | " + " | ".join(row.get(m, "–") for m in models) + " |")
+    return "\n".join(lines)
+
+
+def ablation_lines(folders: dict[str, dict], labels: dict[str, str]) -> str:
+    """One Markdown bullet per (ablation, model): median final loss / baseline at each T."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for summary in folders.values():
+        rows = [r for r in summary["rows"] if r["ablation"] is not None and r["task"] == "adding"]
+        for (ab, m, T, steps), g in by(rows, "ablation", "model", "T", "steps").items():
+            out.setdefault((ab, m), []).append(f"{loss_ratio(g)[0]:.2g} at T = {T} ({steps} updates)")
+    return "\n".join(f"- `{ab}`, {labels[m]}: final test loss / baseline {', '.join(v)}"
+                     for (ab, m), v in out.items())

@@ -80,3 +80,23 @@ def test_bootstrap_interval_covers_the_mean_of_normal_samples():
         covered += lo <= 0.0 <= hi
     assert 0.88 <= covered / 200 <= 0.99  # nominal 95 %
     assert bootstrap_ci([3.0]) == (3.0, 3.0, 3.0)
+
+
+def test_longrange_learning_times_and_ablations_in_the_readme_are_generated():
+    import json
+
+    from experiments.longrange import plots, summary
+
+    folders = {p: json.loads((ROOT / "results" / "longrange" / p / "summary.json").read_text())
+               for p in ("", "medium", "long")}
+    text = (ROOT / "README.md").read_text()
+    models = ("elman", "irnn", "lstm_fb1", "lstm_chrono", "gru")
+    assert summary.learning_time_table(folders, models, plots.LABELS) in text
+    assert summary.ablation_lines(folders, plots.LABELS) in text
+    rows = [{"task": "adding", "ablation": None, "T": 5, "steps": 9, "model": "gru",
+             "steps_to_success": s, "loss_over_baseline": 0.5} for s in (None, 40, 20)]
+    assert "| 5 (9) | 30 (2/3) |" in summary.learning_time_table({"a": {"rows": rows}}, ("gru",),
+                                                                  plots.LABELS)
+    for r in rows:
+        r["steps_to_success"] = None
+    assert "never (0/3)" in summary.learning_time_table({"a": {"rows": rows}}, ("gru",), plots.LABELS)
