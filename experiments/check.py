@@ -5,10 +5,15 @@
 
 Nothing in ``results/`` is touched: each study's quick preset runs in a temporary workdir and
 every number of every JSON result file there is compared with the committed file of the same
-name in ``results/<study>/``, within the study's relative tolerance for that quantity
-(``Study.tolerances``, by JSON key; ``Study.default_tolerance`` otherwise). Numbers differ
-when ``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``. A table of
-what differs is printed; the exit status is 1 if anything differs, 2 on bad input.
+name in the study's quick workdir (``results/<study>/``; folders below it that hold another
+preset's results, with their own ``config.json``, are not part of it), within the study's
+relative tolerance for that quantity (``Study.tolerances``, by JSON key;
+``Study.default_tolerance`` otherwise). Numbers differ when ``|a - b| > tol * max(|a|, |b|)``
+and ``|a - b| > Study.absolute_tolerance``; other values (strings, booleans, null) must be
+equal. A result file made by only one of the two runs differs, and so does a run that fails.
+Run state (``checkpoints/``, ``runs/``, ``timing.json``) is not a result and is left out.
+
+A table of what differs is printed; the exit status is 1 if anything differs, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -17,14 +22,19 @@ import json
 import math
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.__main__ import RESULTS, load_study, study_names
-from experiments.common import UserError
+from experiments.__main__ import load_study, study_names
+from experiments.common import Study, UserError
 
+ROOT = Path(__file__).resolve().parents[1]
 SKIP_KEYS = {"command", "headline"}  # its own workdir; a sentence of the numbers compared
+RUN_STATE_DIRS = {"checkpoints", "runs"}
+RUN_STATE_FILES = {"timing.json", "metrics.json"}
+
+Row = tuple[str, str, Any, Any, float, float]  # file, quantity, committed, rerun, rel diff, tol
 
 
 def leaves(obj: Any, path: str = "", skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str, Any]]:
@@ -69,53 +79,90 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def check_study(name: str, results: Path = RESULTS) -> list[tuple]:
-    """Rerun ``name``'s quick preset in a temporary workdir; rows that differ (file first)."""
-    module = load_study(name)
-    study = getattr(module, "STUDY", None)
-    tolerances = dict(study.tolerances) if study else {}
-    default = study.default_tolerance if study else 1e-4
-    absolute = study.absolute_tolerance if study else 1e-12
-    skip = frozenset(study.unchecked) if study else frozenset()
-    committed_dir = results / name
-    rows = []
-    with tempfile.TemporaryDirectory(prefix=f"check-{name}-") as tmp:
-        status = module.main(["--quick", "--workdir", tmp])
+def result_files(folder: Path, skip: frozenset[str] = frozenset()) -> dict[str, Path]:
+    """The JSON result files of one preset's workdir, by path relative to it.
+
+    Left out: run state, files named in ``skip``, and folders below that hold another preset's
+    results (they have their own ``config.json``).
+    """
+    other_presets = {p.parent for p in folder.rglob("config.json") if p.parent != folder}
+    out = {}
+    for file in sorted(folder.rglob("*.json")):
+        rel = file.relative_to(folder)
+        if (RUN_STATE_DIRS & set(rel.parts[:-1]) or rel.name in RUN_STATE_FILES or rel.name in skip
+                or any(d in file.parents for d in other_presets)):
+            continue
+        out[rel.as_posix()] = file
+    return out
+
+
+def check(study: Study, committed: Path, run: Callable[[Sequence[str]], int]) -> list[Row]:
+    """Rerun ``study``'s quick preset with ``run(argv) -> status`` in a temporary workdir and
+    compare its result files with those in ``committed``; the rows that differ."""
+    skip = frozenset(study.unchecked)
+    if not (committed / "config.json").exists():
+        return [(str(committed), "committed results", "missing", "-", math.inf, 0.0)]
+    with tempfile.TemporaryDirectory(prefix=f"check-{study.name}-") as tmp:
+        try:
+            status = run(["--quick", "--workdir", tmp])
+        except Exception as e:  # noqa: BLE001 - reported as a row; the other studies still run
+            return [("(run)", "exit", "ok", f"{type(e).__name__}: {e}", math.inf, 0.0)]
         if status != 0:
-            return [(name, "run", "ok", f"exit status {status}", math.inf, 0.0)]
-        for rerun_file in sorted(Path(tmp).rglob("*.json")):
-            rel = rerun_file.relative_to(tmp)
-            if rel.parts[0] in ("checkpoints", "runs") or "checkpoints" in rel.parts \
-                    or rel.name in ("timing.json", "metrics.json") or rel.name in skip:
+            return [("(run)", "exit status", 0, status, math.inf, 0.0)]
+        old, new = result_files(committed, skip), result_files(Path(tmp), skip)
+        rows: list[Row] = []
+        for rel in sorted(old.keys() | new.keys()):
+            if rel not in old or rel not in new:
+                rows.append((rel, "(file)", "present" if rel in old else "missing",
+                             "present" if rel in new else "missing", math.inf, 0.0))
                 continue
-            committed_file = committed_dir / rel
-            if not committed_file.exists():
-                continue
-            diffs = compare(json.loads(committed_file.read_text()), json.loads(rerun_file.read_text()),
-                            tolerances, default, absolute, skip)
-            rows += [(str(rel), *d) for d in diffs]
+            diffs = compare(json.loads(old[rel].read_text()), json.loads(new[rel].read_text()),
+                            dict(study.tolerances), study.default_tolerance,
+                            study.absolute_tolerance, skip)
+            rows += [(rel, *d) for d in diffs]
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def check_study(name: str, root: Path = ROOT) -> list[Row]:
+    """:func:`check` of the study ``name`` against its committed quick results under ``root``."""
+    module = load_study(name)
+    study = module.STUDY
+    committed = study.workdir("quick")
+    return check(study, committed if committed.is_absolute() else root / committed, module.main)
+
+
+def print_table(name: str, rows: list[Row], limit: int = 200) -> None:
+    """What differs, one line per quantity: file, JSON path, committed, rerun, rel diff, tol."""
+    if not rows:
+        print(f"{name}: every number matches the committed results")
+        return
+    print(f"{name}: {len(rows)} differ")
+    print(f"  {'file':<24} {'quantity':<40} {'committed':>14} {'rerun':>14} {'rel diff':>9} {'tol':>7}")
+    for f, path, x, y, diff, tol in rows[:limit]:
+        print(f"  {f:<24} {path:<40} {str(x):>14.14} {str(y):>14.14} {diff:9.2g} {tol:7.2g}")
+    if len(rows) > limit:
+        print(f"  ... and {len(rows) - limit} more")
+
+
+def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
         names = study_names(argv)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    failed = False
+    differ = []
     for name in names:
-        rows = check_study(name)
-        if not rows:
-            print(f"{name}: every number matches the committed results")
-            continue
-        failed = True
-        print(f"{name}: {len(rows)} numbers differ")
-        print(f"  {'file':<24} {'quantity':<40} {'committed':>14} {'rerun':>14} {'rel diff':>9} {'tol':>7}")
-        for f, path, x, y, diff, tol in rows[:200]:
-            print(f"  {f:<24} {path:<40} {str(x):>14.14} {str(y):>14.14} {diff:9.2g} {tol:7.2g}")
-    return 1 if failed else 0
+        print(f"== check {name}: rerunning --quick in a temporary folder", flush=True)
+        rows = check_study(name, root)
+        print_table(name, rows)
+        if rows:
+            differ.append(name)
+    if differ:
+        print(f"differ from the committed results: {', '.join(differ)}", file=sys.stderr)
+        return 1
+    print(f"all {len(names)} studies match the committed results")
+    return 0
 
 
 if __name__ == "__main__":

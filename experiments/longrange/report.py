@@ -106,7 +106,7 @@ def _median(rows, task, model, T) -> float:
 
 
 def _median_key(rows, task, model, T, key) -> float:
-    vals = [r[key] for r in select(rows, task=task, model=model, T=T) if r[key] is not None]
+    vals = [r[key] for r in select(rows, task=task, model=model, T=T) if r.get(key) is not None]
     return float(np.median(vals)) if vals else math.nan
 
 

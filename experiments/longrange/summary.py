@@ -113,22 +113,3 @@ def success_ci(rows) -> tuple[float, float, float]:
     """Fraction of the rows' seeds that succeed, with its Wilson 95 % interval."""
     return wilson_interval(sum(bool(r["success"]) for r in rows), len(rows))
 
-
-def loss_table(folders: dict[str, dict], models: tuple[str, ...], labels: dict[str, str]) -> str:
-    """Markdown table of :func:`loss_ratio` medians, one line per (T, updates) over folders.
-
-    ``folders`` maps a folder name to its ``summary.json``; a (T, updates) in several folders
-    takes the first folder's rows.
-    """
-    cells: dict[tuple[int, int], dict[str, float]] = {}
-    for summary in folders.values():
-        main = select(summary["rows"], task="adding")
-        for (T, steps), rs in by(main, "T", "steps").items():
-            if (T, steps) not in cells:
-                cells[(T, steps)] = {m: loss_ratio(g)[0] for (m,), g in by(rs, "model").items()}
-    lines = ["| T (updates) | " + " | ".join(labels[m] for m in models) + " |",
-             "|---" * (len(models) + 1) + "|"]
-    for (T, steps), row in sorted(cells.items()):
-        vals = [f"{row[m]:.3g}" if m in row and math.isfinite(row[m]) else "–" for m in models]
-        lines.append(f"| {T} ({steps}) | " + " | ".join(vals) + " |")
-    return "\n".join(lines)

@@ -7,15 +7,19 @@ config, and that a refused command writes nothing.
 
 import dataclasses
 import errno
+import importlib
 import json
+import math
 import os
 import stat
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
+from experiments import check as check_module
 from experiments.common import Study, main, read_json, require_positive, write_index, write_json
 from experiments.common import cli as cli_module
 from experiments.common import files as files_module
@@ -240,3 +244,44 @@ def test_unknown_study_exits_2():
     assert res.returncode == 2
     assert res.stderr.strip().startswith("error: unknown study 'no_such_study'")
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def _toy_module(study=TOY):
+    return types.SimpleNamespace(STUDY=study, main=lambda argv: main(study, argv))
+
+
+def test_check_passes_on_a_reproduction_and_tables_what_differs(tmp_path, monkeypatch, capsys):
+    committed = tmp_path / "results" / "toy"
+    assert main(TOY, ["--quick", "--workdir", str(committed)]) == 0
+    assert main(TOY, ["--preset", "full", "--workdir", str(committed / "full")]) == 0  # not quick's
+    monkeypatch.setattr(check_module, "study_names", lambda argv: ["toy"])
+    monkeypatch.setattr(check_module, "load_study", lambda name: _toy_module())
+    assert check_module.main([], root=tmp_path) == 0
+    assert "toy: every number matches" in capsys.readouterr().out
+
+    summary = committed / "summary.json"
+    summary.write_text(json.dumps({"value": 0.25, "seed": 0}))  # the rerun gives 2 * 0.1 = 0.2
+    assert check_module.main([], root=tmp_path) == 1
+    out = capsys.readouterr().out
+    assert "toy: 1 differ" in out
+    line = next(ln for ln in out.splitlines() if "summary.json" in ln).split()
+    assert line[:4] == ["summary.json", "value", "0.25", "0.2"] and float(line[4]) == pytest.approx(0.2)
+
+    tolerant = dataclasses.replace(TOY, tolerances={"value": 0.25})
+    assert check_module.check(tolerant, committed, _toy_module(tolerant).main) == []
+    summary.unlink()
+    assert check_module.check(TOY, committed, _toy_module().main) == [
+        ("summary.json", "(file)", "missing", "present", math.inf, 0.0)]
+    assert check_module.check(TOY, committed, lambda argv: 2)[0][1:4] == ("exit status", 0, 2)
+    assert check_module.check(TOY, tmp_path / "none", _toy_module().main)[0][2] == "missing"
+
+
+def test_check_knows_every_study_and_its_committed_results():
+    from experiments.__main__ import STUDIES
+
+    for name in STUDIES:
+        study = importlib.import_module(f"experiments.{name}").STUDY
+        files = check_module.result_files(ROOT / study.workdir("quick"), frozenset(study.unchecked))
+        assert {"config.json", "index.json"} <= files.keys(), name
+        assert not any(f.startswith(("full/", "long/", "medium/")) for f in files), name
+    assert check_module.main(["no_such_study"]) == 2

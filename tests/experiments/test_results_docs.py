@@ -80,3 +80,4 @@ def test_bootstrap_interval_covers_the_mean_of_normal_samples():
         covered += lo <= 0.0 <= hi
     assert 0.88 <= covered / 200 <= 0.99  # nominal 95 %
     assert bootstrap_ci([3.0]) == (3.0, 3.0, 3.0)
+

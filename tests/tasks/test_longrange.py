@@ -292,3 +292,19 @@ def test_readme_states_the_step_benchmark_from_its_result():
     from benchmarks.bench_longrange_step import RESULT, readme_line
 
     assert readme_line(json.loads(RESULT.read_text())) in (ROOT / "README.md").read_text()
+
+
+def test_report_tables_count_successes_and_flag_a_partial_sweep(tmp_path):
+    from experiments.longrange import report
+
+    rows = [{"task": "adding", "ablation": None, "T": 5, "model": "gru", "seed": s,
+             "steps_to_success": t, "loss_over_baseline": x, "success": t is not None}
+            for s, (t, x) in enumerate([(None, 0.9), (40, 0.05), (20, 0.02)])]
+    labels = {"gru": "GRU"}
+    assert "| 5 | 30 (2/3) |" in report.learning_time_table(rows, "adding", labels)
+    assert "| 5 | 0.05 [" in report.loss_table(rows, "adding", labels)
+    for r in rows:
+        r["steps_to_success"] = None
+    assert "never (0/3)" in report.learning_time_table(rows, "adding", labels)
+    (tmp_path / "summary.json").write_text(json.dumps({"complete": False, "rows": rows}))
+    assert report.readme_table(tmp_path).startswith("**Partial sweep**")
