@@ -165,7 +165,8 @@ def ablations(rows, path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     models = _models(rows)
-    abl = sorted({(r["model"], r["ablation"]) for r in rows if r["ablation"] is not None})
+    abl = sorted({(r["model"], r["ablation"]) for r in rows
+                  if r["ablation"] not in (None, "tune")})
     lstm_inits = [m for m in ("lstm_fb0", "lstm_fb1", "lstm_chrono") if m in models]
     if not abl and len(lstm_inits) < 2:
         return False
