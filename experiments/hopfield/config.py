@@ -17,24 +17,28 @@ def _require_fraction_below_half(name: str, values) -> None:
 class CapacityConfig:
     """Classical network: final overlap and exact recall of a stored pattern against the load."""
 
-    sizes: tuple[int, ...] = (100, 500, 1000, 2000)
+    sizes: tuple[int, ...] = (100, 200, 500, 1000, 2000)
     """Numbers of units N, one curve each."""
     num_loads: int = 30
     """Loads alpha = P/N per curve, evenly spaced in [0.01, alpha_max] (rounded to whole P)."""
     alpha_max: float = 0.3
     """Largest load."""
-    trials: int = 20
-    """Random networks per (N, load, cue noise)."""
+    networks: int = 25
+    """Random networks per (N, load); every cue noise uses the same networks."""
+    cues: int = 4
+    """Cues per network and cue noise (cue c recalls pattern c mod P): networks x cues trials."""
     noise: tuple[float, ...] = (0.0, 0.1, 0.2)
     """Fractions of the cue's bits flipped; the first one defines the crossover alpha_c."""
     max_sweeps: int = 30
     """Cap on the asynchronous sweeps of one recall."""
     crossover_overlap: float = 0.8
     """alpha_c is where the mean final overlap falls below this (linear interpolation)."""
+    bootstrap: int = 1000
+    """Bootstrap resamples of the networks for the intervals on alpha_c and its extrapolation."""
 
     def __post_init__(self):
-        require_positive(self, "sizes", "num_loads", "alpha_max", "trials", "max_sweeps",
-                         "crossover_overlap")
+        require_positive(self, "sizes", "num_loads", "alpha_max", "networks", "cues",
+                         "max_sweeps", "crossover_overlap", "bootstrap")
         if not self.sizes or min(self.sizes) < 10:
             raise ValueError(f"capacity.sizes must be unit counts >= 10, got {self.sizes}")
         if not self.noise:
@@ -221,7 +225,8 @@ class Config:
 
 PRESETS = {
     "quick": Config(
-        capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, trials=10),
+        capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, networks=10, cues=2,
+                                bootstrap=200),
         perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=20),
         dense=DenseConfig(units=16, max_patterns=4096, tests=32),
         modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(8, 12, 16, 20, 24),
