@@ -186,9 +186,9 @@ class Config:
 
     Reproduces: the classical network's retrieval breaking down near alpha = P/N = 0.138
     (Amit, Gutfreund & Sompolinsky 1985, 1987), sharper for larger N, against the AGS overlap
-    m(alpha) and the one-step signal-to-noise estimate ``1 - 2 Phi(-1/sqrt(alpha))`` (Hertz,
-    Krogh & Palmer 1991, section 2.2); the perfect-recall capacities N/(2 ln N) (one given
-    pattern stable) and N/(4 ln N) (every pattern stable; McEliece et al. 1987); dense memories
+    m(alpha), with alpha_c(N) extrapolated to N -> infinity in 1/N and 1/sqrt(N); the
+    perfect-recall capacities N/(2 ln N) (one given pattern stable) and N/(4 ln N) (every
+    pattern stable; McEliece et al. 1987) next to their finite-N binomial estimates; dense memories
     holding ~N^(n-1) patterns with F(x) = x^n (Krotov & Hopfield 2016) and exponentially many
     with F = exp (Demircigil et al. 2017); the modern Hopfield network (Ramsauer et al. 2021):
     retrieval error falling with beta, the three fixed-point regimes (global average, metastable
@@ -198,9 +198,11 @@ class Config:
 
     Definitions (where sources differ): the unscaled Hebbian rule with zero diagonal; a unit at
     its threshold keeps its value; asynchronous sweeps in a fresh random order until a sweep
-    changes nothing or ``max_sweeps``. A cue is stored pattern 1 with exactly ``round(noise N)``
-    bits flipped. Perfect-recall capacity: the largest P at which at least half of the networks
-    have pattern 1 (every pattern) as a fixed point. Modern retrieval error:
+    changes nothing or ``max_sweeps``. A capacity trial is one cue on one random network (cue c
+    recalls stored pattern c mod P, with exactly ``round(noise N)`` bits flipped), ``networks x
+    cues`` trials per point; alpha_c(N) intervals resample the networks (bootstrap).
+    Perfect-recall capacity: the largest P at which at least half of the networks have pattern 1
+    (every pattern) as a fixed point. Modern retrieval error:
     ``||xi - x|| / ||x||`` after one update and at the fixed point. Capacity vs d: the largest N
     in a doubling grid with at least 90 % of cues recalled (``sign(xi)`` equals the pattern).
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
