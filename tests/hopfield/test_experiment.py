@@ -8,7 +8,7 @@ import pytest
 from experiments import hopfield
 from experiments.common.stats import wilson_interval
 from experiments.hopfield import plots
-from experiments.hopfield.classical import crossing, last_at_least, stability
+from experiments.hopfield.classical import crossing, extrapolate, last_at_least, stability
 
 TINY = ["--quick", "--capacity.sizes", "30", "40", "50", "--capacity.num-loads", "4",
         "--capacity.networks", "3", "--capacity.cues", "2", "--capacity.bootstrap", "20", "--capacity.noise", "0", "0.1",
@@ -109,3 +109,20 @@ def test_wilson_band():
     low, high = plots.wilson_band([0.0, 0.5, 1.0], [10, 10, 4])
     for f, n, lo, hi in zip([0.0, 0.5, 1.0], [10, 10, 4], low, high, strict=True):
         assert (lo, hi) == wilson_interval(int(round(f * n)), n)[1:]
+
+
+def test_extrapolation_recovers_the_form_that_made_the_data():
+    """alpha_c(N) = a + b N^-k exactly (plus small bootstrap noise): the fit of that form returns
+    a, its chi2 is the smaller one, and the bootstrap interval contains a."""
+    ns = np.array([100, 200, 500, 1000, 2000])
+    rng = np.random.default_rng(0)
+    for k, name in ((1.0, "1/N"), (0.5, "1/sqrt(N)")):
+        exact = 0.138 + 0.6 * ns ** -k
+        samples = exact + 0.001 * rng.standard_normal((200, len(ns)))
+        out = extrapolate(ns, exact, samples)
+        assert out["supported"] == name and out["dof"] == 3
+        assert out[name]["alpha_inf"] == pytest.approx(0.138, abs=1e-9)
+        lo, hi = out[name]["alpha_inf_ci"]
+        assert lo < 0.138 < hi
+        other = "1/N" if name != "1/N" else "1/sqrt(N)"
+        assert out[other]["chi2"] > out[name]["chi2"]
