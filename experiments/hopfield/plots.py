@@ -52,7 +52,7 @@ def capacity_figure(cap: dict, path: Path) -> None:
         for c, row in zip(COLORS, cap["rows"], strict=False):
             d = row["noise"][nz]
             ax.plot(row["alpha"], d["overlap_mean"], "o-", ms=3, color=c, label=f"N = {row['N']}")
-            bx.plot(row["alpha"], d["exact_fraction"], "o-", ms=3, color=c, label=f"N = {row['N']}")
+            bx.plot(row["alpha"], d["exact_fraction"], "o-", ms=3, color=c)
             low, high = wilson_band(d["exact_fraction"], trials)
             bx.fill_between(row["alpha"], low, high, color=c, alpha=0.1,
                             label=f"95 % Wilson interval ({per})" if c == COLORS[0]
@@ -60,8 +60,9 @@ def capacity_figure(cap: dict, path: Path) -> None:
         ax.plot(ags.alpha, ags.m, "-", color="tab:purple", lw=2.5, zorder=5,
                 label="AGS m(α), N → ∞ (retrieval branch)")
         ax.plot([ags.alpha_c], [ags.m_c], "o", color="tab:purple", ms=6, zorder=5)
+        ax.axvline(ags.alpha_c, color="gray", ls=":", label=f"α_c = {ags.alpha_c:.3f} (AGS)")
+        bx.axvline(ags.alpha_c, color="gray", ls=":")
         for a in (ax, bx):
-            a.axvline(ags.alpha_c, color="gray", ls=":", label=f"α_c = {ags.alpha_c:.3f} (AGS)")
             a.grid(alpha=0.3)
         ax.set_title(f"cue: {float(nz):.0%} of bits flipped")
         ax.set_ylabel("mean final overlap m")
@@ -70,7 +71,7 @@ def capacity_figure(cap: dict, path: Path) -> None:
         ax.set_ylim(0, 1.05)
         bx.set_ylim(-0.02, 1.02)
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    axes[1, -1].legend(fontsize=7, loc="upper right")
+    axes[1, 0].legend(fontsize=7, loc="upper right")
     fig.suptitle("Classical Hopfield network: recall of a stored pattern vs load "
                  "(asynchronous updates)")
     fig.tight_layout()
