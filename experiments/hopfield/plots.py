@@ -22,8 +22,9 @@ COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:b
 
 
 def load(workdir: Path) -> dict:
-    """Every part's saved result, by part name."""
-    return {name: read_json(Path(workdir) / f"{name}.json") for name in PARTS}
+    """Every saved part's result, by part name (parts not computed yet are left out)."""
+    return {name: read_json(Path(workdir) / f"{name}.json") for name in PARTS
+            if (Path(workdir) / f"{name}.json").exists()}
 
 
 def wilson_band(fractions, trials) -> tuple[np.ndarray, np.ndarray]:
@@ -299,16 +300,26 @@ def attention_task_figure(task: dict, path: Path) -> None:
 
 
 def headline(results: dict) -> str:
-    """The sentence with the numbers that matter."""
-    cap, att, task = results["capacity"], results["attention"], results["attention_task"]
-    big = max(cap["rows"], key=lambda r: r["N"])
-    alpha_c = cap["alpha_c"][str(big["N"])]
-    crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
-    ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
-    return (f"classical crossover α_c = {crossover} at N = {big['N']} (AGS {_alpha_c():.3f}); "
-            f"attention identity to {abs_diff(att['max_abs_diff'])}; adding T = {task['T']}: "
-            f"Hopfield pooling {ratio['hopfield_pooling']:.2g}, LSTM {ratio['lstm']:.2f}, "
-            f"Elman {ratio['elman']:.2f} × baseline")
+    """The sentence with the numbers that matter (of the parts computed so far)."""
+    parts = []
+    if "capacity" in results:
+        cap = results["capacity"]
+        big = max(cap["rows"], key=lambda r: r["N"])
+        alpha_c = cap["alpha_c"][str(big["N"])]
+        crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
+        parts.append(f"classical crossover α_c = {crossover} at N = {big['N']} "
+                     f"(AGS {_alpha_c():.3f})")
+    if "attention" in results:
+        parts.append(f"attention identity to {abs_diff(results['attention']['max_abs_diff'])}")
+    if "attention_task" in results:
+        task = results["attention_task"]
+        ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
+        parts.append(f"adding T = {task['T']}: Hopfield pooling {ratio['hopfield_pooling']:.2g}, "
+                     f"LSTM {ratio['lstm']:.2f}, Elman {ratio['elman']:.2f} × baseline")
+    missing = [p for p in PARTS if p not in results]
+    if missing:
+        parts.append(f"not computed yet: {', '.join(missing)}")
+    return "; ".join(parts)
 
 
 FIGURES = (
@@ -328,16 +339,21 @@ FIGURES = (
 
 
 def plot(workdir: Path) -> None:
-    """Every figure, ``lstm_vs_hopfield.md`` and ``index.json``."""
+    """Every figure, ``lstm_vs_hopfield.md`` and ``index.json`` (of the parts saved so far: a
+    preset still running can be drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")
     workdir = Path(workdir)
     results = load(workdir)
-    for file, part, draw, _ in FIGURES:
+    figures = [(file, part, draw, caption) for file, part, draw, caption in FIGURES
+               if part in results]
+    for file, part, draw, _ in figures:
         draw(results[part], workdir / file)
-    write_text(workdir / "lstm_vs_hopfield.md", comparison_table(results))
+    tables = [f"{p}.json" for p in PARTS if p in results]
+    if len(results) == len(PARTS):
+        write_text(workdir / "lstm_vs_hopfield.md", comparison_table(results))
+        tables.append("lstm_vs_hopfield.md")
     write_index(workdir, title="Hopfield networks and the attention equivalence",
                 headline=headline(results),
-                figures=[(file, caption) for file, _, _, caption in FIGURES],
-                tables=[f"{p}.json" for p in PARTS] + ["lstm_vs_hopfield.md"])
+                figures=[(file, caption) for file, _, _, caption in figures], tables=tables)
