@@ -126,3 +126,20 @@ def test_extrapolation_recovers_the_form_that_made_the_data():
         assert lo < 0.138 < hi
         other = "1/N" if name != "1/N" else "1/sqrt(N)"
         assert out[other]["chi2"] > out[name]["chi2"]
+
+
+def test_plot_draws_the_parts_saved_so_far(tmp_path):
+    """A preset still running: only capacity.json saved gives its two figures, an index whose
+    headline names the missing parts, and a README table with the capacity row alone."""
+    import shutil
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).parents[2] / "results" / "hopfield" / "capacity.json", tmp_path)
+    plots.plot(tmp_path)
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert [f["file"] for f in index["figures"]] == ["capacity.png", "alpha_c.png"]
+    assert "not computed yet: perfect_recall, dense, modern, attention, attention_task" in (
+        index["headline"])
+    assert not (tmp_path / "lstm_vs_hopfield.md").exists()
+    table = plots.readme_table(tmp_path)
+    assert table.count("\n") == 3 and "crossover α_c (AGS 1987)" in table
