@@ -58,9 +58,9 @@ def capacity_figure(cap: dict, path: Path) -> None:
             bx.fill_between(row["alpha"], low, high, color=c, alpha=0.1,
                             label=f"95 % Wilson interval ({per})" if c == COLORS[0]
                             else None)
-        ax.plot(ags.alpha, ags.m, "-", color="tab:purple", lw=2.5, zorder=5,
+        ax.plot(ags.alpha, ags.m, "-", color="black", lw=2.5, zorder=5,
                 label="AGS m(α), N → ∞ (retrieval branch)")
-        ax.plot([ags.alpha_c], [ags.m_c], "o", color="tab:purple", ms=6, zorder=5)
+        ax.plot([ags.alpha_c], [ags.m_c], "o", color="black", ms=6, zorder=5)
         ax.axvline(ags.alpha_c, color="gray", ls=":", label=f"α_c = {ags.alpha_c:.3f} (AGS)")
         bx.axvline(ags.alpha_c, color="gray", ls=":")
         for a in (ax, bx):
@@ -103,7 +103,7 @@ def alpha_c_figure(cap: dict, path: Path) -> None:
             ax.plot(xx, f["alpha_inf"] + f["slope"] * xx, "-", color="tab:orange",
                     label=f"fit α_∞ + b·{name}: α_∞ = {f['alpha_inf']:.3f} "
                           f"[{lo:.3f}, {hi:.3f}]{chi}")
-        ax.axhline(cap["ags"]["alpha_c"], color="tab:purple", ls=":",
+        ax.axhline(cap["ags"]["alpha_c"], color="black", ls=":",
                    label=f"AGS α_c = {cap['ags']['alpha_c']:.3f} (N → ∞)")
         ax.set_xlabel(name.replace("sqrt(N)", "√N"))
         ax.set_xlim(left=0)

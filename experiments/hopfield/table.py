@@ -100,6 +100,15 @@ def _alpha_c_verdict(cap: dict) -> tuple[str, str]:
                 f"{ext['dof']} dof)")
     verdict = ("yes: the 95 % interval contains " if lo <= ags <= hi
                else "no: the 95 % interval excludes ") + f"{ags:.3f}"
+    verdict += (f"; the other form gives {other['alpha_inf']:.3f} [{other['alpha_inf_ci'][0]:.3f}, "
+                f"{other['alpha_inf_ci'][1]:.3f}]")
+    big = max(cap["rows"], key=lambda r: r["N"])
+    if big["alpha_c"] is not None:
+        clean = big["noise"][next(iter(big["noise"]))]
+        i = next(i for i, a in enumerate(big["alpha"]) if a >= big["alpha_c"])
+        verdict += (f"; at N = {big['N']}, α = {big['alpha'][i]:.3f}, "
+                    f"{clean['capped_fraction'][i]:.0%} of the runs stopped at the "
+                    f"{cap['settings']['max_sweeps']}-sweep cap still changing")
     return measured, verdict
 
 
