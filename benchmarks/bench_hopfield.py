@@ -7,8 +7,9 @@
    Hebbian networks × ``trials`` cues (pattern ``b mod P`` with ``N/10`` bits flipped), each run
    asynchronously (a random order per sweep, until a sweep changes nothing, at most 30 sweeps)
    by :func:`rnnjax.hopfield.discrete.run_async` with the batch of cues on one network
-   (fields ``h = W S`` of shape ``(N, trials)``), ``lax.map`` over networks and loads: ONE
-   compiled program. Against a plain NumPy loop of the same dynamics, one trial and one unit at
+   (fields ``h = W S`` of shape ``(N, trials)``; each step jumps every trial to the next unit
+   of its sweep that flips and updates its fields by one column of ``W``), ``lax.map`` over
+   networks and loads: ONE compiled program. Against a plain NumPy loop of the same dynamics, one trial and one unit at
    a time, keeping the fields and updating them only on a flip (``h += W[i] Δy_i``), with the
    very same weights, cues and unit orders, on every trial. The final states and sweep counts
    of every trial are compared (they must be equal bit for bit). The two are timed in
@@ -206,13 +207,43 @@ def bench_modern(n, d, batch, beta, repeats):
     return {"N": n, "d": d, "batch": batch, "beta": beta, "rows": rows}
 
 
+def readme_table(result: dict) -> str:
+    """The README's Hopfield benchmark table, ratios only, from a result of :func:`main`."""
+    cap, large, mod = (result[k] for k in ("capacity_sweep", "capacity_sweep_large",
+                                           "modern_retrieval"))
+    rows = mod["rows"]
+    load = result["machine"]["load_average_1min_start_end"]
+    return "\n".join([
+        "| benchmark | JAX over NumPy |", "|---|---|",
+        f"| capacity sweep N = {cap['N']}, {len(cap['loads'])} loads (α = 0.02–0.24) × "
+        f"{cap['trials']} trials, one compiled program; {cap['trials_equal']}/"
+        f"{cap['trials_total']} final states and sweep counts bit-equal to NumPy | "
+        f"{cap['speedup_median']:.1f}× (range {cap['speedup_min']:.1f}–{cap['speedup_max']:.1f}× "
+        f"over {cap['repeats']} interleaved rounds) |",
+        f"| the same at N = {large['N']} (JAX only): time relative to N = {cap['N']} | "
+        f"{large['jax_seconds'] / cap['jax_seconds']:.1f}× the N = {cap['N']} time |",
+        f"| modern retrieval N = 10⁵, d = {mod['d']}, batch {mod['batch']}: "
+        "`modern.update` / `jax.nn.dot_product_attention` | "
+        f"{rows['rnnjax.hopfield.modern.update']['speedup_vs_numpy']:.1f}× / "
+        f"{rows['jax.nn.dot_product_attention']['speedup_vs_numpy']:.1f}× |",
+        "",
+        f"Measured on {result['machine']['cpus']} CPU device(s) at a 1-minute load average of "
+        f"{load[0]:.1f} (start) and {load[1]:.1f} (end) on a shared machine.",
+    ]) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true",
                         help="N = 300 (and 600 for the JAX-only row), 50 trials per load")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--readme", action="store_true",
+                        help="print the README table from the saved result and exit")
     args = parser.parse_args(argv)
+    if args.readme:
+        print(readme_table(json.loads(Path(args.out).read_text())), end="")
+        return 0
     load_start = os.getloadavg()[0]
     n, big, trials = (300, 600, 50) if args.small else (1000, 2000, 100)
     cap = bench_capacity(n, 1, trials, max_sweeps=30, repeats=args.repeats)
@@ -239,6 +270,7 @@ def main(argv=None) -> int:
           f"{cap['trials_equal']}/{cap['trials_total']} trials bit-equal")
     print(f"  N = {large['N']}: {large['jax_seconds']:.2f} s for {large['loads']} loads x "
           f"{large['trials']} trials (jax only)")
+    print(readme_table(result))
     print(f"modern retrieval, N = {mod['N']:,}, d = {mod['d']}, batch {mod['batch']}")
     print(f"  {'implementation':38s} {'queries/s':>12s} {'vs numpy':>9s}")
     for name, r in mod["rows"].items():

@@ -17,24 +17,28 @@ def _require_fraction_below_half(name: str, values) -> None:
 class CapacityConfig:
     """Classical network: final overlap and exact recall of a stored pattern against the load."""
 
-    sizes: tuple[int, ...] = (100, 500, 1000, 2000)
+    sizes: tuple[int, ...] = (100, 200, 500, 1000, 2000)
     """Numbers of units N, one curve each."""
     num_loads: int = 30
     """Loads alpha = P/N per curve, evenly spaced in [0.01, alpha_max] (rounded to whole P)."""
     alpha_max: float = 0.3
     """Largest load."""
-    trials: int = 20
-    """Random networks per (N, load, cue noise)."""
+    networks: int = 25
+    """Random networks per (N, load); every cue noise uses the same networks."""
+    cues: int = 4
+    """Cues per network and cue noise (cue c recalls pattern c mod P): networks x cues trials."""
     noise: tuple[float, ...] = (0.0, 0.1, 0.2)
     """Fractions of the cue's bits flipped; the first one defines the crossover alpha_c."""
     max_sweeps: int = 30
     """Cap on the asynchronous sweeps of one recall."""
     crossover_overlap: float = 0.8
     """alpha_c is where the mean final overlap falls below this (linear interpolation)."""
+    bootstrap: int = 1000
+    """Bootstrap resamples of the networks for the intervals on alpha_c and its extrapolation."""
 
     def __post_init__(self):
-        require_positive(self, "sizes", "num_loads", "alpha_max", "trials", "max_sweeps",
-                         "crossover_overlap")
+        require_positive(self, "sizes", "num_loads", "alpha_max", "networks", "cues",
+                         "max_sweeps", "crossover_overlap", "bootstrap")
         if not self.sizes or min(self.sizes) < 10:
             raise ValueError(f"capacity.sizes must be unit counts >= 10, got {self.sizes}")
         if not self.noise:
@@ -182,9 +186,9 @@ class Config:
 
     Reproduces: the classical network's retrieval breaking down near alpha = P/N = 0.138
     (Amit, Gutfreund & Sompolinsky 1985, 1987), sharper for larger N, against the AGS overlap
-    m(alpha) and the one-step signal-to-noise estimate ``1 - 2 Phi(-1/sqrt(alpha))`` (Hertz,
-    Krogh & Palmer 1991, section 2.2); the perfect-recall capacities N/(2 ln N) (one given
-    pattern stable) and N/(4 ln N) (every pattern stable; McEliece et al. 1987); dense memories
+    m(alpha), with alpha_c(N) extrapolated to N -> infinity in 1/N and 1/sqrt(N); the
+    perfect-recall capacities N/(2 ln N) (one given pattern stable) and N/(4 ln N) (every
+    pattern stable; McEliece et al. 1987) next to their finite-N binomial estimates; dense memories
     holding ~N^(n-1) patterns with F(x) = x^n (Krotov & Hopfield 2016) and exponentially many
     with F = exp (Demircigil et al. 2017); the modern Hopfield network (Ramsauer et al. 2021):
     retrieval error falling with beta, the three fixed-point regimes (global average, metastable
@@ -194,9 +198,11 @@ class Config:
 
     Definitions (where sources differ): the unscaled Hebbian rule with zero diagonal; a unit at
     its threshold keeps its value; asynchronous sweeps in a fresh random order until a sweep
-    changes nothing or ``max_sweeps``. A cue is stored pattern 1 with exactly ``round(noise N)``
-    bits flipped. Perfect-recall capacity: the largest P at which at least half of the networks
-    have pattern 1 (every pattern) as a fixed point. Modern retrieval error:
+    changes nothing or ``max_sweeps``. A capacity trial is one cue on one random network (cue c
+    recalls stored pattern c mod P, with exactly ``round(noise N)`` bits flipped), ``networks x
+    cues`` trials per point; alpha_c(N) intervals resample the networks (bootstrap).
+    Perfect-recall capacity: the largest P at which at least half of the networks have pattern 1
+    (every pattern) as a fixed point. Modern retrieval error:
     ``||xi - x|| / ||x||`` after one update and at the fixed point. Capacity vs d: the largest N
     in a doubling grid with at least 90 % of cues recalled (``sign(xi)`` equals the pattern).
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
@@ -221,7 +227,8 @@ class Config:
 
 PRESETS = {
     "quick": Config(
-        capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, trials=10),
+        capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, networks=10, cues=2,
+                                bootstrap=200),
         perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=20),
         dense=DenseConfig(units=16, max_patterns=4096, tests=32),
         modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(8, 12, 16, 20, 24),

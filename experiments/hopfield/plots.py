@@ -12,7 +12,7 @@ import numpy as np
 
 from experiments.common import read_json, save_figure, write_index, write_text
 from experiments.common.stats import wilson_interval
-from experiments.hopfield.table import abs_diff, comparison_table, one_step_overlap
+from experiments.hopfield.table import abs_diff, comparison_table
 from experiments.hopfield.table import readme_table as readme_table  # for experiments.readme
 from rnnjax.hopfield import theory
 
@@ -22,8 +22,9 @@ COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:b
 
 
 def load(workdir: Path) -> dict:
-    """Every part's saved result, by part name."""
-    return {name: read_json(Path(workdir) / f"{name}.json") for name in PARTS}
+    """Every saved part's result, by part name (parts not computed yet are left out)."""
+    return {name: read_json(Path(workdir) / f"{name}.json") for name in PARTS
+            if (Path(workdir) / f"{name}.json").exists()}
 
 
 def wilson_band(fractions, trials) -> tuple[np.ndarray, np.ndarray]:
@@ -42,28 +43,27 @@ def capacity_figure(cap: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     noises = list(cap["rows"][0]["noise"])
-    trials = cap["settings"]["trials"]
+    trials = cap["trials"]
+    per = f"{cap['settings']['networks']} networks × {cap['settings']['cues']} cues"
     ags = theory.ags_retrieval_branch()
     fig, axes = plt.subplots(2, len(noises), figsize=(4.2 * len(noises), 7), sharex=True,
                              squeeze=False)
-    alpha_fine = np.linspace(0.005, max(r["alpha"][-1] for r in cap["rows"]), 200)
     for j, nz in enumerate(noises):
         ax, bx = axes[0, j], axes[1, j]
         for c, row in zip(COLORS, cap["rows"], strict=False):
             d = row["noise"][nz]
             ax.plot(row["alpha"], d["overlap_mean"], "o-", ms=3, color=c, label=f"N = {row['N']}")
-            bx.plot(row["alpha"], d["exact_fraction"], "o-", ms=3, color=c, label=f"N = {row['N']}")
+            bx.plot(row["alpha"], d["exact_fraction"], "o-", ms=3, color=c)
             low, high = wilson_band(d["exact_fraction"], trials)
             bx.fill_between(row["alpha"], low, high, color=c, alpha=0.1,
-                            label=f"95 % Wilson interval ({trials} networks)" if c == COLORS[0]
+                            label=f"95 % Wilson interval ({per})" if c == COLORS[0]
                             else None)
-        ax.plot(alpha_fine, one_step_overlap(alpha_fine), "k--", lw=1,
-                label="one-step estimate 1 − 2Φ(−1/√α)")
-        ax.plot(ags.alpha, ags.m, "-", color="tab:purple", lw=2.5, zorder=5,
+        ax.plot(ags.alpha, ags.m, "-", color="black", lw=2.5, zorder=5,
                 label="AGS m(α), N → ∞ (retrieval branch)")
-        ax.plot([ags.alpha_c], [ags.m_c], "o", color="tab:purple", ms=6, zorder=5)
+        ax.plot([ags.alpha_c], [ags.m_c], "o", color="black", ms=6, zorder=5)
+        ax.axvline(ags.alpha_c, color="gray", ls=":", label=f"α_c = {ags.alpha_c:.3f} (AGS)")
+        bx.axvline(ags.alpha_c, color="gray", ls=":")
         for a in (ax, bx):
-            a.axvline(ags.alpha_c, color="gray", ls=":", label=f"α_c = {ags.alpha_c:.3f} (AGS)")
             a.grid(alpha=0.3)
         ax.set_title(f"cue: {float(nz):.0%} of bits flipped")
         ax.set_ylabel("mean final overlap m")
@@ -72,9 +72,46 @@ def capacity_figure(cap: dict, path: Path) -> None:
         ax.set_ylim(0, 1.05)
         bx.set_ylim(-0.02, 1.02)
     axes[0, 0].legend(fontsize=7, loc="lower left")
-    axes[1, -1].legend(fontsize=7, loc="upper right")
+    axes[1, 0].legend(fontsize=7, loc="upper right")
     fig.suptitle("Classical Hopfield network: recall of a stored pattern vs load "
                  "(asynchronous updates)")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def alpha_c_figure(cap: dict, path: Path) -> None:
+    """α_c(N) with bootstrap intervals against 1/N and 1/√N, both fits, AGS's N → ∞ value."""
+    import matplotlib.pyplot as plt
+
+    ns = np.array(cap["N"], float)
+    ac = np.array([cap["alpha_c"][str(int(n))] for n in ns], float)        # None: NaN
+    ci = np.array([cap["alpha_c_ci"][str(int(n))] or [np.nan, np.nan] for n in ns], float)
+    ext = cap.get("alpha_c_extrapolated")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for ax, (name, k) in zip(axes, (("1/N", 1.0), ("1/sqrt(N)", 0.5)), strict=True):
+        x = ns ** -k
+        ax.errorbar(x, ac, yerr=[ac - ci[:, 0], ci[:, 1] - ac], fmt="o", color="tab:blue",
+                    capsize=3, label="measured (95 % bootstrap over networks)")
+        for n, xi, yi in zip(ns, x, ac, strict=True):
+            ax.annotate(f"N = {n:.0f}", (xi, yi), textcoords="offset points", xytext=(6, -10),
+                        fontsize=7)
+        if ext:
+            f = ext[name]
+            xx = np.linspace(0, x.max() * 1.05, 50)
+            lo, hi = f.get("alpha_inf_ci", [np.nan, np.nan])
+            chi = f" χ² = {f['chi2']:.1f} ({ext['dof']} dof)" if "chi2" in f else ""
+            ax.plot(xx, f["alpha_inf"] + f["slope"] * xx, "-", color="tab:orange",
+                    label=f"fit α_∞ + b·{name}: α_∞ = {f['alpha_inf']:.3f} "
+                          f"[{lo:.3f}, {hi:.3f}]{chi}")
+        ax.axhline(cap["ags"]["alpha_c"], color="black", ls=":",
+                   label=f"AGS α_c = {cap['ags']['alpha_c']:.3f} (N → ∞)")
+        ax.set_xlabel(name.replace("sqrt(N)", "√N"))
+        ax.set_xlim(left=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    axes[0].set_ylabel(f"α_c(N): mean overlap from a clean cue < {cap['settings']['crossover_overlap']}")
+    best = f"; the data favour {ext['supported'].replace('sqrt(N)', '√N')}" if ext else ""
+    fig.suptitle(f"Classical network: finite-size crossover and its extrapolation{best}")
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -101,11 +138,18 @@ def perfect_recall_figure(pr: dict, path: Path) -> None:
             label="N / (2 ln N) (McEliece et al., N → ∞)")
     ax.plot(nn, theory.mceliece_capacity(nn), "-", color="tab:red", lw=1,
             label="N / (4 ln N) (McEliece et al., N → ∞)")
+    grid = np.unique(np.round(nn).astype(int))
+    for every, c in ((False, "tab:blue"), (True, "tab:red")):
+        ax.plot(grid, [theory.finite_n_capacity(int(n), every_pattern=every) for n in grid], "--",
+                color=c, lw=1, label="finite N: P(" + ("every pattern" if every else "pattern 1")
+                + " stable) = ½, binomial crosstalk")
     ax.plot(nn, _alpha_c() * nn, ":", color="gray", label="0.138 N (recall with a few % errors)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     _log_axes_plain(ax)
     ax.set_xticks(ns, [f"{n:.0f}" for n in ns])
+    yt = [t for t in (5, 10, 20, 50, 100, 200, 500) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
+    ax.set_yticks(yt, [str(t) for t in yt])
     ax.set_xlabel("number of units N")
     ax.set_ylabel(f"patterns P (largest with ≥ 50 % of {pr['settings']['trials']} networks)")
     ax.set_title("Perfect-recall capacity of the classical network")
@@ -256,23 +300,35 @@ def attention_task_figure(task: dict, path: Path) -> None:
 
 
 def headline(results: dict) -> str:
-    """The sentence with the numbers that matter."""
-    cap, att, task = results["capacity"], results["attention"], results["attention_task"]
-    big = max(cap["rows"], key=lambda r: r["N"])
-    alpha_c = cap["alpha_c"][str(big["N"])]
-    crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
-    ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
-    return (f"classical crossover α_c = {crossover} at N = {big['N']} (AGS {_alpha_c():.3f}); "
-            f"attention identity to {abs_diff(att['max_abs_diff'])}; adding T = {task['T']}: "
-            f"Hopfield pooling {ratio['hopfield_pooling']:.2g}, LSTM {ratio['lstm']:.2f}, "
-            f"Elman {ratio['elman']:.2f} × baseline")
+    """The sentence with the numbers that matter (of the parts computed so far)."""
+    parts = []
+    if "capacity" in results:
+        cap = results["capacity"]
+        big = max(cap["rows"], key=lambda r: r["N"])
+        alpha_c = cap["alpha_c"][str(big["N"])]
+        crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
+        parts.append(f"classical crossover α_c = {crossover} at N = {big['N']} "
+                     f"(AGS {_alpha_c():.3f})")
+    if "attention" in results:
+        parts.append(f"attention identity to {abs_diff(results['attention']['max_abs_diff'])}")
+    if "attention_task" in results:
+        task = results["attention_task"]
+        ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
+        parts.append(f"adding T = {task['T']}: Hopfield pooling {ratio['hopfield_pooling']:.2g}, "
+                     f"LSTM {ratio['lstm']:.2f}, Elman {ratio['elman']:.2f} × baseline")
+    missing = [p for p in PARTS if p not in results]
+    if missing:
+        parts.append(f"not computed yet: {', '.join(missing)}")
+    return "; ".join(parts)
 
 
 FIGURES = (
     ("capacity.png", "capacity", capacity_figure,
      "Classical network: overlap and exact recall vs load α, with the AGS overlap m(α)"),
+    ("alpha_c.png", "capacity", alpha_c_figure,
+     "Classical network: α_c(N) extrapolated to N → ∞ in 1/N and 1/√N, against AGS 0.138"),
     ("perfect_recall.png", "perfect_recall", perfect_recall_figure,
-     "Perfect-recall capacity vs N/(2 ln N), N/(4 ln N)"),
+     "Perfect-recall capacity: measured, finite-N estimate, McEliece N/(2 ln N), N/(4 ln N)"),
     ("dense.png", "dense", dense_figure, "Dense associative memories: x^n and exp interaction"),
     ("modern_beta.png", "modern", modern_beta_figure, "Modern Hopfield retrieval error vs β"),
     ("regimes.png", "modern", regimes_figure, "The three fixed-point regimes on clustered patterns"),
@@ -283,16 +339,21 @@ FIGURES = (
 
 
 def plot(workdir: Path) -> None:
-    """Every figure, ``lstm_vs_hopfield.md`` and ``index.json``."""
+    """Every figure, ``lstm_vs_hopfield.md`` and ``index.json`` (of the parts saved so far: a
+    preset still running can be drawn)."""
     import matplotlib
 
     matplotlib.use("Agg")
     workdir = Path(workdir)
     results = load(workdir)
-    for file, part, draw, _ in FIGURES:
+    figures = [(file, part, draw, caption) for file, part, draw, caption in FIGURES
+               if part in results]
+    for file, part, draw, _ in figures:
         draw(results[part], workdir / file)
-    write_text(workdir / "lstm_vs_hopfield.md", comparison_table(results))
+    tables = [f"{p}.json" for p in PARTS if p in results]
+    if len(results) == len(PARTS):
+        write_text(workdir / "lstm_vs_hopfield.md", comparison_table(results))
+        tables.append("lstm_vs_hopfield.md")
     write_index(workdir, title="Hopfield networks and the attention equivalence",
                 headline=headline(results),
-                figures=[(file, caption) for file, _, _, caption in FIGURES],
-                tables=[f"{p}.json" for p in PARTS] + ["lstm_vs_hopfield.md"])
+                figures=[(file, caption) for file, _, _, caption in figures], tables=tables)

@@ -27,7 +27,8 @@ def run(config: Config, workdir: Path) -> None:
     steps = num_steps(config, config.attention_task.steps)
     check_runs(config.attention_task, config.seed, steps, task_key, workdir)
     parts = {
-        "capacity": lambda: run_capacity(config.capacity, jax.random.fold_in(key, 1)),
+        "capacity": lambda: run_capacity(config.capacity, jax.random.fold_in(key, 1), workdir,
+                                         config.seed),
         "perfect_recall": lambda: run_perfect_recall(config.perfect_recall,
                                                      jax.random.fold_in(key, 2)),
         "dense": lambda: run_dense(config.dense, jax.random.fold_in(key, 3)),

@@ -56,6 +56,7 @@ __all__ = [
     "run_async",
     "run_async_patterns",
     "run_sync",
+    "sweep_orders",
     "store",
     "to_binary",
     "to_bipolar",
@@ -206,9 +207,6 @@ def is_fixed_point(weights: Array, state: Array, threshold=0.0, *,
 
 # ----------------------------------------------------------------------------- asynchronous
 
-_BLOCK = 32   # units per block of an asynchronous sweep (see run_async)
-
-
 class AsyncResult(NamedTuple):
     """Outcome of an asynchronous run (:func:`run_async`, :func:`run_async_patterns`,
     :func:`rnnjax.hopfield.dense.run_async`). With a batch of ``B`` states every field gains a
@@ -249,26 +247,33 @@ def _check_key(key):
     return key
 
 
+def sweep_orders(key: Array, n: int, max_sweeps: int) -> Array:
+    """The unit orders of :func:`run_async` with ``key``: row ``s`` is
+    ``permutation(fold_in(key, s), n)``, the order of sweep ``s``; shape ``(max_sweeps, n)``."""
+    return jax.vmap(lambda s: jax.random.permutation(jax.random.fold_in(key, s), n))(
+        jnp.arange(max_sweeps))
+
+
 def run_async(weights: Array, state: Array, *, key: Array | None = None,
               order: Array | None = None, external: Array | None = None, threshold=0.0,
               binary: bool = False, max_sweeps: int = 100, trace: str = "update") -> AsyncResult:
     """Asynchronous dynamics until a full sweep changes no unit (the lecture's algorithm).
 
     Each sweep visits the units one at a time, in a fresh random permutation per sweep when
-    ``key`` is given (``permutation(fold_in(key, sweep), N)``), in ``order`` when it is given,
-    and in index order ``0..N-1`` otherwise. The visited unit's net input
-    ``y_in_i = x_i + (W y)_i`` is computed from the current state (updates are broadcast
-    immediately, Step 6) and thresholded (Step 5); a unit at its threshold keeps its value.
+    ``key`` is given (row ``s`` of :func:`sweep_orders`), in ``order`` when it is given, and in
+    index order ``0..N-1`` otherwise. The visited unit's net input ``y_in_i = x_i + (W y)_i`` is
+    computed from the current state (updates are broadcast immediately, Step 6) and
+    thresholded (Step 5); a unit at its threshold keeps its value.
 
-    The local fields ``h = W y`` are kept and changed only when a unit flips
-    (``h += W[:, i] Δy_i``), so a sweep costs ``O(N)`` plus ``O(N)`` per flip instead of
-    ``O(N²)``. A batch of states ``(B, N)`` runs together on the same weights, with fields
-    ``h: (N, B)`` and the same unit order in a sweep; each state stops on its own sweep count
-    exactly as if it ran alone. Within a sweep the units are taken in blocks of up to 32: the
-    fields of a block's units are updated flip by flip, and the rest of ``h`` once per block by a
-    ``(N, 32) @ (32, B)`` product, skipped when nothing in the block flipped. With integer
-    weights (Hebbian, :func:`store`) every field is exact, so the states are those of a
-    unit-by-unit loop computing ``W y`` afresh, bit for bit.
+    Event-driven: the local fields ``h = W y`` are kept, and since they change only when a unit
+    flips, the units a sweep visits between two flips all keep their values. So each step jumps
+    to the next unit in the sweep's order (from the current position on) whose thresholded net
+    input differs from its value, flips it and updates the fields by a rank-one step
+    ``h += W[:, i] Δy_i``: ``O(N)`` per flip, and a whole sweep without a flip in ``O(N)``. A
+    batch of states ``(B, N)`` runs together on the same weights with fields ``(N, B)``, one
+    flip per state per step, each state at its own position and sweep; each stops exactly as if
+    it ran alone. With integer weights (Hebbian, :func:`store`) every field is exact, so the
+    states are those of a unit-by-unit loop computing ``W y`` afresh, bit for bit.
 
     Jit-compiled; vmappable over states, keys and networks (under ``vmap`` a per-example key
     gives each example its own orders).
@@ -277,7 +282,7 @@ def run_async(weights: Array, state: Array, *, key: Array | None = None,
       weights: ``(N, N)``, symmetric (from :func:`store`).
       state: ``(N,)`` initial activations (the lecture sets them to the external input), or
         ``(B, N)``: a batch of trials on the same network.
-      key: one key; randomises the order of every sweep (the same order for a whole batch).
+      key: one key; randomises the order of every sweep (the same orders for a whole batch).
       order: ``(L,)`` unit indices visited in each sweep (e.g. the lecture's ``[0, 3, 2, 1]``).
       external: ``(N,)`` external input ``x`` added to every net input, or None.
       threshold: scalar or ``(N,)`` thresholds ``θ``.
@@ -303,82 +308,86 @@ def run_async(weights: Array, state: Array, *, key: Array | None = None,
         raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
     key = _check_key(key)
     dtype = weights.dtype
-    order = jnp.arange(n) if order is None else _check_order(order, n)
+    if key is not None:
+        orders = sweep_orders(key, n, int(max_sweeps))
+    else:
+        orders = (jnp.arange(n) if order is None else _check_order(order, n))[None, :]
+    # permutations (random or index order): each unit's position in the sweep
+    ranks = None if order is not None else jnp.argsort(orders, axis=1).astype(orders.dtype)
     theta = _vector(threshold, n, "threshold", dtype)
     x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
     y0 = jnp.atleast_2d(state).astype(dtype)
-    result = _run_async(weights, y0, key, order, x, theta, binary=binary,
-                        max_sweeps=int(max_sweeps), trace=trace, block=_BLOCK)
+    result = _run_async(weights, y0, orders, ranks, x, theta, binary=binary,
+                        max_sweeps=int(max_sweeps), trace=trace)
     if state.ndim == 1:
         result = AsyncResult(*(r[0] for r in result))
     return result
 
 
-@partial(jax.jit, static_argnames=("binary", "max_sweeps", "trace", "block"))
-def _run_async(weights, y0, key, order, x, theta, *, binary, max_sweeps, trace, block):
+@partial(jax.jit, static_argnames=("binary", "max_sweeps", "trace"))
+def _run_async(weights, y0, orders, ranks, x, theta, *, binary, max_sweeps, trace):
     lo, hi = _levels(binary)
-    n, batch = weights.shape[0], y0.shape[0]
-    length = n if key is not None else order.shape[0]
-    blk = min(block, length)
-    num_blocks = -(-length // blk)
+    batch, length = y0.shape[0], orders.shape[1]
+    b = jnp.arange(batch)
+    w_t = weights.T                                    # row i is W[:, i]
     per_sweep = length if trace == "update" else 1
-    exact = lax.Precision.HIGHEST
+    rows = max_sweeps * per_sweep + 1
+    # Layout (B, N): row b holds the fields (W y_b)ᵀ of state b, so that a flip reads one
+    # contiguous row of Wᵀ.
+    y = y0
+    h = jnp.matmul(y, w_t, precision=lax.Precision.HIGHEST)
+    e0 = -0.5 * jnp.sum(y * h, axis=1) + y @ (theta - x)
 
-    def block(carry, idx):
-        y, h = carry                                   # (N, B) each
-        valid = idx < n                                # padding entries are n
-        ii = jnp.minimum(idx, n - 1)
-        same = ii[:, None] == ii[None, :]              # copies of one unit within the block
+    def step(c):
+        y, h, e, s, pos, changed, done, sweeps, conv, buf, mark = c
+        net = h + x[None, :]
+        unstable = _threshold_update(net, theta[None, :], y, lo, hi) != y   # (B, N)
+        row = jnp.minimum(s, orders.shape[0] - 1)     # this sweep's order, per state
+        if ranks is None:                              # any order: look along its positions
+            visit = orders[row]                                              # (B, L)
+            ahead = (jnp.take_along_axis(unstable, visit, axis=1)
+                     & (jnp.arange(length)[None, :] >= pos[:, None]))
+            k = jnp.argmax(ahead, axis=1)             # the next position whose unit flips
+            flip = ahead[b, k] & ~done
+        else:                                          # a permutation: by each unit's rank
+            rank = ranks[row]                                                # (B, N)
+            k = jnp.min(jnp.where(unstable & (rank >= pos[:, None]), rank, length), axis=1)
+            flip = (k < length) & ~done
+            k = jnp.minimum(k, length - 1)
+        i = orders[row, k]
+        old = y[b, i]
+        new = jnp.where(flip, _threshold_update(net[b, i], theta[i], old, lo, hi), old)
+        dy = new - old
+        # ΔE = -(y_in_i - θ_i) Δy_i - ½ w_ii Δy_i² (exact also for a non-zero diagonal)
+        e = e - (net[b, i] - theta[i]) * dy - 0.5 * weights[i, i] * dy * dy
+        h = h + dy[:, None] * w_t[i]
+        y = y.at[b, i].set(new)
+        end = ~flip & ~done                            # no flip left in this sweep
+        if trace == "update":                          # row 1 + s L + k: after that update
+            at = jnp.where(flip, s * length + k + 1, rows)
+        else:                                          # row 1 + s: after sweep s
+            at = jnp.where(end, s + 1, rows)
+        buf = buf.at[at, b].set(e, mode="drop")        # rows: out of range, dropped
+        mark = mark.at[at, b].set(True, mode="drop")
+        stop = end & (~changed | (s + 1 >= max_sweeps))
+        conv = conv | (end & ~changed)
+        sweeps = jnp.where(stop, s + 1, sweeps)
+        s = jnp.where(end & ~stop, s + 1, s)
+        pos = jnp.where(flip, k + 1, jnp.where(end, 0, pos))
+        changed = jnp.where(flip, True, jnp.where(end, False, changed))
+        return y, h, e, s, pos, changed, done | stop, sweeps, conv, buf, mark
 
-        def unit(c, xs):
-            h_b, y_b = c                               # (blk, B): the block's fields, states
-            k, i, col, ok, twin = xs
-            net = h_b[k] + x[i]
-            old = y_b[k]
-            new = jnp.where(ok, _threshold_update(net, theta[i], old, lo, hi), old)
-            dy = new - old
-            # ΔE = -(y_in_i - θ_i) Δy_i - ½ w_ii Δy_i² (exact also for a non-zero diagonal)
-            de = -(net - theta[i]) * dy - 0.5 * weights[i, i] * dy * dy
-            h_b = h_b + col[:, None] * dy[None, :]
-            y_b = jnp.where(twin[:, None], new[None, :], y_b)
-            return (h_b, y_b), (dy, de)
-
-        w_bb = weights[ii][:, ii]
-        xs = (jnp.arange(blk), ii, w_bb.T, valid, same)
-        (_, y_b), (dy, de) = lax.scan(unit, (h[ii], y[ii]), xs)
-        h = lax.cond(jnp.any(dy != 0),
-                     lambda h: h + jnp.matmul(weights[:, ii], dy, precision=exact),
-                     lambda h: h, h)
-        y = y.at[jnp.where(valid, idx, n)].set(y_b, mode="drop")
-        return (y, h), (dy, de)
-
-    def sweep(c):
-        s, y, h, e, sweeps, done, buf = c
-        visit = order if key is None else jax.random.permutation(jax.random.fold_in(key, s), n)
-        padded = jnp.concatenate([visit, jnp.full((num_blocks * blk - length,), n, visit.dtype)])
-        (y, h), (dy, de) = lax.scan(block, (y, h), padded.reshape(num_blocks, blk))
-        dy = dy.reshape(-1, batch)[:length]
-        es = e[None, :] + jnp.cumsum(de.reshape(-1, batch)[:length], axis=0)
-        e = es[-1]
-        record = es if trace == "update" else e[None, :]
-        buf = lax.dynamic_update_slice(buf, record, (1 + s * per_sweep, 0))
-        sweeps = jnp.where(done, sweeps, s + 1)
-        done = done | ~jnp.any(dy != 0, axis=0)
-        return s + 1, y, h, e, sweeps, done, buf
-
-    def cond(c):
-        return (c[0] < max_sweeps) & ~jnp.all(c[5])
-
-    y = y0.T
-    h = jnp.matmul(weights, y, precision=exact)        # local fields W y, (N, B)
-    e0 = -0.5 * jnp.sum(y * h, axis=0) + (theta - x) @ y
-    buf = jnp.zeros((max_sweeps * per_sweep + 1, batch), y0.dtype).at[0].set(e0)
     zeros = jnp.zeros((batch,), jnp.int32)
-    init = (0, y, h, e0, zeros, jnp.zeros((batch,), bool), buf)
-    s, y, _, e, sweeps, done, buf = lax.while_loop(cond, sweep, init)
-    rows = jnp.arange(buf.shape[0])[:, None]
-    energies = jnp.where(rows < 1 + s * per_sweep, buf, e[None, :])
-    return AsyncResult(y.T, energies.T, sweeps, done)
+    false = jnp.zeros((batch,), bool)
+    buf = jnp.zeros((rows, batch), y0.dtype).at[0].set(e0)
+    mark = jnp.zeros((rows, batch), bool).at[0].set(True)
+    init = (y, h, e0, zeros, zeros, false, false, zeros, false, buf, mark)
+    y, _, _, _, _, _, _, sweeps, conv, buf, mark = lax.while_loop(
+        lambda c: ~jnp.all(c[6]), step, init)
+    # entries between recorded energies repeat the last one (nothing changed in between)
+    last = lax.cummax(jnp.where(mark, jnp.arange(rows)[:, None], 0), axis=0)
+    energies = jnp.take_along_axis(buf, last, axis=0)
+    return AsyncResult(y, energies.T, sweeps, conv)
 
 
 def run_async_patterns(patterns: Array, state: Array, *, key: Array | None = None,

@@ -27,9 +27,11 @@ __all__ = [
     "ags_overlap",
     "ags_retrieval_branch",
     "demircigil_capacity",
+    "finite_n_capacity",
     "krotov_hopfield_capacity",
     "mceliece_capacity",
     "ramsauer_error_bound",
+    "stable_probability",
 ]
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
@@ -145,6 +147,34 @@ def mceliece_capacity(n, *, every_pattern: bool = True):
     if np.any(n <= 1):
         raise ValueError(f"n must be > 1, got {n}")
     return n / ((4.0 if every_pattern else 2.0) * np.log(n))
+
+
+def stable_probability(n: int, p: int, *, every_pattern: bool = True) -> float:
+    """Finite-``N`` probability that one given pattern (``every_pattern=False``) or all ``P``
+    patterns are fixed points of the Hebbian network, treating the bits as independent.
+
+    On bit ``i`` of pattern ``ν`` the field times the bit is ``ξ_i^ν h_i = (N - 1) + C`` with
+    crosstalk ``C = Σ_{μ≠ν} Σ_{j≠i} ξ_i^ν ξ_i^μ ξ_j^μ ξ_j^ν``: a sum of ``M = (P-1)(N-1)``
+    independent ±1 terms, ``C = 2K - M`` with ``K ~ Binomial(M, ½)``. The bit is stable when
+    ``C ≥ -(N - 1)`` (a tie keeps it), so ``q = P(K ≥ (M - N + 1)/2)``, and the pattern is stable
+    with probability ``q^N`` (all patterns: ``q^(N P)``). As ``N → ∞`` the level ½ of these is
+    reached at McEliece et al.'s ``N/(2 ln N)`` and ``N/(4 ln N)`` (:func:`mceliece_capacity`).
+    """
+    n, p = int(n), int(p)
+    if n < 2 or p < 1:
+        raise ValueError(f"need n >= 2 units and p >= 1 patterns, got n={n}, p={p}")
+    m = (p - 1) * (n - 1)
+    q = 1.0 if m == 0 else float(special.bdtr(np.floor((m + n - 1) / 2), m, 0.5))
+    return q ** (n * p if every_pattern else n)
+
+
+def finite_n_capacity(n: int, *, every_pattern: bool = True, level: float = 0.5) -> int:
+    """The largest ``P`` with :func:`stable_probability` ``≥ level`` (the finite-``N``
+    counterpart of :func:`mceliece_capacity`)."""
+    p = 1
+    while stable_probability(n, p + 1, every_pattern=every_pattern) >= level:
+        p += 1
+    return p
 
 
 def _double_factorial(k: int) -> int:

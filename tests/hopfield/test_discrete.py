@@ -246,11 +246,12 @@ def test_pattern_form_equals_run_async_on_stored_weights(binary, key):
 @pytest.mark.parametrize("binary", [False, True])
 @pytest.mark.slow
 def test_batched_run_is_bit_equal_to_unit_by_unit_loops(binary):
-    """A batch of states on one network (fields h: (N, B), blocks of 32 units) ends in exactly
-    the states and sweep counts of the one-unit-at-a-time scan and of a NumPy loop that computes
-    every net input afresh; per-update energies match the NumPy energy of each state visited.
-    N = 45 pads the last block; the given order repeats units inside a block; thresholds and
-    inputs make ties and non-trivial fields."""
+    """A batch of states on one network (fields h: (N, B), one flip per state per step, each
+    state at its own position and sweep) ends in exactly the states and sweep counts of the
+    one-unit-at-a-time scan and of a NumPy loop that computes every net input afresh; per-update
+    energies match the NumPy energy of each state visited. Random permutations (found by rank)
+    and a given order that repeats units (found by position); thresholds and inputs make ties
+    and non-trivial fields."""
     rng = np.random.default_rng(11 + binary)
     lo = 0 if binary else -1
     n, p, b = 45, 7, 6

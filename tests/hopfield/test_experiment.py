@@ -8,11 +8,10 @@ import pytest
 from experiments import hopfield
 from experiments.common.stats import wilson_interval
 from experiments.hopfield import plots
-from experiments.hopfield.classical import crossing, last_at_least, stability
-from experiments.hopfield.table import one_step_overlap
+from experiments.hopfield.classical import crossing, extrapolate, last_at_least, stability
 
-TINY = ["--quick", "--capacity.sizes", "40", "--capacity.num-loads", "4",
-        "--capacity.trials", "3", "--capacity.noise", "0", "0.1",
+TINY = ["--quick", "--capacity.sizes", "30", "40", "50", "--capacity.num-loads", "4",
+        "--capacity.networks", "3", "--capacity.cues", "2", "--capacity.bootstrap", "20", "--capacity.noise", "0", "0.1",
         "--perfect-recall.sizes", "40", "--perfect-recall.trials", "4",
         "--dense.units", "10", "--dense.max-patterns", "16", "--dense.tests", "4",
         "--modern.sizes", "20", "--modern.queries", "5", "--modern.num-betas", "3",
@@ -35,8 +34,9 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
     for file, *_ in plots.FIGURES:
         assert (tmp_path / file).stat().st_size > 10_000
     cap = json.loads((tmp_path / "capacity.json").read_text())
-    row = cap["rows"][0]
-    assert row["N"] == 40 and "40" in cap["alpha_c"]
+    row = cap["rows"][1]
+    assert row["N"] == 40 and "40" in cap["alpha_c"] and cap["N"] == [30, 40, 50]
+    assert cap["trials"] == 6 and len(cap["exact_fraction"]) == 3 and "m" in cap["ags"]
     # at the lowest load (P = 1) a clean cue is a fixed point: overlap exactly 1
     assert row["noise"]["0.0"]["overlap_mean"][0] == 1.0
     assert all(row["noise"][c]["energy_max_change_per_sweep"] <= 0 for c in row["noise"])
@@ -49,7 +49,7 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
                    for p in PARTS)
     assert "Capacity" in (tmp_path / "lstm_vs_hopfield.md").read_text()
     assert "α_c" in json.loads((tmp_path / "index.json").read_text())["headline"]
-    assert "| crossover α_c, N = 40 |" in plots.readme_table(tmp_path)
+    assert "| crossover α_c (AGS 1987), N = 30 / 40 / 50 |" in plots.readme_table(tmp_path)
 
     # changing one part's field recomputes that part only
     before = {p: (tmp_path / f"{p}.json").stat().st_mtime_ns for p in PARTS}
@@ -105,12 +105,41 @@ def test_stability_against_a_numpy_loop():
         assert (one, every) == pytest.approx((np.mean(stable_one), np.mean(stable_all)))
 
 
-def test_one_step_overlap_and_wilson_band():
-    from scipy.stats import norm
-
-    alpha = np.array([0.0, 0.05, 0.138, 0.3])
-    expected = 1 - 2 * norm.cdf(-1 / np.sqrt(np.where(alpha > 0, alpha, 1e-300)))
-    np.testing.assert_allclose(one_step_overlap(alpha), expected, rtol=1e-12)
+def test_wilson_band():
     low, high = plots.wilson_band([0.0, 0.5, 1.0], [10, 10, 4])
     for f, n, lo, hi in zip([0.0, 0.5, 1.0], [10, 10, 4], low, high, strict=True):
         assert (lo, hi) == wilson_interval(int(round(f * n)), n)[1:]
+
+
+def test_extrapolation_recovers_the_form_that_made_the_data():
+    """alpha_c(N) = a + b N^-k exactly (plus small bootstrap noise): the fit of that form returns
+    a, its chi2 is the smaller one, and the bootstrap interval contains a."""
+    ns = np.array([100, 200, 500, 1000, 2000])
+    rng = np.random.default_rng(0)
+    for k, name in ((1.0, "1/N"), (0.5, "1/sqrt(N)")):
+        exact = 0.138 + 0.6 * ns ** -k
+        samples = exact + 0.001 * rng.standard_normal((200, len(ns)))
+        out = extrapolate(ns, exact, samples)
+        assert out["supported"] == name and out["dof"] == 3
+        assert out[name]["alpha_inf"] == pytest.approx(0.138, abs=1e-9)
+        lo, hi = out[name]["alpha_inf_ci"]
+        assert lo < 0.138 < hi
+        other = "1/N" if name != "1/N" else "1/sqrt(N)"
+        assert out[other]["chi2"] > out[name]["chi2"]
+
+
+def test_plot_draws_the_parts_saved_so_far(tmp_path):
+    """A preset still running: only capacity.json saved gives its two figures, an index whose
+    headline names the missing parts, and a README table with the capacity row alone."""
+    import shutil
+    from pathlib import Path
+
+    shutil.copy(Path(__file__).parents[2] / "results" / "hopfield" / "capacity.json", tmp_path)
+    plots.plot(tmp_path)
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert [f["file"] for f in index["figures"]] == ["capacity.png", "alpha_c.png"]
+    assert "not computed yet: perfect_recall, dense, modern, attention, attention_task" in (
+        index["headline"])
+    assert not (tmp_path / "lstm_vs_hopfield.md").exists()
+    table = plots.readme_table(tmp_path)
+    assert table.count("\n") == 3 and "crossover α_c (AGS 1987)" in table

@@ -104,3 +104,27 @@ def test_erf_parametrisation_matches_scipy_root():
             return [m - special.erf(y), r - 1 / (1 - c) ** 2]
         m, _ = optimize.fsolve(eqs, [0.99, 1.0], xtol=1e-13)
         assert abs(theory.ags_overlap(a) - m) < 1e-8
+
+
+def test_finite_n_stability_against_sampled_crosstalk_and_mceliece():
+    """q^N from the binomial crosstalk equals sampling the ±1 terms; the finite-N capacities
+    exceed McEliece's asymptotic ones and approach them (ratio falling towards 1) as N grows."""
+    rng = np.random.default_rng(0)
+    n, p = 40, 6
+    m = (p - 1) * (n - 1)
+    crosstalk = 2 * rng.binomial(m, 0.5, size=(20000, n)) - m
+    sampled = np.mean(np.all(crosstalk >= -(n - 1), axis=1))
+    assert abs(theory.stable_probability(n, p, every_pattern=False) - sampled) < 0.01
+    assert theory.stable_probability(n, p) == pytest.approx(
+        theory.stable_probability(n, p, every_pattern=False) ** p)
+    assert theory.stable_probability(n, 1) == 1.0
+    ratios = []
+    for size in (100, 1000, 10000):
+        for every in (False, True):
+            k = theory.finite_n_capacity(size, every_pattern=every)
+            assert theory.stable_probability(size, k, every_pattern=every) >= 0.5
+            assert theory.stable_probability(size, k + 1, every_pattern=every) < 0.5
+        ratios.append(theory.finite_n_capacity(size) / theory.mceliece_capacity(size))
+    assert ratios[0] > ratios[1] > ratios[2] > 1
+    with pytest.raises(ValueError, match="n >= 2"):
+        theory.stable_probability(1, 3)
