@@ -42,8 +42,11 @@ def per_seed_batches(batch: Callable[[jax.Array, Any], Any], keys: jax.Array) ->
 def across_seeds(values: Sequence[float]) -> dict[str, Any]:
     """``{"mean", "ci": [low, high], "per_seed"}``: the mean over seeds with its 95 % bootstrap
     interval (percentile bootstrap; inside the range of the values, so accuracies stay in
-    [0, 1])."""
+    [0, 1]). With a non-finite value (a diverged run) the interval is the range of the values."""
     per_seed = [float(v) for v in np.asarray(values, dtype=float).ravel()]
+    if not np.isfinite(per_seed).all():
+        return {"mean": float(np.mean(per_seed)), "ci": [min(per_seed), max(per_seed)],
+                "per_seed": per_seed}
     mean, low, high = bootstrap_ci(per_seed)
     return {"mean": mean, "ci": [low, high], "per_seed": per_seed}
 
