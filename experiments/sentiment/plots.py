@@ -71,7 +71,12 @@ def headline(summary: dict) -> str:
     """One sentence: accuracy on the kind where only order decides (or the only kind)."""
     kinds, acc = summary["kinds"], {m: r["accuracy"] for m, r in summary["models"].items()}
     kind = "contrast" if "contrast" in kinds else kinds[0]
-    parts = [f"{LABELS.get(m, m)} {_pct(a[kind])}" for m, a in acc.items()]
+    recurrent = [m for m in acc if not m.startswith("bow")]
+    rnn = {_pct(acc[m][kind]) for m in recurrent}
+    parts = ([f"every recurrent model {rnn.pop()}"] if len(rnn) == 1 and len(recurrent) > 1 else
+             [f"{LABELS.get(m, m)} {_pct(a[kind])}" for m, a in acc.items()
+              if not m.startswith("bow")])
+    parts += [f"{LABELS[m]} {_pct(acc[m][kind])}" for m in ("bow", "bow_linear") if m in acc]
     return (f"accuracy on {kind} reviews, mean of {summary['seeds']} seeds [95 % bootstrap CI]: "
             + ", ".join(parts) + " (chance 50 %)")
 

@@ -115,8 +115,8 @@ def load_data(config: Config) -> Data:
 def accuracy_by_kind(logits_fn, params, data: Data) -> dict[str, list[float]]:
     """Test accuracy per review kind of every seed's model (``params`` stacked over seeds)."""
     test = data.test
-    correct = np.asarray(jnp.argmax(logits_fn(params, test.tokens, test.lengths), -1)
-                         == test.labels)  # (seeds, reviews)
+    predicted = np.asarray(jnp.argmax(logits_fn(params, test.tokens, test.lengths), -1))
+    correct = predicted == np.asarray(test.labels)[None]  # (seeds, reviews)
     kinds = np.asarray(test.kinds)
     return {k: correct[:, kinds == i].mean(axis=1).round(6).tolist()
             for i, k in enumerate(data.kinds)}
