@@ -112,8 +112,12 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
         say(f"forecast {dataset} {name}: RMSE at horizon {H} "
             f"{out['multi_step'][name][-1]['mean']:.4f} {UNITS[dataset]} (mean of {tc.seeds} seeds)")
 
-    def per_seed_mse(ev):
-        return lambda st: {"test_mse": np.round(np.asarray(ev(st.params)), 6).tolist()}
+    def per_seed_mse(err_fn, key="test_mse"):  # err_fn: stacked params -> (seeds, ...) errors
+        def eval_fn(st):
+            e = err_fn(st.params)
+            return {key: np.round(np.asarray(jnp.mean(e**2, axis=tuple(range(1, e.ndim)))),
+                                  6).tolist()}
+        return eval_fn
 
     # fixed-window feed-forward baselines
     for w in mc.windows:
@@ -133,8 +137,7 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
         err = jax.jit(jax.vmap(lambda p, model=model, xs=xs_test, ys=ys_test: model.apply(p, xs) - ys))
         params = _fit(config, run_dir, f"window{w}", loss_fn, model.init,
                       jax.random.fold_in(k_init, w), one_batch, data_keys,
-                      per_seed_mse(lambda p, err=err: jnp.mean(err(p) ** 2, axis=(1, 2))),
-                      run_config)
+                      per_seed_mse(err), run_config)
         multi = jax.vmap(lambda p, model=model: free_running(
             model, p, model.initial_carry(p, context), context[:, -1:], H)[1][..., 0])(params)
         record(f"window{w}", err(params), multi)
@@ -156,8 +159,7 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
 
     rnn_err = jax.jit(jax.vmap(rnn_one_step))
     params = _fit(config, run_dir, "lstm", rnn_loss, lstm.init, jax.random.fold_in(k_init, 100),
-                  rnn_batch, data_keys,
-                  per_seed_mse(lambda p: jnp.mean(rnn_err(p) ** 2, axis=(1, 2))), run_config)
+                  rnn_batch, data_keys, per_seed_mse(rnn_err), run_config)
 
     @jax.jit
     @jax.vmap
@@ -194,8 +196,7 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
         s2s, p, s2s.initial_carry(p, context[..., None]), context[:, -1:], H)[1][..., 0]))
     params = _fit(config, run_dir, "seq2seq", s2s_loss, s2s.init,
                   jax.random.fold_in(k_init, 200), s2s_batch, data_keys,
-                  lambda st: {"test_mse_horizon": np.round(np.asarray(jnp.mean(
-                      (s2s_forecast(st.params) - future[None]) ** 2, axis=(1, 2))), 6).tolist()},
+                  per_seed_mse(lambda p: s2s_forecast(p) - future[None], "test_mse_horizon"),
                   run_config)
     record("seq2seq", None, s2s_forecast(params))
     return {**out, "theory": theory(config, dataset, info), "example": example, "data_std": sd}
