@@ -79,7 +79,8 @@ class Config:
     1500 before), to keep about its former runtime.
 
     Command: ``python -m experiments.caption --quick`` (about 3 minutes on 2 CPU cores) or
-    ``--preset full`` (5 seeds, about 40 minutes). The run checkpoints and resumes.
+    ``--preset full`` (5 seeds; a few times its one-seed runtime, not measured yet).
+    The run checkpoints and resumes.
     """
 
     seed: int = 0

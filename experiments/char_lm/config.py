@@ -128,7 +128,8 @@ class Config:
     for 1500 before), to keep about its former runtime.
 
     Command: ``python -m experiments.char_lm --quick`` (about 5 minutes on 2 CPU cores) or
-    ``--preset full`` (5 seeds, about 2 hours); each cell's run checkpoints and resumes.
+    ``--preset full`` (5 seeds; a few times its one-seed runtime, not measured yet);
+    each cell's run checkpoints and resumes.
     """
 
     seed: int = 0

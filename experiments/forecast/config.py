@@ -142,7 +142,8 @@ class Config:
     1000 before), to keep about its former runtime.
 
     Command: ``python -m experiments.forecast --quick`` (about 4 minutes on 2 CPU cores) or
-    ``--preset full`` (5 seeds, about 50 minutes). Each model's run checkpoints and resumes.
+    ``--preset full`` (5 seeds; a few times its one-seed runtime, not measured yet).
+    Each model's run checkpoints and resumes.
     """
 
     seed: int = 0

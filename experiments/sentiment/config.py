@@ -82,7 +82,8 @@ class Config:
     runtime.
 
     Command: ``python -m experiments.sentiment --quick`` (about 3 minutes on 2 CPU cores) or
-    ``--preset full`` (5 seeds, about 45 minutes); each model's run checkpoints and resumes.
+    ``--preset full`` (5 seeds; a few times its one-seed runtime, not measured yet);
+    each model's run checkpoints and resumes.
     """
 
     seed: int = 0

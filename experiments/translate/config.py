@@ -88,7 +88,8 @@ class Config:
     1000 numbers, to keep about its former runtime.
 
     Command: ``python -m experiments.translate --quick`` (about 3 minutes on 2 CPU cores) or
-    ``--preset full`` (5 seeds, about 30 minutes). Each mode's run checkpoints and resumes.
+    ``--preset full`` (5 seeds; a few times its one-seed runtime, not measured yet).
+    Each mode's run checkpoints and resumes.
     """
 
     seed: int = 0
