@@ -7,11 +7,12 @@ Nothing in ``results/`` is touched: each study's quick preset runs in a temporar
 every number of every JSON result file there is compared with the committed file of the same
 name in the study's quick workdir (``results/<study>/``; folders below it that hold another
 preset's results, with their own ``config.json``, are not part of it), within the study's
-relative tolerance for that quantity (``Study.tolerances``, by JSON key;
-``Study.default_tolerance`` otherwise). Numbers differ when ``|a - b| > tol * max(|a|, |b|)``
-and ``|a - b| > Study.absolute_tolerance``; other values (strings, booleans, null) must be
-equal. A result file made by only one of the two runs differs, and so does a run that fails.
-Run state (``checkpoints/``, ``runs/``, ``timing.json``) is not a result and is left out.
+relative tolerance for that quantity (``Study.tolerances``, by JSON key, the nearest enclosing
+key's for a number whose own key has none; ``Study.default_tolerance`` otherwise). Numbers
+differ when ``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``; other
+values (strings, booleans, null) must be equal. A result file made by only one of the two runs
+differs, and so does a run that fails. Run state (``checkpoints/``, ``runs/``, ``timing.json``)
+is not a result and is left out.
 
 A table of what differs is printed; the exit status is 1 if anything differs, 2 on bad input.
 """
@@ -63,7 +64,7 @@ def compare(committed: Any, rerun: Any, tolerances: dict[str, float], default: f
             continue
         key, x = a[path]
         y = b[path][1]
-        tol = tolerances.get(key, default)
+        tol = _tolerance(path, key, tolerances, default)
         if _is_number(x) and _is_number(y):
             if math.isnan(x) and math.isnan(y) or x == y:
                 continue
@@ -73,6 +74,17 @@ def compare(committed: Any, rerun: Any, tolerances: dict[str, float], default: f
         elif x != y:
             out.append((path, x, y, math.inf, tol))
     return out
+
+
+def _tolerance(path: str, key: str, tolerances: dict[str, float], default: float) -> float:
+    """The tolerance of the number's own key, else of its nearest enclosing key that has one
+    (``exact_match.mean`` inherits ``exact_match``'s), else ``default``."""
+    if key in tolerances:
+        return tolerances[key]
+    for ancestor in reversed([k.split("[", 1)[0] for k in path.split(".")[:-1]]):
+        if ancestor in tolerances:
+            return tolerances[ancestor]
+    return default
 
 
 def _is_number(v: Any) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
+from experiments.common.seeds import band
 
 CURVES = (("exact_match", "exact caption", "k"), ("count_accuracy", "object count", "tab:orange"),
           ("size", "size", "tab:green"), ("colour", "colour", "tab:red"),
@@ -30,8 +31,9 @@ def captions(summary: dict, images: np.ndarray, path: Path) -> None:
         ax.set_yticks([])
     for ax in axes.flat[len(examples):]:
         ax.axis("off")
-    fig.suptitle(f"Greedy captions of held-out images (exact match "
-                 f"{100 * summary['exact_match']:.1f} % on {summary['n_test']} images)",
+    em = summary["exact_match"]
+    fig.suptitle(f"Greedy captions of held-out images by seed 0's model (exact match over "
+                 f"{summary['seeds']} seeds {_pct(em)} on {summary['n_test']} images)",
                  fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
@@ -41,27 +43,34 @@ def learning_curves(curves: dict, path: Path) -> None:
     """Training loss, and the test accuracies of greedy decoding, against the training step."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.5))
     steps = curves["step"]
-    axes[0].plot(steps[1:], curves["loss"][1:], color="k")
+    n_seeds = np.shape(curves["exact_match"])[1]
+    band(axes[0], steps[1:], curves["loss"][1:], color="k")
     axes[0].set_yscale("log")
     axes[0].set_ylabel("training loss (nats per word)")
     for key, label, colour in CURVES:
-        axes[1].plot(steps, [100 * v for v in curves[key]], color=colour, label=label)
+        band(axes[1], steps, curves[key], scale=100, color=colour, label=label)
     axes[1].set_ylabel("test accuracy, greedy decoding (%)")
     axes[1].legend(fontsize=7)
     for ax in axes:
         ax.set_xlabel("training step")
+    fig.suptitle(f"mean over {n_seeds} seeds; bands: 95 % bootstrap interval", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
 
 
+def _pct(s: dict) -> str:
+    """``mean % [low, high]`` of an across-seeds summary."""
+    return f"{100 * s['mean']:.1f} % [{100 * s['ci'][0]:.1f}, {100 * s['ci'][1]:.1f}]"
+
+
 def headline(summary: dict) -> str:
     """One sentence with the numbers that matter."""
-    return (f"exact-match captions on {summary['n_test']} held-out images: "
-            f"{100 * summary['exact_match']:.1f} % (object count "
-            f"{100 * summary['count_accuracy']:.1f} %, colour {100 * summary['colour']:.1f} %, "
-            f"shape {100 * summary['shape']:.1f} %, size {100 * summary['size']:.1f} %)")
+    return (f"exact-match captions on {summary['n_test']} held-out images, mean of "
+            f"{summary['seeds']} seeds [95 % bootstrap CI]: {_pct(summary['exact_match'])} "
+            f"(object count {_pct(summary['count_accuracy'])}, colour {_pct(summary['colour'])}, "
+            f"shape {_pct(summary['shape'])}, size {_pct(summary['size'])})")
 
 
 def plot(workdir: Path) -> None:
@@ -74,5 +83,6 @@ def plot(workdir: Path) -> None:
     write_index(workdir, title="Captioning: CNN encoder into an LSTM decoder (one-to-many)",
                 headline=headline(summary),
                 figures=[("captions.png", "held-out images with their greedy captions"),
-                         ("curves.png", "training loss and test accuracies through training")],
+                         ("curves.png", "training loss and test accuracies through training "
+                                         "(mean over seeds, 95 % bands)")],
                 tables=["summary.json", "curves.json"])

@@ -15,8 +15,10 @@ import rnnjax
 import rnnjax.train as tr
 from experiments.caption.config import Config
 from experiments.common import atomic_write_bytes, cached_part, num_steps, say, write_json
+from experiments.common.seeds import across_seeds, per_seed_batches, seed_keys
 from rnnjax.models import captioner, greedy, shift_right
 from rnnjax.tasks import captions as cap
+from rnnjax.train import sweep
 
 ATTRIBUTES = ("size", "colour", "shape")
 N_EXAMPLES = 12
@@ -51,45 +53,53 @@ def test_set(config: Config) -> cap.Captions:
 
 
 def train(config: Config, run_dir: Path) -> dict:
-    """Train the captioner (resumable in ``run_dir``); final metrics, curves and examples."""
+    """Train ``train.seeds`` captioners as one vmapped program (resumable in ``run_dir``); final
+    metrics per seed, curves (evaluations × seeds) and seed 0's examples."""
     mc, tc, dc = config.model, config.train, config.data
     steps = num_steps(config, tc.steps)
-    key = jax.random.key(config.seed)
-    data_key, _, init_key = jax.random.split(key, 3)
+    keys = seed_keys(config.seed, tc.seeds, salt=1)
+    init_keys, data_keys, step_keys = jax.vmap(lambda k: jax.random.split(k, 3), out_axes=1)(keys)
     test = test_set(config)
     model = captioner(rnnjax.cells.lstm(mc.hidden_size), vocab_size=len(cap.VOCAB),
                       image_shape=(cap.HEIGHT, cap.WIDTH, 3), features=mc.features,
                       feature_size=mc.feature_size, embed_size=mc.embed_size, bos=cap.BOS,
                       eos=cap.EOS, pad=cap.PAD)
-    gen = jax.jit(lambda k: cap.generate(tc.batch_size, key=k, p_two=dc.p_two, noise=dc.noise))
+
+    def one_batch(k, s):
+        del s
+        return cap.generate(tc.batch_size, key=k, p_two=dc.p_two, noise=dc.noise)
 
     def loss_fn(params, batch, key):
         del key
         _, logits = model.apply(params, batch.images, tgt_in=shift_right(batch.tokens, cap.BOS))
         return tr.cross_entropy(logits, batch.tokens, tr.length_mask(batch.lengths, cap.CAPTION_LEN))
 
-    eval_jit = jax.jit(lambda p: evaluate(model, p, test))
+    eval_jit = jax.jit(jax.vmap(lambda p: evaluate(model, p, test)))
 
     def eval_fn(state):
-        return {k: float(v) for k, v in eval_jit(state.params).items() if k != "tokens"}
+        m = jax.device_get(eval_jit(state.params))
+        return {k: np.round(np.asarray(v, float), 5).tolist() for k, v in m.items()
+                if k != "tokens"}
 
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(tc.learning_rate))
-    state = tr.init_state(model.init(init_key), opt, key=key)
-    initial = {"step": 0, **eval_fn(state)}
-    run_config = {"seed": config.seed, "data": dataclasses.asdict(dc),
+    states = sweep.init(lambda k, ks: tr.init_state(model.init(k), opt, key=ks),
+                        init_keys, step_keys)
+    initial = {"step": 0, **eval_fn(states)}
+    run_config = {"seed": config.seed, "seeds": tc.seeds, "data": dataclasses.asdict(dc),
                   "model": dataclasses.asdict(mc),
                   "train": {"batch_size": tc.batch_size, "learning_rate": tc.learning_rate}}
-    state, history = tr.fit(tr.make_step(loss_fn, opt), state,
-                            lambda s: gen(jax.random.fold_in(data_key, s)), num_steps=steps,
-                            workdir=run_dir, checkpoint_every=max(steps // 4, 100),
-                            log_every=tc.eval_every, eval_fn=eval_fn, config=run_config,
-                            description="caption")
-    m = jax.device_get(eval_jit(state.params))
-    summary = {k: float(v) for k, v in m.items() if k != "tokens"}
+    step = sweep.vmap_step(tr.make_step(loss_fn, opt, jit=False), batch_axis=0)
+    states, history = tr.fit(step, states, per_seed_batches(one_batch, data_keys),
+                             num_steps=steps, workdir=run_dir,
+                             checkpoint_every=max(steps // 4, 100), log_every=tc.eval_every,
+                             eval_fn=eval_fn, config=run_config, description="caption")
+    m = jax.device_get(eval_jit(states.params))
+    summary = {k: across_seeds(v) for k, v in m.items() if k != "tokens"}
     summary["n_test"] = dc.n_test
-    summary["n_params"] = int(sum(x.size for x in jax.tree.leaves(state.params)))
+    summary["seeds"] = tc.seeds
+    summary["n_params"] = int(sum(x[0].size for x in jax.tree.leaves(states.params)))
     summary["examples"] = [{"truth": cap.decode(test.tokens[i]),
-                            "generated": cap.decode(m["tokens"][i])} for i in range(N_EXAMPLES)]
+                            "generated": cap.decode(m["tokens"][0, i])} for i in range(N_EXAMPLES)]
     keys = ("step", "loss", "exact_match", "count_accuracy", *ATTRIBUTES)
     curves = {k: [r.get(k) for r in (initial, *history)] for k in keys}
     return {"summary": summary, "curves": curves}
@@ -109,6 +119,5 @@ def run(config: Config, workdir: Path) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, images=images)
     atomic_write_bytes(workdir / "samples.npz", buf.getvalue())
-    say("caption: exact match {:.3f}, count {:.3f}, ".format(
-        summary["exact_match"], summary["count_accuracy"])
-        + ", ".join(f"{a} {summary[a]:.3f}" for a in ATTRIBUTES))
+    say(f"caption, mean of {summary['seeds']} seeds: " + ", ".join(
+        f"{k} {summary[k]['mean']:.3f}" for k in ("exact_match", "count_accuracy", *ATTRIBUTES)))

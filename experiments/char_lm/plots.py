@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
+from experiments.common.seeds import band
 
 LABELS = {"elman": "Elman (tanh)", "lstm": "LSTM", "gru": "GRU"}
 COLORS = {"elman": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
@@ -21,6 +22,18 @@ def _label(name: str) -> str:
 
 def _ppl(x: float) -> str:
     return f"{x:.3f}" if math.isfinite(x) else "inf (diverged)"
+
+
+def _ppl_ci(r: dict) -> str:
+    """``mean [low, high]`` of an across-seeds perplexity."""
+    if not all(math.isfinite(v) for v in (r["mean"], *r["ci"])):
+        return f"{r['mean']:.3f} (a seed diverged)" if math.isfinite(r["mean"]) else "inf (diverged)"
+    return f"{r['mean']:.3f} [{r['ci'][0]:.3f}, {r['ci'][1]:.3f}]"
+
+
+def _learned(cell: dict) -> np.ndarray:
+    """Per seed: whether every target of "hello" got probability > 0.9."""
+    return (np.asarray(cell["p_correct"]) > 0.9).all(axis=-1)
 
 
 def hello_figure(hello: dict, path: Path) -> None:
@@ -42,9 +55,14 @@ def hello_figure(hello: dict, path: Path) -> None:
         ax.set_xticks(range(len(vocab)), list(vocab))
         ax.set_yticks(range(len(inputs)), [f"{inputs[:t + 1]!r} →" for t in range(len(inputs))])
         ax.set_xlabel("predicted next character")
-        ax.set_title(f"{_label(name)}\nloss {hello['cells'][name]['final_loss']:.3f} nats")
+        cell = hello["cells"][name]
+        loss = cell["final_loss"]
+        ax.set_title(f"{_label(name)}: learned by {_learned(cell).sum()}/{hello['seeds']} seeds\n"
+                     f"loss {loss['mean']:.3f} [{loss['ci'][0]:.3f}, {loss['ci'][1]:.3f}] nats",
+                     fontsize=9)
     axes[0][0].set_ylabel("input so far")
-    fig.suptitle('"hello", vocabulary [h, e, l, o]: softmax at each step (orange: target)')
+    fig.suptitle('"hello", vocabulary [h, e, l, o]: softmax at each step of seed 0 (orange: '
+                 'target); titles: over seeds, mean loss [95 % CI]', fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -56,30 +74,32 @@ def perplexity_figure(summary: dict, ngram: dict, path: Path) -> None:
     cells, best = summary["cells"], ngram["best"]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     for name, r in cells.items():
-        curve = np.asarray(r["curve"], dtype=float).reshape(-1, 2)
-        curve = curve[np.isfinite(curve[:, 1])]
-        a1.plot(curve[:, 0], curve[:, 1], "o-", ms=3, color=COLORS.get(name),
-                label=f"{_label(name)} (test {_ppl(r['test_perplexity'])})")
+        curve = np.asarray(r["curve"], dtype=float)
+        band(a1, curve[:, 0], curve[:, 1:], marker="o", ms=3, color=COLORS.get(name),
+             label=f"{_label(name)} (test {_ppl_ci(r['test_perplexity'])})")
     a1.axhline(best["valid_perplexity"], color="k", ls="--",
                label=f"best n-gram, n = {best['order']} ({best['valid_perplexity']:.3f})")
     a1.set_xlabel("training step (updates)")
     a1.set_ylabel("validation perplexity (per character)")
     a1.set_yscale("log")
     _plain_ticks(a1)
-    a1.set_title("learning curves")
+    a1.set_title(f"learning curves (mean of {summary['seeds']} seeds, 95 % bands)")
     a1.legend(fontsize=8)
 
     orders = [r["order"] for r in ngram["rows"]]
     test_ppl = [r["test_perplexity"] for r in ngram["rows"]]
-    finite = {n: r for n, r in cells.items() if math.isfinite(r["test_perplexity"])}
+    finite = {n: r["test_perplexity"] for n, r in cells.items()
+              if all(math.isfinite(v) for v in (r["test_perplexity"]["mean"],
+                                                *r["test_perplexity"]["ci"]))}
     zoom = a2.inset_axes([0.42, 0.42, 0.55, 0.4])
     for ax in (a2, zoom):
         ax.plot(orders, test_ppl, "ks-", label="n-gram")
         for name, r in finite.items():
-            ax.axhline(r["test_perplexity"], color=COLORS.get(name), lw=2,
-                       label=f"{_label(name)}, H = {r['hidden_size']}")
+            ax.axhline(r["mean"], color=COLORS.get(name), lw=2,
+                       label=f"{_label(name)}, H = {cells[name]['hidden_size']}")
+            ax.axhspan(*r["ci"], color=COLORS.get(name), alpha=0.2, lw=0)
     tail = [o for o in orders if o >= 4] or orders
-    rnn = [r["test_perplexity"] for r in finite.values()]
+    rnn = [v for r in finite.values() for v in (r["mean"], *r["ci"])]
     lo = min(rnn + test_ppl)
     hi = max([test_ppl[orders.index(tail[0])], *rnn])
     zoom.set_xlim(tail[0] - 0.3, tail[-1] + 0.3)
@@ -90,7 +110,8 @@ def perplexity_figure(summary: dict, ngram: dict, path: Path) -> None:
     a2.set_ylabel("test perplexity (per character)")
     a2.set_yscale("log")
     _plain_ticks(a2)
-    a2.set_title("recurrent networks vs n-grams (black squares), test split")
+    a2.set_title("recurrent networks (mean, band: 95 % CI over seeds) vs n-grams, test split",
+                 fontsize=10)
     zoom.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     save_figure(fig, path)
@@ -111,20 +132,21 @@ def samples_figure(samples: dict, path: Path) -> None:
         ax.text(0, y - 0.04 / max(1, len(rows) / 6), wrapped, fontsize=8, family="monospace",
                 va="top", transform=ax.transAxes)
         y -= 1.0 / len(rows)
-    ax.set_title("samples: the prompt, then each output fed back as the next input "
-                 "(temperature 0: argmax)")
+    ax.set_title("samples of seed 0's models: the prompt, then each output fed back as the next "
+                 "input (temperature 0: argmax)")
     save_figure(fig, path)
 
 
 def headline(hello: dict, summary: dict, ngram: dict) -> str:
     """One sentence with the numbers that matter."""
-    ranked = sorted(summary["cells"].items(), key=lambda kv: kv[1]["test_perplexity"])
-    parts = ", ".join(f"{_label(n)} {_ppl(r['test_perplexity'])}" for n, r in ranked)
+    ranked = sorted(summary["cells"].items(), key=lambda kv: kv[1]["test_perplexity"]["mean"])
+    parts = ", ".join(f"{_label(n)} {_ppl_ci(r['test_perplexity'])}" for n, r in ranked)
     best = ngram["best"]
-    learned = sum(all(p > 0.9 for p in c["p_correct"]) for c in hello["cells"].values())
-    return (f"test perplexity per character: {parts}; best n-gram (n = {best['order']}) "
-            f"{best['test_perplexity']:.3f}; \"hello\" learned by {learned}/{len(hello['cells'])} "
-            "cells (p > 0.9 at every step)")
+    learned = sum(int(_learned(c).sum()) for c in hello["cells"].values())
+    runs = len(hello["cells"]) * hello["seeds"]
+    return (f"test perplexity per character, mean of {summary['seeds']} seeds [95 % bootstrap CI]: "
+            f"{parts}; best n-gram (n = {best['order']}) {best['test_perplexity']:.3f}; "
+            f"\"hello\" learned by {learned}/{runs} runs (cells × seeds; p > 0.9 at every step)")
 
 
 def _plain_ticks(ax) -> None:
@@ -147,7 +169,8 @@ def plot(workdir: Path) -> None:
         workdir, title="Character-level language models", headline=headline(hello, summary, ngram),
         figures=[("hello.png", "the lecture's [h, e, l, o] model: softmax outputs at each step"),
                  ("perplexity.png", "validation perplexity while training, and test perplexity "
-                                    "against n-gram models of increasing order"),
+                                    "against n-gram models of increasing order (mean over "
+                                    "seeds, 95 % bands)"),
                  ("samples.png", "text sampled by feeding outputs back (temperature)")],
         tables=["summary.json", "ngram.json", "hello.json", "samples.json"],
     )
@@ -156,9 +179,12 @@ def plot(workdir: Path) -> None:
 def readme_table(folder: Path) -> str:
     """Markdown: test perplexity of each cell and of the n-grams (for the README)."""
     summary, ngram = read_json(folder / "summary.json"), read_json(folder / "ngram.json")
-    rows = ["| model | test perplexity per character | parameters |", "|---|---|---|"]
-    rows += [f"| {_label(n)}, H = {r['hidden_size']} | {_ppl(r['test_perplexity'])} | {r['params']} |"
-             for n, r in sorted(summary["cells"].items(), key=lambda kv: kv[1]["test_perplexity"])]
+    rows = [f"| model | test perplexity per character (mean of {summary['seeds']} seeds "
+            "[95 % CI]) | parameters |", "|---|---|---|"]
+    rows += [f"| {_label(n)}, H = {r['hidden_size']} | {_ppl_ci(r['test_perplexity'])} | "
+             f"{r['params']} |"
+             for n, r in sorted(summary["cells"].items(),
+                                key=lambda kv: kv[1]["test_perplexity"]["mean"])]
     best = ngram["best"]
     rows.append(f"| best n-gram (n = {best['order']}, chosen on validation) | "
                 f"{best['test_perplexity']:.3f} | |")

@@ -20,8 +20,10 @@ import rnnjax
 import rnnjax.train as tr
 from experiments.char_lm.config import Config
 from experiments.common import UserError, cached_part, num_steps, write_json
+from experiments.common.seeds import across_seeds, per_seed_batches, seed_keys
 from rnnjax.models import free_running, sample, sequence_model
 from rnnjax.tasks import chars
+from rnnjax.train import sweep
 
 N_STREAMS = 16
 """Consecutive streams an evaluation split is read as (the state carried along each)."""
@@ -42,31 +44,36 @@ def perplexity(loss) -> float:
 
 
 def run_hello(config: Config) -> dict:
-    """Train each cell on "hello" and record its per-step predicted distributions."""
+    """Train ``train.seeds`` models of each cell on "hello" (vmapped); per-step predicted
+    distributions of seed 0 (the figure) and the probability of each target for every seed."""
     vocab, x, y = chars.hello()
     x, y = jnp.asarray(x)[None], jnp.asarray(y)[None]  # a batch of one sequence
-    hc = config.hello
-    out = {"vocab": vocab.chars, "inputs": vocab.decode(x), "targets": vocab.decode(y), "cells": {}}
+    hc, seeds = config.hello, config.train.seeds
+    out = {"vocab": vocab.chars, "inputs": vocab.decode(x), "targets": vocab.decode(y),
+           "seeds": seeds, "cells": {}}
     for i, name in enumerate(config.train.cells):
         model = sequence_model(make_cell(name, hc.hidden_size), vocab_size=4, output_size=4)
-        key = jax.random.fold_in(jax.random.key(config.seed), i)
+        keys = seed_keys(config.seed, seeds, salt=i)
         opt = optax.adam(hc.learning_rate)
-        state = tr.init_state(model.init(key), opt, key=key)
+        states = sweep.init(lambda k, model=model, opt=opt: tr.init_state(model.init(k), opt, key=k),
+                            keys)
 
         def loss_fn(params, batch, key, model=model):
             _, logits = model.apply(params, batch[0])
             return tr.cross_entropy(logits, batch[1])
 
         steps = num_steps(config, hc.steps)
-        state, hist = tr.fit(tr.make_step(loss_fn, opt), state, lambda s: (x, y),
-                             num_steps=steps, log_every=max(1, steps // 50), progress=False)
-        _, logits = model.apply(state.params, x)
-        probs = jax.nn.softmax(logits[0], axis=-1)
+        step = sweep.vmap_step(tr.make_step(loss_fn, opt, jit=False))
+        states, hist = tr.fit(step, states, lambda s: (x, y), num_steps=steps,
+                              log_every=max(1, steps // 50), progress=False)
+        logits = jax.vmap(lambda p, model=model: model.apply(p, x)[1][0])(states.params)
+        probs = np.asarray(jax.nn.softmax(logits, axis=-1))  # (seeds, T, 4)
+        p_correct = probs[:, np.arange(y.shape[1]), np.asarray(y[0])]
         out["cells"][name] = {
-            "probs": np.asarray(probs).round(4).tolist(),
+            "probs": probs[0].round(4).tolist(),
             "loss": [[r["step"], r["loss"]] for r in hist],
-            "final_loss": hist[-1]["loss"],
-            "p_correct": [float(probs[t, int(y[0, t])]) for t in range(y.shape[1])],
+            "final_loss": across_seeds(hist[-1]["loss"]),
+            "p_correct": p_correct.round(5).tolist(),
             "greedy": vocab.decode(jnp.argmax(logits[0], axis=-1)),
         }
     return out
@@ -143,7 +150,8 @@ def run_ngrams(config: Config, corpus: Corpus) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class CellRun:
-    """What training and sampling one cell share: its model, optimiser and keys."""
+    """What training and sampling one cell share: its model, optimiser and keys (one per seed;
+    seed i reads the same training windows for every cell)."""
 
     model: object
     opt: optax.GradientTransformation
@@ -158,8 +166,11 @@ def cell_run(config: Config, name: str, vocab_size: int) -> CellRun:
     model = sequence_model(make_cell(name, tc.hidden_size), vocab_size=vocab_size,
                            embed_size=tc.embed_size or None, output_size=vocab_size)
     opt = optax.chain(optax.clip_by_global_norm(tc.clip_norm), optax.adam(tc.learning_rate))
-    key = jax.random.fold_in(jax.random.key(config.seed), 100 + ("elman", "lstm", "gru").index(name))
-    return CellRun(model, opt, *jax.random.split(key, 4))
+    salt = 100 + ("elman", "lstm", "gru").index(name)
+    k_init, k_state, k_sample = jax.vmap(lambda k: jax.random.split(k, 3), out_axes=1)(
+        seed_keys(config.seed, tc.seeds, salt=salt))
+    return CellRun(model, opt, k_init, seed_keys(config.seed, tc.seeds, salt=99), k_state,
+                   k_sample[0])
 
 
 def train_cell(config: Config, workdir: Path, name: str, corpus: Corpus) -> tuple[tr.TrainState, list]:
@@ -177,42 +188,51 @@ def train_cell(config: Config, workdir: Path, name: str, corpus: Corpus) -> tupl
             _, logits = free_running(model, params, carry, inputs[:, 0], inputs.shape[1])
         return tr.cross_entropy(logits, targets)
 
-    @jax.jit
-    def batch_at(step):
-        return chars.windows(train_ids, key=jax.random.fold_in(r.k_data, step),
-                             batch_size=tc.batch_size, seq_len=tc.seq_len)
+    def one_batch(k, step):
+        return chars.windows(train_ids, key=k, batch_size=tc.batch_size, seq_len=tc.seq_len)
 
     valid = tuple(jnp.asarray(a) for a in chars.streams(corpus.valid, N_STREAMS))
-    nll = jax.jit(lambda p, x, y: tr.cross_entropy(model.apply(p, x)[1], y))
+    nll = seeds_nll(model)
     run_config = {"seed": config.seed, "corpus": corpus_settings(config), "cell": name,
                   **{k: v for k, v in dataclasses.asdict(tc).items()
                      if k not in ("cells", "steps", "eval_every", "log_every", "checkpoint_every")}}
-    state = tr.init_state(model.init(r.k_init), r.opt, key=r.k_state)
-    return tr.fit(tr.make_step(loss_fn, r.opt), state, batch_at,
+    states = sweep.init(lambda k, ks: tr.init_state(model.init(k), r.opt, key=ks),
+                        r.k_init, r.k_state)
+    step = sweep.vmap_step(tr.make_step(loss_fn, r.opt, jit=False), batch_axis=0)
+    return tr.fit(step, states, per_seed_batches(one_batch, r.k_data),
                   num_steps=num_steps(config, tc.steps), workdir=workdir / "runs" / name,
                   checkpoint_every=tc.checkpoint_every, log_every=tc.log_every,
                   eval_fn=lambda s: {"valid_loss": nll(s.params, *valid)},
                   eval_every=tc.eval_every, config=run_config, description=f"char_lm {name}")
 
 
+def seeds_nll(model):
+    """``(stacked params, x, y) -> (seeds,)`` mean cross-entropy of each seed's model."""
+    return jax.jit(jax.vmap(lambda p, x, y: tr.cross_entropy(model.apply(p, x)[1], y),
+                            in_axes=(0, None, None)))
+
+
 def evaluate_cell(config: Config, workdir: Path, name: str, corpus: Corpus) -> dict:
-    """Train one cell; its perplexities, size and curves."""
-    state, hist = train_cell(config, workdir, name, corpus)
-    model = cell_run(config, name, len(corpus.vocab)).model
-    nll = jax.jit(lambda p, x, y: tr.cross_entropy(model.apply(p, x)[1], y))
-    losses = {split: float(nll(state.params, *(jnp.asarray(a) for a in chars.streams(ids, N_STREAMS))))
+    """Train one cell's seeds; its perplexities (mean over seeds, 95 % interval, every seed),
+    size and curves (per evaluation: the step, then every seed's value)."""
+    states, hist = train_cell(config, workdir, name, corpus)
+    nll = seeds_nll(cell_run(config, name, len(corpus.vocab)).model)
+    losses = {split: np.asarray(nll(states.params, *(jnp.asarray(a)
+                                                    for a in chars.streams(ids, N_STREAMS))))
               for split, ids in (("valid", corpus.valid), ("test", corpus.test))}
-    return {"test_perplexity": perplexity(losses["test"]),
-            "valid_perplexity": perplexity(losses["valid"]),
-            "params": sum(int(np.size(p)) for p in jax.tree.leaves(state.params)),
+    return {"test_perplexity": across_seeds([perplexity(v) for v in losses["test"]]),
+            "valid_perplexity": across_seeds([perplexity(v) for v in losses["valid"]]),
+            "params": sum(int(np.size(p[0])) for p in jax.tree.leaves(states.params)),
             "hidden_size": config.train.hidden_size, "steps": num_steps(config, config.train.steps),
-            "curve": [[r["step"], perplexity(r["valid_loss"])] for r in hist if "valid_loss" in r],
-            "train_loss": [[r["step"], r["loss"]] for r in hist]}
+            "curve": [[r["step"], *map(perplexity, r["valid_loss"])] for r in hist
+                      if "valid_loss" in r],
+            "train_loss": [[r["step"], *r["loss"]] for r in hist]}
 
 
 def sample_cell(config: Config, workdir: Path, name: str, corpus: Corpus) -> dict[str, str]:
-    """Text per temperature from the trained cell (restored from its finished run)."""
-    state, _ = train_cell(config, workdir, name, corpus)
+    """Text per temperature from seed 0's trained cell (restored from its finished run)."""
+    states, _ = train_cell(config, workdir, name, corpus)
+    state = sweep.index(states, 0)
     r = cell_run(config, name, len(corpus.vocab))
     sc, vocab = config.sample, corpus.vocab
     ids = (vocab.encode(sc.prompt) if set(sc.prompt) <= set(vocab.chars)
@@ -236,7 +256,7 @@ def sample_cell(config: Config, workdir: Path, name: str, corpus: Corpus) -> dic
 def run(config: Config, workdir: Path) -> None:
     """Every part; then ``summary.json`` and ``samples.json`` from the parts' results."""
     hello = {"seed": config.seed, "steps": num_steps(config, config.hello.steps),
-             "cells": config.train.cells, "hello": config.hello}
+             "cells": config.train.cells, "seeds": config.train.seeds, "hello": config.hello}
     cached_part(workdir, "hello", hello, lambda: run_hello(config))
     data = corpus_settings(config)
     corpus = load_corpus(config)
@@ -256,4 +276,5 @@ def run(config: Config, workdir: Path) -> None:
     write_json(workdir / "samples.json", samples)
     write_json(workdir / "summary.json", {
         "cells": {n: {k: v for k, v in c.items() if k != "settings"} for n, c in cells.items()},
-        "corpus": corpus.origin, "feed": config.train.feed, "ngram_best": ngram["best"]})
+        "corpus": corpus.origin, "feed": config.train.feed, "ngram_best": ngram["best"],
+        "seeds": config.train.seeds})

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
+from experiments.common.seeds import band
 
 TITLES = {"seasonal": "seasonal temperature-like series",
           "population": "population growth N' = N + rN(1 − N/K)"}
@@ -28,18 +29,25 @@ def one_step(summary: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, len(summary), figsize=(4.2 * len(summary), 3.3), squeeze=False)
     for ax, (d, s) in zip(axes[0], summary.items(), strict=True):
         names = list(s["one_step"])
-        vals = [s["one_step"][n] for n in names]
-        ax.bar(range(len(names)), vals, color=[_style(n)[1] for n in names])
+        st = [s["one_step"][n] for n in names]
+        vals = np.array([r["mean"] for r in st])
+        err = [vals - [r["ci"][0] for r in st], [r["ci"][1] for r in st] - vals]
+        ax.bar(range(len(names)), vals, color=[_style(n)[1] for n in names], yerr=err,
+               capsize=3, error_kw={"lw": 1})
+        for i, r in enumerate(st):
+            ax.plot([i] * len(r["per_seed"]), r["per_seed"], ".", ms=3, color="tab:orange")
         ax.set_xticks(range(len(names)), [_style(n)[0].replace("feed-forward, ", "FF ")
                                           for n in names], rotation=20, fontsize=8)
         if d == "seasonal":
             ax.axhline(s["theory"]["one_step"], color="k", ls=":",
                        label="noise floor σ·sqrt(1 − a²)")
             ax.legend(fontsize=7)
-        for i, v in enumerate(vals):
-            ax.text(i, v, f"{v:.3g}", ha="center", va="bottom", fontsize=7)
+        for i, r in enumerate(st):
+            ax.text(i, r["ci"][1], f"{r['mean']:.3g}", ha="center", va="bottom", fontsize=7)
         ax.set_ylabel(f"one-step test RMSE ({s['unit']})")
         ax.set_title(TITLES[d], fontsize=9)
+    fig.suptitle(f"mean over {_seeds(summary)} seeds; bars: 95 % bootstrap CI; dots: seeds",
+                 fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -53,12 +61,12 @@ def multi_step(summary: dict, path: Path) -> None:
         hs = np.arange(1, s["horizon"] + 1)
         for name, errs in s["multi_step"].items():
             label, color, ls = _style(name)
-            ax.plot(hs, errs, ls, color=color, label=label)
+            band(ax, hs, [e["per_seed"] for e in errs], ls=ls, color=color, label=label)
         if d == "seasonal":
             ax.plot(hs, s["theory"]["multi_step"], ":", color="k", label=s["theory"]["label"])
         else:
             ax.set_yscale("log")
-            eps = s["multi_step"]["lstm"][0]
+            eps = s["multi_step"]["lstm"][0]["mean"]
             lam = np.asarray(s["theory"]["lyapunov"])
             growth = np.sqrt(np.mean(np.exp(2 * lam[None, :] * (hs[:, None] - 1)), axis=1))
             ax.plot(hs, eps * growth, ":", color="k",
@@ -69,8 +77,17 @@ def multi_step(summary: dict, path: Path) -> None:
         ax.set_ylabel(f"test RMSE ({s['unit']})")
         ax.set_title(TITLES[d], fontsize=9)
         ax.legend(fontsize=6.5)
+    fig.suptitle(f"mean over {_seeds(summary)} seeds; bands: 95 % bootstrap interval", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _seeds(summary: dict) -> int:
+    return next(iter(summary.values()))["seeds"]
+
+
+def _ci(r: dict) -> str:
+    return f"{r['mean']:.3g} [{r['ci'][0]:.3g}, {r['ci'][1]:.3g}]"
 
 
 def examples(summary: dict, path: Path) -> None:
@@ -88,7 +105,8 @@ def examples(summary: dict, path: Path) -> None:
             ax.plot(np.arange(C, C + H), f, ls, color=color, label=label, lw=1.2)
         ax.axvline(C - 0.5, color="0.6", lw=0.8)
         ax.set_ylabel(s["unit"])
-        ax.set_title(f"{TITLES[d]}: one test series, free-running forecasts", fontsize=9)
+        ax.set_title(f"{TITLES[d]}: one test series, free-running forecasts (seed 0's models)",
+                     fontsize=9)
         ax.legend(fontsize=6.5, loc="center left", bbox_to_anchor=(1.01, 0.5))
     axes[-1, 0].set_xlabel("time step")
     fig.tight_layout()
@@ -100,12 +118,12 @@ def headline(summary: dict) -> str:
     parts = []
     for d, s in summary.items():
         best = min((n for n in s["one_step"] if n.startswith("window")),
-                   key=lambda n: s["one_step"][n])
-        parts.append(f"{d}: one-step RMSE LSTM {s['one_step']['lstm']:.3g} vs best window "
-                     f"({best[6:]}) {s['one_step'][best]:.3g} {s['unit']}")
+                   key=lambda n: s["one_step"][n]["mean"])
+        parts.append(f"{d}: one-step RMSE LSTM {_ci(s['one_step']['lstm'])} vs best window "
+                     f"({best[6:]}) {_ci(s['one_step'][best])} {s['unit']}")
         if d == "seasonal":
             parts[-1] += f" (noise floor {s['theory']['one_step']:.3g})"
-    return "; ".join(parts)
+    return (f"mean of {_seeds(summary)} seeds [95 % bootstrap CI]: " + "; ".join(parts))
 
 
 def plot(workdir: Path) -> None:
@@ -116,10 +134,11 @@ def plot(workdir: Path) -> None:
     examples(summary, workdir / "examples.png")
     write_index(workdir, title="Forecasting: RNN vs fixed-window feed-forward",
                 headline=headline(summary),
-                figures=[("one_step.png", "one-step-ahead test RMSE per model; seasonal: dotted "
-                          "= the noise floor"),
-                         ("multi_step.png", "free-running multi-step RMSE vs horizon with the "
-                          "theory line (noise floor / exp(λh) error growth)"),
+                figures=[("one_step.png", "one-step-ahead test RMSE per model (mean over seeds, "
+                          "95 % CI, every seed); seasonal: dotted = the noise floor"),
+                         ("multi_step.png", "free-running multi-step RMSE vs horizon (mean over "
+                          "seeds, 95 % bands) with the theory line (noise floor / exp(λh) error "
+                          "growth)"),
                          ("examples.png", "one test series per dataset with every model's "
                           "forecast")],
                 tables=["summary.json"])

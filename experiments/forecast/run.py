@@ -14,9 +14,11 @@ import optax
 import rnnjax
 import rnnjax.train as tr
 from experiments.common import cached_part, num_steps, say, write_json
+from experiments.common.seeds import across_seeds, per_seed_batches
 from experiments.forecast.config import DATASETS, Config
 from rnnjax.models import free_running, seq2seq, sequence_model, shift_right, window_forecaster
 from rnnjax.tasks import series
+from rnnjax.train import sweep
 
 UNITS = {"seasonal": "°C", "population": "units of K"}
 
@@ -56,25 +58,31 @@ def theory(config: Config, dataset: str, info: dict) -> dict:
             "lyapunov": info["lyapunov"], "rates": info["rates"], "multi_step": None}
 
 
-def _fit(config: Config, run_dir: Path, name: str, loss_fn, params, batch_at, eval_fn,
-         run_config: dict):
-    """Train one model (resumable in ``run_dir``); its final parameters."""
+def _fit(config: Config, run_dir: Path, name: str, loss_fn, init, init_key, one_batch,
+         data_keys, eval_fn, run_config: dict):
+    """Train ``train.seeds`` runs of one model as one vmapped program (resumable in
+    ``run_dir``); their final parameters, stacked over seeds."""
     tc = config.train
     steps = num_steps(config, tc.steps)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(tc.learning_rate))
-    state = tr.init_state(params, opt, key=jax.random.key(config.seed))
-    state, _ = tr.fit(tr.make_step(loss_fn, opt), state, batch_at, num_steps=steps,
-                      workdir=run_dir / name, checkpoint_every=max(steps // 4, 100),
-                      log_every=tc.eval_every, eval_fn=eval_fn,
-                      config={"model": name, **run_config}, description=f"forecast {name}")
-    return state.params
+    states = sweep.init(lambda k: tr.init_state(init(k), opt, key=k),
+                        jax.random.split(init_key, tc.seeds))
+    step = sweep.vmap_step(tr.make_step(loss_fn, opt, jit=False), batch_axis=0)
+    states, _ = tr.fit(step, states, per_seed_batches(one_batch, data_keys), num_steps=steps,
+                       workdir=run_dir / name, checkpoint_every=max(steps // 4, 100),
+                       log_every=tc.eval_every, eval_fn=eval_fn,
+                       config={"model": name, "seeds": tc.seeds, **run_config},
+                       description=f"forecast {name}")
+    return states.params
 
 
 def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
-    """Train every model on one dataset; RMSE one step and h steps ahead, an example, theory."""
+    """Train every model's seeds on one dataset; RMSE one step and h steps ahead (mean over
+    seeds with 95 % intervals), seed 0's forecast of one series, the theory lines."""
     mc, tc, dc = config.models, config.train, getattr(config, dataset)
     key = jax.random.fold_in(jax.random.key(config.seed), DATASETS.index(dataset))
     k_data, k_batch, k_init = jax.random.split(key, 3)
+    data_keys = jax.random.split(k_batch, tc.seeds)  # seed i: the same batches for every model
     train_raw, test_raw, info = make_data(config, dataset, k_data)
     mu, sd = float(train_raw.mean()), float(train_raw.std())
     train, test = jnp.asarray((train_raw - mu) / sd), jnp.asarray((test_raw - mu) / sd)
@@ -85,29 +93,39 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
                   "data": {"n_train": config.data.n_train, "n_test": config.data.n_test},
                   dataset: dataclasses.asdict(dc), "hidden_size": mc.hidden_size,
                   "train": {"batch_size": B, "learning_rate": tc.learning_rate}}
-    out = {"one_step": {}, "multi_step": {}, "unit": UNITS[dataset], "horizon": H, "context": C}
+    out = {"one_step": {}, "multi_step": {}, "unit": UNITS[dataset], "horizon": H, "context": C,
+           "seeds": tc.seeds}
     context, future = test[:, u0:u0 + C], test[:, u0 + C:u0 + C + H]
     example = {"context": (np.asarray(context[0]) * sd + mu).tolist(),
                "truth": (np.asarray(future[0]) * sd + mu).tolist(), "forecasts": {}}
 
-    def rmse(err):  # in raw units
-        return float(jnp.sqrt(jnp.mean(err**2))) * sd
+    def rmse(err, axes):  # per seed, in raw units
+        return np.sqrt(np.mean(np.asarray(err, np.float64) ** 2, axis=axes)) * sd
 
     def record(name, one_step_err, multi):
+        """``one_step_err`` (seeds, ...) and ``multi`` (seeds, series, H), normalised units."""
         if one_step_err is not None:
-            out["one_step"][name] = rmse(one_step_err)
-        out["multi_step"][name] = [rmse(multi[:, h] - future[:, h]) for h in range(H)]
-        example["forecasts"][name] = (np.asarray(multi[0]) * sd + mu).tolist()
-        say(f"forecast {dataset} {name}: RMSE at horizon {H} {out['multi_step'][name][-1]:.4f} "
-            f"{UNITS[dataset]}")
+            out["one_step"][name] = across_seeds(rmse(one_step_err, tuple(range(1, one_step_err.ndim))))
+        per_h = rmse(multi - future[None], 1)  # (seeds, H)
+        out["multi_step"][name] = [across_seeds(per_h[:, h]) for h in range(H)]
+        example["forecasts"][name] = (np.asarray(multi[0, 0]) * sd + mu).tolist()
+        say(f"forecast {dataset} {name}: RMSE at horizon {H} "
+            f"{out['multi_step'][name][-1]['mean']:.4f} {UNITS[dataset]} (mean of {tc.seeds} seeds)")
+
+    def per_seed_mse(err_fn, key="test_mse"):  # err_fn: stacked params -> (seeds, ...) errors
+        def eval_fn(st):
+            e = err_fn(st.params)
+            return {key: np.round(np.asarray(jnp.mean(e**2, axis=tuple(range(1, e.ndim)))),
+                                  6).tolist()}
+        return eval_fn
 
     # fixed-window feed-forward baselines
     for w in mc.windows:
         model = window_forecaster(w, hidden_size=mc.hidden_size)
         xs_test, ys_test = series.windows(test[:, w_max - w:], w)  # same targets for every w
 
-        def batch_at(s, w=w):
-            k1, k2 = jax.random.split(jax.random.fold_in(k_batch, s))
+        def one_batch(k, s, w=w):
+            k1, k2 = jax.random.split(k)
             i = jax.random.randint(k1, (B,), 0, train.shape[0])
             t = jax.random.randint(k2, (B,), w, T)
             return jax.vmap(lambda a, b: jax.lax.dynamic_slice(train[a], (b - w,), (w + 1,)))(i, t)
@@ -116,20 +134,19 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
             del key
             return tr.mse(model.apply(p, batch[:, :w])[:, 0], batch[:, w])
 
-        ev = jax.jit(lambda p, model=model, xs=xs_test, ys=ys_test: jnp.mean(
-            (model.apply(p, xs) - ys) ** 2))
-        params = _fit(config, run_dir, f"window{w}", loss_fn,
-                      model.init(jax.random.fold_in(k_init, w)), batch_at,
-                      lambda st, ev=ev: {"test_mse": float(ev(st.params))}, run_config)
-        multi = free_running(model, params, model.initial_carry(params, context),
-                             context[:, -1:], H)[1][..., 0]
-        record(f"window{w}", model.apply(params, xs_test) - ys_test, multi)
+        err = jax.jit(jax.vmap(lambda p, model=model, xs=xs_test, ys=ys_test: model.apply(p, xs) - ys))
+        params = _fit(config, run_dir, f"window{w}", loss_fn, model.init,
+                      jax.random.fold_in(k_init, w), one_batch, data_keys,
+                      per_seed_mse(err), run_config)
+        multi = jax.vmap(lambda p, model=model: free_running(
+            model, p, model.initial_carry(p, context), context[:, -1:], H)[1][..., 0])(params)
+        record(f"window{w}", err(params), multi)
 
     # LSTM, many-to-many next-value prediction
     lstm = sequence_model(rnnjax.cells.lstm(mc.hidden_size), input_size=1, output_size=1)
 
-    def rnn_batch_at(s):
-        return train[jax.random.randint(jax.random.fold_in(k_batch, s), (B,), 0, train.shape[0])]
+    def rnn_batch(k, s):
+        return train[jax.random.randint(k, (B,), 0, train.shape[0])]
 
     def rnn_loss(p, batch, key):
         del key
@@ -140,13 +157,14 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
         _, pred = lstm.apply(p, test[:, :-1, None])
         return pred[:, w_max - 1:, 0] - test[:, w_max:]  # targets x_t for t >= max(windows)
 
-    ev_rnn = jax.jit(lambda p: jnp.mean(rnn_one_step(p) ** 2))
-    params = _fit(config, run_dir, "lstm", rnn_loss, lstm.init(jax.random.fold_in(k_init, 100)),
-                  rnn_batch_at, lambda st: {"test_mse": float(ev_rnn(st.params))}, run_config)
+    rnn_err = jax.jit(jax.vmap(rnn_one_step))
+    params = _fit(config, run_dir, "lstm", rnn_loss, lstm.init, jax.random.fold_in(k_init, 100),
+                  rnn_batch, data_keys, per_seed_mse(rnn_err), run_config)
 
     @jax.jit
-    def rnn_free_running(p, ctx):
-        carry, pred = lstm.apply(p, ctx[..., None])
+    @jax.vmap
+    def rnn_free_running(p):
+        carry, pred = lstm.apply(p, context[..., None])
 
         def body(state, _):
             c, y = state
@@ -156,14 +174,14 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
         _, ys = jax.lax.scan(body, (carry, pred[:, -1]), None, length=H)
         return jnp.moveaxis(ys, 0, 1)
 
-    record("lstm", rnn_one_step(params), rnn_free_running(params, context))
+    record("lstm", rnn_err(params), rnn_free_running(params))
 
     # LSTM encoder-decoder, trained on the whole horizon (teacher forcing)
     s2s = seq2seq(rnnjax.cells.lstm(mc.hidden_size), rnnjax.cells.lstm(mc.hidden_size),
                   src_features=1, tgt_features=1)
 
-    def s2s_batch_at(s):
-        k1, k2 = jax.random.split(jax.random.fold_in(k_batch, s))
+    def s2s_batch(k, s):
+        k1, k2 = jax.random.split(k)
         i = jax.random.randint(k1, (B,), 0, train.shape[0])
         u = jax.random.randint(k2, (B,), 0, T - C - H + 1)
         return jax.vmap(lambda a, b: jax.lax.dynamic_slice(train[a], (b,), (C + H,)))(i, u)
@@ -174,13 +192,13 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
         _, pred = s2s.apply(p, src, tgt_in=shift_right(tgt, src[:, -1]))
         return tr.mse(pred, tgt)
 
-    s2s_forecast = jax.jit(lambda p, ctx: free_running(
-        s2s, p, s2s.initial_carry(p, ctx[..., None]), ctx[:, -1:], H)[1][..., 0])
-    ev_s2s = jax.jit(lambda p: jnp.mean((s2s_forecast(p, context) - future) ** 2))
-    params = _fit(config, run_dir, "seq2seq", s2s_loss, s2s.init(jax.random.fold_in(k_init, 200)),
-                  s2s_batch_at, lambda st: {"test_mse_horizon": float(ev_s2s(st.params))},
+    s2s_forecast = jax.jit(jax.vmap(lambda p: free_running(
+        s2s, p, s2s.initial_carry(p, context[..., None]), context[:, -1:], H)[1][..., 0]))
+    params = _fit(config, run_dir, "seq2seq", s2s_loss, s2s.init,
+                  jax.random.fold_in(k_init, 200), s2s_batch, data_keys,
+                  per_seed_mse(lambda p: s2s_forecast(p) - future[None], "test_mse_horizon"),
                   run_config)
-    record("seq2seq", None, s2s_forecast(params, context))
+    record("seq2seq", None, s2s_forecast(params))
     return {**out, "theory": theory(config, dataset, info), "example": example, "data_std": sd}
 
 

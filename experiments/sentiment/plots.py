@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
+from experiments.common.seeds import band
 
 LABELS = {"bow_linear": "bag of words (linear)", "bow": "bag of words (MLP)",
           "elman": "Elman", "lstm": "LSTM", "gru": "GRU", "bilstm": "bidirectional LSTM",
@@ -23,15 +24,23 @@ def accuracy_by_kind_figure(summary: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     width = 0.8 / len(models)
     for j, m in enumerate(models):
-        accs = [100 * summary["models"][m]["accuracy"][k] for k in kinds]
+        acc = [summary["models"][m]["accuracy"][k] for k in kinds]
+        mean = np.array([100 * a["mean"] for a in acc])
+        low, high = (np.array([100 * a["ci"][i] for a in acc]) for i in (0, 1))
         xs = np.arange(len(kinds)) + (j - (len(models) - 1) / 2) * width
-        ax.bar(xs, accs, width, label=LABELS.get(m, m), color=COLORS.get(m))
+        ax.bar(xs, mean, width, label=LABELS.get(m, m), color=COLORS.get(m),
+               yerr=[mean - low, high - mean], capsize=2, error_kw={"lw": 1})
+        for x, a in zip(xs, acc, strict=True):
+            ax.plot([x] * len(a["per_seed"]), [100 * v for v in a["per_seed"]], ".", ms=3,
+                    color="k")
     ax.axhline(50, color="k", ls="--", lw=1, label="chance (50 %)")
     ax.set_xticks(np.arange(len(kinds)), [f"{k}\n(n = {summary['n_test'][k]})" for k in kinds])
     ax.set_xlabel("review kind (n: test reviews)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
-    ax.set_title("Sentiment by review kind: only word order decides 'contrast' reviews")
+    ax.set_title("Sentiment by review kind: only word order decides 'contrast' reviews\n"
+                 f"mean of {summary['seeds']} seeds; dots: seeds; bars: 95 % bootstrap CI",
+                 fontsize=10)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     save_figure(fig, path)
 
@@ -45,14 +54,16 @@ def curves_figure(summary: dict, curves: dict, path: Path) -> None:
                              squeeze=False)
     for ax, k in zip(axes[0], kinds, strict=True):
         for m in models:
-            ax.plot(curves[m]["step"], [100 * a for a in curves[m][k]], label=LABELS.get(m, m),
-                    color=COLORS.get(m))
+            band(ax, curves[m]["step"], curves[m][k], scale=100, label=LABELS.get(m, m),
+                 color=COLORS.get(m))
         ax.axhline(50, color="k", ls="--", lw=1)
         ax.set_title(f"{k} reviews")
         ax.set_xlabel("training step")
         ax.set_ylim(0, 103)
     axes[0, 0].set_ylabel("test accuracy (%); dashed: chance")
     axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.suptitle(f"mean over {summary['seeds']} seeds; bands: 95 % bootstrap interval",
+                 fontsize=9, y=1.02)
     save_figure(fig, path)
 
 
@@ -60,13 +71,19 @@ def headline(summary: dict) -> str:
     """One sentence: accuracy on the kind where only order decides (or the only kind)."""
     kinds, acc = summary["kinds"], {m: r["accuracy"] for m, r in summary["models"].items()}
     kind = "contrast" if "contrast" in kinds else kinds[0]
-    rnn = [100 * a[kind] for m, a in acc.items() if not m.startswith("bow")]
-    parts = []
-    if rnn:
-        span = f"{min(rnn):.1f} %" if min(rnn) == max(rnn) else f"{min(rnn):.1f}–{max(rnn):.1f} %"
-        parts.append(f"{'every recurrent model' if len(rnn) > 1 else 'recurrent model'} {span}")
-    parts += [f"{LABELS[m]} {100 * acc[m][kind]:.1f} %" for m in ("bow", "bow_linear") if m in acc]
-    return f"accuracy on {kind} reviews: " + ", ".join(parts) + " (chance 50 %)"
+    recurrent = [m for m in acc if not m.startswith("bow")]
+    rnn = {_pct(acc[m][kind]) for m in recurrent}
+    parts = ([f"every recurrent model {rnn.pop()}"] if len(rnn) == 1 and len(recurrent) > 1 else
+             [f"{LABELS.get(m, m)} {_pct(a[kind])}" for m, a in acc.items()
+              if not m.startswith("bow")])
+    parts += [f"{LABELS[m]} {_pct(acc[m][kind])}" for m in ("bow", "bow_linear") if m in acc]
+    return (f"accuracy on {kind} reviews, mean of {summary['seeds']} seeds [95 % bootstrap CI]: "
+            + ", ".join(parts) + " (chance 50 %)")
+
+
+def _pct(s: dict) -> str:
+    """``mean % [low, high]`` of an across-seeds summary."""
+    return f"{100 * s['mean']:.1f} % [{100 * s['ci'][0]:.1f}, {100 * s['ci'][1]:.1f}]"
 
 
 def plot(workdir: Path) -> None:
@@ -76,9 +93,10 @@ def plot(workdir: Path) -> None:
     curves_figure(summary, curves, workdir / "curves.png")
     write_index(workdir, title="Sentiment: order and negation (many-to-one)",
                 headline=headline(summary),
-                figures=[("accuracy_by_kind.png", "test accuracy per model and review kind; "
-                          "dashed: chance"),
-                         ("curves.png", "test accuracy through training, per review kind")],
+                figures=[("accuracy_by_kind.png", "test accuracy per model and review kind "
+                          "(mean over seeds, 95 % CI, every seed); dashed: chance"),
+                         ("curves.png", "test accuracy through training, per review kind "
+                          "(mean over seeds, 95 % bands)")],
                 tables=["summary.json", "curves.json"]
                 + (["examples.json"] if (workdir / "examples.json").exists() else []))
 
@@ -89,6 +107,7 @@ def readme_table(folder: Path) -> str:
     kinds = summary["kinds"]
     rows = ["| model | " + " | ".join(f"{k} (n = {summary['n_test'][k]})" for k in kinds) + " |",
             "|---|" + "---|" * len(kinds)]
-    rows += [f"| {LABELS.get(m, m)} | " + " | ".join(f"{100 * r['accuracy'][k]:.1f} %" for k in kinds)
+    rows += [f"| {LABELS.get(m, m)} | " + " | ".join(_pct(r["accuracy"][k]) for k in kinds)
              + " |" for m, r in summary["models"].items()]
+    rows.append(f"\nMean test accuracy over {summary['seeds']} seeds [95 % bootstrap interval].")
     return "\n".join(rows)

@@ -20,9 +20,11 @@ import optax
 import rnnjax
 import rnnjax.train as tr
 from experiments.common import UserError, cached_part, num_steps, say, write_json
+from experiments.common.seeds import across_seeds, per_seed_batches, seed_keys
 from experiments.sentiment.config import MODELS, Config
 from rnnjax.models import bag_of_words, sequence_model
 from rnnjax.tasks import sentiment
+from rnnjax.train import sweep
 
 N_EXAMPLES = 6
 """Contrast reviews whose predictions ``examples.json`` shows."""
@@ -55,9 +57,9 @@ def build_model(name: str, vocab: int, config: Config) -> tuple[Callable, Callab
 
 @dataclasses.dataclass(frozen=True)
 class Data:
-    """``batch_at(step)``, the test corpus, the vocabulary size and the review kinds."""
+    """``batch(key)`` (a training batch), the test corpus, the vocabulary size and the kinds."""
 
-    batch_at: Callable[[int], Any]
+    batch: Callable[[jax.Array], Any]
     test: sentiment.Corpus
     vocab_size: int
     kinds: tuple[str, ...]
@@ -76,12 +78,11 @@ def data_settings(config: Config) -> dict:
 
 
 def load_data(config: Config) -> Data:
-    data_key, test_key = jax.random.split(jax.random.key(config.seed))
+    test_key = jax.random.split(jax.random.key(config.seed))[1]
     batch_size = config.train.batch_size
     if config.corpus is None:
         test = sentiment.generate(config.data.n_test, key=test_key)
-        gen = jax.jit(lambda k: sentiment.generate(batch_size, key=k))
-        return Data(lambda s: gen(jax.random.fold_in(data_key, s)), test, len(sentiment.VOCAB),
+        return Data(lambda k: sentiment.generate(batch_size, key=k), test, len(sentiment.VOCAB),
                     sentiment.KIND_NAMES)
     path = config.corpus
     try:
@@ -101,29 +102,34 @@ def load_data(config: Config) -> Data:
         kinds=jnp.zeros(n_test, jnp.int32))
     train = sentiment.Corpus(*(jnp.asarray(a[perm[n_test:]]) for a in c))
 
-    def batch_at(s):
-        idx = jax.random.randint(jax.random.fold_in(data_key, s), (batch_size,), 0,
-                                 len(train.labels))
+    def batch(k):
+        idx = jax.random.randint(k, (batch_size,), 0, len(train.labels))
         return jax.tree.map(lambda a: a[idx], train)
 
-    return Data(batch_at, test, len(loaded.vocab), ("all",))
+    return Data(batch, test, len(loaded.vocab), ("all",))
 
 
 # ----------------------------------------------------------------------------- one model
 
 
-def accuracy_by_kind(logits_fn, params, data: Data) -> dict[str, float]:
+def accuracy_by_kind(logits_fn, params, data: Data) -> dict[str, list[float]]:
+    """Test accuracy per review kind of every seed's model (``params`` stacked over seeds)."""
     test = data.test
-    correct = np.asarray(jnp.argmax(logits_fn(params, test.tokens, test.lengths), -1) == test.labels)
+    predicted = np.asarray(jnp.argmax(logits_fn(params, test.tokens, test.lengths), -1))
+    correct = predicted == np.asarray(test.labels)[None]  # (seeds, reviews)
     kinds = np.asarray(test.kinds)
-    return {k: float(correct[kinds == i].mean()) for i, k in enumerate(data.kinds)}
+    return {k: correct[:, kinds == i].mean(axis=1).round(6).tolist()
+            for i, k in enumerate(data.kinds)}
 
 
 def train_model(config: Config, workdir: Path, name: str, data: Data):
-    """Train (or restore) one model in ``workdir/runs/<name>``: ``(state, records, logits_fn)``."""
+    """Train (or restore) ``train.seeds`` runs of one model as one vmapped program in
+    ``workdir/runs/<name>``: ``(stacked state, records, vmapped logits_fn)``. Seed ``i`` sees the
+    same training batches for every model."""
     tc = config.train
     init, logits_fn = build_model(name, data.vocab_size, config)
-    params = init(jax.random.fold_in(jax.random.key(config.seed), 1000 + MODELS.index(name)))
+    init_keys = seed_keys(config.seed, tc.seeds, salt=1000 + MODELS.index(name))
+    data_keys = seed_keys(config.seed, tc.seeds, salt=1)
 
     def loss_fn(p, batch, key):
         del key
@@ -131,8 +137,8 @@ def train_model(config: Config, workdir: Path, name: str, data: Data):
         return tr.cross_entropy(logits, batch.labels), {"accuracy": tr.accuracy(logits, batch.labels)}
 
     opt = optax.chain(optax.clip_by_global_norm(tc.clip_norm), optax.adam(tc.learning_rate))
-    state = tr.init_state(params, opt, key=jax.random.key(config.seed))
-    eval_logits = jax.jit(logits_fn)
+    states = sweep.init(lambda k: tr.init_state(init(k), opt, key=k), init_keys)
+    eval_logits = jax.jit(jax.vmap(logits_fn, in_axes=(0, None, None)))
 
     def eval_fn(s):
         return {f"test_{k}": a for k, a in accuracy_by_kind(eval_logits, s.params, data).items()}
@@ -140,31 +146,35 @@ def train_model(config: Config, workdir: Path, name: str, data: Data):
     run_config = {"model": name, "data": data_settings(config),
                   **{k: v for k, v in dataclasses.asdict(tc).items()
                      if k not in ("models", "steps", "eval_every", "checkpoint_every")}}
-    initial = {"step": 0, **eval_fn(state)}
-    state, history = tr.fit(tr.make_step(loss_fn, opt, has_aux=True), state, data.batch_at,
-                            num_steps=num_steps(config, tc.steps), workdir=workdir / "runs" / name,
-                            checkpoint_every=tc.checkpoint_every, log_every=tc.eval_every,
-                            eval_fn=eval_fn, config=run_config, description=f"sentiment {name}")
-    return state, [initial, *history], eval_logits
+    initial = {"step": 0, **eval_fn(states)}
+    step = sweep.vmap_step(tr.make_step(loss_fn, opt, has_aux=True, jit=False), batch_axis=0)
+    states, history = tr.fit(step, states, per_seed_batches(lambda k, s: data.batch(k), data_keys),
+                             num_steps=num_steps(config, tc.steps),
+                             workdir=workdir / "runs" / name,
+                             checkpoint_every=tc.checkpoint_every, log_every=tc.eval_every,
+                             eval_fn=eval_fn, config=run_config, description=f"sentiment {name}")
+    return states, [initial, *history], eval_logits
 
 
 def evaluate_model(config: Config, workdir: Path, name: str, data: Data) -> dict:
-    """Train one model; its final test accuracy per kind, its size and its curve."""
-    state, history, eval_logits = train_model(config, workdir, name, data)
-    accuracy = accuracy_by_kind(eval_logits, state.params, data)
-    say(f"{name}: " + "  ".join(f"{k} {v:.3f}" for k, v in accuracy.items()))
+    """Train one model's seeds; final test accuracy per kind (mean over seeds, 95 % interval,
+    every seed), its size and its curve (evaluations × seeds)."""
+    states, history, eval_logits = train_model(config, workdir, name, data)
+    accuracy = {k: across_seeds(v)
+                for k, v in accuracy_by_kind(eval_logits, states.params, data).items()}
+    say(f"{name}: " + "  ".join(f"{k} {v['mean']:.3f}" for k, v in accuracy.items()))
     return {"accuracy": accuracy,
-            "n_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
+            "n_params": int(sum(x[0].size for x in jax.tree.leaves(states.params))),
             "curve": {"step": [r["step"] for r in history],
                       **{k: [r.get(f"test_{k}") for r in history] for k in data.kinds}}}
 
 
 def examples(config: Config, workdir: Path, name: str, data: Data) -> list[dict]:
-    """Model ``name``'s probability of "positive" on the first contrast reviews of the test set."""
-    state, _, logits_fn = train_model(config, workdir, name, data)
+    """Seed 0's model ``name``: its probability of "positive" on the first contrast reviews."""
+    states, _, logits_fn = train_model(config, workdir, name, data)
     test = data.test
     idx = np.flatnonzero(np.asarray(test.kinds) == sentiment.CONTRAST)[:N_EXAMPLES]
-    probs = np.asarray(jax.nn.softmax(logits_fn(state.params, test.tokens, test.lengths), -1))
+    probs = np.asarray(jax.nn.softmax(logits_fn(states.params, test.tokens, test.lengths)[0], -1))
     tokens, lengths, labels = (np.asarray(a) for a in (test.tokens, test.lengths, test.labels))
     return [{"review": sentiment.decode(tokens[i], lengths[i]), "label": int(labels[i]),
              "p_positive": round(float(probs[i, 1]), 3)} for i in idx]
@@ -195,5 +205,6 @@ def run(config: Config, workdir: Path) -> None:
         "kinds": list(data.kinds),
         "models": {n: {"accuracy": r["accuracy"], "n_params": r["n_params"]}
                    for n, r in results.items()},
-        "n_test": {k: int((kinds == i).sum()) for i, k in enumerate(data.kinds)}})
+        "n_test": {k: int((kinds == i).sum()) for i, k in enumerate(data.kinds)},
+        "seeds": config.train.seeds})
     write_json(workdir / "curves.json", {n: r["curve"] for n, r in results.items()})

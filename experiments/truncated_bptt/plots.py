@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
+from experiments.common.seeds import band
 from experiments.common.stats import bootstrap_ci
 
 LAST_EVALS = 3
@@ -40,7 +41,7 @@ def accuracy_vs_k2(summary: dict, curves: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     lag, k1 = summary["lag"], summary["k1"]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     full = bootstrap_ci(final_accuracy(curves, "full"))
     ax.axhspan(full[1], full[2], color="tab:green", alpha=0.15)
     ax.axhline(full[0], color="tab:green", lw=2, label=f"full BPTT ({full[0]:.0%}, band: 95 % CI)")
@@ -61,11 +62,12 @@ def accuracy_vs_k2(summary: dict, curves: dict, path: Path) -> None:
     ax.axhline(0.5, color="tab:red", ls="--", lw=1, label="chance (50 %)")
     ax.set_xlabel("steps backpropagated: k2 (TBPTT) or chunk length (split and reset)")
     ax.set_ylabel(f"query accuracy (mean of last {LAST_EVALS} evaluations)")
-    ax.set_ylim(0.3, 1.05)
+    ax.set_ylim(0.3, 1.03)
+    ax.set_xticks(sorted({x for x, _ in _runs(summary, "tbptt") + _runs(summary, "reset")}))
     n_seeds = len(final_accuracy(curves, "full"))
     ax.set_title(f"remember a bit for {lag} steps ({summary['cell'].upper()}, {n_seeds} seeds; "
                  "dots: seeds; bars: 95 % CI)", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -76,17 +78,17 @@ def learning_curves(summary: dict, curves: dict, path: Path) -> None:
     lag, tb, rs = summary["lag"], _runs(summary, "tbptt"), _runs(summary, "reset")
     short = [n for k2, n in tb if k2 < lag][-1:]
     long = [n for k2, n in tb if k2 >= threshold(summary)][:1]
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     for name in ["full", *short, *long, *[n for _, n in rs][-1:]]:
         x = [p["batch"] for p in curves[name]]
-        y = np.array([p["test_loss"] for p in curves[name]])
-        line, = ax.plot(x, y.mean(axis=1), lw=2, label=_label(summary, name))
-        ax.fill_between(x, y.min(axis=1), y.max(axis=1), color=line.get_color(), alpha=0.15)
+        band(ax, x, [p["test_loss"] for p in curves[name]], lw=2, label=_label(summary, name))
     ax.axhline(math.log(2), color="tab:red", ls="--", lw=1, label="chance (ln 2)")
     ax.set_xlabel("training batches seen (same sequences for every method)")
     ax.set_ylabel("test cross-entropy at the query (nats)")
-    ax.set_title("learning curves (mean over seeds, band: min–max)", fontsize=10)
-    ax.legend(fontsize=8, loc="center right")
+    n_seeds = len(final_accuracy(curves, "full"))
+    ax.set_title(f"learning curves (mean over {n_seeds} seeds, band: 95 % bootstrap interval)",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -94,19 +96,23 @@ def learning_curves(summary: dict, curves: dict, path: Path) -> None:
 def headline(summary: dict, curves: dict) -> str:
     """One sentence with the numbers that matter."""
     def acc(name):
-        return float(final_accuracy(curves, name).mean())
+        mean, low, high = bootstrap_ci(final_accuracy(curves, name))
+        return f"{mean:.0%} [{low:.0%}, {high:.0%}]"
 
     lag, tb, rs = summary["lag"], _runs(summary, "tbptt"), _runs(summary, "reset")
-    parts = [f"full BPTT {acc('full'):.0%}"]
+    parts = [f"full BPTT {acc('full')}"]
     below = [(k2, n) for k2, n in tb if k2 < lag]
     above = [(k2, n) for k2, n in tb if k2 >= threshold(summary)]
     if below:
-        parts.append(f"TBPTT k2 = {below[-1][0]} < lag {acc(below[-1][1]):.0%}")
+        parts.append(f"TBPTT k2 = {below[-1][0]} < lag {acc(below[-1][1])}")
     if above:
-        parts.append(f"TBPTT k2 = {above[0][0]} {acc(above[0][1]):.0%}")
+        parts.append(f"TBPTT k2 = {above[0][0]} {acc(above[0][1])}")
     if rs:
-        parts.append(f"split-and-reset k = {rs[-1][0]} {acc(rs[-1][1]):.0%}")
-    return f"query accuracy, lag {lag} (chance 50 %): " + "; ".join(parts)
+        parts.append(f"split-and-reset k = {rs[-1][0]} {acc(rs[-1][1])}")
+    n_seeds = len(final_accuracy(curves, "full"))
+    return (f"query accuracy, lag {lag} (chance 50 %), mean of the last {LAST_EVALS} evaluations "
+            f"over {n_seeds} seeds [95 % bootstrap CI]; TBPTT learns it from k2 = lag + k1 − 1 = "
+            f"{threshold(summary)}: " + "; ".join(parts))
 
 
 def _label(summary: dict, name: str) -> str:

@@ -8,6 +8,7 @@ from experiments import char_lm
 from experiments.char_lm import plots
 from experiments.char_lm.run import perplexity
 from experiments.common import read_json, write_json
+from experiments.common.seeds import across_seeds
 
 
 def test_perplexity_of_a_huge_finite_loss_is_inf_not_an_error():
@@ -17,25 +18,29 @@ def test_perplexity_of_a_huge_finite_loss_is_inf_not_an_error():
 
 
 def _diverged(tmp_path):
-    cell = {"test_perplexity": math.inf, "valid_perplexity": math.inf, "params": 10,
-            "hidden_size": 4, "steps": 4, "curve": [[2, 3.5], [4, math.inf]],
-            "train_loss": [[1, 2.0], [4, 30801.0]]}
-    ok = {**cell, "test_perplexity": 2.5, "valid_perplexity": 2.6, "curve": [[2, 3.0], [4, 2.6]]}
+    cell = {"test_perplexity": across_seeds([math.inf, 2.0]),
+            "valid_perplexity": across_seeds([math.inf, 2.1]), "params": 10,
+            "hidden_size": 4, "steps": 4, "curve": [[2, 3.5, 3.4], [4, math.inf, 2.1]],
+            "train_loss": [[1, 2.0, 2.0], [4, 30801.0, 0.7]]}
+    ok = {**cell, "test_perplexity": across_seeds([2.4, 2.6]),
+          "valid_perplexity": across_seeds([2.6, 2.6]), "curve": [[2, 3.0, 3.1], [4, 2.6, 2.6]]}
     ngram = {"rows": [{"order": n, "alpha": 1.0, "valid_perplexity": 4.0 / n,
                        "test_perplexity": 4.0 / n} for n in (1, 2, 3, 4)]}
     ngram["best"] = ngram["rows"][-1]
-    write_json(tmp_path / "summary.json", {"cells": {"elman": cell, "lstm": ok}})
+    write_json(tmp_path / "summary.json", {"cells": {"elman": cell, "lstm": ok}, "seeds": 2})
     write_json(tmp_path / "ngram.json", ngram)
     return read_json(tmp_path / "summary.json"), read_json(tmp_path / "ngram.json")
 
 
 def test_a_diverged_cell_is_saved_as_inf_and_named_in_the_headline(tmp_path):
     summary, ngram = _diverged(tmp_path)
-    assert summary["cells"]["elman"]["test_perplexity"] == math.inf  # JSON Infinity round-trips
-    hello = {"cells": {"elman": {"p_correct": [0.95] * 4}, "lstm": {"p_correct": [0.5] * 4}}}
+    assert summary["cells"]["elman"]["test_perplexity"]["mean"] == math.inf  # JSON Infinity
+    hello = {"seeds": 2, "cells": {"elman": {"p_correct": [[0.95] * 4, [0.95] * 4]},
+                                   "lstm": {"p_correct": [[0.5] * 4, [0.95] * 4]}}}
     line = plots.headline(hello, summary, ngram)
-    assert line.startswith("test perplexity per character: LSTM 2.500, Elman (tanh) inf (diverged)")
-    assert "(n = 4) 1.000" in line and '"hello" learned by 1/2' in line
+    assert line.startswith("test perplexity per character, mean of 2 seeds [95 % bootstrap CI]: "
+                           "LSTM 2.500 [2.400, 2.600], Elman (tanh) inf (diverged)"), line
+    assert "(n = 4) 1.000" in line and '"hello" learned by 3/4 runs' in line
     plots.perplexity_figure(summary, ngram, tmp_path / "perplexity.png")
     assert (tmp_path / "perplexity.png").stat().st_size > 10_000
 

@@ -57,6 +57,11 @@ def test_compare_flags_differences_beyond_tolerance():
     assert compare(committed, moved, {"loss": 0.5}, 1e-4)[0][0] == "rows[1].name"  # per key
     assert compare({"x": 1e-3}, {"x": 2e-3}, {}, 1e-4, absolute=0.01) == []
     assert compare({"x": [1]}, {"x": [1, 2]}, {}, 1e-4)[0][0] == "x[1]"  # missing numbers count
+    # a number without a tolerance of its own takes its nearest enclosing key's
+    a = {"acc": {"mean": 0.90, "ci": [0.8, 1.0]}, "other": {"mean": 0.90}}
+    b = {"acc": {"mean": 0.95, "ci": [0.8, 1.0]}, "other": {"mean": 0.95}}
+    assert [r[0] for r in compare(a, b, {"acc": 0.1}, 1e-4)] == ["other.mean"]
+    assert compare(a, b, {"acc": 0.1, "mean": 1e-4}, 1e-4)[0][0] == "acc.mean"  # own key first
 
 
 def test_wilson_interval_closed_forms():
