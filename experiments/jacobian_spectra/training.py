@@ -47,7 +47,9 @@ def train_adding(model, params, optimizer: optax.GradientTransformation, *, work
         _, out = model.apply(p, batch.inputs)
         return tr.mse(out[..., 0], batch.targets)
 
-    step = sweep.vmap_step(tr.make_step(loss_fn, optimizer, jit=False), batch_axis=0, chunk=1)
+    # on a CPU one member at a time is faster than batched matrix products (rnnjax.train.sweep)
+    chunk = 1 if jax.default_backend() == "cpu" else None
+    step = sweep.vmap_step(tr.make_step(loss_fn, optimizer, jit=False), batch_axis=0, chunk=chunk)
     state = sweep.init(lambda p, k: tr.init_state(p, optimizer, key=k), params, keys)
     data_keys = jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     batches = jax.jit(jax.vmap(lambda k, i: adding.batch(
