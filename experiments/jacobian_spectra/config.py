@@ -74,7 +74,7 @@ class LyapunovConfig:
     """Gains g whose full spectrum is drawn (first seed)."""
     gain_grid: tuple[float, ...] = (0.5, 0.7, 0.9, 1.0, 1.1, 1.2, 1.4, 1.7, 2.0, 2.5, 3.0)
     """Gains g at which lambda_max is measured for every seed."""
-    seeds: int = 5
+    seeds: int = 3
     """Independent draws of W (and of the input) per gain."""
     input_std: float = 0.5
     """Input standard deviation s of the driven runs (W_x = s I, xi_t ~ N(0, I)): the drive
@@ -102,7 +102,7 @@ class FlowConfig:
     """Sequence length T of the adding problem."""
     hidden_size: int = 64
     """Hidden units of the tanh RNN and of the LSTM."""
-    steps: int = 3000
+    steps: int = 2000
     """Adam updates (``--steps`` overrides)."""
     batch_size: int = 64
     """Sequences per update."""
@@ -136,7 +136,7 @@ class ClippingConfig:
     """The control runs' rho (<= 1: no exploding gradients at initialisation)."""
     seeds: int = 3
     """Independent initialisations and batch streams per clipping mode and rho."""
-    steps: int = 3000
+    steps: int = 2000
     """SGD updates (``--steps`` overrides); every one is logged."""
     batch_size: int = 64
     """Sequences per update."""
