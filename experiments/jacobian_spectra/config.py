@@ -176,15 +176,16 @@ class Config:
     crosses 0 near g = 1 (Sompolinsky, Crisanti & Sommers 1988), with input pushing the
     crossing to larger g; the logistic map's exponent ln 2 at r = 4; the gradient reaching far
     lags in an LSTM but not in a tanh RNN on the adding problem; and clipping (by global norm or
-    elementwise) keeping SGD finite in the exploding regime, with Pascanu et al.'s one-unit loss
-    landscape and its cliff.
+    elementwise) keeping SGD finite and learning in the exploding regime, next to a rho <= 1
+    control at the same learning rate, with Pascanu et al.'s one-unit loss landscape and its
+    cliff.
 
     Conventions: gated cells get every H x H gate block of W_h scaled to spectral radius rho;
     norms use the exact dense Jacobian product; the gradient flow is the norm of dL/dh_{T-tau}
     for the squared error at the last step, averaged over ``flow.samples`` test sequences.
 
-    Command: ``python -m experiments.jacobian_spectra --quick`` (about 3 minutes on 2 CPU
-    cores) or ``--preset full`` (about 10 minutes). The training runs checkpoint and resume.
+    Command: ``python -m experiments.jacobian_spectra --quick`` (about 3 minutes on 2 idle CPU
+    cores) or ``--preset full`` (larger networks, more steps and seeds). The training runs checkpoint and resume.
     """
 
     seed: int = 0

@@ -134,7 +134,7 @@ def readme_table(folder) -> str:
     shrinks = all(b < a for a, b in zip(gap, gap[1:], strict=False))
     rows.append(("Sompolinsky et al. 1988: λ_max > 0 for every g > 1 without input; the finite-N "
                  "plateau at λ ≈ 0 should shrink with N (mean field − measured, mean over "
-                 f"1 < g ≤ 1.5; in brackets the share of runs with |λ_max| < {ORBIT:g}, regular "
+                 f"1 < g ≤ 1.5; in brackets the share of runs with \\|λ_max\\| < {ORBIT:g}, regular "
                  "orbits)", "→ 0 as N → ∞",
                  "; ".join(f"N = {n}: {v:+.3f} ({f:.0%})" for n, (v, f) in gaps.items()),
                  "shrinks with N" if shrinks else "**does not shrink monotonically**"))
