@@ -185,7 +185,8 @@ class Config:
     for the squared error at the last step, averaged over ``flow.samples`` test sequences.
 
     Command: ``python -m experiments.jacobian_spectra --quick`` (about 3 minutes on 2 idle CPU
-    cores) or ``--preset full`` (larger networks, more steps and seeds). The training runs checkpoint and resume.
+    cores) or ``--preset full`` (larger networks, more steps and seeds). The training runs
+    checkpoint and resume.
     """
 
     seed: int = 0
