@@ -9,6 +9,7 @@ sentence is :func:`headline`; the README's table is :func:`readme_table` (from :
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -161,7 +162,8 @@ def spectra_figure(spectra: dict, path: Path) -> str:
             for i, t in enumerate(times):
                 sv = data[col, :, i]  # (seeds, H)
                 below.append(int(np.sum(~np.isfinite(sv))))
-                with np.errstate(all="ignore"):
+                with warnings.catch_warnings():  # all-nan columns: values below the floor
+                    warnings.simplefilter("ignore", RuntimeWarning)
                     ax.plot(rank, np.nanmedian(sv, 0), color=colors[i], lw=1.8)
                     ax.fill_between(rank, np.nanmin(sv, 0), np.nanmax(sv, 0), color=colors[i],
                                     alpha=0.3)
@@ -203,7 +205,8 @@ FLOW_MODELS = {"tanh": ("tanh RNN", "Reds"), "lstm": ("LSTM (forget bias 1)", "B
 def _band(ax, x, rows, color, label=None, **style):
     """Median over the rows (seeds) with the min-max band; nan-aware."""
     rows = np.asarray(rows, dtype=float)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # all-nan columns: every seed non-finite there
+        warnings.simplefilter("ignore", RuntimeWarning)
         line, = ax.plot(x, np.nanmedian(rows, 0), color=color, label=label, **style)
         ax.fill_between(x, np.nanmin(rows, 0), np.nanmax(rows, 0), color=color, alpha=0.2, lw=0)
     return line
