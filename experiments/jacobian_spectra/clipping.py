@@ -93,9 +93,10 @@ def _members(cfg: ClippingConfig):
 
 
 def first_nonfinite(history: list[dict], member: int):
-    """The first update (1-based) whose loss or gradient norm was not finite, or None."""
+    """The first update (1-based) of ``member`` whose loss, gradient or update was not finite
+    (the training loop skipped it), or None. Needs a record at every update."""
     for r in history:
-        if "loss" in r and not r["finite"][member]:
+        if "finite" in r and not r["finite"][member]:
             return r["step"]
     return None
 
