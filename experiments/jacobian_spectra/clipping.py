@@ -3,7 +3,9 @@
 A tanh RNN whose recurrent matrix starts at ``rho`` times its orthogonal default (rho > 1:
 gradients explode) is trained on the adding problem with plain SGD, with global-norm clipping
 g <- g min(1, c / ||g||) and with elementwise clipping g_i <- clip(g_i, -c, c) (Pascanu,
-Mikolov & Bengio 2013). Their Fig. 6 is redrawn too: the loss (x_50 - 0.7)^2 of the one-unit
+Mikolov & Bengio 2013); a control starts at ``control_rho`` <= 1 with the same learning rate
+and seeds, so that a divergence can be told apart from the learning rate's own instability.
+Their Fig. 6 is redrawn too: the loss (x_50 - 0.7)^2 of the one-unit
 network x_t = w sigmoid(x_{t-1}) + b over (w, b), whose cliff throws an unclipped gradient step
 far away, and the gradient-descent paths with and without clipping.
 """
@@ -22,6 +24,7 @@ import rnnjax
 from experiments.jacobian_spectra.config import ClippingConfig
 from experiments.jacobian_spectra.training import adding_model, train_adding
 from rnnjax.tasks import adding
+from rnnjax.train import sweep
 
 UNIT_STEPS, UNIT_TARGET, UNIT_X0 = 50, 0.7, 0.5  # the one-unit network of Pascanu et al.
 W_RANGE, B_RANGE = (-1.0, 12.0), (-10.0, 2.0)  # the landscape's axes
@@ -84,26 +87,56 @@ def landscape(points: int, clip_norm: float) -> dict:
             "paths": paths, "learning_rate": PATH_LEARNING_RATE, "clip_norm": clip_norm}
 
 
+def _members(cfg: ClippingConfig):
+    """The (rho, seed) pairs trained together, exploding regime first."""
+    return [(rho, s) for rho in (cfg.rho, cfg.control_rho) for s in range(cfg.seeds)]
+
+
+def first_nonfinite(history: list[dict], member: int):
+    """The first update (1-based) of ``member`` whose loss, gradient or update was not finite
+    (the training loop skipped it), or None. Needs a record at every update."""
+    for r in history:
+        if "finite" in r and not r["finite"][member]:
+            return r["step"]
+    return None
+
+
+def _rounded(xs) -> list:
+    return [None if x is None else float(f"{x:.4g}") for x in map(_finite_or_none, xs)]
+
+
 def run_clipping(cfg: ClippingConfig, seed: int, steps: int, workdir: Path) -> dict:
-    """Training curves (loss and gradient norm before clipping, null where non-finite) per
-    clipping mode, the first non-finite step, and the landscape. Training runs in
-    ``<workdir>/runs/clip_<mode>`` (resumable)."""
+    """Every update's loss and gradient norm (before clipping; null where non-finite) per
+    clipping mode, initial spectral radius (``cfg.rho`` and the control ``cfg.control_rho``)
+    and seed, each run's first non-finite update, and the landscape. The runs of one mode
+    train as one sweep in ``<workdir>/runs/clip_<mode>`` (resumable)."""
     key = jax.random.fold_in(jax.random.key(seed), 6)
-    out = {"length": cfg.length, "rho": cfg.rho, "baseline": adding.baseline(),
-           "learning_rate": cfg.learning_rate, "runs": {}}
+    members = _members(cfg)
     model = adding_model("tanh", cfg.hidden_size)
-    params = model.init(jax.random.fold_in(key, 1))
-    params = params._replace(cell=params.cell._replace(w_h=cfg.rho * params.cell.w_h))
+
+    def initial(rho, s):
+        p = model.init(jax.random.fold_in(jax.random.fold_in(key, 1), s))
+        return p._replace(cell=p.cell._replace(w_h=rho * p.cell.w_h))
+
+    params = sweep.stack([initial(rho, s) for rho, s in members])
+    keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(key, 2), s) for _, s in members])
+    out = {"length": cfg.length, "rhos": [cfg.rho, cfg.control_rho], "seeds": cfg.seeds,
+           "baseline": adding.baseline(), "learning_rate": cfg.learning_rate, "runs": {}}
     for name, (clip, optimizer) in optimizers(cfg).items():
         _, history = train_adding(
             model, params, optimizer, workdir=workdir / "runs" / f"clip_{name}", steps=steps,
-            length=cfg.length, batch_size=cfg.batch_size, key=jax.random.fold_in(key, 2),
-            run_config={"clip": name, **clip, "rho": cfg.rho, "T": cfg.length,
+            length=cfg.length, batch_size=cfg.batch_size, keys=keys, log_every=1,
+            run_config={"clip": name, **clip, "members": [list(m) for m in members], "T": cfg.length,
                         "hidden": cfg.hidden_size, "lr": cfg.learning_rate,
                         "batch_size": cfg.batch_size, "seed": seed})
-        curve = [[r["step"], _finite_or_none(r["loss"]), _finite_or_none(r["grad_norm"])]
-                 for r in history if "loss" in r]
-        bad = [c[0] for c in curve if c[1] is None or c[2] is None]
-        out["runs"][name] = {"clip": clip, "curve": curve, "diverged_at": bad[0] if bad else None}
+        rows = [r for r in history if "loss" in r]
+        per_rho = {}
+        for rho in out["rhos"]:
+            idx = [i for i, (r, _) in enumerate(members) if r == rho]
+            per_rho[f"{rho:g}"] = {
+                "loss": [_rounded(r["loss"][i] for r in rows) for i in idx],
+                "grad_norm": [_rounded(r["grad_norm"][i] for r in rows) for i in idx],
+                "diverged_at": [first_nonfinite(rows, i) for i in idx]}
+        out["runs"][name] = {"clip": clip, "steps": [r["step"] for r in rows], "rho": per_rho}
     out["landscape"] = landscape(cfg.landscape_points, cfg.clip_norm)
     return out

@@ -119,28 +119,36 @@ def _theory(family: str, cell, keys, cfg: NormsConfig) -> dict:
 
 
 def run_spectra(cfg: SpectraConfig, seed: int) -> dict:
-    """log10 singular values of dh_t/dh_0 at ``cfg.times`` in float64.
+    """log10 singular values of dh_t/dh_0 at ``cfg.times`` in float64, per family, rho and seed:
+    ``log10_sv[family]`` has shape (rhos, seeds, times, H), descending along the last axis.
 
     Linear cells run on zero input (their Jacobian does not depend on it), tanh cells on a
-    driven input. Values more than ``FLOOR_DECADES`` below the largest are at the rounding floor
-    and recorded as null.
+    driven input. A seed's W is the same matrix at every rho (rescaled). Values more than
+    ``FLOOR_DECADES`` below the largest are at the rounding floor and recorded as null.
     """
     H, T = cfg.hidden_size, max(cfg.times)
     key = jax.random.fold_in(jax.random.key(seed), 3)
-    out = {"times": list(cfg.times), "rho": cfg.rho, "hidden": H, "input_std": cfg.input_std,
-           "floor_decades": FLOOR_DECADES, "log10_sv": {}}
+    out = {"times": list(cfg.times), "rhos": list(cfg.rhos), "seeds": cfg.seeds, "hidden": H,
+           "input_std": cfg.input_std, "floor_decades": FLOOR_DECADES, "log10_sv": {}}
     with jax.enable_x64(True):
-        xs = cfg.input_std * jax.random.normal(jax.random.fold_in(key, 0), (T, cfg.input_size),
-                                               jnp.float64)
         for family in SPECTRA_FAMILIES:
             cell = family_cell(family, H)
-            params = family_params(family, cell, jax.random.fold_in(key, 1), cfg.input_size,
-                                   cfg.rho)
-            params = analysis.astype(params, jnp.float64)
-            inputs = jnp.zeros_like(xs) if family.startswith("linear") else xs
-            log_sv = np.asarray(analysis.jacobian_singular_values(
-                cell, params, inputs, at=cfg.times)) / np.log(10.0)
-            log_sv = np.where(log_sv >= log_sv[:, :1] - FLOOR_DECADES, log_sv, np.nan)
-            out["log10_sv"][family] = [[None if np.isnan(v) else round(float(v), 4) for v in row]
-                                       for row in log_sv]
+            rows = []
+            for rho in cfg.rhos:
+                per_seed = []
+                for s in range(cfg.seeds):
+                    k = jax.random.fold_in(key, s)
+                    xs = cfg.input_std * jax.random.normal(
+                        jax.random.fold_in(k, 0), (T, cfg.input_size), jnp.float64)
+                    params = family_params(family, cell, jax.random.fold_in(k, 1),
+                                           cfg.input_size, rho)
+                    params = analysis.astype(params, jnp.float64)
+                    inputs = jnp.zeros_like(xs) if family.startswith("linear") else xs
+                    log_sv = np.asarray(analysis.jacobian_singular_values(
+                        cell, params, inputs, at=cfg.times)) / np.log(10.0)
+                    log_sv = np.where(log_sv >= log_sv[:, :1] - FLOOR_DECADES, log_sv, np.nan)
+                    per_seed.append([[None if np.isnan(v) else round(float(v), 4) for v in row]
+                                     for row in log_sv])
+                rows.append(per_seed)
+            out["log10_sv"][family] = rows
     return out

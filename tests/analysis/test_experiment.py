@@ -12,13 +12,15 @@ from experiments.jacobian_spectra.config import PRESETS, Config
 TINY = [
     "--quick", "--norms.families", "linear_orth", "lstm_fb1", "--norms.hidden-size", "6",
     "--norms.length", "12", "--norms.rhos", "0.5", "1.5", "--norms.seeds", "2",
-    "--spectra.hidden-size", "6", "--spectra.times", "1", "5",
+    "--spectra.hidden-size", "6", "--spectra.times", "1", "5", "--spectra.rhos", "1", "1.5",
+    "--spectra.seeds", "2",
     "--lyapunov.hidden-size", "6", "--lyapunov.length", "60", "--lyapunov.warmup", "20",
     "--lyapunov.seeds", "1", "--lyapunov.gains", "0.5", "2", "--lyapunov.gain-grid", "0.5", "2",
     "--lyapunov.finite-sizes", "4", "6", "--lyapunov.logistic-points", "5",
     "--flow.length", "6", "--flow.hidden-size", "4", "--flow.batch-size", "4", "--flow.samples", "2",
     "--clipping.length", "6", "--clipping.hidden-size", "4", "--clipping.batch-size", "4",
-    "--clipping.landscape-points", "5", "--steps", "4",
+    "--clipping.landscape-points", "5", "--clipping.seeds", "2", "--flow.seeds", "2",
+    "--clipping.learning-rate", "30", "--steps", "4",
 ]
 PARTS = ("norms", "spectra", "lyapunov", "flow", "clipping")
 
@@ -38,8 +40,11 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
     expected = np.asarray(norms["t"])[None, None, :] * np.log([0.5, 1.5])[:, None, None]
     np.testing.assert_allclose(lin, np.broadcast_to(expected, lin.shape), atol=1e-3)
     spectra = json.loads((tmp_path / "spectra.json").read_text())
-    # rho = 1 orthogonal and zero input: every singular value of Q^t is 1
-    np.testing.assert_allclose(spectra["log10_sv"]["linear_orth"], 0.0, atol=1e-4)
+    # orthogonal W = rho Q and zero input: every singular value of (rho Q)^t is rho^t
+    sv = np.asarray(spectra["log10_sv"]["linear_orth"], dtype=float)  # (rhos, seeds, times, H)
+    assert sv.shape == (2, 2, 2, 6)
+    expected = np.log10([1.0, 1.5])[:, None, None, None] * np.asarray([1, 5])[None, None, :, None]
+    np.testing.assert_allclose(sv, np.broadcast_to(expected, sv.shape), atol=1e-4)
     # gated cells on zero input: the closed-form zero-state product J^t is what was measured
     lstm = norms["families"]["lstm_fb1"]
     np.testing.assert_allclose(lstm["exact_zero"], lstm["zero"], atol=1e-3)
@@ -56,9 +61,22 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
     assert sorted(lyap["finite_size"], key=int) == ["4", "6"]
     assert lyap["finite_size"]["6"]["lambda_max"] == lyap["autonomous"]["lambda_max"]
     flow = json.loads((tmp_path / "flow.json").read_text())
-    assert len(flow["models"]["lstm"]["trained"]) == 6
+    assert np.asarray(flow["models"]["lstm"]["trained"]).shape == (2, 6)  # (seeds, lags)
+    assert len(flow["models"]["tanh"]["test_mse"]) == 2
     clip = json.loads((tmp_path / "clipping.json").read_text())
-    assert [r[0] for r in clip["runs"]["norm"]["curve"]][-1] == 4  # --steps overrides
+    # every update logged; the first non-finite update is the first the loop flagged (and
+    # skipped), read back from the raw training log; a null loss never comes before it
+    members = [(rho, s) for rho in clip["rhos"] for s in range(2)]
+    for name, run in clip["runs"].items():
+        assert run["steps"] == [1, 2, 3, 4]
+        log = [json.loads(line) for line in
+               (tmp_path / "runs" / f"clip_{name}" / "metrics.jsonl").read_text().splitlines()]
+        for i, (rho, s) in enumerate(members):
+            r = run["rho"][f"{rho:g}"]
+            flagged = [rec["step"] for rec in log if rec["finite"][i] == 0]
+            assert r["diverged_at"][s] == (flagged[0] if flagged else None)
+            null = [t for t, v in zip(run["steps"], r["loss"][s], strict=True) if v is None]
+            assert not null or (flagged and flagged[0] <= null[0])
     for part in PARTS:  # no wall clock in results
         assert "seconds" not in json.loads((tmp_path / f"{part}.json").read_text())
     # the same command again reuses every finished part
@@ -82,7 +100,8 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
 
 def test_jacobian_spectra_bad_input_is_one_line(tmp_path, capsys):
     for bad in (["--norms.length", "0"], ["--norms.families", "rnn"],
-                ["--lyapunov.warmup", "900"], ["--spectra.rho", "nan"], ["--flow.length", "1"]):
+                ["--lyapunov.warmup", "900"], ["--spectra.rhos", "nan"],
+                ["--clipping.control-rho", "1.5"], ["--flow.length", "1"]):
         assert jacobian_spectra.main(["--quick", *bad, "--workdir", str(tmp_path / "x")]) == 2, bad
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:"), (bad, err)
