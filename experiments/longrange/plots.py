@@ -68,7 +68,13 @@ def _plain_log_y(ax):
 
 
 def _legend_outside(ax):
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    """One legend, right of ``ax``, with every labelled artist of the figure (once each)."""
+    entries = {}
+    for a in ax.figure.axes:
+        for handle, label in zip(*a.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    ax.legend(list(entries.values()), list(entries), fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
 def _errorbar(ax, xs, stats, **kw):
@@ -218,6 +224,8 @@ def lr_sweep(rows, path: Path) -> bool:
                       label=LABELS[m] + INIT_LABELS[init])
         ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
         ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_ylim(top=min(ax.get_ylim()[1], 10.0))  # intervals of runs that diverged
         _plain_log_y(ax)
         ax.set_xlabel("Adam peak learning rate")
         ax.set_title(f"adding problem, T = {T}", fontsize=9)

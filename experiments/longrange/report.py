@@ -110,14 +110,21 @@ def _median_key(rows, task, model, T, key) -> float:
     return float(np.median(vals)) if vals else math.nan
 
 
+def _longest(rows, lengths, *models) -> int | None:
+    """The longest adding-problem T at which every one of ``models`` has a finite median."""
+    both = [t for t in lengths
+            if all(math.isfinite(_median(rows, "adding", m, t)) for m in models)]
+    return both[-1] if both else None
+
+
 def statements(rows) -> list[str]:
     """One line per classic result: the claim, the measured medians, the verdict."""
     out = []
     adding = sorted({r["T"] for r in select(rows, task="adding")})
     if adding:
-        T = adding[-1]
+        T = _longest(rows, adding, "lstm_fb1", "elman")
         lstm, elman = _median(rows, "adding", "lstm_fb1", T), _median(rows, "adding", "elman", T)
-        if math.isfinite(lstm) and math.isfinite(elman):
+        if T is not None:
             ok = lstm <= LEARNS and elman >= FAILS
             out.append(f"Hochreiter & Schmidhuber 1997 (LSTM bridges long lags, the tanh RNN "
                        f"does not): adding at T = {T}, LSTM b_f = 1 {_fmt(lstm)} vs Elman "
@@ -145,8 +152,9 @@ def statements(rows) -> list[str]:
                        + ", ".join(map(str, adding)) + ": "
                        + "; ".join(f"{m} " + ", ".join(_fmt(x) for x in v) for m, v in jac)
                        + " (the dynamics figure relates it to each run's final loss).")
+        T = _longest(rows, adding, "lstm_chrono", "lstm_fb1")
         chrono, fb1 = (_median(rows, "adding", m, T) for m in ("lstm_chrono", "lstm_fb1"))
-        if math.isfinite(chrono) and math.isfinite(fb1):
+        if T is not None:
             out.append(f"Tallec & Ollivier 2018 (chrono init beats b_f = 1 at long T): adding "
                        f"T = {T}: chrono {_fmt(chrono)} vs b_f = 1 {_fmt(fb1)} — "
                        f"{'reproduced' if chrono < fb1 else 'not reproduced'}.")
