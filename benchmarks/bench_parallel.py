@@ -189,7 +189,7 @@ def main(argv=None) -> int:
                             row = run_group(name, B, T, hidden, args.repeats)
                         except Exception as e:  # noqa: BLE001 (an out-of-memory: record, go on)
                             report["skipped"].append({**group, "why": f"{type(e).__name__}: "
-                                                      + str(e).splitlines()[0][:200]})
+                                                      + (str(e).splitlines() or [""])[0][:200]})
                         else:
                             report["rows"].append(row)
                             print(describe(row), flush=True)

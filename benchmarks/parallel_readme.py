@@ -90,8 +90,8 @@ def summary(report: dict) -> str:
     skipped = len(report.get("skipped", []))
     return (f"{device_name(report)}, jax {report['jax']}: speed-up over the sequential scan "
             f"(scan time / parallel time) {', '.join(parts)}; faster than the scan in {faster} of "
-            f"{total} cases" + (f"; {skipped} groups skipped (memory or time budget)"
-                                if skipped else "") + ".")
+            f"{total} cases" + (f"; {skipped} group{'s' if skipped > 1 else ''} skipped (see the "
+                                "report)" if skipped else "") + ".")
 
 
 def readme_block(folder: Path = Path("benchmarks/results")) -> str:

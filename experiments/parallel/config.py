@@ -40,7 +40,7 @@ class TrainedConfig:
     """LSTM and GRU networks trained on the adding problem (modern form, ``rnnjax.tasks.adding``:
     two marked values among ``T`` to add, MSE; predicting 1 scores 1/6), then measured like the
     random networks: λ_max driven by adding-problem inputs, and the Newton iterations of every
-    method on one adding sequence per length of ``GainConfig.lengths``."""
+    method on one adding sequence per length."""
 
     cells: tuple[str, ...] = ("lstm", "gru")
     """Trained cells (``rnnjax.cells`` names)."""
@@ -58,10 +58,13 @@ class TrainedConfig:
     """Networks (initialisations and data streams) per cell."""
     n_test: int = 512
     """Held-out sequences for the test MSE."""
+    lengths: tuple[int, ...] = (64, 256)
+    """Sequence lengths T of the Newton solves (a subset of the gain sweep's keeps the figures
+    comparable; the damped solves of a 2H-dimensional LSTM carry may take T iterations each)."""
 
     def __post_init__(self):
         require_positive(self, "hidden_size", "steps", "batch_size", "learning_rate", "seeds",
-                         "n_test")
+                         "n_test", "lengths")
         require_subset("trained.cells", self.cells, ("elman", "gru", "lstm"))
         if self.train_length < 2:
             raise ValueError(f"trained.train_length must be at least 2, got {self.train_length}")
@@ -95,6 +98,6 @@ class Config:
 PRESETS = {
     "quick": Config(gain=GainConfig(gains=(0.5, 1.5, 2.5, 4.0), lengths=(32, 128),
                                     lyapunov_steps=500),
-                    trained=TrainedConfig(hidden_size=16, steps=200)),
+                    trained=TrainedConfig(hidden_size=16, steps=200, lengths=(32, 128))),
     "full": Config(),
 }

@@ -85,7 +85,7 @@ def measure(config: Config, cell_name: str, seed: int) -> dict:
     drive = adding_drive(k_lyap, WARMUP + gc.lyapunov_steps, tc.train_length)
     lam = float(lyapunov_spectrum(fns.cell, params, drive, k=1, warmup=WARMUP)[0])
     rows = []
-    for T in gc.lengths:
+    for T in tc.lengths:
         xs, _ = adding.example(key=jax.random.fold_in(k_xs, T), length=T)
         for name, solve in fns.solvers.items():
             rows.append({"cell": cell_name, "seed": seed, "T": T, "lambda_max": lam,
@@ -101,8 +101,7 @@ def trained_networks(config: Config, workdir: Path) -> dict:
     tc = config.trained
     settings = {"seed": config.seed, "steps": num_steps(config, tc.steps),
                 "trained": dataclasses.asdict(tc),
-                "gain": {k: getattr(config.gain, k) for k in ("lengths", "damping", "tol",
-                                                             "lyapunov_steps")}}
+                "gain": {k: getattr(config.gain, k) for k in ("damping", "tol", "lyapunov_steps")}}
     rows, networks = [], []
     for cell_name in tc.cells:
         for seed in range(tc.seeds):

@@ -26,7 +26,7 @@ def test_tiny_sweep_rows_and_plots(tmp_path):
     config = Config(gain=GainConfig(hidden_size=4, gains=(0.5, 3.0), lengths=(16,), networks=1,
                                     lyapunov_steps=300),
                     trained=TrainedConfig(cells=("gru",), hidden_size=4, train_length=8, steps=3,
-                                          seeds=1, batch_size=4, n_test=8))
+                                          seeds=1, batch_size=4, n_test=8, lengths=(16,)))
     run(config, tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     rows = summary["rows"]
