@@ -103,14 +103,17 @@ class ModernConfig:
     """Regimes: patterns per cluster."""
     cluster_spread: float = 0.15
     """Regimes: norm of a pattern's offset from its cluster centre, before normalisation."""
-    capacity_dims: tuple[int, ...] = (8, 12, 16, 20, 24, 28, 32)
+    capacity_dims: tuple[int, ...] = (10, 20, 30, 40)
     """Capacity vs dimension: the dimensions d (random +-1 patterns)."""
+    capacity_noise: float = 0.1
+    """Capacity vs dimension: fraction of a cue's bits flipped, exactly (noise d is a whole
+    number for every d)."""
     capacity_max_log2: int = 18
     """Capacity vs dimension: the grid of N is 2, 4, ..., 2^capacity_max_log2."""
     capacity_beta: float = 4.0
     """Capacity vs dimension: beta of the one update."""
     capacity_queries: int = 200
-    """Capacity vs dimension: cues (10 % of bits flipped) per (d, N)."""
+    """Capacity vs dimension: cues per (d, N)."""
 
     def __post_init__(self):
         require_positive(self, "sizes", "dim", "queries", "noise", "eps", "num_betas", "clusters",
@@ -120,6 +123,12 @@ class ModernConfig:
             raise ValueError(f"modern.sizes must be >= 2, got {self.sizes}")
         if not self.capacity_dims or min(self.capacity_dims) < 4:
             raise ValueError(f"modern.capacity_dims must be >= 4, got {self.capacity_dims}")
+        _require_fraction_below_half("modern.capacity_noise", self.capacity_noise)
+        inexact = [d for d in self.capacity_dims
+                   if abs(self.capacity_noise * d - round(self.capacity_noise * d)) > 1e-9]
+        if inexact:
+            raise ValueError(f"modern.capacity_noise {self.capacity_noise} times d must be a whole "
+                             f"number of flipped bits, not for d = {inexact}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +163,8 @@ class AttentionTaskConfig:
 
     length: int = 200
     """Sequence length T (the first marker lies at least T/2 steps before the end)."""
+    seeds: int = 3
+    """Training runs per model (initialisation and data), in turn; intervals are over them."""
     steps: int = 3000
     """Adam updates per model (overridden by the top-level --steps)."""
     batch_size: int = 64
@@ -174,7 +185,7 @@ class AttentionTaskConfig:
     """Checkpoint every this many updates (runs resume from them)."""
 
     def __post_init__(self):
-        require_positive(self, "steps", "batch_size", "hidden_size", "model_dim", "learning_rate",
+        require_positive(self, "seeds", "steps", "batch_size", "hidden_size", "model_dim", "learning_rate",
                          "clip_norm", "n_test", "eval_every", "checkpoint_every")
         if self.length < 4:
             raise ValueError(f"attention_task.length must be >= 4, got {self.length}")
@@ -231,7 +242,7 @@ PRESETS = {
                                 bootstrap=200),
         perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=20),
         dense=DenseConfig(units=16, max_patterns=4096, tests=32),
-        modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(8, 12, 16, 20, 24),
+        modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(10, 20, 30),
                             capacity_max_log2=15, capacity_queries=100),
         attention_task=AttentionTaskConfig(length=100, steps=600, eval_every=50, n_test=256,
                                            checkpoint_every=200),

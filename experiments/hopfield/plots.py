@@ -12,6 +12,7 @@ import numpy as np
 
 from experiments.common import read_json, save_figure, write_index, write_text
 from experiments.common.stats import wilson_interval
+from experiments.hopfield.modern_memory import mass_count_uniform
 from experiments.hopfield.table import abs_diff, comparison_table
 from experiments.hopfield.table import readme_table as readme_table  # for experiments.readme
 from rnnjax.hopfield import theory
@@ -206,6 +207,17 @@ def modern_beta_figure(mod: dict, path: Path) -> None:
                     label=f"N = {int(n):,}, one update")
             ax.plot(betas, floor(r[kind]["error_fixed_point"]), "--", color=c,
                     label=f"N = {int(n):,}, fixed point (ε = {s['eps']:g})")
+        for c, (n, r) in zip(COLORS, mod["retrieval"].items(), strict=False):
+            if "separation_min" not in r:
+                continue
+            delta = r["separation_min"]
+            bound = theory.ramsauer_error_bound(delta, int(n), np.asarray(betas), 1.0)
+            shown = bound <= 10
+            ax.plot(np.asarray(betas)[shown], bound[shown], ":", color=c, lw=1.5,
+                    label=f"N = {int(n):,}: Ramsauer Thm 5 bound 2e(N−1)e^(−βΔ), "
+                          f"Δ = min Δ_i = {delta:.2f}")
+            ax.axvline(theory.ramsauer_beta_threshold(delta, int(n)), color=c, lw=0.8,
+                       ls="-.", alpha=0.7)
         ax.axhline(FLOOR, color="gray", lw=0.8, ls=":")
         ax.text(betas[0], FLOOR * 2, "errors below 1e-8 (float32) drawn at 1e-8", fontsize=7,
                 color="gray")
@@ -216,8 +228,10 @@ def modern_beta_figure(mod: dict, path: Path) -> None:
         ax.set_title({"noisy": f"noisy queries (‖noise‖ = {s['noise']}, ‖x‖ = 1)",
                       "masked": "masked queries (half the coordinates zeroed)"}[kind])
     axes[0].set_ylabel("retrieval error ‖ξ − x‖ / ‖x‖")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"Modern Hopfield network, d = {mod['d']}: retrieval error vs β")
+    axes[0].legend(fontsize=6, loc="lower left")
+    fig.suptitle(f"Modern Hopfield network, d = {mod['d']}: retrieval error vs β\n"
+                 "dash-dot: β at which Δ ≥ 2/(βN) + ln(2(N−1)Nβ)/β (Ramsauer et al. 2021; the "
+                 "bound holds for ‖ξ − x‖ ≤ 1/(2β), e.g. at the fixed point)", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -230,15 +244,19 @@ def regimes_figure(mod: dict, path: Path) -> None:
     ax.plot(reg["beta"], reg["count_median"], "o-", ms=3, color="tab:blue", label="median")
     ax.fill_between(reg["beta"], reg["count_q10"], reg["count_q90"], color="tab:blue", alpha=0.2,
                     label="10–90 % of start patterns")
-    for y, lab, c in ((reg["N"], f"all N = {reg['N']} patterns: global average", "tab:red"),
-                      (reg["cluster_size"], f"one cluster ({reg['cluster_size']}): metastable",
-                       "tab:green"),
-                      (1, "one pattern", "black")):
-        ax.axhline(y, ls=":", color=c, label=lab)
+    mass = reg.get("mass", 0.9)
+    share = f"{mass:.0%} of"
+    for n, lab, c in ((reg["N"], f"global average: {share} N = {reg['N']} equal weights",
+                       "tab:red"),
+                      (reg["cluster_size"], f"metastable: {share} one cluster's "
+                       f"{reg['cluster_size']}", "tab:green"),
+                      (1, "single pattern", "black")):
+        y = mass_count_uniform(n, mass)
+        ax.axhline(y, ls=":", color=c, label=f"{lab} → {y}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("inverse temperature β")
-    ax.set_ylabel("patterns carrying 90 % of softmax mass")
+    ax.set_ylabel(f"patterns carrying {mass:.0%} of the softmax mass")
     ax.set_title(f"Fixed points on clustered patterns ({reg['clusters']} clusters × "
                  f"{reg['cluster_size']}, d = {mod['d']})")
     ax.legend(fontsize=8, loc="lower left")
@@ -257,7 +275,7 @@ def capacity_dim_figure(mod: dict, path: Path) -> None:
     ax.plot(ds, mc, "o-", color="tab:blue",
             label=f"modern, one update (β = {mod['settings']['capacity_beta']})")
     for c, y in zip(caps, mc, strict=True):
-        ax.annotate(f"{c['flips']} flipped", (c["d"], y), textcoords="offset points",
+        ax.annotate(f"{c['flips']} of {c['d']} flipped", (c["d"], y), textcoords="offset points",
                     xytext=(0, 7), ha="center", fontsize=7, color="tab:blue")
     capped = [c for c in caps if c["modern_capped"]]
     if capped:
@@ -271,8 +289,10 @@ def capacity_dim_figure(mod: dict, path: Path) -> None:
     ax.set_xlabel("pattern dimension d (units)")
     ax.set_ylabel(f"patterns stored (≥ 90 % of {mod['settings']['capacity_queries']} "
                   "cues recalled)")
-    ax.set_title("Capacity vs dimension: exponential vs linear\n(cues with 10 % of bits flipped; "
-                 "none: drawn at 0.5)", fontsize=10)
+    noise = sorted({round(c["flips"] / c["d"], 6) for c in caps})
+    noise_text = " / ".join(f"{x:.0%}" for x in noise)
+    ax.set_title(f"Capacity vs dimension: exponential vs linear\n(cues with exactly {noise_text} "
+                 "of bits flipped; none: drawn at 0.5)", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
