@@ -13,7 +13,7 @@ import numpy as np
 from experiments.common import read_json, save_figure, write_index, write_text
 from experiments.common.stats import wilson_interval
 from experiments.hopfield.modern_memory import mass_count_uniform
-from experiments.hopfield.table import abs_diff, comparison_table
+from experiments.hopfield.table import abs_diff, comparison_table, ratio_with_interval
 from experiments.hopfield.table import readme_table as readme_table  # for experiments.readme
 from rnnjax.hopfield import theory
 
@@ -305,14 +305,22 @@ def attention_task_figure(task: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.2))
     labels = {"hopfield_pooling": "Hopfield pooling", "elman": "Elman (tanh)", "lstm": "LSTM"}
     colors = {"hopfield_pooling": "tab:green", "elman": "tab:red", "lstm": "tab:blue"}
+    seeds = task["settings"].get("seeds", 1)
     for name, r in task["runs"].items():
         ax.plot(r["steps"], r["test_loss"], "-", color=colors[name],
                 label=f"{labels[name]} ({r['parameters']:,} params)")
+        if "test_loss_low" in r:
+            ax.fill_between(r["steps"], r["test_loss_low"], r["test_loss_high"],
+                            color=colors[name], alpha=0.2)
+            for one in r["seeds"]:
+                ax.plot(one["steps"], one["test_loss"], "-", color=colors[name], lw=0.5,
+                        alpha=0.4)
     ax.axhline(task["baseline"], color="black", ls="--", lw=1, label="baseline 1/6 (predict 1)")
     ax.set_yscale("log")
     ax.set_xlabel("training step (Adam, fresh batch each)")
     ax.set_ylabel(f"test MSE ({task['settings']['n_test']} fixed sequences)")
-    ax.set_title(f"Adding problem, T = {task['T']}")
+    ax.set_title(f"Adding problem, T = {task['T']}: mean of {seeds} seeds (thin: each seed; "
+                 "band: 95 % bootstrap)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -333,9 +341,11 @@ def headline(results: dict) -> str:
         parts.append(f"attention identity to {abs_diff(results['attention']['max_abs_diff'])}")
     if "attention_task" in results:
         task = results["attention_task"]
-        ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
-        parts.append(f"adding T = {task['T']}: Hopfield pooling {ratio['hopfield_pooling']:.2g}, "
-                     f"LSTM {ratio['lstm']:.2f}, Elman {ratio['elman']:.2f} × baseline")
+        parts.append(f"adding T = {task['T']}, test MSE / baseline over "
+                     f"{task['settings'].get('seeds', 1)} seeds: "
+                     + ", ".join(f"{label} {ratio_with_interval(task['runs'][k])}"
+                                 for k, label in (("hopfield_pooling", "Hopfield pooling"),
+                                                  ("lstm", "LSTM"), ("elman", "Elman"))))
     missing = [p for p in PARTS if p not in results]
     if missing:
         parts.append(f"not computed yet: {', '.join(missing)}")

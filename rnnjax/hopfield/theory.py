@@ -266,6 +266,8 @@ def ramsauer_beta_threshold(separation: float, num_patterns: int, max_norm: floa
     i.e. ``g(β) = βΔ_i - 2/N - ln(2 (N-1) N β M²) ≥ 0``; ``g`` is convex with its minimum at
     ``β = 1/Δ_i``, so the threshold is the root of ``g`` above ``1/Δ_i`` (``inf`` when
     ``Δ_i ≤ 0``: the pattern is never separated; ``1/Δ_i`` when ``g`` is already ``≥ 0`` there).
+    Below ``β = 1/(2 (N-1) N M²)`` the logarithm is negative and the inequality holds trivially;
+    that branch is not the separated regime and is not returned.
     """
     from scipy.optimize import brentq
 
