@@ -73,11 +73,23 @@ class DenseConfig:
     """Stored patterns tested per K (the first ones)."""
     noise: float = 0.1
     """Fraction of a cue's bits flipped for one-update recall."""
+    sizes: tuple[int, ...] = (16, 24, 32, 48, 64)
+    """Capacity vs N: the numbers of units."""
+    networks: int = 100
+    """Capacity vs N: random networks per (N, K)."""
+    capacity_max_patterns: int = 8192
+    """Capacity vs N: the largest K tried (the grid is the powers of two up to it)."""
 
     def __post_init__(self):
-        require_positive(self, "units", "max_patterns", "tests")
+        require_positive(self, "units", "max_patterns", "tests", "sizes", "networks",
+                         "capacity_max_patterns")
         if self.max_patterns < 2:
             raise ValueError(f"dense.max_patterns must be >= 2, got {self.max_patterns}")
+        if self.capacity_max_patterns < 2:
+            raise ValueError("dense.capacity_max_patterns must be >= 2, got "
+                             f"{self.capacity_max_patterns}")
+        if not self.sizes or min(self.sizes) < 4:
+            raise ValueError(f"dense.sizes must be unit counts >= 4, got {self.sizes}")
         _require_fraction_below_half("dense.noise", self.noise)
 
 
@@ -241,7 +253,8 @@ PRESETS = {
         capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, networks=10, cues=2,
                                 bootstrap=200),
         perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=20),
-        dense=DenseConfig(units=16, max_patterns=4096, tests=32),
+        dense=DenseConfig(units=16, max_patterns=4096, tests=32, sizes=(16, 32, 64), networks=16,
+                          capacity_max_patterns=512),
         modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(10, 20, 30),
                             capacity_max_log2=15, capacity_queries=100),
         attention_task=AttentionTaskConfig(length=100, steps=600, eval_every=50, n_test=256,

@@ -195,6 +195,47 @@ def dense_figure(den: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
+def dense_capacity_figure(den: dict, path: Path) -> None:
+    """Capacity K (all K patterns stable in ≥ half of the networks) against N, log–log, with
+    the Krotov–Hopfield law for x^n (slope ≈ n − 1) and Demircigil's 2^(N/2) for exp."""
+    import matplotlib.pyplot as plt
+
+    cvn = den["capacity_vs_n"]
+    ns = np.array(cvn["sizes"], float)
+    nn = np.geomspace(ns.min(), ns.max(), 50)
+    top = max(max(r["K"], default=2) for cv in cvn["curves"].values() for r in cv["rows"])
+    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    for c, (name, cv) in zip(COLORS, cvn["curves"].items(), strict=False):
+        label = f"$x^{name[4:]}$" if name.startswith("poly") else "$e^x$"
+        slope = f", slope {cv['slope']:.2f}" if cv["slope"] is not None else ""
+        if name.startswith("poly"):
+            slope += f" (theory ≈ {int(name[4:]) - 1})"
+            theo = theory.krotov_hopfield_capacity(nn, int(name[4:]))
+        else:
+            theo = theory.demircigil_capacity(nn)
+        done = [(r["N"], r["capacity"]) for r in cv["rows"] if r["capacity"] is not None]
+        if done:
+            ax.plot(*zip(*done, strict=True), "o-", color=c, label=f"{label}{slope}")
+        capped = [r["N"] for r in cv["rows"] if r["capped"]]
+        if capped:
+            ax.plot(capped, [top] * len(capped), "^", color=c, ms=8,
+                    label=None if done else f"{label}: above the largest K")
+        shown = theo <= 4 * top
+        ax.plot(nn[shown], theo[shown], ":", color=c, lw=1.2)
+    ax.axhline(top, color="gray", lw=0.8, ls="--", label=f"largest K tried ({top}); ▲: above it")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xticks(ns, [f"{n:.0f}" for n in ns])
+    ax.set_xlabel("units N")
+    ax.set_ylabel(f"capacity K: all K patterns stable\nin ≥ 50 % of {cvn['networks']} networks")
+    ax.set_title("Dense associative memories: capacity vs N\ndotted: Krotov–Hopfield "
+                 "$N^{n-1}/(2(2n-3)!!\\,\\ln N)$; exp: $2^{N/2}$ (Demircigil)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
 def modern_beta_figure(mod: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
@@ -360,6 +401,8 @@ FIGURES = (
     ("perfect_recall.png", "perfect_recall", perfect_recall_figure,
      "Perfect-recall capacity: measured, finite-N estimate, McEliece N/(2 ln N), N/(4 ln N)"),
     ("dense.png", "dense", dense_figure, "Dense associative memories: x^n and exp interaction"),
+    ("dense_capacity.png", "dense", dense_capacity_figure,
+     "Dense memories: capacity K vs N (all patterns stable), log–log, with the theory laws"),
     ("modern_beta.png", "modern", modern_beta_figure, "Modern Hopfield retrieval error vs β"),
     ("regimes.png", "modern", regimes_figure, "The three fixed-point regimes on clustered patterns"),
     ("capacity_dim.png", "modern", capacity_dim_figure, "Capacity vs dimension: modern vs classical"),
@@ -377,7 +420,8 @@ def plot(workdir: Path) -> None:
     workdir = Path(workdir)
     results = load(workdir)
     figures = [(file, part, draw, caption) for file, part, draw, caption in FIGURES
-               if part in results]
+               if part in results and (draw is not dense_capacity_figure
+                                       or "capacity_vs_n" in results[part])]
     for file, part, draw, _ in figures:
         draw(results[part], workdir / file)
     tables = [f"{p}.json" for p in PARTS if p in results]

@@ -163,6 +163,48 @@ def bound_check(mod: dict) -> tuple[int, int]:
     return held, tested
 
 
+def theory_slope(name: str, sizes) -> float:
+    """The log–log slope of the theory's capacity over ``sizes`` (least squares): the
+    Krotov–Hopfield law for ``polyn`` (n − 1 less the ln N factor's share)."""
+    ns = np.asarray(sizes, float)
+    k = theory.krotov_hopfield_capacity(ns, int(name[4:]))
+    return float(np.polyfit(np.log(ns), np.log(k), 1)[0])
+
+
+def _dense_rows(cvn: dict) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for name, cv in cvn["curves"].items():
+        done = [r for r in cv["rows"] if r["capacity"] is not None]
+        measured = ", ".join(f"N = {r['N']}: {r['capacity']:.3g}" for r in done) or "none"
+        capped = [r["N"] for r in cv["rows"] if r["capped"]]
+        if capped:
+            top = max(max(r["K"], default=0) for r in cv["rows"])
+            measured += f"; above {top} at N = " + ", ".join(map(str, capped))
+        if name.startswith("poly"):
+            sizes = [r["N"] for r in done]
+            ref = (f"slope ≈ {int(name[4:]) - 1} (N^(n−1)/(2(2n−3)!! ln N): "
+                   + (f"{theory_slope(name, sizes):.2f} over these N)" if len(sizes) >= 2
+                      else "needs 2 N)"))
+            if cv["slope"] is None:
+                verdict = "not tested: fewer than 2 sizes below the largest K"
+            else:
+                gap = cv["slope"] - theory_slope(name, sizes)
+                verdict = (("yes" if abs(gap) <= 0.5 else "no")
+                           + f": slope {cv['slope']:.2f}, {gap:+.2f} from the theory's")
+            label = f"dense x^{name[4:]} (Krotov–Hopfield 2016)"
+        else:
+            ref = "2^(N/2) (Demircigil 2017): " + ", ".join(
+                f"{float(theory.demircigil_capacity(r['N'])):.3g}" for r in done)
+            ratios = [r["capacity"] / float(theory.demircigil_capacity(r["N"])) for r in done]
+            verdict = ("not tested: no size below the largest K" if not done else
+                       "order of magnitude: measured / 2^(N/2) = "
+                       + ", ".join(f"{x:.2g}" for x in ratios))
+            label = "dense exp (Demircigil 2017)"
+        rows.append((f"{label}, capacity K (all K stable in ≥ 50 % of {cvn['networks']} "
+                     "networks)", measured, ref, verdict))
+    return rows
+
+
 def _modern_rows(mod: dict) -> list[tuple[str, str, str, str]]:
     rows = []
     held, tested = bound_check(mod)
@@ -207,7 +249,9 @@ def readme_table(folder: str | Path) -> str:
                   f"P = {_fmt(pr_big['P_one'])}", one_ref, one_verdict),
                  (f"all patterns stable (McEliece 1987), N = {pr_big['N']}",
                   f"P = {_fmt(pr_big['P_all'])}", all_ref, all_verdict)]
-    if "dense" in res:
+    if "dense" in res and "capacity_vs_n" in res["dense"]:
+        rows += _dense_rows(res["dense"]["capacity_vs_n"])
+    elif "dense" in res:
         den = res["dense"]
         polys = [k for k in den["curves"] if k.startswith("poly")]
         n = den["N"]

@@ -190,3 +190,24 @@ def test_seed_summary_and_modern_rows_by_hand():
     mod = {"beta": beta, "retrieval": {"10": {"separation_min": 1.0, "noisy": zero,
                                               "masked": {"error_fixed_point": [1.0, 0.0, 1.0]}}}}
     assert bound_check(mod) == (3, 4)
+
+
+@pytest.mark.parametrize("kind, power", [("poly", 3), ("exp", 0)])
+def test_all_stable_fraction_against_numpy_energies(kind, power):
+    """Every pattern of a network is stable when no single flip lowers E = -Σ F(ξ·σ) (a tie
+    keeps the unit), checked in float64 NumPy on the same random patterns."""
+    import jax
+
+    from experiments.hopfield.dense_memory import all_stable_fraction
+
+    key, units, k, networks = jax.random.key(3), 8, 6, 12
+    got = float(all_stable_fraction(key, kind, power, units, k, networks))
+    f = (lambda x: x**power) if kind == "poly" else np.exp
+    stable = []
+    for kk in jax.random.split(key, networks):
+        x = np.asarray(jax.random.rademacher(kk, (k, units), dtype=np.float32), float)
+        energy = lambda s, x=x: -np.sum(f(x @ s))
+        stable.append(all(energy(np.where(np.arange(units) == i, -s, s)) >= energy(s)
+                          for s in x for i in range(units)))
+    assert got == pytest.approx(np.mean(stable))
+    assert 0 < got < 1 or kind == "exp"
