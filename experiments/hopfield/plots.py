@@ -239,7 +239,7 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
 def modern_beta_figure(mod: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2), sharey=True)
     betas, s = mod["beta"], mod["settings"]
     floor = lambda e: np.maximum(np.asarray(e), FLOOR)
     for ax, kind in zip(axes, ("noisy", "masked"), strict=True):
@@ -252,9 +252,10 @@ def modern_beta_figure(mod: dict, path: Path) -> None:
             if "separation_min" not in r:
                 continue
             delta = r["separation_min"]
-            bound = theory.ramsauer_error_bound(delta, int(n), np.asarray(betas), 1.0)
-            shown = bound <= 10
-            ax.plot(np.asarray(betas)[shown], bound[shown], ":", color=c, lw=1.5,
+            fine = np.geomspace(betas[0], betas[-1], 400)
+            bound = theory.ramsauer_error_bound(delta, int(n), fine, 1.0)
+            shown = (bound <= 10) & (bound >= FLOOR / 10)
+            ax.plot(fine[shown], bound[shown], ":", color=c, lw=1.5,
                     label=f"N = {int(n):,}: Ramsauer Thm 5 bound 2e(N−1)e^(−βΔ), "
                           f"Δ = min Δ_i = {delta:.2f}")
             ax.axvline(theory.ramsauer_beta_threshold(delta, int(n)), color=c, lw=0.8,
@@ -264,16 +265,17 @@ def modern_beta_figure(mod: dict, path: Path) -> None:
                 color="gray")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_ylim(FLOOR / 10, 10)
         ax.set_xlabel("inverse temperature β")
         ax.grid(alpha=0.3, which="both")
         ax.set_title({"noisy": f"noisy queries (‖noise‖ = {s['noise']}, ‖x‖ = 1)",
                       "masked": "masked queries (half the coordinates zeroed)"}[kind])
     axes[0].set_ylabel("retrieval error ‖ξ − x‖ / ‖x‖")
-    axes[0].legend(fontsize=6, loc="lower left")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=7)
     fig.suptitle(f"Modern Hopfield network, d = {mod['d']}: retrieval error vs β\n"
                  "dash-dot: β at which Δ ≥ 2/(βN) + ln(2(N−1)Nβ)/β (Ramsauer et al. 2021; the "
                  "bound holds for ‖ξ − x‖ ≤ 1/(2β), e.g. at the fixed point)", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     save_figure(fig, path)
 
 
@@ -327,6 +329,7 @@ def capacity_dim_figure(mod: dict, path: Path) -> None:
     dd = np.linspace(min(ds), max(ds), 50)
     ax.plot(dd, _alpha_c() * dd, ":", color="tab:red", label="0.138 d")
     ax.set_yscale("log", base=2)
+    ax.set_ylim(top=ax.get_ylim()[1] * 4)
     ax.set_xlabel("pattern dimension d (units)")
     ax.set_ylabel(f"patterns stored (≥ 90 % of {mod['settings']['capacity_queries']} "
                   "cues recalled)")
