@@ -225,11 +225,15 @@ class Config:
     recalls stored pattern c mod P, with exactly ``round(noise N)`` bits flipped), ``networks x
     cues`` trials per point; alpha_c(N) intervals resample the networks (bootstrap).
     Perfect-recall capacity: the largest P at which at least half of the networks have pattern 1
-    (every pattern) as a fixed point. Modern retrieval error:
-    ``||xi - x|| / ||x||`` after one update and at the fixed point. Capacity vs d: the largest N
-    in a doubling grid with at least 90 % of cues recalled (``sign(xi)`` equals the pattern).
+    (every pattern) as a fixed point. Dense capacity against N: the K (interpolated in log2 K
+    on a doubling grid) at which the fraction of networks with all K patterns stable falls
+    below one half. Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the
+    fixed point, against Ramsauer et al.'s Theorem 5 bound with the smallest separation of the
+    tested patterns. Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
+    recalled (``sign(xi)`` equals the pattern; exactly ``capacity_noise d`` bits flipped).
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
-    global-norm clipping on a fresh batch per update.
+    global-norm clipping on a fresh batch per update, ``attention_task.seeds`` runs each, with
+    95 % bootstrap intervals over them.
 
     Command: ``python -m experiments.hopfield --quick`` (about 25 minutes on a shared 2-core CPU) or
     ``--preset full`` (estimated 30-60 minutes: the N = 2000 capacity sweep and the recurrent
