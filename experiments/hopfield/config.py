@@ -75,9 +75,9 @@ class DenseConfig:
     """Fraction of a cue's bits flipped for one-update recall."""
     sizes: tuple[int, ...] = (16, 24, 32, 48, 64)
     """Capacity vs N: the numbers of units."""
-    networks: int = 100
+    networks: int = 64
     """Capacity vs N: random networks per (N, K)."""
-    capacity_max_patterns: int = 8192
+    capacity_max_patterns: int = 4096
     """Capacity vs N: the largest K tried (the grid is the powers of two up to it)."""
 
     def __post_init__(self):
@@ -235,7 +235,7 @@ class Config:
     global-norm clipping on a fresh batch per update, ``attention_task.seeds`` runs each, with
     95 % bootstrap intervals over them.
 
-    Command: ``python -m experiments.hopfield --quick`` (about 25 minutes on a shared 2-core CPU) or
+    Command: ``python -m experiments.hopfield --quick`` (about 35 minutes on a shared 2-core CPU) or
     ``--preset full`` (estimated 30-60 minutes: the N = 2000 capacity sweep and the recurrent
     networks' 3000 updates at T = 200 dominate). The training runs checkpoint and resume.
     """

@@ -205,7 +205,7 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
     nn = np.geomspace(ns.min(), ns.max(), 50)
     top = max(max(r["K"], default=2) for cv in cvn["curves"].values() for r in cv["rows"])
     fig, ax = plt.subplots(figsize=(6.5, 4.8))
-    for c, (name, cv) in zip(COLORS, cvn["curves"].items(), strict=False):
+    for i, (c, (name, cv)) in enumerate(zip(COLORS, cvn["curves"].items(), strict=False)):
         label = f"$x^{name[4:]}$" if name.startswith("poly") else "$e^x$"
         slope = f", slope {cv['slope']:.2f}" if cv["slope"] is not None else ""
         if name.startswith("poly"):
@@ -218,7 +218,7 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
             ax.plot(*zip(*done, strict=True), "o-", color=c, label=f"{label}{slope}")
         capped = [r["N"] for r in cv["rows"] if r["capped"]]
         if capped:
-            ax.plot(capped, [top] * len(capped), "^", color=c, ms=8,
+            ax.plot(capped, [top * 1.15**i] * len(capped), "^", color=c, ms=7,   # staggered
                     label=None if done else f"{label}: above the largest K")
         shown = theo <= 4 * top
         ax.plot(nn[shown], theo[shown], ":", color=c, lw=1.2)
