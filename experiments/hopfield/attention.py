@@ -22,6 +22,7 @@ import optax
 import rnnjax
 import rnnjax.train as tr
 from experiments.common import say
+from experiments.common.stats import bootstrap_ci
 from experiments.hopfield.config import AttentionConfig, AttentionTaskConfig
 from rnnjax.hopfield import layers, modern
 from rnnjax.models.sequence import sequence_model
@@ -108,18 +109,42 @@ def _model(name: str, config: AttentionTaskConfig):
     return recurrent_model(name, config.hidden_size)
 
 
+def seed_key(key, replicate: int):
+    """The key of training run ``replicate`` of a model: its initialisation and its data."""
+    return jax.random.fold_in(key, 1000 + replicate)
+
+
+def summarise(per_seed: list[dict], baseline: float) -> dict[str, Any]:
+    """One model's runs: the mean test-loss curve and final loss with 95 % bootstrap intervals
+    over the seeds, and every seed's own numbers."""
+    curves = np.array([r["test_loss"] for r in per_seed])
+    finals = curves[:, -1]
+    mean, low, high = bootstrap_ci(finals)
+    bands = [bootstrap_ci(curves[:, i])[1:] for i in range(curves.shape[1])]
+    reached = [r["steps_to_10pct_baseline"] for r in per_seed]
+    return {"steps": per_seed[0]["steps"], "test_loss": curves.mean(0).tolist(),
+            "test_loss_low": [b[0] for b in bands], "test_loss_high": [b[1] for b in bands],
+            "final_test_loss": mean, "final_test_loss_ci": [low, high],
+            "loss_over_baseline": mean / baseline,
+            "loss_over_baseline_ci": [low / baseline, high / baseline],
+            "steps_to_10pct_baseline": None if None in reached else max(reached),
+            "parameters": per_seed[0]["parameters"], "seeds": per_seed}
+
+
 class _Run:
     """One model's training setup: optimiser, initial state, step, data, test loss."""
 
-    def __init__(self, name: str, config: AttentionTaskConfig, seed: int, key, workdir: Path):
+    def __init__(self, name: str, config: AttentionTaskConfig, seed: int, key, workdir: Path,
+                 replicate: int = 0):
+        key = seed_key(key, replicate)
         init, self.apply = _model(name, config)
         self.opt = optax.chain(optax.clip_by_global_norm(config.clip_norm),
                                optax.adam(config.learning_rate))
         self.state = tr.init_state(init(jax.random.fold_in(key, 2)), self.opt,
                                    key=jax.random.fold_in(key, 3))
-        self.workdir = workdir / "runs" / name
+        self.workdir = workdir / "runs" / name / f"seed{replicate}"
         # what a resumed run must share with the saved one (not the number of updates)
-        self.run_config = {"model": name, "seed": seed, "length": config.length,
+        self.run_config = {"model": name, "seed": seed, "replicate": replicate, "length": config.length,
                            "batch_size": config.batch_size, "hidden_size": config.hidden_size,
                            "model_dim": config.model_dim, "learning_rate": config.learning_rate,
                            "clip_norm": config.clip_norm, "n_test": config.n_test,
@@ -129,44 +154,55 @@ class _Run:
 def check_runs(config: AttentionTaskConfig, seed: int, steps: int, key, workdir: Path) -> None:
     """Raise what :func:`rnnjax.train.fit` would raise for any model, before anything is trained."""
     for name in MODELS:
-        r = _Run(name, config, seed, key, workdir)
-        tr.check_workdir(r.workdir, r.state, num_steps=steps, config=r.run_config)
+        for replicate in range(config.seeds):
+            r = _Run(name, config, seed, key, workdir, replicate)
+            tr.check_workdir(r.workdir, r.state, num_steps=steps, config=r.run_config)
+
+
+def _train_one(name: str, config: AttentionTaskConfig, seed: int, steps: int, key,
+                workdir: Path, replicate: int, test) -> dict[str, Any]:
+    """Train run ``replicate`` of model ``name``: its test-loss curve and summary numbers."""
+    r = _Run(name, config, seed, key, workdir, replicate)
+    data_key = jax.random.fold_in(seed_key(key, replicate), 4)
+
+    def batch_at(s):
+        return adding.batch(key=jax.random.fold_in(data_key, s), batch_size=config.batch_size,
+                            length=config.length)
+
+    def loss_fn(p, batch, k, apply=r.apply):
+        del k
+        return tr.mse(apply(p, batch.inputs), batch.targets)
+
+    test_loss = jax.jit(lambda p, apply=r.apply: tr.mse(apply(p, test.inputs), test.targets))
+    state, history = tr.fit(tr.make_step(loss_fn, r.opt), r.state, batch_at, num_steps=steps,
+                            workdir=r.workdir, checkpoint_every=config.checkpoint_every,
+                            log_every=config.eval_every,
+                            eval_fn=lambda s, f=test_loss: {"test_loss": f(s.params)},
+                            config=r.run_config,
+                            description=f"adding T={config.length}: {name} seed {replicate}")
+    curve = [(h["step"], h["test_loss"]) for h in history if "test_loss" in h]
+    final = curve[-1][1]
+    below = [s for s, v in curve if v <= 0.1 * adding.baseline()]
+    return {"steps": [s for s, _ in curve], "test_loss": [v for _, v in curve],
+            "final_test_loss": final, "loss_over_baseline": final / adding.baseline(),
+            "steps_to_10pct_baseline": below[0] if below else None,
+            "parameters": sum(int(np.size(a)) for a in jax.tree.leaves(state.params))}
 
 
 def run_attention_task(config: AttentionTaskConfig, seed: int, steps: int, key,
                        workdir: Path) -> dict[str, Any]:
-    """``attention_task.json``: the test-loss curve of every model (runs under ``runs/``)."""
+    """``attention_task.json``: every model's test-loss curves over ``config.seeds`` runs (under
+    ``runs/<model>/seed<i>``), one fixed test set."""
     length = config.length
     _, test = adding.split(key=jax.random.fold_in(key, 1), n_train=1, n_test=config.n_test,
                            length=length)
-    data_key = jax.random.fold_in(key, 4)
-
-    def batch_at(s):
-        return adding.batch(key=jax.random.fold_in(data_key, s), batch_size=config.batch_size,
-                            length=length)
-
     runs = {}
     for name in MODELS:
-        r = _Run(name, config, seed, key, workdir)
-
-        def loss_fn(p, batch, k, apply=r.apply):
-            del k
-            return tr.mse(apply(p, batch.inputs), batch.targets)
-
-        test_loss = jax.jit(lambda p, apply=r.apply: tr.mse(apply(p, test.inputs), test.targets))
-        state, history = tr.fit(tr.make_step(loss_fn, r.opt), r.state, batch_at, num_steps=steps,
-                                workdir=r.workdir, checkpoint_every=config.checkpoint_every,
-                                log_every=config.eval_every,
-                                eval_fn=lambda s, f=test_loss: {"test_loss": f(s.params)},
-                                config=r.run_config, description=f"adding T={length}: {name}")
-        curve = [(h["step"], h["test_loss"]) for h in history if "test_loss" in h]
-        final = curve[-1][1]
-        below = [s for s, v in curve if v <= 0.1 * adding.baseline()]
-        runs[name] = {"steps": [s for s, _ in curve], "test_loss": [v for _, v in curve],
-                      "final_test_loss": final, "loss_over_baseline": final / adding.baseline(),
-                      "steps_to_10pct_baseline": below[0] if below else None,
-                      "parameters": sum(int(np.size(a)) for a in jax.tree.leaves(state.params))}
-        say(f"attention_task: {name} test MSE {final:.4f} "
-            f"({final / adding.baseline():.3f} x baseline)")
+        per_seed = [_train_one(name, config, seed, steps, key, workdir, replicate, test)
+                    for replicate in range(config.seeds)]
+        runs[name] = summarise(per_seed, adding.baseline())
+        lo, hi = runs[name]["loss_over_baseline_ci"]
+        say(f"attention_task: {name} test MSE / baseline {runs[name]['loss_over_baseline']:.3g} "
+            f"[{lo:.3g}, {hi:.3g}] over {config.seeds} seeds")
     return {"name": "adding (modern form)", "T": length, "baseline": adding.baseline(),
             "runs": runs}

@@ -73,11 +73,23 @@ class DenseConfig:
     """Stored patterns tested per K (the first ones)."""
     noise: float = 0.1
     """Fraction of a cue's bits flipped for one-update recall."""
+    sizes: tuple[int, ...] = (16, 24, 32, 48, 64)
+    """Capacity vs N: the numbers of units."""
+    networks: int = 64
+    """Capacity vs N: random networks per (N, K)."""
+    capacity_max_patterns: int = 4096
+    """Capacity vs N: the largest K tried (the grid is the powers of two up to it)."""
 
     def __post_init__(self):
-        require_positive(self, "units", "max_patterns", "tests")
+        require_positive(self, "units", "max_patterns", "tests", "sizes", "networks",
+                         "capacity_max_patterns")
         if self.max_patterns < 2:
             raise ValueError(f"dense.max_patterns must be >= 2, got {self.max_patterns}")
+        if self.capacity_max_patterns < 2:
+            raise ValueError("dense.capacity_max_patterns must be >= 2, got "
+                             f"{self.capacity_max_patterns}")
+        if not self.sizes or min(self.sizes) < 4:
+            raise ValueError(f"dense.sizes must be unit counts >= 4, got {self.sizes}")
         _require_fraction_below_half("dense.noise", self.noise)
 
 
@@ -103,14 +115,17 @@ class ModernConfig:
     """Regimes: patterns per cluster."""
     cluster_spread: float = 0.15
     """Regimes: norm of a pattern's offset from its cluster centre, before normalisation."""
-    capacity_dims: tuple[int, ...] = (8, 12, 16, 20, 24, 28, 32)
+    capacity_dims: tuple[int, ...] = (10, 20, 30, 40)
     """Capacity vs dimension: the dimensions d (random +-1 patterns)."""
+    capacity_noise: float = 0.1
+    """Capacity vs dimension: fraction of a cue's bits flipped, exactly (noise d is a whole
+    number for every d)."""
     capacity_max_log2: int = 18
     """Capacity vs dimension: the grid of N is 2, 4, ..., 2^capacity_max_log2."""
     capacity_beta: float = 4.0
     """Capacity vs dimension: beta of the one update."""
     capacity_queries: int = 200
-    """Capacity vs dimension: cues (10 % of bits flipped) per (d, N)."""
+    """Capacity vs dimension: cues per (d, N)."""
 
     def __post_init__(self):
         require_positive(self, "sizes", "dim", "queries", "noise", "eps", "num_betas", "clusters",
@@ -120,6 +135,12 @@ class ModernConfig:
             raise ValueError(f"modern.sizes must be >= 2, got {self.sizes}")
         if not self.capacity_dims or min(self.capacity_dims) < 4:
             raise ValueError(f"modern.capacity_dims must be >= 4, got {self.capacity_dims}")
+        _require_fraction_below_half("modern.capacity_noise", self.capacity_noise)
+        inexact = [d for d in self.capacity_dims
+                   if abs(self.capacity_noise * d - round(self.capacity_noise * d)) > 1e-9]
+        if inexact:
+            raise ValueError(f"modern.capacity_noise {self.capacity_noise} times d must be a whole "
+                             f"number of flipped bits, not for d = {inexact}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +175,8 @@ class AttentionTaskConfig:
 
     length: int = 200
     """Sequence length T (the first marker lies at least T/2 steps before the end)."""
+    seeds: int = 3
+    """Training runs per model (initialisation and data), in turn; intervals are over them."""
     steps: int = 3000
     """Adam updates per model (overridden by the top-level --steps)."""
     batch_size: int = 64
@@ -174,7 +197,7 @@ class AttentionTaskConfig:
     """Checkpoint every this many updates (runs resume from them)."""
 
     def __post_init__(self):
-        require_positive(self, "steps", "batch_size", "hidden_size", "model_dim", "learning_rate",
+        require_positive(self, "seeds", "steps", "batch_size", "hidden_size", "model_dim", "learning_rate",
                          "clip_norm", "n_test", "eval_every", "checkpoint_every")
         if self.length < 4:
             raise ValueError(f"attention_task.length must be >= 4, got {self.length}")
@@ -202,13 +225,17 @@ class Config:
     recalls stored pattern c mod P, with exactly ``round(noise N)`` bits flipped), ``networks x
     cues`` trials per point; alpha_c(N) intervals resample the networks (bootstrap).
     Perfect-recall capacity: the largest P at which at least half of the networks have pattern 1
-    (every pattern) as a fixed point. Modern retrieval error:
-    ``||xi - x|| / ||x||`` after one update and at the fixed point. Capacity vs d: the largest N
-    in a doubling grid with at least 90 % of cues recalled (``sign(xi)`` equals the pattern).
+    (every pattern) as a fixed point. Dense capacity against N: the K (interpolated in log2 K
+    on a doubling grid) at which the fraction of networks with all K patterns stable falls
+    below one half. Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the
+    fixed point, against Ramsauer et al.'s Theorem 5 bound with the smallest separation of the
+    tested patterns. Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
+    recalled (``sign(xi)`` equals the pattern; exactly ``capacity_noise d`` bits flipped).
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
-    global-norm clipping on a fresh batch per update.
+    global-norm clipping on a fresh batch per update, ``attention_task.seeds`` runs each, with
+    95 % bootstrap intervals over them.
 
-    Command: ``python -m experiments.hopfield --quick`` (about 25 minutes on a shared 2-core CPU) or
+    Command: ``python -m experiments.hopfield --quick`` (about 35 minutes on a shared 2-core CPU) or
     ``--preset full`` (estimated 30-60 minutes: the N = 2000 capacity sweep and the recurrent
     networks' 3000 updates at T = 200 dominate). The training runs checkpoint and resume.
     """
@@ -230,8 +257,9 @@ PRESETS = {
         capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, networks=10, cues=2,
                                 bootstrap=200),
         perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=20),
-        dense=DenseConfig(units=16, max_patterns=4096, tests=32),
-        modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(8, 12, 16, 20, 24),
+        dense=DenseConfig(units=16, max_patterns=4096, tests=32, sizes=(16, 32, 64), networks=16,
+                          capacity_max_patterns=512),
+        modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(10, 20, 30),
                             capacity_max_log2=15, capacity_queries=100),
         attention_task=AttentionTaskConfig(length=100, steps=600, eval_every=50, n_test=256,
                                            checkpoint_every=200),

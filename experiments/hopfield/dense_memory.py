@@ -12,9 +12,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from experiments.common import say
-from experiments.hopfield.classical import last_at_least
+from experiments.hopfield.classical import crossing, last_at_least
 from experiments.hopfield.config import DenseConfig
 from rnnjax.hopfield import dense
 
@@ -48,6 +49,57 @@ def dense_sweep(key, kind: str, power: int, units: int, ks: tuple[int, ...], tes
 _dense_program = jax.jit(dense_sweep, static_argnums=(1, 2, 3, 4, 5, 6))
 
 
+def all_stable_fraction(key, kind: str, power: int, units: int, k: int, networks: int):
+    """The fraction of ``networks`` random memories of ``k`` patterns in which every stored
+    pattern is a fixed point (the criterion of the capacity theorems: all patterns stable with
+    high probability)."""
+    def one(kk):
+        x = jax.random.rademacher(kk, (k, units), dtype=jnp.float32)
+        fixed = jax.lax.map(lambda s: dense.is_fixed_point(x, s, kind=kind, n=power), x,
+                            batch_size=min(k, 64))
+        return jnp.all(fixed)
+
+    return jnp.mean(jax.lax.map(one, jax.random.split(key, networks)).astype(jnp.float32))
+
+
+_all_stable = jax.jit(all_stable_fraction, static_argnums=(1, 2, 3, 4, 5))
+
+
+def capacity_vs_n(config: DenseConfig, key) -> dict[str, Any]:
+    """Per interaction function and N: the fraction of networks with all K patterns stable on
+    the grid K = 2, 4, ..., and the capacity, where it crosses 1/2 (interpolated in log2 K;
+    None with ``capped`` when it stays above 1/2 up to the largest K); the log-log slope of
+    the capacity against N over the sizes that are not capped. A size after a capped one is
+    capped too, without computing (the capacity grows with N)."""
+    grid = [2**i for i in range(1, int(math.log2(config.capacity_max_patterns)) + 1)]
+    curves = {}
+    for kind, power in KINDS:
+        name = curve_name(kind, power)
+        rows = []
+        for n in config.sizes:
+            if rows and rows[-1]["capped"]:     # more units hold at least as many patterns
+                rows.append({"N": n, "K": [], "all_stable_fraction": [], "capacity": None,
+                             "capped": True})
+                continue
+            fractions = []
+            for k in grid:
+                kk = jax.random.fold_in(jax.random.fold_in(key, 10 * power + 1), n * 100003 + k)
+                fractions.append(float(_all_stable(kk, kind, power, n, k, config.networks)))
+                if fractions[-1] == 0:          # larger K: stable with vanishing probability
+                    break
+            cross = crossing(np.log2(grid[:len(fractions)]), fractions, 0.5)
+            rows.append({"N": n, "K": grid[:len(fractions)], "all_stable_fraction": fractions,
+                         "capacity": None if cross is None else float(2**cross),
+                         "capped": cross is None and fractions[-1] >= 0.5})
+        fit = [(r["N"], r["capacity"]) for r in rows if r["capacity"] is not None]
+        slope = (float(np.polyfit(np.log(np.array(fit)[:, 0]), np.log(np.array(fit)[:, 1]), 1)[0])
+                 if len(fit) >= 2 else None)
+        curves[name] = {"rows": rows, "slope": slope}
+        say(f"dense: capacity vs N, {name}: " + ", ".join(
+            f"N={r['N']}: {r['capacity'] and round(r['capacity'])}" for r in rows))
+    return {"sizes": list(config.sizes), "networks": config.networks, "curves": curves}
+
+
 def run_dense(config: DenseConfig, key) -> dict[str, Any]:
     """``dense.json``: per interaction function, fixed-point and recall fractions against K."""
     n = config.units
@@ -65,4 +117,5 @@ def run_dense(config: DenseConfig, key) -> dict[str, Any]:
             "K_fixed_half": last_at_least(ks, fixed, 0.5),
             "K_recall_half": last_at_least(ks, recall, 0.5)}
         say(f"dense: {curve_name(kind, power)} done")
-    return {"N": n, "K": ks, "flips": flips, "curves": curves}
+    return {"N": n, "K": ks, "flips": flips, "curves": curves,
+            "capacity_vs_n": capacity_vs_n(config, jax.random.fold_in(key, 99))}

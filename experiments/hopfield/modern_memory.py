@@ -18,6 +18,15 @@ from experiments.hopfield.classical import last_at_least
 from experiments.hopfield.config import ModernConfig
 from rnnjax.hopfield import discrete, modern
 
+MASS = 0.9
+"""Regimes: the share of the softmax mass whose carriers are counted."""
+
+
+def mass_count_uniform(n: int, mass: float = MASS) -> int:
+    """What :func:`rnnjax.hopfield.modern.mass_count` gives for ``n`` equally likely patterns:
+    the fewest whose probabilities sum to ``mass``, ``ceil(mass n)`` (the regimes' reference)."""
+    return max(1, math.ceil(mass * n - 1e-9))
+
 
 def _unit(x):
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
@@ -57,7 +66,11 @@ def retrieval(config: ModernConfig, key) -> dict[str, Any]:
         noise = config.noise * _unit(jax.random.normal(k2, (q, d)))
         queries = {"noisy": targets + noise,
                    "masked": targets * (jnp.arange(d) < d // 2).astype(targets.dtype)[None]}
-        out[str(n)] = {}
+        sep = np.asarray(modern.separation(stored))[:q]
+        # Ramsauer et al. 2021, Theorem 5 (eq. 15) with M = 1: the loosest bound over the tested
+        # patterns is the one with the smallest separation
+        out[str(n)] = {"separation_min": float(sep.min()),
+                       "separation_median": float(np.median(sep))}
         for name, qs in queries.items():
             e1, ef, n1, nf, st = (np.asarray(a).tolist() for a in program(stored, targets, qs))
             out[str(n)][name] = {"error_one_step": e1, "error_fixed_point": ef,
@@ -82,11 +95,11 @@ def regimes(config: ModernConfig, key) -> dict[str, Any]:
     @jax.jit
     def at(beta):
         fp = modern.fixed_point(stored, stored, beta, eps=1e-5, max_steps=300)
-        return modern.mass_count(stored, fp.state, beta, 0.9), fp.converged
+        return modern.mass_count(stored, fp.state, beta, MASS), fp.converged
 
     counts, conv = zip(*(at(jnp.float32(b)) for b in grid), strict=True)
     counts = np.stack([np.asarray(x) for x in counts])
-    return {"beta": grid.tolist(), "N": c * m, "clusters": c, "cluster_size": m,
+    return {"beta": grid.tolist(), "N": c * m, "clusters": c, "cluster_size": m, "mass": MASS,
             "count_median": np.median(counts, 1).tolist(),
             "count_q10": np.quantile(counts, 0.1, 1).tolist(),
             "count_q90": np.quantile(counts, 0.9, 1).tolist(),
@@ -138,7 +151,7 @@ def capacity_vs_dim(config: ModernConfig, key) -> list[dict[str, Any]]:
     classical network (asynchronous run) against P; each capacity is the largest with ≥ 90 %."""
     caps = []
     for dim in config.capacity_dims:
-        flips = max(1, int(round(0.1 * dim)))
+        flips = int(round(config.capacity_noise * dim))     # exact: checked by the config
         kd = jax.random.fold_in(key, 100 + dim)
         sizes = tuple(2**i for i in range(1, config.capacity_max_log2 + 1))
         frac_modern = [float(f) for f in jax.device_get(_modern_recall(
@@ -146,7 +159,7 @@ def capacity_vs_dim(config: ModernConfig, key) -> list[dict[str, Any]]:
         ps = tuple(range(1, dim + 1))
         frac_classical = [float(f) for f in jax.device_get(_classical_recall(
             jax.random.fold_in(kd, 1), dim, ps, flips, config.capacity_queries))]
-        caps.append({"d": dim, "flips": flips, "N": list(sizes),
+        caps.append({"d": dim, "flips": flips, "noise": flips / dim, "N": list(sizes),
                      "modern_fraction": frac_modern,
                      "modern_capacity": last_at_least(sizes, frac_modern, 0.9),
                      "modern_capped": frac_modern[-1] >= 0.9,

@@ -11,28 +11,26 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index, write_text
-from experiments.common.stats import wilson_interval
-from experiments.hopfield.table import abs_diff, comparison_table
+from experiments.hopfield.memory_plots import (
+    COLORS,
+    capacity_dim_figure,
+    dense_capacity_figure,
+    dense_figure,
+    modern_beta_figure,
+    regimes_figure,
+    wilson_band,
+)
+from experiments.hopfield.table import abs_diff, comparison_table, ratio_with_interval
 from experiments.hopfield.table import readme_table as readme_table  # for experiments.readme
 from rnnjax.hopfield import theory
 
 PARTS = ("capacity", "perfect_recall", "dense", "modern", "attention", "attention_task")
-FLOOR = 1e-8   # float32 resolution: smaller errors are drawn here on log axes
-COLORS = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
 
 
 def load(workdir: Path) -> dict:
     """Every saved part's result, by part name (parts not computed yet are left out)."""
     return {name: read_json(Path(workdir) / f"{name}.json") for name in PARTS
             if (Path(workdir) / f"{name}.json").exists()}
-
-
-def wilson_band(fractions, trials) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper 95 % Wilson bounds of each fraction of ``trials`` (scalar or per point)."""
-    trials = np.broadcast_to(np.asarray(trials), np.shape(fractions))
-    bounds = [wilson_interval(int(round(f * n)), int(n))[1:] for f, n in zip(fractions, trials, strict=True)]
-    low, high = np.array(bounds).T
-    return low, high
 
 
 def _alpha_c() -> float:
@@ -159,140 +157,28 @@ def perfect_recall_figure(pr: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
-def dense_theory(den: dict, name: str) -> float:
-    """The asymptotic capacity of curve ``name``: Krotov–Hopfield for x^n, 2^(N/2) for exp."""
-    if name.startswith("poly"):
-        return float(theory.krotov_hopfield_capacity(den["N"], int(name[4:])))
-    return float(theory.demircigil_capacity(den["N"]))
-
-
-def dense_figure(den: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    ks, n, rho = den["K"], den["N"], den["flips"] / den["N"]
-    for c, (name, cv) in zip(COLORS, den["curves"].items(), strict=False):
-        label = f"$F = x^{name[4:]}$" if name.startswith("poly") else "$F = e^x$"
-        for ax, key in zip(axes, ("fixed_fraction", "recall_fraction"), strict=True):
-            ax.plot(ks, cv[key], "o-", ms=3, color=c, label=label)
-            ax.fill_between(ks, *wilson_band(cv[key], cv["tested"]), color=c, alpha=0.12)
-        axes[0].axvline(dense_theory(den, name), color=c, ls=":", lw=1)
-        if name == "exp":
-            axes[1].axvline(float(theory.demircigil_capacity(n, rho)), color=c, ls=":", lw=1)
-    for ax in axes:
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("stored patterns K")
-        ax.grid(alpha=0.3)
-    axes[0].set_ylabel("fraction of tested patterns that are fixed points")
-    axes[1].set_ylabel(f"fraction recalled exactly in one update ({den['flips']} bits flipped)")
-    axes[0].set_title(f"Dense associative memory, N = {n} units (bands: 95 % Wilson)\n"
-                      "dotted: theory $K_{max}$ (Krotov–Hopfield; exp: $2^{N/2}$)", fontsize=10)
-    axes[1].set_title(f"Recall from noisy cues\ndotted (exp): exp(N I(1−2ρ)/2), ρ = {rho:.2f} "
-                      "(Demircigil et al.)", fontsize=10)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def modern_beta_figure(mod: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    betas, s = mod["beta"], mod["settings"]
-    floor = lambda e: np.maximum(np.asarray(e), FLOOR)
-    for ax, kind in zip(axes, ("noisy", "masked"), strict=True):
-        for c, (n, r) in zip(COLORS, mod["retrieval"].items(), strict=False):
-            ax.plot(betas, floor(r[kind]["error_one_step"]), "-", color=c,
-                    label=f"N = {int(n):,}, one update")
-            ax.plot(betas, floor(r[kind]["error_fixed_point"]), "--", color=c,
-                    label=f"N = {int(n):,}, fixed point (ε = {s['eps']:g})")
-        ax.axhline(FLOOR, color="gray", lw=0.8, ls=":")
-        ax.text(betas[0], FLOOR * 2, "errors below 1e-8 (float32) drawn at 1e-8", fontsize=7,
-                color="gray")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("inverse temperature β")
-        ax.grid(alpha=0.3, which="both")
-        ax.set_title({"noisy": f"noisy queries (‖noise‖ = {s['noise']}, ‖x‖ = 1)",
-                      "masked": "masked queries (half the coordinates zeroed)"}[kind])
-    axes[0].set_ylabel("retrieval error ‖ξ − x‖ / ‖x‖")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"Modern Hopfield network, d = {mod['d']}: retrieval error vs β")
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def regimes_figure(mod: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    reg = mod["regimes"]
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    ax.plot(reg["beta"], reg["count_median"], "o-", ms=3, color="tab:blue", label="median")
-    ax.fill_between(reg["beta"], reg["count_q10"], reg["count_q90"], color="tab:blue", alpha=0.2,
-                    label="10–90 % of start patterns")
-    for y, lab, c in ((reg["N"], f"all N = {reg['N']} patterns: global average", "tab:red"),
-                      (reg["cluster_size"], f"one cluster ({reg['cluster_size']}): metastable",
-                       "tab:green"),
-                      (1, "one pattern", "black")):
-        ax.axhline(y, ls=":", color=c, label=lab)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("inverse temperature β")
-    ax.set_ylabel("patterns carrying 90 % of softmax mass")
-    ax.set_title(f"Fixed points on clustered patterns ({reg['clusters']} clusters × "
-                 f"{reg['cluster_size']}, d = {mod['d']})")
-    ax.legend(fontsize=8, loc="lower left")
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
-def capacity_dim_figure(mod: dict, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    caps = mod["capacity"]
-    fig, ax = plt.subplots(figsize=(6, 4.2))
-    ds = [c["d"] for c in caps]
-    mc = [c["modern_capacity"] or 0.5 for c in caps]
-    ax.plot(ds, mc, "o-", color="tab:blue",
-            label=f"modern, one update (β = {mod['settings']['capacity_beta']})")
-    for c, y in zip(caps, mc, strict=True):
-        ax.annotate(f"{c['flips']} flipped", (c["d"], y), textcoords="offset points",
-                    xytext=(0, 7), ha="center", fontsize=7, color="tab:blue")
-    capped = [c for c in caps if c["modern_capped"]]
-    if capped:
-        ax.plot([c["d"] for c in capped], [c["modern_capacity"] for c in capped], "^",
-                color="tab:blue", ms=9, label="≥ (grid limit reached)")
-    ax.plot(ds, [c["classical_capacity"] or 0.5 for c in caps], "s-", color="tab:red",
-            label="classical, asynchronous run")
-    dd = np.linspace(min(ds), max(ds), 50)
-    ax.plot(dd, _alpha_c() * dd, ":", color="tab:red", label="0.138 d")
-    ax.set_yscale("log", base=2)
-    ax.set_xlabel("pattern dimension d (units)")
-    ax.set_ylabel(f"patterns stored (≥ 90 % of {mod['settings']['capacity_queries']} "
-                  "cues recalled)")
-    ax.set_title("Capacity vs dimension: exponential vs linear\n(cues with 10 % of bits flipped; "
-                 "none: drawn at 0.5)", fontsize=10)
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    save_figure(fig, path)
-
-
 def attention_task_figure(task: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
     labels = {"hopfield_pooling": "Hopfield pooling", "elman": "Elman (tanh)", "lstm": "LSTM"}
     colors = {"hopfield_pooling": "tab:green", "elman": "tab:red", "lstm": "tab:blue"}
+    seeds = task["settings"].get("seeds", 1)
     for name, r in task["runs"].items():
         ax.plot(r["steps"], r["test_loss"], "-", color=colors[name],
                 label=f"{labels[name]} ({r['parameters']:,} params)")
+        if "test_loss_low" in r:
+            ax.fill_between(r["steps"], r["test_loss_low"], r["test_loss_high"],
+                            color=colors[name], alpha=0.2)
+            for one in r["seeds"]:
+                ax.plot(one["steps"], one["test_loss"], "-", color=colors[name], lw=0.5,
+                        alpha=0.4)
     ax.axhline(task["baseline"], color="black", ls="--", lw=1, label="baseline 1/6 (predict 1)")
     ax.set_yscale("log")
     ax.set_xlabel("training step (Adam, fresh batch each)")
     ax.set_ylabel(f"test MSE ({task['settings']['n_test']} fixed sequences)")
-    ax.set_title(f"Adding problem, T = {task['T']}")
+    ax.set_title(f"Adding problem, T = {task['T']}: mean of {seeds} seeds (thin: each seed; "
+                 "band: 95 % bootstrap)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -313,9 +199,11 @@ def headline(results: dict) -> str:
         parts.append(f"attention identity to {abs_diff(results['attention']['max_abs_diff'])}")
     if "attention_task" in results:
         task = results["attention_task"]
-        ratio = {k: r["loss_over_baseline"] for k, r in task["runs"].items()}
-        parts.append(f"adding T = {task['T']}: Hopfield pooling {ratio['hopfield_pooling']:.2g}, "
-                     f"LSTM {ratio['lstm']:.2f}, Elman {ratio['elman']:.2f} × baseline")
+        parts.append(f"adding T = {task['T']}, test MSE / baseline over "
+                     f"{task['settings'].get('seeds', 1)} seeds: "
+                     + ", ".join(f"{label} {ratio_with_interval(task['runs'][k])}"
+                                 for k, label in (("hopfield_pooling", "Hopfield pooling"),
+                                                  ("lstm", "LSTM"), ("elman", "Elman"))))
     missing = [p for p in PARTS if p not in results]
     if missing:
         parts.append(f"not computed yet: {', '.join(missing)}")
@@ -330,6 +218,8 @@ FIGURES = (
     ("perfect_recall.png", "perfect_recall", perfect_recall_figure,
      "Perfect-recall capacity: measured, finite-N estimate, McEliece N/(2 ln N), N/(4 ln N)"),
     ("dense.png", "dense", dense_figure, "Dense associative memories: x^n and exp interaction"),
+    ("dense_capacity.png", "dense", dense_capacity_figure,
+     "Dense memories: capacity K vs N (all patterns stable), log–log, with the theory laws"),
     ("modern_beta.png", "modern", modern_beta_figure, "Modern Hopfield retrieval error vs β"),
     ("regimes.png", "modern", regimes_figure, "The three fixed-point regimes on clustered patterns"),
     ("capacity_dim.png", "modern", capacity_dim_figure, "Capacity vs dimension: modern vs classical"),
@@ -347,7 +237,8 @@ def plot(workdir: Path) -> None:
     workdir = Path(workdir)
     results = load(workdir)
     figures = [(file, part, draw, caption) for file, part, draw, caption in FIGURES
-               if part in results]
+               if part in results and (draw is not dense_capacity_figure
+                                       or "capacity_vs_n" in results[part])]
     for file, part, draw, _ in figures:
         draw(results[part], workdir / file)
     tables = [f"{p}.json" for p in PARTS if p in results]

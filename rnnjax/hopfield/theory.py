@@ -255,3 +255,35 @@ def ramsauer_error_bound(separation, num_patterns: int, beta, max_norm, distance
     if np.any(distance < 0):
         raise ValueError(f"distance must be >= 0, got {distance}")
     return 2 * (num_patterns - 1) * np.exp(-beta * (delta - 2 * distance * m)) * m
+
+
+def ramsauer_beta_threshold(separation: float, num_patterns: int, max_norm: float = 1.0) -> float:
+    """The smallest ``β`` at which pattern ``x_i`` is well separated (Ramsauer et al. 2021,
+    Theorem 3 and eq. 15)::
+
+        Δ_i ≥ 2/(βN) + (1/β) ln(2 (N - 1) N β M²)
+
+    i.e. ``g(β) = βΔ_i - 2/N - ln(2 (N-1) N β M²) ≥ 0``; ``g`` is convex with its minimum at
+    ``β = 1/Δ_i``, so the threshold is the root of ``g`` above ``1/Δ_i`` (``inf`` when
+    ``Δ_i ≤ 0``: the pattern is never separated; ``1/Δ_i`` when ``g`` is already ``≥ 0`` there).
+    Below ``β = 1/(2 (N-1) N M²)`` the logarithm is negative and the inequality holds trivially;
+    that branch is not the separated regime and is not returned.
+    """
+    from scipy.optimize import brentq
+
+    n, m = int(num_patterns), float(max_norm)
+    if n < 2:
+        raise ValueError(f"num_patterns must be >= 2, got {num_patterns}")
+    if not m > 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    delta = float(separation)
+    if delta <= 0:
+        return math.inf
+    g = lambda b: b * delta - 2 / n - math.log(2 * (n - 1) * n * b * m * m)
+    low = 1 / delta
+    if g(low) >= 0:
+        return low
+    high = 2 * low
+    while g(high) < 0:
+        high *= 2
+    return float(brentq(g, low, high, xtol=1e-12, rtol=1e-12))

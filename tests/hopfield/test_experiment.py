@@ -15,14 +15,14 @@ TINY = ["--quick", "--capacity.sizes", "30", "40", "50", "--capacity.num-loads",
         "--perfect-recall.sizes", "40", "--perfect-recall.trials", "4",
         "--dense.units", "10", "--dense.max-patterns", "16", "--dense.tests", "4",
         "--modern.sizes", "20", "--modern.queries", "5", "--modern.num-betas", "3",
-        "--modern.clusters", "2", "--modern.cluster-size", "3", "--modern.capacity-dims", "6",
+        "--modern.clusters", "2", "--modern.cluster-size", "3", "--modern.capacity-dims", "10",
         "--modern.capacity-max-log2", "4", "--modern.capacity-queries", "8",
         "--attention.heads", "1", "2", "--attention.d-model", "4", "8",
         "--attention.queries", "3", "2", "--attention.stored", "5", "6",
         "--attention-task.length", "8", "--steps", "4", "--attention-task.eval-every", "2",
         "--attention-task.n-test", "16", "--attention-task.batch-size", "4",
         "--attention-task.hidden-size", "4", "--attention-task.model-dim", "4",
-        "--attention-task.checkpoint-every", "2"]
+        "--attention-task.checkpoint-every", "2", "--attention-task.seeds", "2"]
 PARTS = ("capacity", "perfect_recall", "dense", "modern", "attention", "attention_task")
 
 
@@ -45,6 +45,15 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
     task = json.loads((tmp_path / "attention_task.json").read_text())
     assert task["settings"]["steps"] == 4 and set(task["runs"]) == {"hopfield_pooling", "elman", "lstm"}
     assert all(r["steps"] == [2, 4] for r in task["runs"].values())
+    for r in task["runs"].values():     # the mean over the two seeds, inside its interval
+        assert len(r["seeds"]) == 2 and (tmp_path / "runs" / "lstm" / "seed1").is_dir()
+        assert r["final_test_loss"] == pytest.approx(np.mean([s["test_loss"][-1]
+                                                              for s in r["seeds"]]))
+        lo, hi = r["final_test_loss_ci"]
+        assert lo <= r["final_test_loss"] <= hi
+    mod = json.loads((tmp_path / "modern.json").read_text())
+    assert mod["capacity"][0]["flips"] == 1 and mod["capacity"][0]["noise"] == 0.1
+    assert mod["regimes"]["mass"] == 0.9 and "separation_min" in mod["retrieval"]["20"]
     assert not any("seconds" in json.dumps(json.loads((tmp_path / f"{p}.json").read_text()))
                    for p in PARTS)
     assert "Capacity" in (tmp_path / "lstm_vs_hopfield.md").read_text()
@@ -71,6 +80,8 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
       "--attention.stored", "2"], "heads 3 must divide attention.d_model 16"),
     (["--attention.heads", "1", "2"], "lengths differ: 2, 3, 3, 3"),
     (["--modern.eps", "nan"], "eps"),
+    (["--modern.capacity-dims", "10", "16"], "not for d = [16]"),
+    (["--attention-task.seeds", "0"], "seeds"),
 ])
 def test_bad_values_exit_2_before_writing(tmp_path, capsys, argv, field):
     assert hopfield.main(argv + ["--workdir", str(tmp_path / "w")]) == 2
@@ -143,3 +154,60 @@ def test_plot_draws_the_parts_saved_so_far(tmp_path):
     assert not (tmp_path / "lstm_vs_hopfield.md").exists()
     table = plots.readme_table(tmp_path)
     assert table.count("\n") == 3 and "crossover α_c (AGS 1987)" in table
+
+
+def test_regime_references_are_mass_count_of_equal_weights():
+    """ceil(0.9 n) equals what mass_count gives when n stored patterns are equally likely
+    (identical patterns: a uniform softmax)."""
+    import jax.numpy as jnp
+
+    from experiments.hopfield.modern_memory import mass_count_uniform
+    from rnnjax.hopfield import modern
+
+    for n in (1, 10, 16, 128):
+        stored = jnp.ones((n, 3)) / jnp.sqrt(3.0)
+        expect = int(modern.mass_count(stored, stored[0], 1.0, 0.9))
+        assert mass_count_uniform(n) == expect
+    assert mass_count_uniform(128) == 116 and mass_count_uniform(16) == 15
+
+
+def test_seed_summary_and_modern_rows_by_hand():
+    from experiments.hopfield.attention import summarise
+    from experiments.hopfield.table import bound_check, first_beta_below
+
+    runs = [{"steps": [1, 2], "test_loss": [0.3, v], "steps_to_10pct_baseline": s,
+             "parameters": 7} for v, s in ((0.1, 2), (0.2, None), (0.3, 2))]
+    out = summarise(runs, 0.5)
+    assert out["final_test_loss"] == pytest.approx(0.2)
+    assert out["loss_over_baseline"] == pytest.approx(0.4)
+    assert out["test_loss"] == pytest.approx([0.3, 0.2]) and out["steps_to_10pct_baseline"] is None
+    assert 0.1 <= out["final_test_loss_ci"][0] <= 0.2 <= out["final_test_loss_ci"][1] <= 0.3
+    assert first_beta_below([1, 2, 4], [0.5, 0.005, 0.0]) == 2
+    assert first_beta_below([1, 2], [0.5, 0.5]) is None
+    # N = 10, Δ = 1: threshold ≈ 7.2; errors 0 pass, an error of 1 at β = 1000 does not
+    beta = [1.0, 10.0, 1000.0]
+    zero = {"error_fixed_point": [1.0, 0.0, 0.0]}
+    mod = {"beta": beta, "retrieval": {"10": {"separation_min": 1.0, "noisy": zero,
+                                              "masked": {"error_fixed_point": [1.0, 0.0, 1.0]}}}}
+    assert bound_check(mod) == (3, 4)
+
+
+@pytest.mark.parametrize("kind, power", [("poly", 3), ("exp", 0)])
+def test_all_stable_fraction_against_numpy_energies(kind, power):
+    """Every pattern of a network is stable when no single flip lowers E = -Σ F(ξ·σ) (a tie
+    keeps the unit), checked in float64 NumPy on the same random patterns."""
+    import jax
+
+    from experiments.hopfield.dense_memory import all_stable_fraction
+
+    key, units, k, networks = jax.random.key(3), 8, 6, 12
+    got = float(all_stable_fraction(key, kind, power, units, k, networks))
+    f = (lambda x: x**power) if kind == "poly" else np.exp
+    stable = []
+    for kk in jax.random.split(key, networks):
+        x = np.asarray(jax.random.rademacher(kk, (k, units), dtype=np.float32), float)
+        energy = lambda s, x=x: -np.sum(f(x @ s))
+        stable.append(all(energy(np.where(np.arange(units) == i, -s, s)) >= energy(s)
+                          for s in x for i in range(units)))
+    assert got == pytest.approx(np.mean(stable))
+    assert 0 < got < 1 or kind == "exp"

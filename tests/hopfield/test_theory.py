@@ -128,3 +128,21 @@ def test_finite_n_stability_against_sampled_crosstalk_and_mceliece():
     assert ratios[0] > ratios[1] > ratios[2] > 1
     with pytest.raises(ValueError, match="n >= 2"):
         theory.stable_probability(1, 3)
+
+
+@pytest.mark.parametrize("delta, n, m", [(0.4, 10000, 1.0), (1.0, 2, 1.0), (0.05, 100, 2.0)])
+def test_ramsauer_beta_threshold_solves_the_separation_condition(delta, n, m):
+    b = theory.ramsauer_beta_threshold(delta, n, m)
+    cond = lambda beta: delta - 2 / (beta * n) - math.log(2 * (n - 1) * n * beta * m * m) / beta
+    assert cond(b) == pytest.approx(0, abs=1e-9)
+    # the smallest such β above 1/Δ: the condition fails between them (and holds above it)
+    grid = np.geomspace(1 / delta, b * (1 - 1e-6), 2000)
+    assert all(cond(x) < 0 for x in grid) and cond(b * 1.01) > 0
+
+
+def test_ramsauer_beta_threshold_edges():
+    assert theory.ramsauer_beta_threshold(0.0, 10) == math.inf
+    with pytest.raises(ValueError, match="num_patterns"):
+        theory.ramsauer_beta_threshold(0.5, 1)
+    with pytest.raises(ValueError, match="max_norm"):
+        theory.ramsauer_beta_threshold(0.5, 10, 0.0)
