@@ -88,7 +88,7 @@ class TrainConfig:
     """Hidden units H of every model (so the LSTM has ~4x the Elman's recurrent parameters)."""
     batch_size: int = 32
     """Sequences per update."""
-    steps: int = 3000
+    steps: int = 2000
     """Updates per run, the same at every T (``--steps`` overrides it)."""
     learning_rate: float = 1e-2
     """Adam's peak learning rate."""
@@ -238,5 +238,5 @@ PRESETS = {
         ablations=AblationConfig(kinds=("tbptt",), models=("lstm_fb1",), lengths=(100,),
                                  tbptt_truncation=10),
     ),
-    "full": Config(train=TrainConfig(steps=2000)),
+    "full": Config(),
 }
