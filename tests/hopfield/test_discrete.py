@@ -220,7 +220,7 @@ def test_bad_input_is_rejected():
         discrete.run_async(w, jnp.ones((2, 3)))
 
 
-@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("binary", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_pattern_form_equals_run_async_on_stored_weights(binary, key):
     """The O(P)-per-update form gives the states, sweeps and energies of run_async(store(X))."""
     n, p = 30, 9

@@ -99,7 +99,7 @@ def test_lm_step_is_the_damped_least_squares_solution(diagonal, smoother, T, key
         np.testing.assert_allclose(np.asarray(got).ravel(), want, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("diagonal", [False, True])
+@pytest.mark.parametrize("diagonal", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_parallel_smoother_equals_sequential_in_float32(diagonal, key):
     """Long sequences, expanding Jacobians (‖J_t‖ > 1) and weak damping: the associative-scan
     filter and smoother agree with the sequential Kalman filter and RTS smoother."""
@@ -112,7 +112,7 @@ def test_parallel_smoother_equals_sequential_in_float32(diagonal, key):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("jacobian", ["full", "diagonal"])
+@pytest.mark.parametrize("jacobian", ["full", pytest.param("diagonal", marks=pytest.mark.slow)])
 def test_damped_newton_converges_to_the_trajectory(jacobian, key):
     cell, p, xs, c0 = setup("gru", key)
     carry, ys, info = jax.jit(lambda p, xs, c0: newton_unroll(
