@@ -14,6 +14,7 @@ import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
 from experiments.longrange.config import MODELS, TASKS
+from experiments.longrange.report import readme_table
 from experiments.longrange.summary import (
     by,
     learning_time,
@@ -326,8 +327,5 @@ def plot(workdir: Path) -> None:
                 headline=headline(rows, summary.get("complete", False)), figures=figures,
                 tables=["summary.json", "curves.json"])
 
-
-
-from experiments.longrange.report import readme_table  # noqa: E402  (the README block's tables)
 
 __all__ = ["plot", "readme_table"]
