@@ -2,6 +2,7 @@
 
     python -m experiments.check                  # every study
     python -m experiments.check hopfield char_lm # some
+    python -m experiments.check --results ../clone/results   # a finished main job's results
 
 Nothing in ``results/`` is touched: each study's quick preset runs in a temporary workdir and
 every number of every JSON result file there is compared with the committed file of the same
@@ -12,7 +13,9 @@ key's for a number whose own key has none; ``Study.default_tolerance`` otherwise
 differ when ``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``; other
 values (strings, booleans, null) must be equal. A result file made by only one of the two runs
 differs, and so does a run that fails. Run state (``checkpoints/``, ``runs/``, ``timing.json``)
-is not a result and is left out.
+is not a result and is left out. ``--results DIR`` reruns nothing: it compares the quick results
+that ``python -m experiments`` already wrote under ``DIR`` (another clone's ``results/``, say, so that
+the main job and its check cost one run).
 
 A table of what differs is printed; the exit status is 1 if anything differs, 2 on bad input.
 """
@@ -108,12 +111,17 @@ def result_files(folder: Path, skip: frozenset[str] = frozenset()) -> dict[str, 
     return out
 
 
-def check(study: Study, committed: Path, run: Callable[[Sequence[str]], int]) -> list[Row]:
-    """Rerun ``study``'s quick preset with ``run(argv) -> status`` in a temporary workdir and
-    compare its result files with those in ``committed``; the rows that differ."""
-    skip = frozenset(study.unchecked)
+def check(study: Study, committed: Path, run: Callable[[Sequence[str]], int],
+          rerun: Path | None = None) -> list[Row]:
+    """Rerun ``study``'s quick preset with ``run(argv) -> status`` in a temporary workdir (or take
+    the finished rerun in ``rerun``) and compare its result files with those in ``committed``;
+    the rows that differ."""
     if not (committed / "config.json").exists():
         return [(str(committed), "committed results", "missing", "-", math.inf, 0.0)]
+    if rerun is not None:
+        if not (rerun / "config.json").exists():
+            return [(str(rerun), "rerun results", "present", "missing", math.inf, 0.0)]
+        return compare_folders(study, committed, rerun)
     with tempfile.TemporaryDirectory(prefix=f"check-{study.name}-") as tmp:
         try:
             status = run(["--quick", "--workdir", tmp])
@@ -121,26 +129,37 @@ def check(study: Study, committed: Path, run: Callable[[Sequence[str]], int]) ->
             return [("(run)", "exit", "ok", f"{type(e).__name__}: {e}", math.inf, 0.0)]
         if status != 0:
             return [("(run)", "exit status", 0, status, math.inf, 0.0)]
-        old, new = result_files(committed, skip), result_files(Path(tmp), skip)
-        rows: list[Row] = []
-        for rel in sorted(old.keys() | new.keys()):
-            if rel not in old or rel not in new:
-                rows.append((rel, "(file)", "present" if rel in old else "missing",
-                             "present" if rel in new else "missing", math.inf, 0.0))
-                continue
-            diffs = compare(json.loads(old[rel].read_text()), json.loads(new[rel].read_text()),
-                            dict(study.tolerances), study.default_tolerance,
-                            study.absolute_tolerance, skip)
-            rows += [(rel, *d) for d in diffs]
+        return compare_folders(study, committed, Path(tmp))
+
+
+def compare_folders(study: Study, committed: Path, rerun: Path) -> list[Row]:
+    """Every result file of two workdirs of ``study`` compared; the rows that differ."""
+    skip = frozenset(study.unchecked)
+    old, new = result_files(committed, skip), result_files(rerun, skip)
+    rows: list[Row] = []
+    for rel in sorted(old.keys() | new.keys()):
+        if rel not in old or rel not in new:
+            rows.append((rel, "(file)", "present" if rel in old else "missing",
+                         "present" if rel in new else "missing", math.inf, 0.0))
+            continue
+        diffs = compare(json.loads(old[rel].read_text()), json.loads(new[rel].read_text()),
+                        dict(study.tolerances), study.default_tolerance,
+                        study.absolute_tolerance, skip)
+        rows += [(rel, *d) for d in diffs]
     return rows
 
 
-def check_study(name: str, root: Path = ROOT) -> list[Row]:
-    """:func:`check` of the study ``name`` against its committed quick results under ``root``."""
+def check_study(name: str, root: Path = ROOT, results: Path | None = None) -> list[Row]:
+    """:func:`check` of the study ``name`` against its committed quick results under ``root``
+    (compared with its quick results under ``results`` instead of a rerun, when given)."""
     module = load_study(name)
     study = module.STUDY
     committed = study.workdir("quick")
-    return check(study, committed if committed.is_absolute() else root / committed, module.main)
+    rerun = None
+    if results is not None:
+        rerun = results / committed.relative_to("results") if not committed.is_absolute() else None
+    return check(study, committed if committed.is_absolute() else root / committed, module.main,
+                 rerun)
 
 
 def print_table(name: str, rows: list[Row], limit: int = 200) -> None:
@@ -157,16 +176,18 @@ def print_table(name: str, rows: list[Row], limit: int = 200) -> None:
 
 
 def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        results = _pop_results(argv)
         names = study_names(argv)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     differ = []
     for name in names:
-        print(f"== check {name}: rerunning --quick in a temporary folder", flush=True)
-        rows = check_study(name, root)
+        how = f"comparing {results / name}" if results else "rerunning --quick in a temporary folder"
+        print(f"== check {name}: {how}", flush=True)
+        rows = check_study(name, root, results)
         print_table(name, rows)
         if rows:
             differ.append(name)
@@ -175,6 +196,21 @@ def main(argv: list[str] | None = None, root: Path = ROOT) -> int:
         return 1
     print(f"all {len(names)} studies match the committed results")
     return 0
+
+
+def _pop_results(argv: list[str]) -> Path | None:
+    """Remove ``--results DIR`` (or ``--results=DIR``) from ``argv``; DIR must be a folder."""
+    for i, a in enumerate(argv):
+        if a == "--results" or a.startswith("--results="):
+            value = a.split("=", 1)[1] if "=" in a else (argv[i + 1] if i + 1 < len(argv) else "")
+            del argv[i:i + (1 if "=" in a else 2)]
+            if not value or not Path(value).is_dir():
+                raise UserError(f"--results expects a results folder made by python -m experiments, "
+                                f"got {value!r}")
+            return Path(value)
+        if a.startswith("-"):
+            raise UserError(f"unknown flag {a!r}: expected study names and --results DIR")
+    return None
 
 
 if __name__ == "__main__":

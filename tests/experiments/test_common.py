@@ -276,6 +276,23 @@ def test_check_passes_on_a_reproduction_and_tables_what_differs(tmp_path, monkey
     assert check_module.check(TOY, tmp_path / "none", _toy_module().main)[0][2] == "missing"
 
 
+def test_check_of_finished_results_reruns_nothing(tmp_path, monkeypatch, capsys):
+    committed, clone = tmp_path / "results" / "toy", tmp_path / "clone" / "results"
+    assert main(TOY, ["--quick", "--workdir", str(committed)]) == 0
+    assert main(TOY, ["--quick", "--workdir", str(clone / "toy")]) == 0
+    never = types.SimpleNamespace(STUDY=TOY, main=lambda argv: pytest.fail("reran the study"))
+    monkeypatch.setattr(check_module, "study_names", lambda argv: ["toy"])
+    monkeypatch.setattr(check_module, "load_study", lambda name: never)
+    assert check_module.main(["--results", str(clone)], root=tmp_path) == 0
+    assert "toy: every number matches" in capsys.readouterr().out
+    (clone / "toy" / "summary.json").write_text(json.dumps({"value": 0.25, "seed": 0}))
+    assert check_module.main([f"--results={clone}"], root=tmp_path) == 1
+    assert "toy: 1 differ" in capsys.readouterr().out
+    for bad in (["--results"], ["--results", str(tmp_path / "none")], ["--result", str(clone)]):
+        assert check_module.main(bad, root=tmp_path) == 2
+        assert _one_error_line(capsys).startswith("error: ")
+
+
 def test_check_knows_every_study_and_its_committed_results():
     from experiments.__main__ import STUDIES
 
