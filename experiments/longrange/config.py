@@ -165,6 +165,10 @@ class ExecutionConfig:
     """Processes of the multi-process run started with --coordinator."""
     process_id: Annotated[int, _TOP] = 0
     """This process's index, 0 .. num_processes - 1; only process 0 writes results."""
+    reuse_committed: bool = True
+    """Reuse a program's result file whose settings match even if this machine did not make it
+    (a long sweep finished over several sittings and machines); False recomputes every program
+    not made here."""
 
     def __post_init__(self):
         require_choice("execution.sweep", self.sweep, ("auto", "vmap", "map"))
@@ -239,6 +243,7 @@ PRESETS = {
         train=TrainConfig(steps=600, n_test=256, eval_every=50, checkpoint_every=300),
         ablations=AblationConfig(kinds=("tbptt",), models=("lstm_fb1",), lengths=(100,),
                                  tbptt_truncation=10),
+        execution=ExecutionConfig(reuse_committed=False),
     ),
     "full": Config(),
 }

@@ -83,7 +83,8 @@ def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
         return _train_split(config, group)
 
     result = cached_part(workdir / "programs", group.name, group_settings(config, group), compute,
-                         compact=True, trust_committed=True)
+                         compact=True,
+                         trust_committed=config.execution.reuse_committed)
     if processes.is_multiprocess(config) and not computed:
         processes.announce(False)
     return result

@@ -112,6 +112,15 @@ def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatc
     updates.clear()
     assert longrange.main(common + ["--sweep.adding.seeds", "2", "--workdir", str(two)]) == 0
     assert updates == []
+    # a fresh clone holds the committed program file but none of this machine's run state:
+    # reused when told to (finishing a long sweep elsewhere), retrained by the quick preset
+    shutil.rmtree(two / "programs" / "checkpoints")
+    shutil.rmtree(two / "runs")
+    fresh = common + ["--sweep.adding.seeds", "2", "--workdir", str(two), "--overwrite"]
+    assert longrange.main(fresh + ["--execution.reuse-committed"]) == 0
+    assert updates == []
+    assert longrange.main(fresh) == 0
+    assert len(updates) == 8 and {r["seed"]: r["loss"] for r in _rows(two)} == b
 
 
 @pytest.mark.slow
