@@ -108,7 +108,7 @@ def loss_vs_t(rows, path: Path) -> None:
     linear for the copy task); diverged medians as triangles on the capped top edge."""
     tasks = _tasks(select(rows))
     fig, panels, spare = grid(len(tasks), width=4.6, height=3.4)
-    partial = False
+    drawn: set[bool] = set()  # True: a diverged median, False: a median with diverged runs
     for ax, task in zip(panels, tasks, strict=True):
         models = in_order(r["model"] for r in select(rows, task=task))
 
@@ -125,13 +125,13 @@ def loss_vs_t(rows, path: Path) -> None:
             pts = [(T * offset[m], COLORS[m]) for (m, T), rs in groups.items()
                    if diverged(loss_ratio(rs)[0]) == filled
                    and any(diverged(r["loss_over_baseline"]) for r in rs)]
-            partial |= bool(pts) and not filled
+            drawn |= {filled} if pts else set()
             mark_diverged(ax, [x for x, _ in pts], [c for _, c in pts], filled=filled)
-    legend(fig, panels, spare, diverged_handles(partial))
+    legend(fig, panels, spare, diverged_handles(False in drawn) if drawn else ())
+    notes = ([f"▲ on the top edge: the median {DIVERGED_LABEL}"] if True in drawn else []) + (
+        ["△: some of its runs diverged"] if False in drawn else [])
     fig.suptitle(f"final test loss / baseline: {_ci(rows)} (non-finite runs left out of the "
-                 f"median)\n▲ on the top edge: the median {DIVERGED_LABEL}; △: some of its runs "
-                 "diverged",
-                 fontsize=9)
+                 "median)" + (f"\n{'; '.join(notes)}" if notes else ""), fontsize=9)
     save_figure(fig, path)
 
 
@@ -220,8 +220,11 @@ def ablations(rows, path: Path) -> bool:
     ax.set_ylabel("final test loss / baseline")
     ax.set_title(TITLES["adding"], fontsize=9)
     legend(fig, panels, spare)
-    fig.suptitle("ablations: forget-gate initialisation (solid), no gradient clipping (dashed), "
-                 f"truncated BPTT (dotted)\n({_ci(adding)})", fontsize=9)
+    kinds = {a if a in (None, "no_clip") else "tbptt" for _, a in variants}
+    names = [text for k, text in ((None, "forget-gate initialisation (solid)"),
+                                  ("no_clip", "no gradient clipping (dashed)"),
+                                  ("tbptt", "truncated BPTT (dotted)")) if k in kinds]
+    fig.suptitle(f"ablations: {', '.join(names)}\n({_ci(adding)})", fontsize=9)
     save_figure(fig, path)
     return True
 
@@ -297,8 +300,10 @@ def dynamics(rows, path: Path) -> bool:
                + (diverged_handles() if any(diverged(r["loss_over_baseline"]) for r in main)
                   else []))
     legend(fig, panels, spare, handles)
+    note = (f"; ▲ on the top edge: {DIVERGED_LABEL}"
+            if any(diverged(r["loss_over_baseline"]) for r in main) else "")
     fig.suptitle("trainability against the gradient path at initialisation: one point per run "
-                 f"(model, T, seed); ▲ on the top edge: {DIVERGED_LABEL}", fontsize=9)
+                 f"(model, T, seed){note}", fontsize=9)
     save_figure(fig, path)
     return True
 
