@@ -6,6 +6,7 @@ over seeds with its 95 % bootstrap interval (success fractions: Wilson intervals
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -13,86 +14,53 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
-from experiments.longrange.config import MODELS, TASKS
+from experiments.longrange.config import TASKS
 from experiments.longrange.report import readme_table
-from experiments.longrange.summary import (
-    by,
-    learning_time,
-    loss_ratio,
-    select,
-    success_ci,
+from experiments.longrange.style import (
+    COLORS,
+    DIVERGED_LABEL,
+    GROUPS,
+    INIT_LABELS,
+    LABELS,
+    TITLES,
+    diverged,
+    diverged_handles,
+    errorbar,
+    grid,
+    in_order,
+    legend,
+    loss_y,
+    mark_diverged,
+    offsets,
+    plain_log_y,
+    t_axis,
 )
+from experiments.longrange.summary import by, learning_time, loss_ratio, select, success_ci
 
-LABELS = {"elman": "Elman (tanh)", "irnn": "IRNN (ReLU, identity)", "lstm_fb0": "LSTM, b_f = 0",
-          "lstm_fb1": "LSTM, b_f = 1", "lstm_chrono": "LSTM, chrono init", "gru": "GRU",
-          "lru": "LRU", "mingru": "minGRU", "minlstm": "minLSTM"}
-COLORS = {"elman": "tab:red", "irnn": "tab:orange", "lstm_fb0": "tab:cyan",
-          "lstm_fb1": "tab:blue", "lstm_chrono": "tab:purple", "gru": "tab:green",
-          "lru": "tab:brown", "mingru": "tab:olive", "minlstm": "tab:gray"}
-INIT_LABELS = {"default": "", "gaussian": ", Gaussian W_h"}
-TITLES = {"adding": "adding problem (MSE, baseline 1/6)",
-          "adding_hs97": "adding problem, 1997 form (baseline 1/24)",
-          "copy": "copy task (cross-entropy, baseline 10 log 8 / (T+20))"}
+
+def _seeds(rows) -> str:
+    """``5 seeds``, or ``5 seeds (copy task: 3)`` when the tasks differ."""
+    n = {t: len({r["seed"] for r in select(rows, task=t)}) for t in _tasks(select(rows))}
+    most = max(n.values(), default=len({r["seed"] for r in rows}))
+    other = [f"{TITLES[t].split(' (')[0]}: {k}" for t, k in n.items() if k != most]
+    return f"{most} seeds" + (f" ({'; '.join(other)})" if other else "")
 
 
 def _ci(rows) -> str:
-    return f"median and 95 % bootstrap interval over {len({r['seed'] for r in rows})} seeds"
+    return f"median and 95 % bootstrap interval over {_seeds(rows)}"
 
 
-def _models(rows) -> list[str]:
-    return [m for m in MODELS if any(r["model"] == m for r in select(rows))]
-
-
-def _offsets(models) -> dict[str, float]:
-    """Small horizontal offsets so that coinciding points of different models stay visible."""
-    return {m: 1.0 + 0.025 * (i - (len(models) - 1) / 2) for i, m in enumerate(models)}
-
-
-def _t_axis(ax, lengths):
-    ax.set_xscale("log")
-    ax.set_xticks(lengths, [str(t) for t in lengths])
-    ax.minorticks_off()
-    ax.set_xlim(min(lengths) / 1.25, max(lengths) * 1.25)
-    ax.set_xlabel("sequence length T (time steps)")
-    ax.grid(alpha=0.3, which="both")
-
-
-def _plain_log_y(ax):
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
-    ax.set_yscale("log")
-    lo, hi = ax.get_ylim()
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if hi / lo < 1e3
-                                          else (1.0,)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
-
-
-def _legend_outside(ax):
-    """One legend, right of ``ax``, with every labelled artist of the figure (once each)."""
-    entries = {}
-    for a in ax.figure.axes:
-        for handle, label in zip(*a.get_legend_handles_labels(), strict=True):
-            entries.setdefault(label, handle)
-    ax.legend(list(entries.values()), list(entries), fontsize=7, loc="upper left",
-              bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-
-
-def _errorbar(ax, xs, stats, **kw):
-    """Points ``(value, low, high)`` with asymmetric error bars (none where the interval is nan)."""
-    s = np.array(stats, float).reshape(-1, 3)
-    err = np.array([s[:, 0] - s[:, 1], s[:, 2] - s[:, 0]])
-    ax.errorbar(xs, s[:, 0], yerr=None if np.all(np.isnan(err)) else err, capsize=3, ms=4, **kw)
+def _tasks(rows) -> list[str]:
+    return sorted({r["task"] for r in rows}, key=TASKS.index)
 
 
 def learning_curves(rows, curves, task: str, path: Path) -> None:
-    """Test loss / baseline through training, one panel per T: median line, min–max band."""
-    import matplotlib.pyplot as plt
-
-    lengths, models = sorted({r["T"] for r in rows}), _models(rows)
-    fig, axes = plt.subplots(1, len(lengths), figsize=(3.4 * len(lengths) + 1.8, 3.3),
-                             sharey=True, squeeze=False, layout="constrained")
-    for ax, T in zip(axes[0], lengths, strict=True):
+    """Test loss / baseline through training, one panel per T of ``task``: median line, min–max
+    band over seeds (a run's non-finite evaluations left out)."""
+    main = select(rows, task=task)
+    lengths, models = sorted({r["T"] for r in main}), in_order(r["model"] for r in main)
+    fig, panels, spare = grid(len(lengths), width=3.4, height=2.8, sharey=True)
+    for ax, T in zip(panels, lengths, strict=True):
         for m in models:
             cs = [c for c in curves if c["task"] == task and c["T"] == T
                   and c["model"] == m and c["ablation"] is None]
@@ -108,131 +76,183 @@ def learning_curves(rows, curves, task: str, path: Path) -> None:
         ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline (constant prediction)")
         ax.set_yscale("log")
         ax.set_ylim(top=min(ax.get_ylim()[1], 10.0))  # early transients of diverging runs
-        ax.set_title(f"T = {T}", fontsize=10)
+        plain_log_y(ax)
+        ax.set_title(f"T = {T}", fontsize=9)
         ax.set_xlabel("training step (updates)")
         ax.grid(alpha=0.3, which="both")
-    axes[0, 0].set_ylabel("test loss / baseline")
-    _legend_outside(axes[0, -1])
+    for ax in panels[::3]:
+        ax.set_ylabel("test loss / baseline")
+    legend(fig, panels, spare)
     fig.suptitle(f"{TITLES[task]}: median (line) and range (band) over seeds", fontsize=10)
     save_figure(fig, path)
 
 
-def _versus_t(rows, stat: Callable, ylabel: str, title: str, path: Path, *, log_y=True,
-              baseline=False, budget=None) -> None:
-    """One panel per task: ``stat(rows of a model at a T)`` against T for every model."""
-    import matplotlib.pyplot as plt
-
-    tasks = sorted({r["task"] for r in rows}, key=TASKS.index)
-    lengths, models = sorted({r["T"] for r in rows}), _models(rows)
-    offset = _offsets(models)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks) + 1.8, 3.6),
-                             squeeze=False, layout="constrained")
-    for ax, task in zip(axes[0], tasks, strict=True):
-        groups = by(select(rows, task=task), "model", "T")
-        for m in models:
-            pts = [(T, stat(groups[(m, T)])) for T in lengths if (m, T) in groups]
-            pts = [(T, s) for T, s in pts if np.isfinite(s[0])]
-            if pts:
-                _errorbar(ax, [T * offset[m] for T, _ in pts], [s for _, s in pts], marker="o",
-                          color=COLORS[m], label=LABELS[m])
-        if baseline:
-            ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
-        if budget:
-            ax.axhline(budget, color="gray", ls=":", lw=1, label=f"budget ({budget} updates)")
-        _t_axis(ax, lengths)
-        if log_y:
-            _plain_log_y(ax)
-        ax.set_ylabel(ylabel)
-        ax.set_title(TITLES[task], fontsize=9)
-    _legend_outside(axes[0, -1])
-    fig.suptitle(title, fontsize=9)
-    save_figure(fig, path)
+def _versus_t_panel(ax, rows, task: str, stat: Callable, models, *, step=0.025):
+    """``stat(rows of a model at a T)`` against T for every model of ``task``; returns the points
+    ``(x, model, n_bad)`` that are not drawn (non-finite) and those with ``n_bad`` > 0 runs gone."""
+    main = select(rows, task=task)
+    lengths = sorted({r["T"] for r in main})
+    groups, offset = by(main, "model", "T"), offsets(models, step)
+    for m in models:
+        pts = [(T, stat(groups[(m, T)])) for T in lengths if (m, T) in groups]
+        pts = [(T, s) for T, s in pts if np.isfinite(s[0])]
+        if pts:
+            errorbar(ax, [T * offset[m] for T, _ in pts], [s for _, s in pts], marker="o",
+                     color=COLORS[m], label=LABELS[m], capsize=2, elinewidth=1)
+    t_axis(ax, lengths)
+    return groups, offset, lengths
 
 
 def loss_vs_t(rows, path: Path) -> None:
-    _versus_t(rows, loss_ratio, "final test loss / baseline",
-              f"final test loss / baseline: {_ci(rows)}\n(non-finite runs left out)", path, baseline=True)
+    """Median final loss / baseline against T, one panel per task (log y for the adding problem,
+    linear for the copy task); diverged medians as triangles on the capped top edge."""
+    tasks = _tasks(select(rows))
+    fig, panels, spare = grid(len(tasks), width=4.6, height=3.4)
+    drawn: set[bool] = set()  # True: a diverged median, False: a median with diverged runs
+    for ax, task in zip(panels, tasks, strict=True):
+        models = in_order(r["model"] for r in select(rows, task=task))
+
+        def finite_median(rs):
+            s = loss_ratio(rs)
+            return (math.nan,) * 3 if diverged(s[0]) else s
+
+        groups, offset, lengths = _versus_t_panel(ax, rows, task, finite_median, models)
+        ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
+        loss_y(ax, task)
+        ax.set_ylabel("final test loss / baseline")
+        ax.set_title(TITLES[task], fontsize=9)
+        for filled in (True, False):
+            pts = [(T * offset[m], COLORS[m]) for (m, T), rs in groups.items()
+                   if diverged(loss_ratio(rs)[0]) == filled
+                   and any(diverged(r["loss_over_baseline"]) for r in rs)]
+            drawn |= {filled} if pts else set()
+            mark_diverged(ax, [x for x, _ in pts], [c for _, c in pts], filled=filled)
+    legend(fig, panels, spare, diverged_handles(False in drawn) if drawn else ())
+    notes = ([f"▲ on the top edge: the median {DIVERGED_LABEL}"] if True in drawn else []) + (
+        ["△: some of its runs diverged"] if False in drawn else [])
+    fig.suptitle(f"final test loss / baseline: {_ci(rows)} (non-finite runs left out of the "
+                 "median)" + (f"\n{'; '.join(notes)}" if notes else ""), fontsize=9)
+    save_figure(fig, path)
 
 
 def success_vs_t(rows, path: Path) -> None:
-    _versus_t(rows, success_ci, "fraction of seeds that succeed",
-              f"success: {success_rule(rows)}\n(fraction of {len({r['seed'] for r in rows})} seeds, "
-              "Wilson 95 % interval)", path,
-              log_y=False)
+    """Fraction of seeds that succeed against T with Wilson intervals: one panel per model group
+    and task (a task where no seed ever succeeds gets one panel that says so)."""
+    panels_spec = []
+    for task in _tasks(select(rows)):
+        main = select(rows, task=task)
+        models = in_order(r["model"] for r in main)
+        if not any(r["success"] for r in main):
+            panels_spec.append((task, models, f"{TITLES[task].split(' (')[0]}: no seed succeeds "
+                                              "at any T"))
+            continue
+        for name, members in GROUPS:
+            ms = [m for m in models if m in members]
+            if ms:
+                panels_spec.append((task, ms, f"{TITLES[task].split(' (')[0]}: {name}"))
+        rest = [m for m in models if not any(m in g for _, g in GROUPS)]
+        if rest:
+            panels_spec.append((task, rest, TITLES[task].split(" (")[0]))
+    fig, panels, spare = grid(len(panels_spec), width=3.4, height=2.8)
+    for ax, (task, models, title) in zip(panels, panels_spec, strict=True):
+        _versus_t_panel(ax, rows, task, success_ci, models, step=0.04)
+        ax.set_ylim(-0.04, 1.04)
+        ax.set_title(title, fontsize=9)
+    for ax in panels[::3]:
+        ax.set_ylabel("fraction of seeds that succeed")
+    legend(fig, panels, spare)
+    fig.suptitle(f"success: {success_rule(rows)}\n(fraction of {_seeds(rows)}, Wilson 95 % "
+                 "interval)", fontsize=9)
+    save_figure(fig, path)
 
 
-def learning_time_vs_t(rows, path: Path) -> None:
-    _versus_t(rows, learning_time, "updates to success",
-              f"learning time: {_ci(rows)}, of those that succeed", path,
-              budget=max(r["steps"] for r in rows))
+def learning_time_vs_t(rows, path: Path) -> bool:
+    """Updates to success against T, one panel per task where some seed succeeds (False: none)."""
+    tasks = _tasks(select(rows))
+    drawn = [t for t in tasks if any(r["success"] for r in select(rows, task=t))]
+    if not drawn:
+        return False
+    budget = max(r["steps"] for r in rows)
+    fig, panels, spare = grid(len(drawn), width=4.6, height=3.4)
+    for ax, task in zip(panels, drawn, strict=True):
+        _versus_t_panel(ax, rows, task, learning_time,
+                        in_order(r["model"] for r in select(rows, task=task)))
+        ax.axhline(budget, color="gray", ls=":", lw=1, label=f"budget ({budget} updates)")
+        plain_log_y(ax)
+        ax.set_ylabel("updates to success")
+        ax.set_title(TITLES[task], fontsize=9)
+    legend(fig, panels, spare)
+    none = [t for t in tasks if t not in drawn]
+    note = "".join(f"\n{TITLES[t].split(' (')[0]}: no seed succeeds at any T (no panel)"
+                   for t in none)
+    fig.suptitle(f"learning time: {_ci(rows)}, of those that succeed{note}", fontsize=9)
+    save_figure(fig, path)
+    return True
 
 
 def ablations(rows, path: Path) -> bool:
-    """Forget-gate initialisations, clipping off and truncated BPTT against T (False: no data)."""
-    import matplotlib.pyplot as plt
-
-    models = _models(rows)
-    abl = sorted({(r["model"], r["ablation"]) for r in rows
+    """Adding problem: forget-gate initialisations, clipping off and truncated BPTT against T
+    (False: no data)."""
+    adding = [r for r in rows if r["task"] == "adding"]
+    abl = sorted({(r["model"], r["ablation"]) for r in adding
                   if r["ablation"] not in (None, "tune")})
-    lstm_inits = [m for m in ("lstm_fb0", "lstm_fb1", "lstm_chrono") if m in models]
+    present = in_order(r["model"] for r in select(adding))
+    lstm_inits = [m for m in ("lstm_fb0", "lstm_fb1", "lstm_chrono") if m in present]
     if not abl and len(lstm_inits) < 2:
         return False
     variants = list(dict.fromkeys([(m, None) for m in lstm_inits] + [(m, None) for m, _ in abl]
                                   + abl))
-    tasks = sorted({r["task"] for r in rows}, key=TASKS.index)
-    lengths, offset = sorted({r["T"] for r in rows}), _offsets(models)
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks) + 2.6, 3.6),
-                             squeeze=False, layout="constrained")
-    for ax, task in zip(axes[0], tasks, strict=True):
-        for m, a in variants:
-            g = by(select(rows, task=task, ablation=a, model=m), "T")
-            Ts = sorted(T for (T,) in g)
-            if not Ts:
-                continue
-            style, marker = {None: ("-", "o"), "no_clip": ("--", "s")}.get(a, (":", "^"))
-            label = LABELS[m] + ("" if a is None else {"no_clip": ", no clipping"}.get(
-                a, f", truncated BPTT (k = {a.removeprefix('tbptt_k')})"))
-            _errorbar(ax, [T * offset.get(m, 1.0) for T in Ts], [loss_ratio(g[(T,)]) for T in Ts],
-                      fmt=style, marker=marker, color=COLORS[m], label=label)
-        ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
-        _t_axis(ax, lengths)
-        _plain_log_y(ax)
-        ax.set_ylabel("final test loss / baseline")
-        ax.set_title(TITLES[task], fontsize=9)
-    _legend_outside(axes[0, -1])
-    fig.suptitle(f"ablations: forget-gate initialisation, gradient clipping, truncated BPTT\n({_ci(rows)})",
-                 fontsize=9)
+    lengths = sorted({r["T"] for r in adding if (r["model"], r["ablation"]) in variants})
+    offset = offsets(variants, 0.02)
+    fig, panels, spare = grid(1, width=5.6, height=3.8)
+    ax = panels[0]
+    for m, a in variants:
+        g = by([r for r in adding if r["model"] == m and r["ablation"] == a], "T")
+        Ts = sorted(T for (T,) in g)
+        style, marker = {None: ("-", "o"), "no_clip": ("--", "s")}.get(a, (":", "^"))
+        label = LABELS[m] + ("" if a is None else {"no_clip": ", no clipping"}.get(
+            a, f", truncated BPTT (k = {a.removeprefix('tbptt_k')})"))
+        errorbar(ax, [T * offset[(m, a)] for T in Ts], [loss_ratio(g[(T,)]) for T in Ts],
+                 fmt=style, marker=marker, color=COLORS[m], label=label)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
+    t_axis(ax, lengths)
+    plain_log_y(ax)
+    ax.set_ylabel("final test loss / baseline")
+    ax.set_title(TITLES["adding"], fontsize=9)
+    legend(fig, panels, spare)
+    kinds = {a if a in (None, "no_clip") else "tbptt" for _, a in variants}
+    names = [text for k, text in ((None, "forget-gate initialisation (solid)"),
+                                  ("no_clip", "no gradient clipping (dashed)"),
+                                  ("tbptt", "truncated BPTT (dotted)")) if k in kinds]
+    fig.suptitle(f"ablations: {', '.join(names)}\n({_ci(adding)})", fontsize=9)
     save_figure(fig, path)
     return True
 
 
 def lr_sweep(rows, path: Path) -> bool:
     """Final loss / baseline against the learning rate of each tuned model (False: no data)."""
-    import matplotlib.pyplot as plt
-
     tune = select(rows, ablation="tune")
     if not tune:
         return False
     lengths = sorted({r["T"] for r in tune})
-    fig, axes = plt.subplots(1, len(lengths), figsize=(4.2 * len(lengths) + 2.2, 3.4),
-                             squeeze=False, sharey=True, layout="constrained")
-    for ax, T in zip(axes[0], lengths, strict=True):
+    fig, panels, spare = grid(len(lengths), width=4.2, height=3.4, sharey=True)
+    for ax, T in zip(panels, lengths, strict=True):
         for (m, init), rs in by(select(tune, T=T, ablation="tune"), "model", "recurrent_init").items():
             g = by(rs, "lr")
             lrs = sorted(lr for (lr,) in g)
-            _errorbar(ax, lrs, [loss_ratio(g[(lr,)]) for lr in lrs], marker="o",
-                      fmt="-" if init == "default" else "--", color=COLORS[m],
-                      label=LABELS[m] + INIT_LABELS[init])
+            errorbar(ax, lrs, [loss_ratio(g[(lr,)]) for lr in lrs], marker="o",
+                     fmt="-" if init == "default" else "--", color=COLORS[m],
+                     label=LABELS[m] + INIT_LABELS[init])
         ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_ylim(top=min(ax.get_ylim()[1], 10.0))  # intervals of runs that diverged
-        _plain_log_y(ax)
+        plain_log_y(ax)
         ax.set_xlabel("Adam peak learning rate")
         ax.set_title(f"adding problem, T = {T}", fontsize=9)
         ax.grid(alpha=0.3, which="both")
-    axes[0, 0].set_ylabel("final test loss / baseline")
-    _legend_outside(axes[0, -1])
+    panels[0].set_ylabel("final test loss / baseline")
+    legend(fig, panels, spare)
     fig.suptitle(f"learning-rate sweep ({_ci(tune)}); the best setting of each model is used "
                  "at every T", fontsize=9)
     save_figure(fig, path)
@@ -240,37 +260,50 @@ def lr_sweep(rows, path: Path) -> bool:
 
 
 def dynamics(rows, path: Path) -> bool:
-    """Final loss / baseline against log ||dh_T/dh_0|| at initialisation, every main run."""
-    import matplotlib.pyplot as plt
+    """Final loss / baseline against log ||dh_T/dh_0|| at initialisation, every main run;
+    diverged runs as triangles on the capped top edge."""
+    from matplotlib.lines import Line2D
 
-    main = [r for r in select(rows) if r["init_log_jacobian"] is not None
-            and r["loss_over_baseline"] is not None]
+    main = [r for r in select(rows) if r["init_log_jacobian"] is not None]
     if not main:
         return False
-    tasks = sorted({r["task"] for r in main}, key=TASKS.index)
+    tasks = _tasks(main)
     lengths = sorted({r["T"] for r in main})
-    markers = dict(zip(lengths, "o^sDvP*X", strict=False))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.8 * len(tasks) + 2.4, 3.8),
-                             squeeze=False, layout="constrained")
-    for ax, task in zip(axes[0], tasks, strict=True):
+    markers = dict(zip(lengths, "osDvPX*p", strict=False))  # "^": diverged
+    fig, panels, spare = grid(len(tasks), width=4.8, height=3.6)
+    for ax, task in zip(panels, tasks, strict=True):
+        bad = []
         for (m, T), rs in by(select(main, task=task), "model", "T").items():
-            ax.scatter([r["init_log_jacobian"] for r in rs], [r["loss_over_baseline"] for r in rs],
+            ok = [r for r in rs if not diverged(r["loss_over_baseline"])]
+            bad += [(r["init_log_jacobian"], COLORS[m]) for r in rs if r not in ok]
+            ax.scatter([r["init_log_jacobian"] for r in ok], [r["loss_over_baseline"] for r in ok],
                        color=COLORS[m], marker=markers.get(T, "o"), s=16, alpha=0.8)
         ax.axhline(1.0, color="k", ls="--", lw=1)
-        ax.set_yscale("log")
+        loss_y(ax, task)
+        count: dict[tuple, int] = {}
+        for x, c in bad:  # coinciding runs (the IRNN's x is 0 at every T): one triangle, counted
+            count[(round(x, 1), c)] = count.get((round(x, 1), c), 0) + 1
+        mark_diverged(ax, [x for x, _ in count], [c for _, c in count])
+        for (x, c), n in count.items():
+            ax.annotate(f"{n} runs" if n > 1 else "1 run", (x, ax.get_ylim()[1]), xytext=(-4, -6),
+                        textcoords="offset points", ha="right", va="top", fontsize=7, color=c,
+                        bbox={"fc": "white", "ec": "none", "pad": 0.5})
         ax.set_xlabel(r"$\log\,\|\partial h_T/\partial h_0\|_2$ at initialisation (test sequence)")
         ax.set_ylabel("final test loss / baseline")
         ax.set_title(TITLES[task], fontsize=9)
         ax.grid(alpha=0.3, which="both")
-    from matplotlib.lines import Line2D
     handles = ([Line2D([], [], color=COLORS[m], marker="o", ls="", label=LABELS[m])
-                for m in MODELS if any(r["model"] == m for r in main)]
+                for m in in_order(r["model"] for r in main)]
                + [Line2D([], [], color="k", marker=markers[T], ls="", label=f"T = {T}")
                   for T in lengths]
-               + [Line2D([], [], color="k", ls="--", label="baseline")])
-    axes[0, -1].legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+               + [Line2D([], [], color="k", ls="--", label="baseline")]
+               + (diverged_handles() if any(diverged(r["loss_over_baseline"]) for r in main)
+                  else []))
+    legend(fig, panels, spare, handles)
+    note = (f"; ▲ on the top edge: {DIVERGED_LABEL}"
+            if any(diverged(r["loss_over_baseline"]) for r in main) else "")
     fig.suptitle("trainability against the gradient path at initialisation: one point per run "
-                 "(model, T, seed)", fontsize=9)
+                 f"(model, T, seed){note}", fontsize=9)
     save_figure(fig, path)
     return True
 
@@ -310,14 +343,15 @@ def plot(workdir: Path) -> None:
                                               "per T"))
     loss_vs_t(rows, workdir / "loss_vs_T.png")
     success_vs_t(rows, workdir / "success_vs_T.png")
-    learning_time_vs_t(rows, workdir / "learning_time_vs_T.png")
     figures += [("loss_vs_T.png", "final test loss / baseline vs T (median, 95 % bootstrap "
-                                  "interval over seeds)"),
-                ("success_vs_T.png", "fraction of seeds reaching success vs T (Wilson interval)"),
-                ("learning_time_vs_T.png", "learning time (updates to success) vs T")]
+                                  "interval over seeds; diverged runs on the top edge)"),
+                ("success_vs_T.png", "fraction of seeds reaching success vs T (Wilson interval)")]
+    if learning_time_vs_t(rows, workdir / "learning_time_vs_T.png"):
+        figures.append(("learning_time_vs_T.png", "learning time (updates to success) vs T, "
+                                                  "tasks where some seed succeeds"))
     if ablations(rows, workdir / "ablations.png"):
-        figures.append(("ablations.png", "forget-gate initialisation, clipping off and "
-                                         "truncated BPTT, where run"))
+        figures.append(("ablations.png", "adding problem: forget-gate initialisation, "
+                                         "clipping off and truncated BPTT, where run"))
     if lr_sweep(rows, workdir / "lr_sweep.png"):
         figures.append(("lr_sweep.png", "learning-rate (and Elman init) sweep of the tuned models"))
     if dynamics(rows, workdir / "dynamics.png"):

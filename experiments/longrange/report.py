@@ -4,10 +4,20 @@ Each statement names the paper, the claim, the measured numbers (the median fina
 baseline over seeds, the tables' statistic) and a verdict from a fixed rule, so the README cannot
 claim more than the data show:
 
-- *learns*: median loss / baseline <= 0.1 (the success threshold); *fails*: >= 0.5.
-- Hochreiter & Schmidhuber (1997): the LSTM learns at the longest T where the tanh RNN fails.
+- *learns*: median loss / baseline <= 0.1 (the success threshold); *fails*: >= 0.5; a run
+  *diverged* when its final loss is non-finite or > ``DIVERGED`` x baseline (its row's flag).
+- Hochreiter & Schmidhuber (1997): the LSTM (b_f = 1) learns where the tanh RNN fails. Reported:
+  the longest T at which it does, and at the longer T the LSTM's median updates to success (over
+  the seeds that succeed) against the update budget, with its initial log ||dh_T/dh_0||.
 - Le et al. (2015): the IRNN learns the adding problem at long T (they report T up to 400) while
-  the tanh RNN does not.
+  the tanh RNN does not. Every T is listed; one where the IRNN's runs diverged says so, with the
+  tuned learning rate and the tuning lengths.
+- Why the tanh RNN ends above the constant-prediction baseline where it fails (median > 1): its
+  median and worst excess over 1 next to its initial log ||dh_T/dh_0||, compared with the sampling
+  spread of the constant prediction's loss on the test set (one set of ``n_test`` sequences shared
+  by all seeds): for the adding problem ``y - 1`` is triangular on [-1, 1], so
+  ``E(y-1)^4 / Var(y)^2 = 2.4`` and the loss / baseline of the constant 1 has standard deviation
+  ``sqrt(1.4 / n_test)``.
 - Arjovsky et al. (2016): on the copy task the LSTM stays near the memoryless baseline at long
   delays (they report it for T = 500 at their budget).
 - Tallec & Ollivier (2018): chrono initialisation reaches a lower loss than b_f = 1 at long T.
@@ -22,18 +32,38 @@ import numpy as np
 
 from experiments.common import read_json
 from experiments.longrange.config import MODELS
-from experiments.longrange.summary import by, learning_time, loss_ratio, select, success_ci
+from experiments.longrange.style import LABELS
+from experiments.longrange.summary import (
+    DIVERGED,
+    by,
+    learning_time,
+    loss_ratio,
+    select,
+    success_ci,
+)
 
 LEARNS, FAILS = 0.1, 0.5
+ADDING_KURTOSIS = 2.4  # E(y-1)^4 / Var(y)^2 of the adding problem's target (triangular on [0, 2])
+NONFINITE_LEGEND = {  # what a loss-table cell means, for the line under the table
+    "all": "– (k/n non-finite): every run's final loss was non-finite, so there is no median",
+    "some": "a number followed by (k/n non-finite): the median and interval of the other runs",
+    "none": "– alone: not run"}
 
 
 def _fmt(x: float) -> str:
     return "–" if not math.isfinite(x) else f"{x:.3g}"
 
 
+def _nonfinite(rows) -> int:
+    return sum(r["loss_over_baseline"] is None for r in rows)
+
+
 def _cell(rows) -> str:
+    """``median [low, high]``, with ``(k/n non-finite)`` when k of the n runs have no final loss."""
     med, lo, hi = loss_ratio(rows)
-    return "–" if not math.isfinite(med) else f"{_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}]"
+    k = _nonfinite(rows)
+    note = f" ({k}/{len(rows)} non-finite)" if k else ""
+    return ("–" if not math.isfinite(med) else f"{_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}]") + note
 
 
 def loss_table(rows, task: str, labels: dict[str, str]) -> str:
@@ -117,33 +147,123 @@ def _longest(rows, lengths, *models) -> int | None:
     return both[-1] if both else None
 
 
-def statements(rows) -> list[str]:
-    """One line per classic result: the claim, the measured medians, the verdict."""
+def _joined(values) -> str:
+    return ", ".join(map(str, values))
+
+
+def hochreiter(rows, lengths) -> str:
+    """The longest T where LSTM b_f = 1 learns and Elman fails; why it stops learning beyond."""
+    lstm = {t: _median(rows, "adding", "lstm_fb1", t) for t in lengths}
+    elman = {t: _median(rows, "adding", "elman", t) for t in lengths}
+    if not any(math.isfinite(lstm[t]) and math.isfinite(elman[t]) for t in lengths):
+        return ""
+    head = "Hochreiter & Schmidhuber 1997 (LSTM bridges long lags, the tanh RNN does not): adding"
+    ok = [t for t in lengths if lstm[t] <= LEARNS and elman[t] >= FAILS]
+    if not ok:
+        return (f"{head}, T = {_joined(lengths)}: LSTM b_f = 1 "
+                f"{', '.join(_fmt(lstm[t]) for t in lengths)} vs Elman "
+                f"{', '.join(_fmt(elman[t]) for t in lengths)} — not reproduced at any T.")
+    T = ok[-1]
+    text = (f"{head} — reproduced up to T = {T} (LSTM b_f = 1 {_fmt(lstm[T])} vs Elman "
+            f"{_fmt(elman[T])})")
+    beyond = [t for t in lengths if t > T and not lstm[t] <= LEARNS]
+    if not beyond:
+        return text + "."
+    rs = {t: select(rows, task="adding", model="lstm_fb1", T=t) for t in lengths}
+    budget = max(r["steps"] for t in lengths for r in rs[t])
+    won = {t: sum(r["steps_to_success"] is not None for r in rs[t]) for t in lengths}
+    times = [(t, learning_time(rs[t])[0]) for t in lengths if won[t]]
+    grows = all(a <= b for (_, a), (_, b) in zip(times, times[1:], strict=False))
+    jac = [_fmt(_median_key(rows, "adding", "lstm_fb1", t, "init_log_jacobian")) for t in lengths]
+    return (text + f"; at T = {_joined(beyond)} not within {budget} updates (median "
+            f"{', '.join(_fmt(lstm[t]) for t in beyond)}): its median updates to success"
+            f"{' grow with T' if grows else ''}: "
+            + ", ".join(f"{v:.0f}" for _, v in times) + f" at T = {_joined(t for t, _ in times)}"
+            + " (seeds that succeed: " + ", ".join(f"{won[t]}/{len(rs[t])}" for t in lengths)
+            + f" at T = {_joined(lengths)}), while its initial median log ||dh_T/dh_0|| is "
+            + ", ".join(jac) + ".")
+
+
+def le(rows, lengths, tuned: dict) -> str:
+    """The IRNN's median at every T; a T where its runs diverged says how many and at which lr."""
+    parts, bad = [], []
+    for t in lengths:
+        rs = select(rows, task="adding", model="irnn", T=t)
+        if not rs:
+            continue
+        n, nf, div = len(rs), _nonfinite(rs), sum(bool(r["diverged"]) for r in rs)
+        med = loss_ratio(rs)[0]
+        if div == n or not math.isfinite(med):
+            bad.append(t)
+            why = ([f"{nf}/{n} non-finite"] if nf else []) + (
+                [f"{n - nf}/{n} > {DIVERGED:g} x baseline"] if n > nf else [])
+            parts.append(f"T = {t}: diverged ({', '.join(why)})")
+        else:
+            parts.append(f"T = {t}: {_fmt(med)} ({success_ci(rs)[0]:.0%} of seeds succeed"
+                         + (f"; {div}/{n} diverged" if div else "") + ")")
+    if not parts:
+        return ""
+    learned = [t for t in lengths if t not in bad and _median(rows, "adding", "irnn", t) <= LEARNS]
+    verdict = f"learns up to T = {max(learned)}" if learned else "not reproduced at any T"
+    if bad:
+        lr = (tuned or {}).get("irnn", {}).get("lr")
+        tune = [r for r in select(rows, ablation="tune", model="irnn") if r["lr"] == lr]
+        at = sorted({r["T"] for r in tune})
+        setting = "" if lr is None else f" at the tuned Adam learning rate {lr:g}" + (
+            f" (chosen at T = {_joined(at)}, where {sum(bool(r['diverged']) for r in tune) or 'none'}"
+            f" of its {len(tune)} runs at that rate diverged)" if at else "")
+        verdict += f"; diverges at T = {_joined(bad)}{setting}"
+    return ("Le et al. 2015 (IRNN learns the adding problem at long T): median "
+            + ", ".join(parts) + f" — {verdict}.")
+
+
+def above_baseline(rows, lengths, n_test: int | None) -> str:
+    """Why the tanh RNN ends above the baseline where it fails: its excess over 1, its initial
+    log-Jacobian and the sampling spread of the constant prediction's test loss."""
+    above = [t for t in lengths if FAILS <= _median(rows, "adding", "elman", t) and
+             _median(rows, "adding", "elman", t) > 1.0]
+    if not above:
+        return ""
+    T = max(above, key=lambda t: _median(rows, "adding", "elman", t))
+    rs = select(rows, task="adding", model="elman", T=T)
+    med, lo, hi = loss_ratio(rs)
+    worst = max(r["loss_over_baseline"] for r in rs if r["loss_over_baseline"] is not None)
+    jac = _median_key(rows, "adding", "elman", T, "init_log_jacobian")
+    text = (f"The tanh RNN ends above the constant-prediction baseline where it fails (T = "
+            f"{_joined(above)}): at T = {T} its median is {med:.4g} [{lo:.4g}, {hi:.4g}] "
+            f"({(med - 1):.1%} above; worst of {len(rs)} seeds {(worst - 1):.1%}), with initial "
+            f"median log ||dh_T/dh_0|| = {jac:.3g}: a change of the initial state reaches h_T "
+            f"scaled by about e^{jac:.0f} (the first marked input is >= T/2 steps back), so it "
+            "learns only the constant prediction. ")
+    if n_test:
+        sd = math.sqrt((ADDING_KURTOSIS - 1) / n_test)
+        fails = [t for t in lengths if _median(rows, "adding", "elman", t) >= FAILS]
+        others = [t for t in fails if t != T]
+        spread = max(abs(_median(rows, "adding", "elman", t) - 1) for t in fails) / sd
+        return text + (f"The excess is the test set's sampling error: every seed is scored on one "
+                       f"set of {n_test} sequences (one per T), on which the constant prediction's "
+                       f"loss / baseline has standard deviation sqrt(1.4 / {n_test}) = {sd:.1%} "
+                       f"about 1; the worst excess is {(worst - 1) / sd:.2g} standard deviations"
+                       + (", and the medians at the other T where it fails ("
+                          + ", ".join(f"{_median(rows, 'adding', 'elman', t):.3g}" for t in others)
+                          + f" at T = {_joined(others)}) are within {spread:.2g} standard deviations of 1"
+                          if others else "") + ".")
+    return text + "The excess is within the bootstrap interval of the median."
+
+
+def statements(rows, tuned: dict | None = None, n_test: int | None = None) -> list[str]:
+    """One line per classic result: the claim, the measured medians, the verdict. ``tuned``: the
+    summary's tuned settings; ``n_test``: test-set size (for the spread of the baseline)."""
     out = []
     adding = sorted({r["T"] for r in select(rows, task="adding")})
     if adding:
-        T = _longest(rows, adding, "lstm_fb1", "elman")
-        lstm, elman = _median(rows, "adding", "lstm_fb1", T), _median(rows, "adding", "elman", T)
-        if T is not None:
-            ok = lstm <= LEARNS and elman >= FAILS
-            out.append(f"Hochreiter & Schmidhuber 1997 (LSTM bridges long lags, the tanh RNN "
-                       f"does not): adding at T = {T}, LSTM b_f = 1 {_fmt(lstm)} vs Elman "
-                       f"{_fmt(elman)} — {'reproduced' if ok else 'not reproduced'}.")
+        out.append(hochreiter(rows, adding))
         fails = [t for t in adding if _median(rows, "adding", "elman", t) >= FAILS]
         if fails:
             out.append(f"The tanh RNN stays at the baseline (median >= {FAILS}) from T = "
                        f"{fails[0]} on (T = {', '.join(map(str, fails))}).")
-        irnn = [(t, _median(rows, "adding", "irnn", t)) for t in adding]
-        irnn = [(t, x) for t, x in irnn if math.isfinite(x)]
-        if irnn:
-            learned = [t for t, x in irnn if x <= LEARNS]
-            frac = {t: success_ci(select(rows, task="adding", model="irnn", T=t))[0]
-                    for t, _ in irnn}
-            out.append("Le et al. 2015 (IRNN learns the adding problem at long T): median "
-                       + ", ".join(f"T = {t}: {_fmt(x)} ({frac[t]:.0%} of seeds succeed)"
-                                   for t, x in irnn)
-                       + (f" — learns up to T = {max(learned)}." if learned
-                          else " — not reproduced at any T."))
+        out.append(above_baseline(rows, adding, n_test))
+        out.append(le(rows, adding, tuned or {}))
         jac = [(m, [_median_key(rows, "adding", m, t, "init_log_jacobian") for t in adding])
                for m in ("elman", "lstm_fb1", "lstm_chrono", "gru")]
         jac = [(m, v) for m, v in jac if any(math.isfinite(x) for x in v)]
@@ -171,12 +291,22 @@ def statements(rows) -> list[str]:
     return [s for s in out if s]
 
 
+def _legend(table: str) -> str:
+    """The legend line for a loss table that has empty or non-finite cells (else nothing)."""
+    cells = [c.strip() for line in table.splitlines()[2:] for c in line.split("|")[2:-1]]
+    kinds = {"all" if c.startswith("– (") else "none" if c == "–" else "some"
+             for c in cells if c == "–" or "non-finite" in c}
+    parts = [text for kind, text in NONFINITE_LEGEND.items() if kind in kinds]
+    text = "; ".join(parts)
+    return f"\n\n{text[:1].upper()}{text[1:]}." if parts else ""
+
+
 def readme_table(folder: Path) -> str:
     """The README block's tables and statements for one results folder."""
-    from experiments.longrange.plots import LABELS
-
     summary = read_json(Path(folder) / "summary.json")
     rows = summary["rows"]
+    config = Path(folder) / "config.json"
+    n_test = read_json(config)["config"]["train"]["n_test"] if config.exists() else None
     parts = []
     if not summary.get("complete"):
         done = len({(r["task"], r["T"]) for r in rows})
@@ -186,18 +316,19 @@ def readme_table(folder: Path) -> str:
         table = loss_table(rows, task, LABELS)
         if table:
             parts.append(f"Final test loss / baseline, {task} (median [95 % bootstrap interval] "
-                         f"over seeds):\n\n{table}")
+                         f"over seeds):\n\n{table}" + _legend(table))
     times = learning_time_table(rows, "adding", LABELS)
     if times:
         parts.append("Updates to success (test loss <= 0.1 x baseline), adding: median over the "
                      f"seeds that succeed (successes / seeds):\n\n{times}")
     ablations = ablation_table(rows, LABELS)
     if ablations:
-        parts.append(f"Ablations, adding (median [95 % bootstrap interval]):\n\n{ablations}")
+        parts.append(f"Ablations, adding (median [95 % bootstrap interval]):\n\n{ablations}"
+                     + _legend(ablations))
     tuned = tuned_table(summary, LABELS)
     if tuned:
         parts.append(tuned)
-    lines = statements(rows)
+    lines = statements(rows, summary.get("tuned"), n_test)
     if lines:
         parts.append("\n".join(f"- {s}" for s in lines))
     return "\n\n".join(parts)
