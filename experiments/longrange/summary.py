@@ -6,7 +6,10 @@
 baseline, ``steps_to_success`` the first evaluated update with test loss <= ``success_ratio`` x
 baseline (1997 adding form: every test sequence within 0.04), ``diverged`` true when the final
 loss is not finite or > ``DIVERGED`` x baseline. ``curves.json`` has each run's test loss /
-baseline at every evaluation. ``init_log_jacobian`` / ``final_log_jacobian`` are
+baseline at every evaluation. ``constant_loss_over_baseline`` is the loss of the task's constant
+(memoryless) prediction on the very test set the run is scored on, over the baseline: where a
+run learns only that prediction, its loss / baseline equals this, not 1
+(:func:`experiments.longrange.tasks.constant_loss`). ``init_log_jacobian`` / ``final_log_jacobian`` are
 ``log ||dh_T/dh_0||`` before and after training and ``init_lambda_max`` the largest Lyapunov
 exponent at initialisation (:mod:`experiments.longrange.dynamics`).
 
@@ -26,6 +29,7 @@ from experiments.common import num_steps
 from experiments.common.stats import bootstrap_ci, wilson_interval
 from experiments.longrange.config import Config
 from experiments.longrange.plan import Group
+from experiments.longrange.tasks import constant_loss
 
 DIVERGED = 100.0  # a run whose final test loss is non-finite or > 100 x baseline diverged
 
@@ -41,6 +45,7 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
     twice: as a ``"tune"`` row and as a main-sweep row (``ablation`` None).
     """
     steps, base, tc = result["steps"], result["baseline"], config.train
+    constant = constant_loss(group.task, group.T, config.seed, tc.n_test)
     rows, curves = [], []
     for i, m in enumerate(group.members):
         losses = [_finite(per_run[i]) for per_run in result["test_loss"]]
@@ -55,6 +60,7 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             "ablation": m.ablation, "lr": m.lr, "recurrent_init": m.init,
             "loss": final, "baseline": base,
             "loss_over_baseline": None if final is None else final / base,
+            "constant_loss_over_baseline": constant / base,
             "steps_to_success": first, "success": first is not None,
             "diverged": final is None or final > DIVERGED * base,
             "init_log_jacobian": result["init_log_jacobian"][i],

@@ -24,7 +24,7 @@ from experiments.common import UserError, num_steps
 from experiments.longrange.config import TASKS, Config
 from experiments.longrange.dynamics import LYAPUNOV_LENGTH, has_real_carry, run_dynamics
 from experiments.longrange.plan import Group, Member
-from experiments.longrange.tasks import make_cell, make_task
+from experiments.longrange.tasks import data_key, eval_set, make_cell, make_task
 
 
 def optimizer(config: Config) -> optax.GradientTransformation:
@@ -151,9 +151,8 @@ def train_group(config: Config, group: Group, workdir: Path | None,
                                                          tc.clip_norm))
 
     states = init_states(jnp.stack([k[0] for k in keys]), jnp.stack([k[1] for k in keys]))
-    test_key = jax.random.fold_in(jax.random.key(config.seed + 10_007), T)
-    test_inputs, test_targets = task.sample(jax.random.fold_in(test_key, TASKS.index(group.task)),
-                                            tc.n_test)
+    test_key = data_key(config.seed, T)
+    test_inputs, test_targets = eval_set(task, T, config.seed, tc.n_test)
     lyap_inputs = make_task(group.task, LYAPUNOV_LENGTH).sample(
         jax.random.fold_in(test_key, 2 + len(TASKS)), 1)[0][0]
     real_carry = has_real_carry(model, jax.tree.map(lambda x: x[0], states.params))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -51,10 +52,16 @@ class Task(NamedTuple):
     model: Callable[[rnnjax.Cell], Any]                                 # cell -> sequence model
     loss: Callable[[jax.Array, jax.Array], jax.Array]                   # outputs, targets -> scalar
     metrics: Callable[[jax.Array, jax.Array], dict[str, jax.Array]]     # for evaluation
+    constant: Callable[[jax.Array], jax.Array]  # inputs -> the memoryless prediction's outputs
 
 
 def make_task(name: str, T: int) -> Task:
-    """The adding problem (either form) or the copy task at length / delay ``T``."""
+    """The adding problem (either form) or the copy task at length / delay ``T``.
+
+    ``constant`` is the predictor whose expected loss is ``baseline``: the constant ``E y`` for
+    the adding problem (1, or 0.5 in the 1997 form), and for the copy task blank with certainty
+    until the recall steps, then uniform over the ``K`` symbols.
+    """
     if name in ("adding", "adding_hs97"):
         form = "modern" if name == "adding" else "hs97"
 
@@ -69,11 +76,15 @@ def make_task(name: str, T: int) -> Task:
             return {"test_loss": loss(out, y),
                     "test_solved": jnp.mean(adding.solved(out[..., 0], y).astype(jnp.float32))}
 
+        def constant(inputs):
+            return jnp.full((*inputs.shape[:-2], 1), 1.0 if form == "modern" else 0.5)
+
         return Task(name, adding.baseline(form), sample,
                     lambda cell: sequence_model(cell, input_size=adding.INPUT_SIZE, output_size=1,
-                                                pool="last"), loss, metrics)
+                                                pool="last"), loss, metrics, constant)
     if name == "copy":
         V = copy_task.vocab_size()
+        n_recall = 10  # the default number of symbols: the last 10 steps recall them
 
         def sample(key, n):
             d = copy_task.batch(key=key, batch_size=n, delay=T)
@@ -84,8 +95,38 @@ def make_task(name: str, T: int) -> Task:
 
         def metrics(logits, y):  # accuracy on the 10 positions that must be recalled
             return {"test_loss": loss(logits, y),
-                    "test_recall": tr.accuracy(logits[..., -10:, :], y[..., -10:])}
+                    "test_recall": tr.accuracy(logits[..., -n_recall:, :], y[..., -n_recall:])}
+
+        def constant(inputs):  # log-probabilities: blank, then uniform over the symbols 1..K
+            blank = jnp.where(jnp.arange(V) == copy_task.BLANK, 0.0, -jnp.inf)
+            symbols = jnp.where((jnp.arange(V) >= 1) & (jnp.arange(V) <= V - 2), -math.log(V - 2),
+                                -jnp.inf)
+            recall = jnp.arange(inputs.shape[-1]) >= inputs.shape[-1] - n_recall
+            return jnp.broadcast_to(jnp.where(recall[:, None], symbols, blank), (*inputs.shape, V))
 
         return Task(name, copy_task.baseline(T), sample,
-                    lambda cell: sequence_model(cell, vocab_size=V, output_size=V), loss, metrics)
+                    lambda cell: sequence_model(cell, vocab_size=V, output_size=V), loss, metrics,
+                    constant)
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {name!r}")
+
+
+def data_key(seed: int, T: int) -> jax.Array:
+    """The key of length ``T``'s fixed data (test sets, training set, Lyapunov input) at ``seed``."""
+    return jax.random.fold_in(jax.random.key(seed + 10_007), T)
+
+
+def eval_set(task: Task, T: int, seed: int, n: int) -> tuple[jax.Array, jax.Array]:
+    """``(inputs, targets)``: the ``n`` test sequences every run of ``task`` at ``T`` is scored on."""
+    return task.sample(jax.random.fold_in(data_key(seed, T), TASKS.index(task.name)), n)
+
+
+@functools.cache
+def constant_loss(name: str, T: int, seed: int, n: int) -> float:
+    """The loss of the task's ``constant`` prediction on its fixed test set (:func:`eval_set`).
+
+    Its ratio to ``baseline`` is that test set's own sampling deviation: what a run that learns
+    only the constant prediction scores, e.g. ``mean((y - 1)^2) / (1/6)`` for the adding problem.
+    """
+    task = make_task(name, T)
+    inputs, targets = eval_set(task, T, seed, n)
+    return float(task.loss(task.constant(inputs), targets))

@@ -317,3 +317,42 @@ def test_report_tables_count_successes_and_flag_a_partial_sweep(tmp_path):
     assert "never (0/3)" in report.learning_time_table(rows, "adding", labels)
     (tmp_path / "summary.json").write_text(json.dumps({"complete": False, "rows": rows}))
     assert report.readme_table(tmp_path).startswith("**Partial sweep**")
+
+
+@pytest.mark.parametrize("task, T", [("adding", 12), ("copy", 6)])
+def test_summary_rows_carry_the_constant_predictions_loss_on_the_runs_test_set(task, T):
+    """``constant_loss_over_baseline`` equals a NumPy computation on the test set regenerated from
+    the sweep's keys: ``mean((y - 1)^2) / (1/6)`` for the adding problem, and for the copy task
+    cross-entropy 0 on the blanks and log 8 at the recall steps (so exactly 1)."""
+    import dataclasses
+
+    import jax
+
+    from experiments.longrange.plan import Group, Member
+    from rnnjax.tasks import adding
+    from rnnjax.tasks import copy as copy_task
+
+    quick = lc.PRESETS["quick"]
+    seed, n = 3, 32
+    config = dataclasses.replace(quick, seed=seed,
+                                 train=dataclasses.replace(quick.train, n_test=n))
+    group = Group(task, T, "elman", None, (Member("elman", 0, 1e-3, "default", True, None),))
+    base = tasks.make_task(task, T).baseline
+    result = {"steps": [10], "baseline": base, "test_loss": [[0.5 * base]], "test_solved": [[0.0]],
+              "n_params": {"elman": 1}, "init_log_jacobian": [None], "final_log_jacobian": [None],
+              "init_lambda_max": [None]}
+    (row,), _ = summary.rows_and_curves(config, group, result, {})
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed + 10_007), T),
+                             lc.TASKS.index(task))
+    if task == "copy":
+        data = copy_task.batch(key=key, batch_size=n, delay=T)
+        y = np.asarray(data.targets)
+        recall = np.arange(y.shape[1]) >= y.shape[1] - 10
+        assert np.all(y[:, ~recall] == 0) and np.all((y[:, recall] >= 1) & (y[:, recall] <= 8))
+        expected = np.mean(np.where(recall, np.log(8.0), 0.0) * np.ones_like(y)) / base
+    else:
+        y = np.asarray(adding.batch(key=key, batch_size=n, length=T).targets, float)
+        expected = np.mean((y - 1.0) ** 2) / (1 / 6)
+        assert abs(expected - 1) > 1e-3  # a small test set: the ratio is not 1
+    assert row["constant_loss_over_baseline"] == pytest.approx(expected, rel=1e-5)
+    assert row["loss_over_baseline"] == pytest.approx(0.5)

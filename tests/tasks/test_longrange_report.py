@@ -9,11 +9,12 @@ import pytest
 from experiments.longrange import report
 
 
-def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=100):
+def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=100, const=1.0):
     """One row per seed: final loss / baseline (None: non-finite) and updates to success."""
     steps = steps or [None] * len(losses)
     return [{"task": "adding", "ablation": ablation, "T": T, "model": model, "seed": s, "lr": lr,
-             "loss_over_baseline": x, "steps_to_success": t, "success": t is not None,
+             "loss_over_baseline": x, "constant_loss_over_baseline": const,
+             "steps_to_success": t, "success": t is not None,
              "diverged": x is None or x > 100.0, "init_log_jacobian": jac - s, "steps": budget}
             for s, (x, t) in enumerate(zip(losses, steps, strict=True))]
 
@@ -62,19 +63,24 @@ def test_le_lists_every_t_and_names_diverged_runs_and_the_tuned_rate():
                          "diverged).")
 
 
-def test_above_baseline_compares_the_excess_with_the_test_set_spread():
-    losses = [1.004, 1.002, 1.012]
-    rows = (_rows("elman", 10, [0.05] * 3) + _rows("elman", 20, [0.9, 0.92, 0.94])
-            + _rows("elman", 40, losses, jac=-30.0))
-    line = report.above_baseline(rows, [10, 20, 40], n_test=100)
+def test_where_elman_fails_its_loss_is_compared_with_the_constant_on_the_same_test_set():
+    rows = (_rows("elman", 10, [0.05] * 3, const=1.2)  # learns: left out
+            + _rows("elman", 20, [0.9, 0.92, 0.94], const=0.91, jac=-10.0)
+            + _rows("elman", 40, [1.004, 1.002, 1.012], const=1.005, jac=-30.0))
+    line = report.at_constant(rows, [10, 20, 40], n_test=100)
+    assert line.startswith("Where the tanh RNN fails (T = 20, 40), it learns only the constant")
+    # medians 0.92 and 1.004 against 0.91 and 1.005: the larger relative gap is 0.01 / 0.91
+    assert "(0.92, 1.004) equals the constant prediction's on the same test set (0.91, 1.005) " \
+        f"within {0.01 / 0.91:.1%}." in line
+    assert "log ||dh_T/dh_0|| is -11, -31:" in line and "e^-31 at T = 40" in line
     sd = math.sqrt((2.4 - 1) / 100)  # Var((y-1)^2) / Var(y)^2 = E(y-1)^4 / (1/6)^2 - 1 = 1.4
-    assert f"its median is {np.median(losses):.4g} [" in line
-    assert "(0.4% above; worst of 3 seeds 1.2%)" in line
-    assert "median log ||dh_T/dh_0|| = -31" in line and "e^-31" in line
-    assert f"= {sd:.1%} about 1; the worst excess is {0.012 / sd:.2g} standard deviations" in line
-    assert f"(0.92 at T = 20) are within {0.08 / sd:.2g} standard deviations of 1." in line
-    assert report.above_baseline(rows, [10, 20, 40], None).endswith("bootstrap interval of the median.")
-    assert report.above_baseline(rows[:6], [10, 20], 100) == ""  # nowhere above 1
+    assert line.endswith(f"differs from 1 by up to 9.0%: the sampling error of one test set of "
+                         f"100 sequences per T, whose standard deviation is sqrt(1.4 / 100) = "
+                         f"{sd:.1%}.")
+    assert report.at_constant(rows, [10, 20, 40], None).endswith("steps back).")
+    assert report.at_constant(rows[:3], [10], 100) == ""  # it fails nowhere
+    old = [{k: v for k, v in r.items() if k != "constant_loss_over_baseline"} for r in rows]
+    assert report.at_constant(old, [10, 20, 40], 100) == ""  # a summary without the field
 
 
 def test_the_kurtosis_of_the_adding_target_is_2_4():
