@@ -230,8 +230,8 @@ def at_constant(rows, lengths, n_test: int | None) -> str:
     jac = {t: _median_key(rows, "adding", "elman", t, "init_log_jacobian") for t in fails}
     text = (f"Where the tanh RNN fails (T = {_joined(fails)}), it learns only the constant "
             "prediction: its median final loss / baseline ("
-            + ", ".join(f"{med[t]:.4g}" for t in fails) + ") equals the constant prediction's on "
-            "the same test set (" + ", ".join(f"{constant[t]:.4g}" for t in fails)
+            + ", ".join(f"{med[t]:.3f}" for t in fails) + ") equals the constant prediction's on "
+            "the same test set (" + ", ".join(f"{constant[t]:.3f}" for t in fails)
             + f") within {within:.1%}. Its initial median log ||dh_T/dh_0|| is "
             + ", ".join(_fmt(jac[t]) for t in fails) + ": a change of the initial state reaches "
             f"h_T scaled by about e^{jac[fails[-1]]:.0f} at T = {fails[-1]} (the first marked "

@@ -9,9 +9,10 @@ loss is not finite or > ``DIVERGED`` x baseline. ``curves.json`` has each run's 
 baseline at every evaluation. ``constant_loss_over_baseline`` is the loss of the task's constant
 (memoryless) prediction on the very test set the run is scored on, over the baseline: where a
 run learns only that prediction, its loss / baseline equals this, not 1
-(:func:`experiments.longrange.tasks.constant_loss`). ``init_log_jacobian`` / ``final_log_jacobian`` are
-``log ||dh_T/dh_0||`` before and after training and ``init_lambda_max`` the largest Lyapunov
-exponent at initialisation (:mod:`experiments.longrange.dynamics`).
+(:func:`experiments.longrange.tasks.constant_loss`). ``init_log_jacobian`` /
+``final_log_jacobian`` are ``log ||dh_T/dh_0||`` before and after training and
+``init_lambda_max`` the largest Lyapunov exponent at initialisation
+(:mod:`experiments.longrange.dynamics`).
 
 One statistic everywhere, tables and figures alike: the median over seeds with a 95 % percentile
 bootstrap interval (:func:`median_ci`); success fractions with Wilson intervals

@@ -1,4 +1,4 @@
-"""The tasks at one T, and the models of the sweep as cell constructors."""
+"""The tasks at one T, their fixed test sets, and the models of the sweep as cell constructors."""
 
 from __future__ import annotations
 
