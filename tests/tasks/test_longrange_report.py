@@ -71,7 +71,8 @@ def test_where_elman_fails_its_loss_is_compared_with_the_constant_on_the_same_te
     assert line.startswith("Where the tanh RNN fails (T = 20, 40), it learns only the constant")
     # medians 0.92 and 1.004 against 0.91 and 1.005: the larger relative gap is 0.01 / 0.91
     assert "(0.920, 1.004) equals the constant prediction's on the same test set (0.910, 1.005) " \
-        f"within {0.01 / 0.91:.1%}." in line
+        f"within {0.01 / 0.91:.1%}; the constant's is inside the median's 95 % bootstrap " \
+        "interval at every T." in line
     assert "log ||dh_T/dh_0|| is -11, -31:" in line and "e^-31 at T = 40" in line
     sd = math.sqrt((2.4 - 1) / 100)  # Var((y-1)^2) / Var(y)^2 = E(y-1)^4 / (1/6)^2 - 1 = 1.4
     assert line.endswith(f"differs from 1 by up to 9.0%: the sampling error of one test set of "
@@ -79,6 +80,12 @@ def test_where_elman_fails_its_loss_is_compared_with_the_constant_on_the_same_te
                          f"{sd:.1%}.")
     assert report.at_constant(rows, [10, 20, 40], None).endswith("steps back).")
     assert report.at_constant(rows[:3], [10], 100) == ""  # it fails nowhere
+    # above every seed's loss at T = 20 (0.9 .. 0.94): outside the interval there
+    above = [{**r, "constant_loss_over_baseline": 0.95} if r["T"] == 20 else r for r in rows]
+    line = report.at_constant(above, [10, 20, 40], 100)
+    assert line.startswith("Where the tanh RNN fails (T = 20, 40), it ends near the constant")
+    assert f"(0.950, 1.005) by at most {0.03 / 0.95:.1%}; the constant's is outside the median's 95 % bootstrap " \
+        "interval at T = 20." in line
     old = [{k: v for k, v in r.items() if k != "constant_loss_over_baseline"} for r in rows]
     assert report.at_constant(old, [10, 20, 40], 100) == ""  # a summary without the field
 
