@@ -26,7 +26,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from rnnjax.analysis.jacobians import (
+from rnnjax.analysis._flat import (
     _check_carry_unbatched,
     _check_length,
     _check_xs,

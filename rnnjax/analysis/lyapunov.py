@@ -35,7 +35,7 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 
-from rnnjax.analysis.jacobians import _check_length, _columns, _setup, _with_length, flat_step
+from rnnjax.analysis._flat import _check_length, _columns, _setup, _with_length, flat_step
 from rnnjax.cell import Cell, PyTree
 
 Array = jax.Array

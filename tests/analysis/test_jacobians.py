@@ -105,7 +105,7 @@ def test_matfree_agrees_with_dense(key):
 def test_checkpointed_pull_back_equals_the_gradient_of_the_unroll(key, T):
     """The backward sweep recomputes h_{t-1} from sqrt(T) checkpoints (T padded to whole blocks):
     pulling c_T back and adding c_t at every t gives sum_t P_t^T c_t = d/dh_0 sum_t <c_t, h_t>."""
-    from rnnjax.analysis.jacobians import _block_starts, _blocks, _pull_back
+    from rnnjax.analysis.matfree import _block_starts, _blocks, _pull_back
 
     cell = rnnjax.cells.lstm(3)
     with jax.enable_x64(True):
@@ -134,7 +134,7 @@ def test_checkpointed_pull_back_equals_the_gradient_of_the_unroll(key, T):
 
 def test_power_iteration_converges_to_the_top_singular_value(key):
     """Each probe column converges to sigma_max of the product at its own target time."""
-    from rnnjax.analysis.jacobians import _normalised, _power_iteration
+    from rnnjax.analysis.matfree import _normalised, _power_iteration
 
     n, T = 10, 23
     cell = rnnjax.cells.elman(n)
