@@ -1,7 +1,7 @@
 """Hopfield networks.
 
 - ``discrete``: classical networks (Hebbian storage, energy, asynchronous / synchronous runs),
-  bipolar and binary.
+  bipolar and binary; the asynchronous runs are defined in ``asynchronous`` and re-exported.
 - ``dense``: dense associative memories (Krotov–Hopfield polynomial, Demircigil exponential).
 - ``modern``: continuous modern Hopfield networks (Ramsauer et al.): energy, update, fixed
   points, the update as a cell.

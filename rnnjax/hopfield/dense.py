@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnjax.hopfield.discrete import AsyncResult, _check_key, _check_order, _check_values
+from rnnjax.hopfield._common import _check_values
+from rnnjax.hopfield.asynchronous import AsyncResult, _check_key, _check_order
 
 Array = jax.Array
 
