@@ -23,9 +23,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax import _checks
-from rnnjax import init as initializers
-from rnnjax.cell import Affine, Cell, cast, cell_constructor, check_input, lead, zeros_carry
+from rnnjax.cell import Cell, cell_constructor
+from rnnjax.cells._input_gated import input_gated_cell
 
 Array = jax.Array
 
@@ -35,6 +34,13 @@ class MinGRUParams(NamedTuple):
 
     w_x: Array
     b: Array
+
+
+def _maps(u: Array) -> tuple[Array, Array]:
+    """The minGRU maps ``(a_t, b_t)`` from the projected input ``u_t``."""
+    u_z, u_h = jnp.split(u, 2, axis=-1)
+    z = jax.nn.sigmoid(u_z)
+    return 1.0 - z, z * u_h
 
 
 @cell_constructor
@@ -48,39 +54,5 @@ def mingru(hidden_size: int, *, kernel_init: str | Callable = "lecun_normal",
       dtype: computation, carry and output dtype; ``None`` is float32 (float64 under x64).
       param_dtype: dtype of the params ``init`` returns (float32 by default, as in Flax).
     """
-    hidden_size = _checks.positive_int(hidden_size, "hidden_size")
-    dtype = _checks.float_dtype(dtype, "mingru dtype")
-    param_dtype = _checks.float_dtype(param_dtype, "mingru param_dtype")
-    H = hidden_size
-    k_init = initializers.resolve(kernel_init, "mingru kernel_init")
-
-    def init(key: Array, input_size: int) -> MinGRUParams:
-        input_size = _checks.positive_int(input_size, "input_size")
-        pdt = _checks.resolve_float(param_dtype)
-        return MinGRUParams(k_init(key, (input_size, 2 * H), pdt),
-                            jnp.zeros((2 * H,), pdt))
-
-    def project(params: MinGRUParams, x: Array) -> Array:
-        x = jnp.asarray(x)
-        check_input(x, params.w_x.shape[0], "mingru")
-        dt = _checks.resolve_float(dtype)
-        w_x, b = cast((params.w_x, params.b), dt)
-        u = cast(x, dt) @ w_x
-        return u + lead(b, u.ndim)
-
-    def maps(u: Array) -> tuple[Array, Array]:
-        u_z, u_h = jnp.split(u, 2, axis=-1)
-        z = jax.nn.sigmoid(u_z)
-        return 1.0 - z, z * u_h
-
-    def recur(params: MinGRUParams, h: Array, u: Array) -> tuple[Array, Array]:
-        a, b = maps(u)
-        h = cast(a * h + b, a.dtype)
-        return h, h
-
-    def step(params: MinGRUParams, h: Array, x: Array) -> tuple[Array, Array]:
-        return recur(params, h, project(params, x))
-
-    affine = Affine(lambda params, x: maps(project(params, x)), lambda params, h, x: h)
-    return Cell(init, zeros_carry(H, dtype=dtype), step, H, project, recur, f"mingru({H})",
-                affine=affine)
+    return input_gated_cell("mingru", MinGRUParams, 2, _maps, hidden_size, kernel_init, dtype,
+                            param_dtype)

@@ -24,9 +24,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax import _checks
-from rnnjax import init as initializers
-from rnnjax.cell import Affine, Cell, cast, cell_constructor, check_input, lead, zeros_carry
+from rnnjax.cell import Cell, cell_constructor
+from rnnjax.cells._input_gated import input_gated_cell
 
 Array = jax.Array
 
@@ -36,6 +35,13 @@ class MinLSTMParams(NamedTuple):
 
     w_x: Array
     b: Array
+
+
+def _maps(u: Array) -> tuple[Array, Array]:
+    """The minLSTM maps ``(a_t, b_t)`` from the projected input ``u_t``."""
+    u_f, u_i, u_h = jnp.split(u, 3, axis=-1)
+    f, i = jax.nn.sigmoid(u_f), jax.nn.sigmoid(u_i)
+    return f / (f + i), i / (f + i) * u_h
 
 
 @cell_constructor
@@ -49,39 +55,5 @@ def minlstm(hidden_size: int, *, kernel_init: str | Callable = "lecun_normal",
       dtype: computation, carry and output dtype; ``None`` is float32 (float64 under x64).
       param_dtype: dtype of the params ``init`` returns (float32 by default, as in Flax).
     """
-    hidden_size = _checks.positive_int(hidden_size, "hidden_size")
-    dtype = _checks.float_dtype(dtype, "minlstm dtype")
-    param_dtype = _checks.float_dtype(param_dtype, "minlstm param_dtype")
-    H = hidden_size
-    k_init = initializers.resolve(kernel_init, "minlstm kernel_init")
-
-    def init(key: Array, input_size: int) -> MinLSTMParams:
-        input_size = _checks.positive_int(input_size, "input_size")
-        pdt = _checks.resolve_float(param_dtype)
-        return MinLSTMParams(k_init(key, (input_size, 3 * H), pdt),
-                             jnp.zeros((3 * H,), pdt))
-
-    def project(params: MinLSTMParams, x: Array) -> Array:
-        x = jnp.asarray(x)
-        check_input(x, params.w_x.shape[0], "minlstm")
-        dt = _checks.resolve_float(dtype)
-        w_x, b = cast((params.w_x, params.b), dt)
-        u = cast(x, dt) @ w_x
-        return u + lead(b, u.ndim)
-
-    def maps(u: Array) -> tuple[Array, Array]:
-        u_f, u_i, u_h = jnp.split(u, 3, axis=-1)
-        f, i = jax.nn.sigmoid(u_f), jax.nn.sigmoid(u_i)
-        return f / (f + i), i / (f + i) * u_h
-
-    def recur(params: MinLSTMParams, h: Array, u: Array) -> tuple[Array, Array]:
-        a, b = maps(u)
-        h = cast(a * h + b, a.dtype)
-        return h, h
-
-    def step(params: MinLSTMParams, h: Array, x: Array) -> tuple[Array, Array]:
-        return recur(params, h, project(params, x))
-
-    affine = Affine(lambda params, x: maps(project(params, x)), lambda params, h, x: h)
-    return Cell(init, zeros_carry(H, dtype=dtype), step, H, project, recur, f"minlstm({H})",
-                affine=affine)
+    return input_gated_cell("minlstm", MinLSTMParams, 3, _maps, hidden_size, kernel_init, dtype,
+                            param_dtype)
