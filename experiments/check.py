@@ -155,9 +155,7 @@ def check_study(name: str, root: Path = ROOT, results: Path | None = None) -> li
     module = load_study(name)
     study = module.STUDY
     committed = study.workdir("quick")
-    rerun = None
-    if results is not None:
-        rerun = results / committed.relative_to("results") if not committed.is_absolute() else None
+    rerun = None if results is None else results / committed.name
     return check(study, committed if committed.is_absolute() else root / committed, module.main,
                  rerun)
 

@@ -98,9 +98,10 @@ def make_task(name: str, T: int) -> Task:
                     "test_recall": tr.accuracy(logits[..., -n_recall:, :], y[..., -n_recall:])}
 
         def constant(inputs):  # log-probabilities: blank, then uniform over the symbols 1..K
-            blank = jnp.where(jnp.arange(V) == copy_task.BLANK, 0.0, -jnp.inf)
-            symbols = jnp.where((jnp.arange(V) >= 1) & (jnp.arange(V) <= V - 2), -math.log(V - 2),
-                                -jnp.inf)
+            ids, end = jnp.arange(V), copy_task.delimiter()  # the symbols are BLANK+1 .. end-1
+            symbols = jnp.where((ids > copy_task.BLANK) & (ids < end),
+                                -math.log(end - copy_task.BLANK - 1), -jnp.inf)
+            blank = jnp.where(ids == copy_task.BLANK, 0.0, -jnp.inf)
             recall = jnp.arange(inputs.shape[-1]) >= inputs.shape[-1] - n_recall
             return jnp.broadcast_to(jnp.where(recall[:, None], symbols, blank), (*inputs.shape, V))
 
