@@ -14,11 +14,11 @@ dense and modern Hopfield networks), ``analysis`` (Jacobians, Lyapunov spectra, 
 import importlib
 
 from rnnjax import cells, init
-from rnnjax.cell import Cell
+from rnnjax.cell import Cell, Layer
 from rnnjax.compose import Bidirectional, bidirectional, stack
 from rnnjax.unroll import unroll
 
-__all__ = ["Bidirectional", "Cell", "bidirectional", "cells", "init", "stack", "unroll"]
+__all__ = ["Bidirectional", "Cell", "Layer", "bidirectional", "cells", "init", "stack", "unroll"]
 __version__ = "0.1.0"
 
 _LAZY = {"analysis", "convert", "hopfield", "models", "nnx", "parallel", "tasks", "train"}

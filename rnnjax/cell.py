@@ -181,27 +181,160 @@ class Cell(NamedTuple):
         return f"Cell({self.name}, output_size={self.output_size})"
 
 
-def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
-    """Decorate a function returning a :class:`Cell` so equal arguments give equal cells.
+class Layer:
+    """What runs over a whole sequence and has no exact one-step map: a bidirectional pass, or a
+    stack containing one.
 
-    The returned cell's ``spec`` is ``(constructor, ((name, value), ...))`` over all parameters
+    A layer is not a :class:`Cell`: it has ``init``, ``initial_carry``, ``output_size`` and a
+    ``name`` like a cell, but no ``step``. :func:`rnnjax.unroll` runs it through ``sequence``;
+    functions that need the one-step map (:func:`rnnjax.parallel.newton_unroll`, every
+    :mod:`rnnjax.analysis` function) refuse it with a ``TypeError`` (:func:`require_cell`).
+
+    Attributes:
+      init: ``(key, input_size) -> params``.
+      initial_carry: ``(params, batch_shape=()) -> carry``.
+      sequence: ``(params, xs, carry, *, lengths, resets, reset_carry, reverse, unroll, remat,
+        return_carries, hoist, method, key, deterministic) -> (carry, ys)``, called by
+        :func:`rnnjax.unroll` with ``xs`` batch-first, ``carry`` (and ``reset_carry`` when
+        ``resets`` is given) resolved and the other arguments validated; ``key`` only when given,
+        ``deterministic`` only when true.
+      output_size: size of the last axis of the outputs.
+      name: a short description for reprs and legends.
+      random: whether the layer draws random masks (dropout) and so needs ``key`` or
+        ``deterministic=True``.
+      spec: set by :func:`cell_constructor`; what equality and hashing compare (``None``: the
+        layer equals only itself).
+
+    Subclasses (:class:`rnnjax.compose.BidirectionalLayer`, :class:`rnnjax.compose.StackLayer`)
+    add their structure as attributes. A layer is immutable and not a pytree.
+    """
+
+    _FUNCTIONS = ("init", "initial_carry", "sequence")
+
+    def __init__(self, init: Callable, initial_carry: Callable, sequence: Callable,
+                 output_size: int, name: str = "layer", *, random: bool = False,
+                 spec: tuple | None = None, **structure: Any):
+        fields = dict(init=init, initial_carry=initial_carry, sequence=sequence,
+                      output_size=int(output_size), name=name, random=bool(random), spec=spec)
+        self.__dict__.update(fields, **structure)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; use _replace")
+
+    __delattr__ = __setattr__
+
+    def _replace(self, **changes: Any) -> Layer:
+        """A copy with some attributes replaced (as ``NamedTuple._replace``)."""
+        unknown = set(changes) - set(self.__dict__)
+        if unknown:
+            raise TypeError(f"_replace: {type(self).__name__} has no attributes {sorted(unknown)}")
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
+    def _identity(self) -> tuple:
+        codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f))
+                      for f in self._FUNCTIONS)
+        return (type(self), self.spec, self.output_size, self.name, codes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Layer):
+            return NotImplemented
+        if self is other:
+            return True
+        return self.spec is not None and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity()) if self.spec is not None else id(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name}, output_size={self.output_size})"
+
+
+def require_cell(obj: Any, where: str) -> Cell:
+    """``obj`` if it is a :class:`Cell`; a one-line ``TypeError`` naming a :class:`Layer` (and
+    what to pass instead) or any other type."""
+    if isinstance(obj, Cell):
+        return obj
+    if isinstance(obj, Layer):
+        raise TypeError(f"{where}: {obj.name} is a layer (it runs over whole sequences and has no "
+                        "one-step map); pass one of its cells (e.g. layer.forward) or a stack of "
+                        "cells, or run the layer with rnnjax.unroll")
+    raise TypeError(f"{where}: expected an rnnjax.Cell, got {type(obj).__name__}")
+
+
+def takes_key(obj: Cell | Layer) -> bool:
+    """Whether running ``obj`` draws random masks, i.e. takes a ``key`` (a stack with dropout)."""
+    if isinstance(obj, Layer):
+        return obj.random
+    try:
+        return "key" in inspect.signature(obj.step).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+# How each optional function of a Cell is forwarded through a view of the params. Every field of
+# Cell is either rebuilt by the caller of `with_params` or listed here, so a wrapper built with it
+# cannot drop a capability (checked at import).
+_FORWARD: dict[str, Callable] = {
+    "step": lambda f, view: lambda params, carry, x, **kw: f(view(params), carry, x, **kw),
+    "project": lambda f, view: lambda params, x: f(view(params), x),
+    "recur": lambda f, view: lambda params, carry, u, **kw: f(view(params), carry, u, **kw),
+    "sequence": lambda f, view: lambda params, xs, carry, **kw: f(view(params), xs, carry, **kw),
+    "affine": lambda a, view: Affine(lambda params, x: a.coefficients(view(params), x),
+                                     lambda params, c, x: a.readout(view(params), c, x)),
+}
+_REBUILT = ("init", "initial_carry", "output_size", "name", "spec")
+assert set(_FORWARD) | set(_REBUILT) == set(Cell._fields), "with_params: a Cell field is unhandled"
+
+
+def with_params(inner: Cell | Layer, view: Callable[[PyTree], PyTree], *, init: Callable,
+                initial_carry: Callable, name: str) -> Cell | Layer:
+    """A wrapper of ``inner`` whose params hold ``inner``'s params at ``view(params)``.
+
+    The one generic way to rebuild a cell or layer of the same kind: every capability of ``inner``
+    (``step``, ``project``/``recur``, ``sequence``, ``affine``) is forwarded through ``view``;
+    the caller gives the new ``init``, ``initial_carry`` and ``name``.
+    """
+    if isinstance(inner, Layer):
+        return Layer(init, initial_carry, _FORWARD["sequence"](inner.sequence, view),
+                     inner.output_size, name, random=inner.random)
+    inner = require_cell(inner, "with_params")
+    forwarded = {f: None if getattr(inner, f) is None else make(getattr(inner, f), view)
+                 for f, make in _FORWARD.items()}
+    return Cell(init=init, initial_carry=initial_carry, output_size=inner.output_size, name=name,
+                **forwarded)
+
+
+def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
+    """Decorate a function returning a :class:`Cell` or :class:`Layer` so equal arguments give
+    equal results.
+
+    The returned object's ``spec`` is ``(constructor, ((name, value), ...))`` over all parameters
     of the signature, defaults included, with values normalised by :func:`_static`.
     """
     signature = inspect.signature(constructor)
 
     @functools.wraps(constructor)
-    def build(*args, **kwargs) -> Cell:
-        cell = constructor(*args, **kwargs)
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        try:
-            spec = (constructor, tuple((k, _static(k, v)) for k, v in bound.arguments.items()))
-            hash(spec)
-        except TypeError:
-            spec = None
-        return cell._replace(spec=spec)
+    def build(*args, **kwargs):
+        built = constructor(*args, **kwargs)
+        return built._replace(spec=constructor_spec(constructor, signature, args, kwargs))
 
     return build
+
+
+def constructor_spec(constructor: Callable, signature: inspect.Signature, args: tuple,
+                     kwargs: dict) -> tuple | None:
+    """``(constructor, ((name, value), ...))`` for a call, or ``None`` when an argument cannot be
+    hashed (then the object built equals only itself)."""
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    try:
+        spec = (constructor, tuple((k, _static(k, v)) for k, v in bound.arguments.items()))
+        hash(spec)
+    except TypeError:
+        return None
+    return spec
 
 
 def _static(name: str, value: Any) -> Any:

@@ -106,9 +106,10 @@ def _check_dtypes(cell, key, params_dtype, compute_dtype, input_dtype, grads=Fal
     carry, ys = rnnjax.unroll(cell, params, xs)
     assert ys.dtype == compute_dtype
     assert {c.dtype for c in jax.tree.leaves(carry)} == {jnp.dtype(compute_dtype)}
-    carry, y = cell.step(params, carry0, xs[:, 0])
-    assert y.dtype == compute_dtype
-    assert {c.dtype for c in jax.tree.leaves(carry)} == {jnp.dtype(compute_dtype)}
+    if isinstance(cell, rnnjax.Cell):  # a layer (bidirectional) has no step
+        carry, y = cell.step(params, carry0, xs[:, 0])
+        assert y.dtype == compute_dtype
+        assert {c.dtype for c in jax.tree.leaves(carry)} == {jnp.dtype(compute_dtype)}
     if not grads:
         return
     grads = jax.grad(lambda p: jnp.sum(rnnjax.unroll(cell, p, xs)[1].astype(jnp.float32)))(params)
