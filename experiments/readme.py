@@ -4,7 +4,7 @@
     python -m experiments.readme --check  # exit 1 if any block differs from the result files
 
 A benchmark block, between ``<!-- benchmark: NAME -->`` and ``<!-- /benchmark -->``, is rebuilt
-by ``benchmarks.NAME_readme.readme_block()`` from ``benchmarks/results/``.
+by ``experiments.NAME.bench_readme.readme_block()`` from ``benchmarks/results/``.
 
 A block is the text between ``<!-- results: FOLDER -->`` and ``<!-- /results -->`` in
 README.md, where FOLDER is a results folder (``truncated_bptt``, ``jacobian_spectra_full``,
@@ -64,8 +64,9 @@ def render(text: str, results: Path = RESULTS) -> str:
 
 
 def benchmark_block(name: str) -> str:
-    """The Markdown of ``benchmarks/<name>_readme.py`` from the reports in ``benchmarks/results``."""
-    return importlib.import_module(f"benchmarks.{name}_readme").readme_block()
+    """The Markdown of ``experiments/<name>/bench_readme.py`` from the reports in
+    ``benchmarks/results`` (the benchmarks write the reports; experiments never import them)."""
+    return importlib.import_module(f"experiments.{name}.bench_readme").readme_block()
 
 
 def main(argv: list[str] | None = None) -> int:
