@@ -122,8 +122,11 @@ class Affine(NamedTuple):
     readout: Callable[[PyTree, PyTree, Array], Array]
 
 
-class Cell(NamedTuple):
+class Cell:
     """A recurrent cell: ``init``, ``initial_carry`` and ``step`` as pure functions.
+
+    An immutable value (``_replace`` makes a modified copy) and not a pytree: ``jax`` sees a cell
+    as one static object, e.g. as a ``static_argnums`` argument of ``jax.jit``.
 
     Attributes:
       init: ``(key, input_size) -> params``.
@@ -136,31 +139,54 @@ class Cell(NamedTuple):
         ``step(p, c, x) == recur(p, c, project(p, x))``.
       name: a short human-readable description, used in reprs and figure legends.
       sequence: optional ``(params, xs, carry, *, lengths, resets, reset_carry, reverse, unroll,
-        remat, return_carries, hoist, method, key) -> (carry, ys)`` for compositions that cannot
-        be run one step at a time (a bidirectional layer needs the whole sequence);
-        :func:`rnnjax.unroll` delegates to it, with ``xs`` batch-first, ``carry`` (and
-        ``reset_carry`` when ``resets`` is given) already resolved, and the other arguments
-        validated; ``key`` only when given.
+        remat, return_carries, hoist, method, key) -> (carry, ys)``: how a composition of cells
+        (a stack) runs over a whole sequence, layer by layer, computing what ``step`` would;
+        :func:`rnnjax.unroll` delegates to it as it does to a :class:`Layer`.
       spec: ``(constructor, arguments)`` set by :func:`cell_constructor`; what equality and
-        hashing compare. ``None`` for a cell built by hand (then it equals only itself).
+        hashing compare. ``None`` for a cell built by hand (then it equals only a cell made of
+        the same functions).
       affine: optional :class:`Affine`, for cells whose recurrence is an elementwise affine map
         with input-only coefficients; enables ``rnnjax.unroll(..., method="associative")``.
+
+    A wrapper forwards every optional capability with :func:`with_params`.
     """
 
-    init: Callable[[Array, int], PyTree]
-    initial_carry: Callable[..., PyTree]
-    step: Callable[[PyTree, PyTree, Array], tuple[PyTree, Array]]
-    output_size: int
-    project: Callable[[PyTree, Array], Array] | None = None
-    recur: Callable[[PyTree, PyTree, Array], tuple[PyTree, Array]] | None = None
-    name: str = "cell"
-    sequence: Callable[..., tuple[PyTree, Array]] | None = None
-    spec: tuple | None = None
-    affine: Affine | None = None
+    _fields = ("init", "initial_carry", "step", "output_size", "project", "recur", "name",
+               "sequence", "spec", "affine")
+    __slots__ = _fields
+
+    def __init__(self, init: Callable[[Array, int], PyTree], initial_carry: Callable[..., PyTree],
+                 step: Callable[..., tuple[PyTree, Array]], output_size: int,
+                 project: Callable[[PyTree, Array], Array] | None = None,
+                 recur: Callable[..., tuple[PyTree, Array]] | None = None, name: str = "cell",
+                 sequence: Callable[..., tuple[PyTree, Array]] | None = None,
+                 spec: tuple | None = None, affine: Affine | None = None):
+        values = (init, initial_carry, step, output_size, project, recur, name, sequence, spec,
+                  affine)
+        for field, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, field, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Cell is immutable; use _replace")
+
+    __delattr__ = __setattr__
+
+    def _asdict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self._fields}
+
+    def _replace(self, **changes: Any) -> Cell:
+        """A copy with some fields replaced (as ``NamedTuple._replace``)."""
+        unknown = set(changes) - set(self._fields)
+        if unknown:
+            raise TypeError(f"_replace: Cell has no fields {sorted(unknown)}")
+        return type(self)(**{**self._asdict(), **changes})
+
+    def __reduce__(self):  # copy and pickle through the constructor (the slots are read-only)
+        return (type(self), tuple(getattr(self, f) for f in self._fields))
 
     def _identity(self) -> tuple:
         if self.spec is None:
-            return tuple(self)  # functions compare by identity
+            return tuple(getattr(self, f) for f in self._fields)  # functions compare by identity
         codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f)) for f in _FUNCTIONS)
         affine = None if self.affine is None else tuple(getattr(f, "__code__", f) for f in self.affine)
         return (self.spec, self.output_size, self.name, codes, affine)

@@ -24,7 +24,7 @@ def test_sequence_model_forwards_key_and_deterministic(key):
     for kw in ({"key": k}, {"deterministic": True}):
         _, hs = rnnjax.unroll(model.cell, params.cell, emb, **kw)
         np.testing.assert_allclose(model.apply(params, tokens, **kw)[1],
-                                   hs @ params.w_out + params.b_out, rtol=1e-6, atol=1e-6)
+                                   hs @ params.w_out + params.b_out[None, None], rtol=1e-6, atol=1e-6)
     train, evaluate = model.apply(params, tokens, key=k)[1], model.apply(params, tokens,
                                                                          deterministic=True)[1]
     assert not np.allclose(train, evaluate)
