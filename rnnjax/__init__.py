@@ -5,6 +5,9 @@
     params = cell.init(key, input_size)
     carry, ys = rnnjax.unroll(cell, params, xs)        # xs: (*batch, T, input_size)
 
+A :class:`Cell` is one step; a :class:`Layer` (``bidirectional``, a ``stack`` containing one)
+runs over whole sequences only; ``unroll`` runs both.
+
 Submodules: ``cells`` (Elman, LSTM, GRU), ``init`` (initialisers), ``hopfield`` (classical,
 dense and modern Hopfield networks), ``analysis`` (Jacobians, Lyapunov spectra, gradient flow),
 ``parallel`` (associative scans and Newton/DEER evaluation),

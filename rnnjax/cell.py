@@ -12,6 +12,14 @@ a constructor closes over the hyper-parameters and returns a :class:`Cell`::
 ``lax.scan(partial(cell.step, params), carry, xs_time_major)`` runs the recurrence;
 :func:`rnnjax.unroll` does this with batch-first inputs, lengths, reversal and remat.
 
+Cells and layers
+----------------
+A cell is the one-step map. What has no exact one-step map — a bidirectional pass reads the
+whole sequence — is a :class:`Layer`: it has ``init``, ``initial_carry``, ``output_size`` and a
+``name``, and runs through ``sequence`` only. :func:`rnnjax.unroll` runs both; functions that need
+the one-step map (Newton evaluation, the analysis tools) take a cell and refuse a layer
+(:func:`require_cell`).
+
 Splitting off the input projection
 ----------------------------------
 Most cells start with an affine map of the input, ``u_t = x_t W_x + b``, that does not depend
