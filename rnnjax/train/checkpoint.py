@@ -65,16 +65,25 @@ def storable_config(config: Any) -> Any:
     whose text would not identify it."""
     if config is None:
         return None
-    return json.loads(json.dumps(_storable(config, "config"), default=str))
+    plain = _storable(config, "config")
+    try:
+        return json.loads(json.dumps(plain, default=str))
+    except (TypeError, ValueError) as e:  # a tuple key
+        raise UnstorableConfig(f"config cannot be stored as JSON ({one_line(e)}): use str keys "
+                               "and plain values") from None
 
 
-def _storable(x: Any, where: str) -> Any:
+def _storable(x: Any, where: str, depth: int = 0) -> Any:
+    if depth > 100:
+        raise UnstorableConfig("config is nested more than 100 levels deep (a cycle?): store a "
+                               "plain tree of values")
+    depth += 1
     if isinstance(x, dict):
-        return {k: _storable(v, f"{where}[{k!r}]") for k, v in x.items()}
+        return {k: _storable(v, f"{where}[{k!r}]", depth) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_storable(v, f"{where}[{i}]") for i, v in enumerate(x)]
+        return [_storable(v, f"{where}[{i}]", depth) for i, v in enumerate(x)]
     if isinstance(x, (set, frozenset)):  # its text's order depends on the process's hash seed
-        return sorted((_storable(v, where) for v in x), key=repr)
+        return sorted((_storable(v, where, depth) for v in x), key=repr)
     if x is None or isinstance(x, (str, int, float, bool)):
         return x
     text = str(x)

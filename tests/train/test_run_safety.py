@@ -428,6 +428,10 @@ def test_configs_that_cannot_be_stored_are_refused_when_the_run_starts(tmp_path,
     assert "\n" not in str(e.value) and not work.exists()
     with pytest.raises(T.UnstorableConfig):
         T.check_workdir(work, _fresh(), num_steps=2, config={"act": [1, value]})
+    with pytest.raises(T.UnstorableConfig, match=r"^config cannot be stored as JSON \(TypeError: "
+                                                 r"keys must be str.*\): use str keys"):
+        _run(work, 2, config={(1, 2): "a tuple key"})
+    assert not work.exists()
 
 
 def test_configs_resume_when_stored_faithfully(tmp_path):
