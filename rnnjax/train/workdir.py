@@ -137,14 +137,15 @@ def _check_history(workdir: Path, ckpt: Checkpointer, step: int, records: list[d
     path = workdir / METRICS
     advice = ("restore the file, or pass overwrite=True to start afresh (the history cannot be "
               "rebuilt from checkpoints)")
+    saved = (f"checkpoint step {step} was saved after {want.get('records')} records (the last "
+             f"at step {want.get('last_step')})")
     if not path.exists():
-        what = f"{path} is missing"
+        what = f"{path} is missing, but {saved}"
     elif got["records"] != want.get("records"):
-        what = f"{path} holds {got['records']} records up to step {step}"
+        what = f"{path} holds {got['records']} records up to step {step}, but {saved}"
     else:
-        what = f"{path} holds {got['records']} records up to step {step} that differ from them"
-    raise MetricsError(f"{what}, but checkpoint step {step} was saved after {want.get('records')} "
-                       f"records (the last at step {want.get('last_step')}): {advice}")
+        what = f"{path} holds {got['records']} records up to step {step} that differ from those {saved}"
+    raise MetricsError(f"{what}: {advice}")
 
 
 def apply(workdir: Path, ckpt: Checkpointer, plan: Plan, config: Any) -> None:

@@ -384,7 +384,8 @@ def test_metrics_that_do_not_match_the_newest_checkpoint_are_refused(reference, 
     elif damage == "a value edited":
         lines[4] = lines[4].replace('"loss": ', '"loss": 1')
         path.write_text("".join(lines))
-        want = r"holds 6 records up to step 6 that differ from them"
+        want = (r"holds 6 records up to step 6 that differ from those checkpoint step 6 was saved "
+                r"after 6 records \(the last at step 6\)")
     else:
         path.write_text("".join(lines[:2] + [lines[1]] + lines[2:]))
         want = r"holds 7 records up to step 6"
