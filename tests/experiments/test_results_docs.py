@@ -20,10 +20,7 @@ def test_readme_and_docs_blocks_equal_the_result_files(monkeypatch):
     assert readme.STUDIES.search((ROOT / "README.md").read_text()), "README.md has no studies table"
     pages = readme.pages()
     assert len(pages) > 10 and sum(bool(readme.BLOCK.search(p.read_text())) for p in pages) >= 10
-    for page in pages:
-        text = page.read_text()
-        assert readme.render(text, page=page) == text, f"{page}: run python -m experiments.readme"
-    assert readme.main(["--check"]) == 0  # and the generated API pages
+    assert readme.main(["--check"]) == 0, "run python -m experiments.readme"  # pages and API pages
 
 
 def test_a_block_follows_its_file(tmp_path, monkeypatch):
