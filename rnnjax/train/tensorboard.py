@@ -8,9 +8,10 @@
 When ``tensorboardX`` is importable, :func:`rnnjax.train.fit` with a ``workdir`` also writes
 every record it logs to ``metrics.jsonl`` as scalars of an event file in
 ``<workdir>/tensorboard/``: the same names and steps, ``loss`` as ``loss``; in a sweep (a value
-per member) member ``i`` as ``loss/i``. Values that are not numbers are left out. Without
-``tensorboardX`` nothing changes. ``metrics.jsonl`` stays the record of a run; the event files
-hold wall-clock times and are not results (``.gitignore`` keeps them out of ``results/``).
+per member) member ``i`` as ``loss/i``. Values that are not numbers, and non-finite ones (a
+skipped update's), are left out. Without ``tensorboardX`` nothing changes. ``metrics.jsonl``
+stays the record of a run; the event files hold wall-clock times and are not results
+(``.gitignore`` keeps them out of ``results/``).
 
 A resumed run writes a new event file that starts with a purge marker at the first step it logs,
 so TensorBoard drops what an interrupted run had logged past the checkpoint it resumed from and
