@@ -22,6 +22,7 @@ suite runs the check, so no page can drift from the files.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import pkgutil
@@ -82,6 +83,15 @@ def block(folder: str, results: Path = RESULTS, *, link: str = "", images: bool 
 
 
 def _study_table(folder: str, path: Path) -> str | None:
+    """The study's ``plots.readme_table(path)``, computed once per state of the folder's files
+    (the studies table and the study's page both show it; bootstrap intervals take a while)."""
+    stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in Path(path).glob("*.json")))
+    return _table(folder, str(path), stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _table(folder: str, path: str, stamp: tuple) -> str | None:
+    path = Path(path)
     name = folder.split("/")[0].removesuffix("_full")
     try:
         plots = importlib.import_module(f"experiments.{name}.plots")
