@@ -54,6 +54,7 @@ from rnnjax.train.metrics import MetricsWriter, read_metrics
 from rnnjax.train.progress import Progress
 from rnnjax.train.state import TrainState
 from rnnjax.train.step import NonFiniteError, check_nonfinite_mode, describe_nonfinite
+from rnnjax.train.tensorboard import mirror
 
 PyTree = Any
 
@@ -156,6 +157,7 @@ def fit(
                 with _writing(workdir, intact):
                     wd.apply(workdir, ckpt, plan, config)
                     writer = MetricsWriter(workdir / wd.METRICS, resume_step=plan.start)
+                    writer = mirror(writer, workdir, start=plan.start)  # live curves, if installed
                 result = _train(step_fn, plan.state, batch_at, plan.start, writer=writer,
                                 ckpt=ckpt, intact=intact, **loop)
         except BaseException:
