@@ -3,7 +3,7 @@
 ::
 
     children = [Child("process 0", join, compute, (config0, workdir)), ...]
-    with Supervisor(children, join_timeout=30, address="node0:6000") as run:  # started, joined
+    with supervised(children, join_timeout=30, address="node0:6000", hosts=True) as run:
         write_json(workdir / "config.json", ...)                               # only now
         run()                   # let them compute; returns when every one has exited with 0
 
@@ -16,14 +16,14 @@ status and a stderr tail, and turned into one line naming the process and the ca
 
 - a child that exits, or is killed, before every child joined: :class:`UserError` at once;
 - children that have not all joined after ``join_timeout`` seconds: :class:`UserError`, which
-  says whether anything answers at the coordinator's address;
+  says, when the coordinator is elsewhere, whether anything answers at its address;
 - a child that exits with an error or is killed while computing: :class:`RunStopped` at the next
   poll (every 0.1 s); the other children are stopped (SIGTERM, then SIGKILL after 2 s).
 
 Nothing is written by the supervisor, and nothing is left behind: the payload travels on stdin,
 and a child whose supervisor dies exits within a second. The children's stderr is
 forwarded line by line, except the runtime's own log lines (glog format, gloo's connection
-lines, stack traces), which are kept for the diagnosis only.
+lines, stack traces) and the child's ``error:`` line, which are kept for the diagnosis only.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class _Running:
             line = raw.decode(errors="replace").rstrip("\n")
             self.tail.append(line)
             quiet = quiet or bool(re.match(r"^[EF]\d{4} ", line))  # the runtime is failing
-            if not quiet and not _NOISE.match(line):
+            if not quiet and not _NOISE.match(line) and not line.startswith("error: "):
                 print(line, file=sys.stderr, flush=True)
 
     def poll_joined(self) -> bool:
@@ -158,8 +158,10 @@ def answers(address: str, timeout: float = 1.0) -> bool:
 class Supervisor:
     """Start, join, run and watch the children; see the module docstring."""
 
-    def __init__(self, children: list[Child], *, join_timeout: float, address: str):
+    def __init__(self, children: list[Child], *, join_timeout: float, address: str,
+                 hosts: bool):
         self.children, self.join_timeout, self.address = children, join_timeout, address
+        self.hosts = hosts
         self.running: list[_Running] = []
 
     def __enter__(self) -> Callable[[], None]:
@@ -181,8 +183,8 @@ class Supervisor:
                 raise UserError(self._diagnosis() + " (before every process joined)")
             if time.monotonic() > deadline:
                 waiting = ", ".join(r.child.name for r in self.running if not r.joined)
-                where = ("something answers there, but not every process joined"
-                         if answers(self.address) else "nothing answers there")
+                where = ("not every process connected" if self.hosts or answers(self.address)
+                         else "nothing answers there")
                 raise UserError(f"{waiting} did not join the run at {self.address} within "
                                 f"{self.join_timeout:g} s: {where}")
             time.sleep(POLL_S)
@@ -217,10 +219,11 @@ class Supervisor:
 
 
 @contextmanager
-def supervised(children: list[Child], *, join_timeout: float,
-               address: str) -> Iterator[Callable[[], None]]:
-    """:class:`Supervisor` as a context manager function."""
-    with Supervisor(children, join_timeout=join_timeout, address=address) as run:
+def supervised(children: list[Child], *, join_timeout: float, address: str,
+               hosts: bool) -> Iterator[Callable[[], None]]:
+    """:class:`Supervisor` as a context manager function; ``hosts``: one of ``children`` serves
+    ``address`` (the coordinator), so its answering says nothing about the others."""
+    with Supervisor(children, join_timeout=join_timeout, address=address, hosts=hosts) as run:
         yield run
 
 
@@ -256,4 +259,9 @@ def _exit_when_orphaned(parent: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(_child_main(int(sys.argv[1])))
+    code = _child_main(int(sys.argv[1]))
+    if code:  # skip the runtime's exit handler: leaving it is a barrier the others never reach
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(0)

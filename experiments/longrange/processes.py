@@ -97,7 +97,8 @@ def session(config, workdir: Path, *, join_timeout: float | None = None,
                       (c, workdir)) for c in process_configs(config)]
     address = children[0].args[0].execution.coordinator
     timeout = JOIN_TIMEOUT_S if join_timeout is None else join_timeout
-    with supervised(children, join_timeout=timeout, address=address) as go:
+    hosts = any(c.args[0].execution.process_id == 0 for c in children)
+    with supervised(children, join_timeout=timeout, address=address, hosts=hosts) as go:
         yield lambda *_: go()
 
 
