@@ -16,7 +16,7 @@ import pytest
 
 from experiments import longrange
 from experiments.common import RunStopped, UserError
-from experiments.common.processes import cause
+from experiments.common.processes import Child, cause, supervised
 from experiments.longrange import processes
 
 
@@ -34,6 +34,49 @@ def fail_in_process_1(config, workdir):
     if config.execution.process_id == 1:
         raise UserError("only 0 devices available")
     time.sleep(120)
+
+
+def nothing(i):
+    pass
+
+
+def refuse_to_join(i):
+    if i == 1:
+        raise UserError("no such device")
+
+
+def die_while_computing(i):
+    if i == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(120)
+
+
+def _children(join, compute):
+    return [Child(f"process {i}", join, compute, (i,)) for i in range(2)]
+
+
+def test_a_killed_process_is_one_line_at_once():
+    """Without a JAX runtime: process 1 is killed while process 0 computes."""
+    t0 = time.monotonic()
+    with pytest.raises(RunStopped, match=r"^process 1 was killed by SIGKILL$"):
+        with supervised(_children(nothing, die_while_computing), join_timeout=60, address="h:1",
+                        hosts=True) as run:
+            run()
+    assert time.monotonic() - t0 < 60
+
+
+@pytest.mark.slow
+def test_the_supervisor_names_the_process_that_did_not_join():
+    with pytest.raises(UserError, match=r"^process 1: no such device \(before every process joined\)$"):
+        with supervised(_children(refuse_to_join, nothing), join_timeout=60, address="h:1",
+                        hosts=True):
+            pytest.fail("joined")
+    with pytest.raises(UserError, match=r"^process 0, process 1 did not join the run at h:1 within "
+                                        r"1 s: not every process connected$"):
+        with supervised(_children(time.sleep, nothing), join_timeout=1, address="h:1", hosts=True):
+            pytest.fail("joined")
+    with supervised(_children(nothing, nothing), join_timeout=60, address="h:1", hosts=True) as run:
+        run()
 
 
 def _config(**execution):
