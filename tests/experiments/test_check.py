@@ -127,3 +127,16 @@ def test_an_unreadable_file_is_one_row(tmp_path, capsys, content, reason):
     npz.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(check.Unreadable, match="not a readable .npz archive"):
         check.load(npz)
+
+
+def test_the_results_index_leaves_out_an_unreadable_index_in_one_line(tmp_path, capsys):
+    from experiments.__main__ import build_index
+
+    for name, content in (("hopfield", b"\xff{"), ("char_lm", b'{"title": "T", "headline": "h 1"}')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "index.json").write_bytes(content)
+    page = build_index(tmp_path)
+    assert "## T (`char_lm`)" in page and "hopfield" not in page
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{tmp_path / 'hopfield' / 'index.json'} left out of the index: cannot be read "
+                   "(UnicodeDecodeError)"]
