@@ -55,6 +55,7 @@ def _children(join, compute):
     return [Child(f"process {i}", join, compute, (i,)) for i in range(2)]
 
 
+@pytest.mark.slow
 def test_a_killed_process_is_one_line_at_once():
     """Without a JAX runtime: process 1 is killed while process 0 computes."""
     t0 = time.monotonic()
