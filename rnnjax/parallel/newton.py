@@ -119,8 +119,8 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
     cell = require_cell(cell, "newton_unroll")
     if jacobian not in JACOBIANS:
         raise ValueError(f"newton_unroll: jacobian must be one of {JACOBIANS}, got {jacobian!r}")
-    if damping is not None and not (np.isscalar(damping) and damping >= 0):
-        raise ValueError(f"newton_unroll: damping must be None or a number >= 0, got {damping!r}")
+    if damping is not None and not (np.isscalar(damping) and np.isreal(damping) and 0 <= damping < np.inf):
+        raise ValueError(f"newton_unroll: damping must be None or a finite number >= 0, got {damping!r}")
     if max_iters is not None and (isinstance(max_iters, bool)
                                   or not isinstance(max_iters, (int, np.integer)) or max_iters < 1):
         raise ValueError(f"newton_unroll: max_iters must be None or a positive int, got {max_iters!r}")

@@ -3,7 +3,7 @@ report has no rows."""
 
 import json
 
-from experiments.parallel.bench_readme import readme_block
+from benchmarks.parallel_readme import readme_block
 
 
 def report(platform, device, scale):
