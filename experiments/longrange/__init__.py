@@ -9,8 +9,8 @@ from experiments.longrange.run import run
 
 STUDY = Study(
     name="longrange", config=Config, presets=PRESETS, run=run, plot=plot, computes_only=is_worker,
-    tolerances={"loss": 0.2, "loss_over_baseline": 0.2, "steps_to_success": 0.5, "test_loss": 0.2,
-                "test_solved": 1.0, "final_log_jacobian": 0.2, "init_log_jacobian": 1e-3,
+    tolerances={"loss": 0.2, "loss_over_baseline": 0.2, "steps_to_success": 0.5, "steps": 0.5,
+                "test_loss": 0.2, "test_solved": 1.0, "final_log_jacobian": 0.2, "init_log_jacobian": 1e-3,
                 "init_lambda_max": 1e-2})
 
 
