@@ -248,7 +248,7 @@ class ExecutionConfig:
         if not self.coordinator and (self.num_processes > 1 or self.process_id):
             raise ValueError("--num-processes and --process-id need --coordinator")
         if not self.compute and (self.coordinator or self.local_processes > 1):
-            raise ValueError("--execution.compute False runs in one process (it trains nothing)")
+            raise ValueError("--execution.no-compute runs in one process (it trains nothing)")
         if self.process_id >= self.num_processes:
             raise ValueError(f"process_id must be < num_processes ({self.num_processes})")
 
@@ -290,9 +290,10 @@ class Config:
     machine) reuses when its settings match.
 
     Commands: ``python -m experiments.longrange --quick`` (a few minutes on 2 CPU cores);
+    ``--preset controls`` (the LRU block on adding and the uRNN on copy at T = 100, Adam 1e-3);
     ``--preset full --local-processes 2`` (rerun the same command to resume, also from committed
-    results; on a GPU the runs of a program are vmapped); ``--preset full --execution.compute
-    False`` rewrites the tables from the committed programs alone.
+    results; on a GPU the runs of a program are vmapped); ``--preset full --execution.no-compute``
+    rewrites the tables from the committed programs alone.
 
     Estimated cost of ``full`` (upper bounds: every run to its budget; a run that succeeds stops
     earlier). Cost is about linear in runs x updates x T; the earlier 2000-update protocol
@@ -337,4 +338,14 @@ PRESETS = {
         execution=ExecutionConfig(reuse_committed=False),
     ),
     "full": Config(),
+    # The two positive controls at T = 100 at a fixed rate (no rate search): does the LRU in its
+    # published block learn the adding problem, does the uRNN solve the copy task?
+    "controls": Config(
+        sweep=SweepConfig(
+            adding=TaskSweep(models=("lru_block",), lengths=(100,), seeds=3),
+            copy=TaskSweep(models=("urnn",), lengths=(100,), seeds=5)),
+        tune=TuneConfig(models=()),
+        train=TrainConfig(learning_rate=1e-3, n_test=256, checkpoint_every=100),
+        ablations=AblationConfig(kinds=()),
+    ),
 }

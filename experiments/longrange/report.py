@@ -308,7 +308,7 @@ def logistic_fit(x, y, iterations: int = 50) -> tuple[float, float, float] | Non
 
 def jacobian_relation(rows) -> str:
     """Per model family: the logistic slope of success on the initial log-Jacobian."""
-    runs = [r for r in select(rows, task="adding") if r["init_log_jacobian"] is not None]
+    runs = [r for r in select(rows, task="adding") if r.get("init_log_jacobian") is not None]
     parts = []
     for family, rs in by([{**r, "family": FAMILIES[r["model"]][0]} for r in runs],
                          "family").items():

@@ -37,7 +37,7 @@ def run(config: Config, workdir: Path) -> None:
     reused by a rerun on any machine when its settings match); its checkpoints are under the
     git-ignored ``runs/``. The tables are rewritten after every program (``"complete": false``
     until the last), so an interrupted sweep leaves usable partial results; with
-    ``--execution.compute False`` nothing is trained and the cells without a finished program
+    ``--execution.no-compute`` nothing is trained and the cells without a finished program
     are listed as not yet run. With several processes (:mod:`experiments.longrange.processes`)
     every process runs this function and process 0 alone writes.
     """
