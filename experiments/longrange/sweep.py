@@ -154,6 +154,8 @@ def train_group(config: Config, group: Group, workdir: Path | None,
                                                          tc.clip_norm))
 
     states = init_states(jnp.stack([k[0] for k in keys]), jnp.stack([k[1] for k in keys]))
+    # committed to a device, as a restored checkpoint is, so the step compiles once per program
+    states = jax.device_put(states, jax.local_devices()[0])
     test_key = data_key(config.seed, T)
     test_inputs, test_targets = eval_set(task, T, config.seed, tc.n_test)
     lyap_inputs = make_task(group.task, LYAPUNOV_LENGTH).sample(
