@@ -57,8 +57,8 @@ def _seeds(rows) -> str:
 
 
 def _ci(rows) -> str:
-    counts = sorted({len(rs) for rs in by(select(rows, ablation=rows[0]["ablation"]) or rows,
-                                          "task", "model", "T").values()})
+    counts = sorted({len(rs) for rs in by([r for r in rows if r["ablation"] != "tune"] or rows,
+                                          "task", "model", "T", "ablation").values()})
     levels = ", ".join(f"{level_text(median_ci(range(n))[3])} with {n}" for n in counts)
     return f"median and order-statistic interval over {_seeds(rows)} (coverage {levels})"
 
@@ -248,43 +248,64 @@ def ablations(rows, path: Path) -> bool:
 
 
 def lr_sweep(rows, grids, path: Path) -> bool:
-    """The rate search: fraction of tuning seeds that succeed against the peak learning rate,
-    one panel per (task, T); the chosen rate of each model starred (False: no data)."""
+    """The rate search against the peak learning rate, one column per (task, T): the fraction of
+    tuning seeds that succeed (top row, the criterion), and their median final loss / baseline
+    (bottom row, the tie-break when no rate succeeds); the chosen rate starred (False: no
+    data)."""
     tune = select(rows, ablation="tune")
     if not tune:
         return False
     cells = sorted({(r["task"], r["T"]) for r in tune}, key=lambda c: (TASKS.index(c[0]), c[1]))
     chosen = {(g["task"], g["T"], g["model"]): (g["lr"], g["recurrent_init"]) for g in grids}
-    fig, panels, spare = grid(len(cells), width=3.6, height=2.9, sharey=True)
-    for ax, (task, T) in zip(panels, cells, strict=True):
-        rs = select(tune, task=task, T=T, ablation="tune")
-        models = in_order(r["model"] for r in rs)
-        offset = offsets([(m, i) for m in models for i in INIT_LABELS], 0.03)
-        for (m, init), mrs in by(rs, "model", "recurrent_init").items():
-            g = by(mrs, "lr")
-            lrs = sorted(lr for (lr,) in g)
-            xs = [lr * offset[(m, init)] for lr in lrs]
-            ax.plot(xs, [success_ci(g[(lr,)])[0] for lr in lrs], marker="o", ms=3,
-                    ls="-" if init == "default" else "--", color=COLORS[m],
-                    label=LABELS[m] + INIT_LABELS[init])
-            if chosen.get((task, T, m)) is not None and chosen[(task, T, m)][1] == init:
-                lr = chosen[(task, T, m)][0]
-                ax.scatter([lr * offset[(m, init)]], [success_ci(g[(lr,)])[0]], marker="*",
-                           s=90, color=COLORS[m], edgecolors="k", linewidths=0.5, zorder=5)
-        ax.set_xscale("log")
-        ax.set_ylim(-0.05, 1.05)
-        ax.set_xlabel("peak learning rate")
-        ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
-        ax.grid(alpha=0.3, which="both")
+    n = len(cells)
+    fig, panels, spare = grid(2 * n, width=3.6, height=2.7, ncols=n)
+    for i, (task, T) in enumerate(cells):
+        _rate_panels(panels[i], panels[n + i], select(tune, task=task, T=T, ablation="tune"),
+                     task, T, chosen)
     panels[0].set_ylabel("tuning seeds that succeed")
+    panels[n].set_ylabel("median final loss / baseline")
     from matplotlib.lines import Line2D
     legend(fig, panels, spare, [Line2D([], [], color="k", marker="*", ls="", ms=9,
-                                       label="chosen rate (most successes, then fastest)")])
+                                       label="chosen rate (most successes, then fastest, "
+                                             "then lowest loss)")])
     budgets = sorted({r["budget"] for r in tune})
-    fig.suptitle("rate search: success within the tuning budget "
-                 f"({', '.join(map(str, budgets))} updates) per rate", fontsize=9)
+    fig.suptitle("rate search per task and T: tuning budgets "
+                 f"{', '.join(map(str, budgets))} updates", fontsize=9)
     save_figure(fig, path)
     return True
+
+
+def _rate_panels(ax, loss_ax, rs, task, T, chosen):
+    """One (task, T) of :func:`lr_sweep`: success fraction and median loss per rate."""
+    models = in_order(r["model"] for r in rs)
+    offset = offsets([(m, i) for m in models for i in INIT_LABELS], 0.03)
+    for (m, init), mrs in by(rs, "model", "recurrent_init").items():
+        g = by(mrs, "lr")
+        lrs = sorted(lr for (lr,) in g)
+        xs = [lr * offset[(m, init)] for lr in lrs]
+        kw = {"ls": "-" if init == "default" else "--", "color": COLORS[m], "marker": "o",
+              "ms": 3}
+        ax.plot(xs, [success_ci(g[(lr,)])[0] for lr in lrs], label=LABELS[m] + INIT_LABELS[init],
+                **kw)
+        loss = [loss_ratio(g[(lr,)])[0] for lr in lrs]
+        loss_ax.plot(xs, [min(x, 10.0) if math.isfinite(x) else 10.0 for x in loss], **kw)
+        best = chosen.get((task, T, m))
+        if best is not None and best[1] == init:
+            x = best[0] * offset[(m, init)]
+            ax.scatter([x], [success_ci(g[(best[0],)])[0]], marker="*", s=90, color=COLORS[m],
+                       edgecolors="k", linewidths=0.5, zorder=5)
+            y = loss_ratio(g[(best[0],)])[0]
+            loss_ax.scatter([x], [min(y, 10.0) if math.isfinite(y) else 10.0], marker="*", s=90,
+                            color=COLORS[m], edgecolors="k", linewidths=0.5, zorder=5)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
+    loss_ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
+    loss_ax.set_yscale("log")
+    plain_log_y(loss_ax)
+    for a in (ax, loss_ax):
+        a.set_xscale("log")
+        a.set_xlabel("peak learning rate")
+        a.grid(alpha=0.3, which="both")
 
 
 def success_vs_sequences(rows, path: Path) -> bool:

@@ -187,9 +187,10 @@ class Context:
         """Why a cell has no runs (None when it has)."""
         if select(self.rows, task=task, ablation=ablation, model=model, T=T):
             return None
+        name = ablation_label(model, ablation)
         if (task, T, model, ablation) in self.pending:
-            return f"{LABELS[model]} at T = {T} not yet run"
-        return f"{LABELS[model]} at T = {T} not in this sweep"
+            return f"{name} at T = {T} not yet run"
+        return f"{name} at T = {T} not in this sweep"
 
     def exhausted(self, task, T, model, ablation=None) -> str:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, rates 1e-05 … 0.1 (9)``."""
@@ -260,7 +261,8 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
     """Truncated BPTT of k steps cannot learn when no marker lies in the last k steps, while
     full BPTT on the same task learns; and, as measured, k on the plain adding problem."""
     out = []
-    for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_late_k{k}"}):
+    for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_late_k{k}"}
+                    | {c[2] for c in ctx.pending if c[3] == f"tbptt_late_k{k}" and c[1] == T}):
         cut = _median(ctx.rows, "adding_late", m, T, f"tbptt_late_k{k}")
         full = _median(ctx.rows, "adding_late", m, T, "late_full")
         why = [w for a in ("late_full", f"tbptt_late_k{k}")
@@ -274,7 +276,7 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):
         cut = _median(ctx.rows, "adding", m, T, f"tbptt_k{k}")
         full = _median(ctx.rows, "adding", m, T)
-        if math.isfinite(cut):
+        if math.isfinite(cut) and math.isfinite(full):
             out.append(f"As measured on the plain adding problem (its second marker falls in the "
                        f"last {k} steps in {2 * k / T:.0%} of sequences), {LABELS[m]}, T = {T}: "
                        f"k = {k} {_fmt(cut)} vs full BPTT {_fmt(full)}: truncation there is "
@@ -358,15 +360,15 @@ def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | N
                     | {p["T"] for p in pending if p["task"] == "adding"})
     copy = sorted({r["T"] for r in select(rows, task="copy")}
                   | {p["T"] for p in pending if p["task"] == "copy"})
-    out = [hochreiter(ctx, T) for T in adding]
-    out += [learns(ctx, "Le et al. 2015 (IRNN learns, SGD + clipping)", "adding", "irnn_sgd", T)
-            for T in adding]
-    out += [learns(ctx, "Le et al. 2015 (IRNN learns, Adam)", "adding", "irnn", T)
-            for T in adding]
-    out += [tallec(ctx, T) for T in adding]
-    out += [learns(ctx, "Orvieto et al. 2023 (LRU block learns)", "adding", "lru_block", T)
-            for T in adding]
-    out += [arjovsky(ctx, T) for T in copy]
+    out = _merged([(T, hochreiter(ctx, T)) for T in adding])
+    out += _merged([(T, learns(ctx, "Le et al. 2015 (IRNN learns, SGD + clipping)", "adding",
+                               "irnn_sgd", T)) for T in adding])
+    out += _merged([(T, learns(ctx, "Le et al. 2015 (IRNN learns, Adam)", "adding", "irnn", T))
+                    for T in adding])
+    out += _merged([(T, tallec(ctx, T)) for T in adding])
+    out += _merged([(T, learns(ctx, "Orvieto et al. 2023 (LRU block learns)", "adding",
+                               "lru_block", T)) for T in adding])
+    out += _merged([(T, arjovsky(ctx, T)) for T in copy])
     if k is not None:
         late = sorted({r["T"] for r in rows if r["task"] == "adding_late"}
                       | {p["T"] for p in pending if p["task"] == "adding_late"})
@@ -375,6 +377,16 @@ def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | N
     out.append(at_constant(rows, adding, n_test))
     out.append(jacobian_relation(rows))
     return [s for s in out if s]
+
+
+def _merged(verdicts: list[tuple[int, str]]) -> list[str]:
+    """One claim's verdicts, those that differ only in T joined: ``T = 50, 100: not tested
+    (… at T = 50, 100 not yet run …)``."""
+    groups: dict[str, list[int]] = {}
+    for T, line in verdicts:
+        groups.setdefault(line.replace(f"T = {T}", "T = {T}"), []).append(T)
+    return [line.replace("T = {T}", "T = " + ", ".join(map(str, ts)))
+            for line, ts in groups.items()]
 
 
 def _legend(table: str) -> str:
