@@ -46,6 +46,7 @@ from experiments.longrange.summary import (
     select,
     success_ci,
 )
+from experiments.longrange.tasks import linear_floor
 
 
 def _seeds(rows) -> str:
@@ -133,7 +134,7 @@ def loss_vs_t(rows, path: Path) -> None:
         ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
         if task == "adding" and "lru" in models:
             ts = np.geomspace(min(lengths) / 1.25, max(lengths) * 1.25, 50)
-            ax.plot(ts, 1 - 2 / ts, color=COLORS["lru"], ls=":", lw=1,
+            ax.plot(ts, [linear_floor(t) for t in ts], color=COLORS["lru"], ls=":", lw=1,
                     label="best linear predictor, 1 - 2/T (the one-layer LRU's floor)")
         loss_y(ax, task)
         ax.set_ylabel("final test loss / baseline")

@@ -143,6 +143,22 @@ def make_task(name: str, T: int, margin: int = 20) -> Task:
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {name!r}")
 
 
+def linear_floor(T: float) -> float:
+    """The lowest loss / baseline of any predictor linear in the adding problem's inputs
+    (modern form): ``1 − 2/T``. A one-layer LRU with a linear readout is such a predictor.
+
+    Derivation. The inputs are values ``u_t ~ U[0, 1]`` (i.i.d., variance 1/12) and markers
+    ``m_t``, independent of the values; ``y = u_a + u_b`` with ``a`` uniform on the first half
+    and ``b`` on the second, so ``P(t ∈ {a, b}) = 2/T`` for every t. Then
+    ``Cov(y, u_t) = P(t ∈ {a, b}) (E u² − (E u)²) = (2/T)(1/12)``, and
+    ``Cov(y, m_t) = E[m_t E(y | a, b)] − E y E m_t = E m_t − E m_t = 0`` since ``E(y | a, b) = 1``;
+    values and markers are uncorrelated. The best linear predictor's mean squared error is
+    ``Var y − Σ_t Cov(y, u_t)² / Var u_t = 1/6 − T (2/(12T))² · 12 = 1/6 − 1/(3T)``, i.e.
+    ``(1/6)(1 − 2/T)``: the constant's loss (the baseline 1/6) times ``1 − 2/T``.
+    """
+    return 1.0 - 2.0 / T
+
+
 def data_key(seed: int, T: int) -> jax.Array:
     """The key of length ``T``'s fixed data (test sets, training set, Lyapunov input) at ``seed``."""
     return jax.random.fold_in(jax.random.key(seed + 10_007), T)

@@ -444,3 +444,32 @@ def test_summary_rows_carry_the_constant_predictions_loss_on_the_runs_test_set(t
         assert abs(expected - 1) > 1e-3  # a small test set: the ratio is not 1
     assert row["constant_loss_over_baseline"] == pytest.approx(expected, rel=1e-5)
     assert row["loss_over_baseline"] == pytest.approx(0.5)
+
+
+def test_the_best_linear_predictor_of_the_adding_problem_reaches_1_minus_2_over_t(key):
+    """Least squares of y on every input (values, markers, a constant) over many sequences:
+    its mean squared error / (1/6) is the closed form 1 - 2/T."""
+    from rnnjax.tasks import adding
+
+    T, n = 10, 100_000
+    d = adding.batch(key=key, batch_size=n, length=T)
+    X = np.concatenate([np.asarray(d.inputs, np.float64).reshape(n, 2 * T), np.ones((n, 1))], 1)
+    y = np.asarray(d.targets, np.float64)
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    assert np.mean((X @ coef - y) ** 2) * 6 == pytest.approx(tasks.linear_floor(T), abs=0.01)
+    assert tasks.linear_floor(T) == pytest.approx(0.8)
+
+
+def test_adding_late_puts_no_marker_in_the_last_k_steps(key):
+    """adding_late: one marker in [0, T/2), one in [T/2, T - k), the target their values' sum;
+    every allowed second position occurs."""
+    T, k, n = 20, 6, 4000
+    x, y = (np.asarray(a) for a in tasks.late_adding(key, n, T, k))
+    first, second = (np.argmax(x[:, :T // 2, 1], 1),
+                     T // 2 + np.argmax(x[:, T // 2:, 1], 1))
+    assert np.all(x[:, :, 1].sum(1) == 2) and np.all(x[:, T - k:, 1] == 0)
+    assert set(second) == set(range(T // 2, T - k)) and first.max() < T // 2
+    np.testing.assert_allclose(y, x[np.arange(n), first, 0] + x[np.arange(n), second, 0],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="adding_late needs"):
+        tasks.late_adding(key, 1, T, T)
