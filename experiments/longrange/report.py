@@ -10,7 +10,8 @@ data show:
   what was exhausted for the model that did not do what the claim says: its budget in updates
   and the rates searched (with a note when the chosen rate is still at an edge of the grid).
   **not tested**: a cell the claim needs has no runs (``not yet run`` when it is planned but
-  missing from the results; ``not in this sweep`` when the config does not run it), or the
+  missing from the results; ``not in this sweep`` when the config does not run it; a claim
+  none of whose models this sweep runs is left out), or the
   copy task's positive control (the uRNN) did not solve that T, so a failure of the other
   models there would say nothing about them.
 
@@ -203,6 +204,8 @@ class Context:
 
 def _verdict(claim: str, T: int, why_not_tested: list[str], holds: bool, detail: str,
              failed: list[str]) -> str:
+    if why_not_tested and all(w.endswith("not in this sweep") for w in why_not_tested):
+        return ""  # a claim about models this sweep does not run
     if why_not_tested:
         return f"{claim}, T = {T}: not tested ({'; '.join(why_not_tested)})."
     if holds:
@@ -368,6 +371,8 @@ def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | N
     out += _merged([(T, tallec(ctx, T)) for T in adding])
     out += _merged([(T, learns(ctx, "Orvieto et al. 2023 (LRU block learns)", "adding",
                                "lru_block", T)) for T in adding])
+    out += _merged([(T, learns(ctx, "Arjovsky et al. 2016 (the uRNN solves the copy task: the "
+                               "positive control)", "copy", "urnn", T)) for T in copy])
     out += _merged([(T, arjovsky(ctx, T)) for T in copy])
     if k is not None:
         late = sorted({r["T"] for r in rows if r["task"] == "adding_late"}
@@ -384,6 +389,8 @@ def _merged(verdicts: list[tuple[int, str]]) -> list[str]:
     (… at T = 50, 100 not yet run …)``."""
     groups: dict[str, list[int]] = {}
     for T, line in verdicts:
+        if not line:
+            continue
         groups.setdefault(line.replace(f"T = {T}", "T = {T}"), []).append(T)
     return [line.replace("T = {T}", "T = " + ", ".join(map(str, ts)))
             for line, ts in groups.items()]
