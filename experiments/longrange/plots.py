@@ -323,10 +323,10 @@ def success_vs_sequences(rows, path: Path) -> bool:
             m = m[0]
             batch, budget = rs[0]["batch_size"], max(r["budget"] for r in rs)
             wins = sorted(r["steps_to_success"] for r in rs if r["success"])
-            xs = [0] + [w * batch for w in wins] + [budget * batch]
+            xs = [batch] + [w * batch for w in wins] + [budget * batch]  # from the first update
             ys = [0] + [(i + 1) / len(rs) for i in range(len(wins))] + [len(wins) / len(rs)]
             ax.step(xs, ys, where="post", color=COLORS[m], label=LABELS[m], lw=1.3)
-        ax.set_xscale("symlog", linthresh=1e3)
+        ax.set_xscale("log")
         ax.set_ylim(-0.04, 1.04)
         ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
         ax.set_xlabel("training sequences seen")
