@@ -407,7 +407,8 @@ def headline(rows, complete: bool) -> str:
         if vals:
             parts.append(f"{LABELS[m]}: " + ", ".join(f"T={T}: {v:.3g}" for T, v in vals))
     note = "" if complete else " (partial sweep)"
-    return (f"{main[0]['task']}: final test loss / baseline (median over seeds){note} — "
+    return (f"{main[0]['task']}: test loss / baseline at success or at the budget (median over "
+            f"seeds){note} — "
             + "; ".join(parts))
 
 

@@ -320,6 +320,33 @@ def test_per_run_learning_rate_equals_adam_with_that_rate(key):
         np.testing.assert_allclose(params["w"][i], ref_params[i]["w"], rtol=1e-5, atol=1e-7)
 
 
+def test_the_sgd_row_is_clipped_sgd_with_its_rate(key):
+    """irnn_sgd trains with global-norm clipping then plain SGD (Le et al. 2015), same schedule."""
+    import jax
+    import optax
+
+    from experiments.longrange.plan import Member, optimizer_of
+    from experiments.longrange.sweep import optimizer, set_hyperparams
+
+    assert optimizer_of("irnn_sgd") == "sgd" and optimizer_of("irnn") == "adam"
+    config = lc.PRESETS["quick"]
+    opt = optimizer(config, "sgd", 50)
+    member = Member("irnn_sgd", 0, 0.3, "default", True, None)
+    params = {"w": jax.random.normal(key, (1, 4))}
+    state = set_hyperparams(jax.vmap(opt.init)(params), [member], 1.0)
+    ref = optax.chain(optax.clip_by_global_norm(1.0),
+                      optax.sgd(optax.cosine_decay_schedule(0.3, 50, alpha=0.1)))
+    ref_params = {"w": params["w"][0]}
+    ref_state = ref.init(ref_params)
+    for t in range(3):
+        g = {"w": 5.0 * jax.random.normal(jax.random.fold_in(key, t), (1, 4))}
+        u, state = jax.vmap(opt.update)(g, state, params)
+        params = optax.apply_updates(params, u)
+        ru, ref_state = ref.update({"w": g["w"][0]}, ref_state, ref_params)
+        ref_params = optax.apply_updates(ref_params, ru)
+    np.testing.assert_allclose(params["w"][0], ref_params["w"], rtol=1e-5)
+
+
 def test_run_dynamics_equals_a_numpy_jacobian_product(key):
     """log ||dh_T/dh_0|| of an Elman model equals log sigma_max of the float64 NumPy product of
     the per-step Jacobians diag(1 - h_t^2) W_h^T."""
