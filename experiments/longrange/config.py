@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Annotated
 
 import tyro
 
 from experiments.common import require_choice, require_positive, require_subset
 
-TASKS = ("adding", "adding_hs97", "copy")
-MODELS = ("elman", "irnn", "lstm_fb0", "lstm_fb1", "lstm_chrono", "gru", "lru", "mingru",
-          "minlstm")
-ABLATIONS = ("no_clip", "tbptt")
+TASKS = ("adding", "adding_hs97", "copy", "adding_late")
+MODELS = ("elman", "irnn", "irnn_sgd", "lstm_fb0", "lstm_fb1", "lstm_chrono", "gru", "lru",
+          "mingru", "minlstm", "lru_block", "mingru_block", "minlstm_block", "urnn")
+ABLATIONS = ("no_clip", "tbptt", "tbptt_late")
 RECURRENT_INITS = ("default", "gaussian")
+HEADLINE = ("lstm_fb1", "lstm_chrono", "gru", "irnn")
+
+
+def log_grid(low: float, high: float, per_decade: int = 2) -> tuple[float, ...]:
+    """``low, low 10^(1/per_decade), ..., high`` (rounded to 3 significant digits): the rate grid,
+    ``per_decade = 2`` giving steps of √10."""
+    n = round(math.log10(high / low) * per_decade)
+    return tuple(float(f"{low * 10 ** (i / per_decade):.3g}") for i in range(n + 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,12 +35,24 @@ class TaskSweep:
     """Sequence lengths T (for the copy task: the delay)."""
     seeds: int = 5
     """Runs per (model, T); seed s gives every model the same data (paired comparisons)."""
+    headline_models: tuple[str, ...] = ()
+    """Models that get ``headline_seeds`` seeds at ``headline_lengths`` (the headline cells)."""
+    headline_lengths: tuple[int, ...] = ()
+    """Lengths of the headline cells."""
+    headline_seeds: int = 10
+    """Seeds of a headline cell."""
 
     def __post_init__(self):
         require_subset("models", self.models, MODELS, allow_empty=True)
-        require_positive(self, "seeds")
+        require_subset("headline_models", self.headline_models, MODELS, allow_empty=True)
+        require_positive(self, "seeds", "headline_seeds")
         if any(t < 6 for t in self.lengths):
             raise ValueError(f"lengths must be values >= 6, got {self.lengths!r}")
+
+    def seeds_of(self, model: str, T: int) -> int:
+        """Seeds of the (model, T) cell."""
+        headline = model in self.headline_models and T in self.headline_lengths
+        return max(self.seeds, self.headline_seeds) if headline else self.seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,61 +60,89 @@ class SweepConfig:
     """The main sweep, one :class:`TaskSweep` per task."""
 
     adding: TaskSweep = TaskSweep(
-        models=("elman", "irnn", "lstm_fb0", "lstm_fb1", "lstm_chrono", "gru", "lru", "mingru",
-                "minlstm"), lengths=(50, 100, 200, 400, 800))
+        models=("elman", "irnn", "irnn_sgd", "lstm_fb0", "lstm_fb1", "lstm_chrono", "gru", "lru",
+                "lru_block", "mingru_block", "minlstm_block"), lengths=(50, 100, 200, 400, 800),
+        headline_models=HEADLINE, headline_lengths=(400, 800))
     """Adding problem, modern form (Le et al. 2015)."""
-    copy: TaskSweep = TaskSweep(models=("elman", "lstm_fb1", "lstm_chrono", "gru"),
-                                lengths=(100, 200, 500), seeds=3)
-    """Copy task (Arjovsky et al. 2016)."""
+    copy: TaskSweep = TaskSweep(models=("elman", "lstm_fb1", "lstm_chrono", "gru", "urnn"),
+                                lengths=(100, 200, 500))
+    """Copy task (Arjovsky et al. 2016); ``urnn`` is its positive control."""
     adding_hs97: TaskSweep = TaskSweep()
     """Adding problem, 1997 form (Hochreiter & Schmidhuber 1997)."""
 
     def tasks(self) -> dict[str, TaskSweep]:
         """The tasks that run, in ``TASKS`` order."""
-        return {t: getattr(self, t) for t in TASKS if getattr(self, t).models
-                and getattr(self, t).lengths}
+        return {t: getattr(self, t) for t in TASKS if t in ("adding", "adding_hs97", "copy")
+                and getattr(self, t).models and getattr(self, t).lengths}
 
 
 @dataclasses.dataclass(frozen=True)
 class TuneConfig:
-    """The learning-rate (and Elman recurrent-init) sweep that sets each tuned model's setting.
+    """The learning-rate (and Elman recurrent-init) search, per model, task and T.
 
-    Every (learning rate, init) of a tuned model runs at each of ``lengths`` on the adding
-    problem's seeds; the setting with the lowest mean over ``lengths`` of the median final
-    loss / baseline is then used for that model at every T, task and ablation.
+    Rule: every rate of ``learning_rates`` (and, for ``elman``, every init) runs ``seeds`` tuning
+    seeds (drawn apart from the headline seeds, so the rate is not chosen on the runs that report
+    it) for ``budget_fraction`` of that T's budget, stopping at success like every run. The
+    chosen setting has the most successes; ties go to the fewest median updates to success
+    (over the successes), then, when no setting succeeds, to the lowest median final loss /
+    baseline (non-finite: infinite). When the chosen rate is the grid's smallest or largest, the
+    grid is extended by one step beyond it (the grid's own ratio) and the rule applied again,
+    until the chosen rate is inside the grid or the next rate would leave ``[rate_floor,
+    rate_ceiling]`` (then the edge is reported).
     """
 
-    models: tuple[str, ...] = ("elman", "irnn", "lru", "mingru", "minlstm")
-    """Models whose learning rate is tuned (the others use ``train.learning_rate``)."""
-    lengths: tuple[int, ...] = (50, 100)
-    """Adding-problem lengths of the tuning runs (these runs are also the main sweep's there)."""
-    learning_rates: tuple[float, ...] = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
-    """Adam's peak learning rates tried."""
+    models: tuple[str, ...] = MODELS
+    """Models whose rate is tuned (the others use ``train.learning_rate``)."""
+    learning_rates: tuple[float, ...] = log_grid(1e-5, 1e-1)
+    """The initial grid: 1e-5 ... 1e-1 in steps of √10."""
+    rate_floor: float = 1e-8
+    """The grid is never extended below this rate."""
+    rate_ceiling: float = 1.0
+    """... nor above this one."""
+    seeds: int = 3
+    """Tuning seeds per (rate, init)."""
+    budget_fraction: float = 0.5
+    """Tuning budget as a fraction of the run's budget at that T."""
     elman_inits: tuple[str, ...] = RECURRENT_INITS
     """Recurrent inits tried for ``elman``: default (orthogonal) and gaussian (N(0, 1/H))."""
 
     def __post_init__(self):
         require_subset("tune.models", self.models, MODELS, allow_empty=True)
         require_subset("tune.elman_inits", self.elman_inits, RECURRENT_INITS)
-        require_positive(self, "learning_rates")
-        if self.models and not (self.learning_rates and self.lengths and self.elman_inits):
-            raise ValueError("tune needs learning_rates, lengths and elman_inits when it has models")
+        require_positive(self, "learning_rates", "seeds", "budget_fraction", "rate_floor",
+                         "rate_ceiling")
+        if self.models and not (self.learning_rates and self.elman_inits):
+            raise ValueError("tune needs learning_rates and elman_inits when it has models")
+        if self.budget_fraction > 1:
+            raise ValueError(f"tune.budget_fraction must be in (0, 1], got {self.budget_fraction}")
+        if not self.rate_floor <= min(self.learning_rates or (1,)) \
+                or not max(self.learning_rates or (0,)) <= self.rate_ceiling:
+            raise ValueError("tune.learning_rates must lie in [tune.rate_floor, tune.rate_ceiling]")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """How every run trains and is evaluated (the same for all models and every T)."""
+    """How every run trains and is evaluated (the same for all models).
+
+    Every run stops at its first evaluation with test loss <= ``success_ratio`` x baseline (its
+    parameters are frozen there) or at its budget, ``clip(budget_per_length x T, min_budget,
+    max_budget)`` updates (``--steps`` overrides it at every T).
+    """
 
     hidden_size: int = 32
     """Hidden units H of every model (so the LSTM has ~4x the Elman's recurrent parameters)."""
     batch_size: int = 32
     """Sequences per update."""
-    steps: int = 2000
-    """Updates per run, the same at every T (``--steps`` overrides it)."""
+    budget_per_length: int = 50
+    """Budget in updates per time step of T (the number of updates to success grows with T)."""
+    min_budget: int = 2000
+    """Smallest budget."""
+    max_budget: int = 20_000
+    """Largest budget."""
     learning_rate: float = 1e-2
-    """Adam's peak learning rate."""
+    """Adam's peak learning rate of a model that is not tuned."""
     lr_schedule: str = "cosine"
-    """constant, or cosine: decayed to 10 % of the peak over the run's updates."""
+    """constant, or cosine: decayed to 10 % of the peak over the budget."""
     clip_norm: float = 1.0
     """Global-norm gradient clipping threshold (Pascanu et al. 2013)."""
     data: str = "stream"
@@ -103,20 +152,34 @@ class TrainConfig:
     n_test: int = 500
     """Fixed test sequences per (task, T), the same for every model and seed."""
     eval_every: int = 100
-    """Evaluate the test loss every this many updates (the learning curves' resolution)."""
+    """Evaluate the test loss (and the stopping criterion) every this many updates."""
     checkpoint_every: int = 500
-    """Checkpoint every this many updates; rerunning the same command resumes."""
+    """Checkpoint every this many updates (a multiple of eval_every); a program whose runs have
+    all succeeded stops at the next checkpoint. Rerunning the same command resumes."""
     success_ratio: float = 0.1
     """A run succeeds at its first evaluation with test loss <= success_ratio x baseline."""
+    tbptt_truncation: int = 20
+    """Steps backpropagated by the truncated-BPTT ablations; adding_late puts its second marker
+    in [T/2, T - tbptt_truncation)."""
 
     def __post_init__(self):
         require_choice("train.lr_schedule", self.lr_schedule, ("constant", "cosine"))
         require_choice("train.data", self.data, ("stream", "fixed"))
-        require_positive(self, "hidden_size", "batch_size", "steps", "learning_rate", "clip_norm",
-                         "n_train", "n_test", "eval_every", "checkpoint_every", "success_ratio")
+        require_positive(self, "hidden_size", "batch_size", "budget_per_length", "min_budget",
+                         "max_budget", "learning_rate", "clip_norm", "n_train", "n_test",
+                         "eval_every", "checkpoint_every", "success_ratio", "tbptt_truncation")
         if self.data == "fixed" and self.n_train < self.batch_size:
             raise ValueError(f"train.n_train ({self.n_train}) must be >= train.batch_size "
                              f"({self.batch_size}) with train.data=fixed")
+        if self.checkpoint_every % self.eval_every:
+            raise ValueError(f"train.checkpoint_every ({self.checkpoint_every}) must be a "
+                             f"multiple of train.eval_every ({self.eval_every})")
+        if self.min_budget > self.max_budget:
+            raise ValueError("train.min_budget must be <= train.max_budget")
+
+    def budget(self, T: int) -> int:
+        """Updates a run at length T may take."""
+        return int(min(max(self.budget_per_length * T, self.min_budget), self.max_budget))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,16 +187,17 @@ class AblationConfig:
     """Variants of some models on the adding problem, over the main sweep's seeds.
 
     The forget-gate ablation (b_f = 0 vs 1 vs chrono) is the main sweep's three LSTM models.
+    ``tbptt`` backpropagates through the last ``train.tbptt_truncation`` steps on the adding
+    problem (whose second marker may fall inside that window); ``tbptt_late`` does so on
+    ``adding_late``, whose second marker lies in [T/2, T - k), next to full BPTT on the same task.
     """
 
     kinds: tuple[str, ...] = ABLATIONS
-    """no_clip (clipping off), tbptt (backprop through the last tbptt_truncation steps)."""
+    """no_clip (clipping off), tbptt, tbptt_late (see above)."""
     models: tuple[str, ...] = ("elman", "lstm_fb1")
-    """The models ablated (each with its tuned setting)."""
+    """The models ablated (each with its rate at that T)."""
     lengths: tuple[int, ...] = (100, 400)
-    """Adding-problem lengths T of the ablation runs (tbptt only where tbptt_truncation < T/2)."""
-    tbptt_truncation: int = 20
-    """Steps backpropagated by the truncated-BPTT ablation."""
+    """Adding-problem lengths T of the ablation runs (tbptt only where the truncation < T/2)."""
 
     def __post_init__(self):
         unknown = [k for k in self.kinds if k not in ABLATIONS]
@@ -141,7 +205,7 @@ class AblationConfig:
             raise ValueError(f"ablations.kinds must be among {','.join(ABLATIONS)}, "
                              f"got {','.join(self.kinds)}")
         require_subset("ablations.models", self.models, MODELS, allow_empty=True)
-        require_positive(self, "tbptt_truncation", "lengths")
+        require_positive(self, "lengths")
 
 
 _TOP = tyro.conf.arg(prefix_name=False)  # --local-processes, not --local-processes
@@ -165,6 +229,9 @@ class ExecutionConfig:
     """Processes of the multi-process run started with --coordinator."""
     process_id: Annotated[int, _TOP] = 0
     """This process's index, 0 .. num_processes - 1; only process 0 writes results."""
+    compute: bool = True
+    """False: train nothing; write the tables from the finished programs, every missing cell
+    marked "not yet run" (a full preset's state between sittings)."""
     reuse_committed: bool = True
     """Reuse a program's result file whose settings match even if this machine did not make it
     (a long sweep finished over several sittings and machines); False recomputes every program
@@ -180,6 +247,8 @@ class ExecutionConfig:
             raise ValueError(f"--coordinator must be HOST:PORT, got {self.coordinator!r}")
         if not self.coordinator and (self.num_processes > 1 or self.process_id):
             raise ValueError("--num-processes and --process-id need --coordinator")
+        if not self.compute and (self.coordinator or self.local_processes > 1):
+            raise ValueError("--execution.no-compute runs in one process (it trains nothing)")
         if self.process_id >= self.num_processes:
             raise ValueError(f"process_id must be < num_processes ({self.num_processes})")
 
@@ -193,36 +262,60 @@ def _host_port(address: str) -> bool:
 class Config:
     """LSTM versus Elman on long-range dependencies: the adding and copy problems swept over T.
 
-    Reproduces: the tanh RNN stays at the constant-prediction baseline once the lag reaches
-    T ≈ 100–200 while gated networks learn far below it (Hochreiter & Schmidhuber 1997; Le et al.
-    2015; Arjovsky et al. 2016); forget-gate bias 1 and chrono initialisation (Tallec & Ollivier
-    2018) help the LSTM; truncated BPTT shorter than the lag and training without gradient
-    clipping are the ablations. Linear recurrent cells (LRU, Orvieto et al. 2023; minGRU and
-    minLSTM, Feng et al. 2024) run under the same protocol. Every run also records the dynamics
-    at initialisation: log ||dh_T/dh_0|| on a test sequence (before and after training) and the
-    largest Lyapunov exponent of the driven network.
+    Claims tested: the tanh RNN stays at the constant-prediction baseline once the lag reaches
+    T ≈ 100–200 while gated networks learn far below it (Hochreiter & Schmidhuber 1997); the
+    IRNN learns the adding problem at long T (Le et al. 2015, SGD with gradient clipping; here
+    also with Adam); forget-gate bias 1 and chrono initialisation (Tallec & Ollivier 2018) help
+    the LSTM; on the copy task the LSTM stays near the memoryless baseline at long delays while
+    a unitary RNN solves it (Arjovsky et al. 2016; the uRNN is the positive control). Linear
+    recurrences run in their published residual blocks (LRU: Orvieto et al. 2023; minGRU and
+    minLSTM: Feng et al. 2024); the one-layer LRU, linear in its inputs, is an ablation whose
+    loss cannot go below the best linear predictor's. Truncated BPTT (k steps) and training
+    without clipping are ablations; ``adding_late`` puts the second marker in [T/2, T − k) so
+    truncation cannot see it. Every run also records the dynamics at initialisation
+    (log ||dh_T/dh_0||, the largest Lyapunov exponent).
 
-    Adding problem, modern form (Le et al. 2015): values U[0, 1], one marker in each half, target
-    their sum, MSE, baseline 1/6 (``adding_hs97``: the 1997 form, baseline 1/24, success = every
-    test sequence within 0.04). Copy task (Arjovsky et al. 2016): 10 symbols of 8 categories,
-    delay T, cross-entropy over all T + 20 steps, baseline 10 log 8 / (T + 20). Adam with
-    global-norm clipping; "loss" is the final loss on a fixed test set. The learning rate of the
-    tuned models (and the Elman recurrent init) is chosen by the ``tune`` sweep at short T.
+    Protocol: every run stops at success (test loss <= 0.1 x baseline, checked every
+    ``train.eval_every`` updates) or at its budget, which grows with T (``train.budget``); the
+    rate is searched per model, task and T on a log grid (``tune``), extended until the chosen
+    rate is inside it; the reported seeds are not the tuning seeds. Adding problem, modern form
+    (Le et al. 2015): values U[0, 1], one marker in each half, target their sum, MSE, baseline
+    1/6 (``adding_hs97``: the 1997 form, baseline 1/24, success = every test sequence within
+    0.04). Copy task (Arjovsky et al. 2016): 10 symbols of 8 categories, delay T, cross-entropy
+    over all T + 20 steps, baseline 10 log 8 / (T + 20).
 
-    Each (task, T, cell family, gradient path) is one jitted program whose leading axis holds its
-    runs (seeds, learning rates, initialisations, clipping on/off), sharded over a device mesh
-    when there are several devices, and resumed on its own; each finished program's result is a
-    file under ``programs/`` that a rerun (on any machine) reuses when its settings match.
+    Each (task, T, cell family, gradient path, stage) is one jitted program whose leading axis
+    holds its runs, sharded over a device mesh when there are several devices, and resumed on
+    its own; each finished program's result is a file under ``programs/`` that a rerun (on any
+    machine) reuses when its settings match.
 
-    Commands (cost is linear in runs x updates x T): ``python -m experiments.longrange --quick``;
+    Commands: ``python -m experiments.longrange --quick``;
+    ``--preset controls`` (the LRU block on adding and the uRNN on copy at T = 100, Adam 1e-3);
     ``--preset full --local-processes 2`` (rerun the same command to resume, also from committed
-    results). Each run records its wall-clock time in the workdir's ``timing.json``.
+    results; on a GPU the runs of a program are vmapped); ``--preset full --execution.no-compute``
+    rewrites the tables from the committed programs alone. Each run records its wall-clock
+    time in the workdir's ``timing.json``.
+
+    Estimated cost of ``full`` (upper bounds: every run to its budget; a run that succeeds stops
+    earlier). Cost is about linear in runs x updates x T; the earlier 2000-update protocol
+    measured about 5e7 run·update·steps per hour on 2 CPU cores (LSTM-sized cells). Budgets
+    2500, 5000, 10 000, 20 000, 20 000 at T = 50 ... 800 give sum(budget x T) = 2.66e7 per run
+    over the five T; so, per part, on 2 CPU cores:
+    rate search (11 adding models x 9+ rates x 3 seeds x half budget; the Elman network's two
+    inits double its share): about 4.3e9, ~90 h;
+    main adding sweep (11 models x 5 seeds, + 5 more seeds of the 4 headline models at T = 400,
+    800): about 1.9e9, ~40 h;
+    copy (5 models x 5 seeds at T + 20 = 120, 220, 520, and its rate search): about 1.2e9, ~25 h;
+    ablations (no_clip, tbptt, tbptt_late with its full-BPTT reference at T = 100, 400; 2
+    models x 5 seeds each): about 3.4e8, ~7 h.
+    On one GPU the runs of a program run together, so a program costs about its budget x T
+    sequential steps; the whole preset is then of the order of 10 GPU hours (not measured).
     """
 
     seed: int = 0
     """Every random draw of the study derives from it."""
     steps: int | None = None
-    """Updates per run, overriding train.steps (None: train.steps)."""
+    """Budget of every run at every T, overriding the train.budget rule (None: the rule)."""
     sweep: SweepConfig = SweepConfig()
     tune: TuneConfig = TuneConfig()
     train: TrainConfig = TrainConfig()
@@ -233,14 +326,27 @@ class Config:
 PRESETS = {
     "quick": Config(
         sweep=SweepConfig(
-            adding=TaskSweep(models=("elman", "irnn", "lstm_fb1", "lstm_chrono", "gru", "mingru"),
-                             lengths=(50, 100), seeds=3),
+            adding=TaskSweep(models=("elman", "irnn", "lstm_fb1", "gru"), lengths=(50, 100),
+                             seeds=3),
             copy=TaskSweep()),
-        tune=TuneConfig(models=("elman",), lengths=(50,), learning_rates=(1e-3, 1e-2)),
-        train=TrainConfig(steps=600, n_test=256, eval_every=50, checkpoint_every=300),
-        ablations=AblationConfig(kinds=("tbptt",), models=("lstm_fb1",), lengths=(100,),
-                                 tbptt_truncation=10),
+        tune=TuneConfig(models=("elman", "irnn", "lstm_fb1", "gru"),
+                        learning_rates=(1e-3, 1e-2), rate_floor=1e-4, rate_ceiling=1e-1,
+                        seeds=2, elman_inits=("default",)),
+        train=TrainConfig(budget_per_length=6, min_budget=300, max_budget=600, n_test=256,
+                          eval_every=50, checkpoint_every=100, tbptt_truncation=10),
+        ablations=AblationConfig(kinds=("tbptt", "tbptt_late"), models=("lstm_fb1",),
+                                 lengths=(100,)),
         execution=ExecutionConfig(reuse_committed=False),
     ),
     "full": Config(),
+    # The two positive controls at T = 100 at a fixed rate (no rate search): does the LRU in its
+    # published block learn the adding problem, does the uRNN solve the copy task?
+    "controls": Config(
+        sweep=SweepConfig(
+            adding=TaskSweep(models=("lru_block",), lengths=(100,), seeds=3),
+            copy=TaskSweep(models=("urnn",), lengths=(100,), seeds=5)),
+        tune=TuneConfig(models=()),
+        train=TrainConfig(learning_rate=1e-3, n_test=256, checkpoint_every=100),
+        ablations=AblationConfig(kinds=()),
+    ),
 }

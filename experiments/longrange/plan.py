@@ -1,15 +1,15 @@
-"""Which programs the sweep runs: the tuning stage, then the main sweep and its ablations.
+"""Which programs the sweep runs: per T, the rate search, then the runs that report.
 
 A *run* (:class:`Member`) is one model trained from one seed with one learning rate and
 recurrent init, clipped or not. A *program* (:class:`Group`) is one (task, T, cell family,
-gradient path): its runs share one step function, so they are stacked on a leading axis and
-trained by one jitted step per update (:mod:`experiments.longrange.sweep`).
+gradient path, stage): its runs share one step function, so they are stacked on a leading axis
+and trained by one jitted step per update (:mod:`experiments.longrange.sweep`).
 
-The sweep has two stages. The tuning stage (``config.tune``) runs every learning rate (and, for
-``elman``, every recurrent init) of the tuned models at short T; :func:`best_settings` then picks
-each tuned model's setting, and the main stage (:func:`main_groups`) runs every model at every T
-with its setting. Tuning runs that already use the chosen setting are the main sweep's runs at
-those T, so they are not repeated.
+At each T, shortest first, the sweep runs the rate search (``config.tune``, rounds of
+:func:`tune_groups`: the grid, then one more rate beyond an edge while the chosen rate sits on
+it; :func:`choose`), then the main sweep and its ablations at the chosen rates
+(:func:`main_groups`). Tuning seeds are ``TUNE_SEED + s``, apart from the reported seeds
+``0 .. n - 1``, so no reported run took part in choosing its own rate.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from experiments.common import num_steps
 from experiments.longrange.config import Config
 from experiments.longrange.tasks import MODELS
+
+TUNE_SEED = 1000  # tuning seeds are TUNE_SEED + s
 
 
 class Member(NamedTuple):
@@ -31,98 +34,196 @@ class Member(NamedTuple):
     lr: float
     init: str             # recurrent init: "default" (the model's own) or "gaussian"
     clip: bool
-    ablation: str | None  # None: the main sweep; "tune"; "no_clip"; "tbptt_k<k>"
+    ablation: str | None  # None: the main sweep; "tune"; "no_clip"; "tbptt_k<k>"; "late_full";
+    #                       "tbptt_late_k<k>"
 
 
 class Group(NamedTuple):
-    """One compiled program: a task, a T, a cell family, a gradient path (full or truncated)."""
+    """One compiled program: a task, a T, a cell family, a gradient path, a stage, a budget."""
 
     task: str
     T: int
     family: str
     tbptt: int | None
     members: tuple[Member, ...]
-    stage: str = "main"
+    stage: str = "main"   # "main", or "tune<r>" for round r of the rate search
+    budget: int = 0       # updates each run may take
 
     @property
     def name(self) -> str:
         cut = f"_tbptt{self.tbptt}" if self.tbptt else ""
-        tune = "_tune" if self.stage == "tune" else ""
+        tune = f"_{self.stage}" if self.stage != "main" else ""
         return f"{self.task}_T{self.T}_{self.family}{cut}{tune}"
 
 
 Setting = tuple[float, str]  # (learning rate, recurrent init)
+Cell = tuple[str, int, str]  # (task, T, model)
+
+
+def optimizer_of(model: str) -> str:
+    """``sgd`` for the IRNN row trained as Le et al. (2015) did, ``adam`` for every other."""
+    return "sgd" if model == "irnn_sgd" else "adam"
 
 
 def _by_family(members) -> dict[str, list[Member]]:
-    families: dict[str, list[Member]] = {}
+    out: dict[str, list[Member]] = {}
     for m in members:
-        families.setdefault(MODELS[m.model][0], []).append(m)
-    return families
+        out.setdefault(MODELS[m.model][0], []).append(m)
+    return out
 
 
-def tune_groups(config: Config) -> list[Group]:
-    """The tuning programs: every (learning rate, init) of each tuned model at each tuning T."""
-    tc, seeds = config.tune, range(config.sweep.adding.seeds)
-    members = [Member(m, s, lr, init, True, "tune")
-               for m in tc.models
-               for lr in tc.learning_rates
-               for init in (tc.elman_inits if m == "elman" else ("default",))
-               for s in seeds]
-    return [Group("adding", T, f, None, tuple(ms), "tune")
-            for T in sorted(tc.lengths) for f, ms in _by_family(members).items()]
+def budget(config: Config, T: int) -> int:
+    """A reported run's budget at T (``--steps`` overrides the rule at every T)."""
+    return num_steps(config, config.train.budget(T))
 
 
-def best_settings(config: Config, tune_results: dict[str, dict]) -> dict[str, Setting]:
-    """Each tuned model's (learning rate, init) with the lowest mean over the tuning T of the
-    median (over seeds) final test loss / baseline; a non-finite loss counts as infinite.
-
-    ``tune_results`` maps each tuning program's name to its result
-    (:func:`experiments.longrange.sweep.train_group`).
-    """
-    scores: dict[str, dict[Setting, list[float]]] = {}
-    for group in tune_groups(config):
-        result = tune_results[group.name]
-        final = np.asarray(result["test_loss"][-1], float) / result["baseline"]
-        final[~np.isfinite(final)] = math.inf
-        per: dict[tuple[str, Setting], list[float]] = {}
-        for m, x in zip(group.members, final, strict=True):
-            per.setdefault((m.model, (m.lr, m.init)), []).append(float(x))
-        for (model, setting), xs in per.items():
-            scores.setdefault(model, {}).setdefault(setting, []).append(float(np.median(xs)))
-    return {model: min(by_setting, key=lambda s: np.mean(by_setting[s]))
-            for model, by_setting in scores.items()}
+def tune_budget(config: Config, T: int) -> int:
+    """A tuning run's budget: ``tune.budget_fraction`` of :func:`budget`, rounded up to a whole
+    number of evaluations."""
+    every = config.train.eval_every
+    return int(math.ceil(config.tune.budget_fraction * budget(config, T) / every) * every)
 
 
-def setting_of(config: Config, best: dict[str, Setting], model: str) -> Setting:
-    """The (learning rate, init) a model trains with outside the tuning stage."""
-    return best.get(model, (config.train.learning_rate, "default"))
+def lengths(config: Config) -> list[int]:
+    """Every T that any task or ablation runs, shortest first."""
+    abl = config.ablations
+    return sorted({T for ts in config.sweep.tasks().values() for T in ts.lengths}
+                  | ({*abl.lengths} if abl.kinds and abl.models else set()))
 
 
-def main_groups(config: Config, best: dict[str, Setting]) -> list[Group]:
-    """The main sweep's and the ablations' programs, shortest T first (useful results early).
+def tuned_cells(config: Config, T: int) -> list[Cell]:
+    """The (task, T, model) cells at T whose rate is searched."""
+    return [(task, T, m) for task, ts in config.sweep.tasks().items() if T in ts.lengths
+            for m in ts.models if m in config.tune.models]
 
-    Adding-problem runs of a tuned model at a tuning T are left out: the tuning stage ran them.
-    """
-    abl, tuned = config.ablations, config.tune
-    tasks = config.sweep.tasks()
-    adding_seeds = range(config.sweep.adding.seeds)
-    lengths = sorted({T for ts in tasks.values() for T in ts.lengths}
-                     | ({*abl.lengths} if abl.kinds and abl.models else set()))
-    groups = []
-    for T in lengths:
-        for task, ts in tasks.items():
-            members = [] if T not in ts.lengths else [
-                Member(m, s, *setting_of(config, best, m), True, None)
-                for m in ts.models for s in range(ts.seeds)
-                if not (task == "adding" and T in tuned.lengths and m in tuned.models)]
-            if task == "adding" and T in abl.lengths and "no_clip" in abl.kinds:
-                members += [Member(m, s, *setting_of(config, best, m), False, "no_clip")
-                            for m in abl.models for s in adding_seeds]
-            groups += [Group(task, T, f, None, tuple(ms)) for f, ms in _by_family(members).items()]
-            k = abl.tbptt_truncation
-            if task == "adding" and T in abl.lengths and "tbptt" in abl.kinds and k < T // 2:
-                cut = [Member(m, s, *setting_of(config, best, m), True, f"tbptt_k{k}")
-                       for m in abl.models for s in adding_seeds]
-                groups += [Group(task, T, f, k, tuple(ms)) for f, ms in _by_family(cut).items()]
+
+def _inits(config: Config, model: str) -> tuple[str, ...]:
+    return config.tune.elman_inits if model == "elman" else ("default",)
+
+
+def grid_ratio(rates) -> float:
+    """The grid's step: its smallest ratio of neighbours (√10 when it has one rate)."""
+    r = sorted(set(rates))
+    return min(b / a for a, b in zip(r, r[1:], strict=False)) if len(r) > 1 else math.sqrt(10)
+
+
+def next_rate(config: Config, rates, chosen: float) -> float | None:
+    """The rate one grid step beyond ``chosen`` when it is the grid's smallest or largest, and
+    the step stays in ``[tune.rate_floor, tune.rate_ceiling]``; else None."""
+    r, step = sorted(set(rates)), grid_ratio(rates)
+    if chosen == r[0]:
+        new = float(f"{chosen / step:.3g}")
+        return new if new >= config.tune.rate_floor * (1 - 1e-9) else None
+    if chosen == r[-1]:
+        new = float(f"{chosen * step:.3g}")
+        return new if new <= config.tune.rate_ceiling * (1 + 1e-9) else None
+    return None
+
+
+def tune_groups(config: Config, T: int, extra: dict[Cell, list[Setting]],
+                round_: int) -> list[Group]:
+    """Round ``round_`` of the rate search at T: round 0 the whole grid for every tuned cell,
+    later rounds the settings in ``extra`` (one rate beyond an edge per cell)."""
+    tc = config.tune
+    members: dict[str, list[Member]] = {}
+    for cell in tuned_cells(config, T):
+        task, _, model = cell
+        settings = ([(lr, i) for lr in tc.learning_rates for i in _inits(config, model)]
+                    if round_ == 0 else extra.get(cell, []))
+        members.setdefault(task, []).extend(
+            Member(model, TUNE_SEED + s, lr, init, True, "tune")
+            for lr, init in settings for s in range(tc.seeds))
+    return [Group(task, T, f, None, tuple(ms), f"tune{round_}", tune_budget(config, T))
+            for task, ms in members.items() for f, ms in _by_family(ms).items()]
+
+
+def _score(rows) -> tuple:
+    """Sort key of a setting's tuning rows: most successes, fewest median updates to success,
+    lowest median final loss / baseline."""
+    wins = [r["steps_to_success"] for r in rows if r["success"]]
+    losses = [math.inf if r["loss_over_baseline"] is None else r["loss_over_baseline"]
+              for r in rows]
+    return (-len(wins), float(np.median(wins)) if wins else math.inf, float(np.median(losses)))
+
+
+def choose(rows) -> dict[Cell, Setting]:
+    """Each tuned cell's setting from its tuning rows (``ablation == "tune"``), by
+    :func:`_score`; ties go to the smaller rate."""
+    per: dict[Cell, dict[Setting, list[dict]]] = {}
+    for r in rows:
+        if r["ablation"] == "tune":
+            cell = (r["task"], r["T"], r["model"])
+            per.setdefault(cell, {}).setdefault((r["lr"], r["recurrent_init"]), []).append(r)
+    return {cell: min(by_setting, key=lambda s: (_score(by_setting[s]), s[0]))
+            for cell, by_setting in per.items()}
+
+
+def extensions(config: Config, rows, best: dict[Cell, Setting]) -> dict[Cell, list[Setting]]:
+    """The settings the next search round adds: for each cell whose chosen rate is at an edge
+    of the rates tried with its init, the next rate beyond (see :func:`next_rate`)."""
+    out = {}
+    for cell, (lr, init) in best.items():
+        tried = {r["lr"] for r in rows if r["ablation"] == "tune" and r["recurrent_init"] == init
+                 and (r["task"], r["T"], r["model"]) == cell}
+        new = next_rate(config, tried, lr)
+        if new is not None:
+            out[cell] = [(new, init)]
+    return out
+
+
+def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
+    """Per tuned cell: every (rate, init) tried with its tuning successes / seeds, the chosen
+    setting, and whether the chosen rate is at an edge of the rates tried (only when the grid
+    could not be extended further)."""
+    out = []
+    for cell, (lr, init) in best.items():
+        tried = [r for r in rows if r["ablation"] == "tune"
+                 and (r["task"], r["T"], r["model"]) == cell]
+        settings = sorted({(r["lr"], r["recurrent_init"]) for r in tried})
+        rates = sorted({s[0] for s in settings if s[1] == init})
+        out.append({
+            "task": cell[0], "T": cell[1], "model": cell[2], "lr": lr, "recurrent_init": init,
+            "optimizer": optimizer_of(cell[2]),
+            "grid": [{"lr": a, "recurrent_init": i,
+                      "successes": sum(r["success"] for r in tried
+                                       if (r["lr"], r["recurrent_init"]) == (a, i)),
+                      "seeds": sum((r["lr"], r["recurrent_init"]) == (a, i) for r in tried)}
+                     for a, i in settings],
+            "budget": max(r["budget"] for r in tried),
+            "at_edge": lr in (rates[0], rates[-1]) and len(rates) > 1})
+    return out
+
+
+def setting_of(config: Config, best: dict[Cell, Setting], cell: Cell) -> Setting:
+    """The (learning rate, init) a cell's reported runs train with."""
+    return best.get(cell, (config.train.learning_rate, "default"))
+
+
+def main_groups(config: Config, T: int, best: dict[Cell, Setting]) -> list[Group]:
+    """The main sweep's and the ablations' programs at T (ablations at adding's rate at T)."""
+    abl, k = config.ablations, config.train.tbptt_truncation
+    groups, B = [], budget(config, T)
+    adding = config.sweep.adding
+    for task, ts in config.sweep.tasks().items():
+        members = [] if T not in ts.lengths else [
+            Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
+            for m in ts.models for s in range(ts.seeds_of(m, T))]
+        if task == "adding" and T in abl.lengths and "no_clip" in abl.kinds:
+            members += [Member(m, s, *setting_of(config, best, (task, T, m)), False, "no_clip")
+                        for m in abl.models for s in range(adding.seeds)]
+        groups += [Group(task, T, f, None, tuple(ms), "main", B)
+                   for f, ms in _by_family(members).items()]
+    if T not in abl.lengths or k >= T // 2:
+        return groups
+
+    def ablated(task, tbptt, tag):
+        ms = [Member(m, s, *setting_of(config, best, ("adding", T, m)), True, tag)
+              for m in abl.models for s in range(adding.seeds)]
+        return [Group(task, T, f, tbptt, tuple(g), "main", B) for f, g in _by_family(ms).items()]
+
+    if "tbptt" in abl.kinds:
+        groups += ablated("adding", k, f"tbptt_k{k}")
+    if "tbptt_late" in abl.kinds:
+        groups += ablated("adding_late", None, "late_full") + ablated("adding_late", k,
+                                                                     f"tbptt_late_k{k}")
     return groups

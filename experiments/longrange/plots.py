@@ -1,7 +1,8 @@
 """Figures and the headline, from ``summary.json`` and ``curves.json`` only.
 
 Every point is the statistic of :mod:`experiments.longrange.summary`, as in the tables: the median
-over seeds with its 95 % bootstrap interval (success fractions: Wilson intervals).
+over seeds with its order-statistic interval, labelled with the coverage it reaches (success
+fractions: Wilson 95 % intervals).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from experiments.longrange.style import (
     INIT_LABELS,
     LABELS,
     TITLES,
+    ablation_label,
     diverged,
     diverged_handles,
     errorbar,
@@ -35,7 +37,16 @@ from experiments.longrange.style import (
     plain_log_y,
     t_axis,
 )
-from experiments.longrange.summary import by, learning_time, loss_ratio, select, success_ci
+from experiments.longrange.summary import (
+    by,
+    learning_time,
+    level_text,
+    loss_ratio,
+    median_ci,
+    select,
+    success_ci,
+)
+from experiments.longrange.tasks import linear_floor
 
 
 def _seeds(rows) -> str:
@@ -47,7 +58,10 @@ def _seeds(rows) -> str:
 
 
 def _ci(rows) -> str:
-    return f"median and 95 % bootstrap interval over {_seeds(rows)}"
+    counts = sorted({len(rs) for rs in by([r for r in rows if r["ablation"] != "tune"] or rows,
+                                          "task", "model", "T", "ablation").values()})
+    levels = ", ".join(f"{level_text(median_ci(range(n))[3])} with {n}" for n in counts)
+    return f"median and order-statistic interval over {_seeds(rows)} (coverage {levels})"
 
 
 def _tasks(rows) -> list[str]:
@@ -118,6 +132,10 @@ def loss_vs_t(rows, path: Path) -> None:
 
         groups, offset, lengths = _versus_t_panel(ax, rows, task, finite_median, models)
         ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
+        if task == "adding" and "lru" in models:
+            ts = np.geomspace(min(lengths) / 1.25, max(lengths) * 1.25, 50)
+            ax.plot(ts, [linear_floor(t) for t in ts], color=COLORS["lru"], ls=":", lw=1,
+                    label="best linear predictor, 1 - 2/T (the one-layer LRU's floor)")
         loss_y(ax, task)
         ax.set_ylabel("final test loss / baseline")
         ax.set_title(TITLES[task], fontsize=9)
@@ -172,12 +190,12 @@ def learning_time_vs_t(rows, path: Path) -> bool:
     drawn = [t for t in tasks if any(r["success"] for r in select(rows, task=t))]
     if not drawn:
         return False
-    budget = max(r["steps"] for r in rows)
+    budget = max(r["budget"] for r in select(rows))
     fig, panels, spare = grid(len(drawn), width=4.6, height=3.4)
     for ax, task in zip(panels, drawn, strict=True):
         _versus_t_panel(ax, rows, task, learning_time,
                         in_order(r["model"] for r in select(rows, task=task)))
-        ax.axhline(budget, color="gray", ls=":", lw=1, label=f"budget ({budget} updates)")
+        ax.axhline(budget, color="gray", ls=":", lw=1, label=f"largest budget ({budget} updates)")
         plain_log_y(ax)
         ax.set_ylabel("updates to success")
         ax.set_title(TITLES[task], fontsize=9)
@@ -193,7 +211,7 @@ def learning_time_vs_t(rows, path: Path) -> bool:
 def ablations(rows, path: Path) -> bool:
     """Adding problem: forget-gate initialisations, clipping off and truncated BPTT against T
     (False: no data)."""
-    adding = [r for r in rows if r["task"] == "adding"]
+    adding = [r for r in rows if r["task"] in ("adding", "adding_late")]
     abl = sorted({(r["model"], r["ablation"]) for r in adding
                   if r["ablation"] not in (None, "tune")})
     present = in_order(r["model"] for r in select(adding))
@@ -209,9 +227,9 @@ def ablations(rows, path: Path) -> bool:
     for m, a in variants:
         g = by([r for r in adding if r["model"] == m and r["ablation"] == a], "T")
         Ts = sorted(T for (T,) in g)
-        style, marker = {None: ("-", "o"), "no_clip": ("--", "s")}.get(a, (":", "^"))
-        label = LABELS[m] + ("" if a is None else {"no_clip": ", no clipping"}.get(
-            a, f", truncated BPTT (k = {a.removeprefix('tbptt_k')})"))
+        style, marker = {None: ("-", "o"), "no_clip": ("--", "s"), "late_full": ("-.", "D")}.get(
+            a, (":", "^" if str(a).startswith("tbptt_k") else "v"))
+        label = ablation_label(m, a)
         errorbar(ax, [T * offset[(m, a)] for T in Ts], [loss_ratio(g[(T,)]) for T in Ts],
                  fmt=style, marker=marker, color=COLORS[m], label=label)
     ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
@@ -220,41 +238,104 @@ def ablations(rows, path: Path) -> bool:
     ax.set_ylabel("final test loss / baseline")
     ax.set_title(TITLES["adding"], fontsize=9)
     legend(fig, panels, spare)
-    kinds = {a if a in (None, "no_clip") else "tbptt" for _, a in variants}
+    kinds = {a if a in (None, "no_clip", "late_full") else "tbptt" for _, a in variants}
     names = [text for k, text in ((None, "forget-gate initialisation (solid)"),
                                   ("no_clip", "no gradient clipping (dashed)"),
+                                  ("late_full", "adding_late, full BPTT (dash-dot)"),
                                   ("tbptt", "truncated BPTT (dotted)")) if k in kinds]
     fig.suptitle(f"ablations: {', '.join(names)}\n({_ci(adding)})", fontsize=9)
     save_figure(fig, path)
     return True
 
 
-def lr_sweep(rows, path: Path) -> bool:
-    """Final loss / baseline against the learning rate of each tuned model (False: no data)."""
+def lr_sweep(rows, grids, path: Path) -> bool:
+    """The rate search against the peak learning rate, one column per (task, T): the fraction of
+    tuning seeds that succeed (top row, the criterion), and their median final loss / baseline
+    (bottom row, the tie-break when no rate succeeds); the chosen rate starred (False: no
+    data)."""
     tune = select(rows, ablation="tune")
     if not tune:
         return False
-    lengths = sorted({r["T"] for r in tune})
-    fig, panels, spare = grid(len(lengths), width=4.2, height=3.4, sharey=True)
-    for ax, T in zip(panels, lengths, strict=True):
-        for (m, init), rs in by(select(tune, T=T, ablation="tune"), "model", "recurrent_init").items():
-            g = by(rs, "lr")
-            lrs = sorted(lr for (lr,) in g)
-            errorbar(ax, lrs, [loss_ratio(g[(lr,)]) for lr in lrs], marker="o",
-                     fmt="-" if init == "default" else "--", color=COLORS[m],
-                     label=LABELS[m] + INIT_LABELS[init])
-        ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
+    cells = sorted({(r["task"], r["T"]) for r in tune}, key=lambda c: (TASKS.index(c[0]), c[1]))
+    chosen = {(g["task"], g["T"], g["model"]): (g["lr"], g["recurrent_init"]) for g in grids}
+    n = len(cells)
+    fig, panels, spare = grid(2 * n, width=3.6, height=2.7, ncols=n)
+    for i, (task, T) in enumerate(cells):
+        _rate_panels(panels[i], panels[n + i], select(tune, task=task, T=T, ablation="tune"),
+                     task, T, chosen)
+    panels[0].set_ylabel("tuning seeds that succeed")
+    panels[n].set_ylabel("median final loss / baseline")
+    from matplotlib.lines import Line2D
+    legend(fig, panels, spare, [Line2D([], [], color="k", marker="*", ls="", ms=9,
+                                       label="chosen rate (most successes, then fastest, "
+                                             "then lowest loss)")])
+    budgets = sorted({r["budget"] for r in tune})
+    fig.suptitle("rate search per task and T: tuning budgets "
+                 f"{', '.join(map(str, budgets))} updates", fontsize=9)
+    save_figure(fig, path)
+    return True
+
+
+def _rate_panels(ax, loss_ax, rs, task, T, chosen):
+    """One (task, T) of :func:`lr_sweep`: success fraction and median loss per rate."""
+    models = in_order(r["model"] for r in rs)
+    offset = offsets([(m, i) for m in models for i in INIT_LABELS], 0.03)
+    for (m, init), mrs in by(rs, "model", "recurrent_init").items():
+        g = by(mrs, "lr")
+        lrs = sorted(lr for (lr,) in g)
+        xs = [lr * offset[(m, init)] for lr in lrs]
+        kw = {"ls": "-" if init == "default" else "--", "color": COLORS[m], "marker": "o",
+              "ms": 3}
+        ax.plot(xs, [success_ci(g[(lr,)])[0] for lr in lrs], label=LABELS[m] + INIT_LABELS[init],
+                **kw)
+        loss = [loss_ratio(g[(lr,)])[0] for lr in lrs]
+        loss_ax.plot(xs, [min(x, 10.0) if math.isfinite(x) else 10.0 for x in loss], **kw)
+        best = chosen.get((task, T, m))
+        if best is not None and best[1] == init:
+            x = best[0] * offset[(m, init)]
+            ax.scatter([x], [success_ci(g[(best[0],)])[0]], marker="*", s=90, color=COLORS[m],
+                       edgecolors="k", linewidths=0.5, zorder=5)
+            y = loss_ratio(g[(best[0],)])[0]
+            loss_ax.scatter([x], [min(y, 10.0) if math.isfinite(y) else 10.0], marker="*", s=90,
+                            color=COLORS[m], edgecolors="k", linewidths=0.5, zorder=5)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
+    loss_ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
+    loss_ax.set_yscale("log")
+    plain_log_y(loss_ax)
+    for a in (ax, loss_ax):
+        a.set_xscale("log")
+        a.set_xlabel("peak learning rate")
+        a.grid(alpha=0.3, which="both")
+
+
+def success_vs_sequences(rows, path: Path) -> bool:
+    """Fraction of seeds that have succeeded against the training sequences seen (updates x
+    batch size), one panel per (task, T), one line per model, each to its budget (False: no
+    data)."""
+    main = select(rows)
+    if not main:
+        return False
+    cells = sorted({(r["task"], r["T"]) for r in main}, key=lambda c: (TASKS.index(c[0]), c[1]))
+    fig, panels, spare = grid(len(cells), width=3.4, height=2.8, sharey=True)
+    for ax, (task, T) in zip(panels, cells, strict=True):
+        for m, rs in by(select(main, task=task, T=T), "model").items():
+            m = m[0]
+            batch, budget = rs[0]["batch_size"], max(r["budget"] for r in rs)
+            wins = sorted(r["steps_to_success"] for r in rs if r["success"])
+            xs = [batch] + [w * batch for w in wins] + [budget * batch]  # from the first update
+            ys = [0] + [(i + 1) / len(rs) for i in range(len(wins))] + [len(wins) / len(rs)]
+            ax.step(xs, ys, where="post", color=COLORS[m], label=LABELS[m], lw=1.3)
         ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_ylim(top=min(ax.get_ylim()[1], 10.0))  # intervals of runs that diverged
-        plain_log_y(ax)
-        ax.set_xlabel("Adam peak learning rate")
-        ax.set_title(f"adding problem, T = {T}", fontsize=9)
-        ax.grid(alpha=0.3, which="both")
-    panels[0].set_ylabel("final test loss / baseline")
+        ax.set_ylim(-0.04, 1.04)
+        ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
+        ax.set_xlabel("training sequences seen")
+        ax.grid(alpha=0.3)
+    for ax in panels[::3]:
+        ax.set_ylabel("fraction of seeds succeeded")
     legend(fig, panels, spare)
-    fig.suptitle(f"learning-rate sweep ({_ci(tune)}); the best setting of each model is used "
-                 "at every T", fontsize=9)
+    fig.suptitle(f"train to criterion: each line ends at its budget; success: {success_rule(rows)}",
+                 fontsize=9)
     save_figure(fig, path)
     return True
 
@@ -326,7 +407,8 @@ def headline(rows, complete: bool) -> str:
         if vals:
             parts.append(f"{LABELS[m]}: " + ", ".join(f"T={T}: {v:.3g}" for T, v in vals))
     note = "" if complete else " (partial sweep)"
-    return (f"{main[0]['task']}: final test loss / baseline (median over seeds){note} — "
+    return (f"{main[0]['task']}: test loss / baseline at success or at the budget (median over "
+            f"seeds){note} — "
             + "; ".join(parts))
 
 
@@ -334,17 +416,25 @@ def plot(workdir: Path) -> None:
     """Every figure and ``index.json``."""
     summary = read_json(workdir / "summary.json")
     rows, curves = summary["rows"], read_json(workdir / "curves.json")
-    if not rows:
+    pending = summary.get("not_yet_run", [])
+    if not rows and not pending:
         raise UserError(f"{workdir / 'summary.json'} has no rows: the sweep has not run yet")
+    if not rows:
+        write_index(workdir, title="LSTM versus Elman on long-range dependencies",
+                    headline=f"No run of this protocol has finished yet: {len(pending)} (task, T, "
+                             "model, variant) cells not yet run.", figures=[],
+                    tables=["summary.json", "curves.json"])
+        return
     figures = []
-    for task in sorted({r["task"] for r in rows}, key=TASKS.index):
+    for task in _tasks(select(rows)):
         learning_curves(rows, curves, task, workdir / f"curves_{task}.png")
         figures.append((f"curves_{task}.png", f"{task}: test loss / baseline through training, "
                                               "per T"))
     loss_vs_t(rows, workdir / "loss_vs_T.png")
     success_vs_t(rows, workdir / "success_vs_T.png")
-    figures += [("loss_vs_T.png", "final test loss / baseline vs T (median, 95 % bootstrap "
-                                  "interval over seeds; diverged runs on the top edge)"),
+    figures += [("loss_vs_T.png", "final test loss / baseline vs T (median and order-statistic "
+                                  "interval over seeds, its coverage in the title; diverged runs "
+                                  "on the top edge)"),
                 ("success_vs_T.png", "fraction of seeds reaching success vs T (Wilson interval)")]
     if learning_time_vs_t(rows, workdir / "learning_time_vs_T.png"):
         figures.append(("learning_time_vs_T.png", "learning time (updates to success) vs T, "
@@ -352,8 +442,12 @@ def plot(workdir: Path) -> None:
     if ablations(rows, workdir / "ablations.png"):
         figures.append(("ablations.png", "adding problem: forget-gate initialisation, "
                                          "clipping off and truncated BPTT, where run"))
-    if lr_sweep(rows, workdir / "lr_sweep.png"):
-        figures.append(("lr_sweep.png", "learning-rate (and Elman init) sweep of the tuned models"))
+    if success_vs_sequences(rows, workdir / "success_vs_sequences.png"):
+        figures.append(("success_vs_sequences.png", "fraction of seeds that succeeded against "
+                                                    "training sequences seen, per T"))
+    if lr_sweep(rows, summary.get("grids", []), workdir / "lr_sweep.png"):
+        figures.append(("lr_sweep.png", "rate search: tuning seeds that succeed per rate, "
+                                        "chosen rate starred, per task and T"))
     if dynamics(rows, workdir / "dynamics.png"):
         figures.append(("dynamics.png", "final loss / baseline against log ||dh_T/dh_0|| at "
                                         "initialisation, every run"))

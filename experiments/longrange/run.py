@@ -1,4 +1,4 @@
-"""Run the sweep: the tuning stage, then the main sweep; ``summary.json`` and ``curves.json``."""
+"""Run the sweep, T by T: the rate search, then the reported runs; ``summary.json``, ``curves.json``."""
 
 from __future__ import annotations
 
@@ -7,17 +7,25 @@ from pathlib import Path
 
 import jax
 
-from experiments.common import cached_part, num_steps, write_json
+from experiments.common import cached_part, read_json, write_json
+from experiments.common.parts import jsonable
 from experiments.longrange import processes
 from experiments.longrange.config import Config
-from experiments.longrange.plan import best_settings, main_groups, tune_groups
+from experiments.longrange.plan import (
+    choose,
+    extensions,
+    grids,
+    lengths,
+    main_groups,
+    tune_groups,
+)
 from experiments.longrange.summary import rows_and_curves
 from experiments.longrange.sweep import train_group
 
 
 def group_settings(config: Config, group) -> dict:
     """What one program's result depends on (not how it executes)."""
-    return {"seed": config.seed, "steps": num_steps(config, config.train.steps),
+    return {"seed": config.seed, "budget": group.budget,
             "train": dataclasses.asdict(config.train), "group": group.name,
             "members": [list(m) for m in group.members]}
 
@@ -28,9 +36,10 @@ def run(config: Config, workdir: Path) -> None:
     Each finished program's result is ``programs/<name>.json`` (committed with the results, and
     reused by a rerun on any machine when its settings match); its checkpoints are under the
     git-ignored ``runs/``. The tables are rewritten after every program (``"complete": false``
-    until the last), so an interrupted sweep leaves usable partial results. With several
-    processes (:mod:`experiments.longrange.processes`) every process runs
-    :func:`compute_share` and process 0 alone writes.
+    until the last), so an interrupted sweep leaves usable partial results; with
+    ``--execution.no-compute`` nothing is trained and the cells without a finished program
+    are listed as not yet run. With several processes (:mod:`experiments.longrange.processes`)
+    every process runs :func:`compute_share` and process 0 alone writes.
     """
     _run(config, workdir)
 
@@ -44,32 +53,67 @@ def compute_share(config: Config, workdir: Path) -> None:
 
 def _run(config: Config, workdir: Path) -> None:
     writer = not processes.is_worker(config)
-    results: dict[str, tuple] = {}  # program name -> (group, result)
+    multi = processes.is_multiprocess(config)
+    done: list[tuple] = []     # (group, result) of the finished programs
+    missing: list = []         # the groups without a result (compute=False)
+    best: dict = {}
 
-    def run_stage(groups, best):
+    def run_groups(groups) -> list[dict]:
+        rows = []
         for group in groups:
             result = _program(config, group, workdir, writer)
-            if writer:
-                results[group.name] = (group, result)
-                _write_tables(config, workdir, list(results.values()), best, complete=False)
+            if not writer:
+                continue
+            if result is None:
+                missing.append(group)
+                continue
+            done.append((group, result))
+            rows += rows_and_curves(config, group, result, best)[0]
+            _write_tables(config, workdir, done, missing, best, complete=False)
+        return rows
 
-    run_stage(tune_groups(config), {})
-    best = {}
-    if writer and config.tune.models:
-        best = best_settings(config, {n: r for n, (g, r) in results.items() if g.stage == "tune"})
-    if processes.is_multiprocess(config):
-        best = processes.share(best)
-    run_stage(main_groups(config, best), best)
+    for T in lengths(config):
+        round_, extra, tune_rows, searched = 0, {}, [], True
+        while True:
+            groups = tune_groups(config, T, extra, round_)
+            if multi:
+                groups = processes.share(groups)
+            if not groups:
+                break
+            before = len(missing)
+            tune_rows += run_groups(groups)
+            if len(missing) > before:  # the search at T cannot go on without its results
+                searched = False
+                break
+            chosen = choose(tune_rows) if writer else {}
+            best.update(chosen)
+            extra = extensions(config, tune_rows, chosen) if writer else {}
+            if multi:
+                extra = processes.share(extra)
+            if not extra:
+                break
+            round_ += 1
+        groups = main_groups(config, T, best)
+        if multi:
+            groups = processes.share(groups)
+        if searched:
+            run_groups(groups)
+        else:
+            missing.extend(groups)
     if writer:
-        _write_tables(config, workdir, list(results.values()), best, complete=True)
+        _write_tables(config, workdir, done, missing, best, complete=not missing)
 
 
 def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
-    """One program's result: reused, or trained (split over the processes when there are several)."""
+    """One program's result: reused, or trained (split over the processes when there are
+    several); None when ``execution.compute`` is off and there is no finished result."""
     if not writer:  # a worker: compute when process 0 does, write nothing
         if processes.announce(None):
             _train_split(config, group)
         return None
+    settings = group_settings(config, group)
+    if not config.execution.compute:
+        return _finished(workdir / "programs", group.name, settings)
     computed = []
 
     def compute():
@@ -79,23 +123,41 @@ def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
         processes.announce(True)
         return _train_split(config, group)
 
-    result = cached_part(workdir / "programs", group.name, group_settings(config, group), compute,
-                         compact=True,
+    result = cached_part(workdir / "programs", group.name, settings, compute, compact=True,
                          trust_committed=config.execution.reuse_committed)
     if processes.is_multiprocess(config) and not computed:
         processes.announce(False)
     return result
 
 
-def _write_tables(config: Config, workdir: Path, done, best, complete: bool) -> None:
+def _finished(folder: Path, name: str, settings: dict) -> dict | None:
+    """A committed program result whose settings match, else None."""
+    path = folder / f"{name}.json"
+    if not path.exists():
+        return None
+    saved = read_json(path)
+    return saved if saved.get("settings") == jsonable(settings) else None
+
+
+def _cells(groups) -> set[tuple]:
+    """The (task, T, model, ablation) cells of ``groups``."""
+    return {(g.task, g.T, m.model, m.ablation) for g in groups for m in g.members}
+
+
+def _write_tables(config: Config, workdir: Path, done, missing, best, complete: bool) -> None:
     rows, curves = [], []
     for group, result in done:
         r, c = rows_and_curves(config, group, result, best)
         rows += r
         curves += c
+    finished = _cells(g for g, _ in done)
+    pending = sorted(_cells(missing) - finished, key=lambda c: (c[1], c[0], c[2], c[3] or ""))
     write_json(workdir / "summary.json", {
         "complete": complete,
-        "tuned": {m: {"lr": lr, "init": init} for m, (lr, init) in best.items()},
+        "protocol": "train to criterion: stop at success or budget; a rate per model and T",
+        "grids": grids(config, rows, best),
+        "not_yet_run": [{"task": t, "T": T, "model": m, "ablation": a}
+                        for t, T, m, a in pending],
         "rows": rows})
     write_json(workdir / "curves.json", curves)
 

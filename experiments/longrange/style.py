@@ -15,21 +15,45 @@ import numpy as np
 from experiments.longrange.config import MODELS
 from experiments.longrange.summary import DIVERGED
 
-LABELS = {"elman": "Elman (tanh)", "irnn": "IRNN (ReLU, identity)", "lstm_fb0": "LSTM, b_f = 0",
+LABELS = {"elman": "Elman (tanh)", "irnn": "IRNN (ReLU, identity), Adam",
+          "irnn_sgd": "IRNN, SGD (Le et al.)", "lstm_fb0": "LSTM, b_f = 0",
           "lstm_fb1": "LSTM, b_f = 1", "lstm_chrono": "LSTM, chrono init", "gru": "GRU",
-          "lru": "LRU", "mingru": "minGRU", "minlstm": "minLSTM"}
-COLORS = {"elman": "tab:red", "irnn": "tab:orange", "lstm_fb0": "tab:cyan",
+          "lru": "LRU, one layer (linear in its inputs)", "mingru": "minGRU, one layer",
+          "minlstm": "minLSTM, one layer", "lru_block": "LRU block (2 layers)",
+          "mingru_block": "minGRU block (2 layers)", "minlstm_block": "minLSTM block (2 layers)",
+          "urnn": "uRNN (unitary)"}
+COLORS = {"elman": "tab:red", "irnn": "tab:orange", "irnn_sgd": "gold", "lstm_fb0": "tab:cyan",
           "lstm_fb1": "tab:blue", "lstm_chrono": "tab:purple", "gru": "tab:green",
-          "lru": "tab:brown", "mingru": "tab:olive", "minlstm": "tab:gray"}
+          "lru": "tab:brown", "mingru": "tab:olive", "minlstm": "tab:gray",
+          "lru_block": "sienna", "mingru_block": "darkolivegreen", "minlstm_block": "dimgray",
+          "urnn": "tab:pink"}
 # Panels of the success figure: models whose curves would otherwise sit on top of each other.
-GROUPS = (("Elman and IRNN", ("elman", "irnn")),
+GROUPS = (("Elman and IRNN", ("elman", "irnn", "irnn_sgd")),
           ("LSTM and GRU", ("lstm_fb0", "lstm_fb1", "lstm_chrono", "gru")),
-          ("linear recurrences", ("lru", "mingru", "minlstm")))
+          ("linear recurrences", ("lru", "mingru", "minlstm", "lru_block", "mingru_block",
+                                  "minlstm_block")),
+          ("unitary", ("urnn",)))
+ABLATION_LABELS = {"no_clip": ", no clipping", "late_full": ", adding_late, full BPTT"}
+
+
+def ablation_label(model: str, ablation: str | None) -> str:
+    """The legend / table label of a model's variant."""
+    if ablation is None:
+        return LABELS[model]
+    if ablation.startswith("tbptt_late_k"):
+        return LABELS[model] + f", adding_late, truncated BPTT (k = {ablation[12:]})"
+    if ablation.startswith("tbptt_k"):
+        return LABELS[model] + f", truncated BPTT (k = {ablation[7:]})"
+    return LABELS[model] + ABLATION_LABELS.get(ablation, f", {ablation}")
+
+
 INIT_LABELS = {"default": "", "gaussian": ", Gaussian W_h"}
 TITLES = {"adding": "adding problem (MSE, baseline 1/6)",
+          "adding_late": "adding, 2nd marker in [T/2, T - k) (baseline 1/6)",
           "adding_hs97": "adding problem, 1997 form (baseline 1/24)",
           "copy": "copy task (cross-entropy, baseline 10 log 8 / (T+20))"}
-LOG_LOSS = {"adding": True, "adding_hs97": True, "copy": False}  # copy: losses within 0.8-1.1
+# copy: losses within 0.8-1.1, a linear axis
+LOG_LOSS = {"adding": True, "adding_hs97": True, "copy": False, "adding_late": True}
 DIVERGED_LABEL = f"diverged (non-finite or > {DIVERGED:g} x baseline)"
 
 
@@ -107,8 +131,9 @@ def diverged_handles(partial: bool = False) -> list:
 
 
 def errorbar(ax, xs, stats, **kw):
-    """Points ``(value, low, high)`` with asymmetric error bars (none where the interval is nan)."""
-    s = np.array(stats, float).reshape(-1, 3)
+    """Points ``(value, low, high[, level])`` with asymmetric error bars (none where the interval
+    is nan)."""
+    s = np.array([tuple(x)[:3] for x in stats], float).reshape(-1, 3)
     err = np.array([s[:, 0] - s[:, 1], s[:, 2] - s[:, 0]])
     kw = {"capsize": 3, "ms": 4, **kw}
     ax.errorbar(xs, s[:, 0], yerr=None if np.all(np.isnan(err)) else err, **kw)

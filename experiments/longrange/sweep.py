@@ -20,30 +20,33 @@ import optax
 from jax.sharding import PartitionSpec as P
 
 import rnnjax.train as tr
-from experiments.common import UserError, num_steps
+from experiments.common import UserError
 from experiments.longrange.config import TASKS, Config
 from experiments.longrange.dynamics import LYAPUNOV_LENGTH, has_real_carry, run_dynamics
-from experiments.longrange.plan import Group, Member
+from experiments.longrange.plan import Group, Member, optimizer_of
 from experiments.longrange.tasks import data_key, eval_set, make_cell, make_task
 
 
-def optimizer(config: Config) -> optax.GradientTransformation:
-    """Global-norm clipping, then Adam with a per-run peak learning rate (constant, or cosine
-    decay to 10 % of it over the run).
+def optimizer(config: Config, kind: str, budget: int) -> optax.GradientTransformation:
+    """Global-norm clipping, then Adam (``kind="adam"``) or plain SGD (``"sgd"``, as Le et al.
+    2015 trained the IRNN), with a per-run peak learning rate (constant, or cosine decay to 10 %
+    of it over the run's ``budget``).
 
     ``adam(lr)`` is ``chain(scale_by_adam(), scale(-lr))``; here the schedule's shape and the
     peak rate are separate, and the peak rate and the clipping threshold are arrays in the
     optimiser state (``optax.inject_hyperparams``), so that runs with different rates, clipped or
     not, share one program along the sweep axis (set per run after initialisation by
-    :func:`set_hyperparams`; clipping "off" is an infinite threshold).
+    :func:`set_hyperparams`; clipping "off" is an infinite threshold). A run that has succeeded
+    has its rate set to 0 there (:func:`stop_at_success`).
     """
     tc = config.train
     shape = []
     if tc.lr_schedule == "cosine":
         shape = [optax.scale_by_schedule(optax.cosine_decay_schedule(
-            1.0, decay_steps=num_steps(config, tc.steps), alpha=0.1))]
+            1.0, decay_steps=budget, alpha=0.1))]
+    moments = [optax.scale_by_adam()] if kind == "adam" else []
     return optax.chain(optax.inject_hyperparams(optax.clip_by_global_norm)(max_norm=tc.clip_norm),
-                       optax.scale_by_adam(), *shape,
+                       *moments, *shape,
                        optax.inject_hyperparams(optax.scale)(step_size=-tc.learning_rate))
 
 
@@ -123,12 +126,12 @@ def train_group(config: Config, group: Group, workdir: Path | None,
     """
     members = list(group.members if members is None else members)
     tc = config.train
-    task = make_task(group.task, group.T)
+    task = make_task(group.task, group.T, tc.tbptt_truncation)
     models = {(m.model, m.init): task.model(make_cell(m.model, tc.hidden_size, group.T, m.init))
               for m in group.members}
     model = next(iter(models.values()))  # the family's step: any member's model computes it
-    opt = optimizer(config)
-    T, k, total = group.T, group.tbptt, num_steps(config, tc.steps)
+    opt = optimizer(config, optimizer_of(group.members[0].model), group.budget)
+    T, k, total = group.T, group.tbptt, group.budget
 
     def loss_fn(params, batch, key):
         inputs, targets = task.sample(key, tc.batch_size) if batch is None else batch
@@ -151,6 +154,8 @@ def train_group(config: Config, group: Group, workdir: Path | None,
                                                          tc.clip_norm))
 
     states = init_states(jnp.stack([k[0] for k in keys]), jnp.stack([k[1] for k in keys]))
+    # committed to a device, as a restored checkpoint is, so the step compiles once per program
+    states = jax.device_put(states, jax.local_devices()[0])
     test_key = data_key(config.seed, T)
     test_inputs, test_targets = eval_set(task, T, config.seed, tc.n_test)
     lyap_inputs = make_task(group.task, LYAPUNOV_LENGTH).sample(
@@ -170,24 +175,29 @@ def train_group(config: Config, group: Group, workdir: Path | None,
         states = jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], pad, 0)]), states)
         states = tr.sweep.shard(states, mesh)
 
-    @jax.jit
-    def evaluate(params):
+    def metrics_of(params):
         return jax.vmap(lambda p: task.metrics(model.apply(p, test_inputs)[1], test_targets))(params)
 
-    step = _step(config, tr.make_step(loss_fn, opt, jit=False), mesh)
+    evaluate = jax.jit(metrics_of)
+
+    def succeeded(params):
+        return success_of(group.task, metrics_of(params), task.baseline, tc.success_ratio)
+
+    step = _step(config, tr.make_step(loss_fn, opt, jit=False), mesh, succeeded)
     fit_config = {"group": group.name, "members": [list(m) for m in group.members],
                   "seed": config.seed, "train": {
                       f: v for f, v in dataclasses.asdict(tc).items() if f != "checkpoint_every"}}
     fit_config["train"]["steps"] = total
     if tc.lr_schedule == "constant":  # the number of updates may then grow on resumption
         del fit_config["train"]["steps"]
-    final, records = tr.fit(
-        step, states, _batches(config, task, T, test_key), num_steps=total,
-        workdir=None if workdir is None else workdir / group.name,
-        checkpoint_every=None if workdir is None else tc.checkpoint_every,
-        log_every=tc.eval_every, eval_fn=lambda s: evaluate(s.params), config=fit_config,
-        nonfinite="skip", description=f"{group.name} ({len(members)} runs)")
     n = len(members)  # the padding runs of a sharded sweep are dropped
+    final, records = _fit_until_success(
+        step, states, _batches(config, task, T, test_key), total=total,
+        workdir=None if workdir is None else workdir / group.name, every=tc.checkpoint_every,
+        log_every=tc.eval_every, eval_fn=lambda s: evaluate(s.params), config=fit_config,
+        done=lambda record: bool(np.all(np.asarray(success_of(
+            group.task, record, task.baseline, tc.success_ratio))[:n])),
+        description=f"{group.name} ({len(members)} runs)")
     after = dynamics(jax.tree.map(lambda x: x[:n], final.params), None)
     evals = [r for r in records if "test_loss" in r]
     metrics = sorted({key for r in evals for key in r if key.startswith("test_")})
@@ -226,18 +236,83 @@ def _batches(config: Config, task, T: int, test_key):
     return batch_at
 
 
-def _step(config: Config, single, mesh):
-    """One update of every run: vmapped, or the runs in turn (per device when sharded)."""
+def success_of(task: str, metrics, baseline: float, ratio: float):
+    """Per run: whether its test metrics meet the success criterion (test loss <= ratio x
+    baseline; for the 1997 adding form every test sequence solved)."""
+    if task == "adding_hs97":
+        return jnp.asarray(metrics["test_solved"]) >= 1.0
+    loss = jnp.asarray(metrics["test_loss"])
+    return jnp.isfinite(loss) & (loss <= ratio * baseline)
+
+
+def stop_at_success(update, succeeded, every: int):
+    """``update`` (stacked states, batch) -> (states, metrics) that stops each run at success.
+
+    Before the update that starts from step ``n`` (a multiple of ``every``, ``n > 0``: the steps
+    the test loss is logged at), ``succeeded(params)`` is evaluated; a run that succeeds, or
+    succeeded before, keeps its parameters and optimiser state, with its learning rate set to 0
+    in the state, which marks it as stopped (and is checkpointed with it, so a resumed program
+    stops the same runs). The steps are shared by all runs, so the evaluation is one branch of a
+    ``lax.cond`` taken at those steps only.
+    """
+    def step(states, batch):
+        n = states.step.reshape(-1)[0]
+        runs = states.step.shape[0]
+        rate = optax.tree_utils.tree_get(states.opt_state, "step_size")
+        won = jax.lax.cond((n > 0) & (n % every == 0), succeeded,
+                           lambda p: jnp.zeros((runs,), bool), states.params)
+        stopped = won | (rate == 0)
+        new, metrics = update(states, batch)
+
+        def keep(old, fresh):
+            return jnp.where(stopped.reshape((runs,) + (1,) * (old.ndim - 1)), old, fresh)
+
+        params, opt_state = jax.tree.map(keep, (states.params, states.opt_state),
+                                         (new.params, new.opt_state))
+        opt_state = optax.tree_utils.tree_set(opt_state, step_size=jnp.where(stopped, 0.0, rate))
+        return new._replace(params=params, opt_state=opt_state), metrics
+
+    return step
+
+
+def _fit_until_success(step, states, batches, *, total, workdir, every, done, **fit_kw):
+    """``tr.fit`` in pieces of ``every`` updates up to ``total``, stopping after the piece whose
+    last evaluation has every run successful (``done(record)``); ``(state, records)``.
+
+    A rerun resumes: it starts from the workdir's newest checkpoint (``tr.check_workdir``),
+    whose runs already stopped keep their zero rate.
+    """
+    target = every
+    if workdir is not None:
+        start = tr.check_workdir(workdir, states, num_steps=total, config=fit_kw["config"])
+        target = max(every, min(total, start))
+    records: dict[int, dict] = {}
+    while True:
+        target = min(target, total)
+        states, new = tr.fit(step, states, batches, num_steps=target, workdir=workdir,
+                             checkpoint_every=None if workdir is None else every,
+                             nonfinite="skip", **fit_kw)
+        records.update({r["step"]: r for r in new})
+        last = records[max(records)] if records else None
+        if target >= total or (last is not None and "test_loss" in last and done(last)):
+            return states, [records[s] for s in sorted(records)]
+        target += every
+
+
+def _step(config: Config, single, mesh, succeeded):
+    """One update of every run: vmapped, or the runs in turn (per device when sharded), each
+    run stopped at success (:func:`stop_at_success`)."""
+    every = config.train.eval_every
     if sweep_mode(config) == "vmap":
-        return tr.sweep.vmap_step(single, batch_axis=None)
-
-    def mapped(states, batch):
-        return jax.lax.map(lambda s: single(s, batch), states)
-
-    if mesh is not None:
-        mapped = jax.shard_map(mapped, mesh=mesh, in_specs=(P(tr.sweep.AXIS), P()),
-                               out_specs=P(tr.sweep.AXIS), check_vma=False)
-    return jax.jit(mapped, donate_argnums=(0,))
+        update = jax.vmap(single, in_axes=(0, None))
+    else:
+        def update(states, batch):
+            return jax.lax.map(lambda s: single(s, batch), states)
+    body = stop_at_success(update, succeeded, every)
+    if mesh is not None and sweep_mode(config) == "map":
+        body = jax.shard_map(body, mesh=mesh, in_specs=(P(tr.sweep.AXIS), P()),
+                             out_specs=P(tr.sweep.AXIS), check_vma=False)
+    return jax.jit(body, donate_argnums=(0,))
 
 
 def _count(tree) -> int:

@@ -13,9 +13,13 @@ import jax.numpy as jnp
 import rnnjax
 import rnnjax.train as tr
 from experiments.longrange.config import TASKS
+from rnnjax.cells.urnn import urnn
+from rnnjax.models import blocks
 from rnnjax.models.sequence import sequence_model
 from rnnjax.tasks import adding
 from rnnjax.tasks import copy as copy_task
+
+URNN_WIDTH = 4  # the uRNN has 4H complex units (128 at H = 32, the size Arjovsky et al. used)
 
 # model name -> (family, cell constructor (hidden_size, T) -> Cell). Models of one family share
 # the step function (they differ only in their initial parameters), so they share one program.
@@ -23,6 +27,8 @@ MODELS: dict[str, tuple[str, Callable[[int, int], rnnjax.Cell]]] = {
     "elman": ("elman", lambda h, t: rnnjax.cells.elman(h)),
     "irnn": ("irnn", lambda h, t: rnnjax.cells.elman(h, activation=jax.nn.relu,
                                                     recurrent_init="identity")),
+    "irnn_sgd": ("irnn_sgd", lambda h, t: rnnjax.cells.elman(h, activation=jax.nn.relu,
+                                                            recurrent_init="identity")),
     "lstm_fb0": ("lstm", lambda h, t: rnnjax.cells.lstm(h, forget_bias=0.0)),
     "lstm_fb1": ("lstm", lambda h, t: rnnjax.cells.lstm(h, forget_bias=1.0)),
     "lstm_chrono": ("lstm", lambda h, t: rnnjax.cells.lstm(h, chrono_t_max=t)),
@@ -30,6 +36,10 @@ MODELS: dict[str, tuple[str, Callable[[int, int], rnnjax.Cell]]] = {
     "lru": ("lru", lambda h, t: rnnjax.cells.lru(h, r_min=0.9, r_max=0.999, max_phase=math.pi / 10)),
     "mingru": ("mingru", lambda h, t: rnnjax.cells.mingru(h)),
     "minlstm": ("minlstm", lambda h, t: rnnjax.cells.minlstm(h)),
+    "lru_block": ("lru_block", lambda h, t: blocks.lru_block(h, n_layers=2)),
+    "mingru_block": ("mingru_block", lambda h, t: blocks.minrnn_block(h, kind="mingru")),
+    "minlstm_block": ("minlstm_block", lambda h, t: blocks.minrnn_block(h, kind="minlstm")),
+    "urnn": ("urnn", lambda h, t: urnn(URNN_WIDTH * h)),
 }
 
 
@@ -55,17 +65,39 @@ class Task(NamedTuple):
     constant: Callable[[jax.Array], jax.Array]  # inputs -> the memoryless prediction's outputs
 
 
-def make_task(name: str, T: int) -> Task:
-    """The adding problem (either form) or the copy task at length / delay ``T``.
+def late_adding(key: jax.Array, n: int, T: int, margin: int) -> tuple[jax.Array, jax.Array]:
+    """``n`` adding-problem sequences (modern form) whose second marker lies in ``[T/2, T −
+    margin)``: no marker falls in the last ``margin`` steps, so backpropagation truncated to
+    them cannot see either marked value. Inputs ``(n, T, 2)`` (value, marker), targets ``(n,)``.
+
+    The target is still the sum of two independent U[0, 1] values, so the baseline stays 1/6.
+    """
+    if not 0 < margin < T - T // 2:
+        raise ValueError(f"adding_late needs 0 < margin < T - T//2, got margin={margin}, T={T}")
+    k_values, k_first, k_second = jax.random.split(key, 3)
+    values = jax.random.uniform(k_values, (n, T))
+    first = jax.random.randint(k_first, (n, 1), 0, T // 2)
+    second = jax.random.randint(k_second, (n, 1), T // 2, T - margin)
+    t = jnp.arange(T).reshape(1, T)
+    marked = (t == first) | (t == second)
+    targets = jnp.sum(jnp.where(marked, values, 0.0), axis=-1)
+    return jnp.stack([values, marked.astype(values.dtype)], axis=-1), targets
+
+
+def make_task(name: str, T: int, margin: int = 20) -> Task:
+    """The adding problem (either form, or ``adding_late`` with the second marker in ``[T/2, T −
+    margin)``) or the copy task at length / delay ``T``.
 
     ``constant`` is the predictor whose expected loss is ``baseline``: the constant ``E y`` for
     the adding problem (1, or 0.5 in the 1997 form), and for the copy task blank with certainty
     until the recall steps, then uniform over the ``K`` symbols.
     """
-    if name in ("adding", "adding_hs97"):
-        form = "modern" if name == "adding" else "hs97"
+    if name in ("adding", "adding_hs97", "adding_late"):
+        form = "hs97" if name == "adding_hs97" else "modern"
 
         def sample(key, n):
+            if name == "adding_late":
+                return late_adding(key, n, T, margin)
             d = adding.batch(key=key, batch_size=n, length=T, form=form)
             return d.inputs, d.targets
 
@@ -111,6 +143,22 @@ def make_task(name: str, T: int) -> Task:
     raise ValueError(f"task must be one of {', '.join(TASKS)}, got {name!r}")
 
 
+def linear_floor(T: float) -> float:
+    """The lowest loss / baseline of any predictor linear in the adding problem's inputs
+    (modern form): ``1 − 2/T``. A one-layer LRU with a linear readout is such a predictor.
+
+    Derivation. The inputs are values ``u_t ~ U[0, 1]`` (i.i.d., variance 1/12) and markers
+    ``m_t``, independent of the values; ``y = u_a + u_b`` with ``a`` uniform on the first half
+    and ``b`` on the second, so ``P(t ∈ {a, b}) = 2/T`` for every t. Then
+    ``Cov(y, u_t) = P(t ∈ {a, b}) (E u² − (E u)²) = (2/T)(1/12)``, and
+    ``Cov(y, m_t) = E[m_t E(y | a, b)] − E y E m_t = E m_t − E m_t = 0`` since ``E(y | a, b) = 1``;
+    values and markers are uncorrelated. The best linear predictor's mean squared error is
+    ``Var y − Σ_t Cov(y, u_t)² / Var u_t = 1/6 − T (2/(12T))² · 12 = 1/6 − 1/(3T)``, i.e.
+    ``(1/6)(1 − 2/T)``: the constant's loss (the baseline 1/6) times ``1 − 2/T``.
+    """
+    return 1.0 - 2.0 / T
+
+
 def data_key(seed: int, T: int) -> jax.Array:
     """The key of length ``T``'s fixed data (test sets, training set, Lyapunov input) at ``seed``."""
     return jax.random.fold_in(jax.random.key(seed + 10_007), T)
@@ -122,12 +170,12 @@ def eval_set(task: Task, T: int, seed: int, n: int) -> tuple[jax.Array, jax.Arra
 
 
 @functools.cache
-def constant_loss(name: str, T: int, seed: int, n: int) -> float:
+def constant_loss(name: str, T: int, seed: int, n: int, margin: int = 20) -> float:
     """The loss of the task's ``constant`` prediction on its fixed test set (:func:`eval_set`).
 
     Its ratio to ``baseline`` is that test set's own sampling deviation: what a run that learns
     only the constant prediction scores, e.g. ``mean((y - 1)^2) / (1/6)`` for the adding problem.
     """
-    task = make_task(name, T)
+    task = make_task(name, T, margin)
     inputs, targets = eval_set(task, T, seed, n)
     return float(task.loss(task.constant(inputs), targets))

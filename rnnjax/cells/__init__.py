@@ -10,6 +10,12 @@ evaluate them in ``O(log T)`` parallel depth:
 
 - :func:`lru` — the Linear Recurrent Unit (Orvieto et al. 2023), complex diagonal, complex carry.
 - :func:`mingru`, :func:`minlstm` — minGRU and minLSTM (Feng et al. 2024).
+
+A unitary recurrence: :func:`urnn` — the uRNN (Arjovsky et al. 2016), complex carry, transition
+``W = D_3 R_2 F^{-1} D_2 Π R_1 F D_1`` unitary by construction, modReLU.
+
+Residual blocks of the linear cells (LRU, minGRU, minLSTM), as one cell each, are in
+:mod:`rnnjax.models.blocks`.
 """
 
 from rnnjax.cells.elman import ElmanParams, elman
@@ -18,6 +24,7 @@ from rnnjax.cells.lru import LRUParams, lru
 from rnnjax.cells.lstm import LSTMParams, LSTMState, lstm
 from rnnjax.cells.mingru import MinGRUParams, mingru
 from rnnjax.cells.minlstm import MinLSTMParams, minlstm
+from rnnjax.cells.urnn import URNNParams, urnn
 
 __all__ = ["ElmanParams", "GRUParams", "LRUParams", "LSTMParams", "LSTMState", "MinGRUParams",
-           "MinLSTMParams", "elman", "gru", "lru", "lstm", "mingru", "minlstm"]
+           "MinLSTMParams", "URNNParams", "elman", "gru", "lru", "lstm", "mingru", "minlstm", "urnn"]

@@ -84,18 +84,17 @@ class EventWriter:
 
 
 class Tee:
-    """A ``MetricsWriter`` that also writes each record to an :class:`EventWriter`."""
+    """A ``MetricsWriter`` that also writes each record to an :class:`EventWriter`.
+
+    Everything but writing, flushing and closing (``path``, ``records``, ``digest``, ...) is the
+    ``MetricsWriter``'s own, so the tee is a drop-in for it.
+    """
 
     def __init__(self, metrics, events: EventWriter):
         self.metrics, self.events = metrics, events
 
-    @property
-    def path(self) -> Path:
-        return self.metrics.path
-
-    @property
-    def records(self) -> list[dict[str, Any]]:
-        return self.metrics.records
+    def __getattr__(self, name: str):
+        return getattr(self.metrics, name)
 
     def write(self, record: dict[str, Any]) -> None:
         self.metrics.write(record)

@@ -5,6 +5,9 @@
   from its checkpoint (runs independent, vmap and lax.map agree, resumption is exact);
 - the same sweep sharded over two forced host CPU devices (a subprocess) gives the same losses,
   and so does a sweep split over two local processes in one JAX runtime (only process 0 writes);
+- every run stops at success: its parameters are frozen there, and a program whose runs have all
+  succeeded stops at its next checkpoint;
+- the rate search: the choice by successes, the grid extended beyond an edge;
 - the presets that made the committed folders, and the README table generated from them.
 """
 
@@ -48,11 +51,11 @@ def _keys(tree) -> set:
 def test_tiny_sweep_writes_tables_and_figures(tmp_path):
     rc = longrange.main(TINY + ["--sweep.adding.models", "elman", "lstm_fb1", "--sweep.adding.seeds", "2",
                                 "--steps", "4", "--ablations.kinds", "no_clip", "tbptt",
-                                "--ablations.models", "elman", "--ablations.tbptt-truncation", "2",
+                                "--ablations.models", "elman", "--train.tbptt-truncation", "2",
                                 "--workdir", str(tmp_path)])
     assert rc == 0
     for f in ("config.json", "summary.json", "curves.json", "index.json", "curves_adding.png",
-              "loss_vs_T.png", "success_vs_T.png", "learning_time_vs_T.png", "ablations.png"):
+              "loss_vs_T.png", "success_vs_T.png", "success_vs_sequences.png", "ablations.png"):
         assert (tmp_path / f).stat().st_size > 0, f
     rows = _rows(tmp_path)
     # both models, clipping-off and truncated-BPTT ablations of the Elman net, 2 seeds each
@@ -64,7 +67,8 @@ def test_tiny_sweep_writes_tables_and_figures(tmp_path):
         assert r["task"] == "adding" and r["T"] == 8 and r["baseline"] == pytest.approx(1 / 6)
         assert r["loss_over_baseline"] == pytest.approx(r["loss"] / r["baseline"])
         assert r["steps_to_success"] is None or r["steps_to_success"] in (4,)
-        assert r["steps"] == 4 and (r["clip_norm"] is None) == (r["ablation"] == "no_clip")
+        assert r["steps"] == 4 and r["budget"] == 4 and r["optimizer"] == "adam"
+        assert (r["clip_norm"] is None) == (r["ablation"] == "no_clip")
     assert next(r for r in rows if r["model"] == "lstm_fb1")["n_params"] == (
         2 * 16 + 4 * 16 + 16 + 4 + 1)  # w_x (2, 4H), w_h (H, 4H), b (4H), readout (H, 1) + bias
     index = json.loads((tmp_path / "index.json").read_text())
@@ -180,6 +184,9 @@ def test_a_worker_process_writes_nothing(tmp_path):
     (["--coordinator", "h:1", "--num-processes", "2",
       "--process-id", "2"], "process_id must be < num_processes"),
     (["--coordinator", "h:1", "--local-processes", "2"], "coordinator and local_processes exclude"),
+    (["--train.checkpoint-every", "30"], "must be a multiple of train.eval_every"),
+    (["--execution.no-compute", "--local-processes", "2"], "runs in one process"),
+    (["--tune.learning-rates", "10"], "must lie in [tune.rate_floor, tune.rate_ceiling]"),
 ])
 def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     assert longrange.main([*flags, "--workdir", str(tmp_path)]) == 2
@@ -188,9 +195,68 @@ def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     assert not any(tmp_path.iterdir())  # refused before anything is written
 
 
+@pytest.mark.slow
+def test_runs_stop_at_success_and_the_program_stops_when_all_have(tmp_path):
+    """With a success threshold every run meets at its first evaluation, each run stops at
+    update 4 and the program ends at its first checkpoint, far before its budget."""
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds",
+                   "2", "--steps", "40", "--train.success-ratio", "1e6", "--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    rows = _rows(tmp_path)
+    assert [(r["success"], r["steps_to_success"], r["steps"], r["budget"]) for r in rows] == [
+        (True, 4, 4, 40)] * 2
+    (curve,) = {tuple(c["steps"]) for c in json.loads((tmp_path / "curves.json").read_text())}
+    assert curve == (4,)
+
+
+def test_stop_at_success_freezes_each_run_from_its_evaluation_on(key):
+    """The sweep's step with stopping equals the plain step for the runs that have not succeeded;
+    a run that succeeded at update 2 keeps its parameters and has its rate set to 0."""
+    import jax
+    import jax.numpy as jnp
+
+    from experiments.longrange.plan import Member
+    from experiments.longrange.sweep import optimizer, set_hyperparams, stop_at_success
+
+    opt = optimizer(lc.PRESETS["quick"], "adam", 10)
+    members = [Member("elman", s, 1e-2, "default", True, None) for s in range(3)]
+    target = jnp.array([1.0, -2.0])
+
+    def loss(params, batch, key):
+        return jnp.sum((params["w"] - target) ** 2)
+
+    single = tr.make_step(loss, opt, jit=False)
+    update = jax.vmap(single, in_axes=(0, None))
+    params = {"w": jax.random.normal(key, (3, 2))}
+    states = jax.vmap(lambda p: tr.init_state(p, opt, key=jax.random.key(0)))(params)
+    states = states._replace(opt_state=set_hyperparams(states.opt_state, members, 1.0))
+    wins = jnp.array([False, True, False])
+    step = jax.jit(stop_at_success(update, lambda p: wins, every=2))
+    plain = jax.jit(update)
+    a, b = states, jax.tree.map(jnp.copy, states)
+    for n in range(5):
+        a, _ = step(a, None)
+        b, _ = plain(b, None)
+        if n == 1:
+            frozen = np.asarray(a.params["w"][1])
+    np.testing.assert_allclose(np.asarray(a.params["w"])[[0, 2]], np.asarray(b.params["w"])[[0, 2]],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(a.params["w"][1], frozen)  # stopped after update 2
+    assert not np.allclose(frozen, b.params["w"][1])  # where the plain step went on
+    rate = np.asarray(optax_get(a.opt_state, "step_size"))
+    assert rate[1] == 0 and rate[0] == rate[2] == -1e-2
+
+
+def optax_get(state, name):
+    import optax
+
+    return optax.tree_utils.tree_get(state, name)
+
+
 def test_median_interval_and_model_names():
-    med, lo, hi = summary.median_ci([3.0, None, 1.0, float("inf"), 2.0])
-    assert med == 2.0 and 1.0 <= lo <= med <= hi <= 3.0  # None and inf left out
+    med, lo, hi, level = summary.median_ci([3.0, None, 1.0, float("inf"), 2.0])
+    assert (med, lo, hi, level) == (2.0, 1.0, 3.0, 0.75)  # None and inf left out; 3 seeds: 75 %
+    assert summary.median_ci([5, 1, 4, 2, 3])[1:] == (1, 5, 0.9375)
     assert all(np.isnan(summary.median_ci([None])))
     assert summary.success_ci([{"success": True}, {"success": False}])[0] == 0.5
     assert tuple(tasks.MODELS) == lc.MODELS
@@ -231,11 +297,11 @@ def test_per_run_learning_rate_equals_adam_with_that_rate(key):
     from experiments.longrange.sweep import optimizer, set_hyperparams
 
     config = lc.PRESETS["quick"]
-    total, clip = config.train.steps, config.train.clip_norm
+    total, clip = config.train.budget(100), config.train.clip_norm
     members = [Member("elman", 0, lr, "default", c, None)
                for lr, c in ((1e-3, True), (3e-2, True), (1e-2, False))]
     params = {"w": jax.random.normal(key, (len(members), 3, 2))}
-    opt = optimizer(config)
+    opt = optimizer(config, "adam", total)
     state = jax.vmap(opt.init)(params)
     state = set_hyperparams(state, members, clip)
     refs = [optax.chain(optax.clip_by_global_norm(clip if m.clip else jnp.inf),
@@ -252,6 +318,33 @@ def test_per_run_learning_rate_equals_adam_with_that_rate(key):
             ref_params[i] = optax.apply_updates(ref_params[i], u)
     for i in range(len(members)):
         np.testing.assert_allclose(params["w"][i], ref_params[i]["w"], rtol=1e-5, atol=1e-7)
+
+
+def test_the_sgd_row_is_clipped_sgd_with_its_rate(key):
+    """irnn_sgd trains with global-norm clipping then plain SGD (Le et al. 2015), same schedule."""
+    import jax
+    import optax
+
+    from experiments.longrange.plan import Member, optimizer_of
+    from experiments.longrange.sweep import optimizer, set_hyperparams
+
+    assert optimizer_of("irnn_sgd") == "sgd" and optimizer_of("irnn") == "adam"
+    config = lc.PRESETS["quick"]
+    opt = optimizer(config, "sgd", 50)
+    member = Member("irnn_sgd", 0, 0.3, "default", True, None)
+    params = {"w": jax.random.normal(key, (1, 4))}
+    state = set_hyperparams(jax.vmap(opt.init)(params), [member], 1.0)
+    ref = optax.chain(optax.clip_by_global_norm(1.0),
+                      optax.sgd(optax.cosine_decay_schedule(0.3, 50, alpha=0.1)))
+    ref_params = {"w": params["w"][0]}
+    ref_state = ref.init(ref_params)
+    for t in range(3):
+        g = {"w": 5.0 * jax.random.normal(jax.random.fold_in(key, t), (1, 4))}
+        u, state = jax.vmap(opt.update)(g, state, params)
+        params = optax.apply_updates(params, u)
+        ru, ref_state = ref.update({"w": g["w"][0]}, ref_state, ref_params)
+        ref_params = optax.apply_updates(ref_params, ru)
+    np.testing.assert_allclose(params["w"][0], ref_params["w"], rtol=1e-5)
 
 
 def test_run_dynamics_equals_a_numpy_jacobian_product(key):
@@ -278,23 +371,42 @@ def test_run_dynamics_equals_a_numpy_jacobian_product(key):
     assert "lambda_max" not in got
 
 
-def test_best_setting_is_the_lowest_mean_median_and_tuning_runs_are_not_repeated():
+def test_the_rate_search_chooses_by_success_and_extends_beyond_an_edge():
     from experiments.longrange import plan
 
     config = lc.PRESETS["quick"]
-    groups = plan.tune_groups(config)
-    (g,) = groups  # elman at T = 50: 2 rates x 2 inits x 3 seeds
-    assert len(g.members) == 12 and g.stage == "tune" and g.name == "adding_T50_elman_tune"
-    final = {(1e-3, "default"): [0.5, 0.2, 9.0], (1e-3, "gaussian"): [0.3, 0.4, 0.35],
-             (1e-2, "default"): [1.0, 1.0, 1.0], (1e-2, "gaussian"): [float("nan"), 0.1, 0.1]}
-    loss = [final[(m.lr, m.init)][m.seed] / 6 for m in g.members]
-    best = plan.best_settings(config, {g.name: {"baseline": 1 / 6, "test_loss": [loss]}})
-    # medians 0.5, 0.35, 1.0 and (nan -> inf) 0.1: the lowest is (1e-2, gaussian)
-    assert best == {"elman": (1e-2, "gaussian")}
-    main = plan.main_groups(config, best)
-    elman = [m for grp in main for m in grp.members if m.model == "elman"]
-    assert {(m.lr, m.init) for m in elman} == {(1e-2, "gaussian")}
-    assert all(grp.T != 50 for grp in main if grp.family == "elman")  # the tuning ran T = 50
+    (g,) = [g for g in plan.tune_groups(config, 50, {}, 0) if g.family == "elman"]
+    # elman at T = 50: 2 rates x 2 tuning seeds, apart from the reported seeds
+    assert len(g.members) == 4 and g.name == "adding_T50_elman_tune0"
+    assert {m.seed for m in g.members} == {plan.TUNE_SEED, plan.TUNE_SEED + 1}
+    assert g.budget == 150  # half of the budget at T = 50 (300), whole evaluations
+
+    def rows(lr, wins, losses, model="elman"):
+        return [{"task": "adding", "T": 50, "model": model, "ablation": "tune", "lr": lr,
+                 "recurrent_init": "default", "success": w is not None, "steps_to_success": w,
+                 "loss_over_baseline": x, "budget": 150} for w, x in zip(wins, losses, strict=True)]
+
+    # 1e-2 succeeds more often; at 1e-3 none does although its final loss is lower
+    tune = rows(1e-3, [None, None], [0.2, 0.2]) + rows(1e-2, [100, None], [0.05, None])
+    best = plan.choose(tune)
+    assert best == {("adding", 50, "elman"): (1e-2, "default")}
+    # at the top edge: one grid step (x 10 here) beyond, within the ceiling
+    assert plan.extensions(config, tune, best) == {("adding", 50, "elman"): [(0.1, "default")]}
+    tune += rows(0.1, [50, 100], [0.01, 0.02])  # as many successes, faster: chosen, at 0.1
+    best = plan.choose(tune)
+    assert best[("adding", 50, "elman")] == (0.1, "default")
+    assert plan.extensions(config, tune, best) == {}  # 1.0 would pass the ceiling 0.1
+    (grid,) = plan.grids(config, tune, best)
+    assert grid["at_edge"] and [x["successes"] for x in grid["grid"]] == [0, 1, 2]
+    assert lc.log_grid(1e-5, 1e-1) == (1e-05, 3.16e-05, 1e-4, 3.16e-4, 1e-3, 3.16e-3, 1e-2,
+                                         3.16e-2, 0.1)
+    assert lc.PRESETS["full"].tune.learning_rates == lc.log_grid(1e-5, 1e-1)
+    # the reported runs use the chosen rate, with 10 seeds in the headline cells
+    full = lc.PRESETS["full"]
+    main = plan.main_groups(full, 400, {("adding", 400, "gru"): (3e-3, "default")})
+    gru = [m for grp in main for m in grp.members if m.model == "gru" and m.ablation is None]
+    assert {m.lr for m in gru} == {3e-3} and len(gru) == 10
+    assert {grp.budget for grp in main} == {20_000} and full.train.budget(800) == 20_000
 
 
 def test_benchmarks_page_states_the_step_benchmark_from_its_result():
@@ -310,11 +422,13 @@ def test_report_tables_count_successes_and_flag_a_partial_sweep(tmp_path):
              "steps_to_success": t, "loss_over_baseline": x, "success": t is not None}
             for s, (t, x) in enumerate([(None, 0.9), (40, 0.05), (20, 0.02)])]
     labels = {"gru": "GRU"}
-    assert "| 5 | 30 (2/3) |" in report.learning_time_table(rows, "adding", labels)
-    assert "| 5 | 0.05 [" in report.loss_table(rows, "adding", labels)
+    for r in rows:
+        r["budget"] = 100
+    assert "| 5 | 30 (2/3 in 100) |" in report.learning_time_table(rows, "adding", labels)
+    assert "| 5 | 0.05 [0.02, 0.9] |" in report.loss_table(rows, "adding", labels)
     for r in rows:
         r["steps_to_success"] = None
-    assert "never (0/3)" in report.learning_time_table(rows, "adding", labels)
+    assert "never (0/3 in 100)" in report.learning_time_table(rows, "adding", labels)
     (tmp_path / "summary.json").write_text(json.dumps({"complete": False, "rows": rows}))
     assert report.readme_table(tmp_path).startswith("**Partial sweep**")
 
@@ -336,7 +450,8 @@ def test_summary_rows_carry_the_constant_predictions_loss_on_the_runs_test_set(t
     seed, n = 3, 32
     config = dataclasses.replace(quick, seed=seed,
                                  train=dataclasses.replace(quick.train, n_test=n))
-    group = Group(task, T, "elman", None, (Member("elman", 0, 1e-3, "default", True, None),))
+    group = Group(task, T, "elman", None, (Member("elman", 0, 1e-3, "default", True, None),),
+                  "main", 10)
     base = tasks.make_task(task, T).baseline
     result = {"steps": [10], "baseline": base, "test_loss": [[0.5 * base]], "test_solved": [[0.0]],
               "n_params": {"elman": 1}, "init_log_jacobian": [None], "final_log_jacobian": [None],
@@ -356,3 +471,32 @@ def test_summary_rows_carry_the_constant_predictions_loss_on_the_runs_test_set(t
         assert abs(expected - 1) > 1e-3  # a small test set: the ratio is not 1
     assert row["constant_loss_over_baseline"] == pytest.approx(expected, rel=1e-5)
     assert row["loss_over_baseline"] == pytest.approx(0.5)
+
+
+def test_the_best_linear_predictor_of_the_adding_problem_reaches_1_minus_2_over_t(key):
+    """Least squares of y on every input (values, markers, a constant) over many sequences:
+    its mean squared error / (1/6) is the closed form 1 - 2/T."""
+    from rnnjax.tasks import adding
+
+    T, n = 10, 100_000
+    d = adding.batch(key=key, batch_size=n, length=T)
+    X = np.concatenate([np.asarray(d.inputs, np.float64).reshape(n, 2 * T), np.ones((n, 1))], 1)
+    y = np.asarray(d.targets, np.float64)
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    assert np.mean((X @ coef - y) ** 2) * 6 == pytest.approx(tasks.linear_floor(T), abs=0.01)
+    assert tasks.linear_floor(T) == pytest.approx(0.8)
+
+
+def test_adding_late_puts_no_marker_in_the_last_k_steps(key):
+    """adding_late: one marker in [0, T/2), one in [T/2, T - k), the target their values' sum;
+    every allowed second position occurs."""
+    T, k, n = 20, 6, 4000
+    x, y = (np.asarray(a) for a in tasks.late_adding(key, n, T, k))
+    first, second = (np.argmax(x[:, :T // 2, 1], 1),
+                     T // 2 + np.argmax(x[:, T // 2:, 1], 1))
+    assert np.all(x[:, :, 1].sum(1) == 2) and np.all(x[:, T - k:, 1] == 0)
+    assert set(second) == set(range(T // 2, T - k)) and first.max() < T // 2
+    np.testing.assert_allclose(y, x[np.arange(n), first, 0] + x[np.arange(n), second, 0],
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="adding_late needs"):
+        tasks.late_adding(key, 1, T, T)
