@@ -37,7 +37,7 @@ import sys
 import time
 from pathlib import Path
 
-from experiments.common import write_json
+from benchmarks._files import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULT = ROOT / "benchmarks" / "results" / "longrange.json"

@@ -121,7 +121,7 @@ def main(argv=None) -> int:
            "quick": args.quick, "rows": rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     if not args.quick:
-        from experiments.common import write_json
+        from benchmarks._files import write_json
 
         write_json(RESULTS, out)
     return 0

@@ -5,6 +5,9 @@
     params = cell.init(key, input_size)
     carry, ys = rnnjax.unroll(cell, params, xs)        # xs: (*batch, T, input_size)
 
+A :class:`Cell` is one step; a :class:`Layer` (``bidirectional``, a ``stack`` containing one)
+runs over whole sequences only; ``unroll`` runs both.
+
 Submodules: ``cells`` (Elman, LSTM, GRU), ``init`` (initialisers), ``hopfield`` (classical,
 dense and modern Hopfield networks), ``analysis`` (Jacobians, Lyapunov spectra, gradient flow),
 ``parallel`` (associative scans and Newton/DEER evaluation),
@@ -14,11 +17,11 @@ dense and modern Hopfield networks), ``analysis`` (Jacobians, Lyapunov spectra, 
 import importlib
 
 from rnnjax import cells, init
-from rnnjax.cell import Cell
+from rnnjax.cell import Cell, Layer
 from rnnjax.compose import Bidirectional, bidirectional, stack
 from rnnjax.unroll import unroll
 
-__all__ = ["Bidirectional", "Cell", "bidirectional", "cells", "init", "stack", "unroll"]
+__all__ = ["Bidirectional", "Cell", "Layer", "bidirectional", "cells", "init", "stack", "unroll"]
 __version__ = "0.1.0"
 
 _LAZY = {"analysis", "convert", "hopfield", "models", "nnx", "parallel", "tasks", "train"}

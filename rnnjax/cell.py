@@ -12,6 +12,14 @@ a constructor closes over the hyper-parameters and returns a :class:`Cell`::
 ``lax.scan(partial(cell.step, params), carry, xs_time_major)`` runs the recurrence;
 :func:`rnnjax.unroll` does this with batch-first inputs, lengths, reversal and remat.
 
+Cells and layers
+----------------
+A cell is the one-step map. What has no exact one-step map — a bidirectional pass reads the
+whole sequence — is a :class:`Layer`: it has ``init``, ``initial_carry``, ``output_size`` and a
+``name``, and runs through ``sequence`` only. :func:`rnnjax.unroll` runs both; functions that need
+the one-step map (Newton evaluation, the analysis tools) take a cell and refuse a layer
+(:func:`require_cell`).
+
 Splitting off the input projection
 ----------------------------------
 Most cells start with an affine map of the input, ``u_t = x_t W_x + b``, that does not depend
@@ -122,8 +130,11 @@ class Affine(NamedTuple):
     readout: Callable[[PyTree, PyTree, Array], Array]
 
 
-class Cell(NamedTuple):
+class Cell:
     """A recurrent cell: ``init``, ``initial_carry`` and ``step`` as pure functions.
+
+    An immutable value (``_replace`` makes a modified copy) and not a pytree: ``jax`` sees a cell
+    as one static object, e.g. as a ``static_argnums`` argument of ``jax.jit``.
 
     Attributes:
       init: ``(key, input_size) -> params``.
@@ -136,31 +147,54 @@ class Cell(NamedTuple):
         ``step(p, c, x) == recur(p, c, project(p, x))``.
       name: a short human-readable description, used in reprs and figure legends.
       sequence: optional ``(params, xs, carry, *, lengths, resets, reset_carry, reverse, unroll,
-        remat, return_carries, hoist, method, key) -> (carry, ys)`` for compositions that cannot
-        be run one step at a time (a bidirectional layer needs the whole sequence);
-        :func:`rnnjax.unroll` delegates to it, with ``xs`` batch-first, ``carry`` (and
-        ``reset_carry`` when ``resets`` is given) already resolved, and the other arguments
-        validated; ``key`` only when given.
+        remat, return_carries, hoist, method, key) -> (carry, ys)``: how a composition of cells
+        (a stack) runs over a whole sequence, layer by layer, computing what ``step`` would;
+        :func:`rnnjax.unroll` delegates to it as it does to a :class:`Layer`.
       spec: ``(constructor, arguments)`` set by :func:`cell_constructor`; what equality and
-        hashing compare. ``None`` for a cell built by hand (then it equals only itself).
+        hashing compare. ``None`` for a cell built by hand (then it equals only a cell made of
+        the same functions).
       affine: optional :class:`Affine`, for cells whose recurrence is an elementwise affine map
         with input-only coefficients; enables ``rnnjax.unroll(..., method="associative")``.
+
+    A wrapper forwards every optional capability with :func:`with_params`.
     """
 
-    init: Callable[[Array, int], PyTree]
-    initial_carry: Callable[..., PyTree]
-    step: Callable[[PyTree, PyTree, Array], tuple[PyTree, Array]]
-    output_size: int
-    project: Callable[[PyTree, Array], Array] | None = None
-    recur: Callable[[PyTree, PyTree, Array], tuple[PyTree, Array]] | None = None
-    name: str = "cell"
-    sequence: Callable[..., tuple[PyTree, Array]] | None = None
-    spec: tuple | None = None
-    affine: Affine | None = None
+    _fields = ("init", "initial_carry", "step", "output_size", "project", "recur", "name",
+               "sequence", "spec", "affine")
+    __slots__ = _fields
+
+    def __init__(self, init: Callable[[Array, int], PyTree], initial_carry: Callable[..., PyTree],
+                 step: Callable[..., tuple[PyTree, Array]], output_size: int,
+                 project: Callable[[PyTree, Array], Array] | None = None,
+                 recur: Callable[..., tuple[PyTree, Array]] | None = None, name: str = "cell",
+                 sequence: Callable[..., tuple[PyTree, Array]] | None = None,
+                 spec: tuple | None = None, affine: Affine | None = None):
+        values = (init, initial_carry, step, output_size, project, recur, name, sequence, spec,
+                  affine)
+        for field, value in zip(self._fields, values, strict=True):
+            object.__setattr__(self, field, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Cell is immutable; use _replace")
+
+    __delattr__ = __setattr__
+
+    def _asdict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self._fields}
+
+    def _replace(self, **changes: Any) -> Cell:
+        """A copy with some fields replaced (as ``NamedTuple._replace``)."""
+        unknown = set(changes) - set(self._fields)
+        if unknown:
+            raise TypeError(f"_replace: Cell has no fields {sorted(unknown)}")
+        return type(self)(**{**self._asdict(), **changes})
+
+    def __reduce__(self):  # copy and pickle through the constructor (the slots are read-only)
+        return (type(self), tuple(getattr(self, f) for f in self._fields))
 
     def _identity(self) -> tuple:
         if self.spec is None:
-            return tuple(self)  # functions compare by identity
+            return tuple(getattr(self, f) for f in self._fields)  # functions compare by identity
         codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f)) for f in _FUNCTIONS)
         affine = None if self.affine is None else tuple(getattr(f, "__code__", f) for f in self.affine)
         return (self.spec, self.output_size, self.name, codes, affine)
@@ -181,27 +215,160 @@ class Cell(NamedTuple):
         return f"Cell({self.name}, output_size={self.output_size})"
 
 
-def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
-    """Decorate a function returning a :class:`Cell` so equal arguments give equal cells.
+class Layer:
+    """What runs over a whole sequence and has no exact one-step map: a bidirectional pass, or a
+    stack containing one.
 
-    The returned cell's ``spec`` is ``(constructor, ((name, value), ...))`` over all parameters
+    A layer is not a :class:`Cell`: it has ``init``, ``initial_carry``, ``output_size`` and a
+    ``name`` like a cell, but no ``step``. :func:`rnnjax.unroll` runs it through ``sequence``;
+    functions that need the one-step map (:func:`rnnjax.parallel.newton_unroll`, every
+    :mod:`rnnjax.analysis` function) refuse it with a ``TypeError`` (:func:`require_cell`).
+
+    Attributes:
+      init: ``(key, input_size) -> params``.
+      initial_carry: ``(params, batch_shape=()) -> carry``.
+      sequence: ``(params, xs, carry, *, lengths, resets, reset_carry, reverse, unroll, remat,
+        return_carries, hoist, method, key, deterministic) -> (carry, ys)``, called by
+        :func:`rnnjax.unroll` with ``xs`` batch-first, ``carry`` (and ``reset_carry`` when
+        ``resets`` is given) resolved and the other arguments validated; ``key`` only when given,
+        ``deterministic`` only when true.
+      output_size: size of the last axis of the outputs.
+      name: a short description for reprs and legends.
+      random: whether the layer draws random masks (dropout) and so needs ``key`` or
+        ``deterministic=True``.
+      spec: set by :func:`cell_constructor`; what equality and hashing compare (``None``: the
+        layer equals only itself).
+
+    Subclasses (:class:`rnnjax.compose.BidirectionalLayer`, :class:`rnnjax.compose.StackLayer`)
+    add their structure as attributes. A layer is immutable and not a pytree.
+    """
+
+    _FUNCTIONS = ("init", "initial_carry", "sequence")
+
+    def __init__(self, init: Callable, initial_carry: Callable, sequence: Callable,
+                 output_size: int, name: str = "layer", *, random: bool = False,
+                 spec: tuple | None = None, **structure: Any):
+        fields = dict(init=init, initial_carry=initial_carry, sequence=sequence,
+                      output_size=int(output_size), name=name, random=bool(random), spec=spec)
+        self.__dict__.update(fields, **structure)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable; use _replace")
+
+    __delattr__ = __setattr__
+
+    def _replace(self, **changes: Any) -> Layer:
+        """A copy with some attributes replaced (as ``NamedTuple._replace``)."""
+        unknown = set(changes) - set(self.__dict__)
+        if unknown:
+            raise TypeError(f"_replace: {type(self).__name__} has no attributes {sorted(unknown)}")
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__, **changes)
+        return new
+
+    def _identity(self) -> tuple:
+        codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f))
+                      for f in self._FUNCTIONS)
+        return (type(self), self.spec, self.output_size, self.name, codes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Layer):
+            return NotImplemented
+        if self is other:
+            return True
+        return self.spec is not None and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity()) if self.spec is not None else id(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name}, output_size={self.output_size})"
+
+
+def require_cell(obj: Any, where: str) -> Cell:
+    """``obj`` if it is a :class:`Cell`; a one-line ``TypeError`` naming a :class:`Layer` (and
+    what to pass instead) or any other type."""
+    if isinstance(obj, Cell):
+        return obj
+    if isinstance(obj, Layer):
+        raise TypeError(f"{where}: {obj.name} is a layer (it runs over whole sequences and has no "
+                        "one-step map); pass one of its cells (e.g. layer.forward) or a stack of "
+                        "cells, or run the layer with rnnjax.unroll")
+    raise TypeError(f"{where}: expected an rnnjax.Cell, got {type(obj).__name__}")
+
+
+def takes_key(obj: Cell | Layer) -> bool:
+    """Whether running ``obj`` draws random masks, i.e. takes a ``key`` (a stack with dropout)."""
+    if isinstance(obj, Layer):
+        return obj.random
+    try:
+        return "key" in inspect.signature(obj.step).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+# How each optional function of a Cell is forwarded through a view of the params. Every field of
+# Cell is either rebuilt by the caller of `with_params` or listed here, so a wrapper built with it
+# cannot drop a capability (checked at import).
+_FORWARD: dict[str, Callable] = {
+    "step": lambda f, view: lambda params, carry, x, **kw: f(view(params), carry, x, **kw),
+    "project": lambda f, view: lambda params, x: f(view(params), x),
+    "recur": lambda f, view: lambda params, carry, u, **kw: f(view(params), carry, u, **kw),
+    "sequence": lambda f, view: lambda params, xs, carry, **kw: f(view(params), xs, carry, **kw),
+    "affine": lambda a, view: Affine(lambda params, x: a.coefficients(view(params), x),
+                                     lambda params, c, x: a.readout(view(params), c, x)),
+}
+_REBUILT = ("init", "initial_carry", "output_size", "name", "spec")
+assert set(_FORWARD) | set(_REBUILT) == set(Cell._fields), "with_params: a Cell field is unhandled"
+
+
+def with_params(inner: Cell | Layer, view: Callable[[PyTree], PyTree], *, init: Callable,
+                initial_carry: Callable, name: str) -> Cell | Layer:
+    """A wrapper of ``inner`` whose params hold ``inner``'s params at ``view(params)``.
+
+    The one generic way to rebuild a cell or layer of the same kind: every capability of ``inner``
+    (``step``, ``project``/``recur``, ``sequence``, ``affine``) is forwarded through ``view``;
+    the caller gives the new ``init``, ``initial_carry`` and ``name``.
+    """
+    if isinstance(inner, Layer):
+        return Layer(init, initial_carry, _FORWARD["sequence"](inner.sequence, view),
+                     inner.output_size, name, random=inner.random)
+    inner = require_cell(inner, "with_params")
+    forwarded = {f: None if getattr(inner, f) is None else make(getattr(inner, f), view)
+                 for f, make in _FORWARD.items()}
+    return Cell(init=init, initial_carry=initial_carry, output_size=inner.output_size, name=name,
+                **forwarded)
+
+
+def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
+    """Decorate a function returning a :class:`Cell` or :class:`Layer` so equal arguments give
+    equal results.
+
+    The returned object's ``spec`` is ``(constructor, ((name, value), ...))`` over all parameters
     of the signature, defaults included, with values normalised by :func:`_static`.
     """
     signature = inspect.signature(constructor)
 
     @functools.wraps(constructor)
-    def build(*args, **kwargs) -> Cell:
-        cell = constructor(*args, **kwargs)
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        try:
-            spec = (constructor, tuple((k, _static(k, v)) for k, v in bound.arguments.items()))
-            hash(spec)
-        except TypeError:
-            spec = None
-        return cell._replace(spec=spec)
+    def build(*args, **kwargs):
+        built = constructor(*args, **kwargs)
+        return built._replace(spec=constructor_spec(constructor, signature, args, kwargs))
 
     return build
+
+
+def constructor_spec(constructor: Callable, signature: inspect.Signature, args: tuple,
+                     kwargs: dict) -> tuple | None:
+    """``(constructor, ((name, value), ...))`` for a call, or ``None`` when an argument cannot be
+    hashed (then the object built equals only itself)."""
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    try:
+        spec = (constructor, tuple((k, _static(k, v)) for k, v in bound.arguments.items()))
+        hash(spec)
+    except TypeError:
+        return None
+    return spec
 
 
 def _static(name: str, value: Any) -> Any:

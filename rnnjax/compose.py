@@ -1,7 +1,10 @@
-"""Compositions of cells that are cells themselves: deep (stacked) and bidirectional RNNs.
+"""Compositions of cells: deep (stacked) and bidirectional RNNs.
 
-Because a composition is a :class:`rnnjax.Cell`, :func:`rnnjax.unroll`, ``jax.vmap``,
-checkpointing and the analysis tools work on it unchanged.
+A stack of cells is a :class:`rnnjax.Cell` (its ``step`` is the exact one-step map of the deep
+RNN), so :func:`rnnjax.unroll`, ``jax.vmap``, checkpointing, Newton evaluation and the analysis
+tools work on it unchanged. A bidirectional pass reads the whole sequence, so it is a
+:class:`rnnjax.Layer` (:class:`BidirectionalLayer`), and so is a stack containing a layer
+(:class:`StackLayer`): :func:`rnnjax.unroll` runs both; functions that need one step refuse them.
 
 Stack (deep RNN, layer index ``ℓ``)::
 
@@ -26,7 +29,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax.cell import Cell, cell_constructor
+from rnnjax.cell import Cell, Layer, cell_constructor, takes_key
 from rnnjax.unroll import unroll
 
 Array = jax.Array
@@ -36,12 +39,35 @@ PyTree = Any
 # ----------------------------------------------------------------------------- stack
 
 
+class StackLayer(Layer):
+    """A stack containing at least one :class:`rnnjax.Layer`; built by :func:`stack`.
+
+    Attributes (besides :class:`rnnjax.Layer`'s): ``layers`` (the parts, first to last),
+    ``dropout``, ``residual``.
+    """
+
+
+class BidirectionalLayer(Layer):
+    """A bidirectional pass; built by :func:`bidirectional`.
+
+    Attributes (besides :class:`rnnjax.Layer`'s): ``forward``, ``backward`` (the two directions)
+    and ``merge`` (``"concat"``, ``"sum"`` or ``"mean"``).
+    """
+
+
+def _is_layer(part: Cell | Layer) -> bool:
+    """Whether ``unroll`` runs ``part`` through ``sequence`` (a layer or a composition), which
+    then takes its own ``key``/``deterministic``."""
+    return isinstance(part, Layer) or part.sequence is not None
+
+
 @cell_constructor
-def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False) -> Cell:
+def stack(cells: Sequence[Cell | Layer], *, dropout: float = 0.0,
+          residual: bool = False) -> Cell | Layer:
     """A deep RNN: the output of each cell is the input of the next.
 
     Args:
-      cells: the layers, first to last.
+      cells: the layers (cells or :class:`rnnjax.Layer`), first to last.
       dropout: probability of dropping each unit of a layer's output before the next layer
         (not after the last). Needs a ``key`` (training) or ``deterministic=True`` (evaluation,
         no dropout) to be passed (to ``step`` or
@@ -50,11 +76,12 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
         need equal input and output sizes.
 
     Returns:
-      A cell whose params and carry are tuples of the layers' params and carries.
+      A cell (a :class:`StackLayer` when any part is a layer) whose params and carry are tuples of
+      the parts' params and carries.
     """
     cells = tuple(cells)
-    if not cells or not all(isinstance(c, Cell) for c in cells):
-        raise TypeError("stack: expected a non-empty sequence of rnnjax.Cell")
+    if not cells or not all(isinstance(c, (Cell, Layer)) for c in cells):
+        raise TypeError("stack: expected a non-empty sequence of rnnjax.Cell or rnnjax.Layer")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"stack: dropout must lie in [0, 1), got {dropout}")
     if residual:
@@ -98,6 +125,27 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
             x = between(i, y, x, key, False, deterministic)
         return tuple(carries), x
 
+    def sequence(params, xs, carry, *, key=None, deterministic=False, reset_carry=None, **options):
+        finals, per_step, x = [], [], xs
+        for i, cell in enumerate(cells):
+            r = None if reset_carry is None else reset_carry[i]
+            inner = {}  # a nested composition gets its own randomness switch
+            if _is_layer(cell):
+                inner = {"deterministic": deterministic,
+                         "key": None if key is None else jax.random.fold_in(key, len(cells) + i)}
+            c, out = unroll(cell, params[i], x, carry[i], reset_carry=r, **options, **inner)
+            y, cs = out if options["return_carries"] else (out, None)
+            finals.append(c)
+            per_step.append(cs)
+            x = between(i, y, x, key, True, deterministic)
+        return tuple(finals), ((x, tuple(per_step)) if options["return_carries"] else x)
+
+    name = "stack(" + ", ".join(c.name for c in cells) + ")"
+    if any(isinstance(c, Layer) for c in cells):
+        return StackLayer(init, initial_carry, sequence, cells[-1].output_size, name,
+                          random=dropout > 0.0 or any(takes_key(c) for c in cells),
+                          layers=cells, dropout=float(dropout), residual=bool(residual))
+
     def step(params: tuple, carry: tuple, x: Array, *, key: Array | None = None,
              deterministic: bool = False):
         return run_layers(params, carry, x, 0, key, deterministic)
@@ -113,22 +161,6 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
             carry, y = run_layers(params, (c0,) + tuple(carry[1:]), y, 1, key, deterministic)
             return carry, y
 
-    def sequence(params, xs, carry, *, key=None, deterministic=False, reset_carry=None, **options):
-        finals, per_step, x = [], [], xs
-        for i, cell in enumerate(cells):
-            r = None if reset_carry is None else reset_carry[i]
-            inner = {}  # a nested composition gets its own randomness switch
-            if cell.sequence is not None:
-                inner = {"deterministic": deterministic,
-                         "key": None if key is None else jax.random.fold_in(key, len(cells) + i)}
-            c, out = unroll(cell, params[i], x, carry[i], reset_carry=r, **options, **inner)
-            y, cs = out if options["return_carries"] else (out, None)
-            finals.append(c)
-            per_step.append(cs)
-            x = between(i, y, x, key, True, deterministic)
-        return tuple(finals), ((x, tuple(per_step)) if options["return_carries"] else x)
-
-    name = "stack(" + ", ".join(c.name for c in cells) + ")"
     return Cell(init, initial_carry, step, cells[-1].output_size, project, recur, name, sequence)
 
 
@@ -136,7 +168,7 @@ def stack(cells: Sequence[Cell], *, dropout: float = 0.0, residual: bool = False
 
 
 class Bidirectional(NamedTuple):
-    """Params or carry of a bidirectional cell: one entry per direction."""
+    """Params or carry of a bidirectional layer: one entry per direction."""
 
     forward: Any
     backward: Any
@@ -150,22 +182,24 @@ MERGES: dict[str, Callable[[Array, Array], Array]] = {
 
 
 @cell_constructor
-def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Cell:
+def bidirectional(forward: Cell | Layer, backward: Cell | Layer, *,
+                  merge: str = "concat") -> BidirectionalLayer:
     """Run ``forward`` over the sequence and ``backward`` over it reversed; merge per position.
 
     Args:
-      forward, backward: the two cells (often two instances of the same constructor).
+      forward, backward: the two directions, cells or layers (often two instances of the same
+        constructor).
       merge: ``"concat"`` (output size ``F + B``), ``"sum"`` or ``"mean"`` (sizes must match).
 
     Returns:
-      A cell with params and carry :class:`Bidirectional` ``(forward, backward)``. Over a
-      sequence (:func:`rnnjax.unroll`, padding-aware with ``lengths``), position ``t`` of the
-      output merges ``→h_t`` (having read ``x_1..x_t``) and ``←h_t`` (having read ``x_t..x_L``);
-      the final carry holds ``→h_L`` and ``←h_1``. Its ``step`` advances both directions on the
-      same input, which is the transition of the pair but not a bidirectional pass.
+      A :class:`BidirectionalLayer` with params and carry :class:`Bidirectional`
+      ``(forward, backward)``. Over a sequence (:func:`rnnjax.unroll`, padding-aware with
+      ``lengths``), position ``t`` of the output merges ``→h_t`` (having read ``x_1..x_t``) and
+      ``←h_t`` (having read ``x_t..x_L``); the final carry holds ``→h_L`` and ``←h_1``. It has no
+      one-step map: functions that need one (Newton evaluation, the analysis tools) refuse it.
     """
-    if not isinstance(forward, Cell) or not isinstance(backward, Cell):
-        raise TypeError("bidirectional: expected two rnnjax.Cell, got "
+    if not all(isinstance(c, (Cell, Layer)) for c in (forward, backward)):
+        raise TypeError("bidirectional: expected two rnnjax.Cell or rnnjax.Layer, got "
                         f"{type(forward).__name__} and {type(backward).__name__}")
     if merge not in MERGES:
         raise ValueError(f"bidirectional: merge must be one of {sorted(MERGES)}, got {merge!r}")
@@ -185,19 +219,13 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
         return Bidirectional(forward.initial_carry(params.forward, batch_shape),
                              backward.initial_carry(params.backward, batch_shape))
 
-    def step(params: Bidirectional, carry: Bidirectional, x: Array):
-        _check_params(params)
-        cf, yf = forward.step(params.forward, carry.forward, x)
-        cb, yb = backward.step(params.backward, carry.backward, x)
-        return Bidirectional(cf, cb), combine(yf, yb)
-
     def sequence(params, xs, carry, *, reverse, key=None, deterministic=False, reset_carry=None,
                  **options):
         _check_params(params)
         rf, rb = (None, None) if reset_carry is None else reset_carry
 
         def inner(cell, i):  # a direction that is a composition gets its own randomness switch
-            if cell.sequence is None:
+            if not _is_layer(cell):
                 return {}
             return {"deterministic": deterministic,
                     "key": None if key is None else jax.random.fold_in(key, i)}
@@ -211,8 +239,10 @@ def bidirectional(forward: Cell, backward: Cell, *, merge: str = "concat") -> Ce
             return Bidirectional(cf, cb), (combine(yf, yb), Bidirectional(csf, csb))
         return Bidirectional(cf, cb), combine(of, ob)
 
-    return Cell(init, initial_carry, step, out_size, None, None,
-                f"bidirectional({forward.name}, {backward.name}, {merge})", sequence)
+    return BidirectionalLayer(init, initial_carry, sequence, out_size,
+                              f"bidirectional({forward.name}, {backward.name}, {merge})",
+                              random=takes_key(forward) or takes_key(backward),
+                              forward=forward, backward=backward, merge=merge)
 
 
 def _check_params(params) -> None:

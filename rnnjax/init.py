@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax import _checks
-from rnnjax.cell import Cell, cast, cell_constructor
+from rnnjax.cell import Cell, Layer, cast, cell_constructor, with_params
 
 Array = jax.Array
 Initializer = Callable[..., Array]
@@ -145,16 +145,19 @@ class LearnedCarryParams(NamedTuple):
 
 
 @cell_constructor
-def learned_initial_carry(cell: Cell, *, param_dtype: Any = jnp.float32) -> Cell:
+def learned_initial_carry(cell: Cell | Layer, *, param_dtype: Any = jnp.float32) -> Cell | Layer:
     """Make the initial carry ``h_0`` a trainable parameter (zeros at initialisation).
 
-    The returned cell's params are ``LearnedCarryParams(cell=params, carry0=carry)``, with
-    ``carry0`` stored in ``param_dtype``; its ``initial_carry(params, batch_shape)`` broadcasts
-    ``carry0`` to ``(*batch_shape, ...)`` in the wrapped cell's carry dtype, so gradients reach
-    ``carry0`` through :func:`rnnjax.unroll` like any other parameter.
+    The returned cell (a layer when ``cell`` is one) has params
+    ``LearnedCarryParams(cell=params, carry0=carry)``, with ``carry0`` stored in ``param_dtype``;
+    its ``initial_carry(params, batch_shape)`` broadcasts ``carry0`` to ``(*batch_shape, ...)``
+    in the wrapped cell's carry dtype, so gradients reach ``carry0`` through
+    :func:`rnnjax.unroll` like any other parameter. Every capability of ``cell`` (the input
+    projection split, the affine form for ``method="associative"``) is kept.
     """
-    if not isinstance(cell, Cell):
-        raise TypeError(f"learned_initial_carry: expected an rnnjax.Cell, got {type(cell).__name__}")
+    if not isinstance(cell, (Cell, Layer)):
+        raise TypeError("learned_initial_carry: expected an rnnjax.Cell or rnnjax.Layer, got "
+                        f"{type(cell).__name__}")
     param_dtype = _checks.float_dtype(param_dtype, "learned_initial_carry param_dtype")
 
     def init(key: Array, input_size: int) -> LearnedCarryParams:
@@ -168,14 +171,5 @@ def learned_initial_carry(cell: Cell, *, param_dtype: Any = jnp.float32) -> Cell
         return jax.tree.map(lambda c, e: jnp.broadcast_to(c.astype(e.dtype), (*batch_shape, *c.shape)),
                             params.carry0, like)
 
-    def step(params, carry, x, **kw):
-        return cell.step(params.cell, carry, x, **kw)
-
-    project = recur = sequence = None
-    if cell.project is not None:
-        project = lambda params, x: cell.project(params.cell, x)
-        recur = lambda params, carry, u, **kw: cell.recur(params.cell, carry, u, **kw)
-    if cell.sequence is not None:
-        sequence = lambda params, xs, carry, **kw: cell.sequence(params.cell, xs, carry, **kw)
-    return Cell(init, initial_carry, step, cell.output_size, project, recur,
-                f"learned_carry({cell.name})", sequence)
+    return with_params(cell, lambda params: params.cell, init=init, initial_carry=initial_carry,
+                       name=f"learned_carry({cell.name})")

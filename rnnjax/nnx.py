@@ -20,14 +20,13 @@ NamedTuple view for the pure functions.
 
 from __future__ import annotations
 
-import inspect
 import operator
 from typing import Any
 
 import jax
 from flax import nnx
 
-from rnnjax.cell import Cell
+from rnnjax.cell import Cell, Layer, takes_key
 from rnnjax.unroll import unroll
 
 Array = jax.Array
@@ -60,24 +59,18 @@ def _nest(entries: list[tuple[tuple, Any]]):
     return nnx.Dict({str(k): v for k, v in built.items()})
 
 
-def _takes_key(cell: Cell) -> bool:
-    try:
-        return "key" in inspect.signature(cell.step).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class RNN(nnx.Module):
-    """Runs an :class:`rnnjax.Cell` over sequences; the cell's params are the module's params.
+    """Runs an :class:`rnnjax.Cell` or :class:`rnnjax.Layer` over sequences; its params are the
+    module's params.
 
     Args:
-      cell: any cell (also stacks, bidirectional compositions, Hopfield update cells).
+      cell: any cell (also stacks, Hopfield update cells) or layer (bidirectional passes).
       input_size: the size of the last axis of the inputs.
       rngs: ``nnx.Rngs`` with a ``params`` stream, and a ``dropout`` stream (or a default one)
         if the cell takes a random ``key`` (a stack with dropout).
       deterministic: NNX's switch for dropout, as on ``nnx.Dropout``: ``model.train()`` sets it
         to False (dropout on, the default), ``model.eval()`` to True; a call's
-        ``deterministic=`` overrides it. Only cells whose ``step`` takes a ``key`` are affected.
+        ``deterministic=`` overrides it. Only cells and layers that take a ``key`` are affected.
       rng_collection: the ``rngs`` stream that dropout keys are drawn from.
       **unroll_options: defaults for :func:`rnnjax.unroll` (``unroll``, ``remat``, ``reverse``).
 
@@ -86,10 +79,10 @@ class RNN(nnx.Module):
     pytree (a dict, a bare array) sits under ``weights``.
     """
 
-    def __init__(self, cell: Cell, input_size: int, *, rngs: nnx.Rngs, deterministic: bool = False,
+    def __init__(self, cell: Cell | Layer, input_size: int, *, rngs: nnx.Rngs, deterministic: bool = False,
                  rng_collection: str = "dropout", **unroll_options: Any):
-        if not isinstance(cell, Cell):
-            raise TypeError(f"RNN: expected an rnnjax.Cell, got {type(cell).__name__}")
+        if not isinstance(cell, (Cell, Layer)):
+            raise TypeError(f"RNN: expected an rnnjax.Cell or rnnjax.Layer, got {type(cell).__name__}")
         if isinstance(input_size, bool) or not hasattr(input_size, "__index__"):
             raise TypeError(f"RNN: input_size must be an int, got {input_size!r}")
         self.cell = nnx.static(cell) if hasattr(nnx, "static") else cell
@@ -112,7 +105,7 @@ class RNN(nnx.Module):
         self.rngs = rngs
         self.deterministic = deterministic
         self.rng_collection = rng_collection
-        self.takes_key = _takes_key(cell)
+        self.takes_key = takes_key(cell)
 
     def _param(self, path: tuple) -> Array:
         node = getattr(self, path[0])

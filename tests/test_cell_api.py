@@ -106,9 +106,10 @@ def _check_dtypes(cell, key, params_dtype, compute_dtype, input_dtype, grads=Fal
     carry, ys = rnnjax.unroll(cell, params, xs)
     assert ys.dtype == compute_dtype
     assert {c.dtype for c in jax.tree.leaves(carry)} == {jnp.dtype(compute_dtype)}
-    carry, y = cell.step(params, carry0, xs[:, 0])
-    assert y.dtype == compute_dtype
-    assert {c.dtype for c in jax.tree.leaves(carry)} == {jnp.dtype(compute_dtype)}
+    if isinstance(cell, rnnjax.Cell):  # a layer (bidirectional) has no step
+        carry, y = cell.step(params, carry0, xs[:, 0])
+        assert y.dtype == compute_dtype
+        assert {c.dtype for c in jax.tree.leaves(carry)} == {jnp.dtype(compute_dtype)}
     if not grads:
         return
     grads = jax.grad(lambda p: jnp.sum(rnnjax.unroll(cell, p, xs)[1].astype(jnp.float32)))(params)
@@ -137,3 +138,30 @@ def test_numpy_integers_are_sizes(key):
     assert carry.shape == (2, 4)
     with pytest.raises(ValueError, match="input_size"):
         cell.init(key, np.float32(3))
+
+
+def test_modern_hopfield_cell_follows_the_cell_contract(key):
+    from rnnjax.hopfield import modern
+
+    assert modern.cell(3, np.int64(4), 2.0) == modern.cell(3, 4, 2.0)
+    assert modern.cell(3, 4, 2.0) != modern.cell(3, 4, 2.0, dtype=jnp.bfloat16)
+    for bad in (4.7, 0, True):
+        with pytest.raises(ValueError, match="num_patterns must be a positive int"):
+            modern.cell(bad, 4, 1.0)
+    cell = modern.cell(3, 4, 2.0, dtype=jnp.bfloat16)
+    params = cell.init(key, 4)
+    assert params.stored.dtype == jnp.float32
+    carry, ys = rnnjax.unroll(cell, params, jnp.ones((2, 3, 4)))
+    assert ys.dtype == carry.dtype == jnp.bfloat16
+    f32 = modern.cell(3, 4, 2.0)
+    np.testing.assert_allclose(np.asarray(ys, np.float32),
+                               rnnjax.unroll(f32, params, jnp.ones((2, 3, 4)))[1], atol=3e-2)
+
+
+def test_cells_are_immutable_values_not_pytrees():
+    cell = rnnjax.cells.gru(3)
+    assert jax.tree.leaves(cell) == [cell]
+    with pytest.raises(AttributeError, match="immutable"):
+        cell.name = "other"
+    renamed = cell._replace(name="other")
+    assert renamed.name == "other" and cell.name != "other" and renamed != cell

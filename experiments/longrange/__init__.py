@@ -4,8 +4,9 @@ from experiments.common import Study
 from experiments.common import main as _main
 from experiments.longrange.config import PRESETS, Config
 from experiments.longrange.plots import plot
-from experiments.longrange.processes import is_worker, session
+from experiments.longrange.processes import is_worker
 from experiments.longrange.run import run
+from experiments.longrange.session import session
 
 STUDY = Study(
     name="longrange", config=Config, presets=PRESETS, run=run, plot=plot, computes_only=is_worker,

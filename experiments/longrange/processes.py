@@ -34,16 +34,12 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
-
-from experiments.common.processes import Child, supervised
 
 JOIN_TIMEOUT_S = 30
 """Seconds for every process to join the run; after that the run ends in one line."""
@@ -78,28 +74,6 @@ def process_configs(config) -> list:
     return [dataclasses.replace(config, execution=dataclasses.replace(
         ex, local_processes=0, coordinator=address, num_processes=n, process_id=i))
         for i in range(n)]
-
-
-@contextmanager
-def session(config, workdir: Path, *, join_timeout: float | None = None,
-            compute: Callable[[Any, Path], None] | None = None) -> Iterator[Callable]:
-    """The study's session: one process, or supervised processes joined before any write.
-
-    Yields the ``run(config, workdir)`` to call; with several processes it lets them compute
-    and returns when all have finished (the arguments are those the processes were given).
-    """
-    from experiments.longrange.run import compute_share, run
-
-    if not is_multiprocess(config):
-        yield run
-        return
-    children = [Child(f"process {c.execution.process_id}", initialize, compute or compute_share,
-                      (c, workdir)) for c in process_configs(config)]
-    address = children[0].args[0].execution.coordinator
-    timeout = JOIN_TIMEOUT_S if join_timeout is None else join_timeout
-    hosts = any(c.args[0].execution.process_id == 0 for c in children)
-    with supervised(children, join_timeout=timeout, address=address, hosts=hosts) as go:
-        yield lambda *_: go()
 
 
 def initialize(config, workdir: Path | None = None) -> None:

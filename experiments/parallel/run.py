@@ -8,32 +8,16 @@ import math
 from pathlib import Path
 
 import jax
-import numpy as np
 
 import rnnjax
 from experiments.common import cached_part, say, write_json
 from experiments.parallel.config import Config
+from experiments.parallel.solvers import WARMUP, methods, solve_row
+from experiments.parallel.trained import trained_networks
 from rnnjax.analysis import lyapunov_spectrum
 from rnnjax.parallel import newton_unroll
 
 INPUT_SIZE = 2
-WARMUP = 200
-
-
-def methods(damping: float) -> dict[str, dict]:
-    """The four solvers: ``newton_unroll`` keyword arguments by name."""
-    return {"deer": {"jacobian": "full"}, "quasi_deer": {"jacobian": "diagonal"},
-            "elk": {"jacobian": "full", "damping": damping},
-            "quasi_elk": {"jacobian": "diagonal", "damping": damping}}
-
-
-def solve_row(method: str, info) -> dict:
-    """One solve's record: method, iterations, converged, residual (None when not finite)."""
-    return {"method": method, "iterations": int(info.iterations),
-            "converged": bool(info.converged),
-            "residual": float(info.residual) if np.isfinite(info.residual) else None}
-
-
 def network(key, hidden_size: int, gain: float):
     """A tanh Elman cell with ``W_h = g · N(0, 1/H)``, input weights and bias as initialised."""
     cell = rnnjax.cells.elman(hidden_size)
@@ -70,8 +54,6 @@ def gain_sweep(config: Config) -> dict:
 def run(config: Config, workdir: Path) -> None:
     """The sweep and the trained networks (each cached on its settings), then ``summary.json``:
     ``rows`` of the random tanh networks (``cell: "tanh"``) and of the trained ones."""
-    from experiments.parallel.trained import trained_networks
-
     part = cached_part(workdir / "parts", "gain_sweep",
                        {"seed": config.seed, "gain": dataclasses.asdict(config.gain)},
                        lambda: gain_sweep(config))

@@ -18,7 +18,7 @@ import rnnjax
 import rnnjax.train as tr
 from experiments.common import cached_part, num_steps, say
 from experiments.parallel.config import Config
-from experiments.parallel.run import WARMUP, methods, solve_row
+from experiments.parallel.solvers import WARMUP, methods, solve_row
 from rnnjax.analysis import lyapunov_spectrum
 from rnnjax.models import sequence_model
 from rnnjax.parallel import newton_unroll

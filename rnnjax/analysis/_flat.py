@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from rnnjax.cell import Cell, PyTree
+from rnnjax.cell import Cell, PyTree, require_cell
 
 Array = jax.Array
 
@@ -26,7 +26,8 @@ def astype(tree: PyTree, dtype) -> PyTree:
     )
 
 
-def flat_step(cell: Cell, params: PyTree, carry: PyTree | None = None):
+def flat_step(cell: Cell, params: PyTree, carry: PyTree | None = None, *,
+              where: str = "flat_step"):
     """The cell's transition on a flat carry vector.
 
     Returns ``(f, h0, unravel)`` with ``f(h, x) -> (h_next, y)`` where ``h`` is the carry
@@ -34,8 +35,7 @@ def flat_step(cell: Cell, params: PyTree, carry: PyTree | None = None):
     carry (``cell.initial_carry(params, batch_shape=())`` when ``carry`` is None) and
     ``unravel`` the inverse of the flattening.
     """
-    if not isinstance(cell, Cell):
-        raise TypeError(f"expected an rnnjax.Cell, got {type(cell).__name__}")
+    require_cell(cell, where)  # a layer (bidirectional pass) has no one-step map
     if carry is None:
         carry = cell.initial_carry(params, batch_shape=())
     h0, unravel = ravel_pytree(carry)
@@ -110,7 +110,7 @@ def _with_length(f, xs: Array, length):
 
 def _setup(cell, params, xs, carry, where):
     xs = _check_xs(xs, where)
-    f, h0, _ = flat_step(cell, params, carry)
+    f, h0, _ = flat_step(cell, params, carry, where=where)
     if carry is not None:
         _check_carry_unbatched(h0, carry, where)
     return xs, f, h0

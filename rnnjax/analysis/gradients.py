@@ -33,7 +33,7 @@ from rnnjax.analysis._flat import (
     _with_length,
     flat_step,
 )
-from rnnjax.cell import Cell, PyTree
+from rnnjax.cell import Cell, PyTree, require_cell
 
 Array = jax.Array
 
@@ -70,7 +70,7 @@ def carry_gradients(
     gives.
     """
     xs = _check_xs(xs, "carry_gradients")
-    f, h0, unravel = flat_step(cell, params, carry)
+    f, h0, unravel = flat_step(cell, params, carry, where="carry_gradients")
     if carry is not None:
         _check_carry_unbatched(h0, carry, "carry_gradients")
     length = _check_length(length, xs.shape[0], "carry_gradients")
@@ -114,5 +114,6 @@ def gradient_flow(
     targets closed over in ``loss_fn``) for a batch, with ``length`` for padded sequences. See
     :func:`carry_gradients`.
     """
+    require_cell(cell, "gradient_flow")
     return jnp.linalg.norm(carry_gradients(cell, params, xs, loss_fn, carry, length=length),
                            axis=-1)

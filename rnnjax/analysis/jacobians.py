@@ -61,7 +61,7 @@ from rnnjax.analysis._flat import (
     flat_step,
 )
 from rnnjax.analysis.matfree import _matfree_log_norms
-from rnnjax.cell import Cell, PyTree
+from rnnjax.cell import Cell, PyTree, require_cell
 
 Array = jax.Array
 
@@ -238,4 +238,5 @@ def jacobian_norms(
 
     Example: a linear RNN with ``W_h = rho * Q`` (``Q`` orthogonal) gives exactly ``rho ** t``.
     """
+    require_cell(cell, "jacobian_norms")
     return jnp.exp(log_jacobian_norms(cell, params, xs, carry, **kwargs))

@@ -37,7 +37,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnjax.cell import Cell, check_input, zeros_carry
+from rnnjax import _checks
+from rnnjax.cell import Cell, cell_constructor, check_input, zeros_carry
 from rnnjax.hopfield._common import (
     beta_softmax,
     check_beta,
@@ -209,7 +210,9 @@ class CellParams(NamedTuple):
     stored: Array
 
 
-def cell(num_patterns: int, dim: int, beta: float) -> Cell:
+@cell_constructor
+def cell(num_patterns: int, dim: int, beta: float, *, dtype=None,
+         param_dtype=jnp.float32) -> Cell:
     """The update as a recurrent cell, so that :func:`rnnjax.unroll` iterates it.
 
     ``carry`` is the state pattern ``ξ`` (``(*batch, d)``, zeros initially); the input ``u_t``
@@ -219,28 +222,32 @@ def cell(num_patterns: int, dim: int, beta: float) -> Cell:
 
     Feeding the cue at ``t = 0`` and zeros afterwards runs ``T`` updates from the cue (the
     lecture's "initial activations equal the external input"). ``init(key, dim)`` draws
-    ``N = num_patterns`` stored patterns from ``N(0, 1/d)``; usually one passes stored patterns
-    directly as ``CellParams(stored)``.
+    ``N = num_patterns`` stored patterns from ``N(0, 1/d)`` in ``param_dtype``; usually one
+    passes stored patterns directly as ``CellParams(stored)``. ``dtype`` is what the update
+    computes in and the carry's dtype (``None``: float32, or float64 under x64), as for every cell.
     """
-    num_patterns, dim = int(num_patterns), int(dim)
+    num_patterns = _checks.positive_int(num_patterns, "modern Hopfield cell: num_patterns")
+    dim = _checks.positive_int(dim, "modern Hopfield cell: dim")
     _check_beta(beta)
-    if num_patterns < 1 or dim < 1:
-        raise ValueError(f"num_patterns and dim must be >= 1, got {num_patterns}, {dim}")
+    dtype = _checks.float_dtype(dtype, "modern Hopfield cell dtype")
+    param_dtype = _checks.float_dtype(param_dtype, "modern Hopfield cell param_dtype")
 
     def init(key, input_size):
         if input_size != dim:
             raise ValueError(f"modern Hopfield cell: input_size must equal dim={dim}, "
                              f"got {input_size}")
-        stored = jax.random.normal(key, (num_patterns, dim)) / jnp.sqrt(dim)
+        pdt = _checks.resolve_float(param_dtype)
+        stored = jax.random.normal(key, (num_patterns, dim), pdt) / jnp.sqrt(dim).astype(pdt)
         return CellParams(stored)
 
-    def initial_carry(params, batch_shape=()):
-        return zeros_carry(dim)(params, batch_shape)
+    initial_carry = zeros_carry(dim, dtype=dtype)
 
     def step(params, carry, u):
         check_input(u, dim, "modern Hopfield cell")
-        new = _attention(params.stored, carry + u, beta) @ params.stored
+        dt = _checks.resolve_float(dtype)
+        stored = params.stored.astype(dt)
+        new = _attention(stored, (carry + u).astype(dt), beta) @ stored
         return new, new
 
     return Cell(init=init, initial_carry=initial_carry, step=step, output_size=dim,
-                name=f"modern_hopfield(N={num_patterns}, d={dim}, beta={beta:g})")
+                name=f"modern_hopfield(N={num_patterns}, d={dim}, beta={float(beta):g})")

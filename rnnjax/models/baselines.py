@@ -29,7 +29,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax.models.model import Model, affine, dense_init, identity_feedback, positive
+from rnnjax.models.model import Model, affine, dense_init, identity_feedback, model_constructor, positive
 
 Array = jax.Array
 
@@ -47,7 +47,7 @@ class BagOfWordsParams(NamedTuple):
     b2: Array
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class BagOfWords(Model):
     """``apply(params, tokens (*batch, T), *, lengths=None) -> logits (*batch, C)``;
     ``vocab_size``, ``num_classes``: the architecture."""
@@ -56,14 +56,15 @@ class BagOfWords(Model):
     num_classes: int
 
 
+@model_constructor
 def bag_of_words(vocab_size: int, num_classes: int, *, embed_size: int = 32,
                  hidden_size: int | None = 64) -> BagOfWords:
     """A mean-of-embeddings classifier; ``hidden_size=None`` makes it linear in the word counts."""
-    positive("vocab_size", vocab_size)
-    positive("num_classes", num_classes)
-    positive("embed_size", embed_size)
+    vocab_size = positive("vocab_size", vocab_size)
+    num_classes = positive("num_classes", num_classes)
+    embed_size = positive("embed_size", embed_size)
     if hidden_size is not None:
-        positive("hidden_size", hidden_size)
+        hidden_size = positive("hidden_size", hidden_size)
 
     def init(key: Array) -> BagOfWordsParams:
         k_e, k_1, k_2 = jax.random.split(key, 3)
@@ -107,7 +108,7 @@ class WindowParams(NamedTuple):
     b2: Array
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class WindowForecaster(Model):
     """The :class:`~rnnjax.models.Model` contract for a window of ``k`` values.
 
@@ -124,12 +125,13 @@ class WindowForecaster(Model):
     horizon: int
 
 
+@model_constructor
 def window_forecaster(window: int, *, hidden_size: int = 64, horizon: int = 1
                       ) -> WindowForecaster:
     """A one-hidden-layer tanh network from the last ``window`` values to the next ``horizon``."""
-    positive("window", window)
-    positive("hidden_size", hidden_size)
-    positive("horizon", horizon)
+    window = positive("window", window)
+    hidden_size = positive("hidden_size", hidden_size)
+    horizon = positive("horizon", horizon)
 
     def init(key: Array) -> WindowParams:
         k1, k2 = jax.random.split(key)

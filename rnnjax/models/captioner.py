@@ -25,9 +25,19 @@ import jax
 import jax.numpy as jnp
 
 import rnnjax
-from rnnjax.cell import Cell
+from rnnjax.cell import Cell, require_cell
 from rnnjax.models.cnn import CNNParams, cnn_apply, cnn_init
-from rnnjax.models.model import Dense, Model, affine, argmax_feedback, carry_template, dense_init, positive
+from rnnjax.models.model import (
+    Dense,
+    Model,
+    affine,
+    argmax_feedback,
+    carry_template,
+    dense_init,
+    model_constructor,
+    positive,
+    randomness,
+)
 
 Array = jax.Array
 PyTree = Any
@@ -52,15 +62,17 @@ class CaptionerParams(NamedTuple):
     b_out: Array
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Captioner(Model):
     """A captioner; the :class:`~rnnjax.models.Model` contract.
 
     Attributes:
-      apply: ``(params, images (B, H, W, C), *, tgt_in (B, L)) -> (carry, logits (B, L, V))``,
-        teacher forcing.
+      apply: ``(params, images (B, H, W, C), *, tgt_in (B, L), key=None, deterministic=False)
+        -> (carry, logits (B, L, V))``, teacher forcing; ``key``/``deterministic`` reach a
+        decoder with dropout.
       initial_carry: ``(params, images) -> carry``: the image as the decoder's state.
-      step: ``(params, carry, y_prev (B,)) -> (carry, logits)``; feedback: ``argmax``.
+      step: ``(params, carry, y_prev (B,), *, key=None, deterministic=False) -> (carry, logits)``;
+        feedback: ``argmax``.
       decoder: the cell; image_shape: ``(H, W, C)``.
     """
 
@@ -68,6 +80,7 @@ class Captioner(Model):
     image_shape: tuple[int, int, int]
 
 
+@model_constructor
 def captioner(decoder: Cell, *, vocab_size: int, image_shape: tuple[int, int, int] = (16, 32, 3),
               features: Sequence[int] = (16, 32), feature_size: int = 64, embed_size: int = 32,
               bos: int = 1, eos: int = 2, pad: int = 0) -> Captioner:
@@ -82,16 +95,14 @@ def captioner(decoder: Cell, *, vocab_size: int, image_shape: tuple[int, int, in
       embed_size: size of the word embeddings.
       bos, eos, pad: start, end and padding token ids.
     """
-    if not isinstance(decoder, Cell):
-        raise TypeError(f"decoder must be an rnnjax.Cell, got {type(decoder).__name__}")
-    for name, v in (("vocab_size", vocab_size), ("feature_size", feature_size),
-                    ("embed_size", embed_size), *((f"features[{i}]", f)
-                                                  for i, f in enumerate(features))):
-        positive(name, v)
+    require_cell(decoder, "captioner decoder")
+    vocab_size = positive("vocab_size", vocab_size)
+    feature_size = positive("feature_size", feature_size)
+    embed_size = positive("embed_size", embed_size)
+    features = tuple(positive(f"features[{i}]", f) for i, f in enumerate(features))
     image_shape = tuple(int(s) for s in image_shape)
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (H, W, C), got {image_shape}")
-    features = tuple(features)
 
     def init(key: Array) -> CaptionerParams:
         k_cnn, k_bridge, k_embed, k_dec, k_out = jax.random.split(key, 5)
@@ -115,15 +126,17 @@ def captioner(decoder: Cell, *, vocab_size: int, image_shape: tuple[int, int, in
         treedef = jax.tree.structure(carry_template(decoder, params.decoder))
         return jax.tree.unflatten(treedef, [jnp.tanh(affine(f, *d)) for d in params.bridge])
 
-    def step(params: CaptionerParams, carry: PyTree, y_prev: Array) -> tuple[PyTree, Array]:
-        carry, h = decoder.step(params.decoder, carry, params.embed[y_prev])
+    def step(params: CaptionerParams, carry: PyTree, y_prev: Array, *, key: Array | None = None,
+             deterministic: bool = False) -> tuple[PyTree, Array]:
+        carry, h = decoder.step(params.decoder, carry, params.embed[y_prev],
+                                **randomness(decoder, key, deterministic))
         return carry, affine(h, params.w_out, params.b_out)
 
-    def apply(params: CaptionerParams, images: Array, *, tgt_in: Array
-              ) -> tuple[PyTree, Array]:
+    def apply(params: CaptionerParams, images: Array, *, tgt_in: Array, key: Array | None = None,
+              deterministic: bool = False) -> tuple[PyTree, Array]:
         carry = initial_carry(params, images)
         carry, hs = rnnjax.unroll(decoder, params.decoder, params.embed[jnp.asarray(tgt_in)],
-                                  carry)
+                                  carry, **randomness(decoder, key, deterministic))
         return carry, affine(hs, params.w_out, params.b_out)
 
     return Captioner(init=init, apply=apply, name=f"captioner({decoder.name})",

@@ -126,7 +126,7 @@ def greedy(model: Model, params: PyTree, carry: PyTree, max_len: int, *,
     _check(model, "greedy")
     if model.eos is None:
         raise ValueError(f"greedy: {model!r} has no end token (a token decoder has eos)")
-    positive("max_len", max_len)
+    max_len = positive("max_len", max_len)
     if first is None:
         if model.bos is None:
             raise ValueError(f"greedy: {model!r} has no start token; pass first=")

@@ -16,6 +16,9 @@ prediction itself for real values); the decoding modes in :mod:`rnnjax.models.de
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -23,13 +26,21 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _checks
+from rnnjax.cell import constructor_spec, takes_key
+
 Array = jax.Array
 PyTree = Any
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Model:
     """An architecture as pure functions.
+
+    Models compare and hash like cells: two built by the same constructor (decorated with
+    :func:`model_constructor`) with the same arguments are equal, so a model can be a static
+    argument of ``jax.jit`` and a rebuilt model reuses the compiled program. Subclasses are
+    declared ``@dataclass(frozen=True, kw_only=True, eq=False)`` to keep this equality.
 
     Attributes:
       init: ``key -> params``, a NamedTuple pytree (optax, Orbax and ``vmap`` take it as is).
@@ -43,6 +54,8 @@ class Model:
       feedback: generating models: ``output -> next input`` (``argmax`` for token outputs, the
         identity for real-valued ones); ``None`` when outputs cannot be fed back.
       bos, eos, pad: start, end and padding tokens of a token decoder (``None`` otherwise).
+      spec: ``(constructor, arguments)`` set by :func:`model_constructor`; what equality and
+        hashing compare (``None``: the model equals only itself).
     """
 
     init: Callable[[Array], PyTree]
@@ -54,9 +67,51 @@ class Model:
     bos: int | None = None
     eos: int | None = None
     pad: int | None = None
+    spec: tuple | None = None
+
+    def _identity(self) -> tuple:
+        values = tuple(getattr(v, "__code__", v) for v in
+                       (getattr(self, f.name) for f in dataclasses.fields(self)))
+        return (type(self), values)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model):
+            return NotImplemented
+        if self is other:
+            return True
+        return self.spec is not None and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity()) if self.spec is not None else id(self)
 
     def __repr__(self) -> str:  # the default repr prints function addresses
         return f"{type(self).__name__}({self.name})"
+
+
+def model_constructor(constructor: Callable[..., Model]) -> Callable[..., Model]:
+    """Decorate a function returning a :class:`Model` so equal arguments give equal models (as
+    :func:`rnnjax.cell.cell_constructor` does for cells)."""
+    signature = inspect.signature(constructor)
+
+    @functools.wraps(constructor)
+    def build(*args, **kwargs) -> Model:
+        model = constructor(*args, **kwargs)
+        spec = constructor_spec(constructor, signature, args, kwargs)
+        return dataclasses.replace(model, spec=spec)
+
+    return build
+
+
+def randomness(cell: Any, key: Array | None, deterministic: bool, salt: int | None = None
+               ) -> dict:
+    """The ``key``/``deterministic`` keywords for running ``cell`` (a cell or layer) inside a
+    model: none for a cell without randomness, else ``key`` (folded with ``salt`` when given, so
+    two parts of one model draw different masks) and ``deterministic``."""
+    if not takes_key(cell):
+        return {}
+    if key is not None and salt is not None:
+        key = jax.random.fold_in(key, salt)
+    return {"key": key, "deterministic": bool(deterministic)}
 
 
 class Dense(NamedTuple):
@@ -87,10 +142,10 @@ def identity_feedback(y: Array) -> Array:
     return y
 
 
-def positive(name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value`` is a positive int."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+def positive(name: str, value: Any) -> int:
+    """``value`` as a Python int (Python and NumPy integers), or a ``ValueError`` unless it is a
+    positive int (:func:`rnnjax._checks.positive_int`)."""
+    return _checks.positive_int(value, name)
 
 
 def carry_template(cell, params: PyTree) -> PyTree:

@@ -29,8 +29,17 @@ import jax
 import jax.numpy as jnp
 
 import rnnjax
-from rnnjax.cell import Cell
-from rnnjax.models.model import Model, affine, argmax_feedback, carry_template, identity_feedback, positive
+from rnnjax.cell import Cell, require_cell
+from rnnjax.models.model import (
+    Model,
+    affine,
+    argmax_feedback,
+    carry_template,
+    identity_feedback,
+    model_constructor,
+    positive,
+    randomness,
+)
 
 Array = jax.Array
 PyTree = Any
@@ -55,15 +64,18 @@ class Seq2SeqParams(NamedTuple):
     b_out: Array
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Seq2Seq(Model):
     """An encoder–decoder; the :class:`~rnnjax.models.Model` contract.
 
     Attributes:
-      apply: ``(params, src, *, tgt_in, src_len=None) -> (carry, outputs (*batch, L, out))``,
-        teacher forcing.
-      initial_carry: ``(params, src, *, src_len=None) -> carry``: the encoder's final carry.
-      step: ``(params, carry, y_prev) -> (carry, output)``: one decoder step.
+      apply: ``(params, src, *, tgt_in, src_len=None, key=None, deterministic=False) ->
+        (carry, outputs (*batch, L, out))``, teacher forcing; ``key``/``deterministic`` reach
+        cells with dropout (the encoder and decoder draw different masks).
+      initial_carry: ``(params, src, *, src_len=None, key=None, deterministic=False) -> carry``:
+        the encoder's final carry.
+      step: ``(params, carry, y_prev, *, key=None, deterministic=False) -> (carry, output)``: one
+        decoder step.
       feedback: ``argmax`` (token target) or the identity (real-valued target).
       encoder, decoder: the cells.
     """
@@ -84,12 +96,16 @@ def shift_right(tgt: Array, first: int | Array) -> Array:
     return jnp.concatenate([first[..., None, :], tgt[..., :-1, :]], axis=-2)
 
 
-def _check_side(name: str, vocab: int | None, features: int | None) -> None:
+def _check_side(name: str, vocab: int | None, features: int | None) -> tuple:
+    """``(vocab, features)`` as Python ints, exactly one of them given."""
     if (vocab is None) == (features is None):
         raise ValueError(f"give exactly one of {name}_vocab (tokens) or {name}_features (vectors)")
-    positive(f"{name} size", vocab if vocab is not None else features)
+    if vocab is not None:
+        return positive(f"{name} size", vocab), None
+    return None, positive(f"{name} size", features)
 
 
+@model_constructor
 def seq2seq(encoder: Cell, decoder: Cell, *, src_vocab: int | None = None,
             src_features: int | None = None, tgt_vocab: int | None = None,
             tgt_features: int | None = None, embed_size: int = 32, bos: int = 1, eos: int = 2,
@@ -104,12 +120,11 @@ def seq2seq(encoder: Cell, decoder: Cell, *, src_vocab: int | None = None,
       embed_size: size of the learned embeddings of token sides.
       bos, eos, pad: start, end and padding token ids of a token target (greedy decoding).
     """
-    for c, name in ((encoder, "encoder"), (decoder, "decoder")):
-        if not isinstance(c, Cell):
-            raise TypeError(f"{name} must be an rnnjax.Cell, got {type(c).__name__}")
-    _check_side("src", src_vocab, src_features)
-    _check_side("tgt", tgt_vocab, tgt_features)
-    positive("embed_size", embed_size)
+    require_cell(encoder, "seq2seq encoder")
+    require_cell(decoder, "seq2seq decoder")
+    src_vocab, src_features = _check_side("src", src_vocab, src_features)
+    tgt_vocab, tgt_features = _check_side("tgt", tgt_vocab, tgt_features)
+    embed_size = positive("embed_size", embed_size)
     src_tokens, tgt_tokens = src_vocab is not None, tgt_vocab is not None
     enc_in = embed_size if src_tokens else src_features
     dec_in = embed_size if tgt_tokens else tgt_features
@@ -146,20 +161,24 @@ def seq2seq(encoder: Cell, decoder: Cell, *, src_vocab: int | None = None,
     def embed_tgt(params, y):
         return params.tgt_embed[y] if tgt_tokens else y
 
-    def initial_carry(params: Seq2SeqParams, src: Array, *,
-                      src_len: Array | None = None) -> PyTree:
-        carry, _ = rnnjax.unroll(encoder, params.encoder, embed_src(params, src), lengths=src_len)
+    def initial_carry(params: Seq2SeqParams, src: Array, *, src_len: Array | None = None,
+                      key: Array | None = None, deterministic: bool = False) -> PyTree:
+        carry, _ = rnnjax.unroll(encoder, params.encoder, embed_src(params, src), lengths=src_len,
+                                 **randomness(encoder, key, deterministic, 0))
         return carry
 
-    def step(params: Seq2SeqParams, carry: PyTree, y_prev: Array) -> tuple[PyTree, Array]:
-        carry, h = decoder.step(params.decoder, carry, embed_tgt(params, y_prev))
+    def step(params: Seq2SeqParams, carry: PyTree, y_prev: Array, *, key: Array | None = None,
+             deterministic: bool = False) -> tuple[PyTree, Array]:
+        carry, h = decoder.step(params.decoder, carry, embed_tgt(params, y_prev),
+                                **randomness(decoder, key, deterministic, 1))
         return carry, affine(h, params.w_out, params.b_out)
 
-    def apply(params: Seq2SeqParams, src: Array, *, tgt_in: Array,
-              src_len: Array | None = None) -> tuple[PyTree, Array]:
-        carry = initial_carry(params, src, src_len=src_len)
+    def apply(params: Seq2SeqParams, src: Array, *, tgt_in: Array, src_len: Array | None = None,
+              key: Array | None = None, deterministic: bool = False) -> tuple[PyTree, Array]:
+        carry = initial_carry(params, src, src_len=src_len, key=key, deterministic=deterministic)
         carry, hs = rnnjax.unroll(decoder, params.decoder,
-                                  embed_tgt(params, jnp.asarray(tgt_in)), carry)
+                                  embed_tgt(params, jnp.asarray(tgt_in)), carry,
+                                  **randomness(decoder, key, deterministic, 1))
         return carry, affine(hs, params.w_out, params.b_out)
 
     return Seq2Seq(

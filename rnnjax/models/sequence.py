@@ -39,9 +39,16 @@ import jax
 import jax.numpy as jnp
 
 import rnnjax
-from rnnjax.cell import Cell
-from rnnjax.compose import Bidirectional
-from rnnjax.models.model import Model, argmax_feedback, identity_feedback, positive
+from rnnjax.cell import Cell, Layer
+from rnnjax.compose import BidirectionalLayer, StackLayer
+from rnnjax.models.model import (
+    Model,
+    argmax_feedback,
+    identity_feedback,
+    model_constructor,
+    positive,
+    randomness,
+)
 
 Array = jax.Array
 PyTree = Any
@@ -65,49 +72,55 @@ class SequenceParams(NamedTuple):
     b_out: Array
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False)
 class SequenceModel(Model):
     """A sequence model (see the module docstring); the :class:`~rnnjax.models.Model` contract.
 
     Attributes:
-      apply: ``(params, inputs, carry=None, *, lengths=None) -> (carry, outputs)``; inputs are
-        integer tokens ``(*batch, T)`` or vectors ``(*batch, T, input_size)``.
+      apply: ``(params, inputs, carry=None, *, lengths=None, key=None, deterministic=False)
+        -> (carry, outputs)``; inputs are integer tokens ``(*batch, T)`` or vectors
+        ``(*batch, T, input_size)``; ``key``/``deterministic`` reach a cell with dropout as in
+        :func:`rnnjax.unroll`.
       initial_carry: ``(params, batch_shape=()) -> carry``, the cell's.
-      step: ``(params, carry, x) -> (carry, output)`` for one position (token ``(*batch,)`` or
-        vector ``(*batch, input_size)``).
+      step: ``(params, carry, x, *, key=None, deterministic=False) -> (carry, output)`` for one
+        position (token ``(*batch,)`` or vector ``(*batch, input_size)``); ``None`` for a
+        :class:`rnnjax.Layer` (a bidirectional pass has no one-step map).
       feedback: ``argmax`` for a token model whose outputs are its vocabulary, the identity for a
         vector model whose outputs have its input size, else ``None``.
       cell, vocab_size, input_size, output_size, pool: the architecture (``input_size`` is the
         vocabulary for token models).
     """
 
-    cell: Cell
+    cell: Cell | Layer
     vocab_size: int | None
     input_size: int
     output_size: int
     pool: str | None
 
 
-def _bidirectional_half(cell: Cell, cell_input: int) -> int | None:
+def _bidirectional_half(cell: Cell | Layer, cell_input: int) -> int | None:
     """Size of the forward half of ``cell``'s output if its top layer is a concatenating
-    bidirectional pair of alike directions; ``None`` if it is not bidirectional."""
-    params = jax.eval_shape(lambda k: cell.init(k, cell_input), jax.random.key(0))
-    top = params
-    while type(top) is tuple and top:  # a stack: its last layer
-        top = top[-1]
-    if not isinstance(top, Bidirectional):
+    bidirectional pair of alike directions (same parameter shapes); ``None`` if it is not
+    bidirectional. Read from the structure of the object (a stack's last part)."""
+    top, size = cell, cell_input
+    while isinstance(top, StackLayer):
+        for part in top.layers[:-1]:
+            size = part.output_size
+        top = top.layers[-1]
+    if not isinstance(top, BidirectionalLayer):
         return None
-    shapes = [jax.tree.map(lambda a: (a.shape, a.dtype), p) for p in top]
-    if (jax.tree.structure(top.forward) != jax.tree.structure(top.backward)
-            or shapes[0] != shapes[1] or "concat" not in cell.name
-            or cell.output_size % 2):
+    shapes = [jax.tree.map(lambda a: (a.shape, a.dtype),
+                           jax.eval_shape(lambda k, c=c: c.init(k, size), jax.random.key(0)))
+              for c in (top.forward, top.backward)]
+    if top.merge != "concat" or shapes[0] != shapes[1] or (top is not cell and cell.residual):
         raise ValueError("pool='ends' needs a bidirectional top layer that concatenates two "
                          f"directions of one architecture, got {cell.name}")
-    return cell.output_size // 2
+    return top.forward.output_size
 
 
+@model_constructor
 def sequence_model(
-    cell: Cell,
+    cell: Cell | Layer,
     *,
     output_size: int,
     vocab_size: int | None = None,
@@ -118,7 +131,7 @@ def sequence_model(
     """A many-to-many (``pool=None``) or many-to-one (``pool="last"|"mean"|"ends"``) model.
 
     Args:
-      cell: any :class:`rnnjax.Cell`.
+      cell: any :class:`rnnjax.Cell` or :class:`rnnjax.Layer`.
       output_size: size of the readout (classes, vocabulary, regression targets).
       vocab_size: inputs are integer tokens in ``[0, vocab_size)``.
       embed_size: with ``vocab_size``: size of a learned embedding; ``None``: one-hot inputs.
@@ -128,18 +141,18 @@ def sequence_model(
         ``"ends"`` (a bidirectional top layer's forward half at the last real position and
         backward half at the first; ``"last"`` for a unidirectional cell).
     """
-    if not isinstance(cell, Cell):
-        raise TypeError(f"cell must be an rnnjax.Cell, got {type(cell).__name__}")
-    positive("output_size", output_size)
+    if not isinstance(cell, (Cell, Layer)):
+        raise TypeError(f"cell must be an rnnjax.Cell or rnnjax.Layer, got {type(cell).__name__}")
+    output_size = positive("output_size", output_size)
     if (vocab_size is None) == (input_size is None):
         raise ValueError("give exactly one of vocab_size (token inputs) or input_size (vectors)")
     if vocab_size is not None:
-        positive("vocab_size", vocab_size)
+        vocab_size = positive("vocab_size", vocab_size)
         if embed_size is not None:
-            positive("embed_size", embed_size)
+            embed_size = positive("embed_size", embed_size)
         cell_input = embed_size if embed_size is not None else vocab_size
     else:
-        positive("input_size", input_size)
+        input_size = positive("input_size", input_size)
         if embed_size is not None:
             raise ValueError("embed_size needs vocab_size (token inputs)")
         cell_input = input_size
@@ -191,26 +204,30 @@ def sequence_model(
         return jnp.concatenate([last[..., :half], hs[..., 0, half:]], axis=-1)
 
     def apply(params: SequenceParams, inputs: Array, carry: PyTree = None, *,
-              lengths: Array | None = None) -> tuple[PyTree, Array]:
+              lengths: Array | None = None, key: Array | None = None,
+              deterministic: bool = False) -> tuple[PyTree, Array]:
         inputs = jnp.asarray(inputs)
         if inputs.ndim < (1 if tokens else 2):
             shape = "(*batch, T)" if tokens else f"(*batch, T, {input_size})"
             raise ValueError(f"expected inputs of shape {shape}, got {tuple(inputs.shape)}")
         carry, hs = rnnjax.unroll(cell, params.cell, encode(params, inputs), carry,
-                                  lengths=lengths)
+                                  lengths=lengths, **randomness(cell, key, deterministic))
         if pool is None:
             return carry, readout(params, hs)
         return carry, readout(params, pooled(hs, lengths))
 
-    def step(params: SequenceParams, carry: PyTree, x: Array) -> tuple[PyTree, Array]:
-        carry, h = cell.step(params.cell, carry, encode(params, x))
+    def step(params: SequenceParams, carry: PyTree, x: Array, *, key: Array | None = None,
+             deterministic: bool = False) -> tuple[PyTree, Array]:
+        carry, h = cell.step(params.cell, carry, encode(params, x),
+                             **randomness(cell, key, deterministic))
         return carry, readout(params, h)
 
+    one_step = isinstance(cell, Cell)
     feedback = None
-    if pool is None and output_size == (vocab_size if tokens else input_size):
+    if one_step and pool is None and output_size == (vocab_size if tokens else input_size):
         feedback = argmax_feedback if tokens else identity_feedback
     return SequenceModel(
         init=init, apply=apply, name=f"sequence_model({cell.name}, pool={pool})",
-        initial_carry=initial_carry, step=step, feedback=feedback, cell=cell,
+        initial_carry=initial_carry, step=step if one_step else None, feedback=feedback, cell=cell,
         vocab_size=vocab_size, input_size=vocab_size if tokens else cell_input,
         output_size=output_size, pool=pool)

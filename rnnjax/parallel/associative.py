@@ -23,6 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _sequence as seq
 from rnnjax.cell import Cell
 
 Array = jax.Array
@@ -88,43 +89,28 @@ def associative_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *,
     if cell.affine is None:
         raise ValueError(f"unroll: method='associative' needs a cell with an affine form "
                          f"(lru, mingru, minlstm); {cell.name} has none")
-    from rnnjax.unroll import _expand, _reverse_within_lengths
-
-    batch_shape, T = xs.shape[:-2], xs.shape[-2]
-    nb = len(batch_shape)
-    xs_tm = jnp.moveaxis(xs, -2, 0)  # (T, *batch, I)
-    if lengths is not None:  # padding never reaches the cell (no NaN in the masked branch's grads)
-        t = jnp.arange(T).reshape((T,) + (1,) * nb)
-        xs_tm = jnp.where(_expand(t < lengths[None], xs_tm), xs_tm, 0)
-    flip = lambda v: jnp.flip(v, 0)
-    if reverse:
-        order = (lambda v: _reverse_within_lengths(v, lengths)) if lengths is not None else flip
-    else:
-        order = lambda v: v
-    xs_tm = order(xs_tm)
+    T, nb = xs.shape[-2], xs.ndim - 2
+    order = seq.reversal(reverse, lengths)
+    xs_tm = order(seq.zero_padding(seq.time_major(xs), lengths))  # padding never reaches the cell
     a, b = cell.affine.coefficients(params, xs_tm)  # time acts as one more batch dim
     if resets is not None:
         reset_carry = carry if reset_carry is None else reset_carry
         r = jnp.moveaxis(jnp.asarray(resets, bool), -1, 0)  # (T, *batch)
         if reverse:  # reset before each segment's last element: where the next one starts
-            r = jnp.concatenate([r[1:], jnp.zeros_like(r[:1])], axis=0)
-            if lengths is not None:  # a segment also ends at the sequence's last real element
-                t = jnp.arange(T).reshape((T,) + (1,) * nb)
-                r = r & (t + 1 < lengths[None])
+            r = seq.backward_resets(r, lengths)
         r = order(r)
-        a, b = (jax.tree.map(lambda a: jnp.where(_expand(r, a), jnp.zeros_like(a), a), a),
-                jax.tree.map(lambda a, b, c: jnp.where(_expand(r, b), a * c[None] + b, b),
+        a, b = (jax.tree.map(lambda a: jnp.where(seq.expand(r, a), jnp.zeros_like(a), a), a),
+                jax.tree.map(lambda a, b, c: jnp.where(seq.expand(r, b), a * c[None] + b, b),
                              a, b, reset_carry))
     mask = None
     if lengths is not None:
-        mask = jnp.arange(T).reshape((T,) + (1,) * nb) < lengths[None]
-        a = jax.tree.map(lambda v: jnp.where(_expand(mask, v), v, jnp.ones_like(v)), a)
-        b = jax.tree.map(lambda v: jnp.where(_expand(mask, v), v, jnp.zeros_like(v)), b)
+        mask = seq.valid(T, lengths)
+        a = jax.tree.map(lambda v: jnp.where(seq.expand(mask, v), v, jnp.ones_like(v)), a)
+        b = jax.tree.map(lambda v: jnp.where(seq.expand(mask, v), v, jnp.zeros_like(v)), b)
     hs = affine_scan(a, b, carry)
     ys = cell.affine.readout(params, hs, xs_tm)
     if mask is not None:
-        ys = jnp.where(_expand(mask, ys), ys, jnp.zeros_like(ys))
+        ys = jnp.where(seq.expand(mask, ys), ys, jnp.zeros_like(ys))
     final = carry if T == 0 else jax.tree.map(lambda h: h[-1], hs)
     ys, hs = jax.tree.map(order, (ys, hs))
-    out = jax.tree.map(lambda v: jnp.moveaxis(v, 0, nb), (ys, hs) if return_carries else ys)
-    return final, out
+    return final, seq.batch_major((ys, hs) if return_carries else ys, nb)

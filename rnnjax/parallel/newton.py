@@ -55,7 +55,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from rnnjax.cell import Cell
+from rnnjax import _sequence as seq
+from rnnjax.cell import Cell, require_cell
 from rnnjax.parallel.associative import affine_scan, matrix_affine_scan
 from rnnjax.parallel.kalman import SMOOTHERS, lm_step
 
@@ -115,10 +116,7 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
       ``(final_carry, ys, info)``: ``ys: (*batch, T, output_size)``; :class:`NewtonInfo` ``info``.
       A solve that did not reach ``tol`` returns its last iterate with ``info.converged`` False.
     """
-    from rnnjax.unroll import _check_carry
-
-    if not isinstance(cell, Cell):
-        raise TypeError(f"newton_unroll: expected an rnnjax.Cell, got {type(cell).__name__}")
+    cell = require_cell(cell, "newton_unroll")
     if jacobian not in JACOBIANS:
         raise ValueError(f"newton_unroll: jacobian must be one of {JACOBIANS}, got {jacobian!r}")
     if damping is not None and not (np.isscalar(damping) and np.isreal(damping) and 0 <= damping < np.inf):
@@ -130,16 +128,9 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
         raise ValueError(f"newton_unroll: tol must be a positive number, got {tol!r}")
     if smoother not in SMOOTHERS:
         raise ValueError(f"newton_unroll: smoother must be one of {SMOOTHERS}, got {smoother!r}")
-    xs = jnp.asarray(xs)
-    if xs.ndim < 2:
-        raise ValueError(f"newton_unroll: expected xs of shape (*batch, T, input_size), "
-                         f"got shape {tuple(xs.shape)}")
+    xs = seq.check_xs(xs, "newton_unroll")
     batch_shape, T = tuple(xs.shape[:-2]), xs.shape[-2]
-    if carry is None:
-        carry = cell.initial_carry(params, batch_shape)
-    else:
-        expected = jax.eval_shape(lambda p: cell.initial_carry(p, batch_shape), params)
-        carry = _check_carry(carry, expected, batch_shape, "carry")
+    carry = seq.resolve_carry(cell, params, carry, batch_shape, "newton_unroll")
     for leaf in jax.tree.leaves(carry):
         if not jnp.issubdtype(leaf.dtype, jnp.floating):
             raise TypeError(f"newton_unroll: needs a real floating carry, {cell.name} has dtype "

@@ -18,6 +18,7 @@ from experiments import longrange
 from experiments.common import RunStopped, UserError
 from experiments.common.processes import Child, cause, supervised
 from experiments.longrange import processes
+from experiments.longrange.session import session
 
 
 def gather_after_peer_death(config, workdir):
@@ -95,7 +96,7 @@ def _config(**execution):
 def test_a_process_that_dies_ends_the_run_in_one_line(tmp_path, compute, message):
     t0 = time.monotonic()
     with pytest.raises(RunStopped) as e:
-        with processes.session(_config(local_processes=2), tmp_path, compute=compute) as run:
+        with session(_config(local_processes=2), tmp_path, compute=compute) as run:
             joined = time.monotonic()
             run(None, None)
     assert str(e.value) == message
@@ -109,7 +110,7 @@ def test_an_unreachable_coordinator_is_one_line_within_the_join_timeout(tmp_path
     config = _config(coordinator=f"localhost:{port}", num_processes=2, process_id=1)
     t0 = time.monotonic()
     with pytest.raises(UserError) as e:
-        with processes.session(config, tmp_path, join_timeout=2):
+        with session(config, tmp_path, join_timeout=2):
             pytest.fail("joined")
     assert str(e.value) == (f"process 1 did not join the run at localhost:{port} within 2 s: "
                             "nothing answers there")
