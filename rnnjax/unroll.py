@@ -60,7 +60,7 @@ from rnnjax.cell import Cell
 Array = jax.Array
 PyTree = Any
 
-METHODS = ("scan", "associative")
+METHODS = ("scan", "associative", "fused", "cudnn", "auto")
 
 
 def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *,
@@ -98,7 +98,9 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
       method: ``"scan"`` (sequential ``lax.scan``) or ``"associative"``: for a cell with an
         elementwise affine recurrence (``Cell.affine``: lru, mingru, minlstm), one
         ``lax.associative_scan`` of depth ``O(log T)`` (:mod:`rnnjax.parallel`); ``unroll``,
-        ``remat`` and ``hoist`` do not apply to it.
+        ``remat`` and ``hoist`` do not apply to it. ``"fused"``: Elman/LSTM/GRU with the whole
+        time loop in one Pallas kernel (:mod:`rnnjax.fused`); ``"cudnn"``: an LSTM through
+        cuDNN (GPU); ``"auto"``: ``"fused"`` on a GPU where supported, else ``"scan"``.
 
     Returns:
       ``(final_carry, ys)`` with ``ys`` of shape ``(*batch, T, cell.output_size)``.
@@ -136,6 +138,12 @@ def unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = None, *
             kw["deterministic"] = True
         return cell.sequence(params, xs, carry, **options, method=method, **kw)
     # The evaluation methods of a single cell dispatch here.
+    if method == "auto":
+        from rnnjax.fused import choose_method
+        method = choose_method(cell, remat=remat, key=key)
+    if method in ("fused", "cudnn"):
+        from rnnjax.fused import fused_unroll
+        return fused_unroll(cell, params, xs, carry, **options, method=method, **kw)
     if method == "scan":
         return scan_cell(cell, params, xs, carry, **options, **kw)
     if method == "associative":

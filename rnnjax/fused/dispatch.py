@@ -1,0 +1,94 @@
+"""``unroll(..., method="fused" | "cudnn" | "auto")`` for a single cell, and the rule of ``"auto"``.
+
+The rule (:func:`choose_method`): on CPU (and TPU) ``"scan"``; on a GPU ``"fused"`` for the cells
+and options the fused kernels compute (:data:`rnnjax.fused.cells.SUPPORTED`, without ``remat``),
+``"scan"`` otherwise. Both compute the same function in the same dtype, so the choice changes
+results only by floating-point rounding (the order of the sums in the matrix products).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from rnnjax.cell import Cell
+from rnnjax.fused import sequence
+from rnnjax.fused.cells import kernel_cell
+from rnnjax.fused.kernels import Config
+from rnnjax.fused.recurrence import recurrence
+
+Array = jax.Array
+PyTree = Any
+
+
+def choose_method(cell: Cell, *, remat: bool | int = False, key: Array | None = None,
+                  backend: str | None = None) -> str:
+    """What ``method="auto"`` runs for a single cell: ``"fused"`` on a GPU where supported."""
+    backend = jax.default_backend() if backend is None else backend
+    if backend != "gpu" or remat is not False or key is not None:
+        return "scan"
+    try:
+        kernel_cell(cell)
+    except ValueError:
+        return "scan"
+    return "fused"
+
+
+def config(backend: str | None = None) -> Config:
+    """Kernel settings for the backend: compiled Triton on a GPU, interpret mode on CPU."""
+    backend = jax.default_backend() if backend is None else backend
+    if backend not in ("gpu", "cpu"):
+        raise ValueError(f"unroll(method='fused'): runs on GPU (Triton) or CPU (interpret mode), "
+                         f"not on {backend}; use method='scan'")
+    return Config(interpret=backend == "cpu")
+
+
+def fused_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, lengths, resets,
+                 reset_carry, reverse, return_carries, remat, method: str = "fused",
+                 key: Array | None = None, cfg: Config | None = None, **ignored
+                 ) -> tuple[PyTree, Any]:
+    """The fused (or cuDNN) evaluation of :func:`rnnjax.unroll`; inputs already validated.
+
+    ``unroll`` and ``hoist`` are ignored: the kernels always hoist the input projection and
+    run the whole time loop inside one kernel.
+    """
+    where = f"unroll(method={method!r})"
+    if method == "cudnn":
+        from rnnjax.fused.cudnn import cudnn_unroll
+        return cudnn_unroll(cell, params, xs, carry, lengths=lengths, resets=resets,
+                            reverse=reverse, return_carries=return_carries, remat=remat, key=key)
+    kc = kernel_cell(cell, where)
+    if remat is not False:
+        raise ValueError(f"{where}: remat does not apply (the kernels keep each step's gates); "
+                         f"use method='scan' for remat")
+    if key is not None:
+        raise ValueError(f"{where}: cells with randomness (a key) are not supported")
+    cfg = config() if cfg is None else cfg
+    batch_shape, T, H = tuple(xs.shape[:-2]), xs.shape[-2], cell.output_size
+    leaves, treedef = jax.tree.flatten(carry)
+    dt = leaves[0].dtype
+    if T == 0:
+        empty = jnp.zeros(batch_shape + (0, H), dt)
+        carries = jax.tree.map(lambda c: jnp.zeros(batch_shape + (0,) + c.shape[-1:], c.dtype), carry)
+        return carry, ((empty, carries) if return_carries else empty)
+    B = math.prod(batch_shape)
+    flat = lambda tree: tuple(a.reshape(B, H) for a in jax.tree.leaves(tree))
+    c0 = flat(carry)
+    rc = c0 if reset_carry is None else flat(reset_carry)
+    prep = sequence.prepare(xs, lengths, resets, reverse)
+    u = cell.project(params, prep.xs)  # (T, B, G·H): the input projection of all steps at once
+    cdt = jnp.promote_types(dt, jnp.float32)  # the kernels compute in float32 or float64
+    b_hn = params.b_hn.astype(cdt) if kc.has_b_hn else None
+    cast = lambda tree: tuple(a.astype(cdt) for a in tree)
+    carries = recurrence(kc, cfg, params.w_h.astype(cdt), b_hn, u.astype(cdt), cast(c0), cast(rc),
+                         prep.real, prep.reset)
+    carries = tuple(c.astype(dt) for c in carries)
+    final = jax.tree.unflatten(treedef, [c[-1].reshape(batch_shape + (H,)) for c in carries])
+    ys = sequence.finish(jnp.where(prep.real[..., None], carries[0], 0), prep, batch_shape)
+    if not return_carries:
+        return final, ys
+    per_step = jax.tree.unflatten(treedef, [sequence.finish(c, prep, batch_shape) for c in carries])
+    return final, (ys, per_step)
