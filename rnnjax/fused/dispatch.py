@@ -56,24 +56,29 @@ def fused_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, length
     run the whole time loop inside one kernel.
     """
     where = f"unroll(method={method!r})"
-    if method == "cudnn":
-        from rnnjax.fused.cudnn import cudnn_unroll
-        return cudnn_unroll(cell, params, xs, carry, lengths=lengths, resets=resets,
-                            reverse=reverse, return_carries=return_carries, remat=remat, key=key)
-    kc = kernel_cell(cell, where)
-    if remat is not False:
-        raise ValueError(f"{where}: remat does not apply (the kernels keep each step's gates); "
-                         f"use method='scan' for remat")
-    if key is not None:
-        raise ValueError(f"{where}: cells with randomness (a key) are not supported")
-    cfg = config() if cfg is None else cfg
-    batch_shape, T, H = tuple(xs.shape[:-2]), xs.shape[-2], cell.output_size
     leaves, treedef = jax.tree.flatten(carry)
     dt = leaves[0].dtype
+    if method == "cudnn":
+        from rnnjax.fused import cudnn
+        reason = cudnn.applies(cell, dt, resets=resets, remat=remat,
+                               return_carries=return_carries, key=key)
+        if reason is not None:
+            raise ValueError(f"{where}: {reason}")
+    else:
+        kc = kernel_cell(cell, where)
+        if remat is not False:
+            raise ValueError(f"{where}: remat does not apply (the kernels keep each step's "
+                             f"gates); use method='scan' for remat")
+        if key is not None:
+            raise ValueError(f"{where}: cells with randomness (a key) are not supported")
+    batch_shape, T, H = tuple(xs.shape[:-2]), xs.shape[-2], cell.output_size
     if T == 0:
         empty = jnp.zeros(batch_shape + (0, H), dt)
         carries = jax.tree.map(lambda c: jnp.zeros(batch_shape + (0,) + c.shape[-1:], c.dtype), carry)
         return carry, ((empty, carries) if return_carries else empty)
+    if method == "cudnn":
+        return cudnn.cudnn_unroll(cell, params, xs, carry, lengths=lengths, reverse=reverse)
+    cfg = config() if cfg is None else cfg
     B = math.prod(batch_shape)
     flat = lambda tree: tuple(a.reshape(B, H) for a in jax.tree.leaves(tree))
     c0 = flat(carry)
