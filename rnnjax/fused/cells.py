@@ -1,9 +1,10 @@
 """The per-step arithmetic of the fused kernels: Elman, LSTM and GRU, forward and backward.
 
 The input projection ``u_t = x_t W_x + b`` is computed outside the kernels (one matrix product
-over the whole sequence), so a kernel step sees the ``G`` gate blocks ``u^k_t`` (each
-``(B, H)``), the recurrent blocks ``W^k`` (each ``(H, H)``, the columns of ``W_h`` for gate
-``k``) and the carry entering the step. Gate blocks are separate arrays because the GPU kernel
+over the whole sequence) and the recurrent products ``a^k = h_{t-1} W^k`` inside them
+(:mod:`rnnjax.fused.kernels`), with ``W^k`` the ``(H, H)`` columns of ``W_h`` for gate ``k``.
+What is left per cell is elementwise: given the gate blocks ``u^k_t``, ``a^k`` and the carry
+entering the step, the new carry. Gate blocks are separate arrays because the GPU kernel
 language needs power-of-two tile sizes, and ``3H`` is not one.
 
 Forward (``a^k = h_{t-1} W^k``):
@@ -39,14 +40,19 @@ Array = jax.Array
 class KernelCell(NamedTuple):
     """What the kernels need to know about a cell.
 
+    The functions work on one chunk of hidden units (``(B, n)`` arrays, any ``n``): the kernels
+    compute the recurrent products ``a^k`` and the carry cotangents flowing back through them,
+    the cell only the elementwise rest.
+
     Attributes:
       name: ``"elman"``, ``"lstm"`` or ``"gru"``.
       gates: ``G``, the number of ``(H, H)`` blocks of ``W_h``.
       n_carry: 1 (``h``) or 2 (``h, c``).
       n_saved: how many ``(B, H)`` activations per step the forward saves for the backward.
       has_b_hn: the GRU's recurrent bias of the ``n`` gate.
-      forward: ``(us, ws, b_hn, carry) -> (new_carry, saved)``, tuples of ``(B, H)`` arrays.
-      backward: ``(saved, new, carry_in, g_new, wts, b_hn) -> (g_carry_in, du, extra)``.
+      forward: ``(us, a, b_hn, carry) -> (new_carry, saved)``: tuples of arrays.
+      backward: ``(saved, new, carry_in, g_new, b_hn) -> (g_direct, du, extra)``: ``g_direct``
+        the carry-in cotangent other than through ``a`` (``None`` where there is none).
       da: ``(du, extra) -> da``: the cotangents of ``a^k = h_{t-1} W^k``.
     """
 
@@ -58,10 +64,6 @@ class KernelCell(NamedTuple):
     forward: Callable[..., tuple[tuple, tuple]]
     backward: Callable[..., tuple[tuple, tuple, tuple]]
     da: Callable[[tuple, tuple], tuple]
-
-
-def _dot(a: Array, b: Array) -> Array:
-    return jnp.dot(a, b, preferred_element_type=a.dtype)
 
 
 def _dsigmoid(s: Array) -> Array:
@@ -86,29 +88,26 @@ _ELMAN_DERIVATIVES: dict[Any, Callable[[Array], Array]] = {
 def _elman(activation: Callable[[Array], Array]) -> KernelCell:
     derivative = _ELMAN_DERIVATIVES[activation]
 
-    def forward(us, ws, b_hn, carry):
-        (h,) = carry
-        h = activation(us[0] + _dot(h, ws[0]))
-        return (h,), ()
+    def forward(us, a, b_hn, carry):
+        return (activation(us[0] + a[0]),), ()
 
-    def backward(saved, new, carry_in, g_new, wts, b_hn):
-        dpre = g_new[0] * derivative(new[0])
-        return (_dot(dpre, wts[0]),), (dpre,), ()
+    def backward(saved, new, carry_in, g_new, b_hn):
+        return (None,), (g_new[0] * derivative(new[0]),), ()
 
     return KernelCell("elman", 1, 1, 0, False, forward, backward, _same)
 
 
-def _lstm_forward(us, ws, b_hn, carry):
-    h, c = carry
-    i = jax.nn.sigmoid(us[0] + _dot(h, ws[0]))
-    f = jax.nn.sigmoid(us[1] + _dot(h, ws[1]))
-    g = jnp.tanh(us[2] + _dot(h, ws[2]))
-    o = jax.nn.sigmoid(us[3] + _dot(h, ws[3]))
+def _lstm_forward(us, a, b_hn, carry):
+    _, c = carry
+    i = jax.nn.sigmoid(us[0] + a[0])
+    f = jax.nn.sigmoid(us[1] + a[1])
+    g = jnp.tanh(us[2] + a[2])
+    o = jax.nn.sigmoid(us[3] + a[3])
     c = f * c + i * g
     return (o * jnp.tanh(c), c), (i, f, g, o)
 
 
-def _lstm_backward(saved, new, carry_in, g_new, wts, b_hn):
+def _lstm_backward(saved, new, carry_in, g_new, b_hn):
     i, f, g, o = saved
     _, c_new = new
     _, c_in = carry_in
@@ -117,29 +116,25 @@ def _lstm_backward(saved, new, carry_in, g_new, wts, b_hn):
     gc = gc + gh * o * _dtanh(tc)
     du = (gc * g * _dsigmoid(i), gc * c_in * _dsigmoid(f), gc * i * _dtanh(g),
           gh * tc * _dsigmoid(o))
-    gh_in = _dot(du[0], wts[0]) + _dot(du[1], wts[1]) + _dot(du[2], wts[2]) + _dot(du[3], wts[3])
-    return (gh_in, gc * f), du, ()
+    return (None, gc * f), du, ()
 
 
-def _gru_forward(us, ws, b_hn, carry):
+def _gru_forward(us, a, b_hn, carry):
     (h,) = carry
-    r = jax.nn.sigmoid(us[0] + _dot(h, ws[0]))
-    z = jax.nn.sigmoid(us[1] + _dot(h, ws[1]))
-    hn = _dot(h, ws[2]) + b_hn
+    r = jax.nn.sigmoid(us[0] + a[0])
+    z = jax.nn.sigmoid(us[1] + a[1])
+    hn = a[2] + b_hn
     n = jnp.tanh(us[2] + r * hn)
     return ((1.0 - z) * n + z * h,), (r, z, n, hn)
 
 
-def _gru_backward(saved, new, carry_in, g_new, wts, b_hn):
+def _gru_backward(saved, new, carry_in, g_new, b_hn):
     r, z, n, hn = saved
     (h_in,) = carry_in
     (gh,) = g_new
     dn = gh * (1.0 - z) * _dtanh(n)
-    dr = dn * hn * _dsigmoid(r)
-    dz = gh * (h_in - n) * _dsigmoid(z)
-    da_n = dn * r
-    gh_in = gh * z + _dot(dr, wts[0]) + _dot(dz, wts[1]) + _dot(da_n, wts[2])
-    return (gh_in,), (dr, dz, dn), (da_n,)
+    du = (dn * hn * _dsigmoid(r), gh * (h_in - n) * _dsigmoid(z), dn)
+    return (gh * z,), du, (dn * r,)
 
 
 LSTM = KernelCell("lstm", 4, 2, 4, False, _lstm_forward, _lstm_backward, _same)

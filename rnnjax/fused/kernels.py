@@ -2,14 +2,19 @@
 
 Each kernel program owns a block of ``block_b`` sequences and runs the whole time loop
 (``lax.fori_loop`` inside the kernel), so the carry stays in registers for all ``T`` steps and
-there is one kernel launch per sequence batch instead of one loop iteration of XLA per step.
-When the recurrent weights are small enough (:func:`resident`), they are loaded once before the
-loop and stay on chip; otherwise each step reads them again (from the L2 cache on a GPU).
+there is one kernel launch per batch block instead of one loop iteration of XLA per step.
+
+The hidden units are split into chunks of ``n = min(H, chunk)`` and the carry is held as one
+array per chunk; a recurrent product is a sum of ``(block_b, n) × (n, n)`` tile products,
+``a^k_j = Σ_i h_i W^k_{ij}``, so no operand exceeds a tile however large ``H`` is (a GPU's
+shared memory holds a ``64 × 64`` float32 tile, not a ``256 × 256`` one). When all ``G`` blocks
+of ``W_h`` fit in ``resident_bytes`` they are loaded once before the loop and stay on chip;
+otherwise each step reads its tiles again (from the L2 cache on a GPU).
 
 All arrays are time-major and already padded: ``T × B × H`` with ``B`` a multiple of
 ``block_b`` and ``H`` a power of two ≥ 16 (the tile sizes of Triton's matrix product), see
-:mod:`rnnjax.fused.recurrence`. Per step ``t`` the kernels read the masks ``m_t`` (step is real:
-``t < length``) and ``r_t`` (reset before the step), each ``(B, 1)`` with values 0 or 1:
+:mod:`rnnjax.fused.recurrence`. Per step ``t`` the kernels read the masks ``m_t`` (the step is
+real: ``t < length``) and ``r_t`` (reset before the step), each ``(B, 1)`` holding 0 or 1:
 
 .. math::
 
@@ -27,6 +32,8 @@ the Triton backend.
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import NamedTuple
 
 import jax
@@ -38,20 +45,23 @@ from rnnjax.fused.cells import KernelCell
 
 Array = jax.Array
 
-RESIDENT_BYTES = 64 * 1024  # recurrent weights up to this size are loaded once per kernel
-
 
 class Config(NamedTuple):
-    """Static kernel settings: batch rows per program, Triton warps, interpret mode."""
+    """Static kernel settings.
+
+    Attributes:
+      block_b: sequences per kernel program (a multiple of 16 for Triton's matrix product).
+      chunk: hidden units per tile.
+      resident_bytes: recurrent weights up to this size are loaded once per kernel.
+      num_warps: Triton warps per program.
+      interpret: Pallas interpret mode (CPU).
+    """
 
     block_b: int = 16
+    chunk: int = 64
+    resident_bytes: int = 64 * 1024
     num_warps: int = 4
     interpret: bool = False
-
-
-def resident(kc: KernelCell, H: int, dtype) -> bool:
-    """Whether the ``G`` recurrent ``(H, H)`` blocks are kept on chip for the whole loop."""
-    return kc.gates * H * H * jnp.dtype(dtype).itemsize <= RESIDENT_BYTES
 
 
 def _call(kernel, cfg: Config, in_arrays, out_shapes, in_blocks, out_blocks):
@@ -71,39 +81,90 @@ def _call(kernel, cfg: Config, in_arrays, out_shapes, in_blocks, out_blocks):
     )(*in_arrays)
 
 
+class _Tiles:
+    """Tile ``(i, j)`` of each of ``G`` square weight refs: once (resident) or at every use."""
+
+    def __init__(self, refs, n: int, H: int, resident: bool):
+        self.refs, self.n, self.m, self.resident = refs, n, H // n, resident
+        self.loaded = [[[self._load(w, i, j) for j in range(self.m)] for i in range(self.m)]
+                       for w in refs] if resident else None
+
+    def _load(self, ref, i, j):
+        n = self.n
+        return ref[i * n:(i + 1) * n, j * n:(j + 1) * n]
+
+    def __call__(self, k: int, i: int, j: int) -> Array:
+        return self.loaded[k][i][j] if self.resident else self._load(self.refs[k], i, j)
+
+
+def _dot(a: Array, b: Array) -> Array:
+    return jnp.dot(a, b, preferred_element_type=a.dtype)
+
+
+def _sum(terms) -> Array:
+    return functools.reduce(operator.add, terms)
+
+
+def _chunks(ref, n: int, m: int, t=None) -> tuple:
+    """The ``m`` column chunks of width ``n`` of ``ref[t]`` (or of ``ref`` when ``t`` is None)."""
+    if t is None:
+        return tuple(ref[:, j * n:(j + 1) * n] for j in range(m))
+    return tuple(ref[t, :, j * n:(j + 1) * n] for j in range(m))
+
+
+def _at(refs, t, j: int, n: int) -> tuple:
+    """Chunk ``j`` of step ``t`` of each ref."""
+    return tuple(ref[t, :, j * n:(j + 1) * n] for ref in refs)
+
+
+def _store(ref, t, chunks, n: int) -> None:
+    for j, v in enumerate(chunks):
+        ref[t, :, j * n:(j + 1) * n] = v
+
+
 def forward(kc: KernelCell, cfg: Config, ws, b_hn, us, c0, rc, m, r, *, save: bool):
     """Run the recurrence. Returns ``(carries, saved)``: the carry after every step (tuples of
     ``(T, B, H)``) and, when ``save``, the activations the backward kernel needs."""
     T, B, H = us[0].shape
     dt, bb, G, nc = us[0].dtype, cfg.block_b, kc.gates, kc.n_carry
-    keep = resident(kc, H, dt)
+    n = min(H, cfg.chunk)
+    nch = H // n
+    keep = G * H * H * jnp.dtype(dt).itemsize <= cfg.resident_bytes
     n_saved = kc.n_saved if save else 0
     extra = (b_hn,) if kc.has_b_hn else ()
 
     def kernel(*refs):
-        u_refs, w_refs = refs[:G], refs[G:2 * G]
-        rest = refs[2 * G:]
+        u_refs, w_refs, rest = refs[:G], refs[G:2 * G], refs[2 * G:]
         b_ref, rest = (rest[0], rest[1:]) if kc.has_b_hn else (None, rest)
-        c0_refs, rc_refs, (m_ref, r_ref), rest = rest[:nc], rest[nc:2 * nc], rest[2 * nc:2 * nc + 2], \
-            rest[2 * nc + 2:]
+        c0_refs, rc_refs, rest = rest[:nc], rest[nc:2 * nc], rest[2 * nc:]
+        m_ref, r_ref, rest = rest[0], rest[1], rest[2:]
         out_refs, saved_refs = rest[:nc], rest[nc:]
-        weights = tuple(w[...] for w in w_refs) if keep else None
-        b = None if b_ref is None else b_ref[...]
-        reset_to = tuple(ref[...] for ref in rc_refs)
+        tiles = _Tiles(w_refs, n, H, keep)
+        b = None if b_ref is None else _chunks(b_ref, n, nch)
+        reset_to = tuple(_chunks(ref, n, nch) for ref in rc_refs)
 
         def body(t, carry):
             real, reset = m_ref[t] > 0, r_ref[t] > 0
-            c_in = tuple(jnp.where(reset, c0_, c) for c0_, c in zip(reset_to, carry, strict=True))
-            ws_t = weights if keep else tuple(w[...] for w in w_refs)
-            new, saved = kc.forward(tuple(u[t] for u in u_refs), ws_t, b, c_in)
-            carry = tuple(jnp.where(real, n, c) for n, c in zip(new, carry, strict=True))
-            for ref, v in zip(out_refs, carry, strict=True):
-                ref[t] = v
-            for ref, v in zip(saved_refs, saved[:n_saved], strict=True):
-                ref[t] = v
+            c_in = tuple(tuple(jnp.where(reset, x0, x) for x0, x in zip(c0_, c, strict=True))
+                         for c0_, c in zip(reset_to, carry, strict=True))
+            h = c_in[0]
+            new_chunks, saved_chunks = [], []
+            for j in range(nch):
+                a = tuple(_sum(_dot(h[i], tiles(k, i, j)) for i in range(nch)) for k in range(G))
+                us_j = tuple(u[t, :, j * n:(j + 1) * n] for u in u_refs)
+                new, saved = kc.forward(us_j, a, None if b is None else b[j],
+                                        tuple(c[j] for c in c_in))
+                new_chunks.append(tuple(jnp.where(real, x, c[j])
+                                        for x, c in zip(new, carry, strict=True)))
+                saved_chunks.append(saved)
+            carry = tuple(tuple(chunks[q] for chunks in new_chunks) for q in range(nc))
+            for ref, chunks in zip(out_refs, carry, strict=True):
+                _store(ref, t, chunks, n)
+            for q, ref in enumerate(saved_refs):
+                _store(ref, t, [s[q] for s in saved_chunks], n)
             return carry
 
-        jax.lax.fori_loop(0, T, body, tuple(ref[...] for ref in c0_refs))
+        jax.lax.fori_loop(0, T, body, tuple(_chunks(ref, n, nch) for ref in c0_refs))
 
     seq, mat, row = ((T, bb, H), 1), ((H, H), None), ((bb, H), 0)
     mask = ((T, bb, 1), 1)
@@ -128,7 +189,9 @@ def backward(kc: KernelCell, cfg: Config, wts, b_hn, saved, carries, carries_in,
     """
     T, B, H = carries[0].shape
     dt, bb, G, nc = carries[0].dtype, cfg.block_b, kc.gates, kc.n_carry
-    keep = resident(kc, H, dt)
+    n = min(H, cfg.chunk)
+    nch = H // n
+    keep = G * H * H * jnp.dtype(dt).itemsize <= cfg.resident_bytes
     n_extra = 1 if kc.has_b_hn else 0
     extra_in = (b_hn,) if kc.has_b_hn else ()
     ns = kc.n_saved
@@ -141,30 +204,45 @@ def backward(kc: KernelCell, cfg: Config, wts, b_hn, saved, carries, carries_in,
         m_ref, r_ref, rest = rest[0], rest[1], rest[2:]
         du_refs, extra_refs = rest[:G], rest[G:G + n_extra]
         g0_refs, grc_refs = rest[G + n_extra:G + n_extra + nc], rest[G + n_extra + nc:]
-        weights = tuple(w[...] for w in wt_refs) if keep else None
-        b = None if b_ref is None else b_ref[...]
+        tiles = _Tiles(wt_refs, n, H, keep)
+        b = None if b_ref is None else _chunks(b_ref, n, nch)
 
-        def body(i, state):
-            t = T - 1 - i
+        def body(s, state):
+            t = T - 1 - s
             g_next, g_rc = state
             real, reset = m_ref[t] > 0, r_ref[t] > 0
-            g_after = tuple(g + ref[t] for g, ref in zip(g_next, g_refs, strict=True))
-            g_new = tuple(jnp.where(real, g, 0.0) for g in g_after)
-            wts_t = weights if keep else tuple(w[...] for w in wt_refs)
-            g_in, du, extra = kc.backward(tuple(ref[t] for ref in saved_refs),
-                                          tuple(ref[t] for ref in new_refs),
-                                          tuple(ref[t] for ref in in_refs), g_new, wts_t, b)
-            for ref, v in zip(du_refs + extra_refs, du + extra, strict=True):
-                ref[t] = v
-            g_prev = tuple(jnp.where(real, 0.0, ga) + jnp.where(reset, 0.0, gi)
-                           for ga, gi in zip(g_after, g_in, strict=True))
-            g_rc = tuple(acc + jnp.where(reset, gi, 0.0) for acc, gi in zip(g_rc, g_in, strict=True))
+            g_after = tuple(tuple(g[j] + ref[t, :, j * n:(j + 1) * n] for j in range(nch))
+                            for g, ref in zip(g_next, g_refs, strict=True))
+            through_a = [None] * nch  # cotangent of h_in through the recurrent products
+            direct = [[None] * nch for _ in range(nc)]
+            for j in range(nch):
+                g_new = tuple(jnp.where(real, g[j], 0.0) for g in g_after)
+                g_direct, du, extra = kc.backward(
+                    _at(saved_refs, t, j, n), _at(new_refs, t, j, n), _at(in_refs, t, j, n), g_new,
+                    None if b is None else b[j])
+                for ref, v in zip(du_refs + extra_refs, du + extra, strict=True):
+                    ref[t, :, j * n:(j + 1) * n] = v
+                da = kc.da(du, extra)
+                for i in range(nch):
+                    p = _sum(_dot(da[k], tiles(k, j, i)) for k in range(G))
+                    through_a[i] = p if through_a[i] is None else through_a[i] + p
+                for q in range(nc):
+                    direct[q][j] = g_direct[q]
+            g_in = [[d if d is not None else jnp.zeros((bb, n), dt) for d in direct[q]]
+                    for q in range(nc)]
+            g_in[0] = [g + a for g, a in zip(g_in[0], through_a, strict=True)]
+            g_prev = tuple(tuple(jnp.where(real, 0.0, ga) + jnp.where(reset, 0.0, gi)
+                                 for ga, gi in zip(g_after[q], g_in[q], strict=True))
+                           for q in range(nc))
+            g_rc = tuple(tuple(acc + jnp.where(reset, gi, 0.0)
+                               for acc, gi in zip(g_rc[q], g_in[q], strict=True)) for q in range(nc))
             return g_prev, g_rc
 
-        zeros = tuple(jnp.zeros((bb, H), dt) for _ in range(nc))
+        zeros = tuple(tuple(jnp.zeros((bb, n), dt) for _ in range(nch)) for _ in range(nc))
         g0, grc = jax.lax.fori_loop(0, T, body, (zeros, zeros))
-        for ref, v in zip(g0_refs + grc_refs, g0 + grc, strict=True):
-            ref[...] = v
+        for ref, chunks in zip(g0_refs + grc_refs, g0 + grc, strict=True):
+            for j, v in enumerate(chunks):
+                ref[:, j * n:(j + 1) * n] = v
 
     seq, mat, row = ((T, bb, H), 1), ((H, H), None), ((bb, H), 0)
     mask = ((T, bb, 1), 1)

@@ -66,10 +66,16 @@ def test_lstm_reverse_with_lengths_zero_resets_and_reset_carry():
     assert float(jnp.max(jnp.abs(grads[0].w_h))) > 1e-3
 
 
-def test_gru_forward_with_lengths_and_resets():
+def test_gru_in_tiles_and_batch_blocks_with_lengths_and_resets(monkeypatch):
+    """H = 20 pads to 32 and runs as 2 chunks of 16, weights re-read at every step (not
+    resident); B = 3 runs as 2 programs of 2 sequences (one padded)."""
+    from rnnjax.fused import dispatch
+    from rnnjax.fused.kernels import Config
+    monkeypatch.setattr(dispatch, "config",
+                        lambda: Config(block_b=2, chunk=16, resident_bytes=0, interpret=True))
     lengths = jnp.array([7, 2, 0])
     resets = jnp.array([[0, 0, 0, 1, 0, 0, 1], [0, 1, 0, 0, 0, 0, 0], [0] * 7], bool)
-    assert_same(rnnjax.cells.gru(6), (3,), 7, 2, lengths=lengths, resets=resets)
+    assert_same(rnnjax.cells.gru(20), (3,), 7, 2, lengths=lengths, resets=resets)
 
 
 def test_refuses_what_it_does_not_compute():
@@ -128,10 +134,12 @@ def test_batch_ranks_and_carries_per_step(batch):
 
 
 @pytest.mark.slow
-def test_batch_over_several_blocks_and_large_hidden():
-    """B = 20 spans two batch blocks of 16; H = 40 pads to 64 (weights reloaded every step)."""
+def test_batch_over_several_blocks_and_hidden_in_several_tiles():
+    """B = 20 spans two batch blocks of 16; H = 100 pads to 128: two tiles of 64, reloaded at
+    every step (the default configuration)."""
     lengths = jnp.arange(20) % 4
-    assert_same(rnnjax.cells.gru(40), (20,), 3, 2, lengths=lengths)
+    assert_same(rnnjax.cells.lstm(100), (20,), 3, 2, lengths=lengths, reset_carry=True,
+                resets=jnp.zeros((20, 3), bool).at[:, 1].set(True), reverse=True)
 
 
 @pytest.mark.slow
