@@ -1,9 +1,12 @@
 """``unroll(..., method="fused" | "cudnn" | "auto")`` for a single cell, and the rule of ``"auto"``.
 
 The rule (:func:`choose_method`): on CPU (and TPU) ``"scan"``; on a GPU ``"fused"`` for the cells
-and options the fused kernels compute (:data:`rnnjax.fused.cells.SUPPORTED`, without ``remat``),
-``"scan"`` otherwise. Both compute the same function in the same dtype, so the choice changes
-results only by floating-point rounding (the order of the sums in the matrix products).
+and options the fused kernels compute (:data:`rnnjax.fused.cells.SUPPORTED`, without ``remat``)
+in float32 or float64, ``"scan"`` otherwise. Both then compute the same function in the same
+dtype, so the choice changes results only by floating-point rounding (the order of the sums in
+the matrix products). A cell computing in a narrower dtype (bfloat16) runs the fused kernels in
+float32 inside (only the outputs are rounded to bfloat16), which is not the scan's per-step
+rounding; ``method="fused"`` gives it, ``"auto"`` does not.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from rnnjax import _checks
 from rnnjax.cell import Cell
 from rnnjax.fused import sequence
 from rnnjax.fused.cells import kernel_cell
@@ -34,7 +38,8 @@ def choose_method(cell: Cell, *, remat: bool | int = False, key: Array | None = 
         kernel_cell(cell)
     except ValueError:
         return "scan"
-    return "fused"
+    dtype = _checks.resolve_float(dict(cell.spec[1])["dtype"])
+    return "fused" if dtype in (jnp.float32, jnp.float64) else "scan"
 
 
 def config(backend: str | None = None) -> Config:

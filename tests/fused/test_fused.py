@@ -103,6 +103,7 @@ def test_auto_is_scan_on_cpu_and_fused_on_gpu_where_supported():
     assert choose_method(lstm, backend="gpu", remat=True) == "scan"
     assert choose_method(lru, backend="gpu") == "scan"
     assert choose_method(lstm, backend="tpu") == "scan"
+    assert choose_method(rnnjax.cells.lstm(4, dtype=jnp.bfloat16), backend="gpu") == "scan"
     if jax.default_backend() == "cpu":  # auto is the scan itself: identical results
         params = lstm.init(jax.random.key(0), 3)
         xs = jax.random.normal(jax.random.key(1), (2, 5, 3))
