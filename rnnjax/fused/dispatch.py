@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from rnnjax import _checks
 from rnnjax.cell import Cell
 from rnnjax.fused import sequence
-from rnnjax.fused.cells import kernel_cell
+from rnnjax.fused.cells import KernelCell, kernel_cell
 from rnnjax.fused.kernels import Config
 from rnnjax.fused.recurrence import recurrence
 
@@ -51,6 +51,26 @@ def config(backend: str | None = None) -> Config:
     return Config(interpret=backend == "cpu")
 
 
+def _check(cell: Cell, method: str, dtype, *, resets, remat, return_carries, key
+           ) -> KernelCell | None:
+    """The cell's :class:`KernelCell` (``None`` for cuDNN), or a one-line ``ValueError``."""
+    where = f"unroll(method={method!r})"
+    if method == "cudnn":
+        from rnnjax.fused.cudnn import applies
+        reason = applies(cell, dtype, resets=resets, remat=remat, return_carries=return_carries,
+                         key=key)
+        if reason is not None:
+            raise ValueError(f"{where}: {reason}")
+        return None
+    kc = kernel_cell(cell, where)
+    if remat is not False:
+        raise ValueError(f"{where}: remat does not apply (the kernels keep each step's gates); "
+                         f"use method='scan' for remat")
+    if key is not None:
+        raise ValueError(f"{where}: cells with randomness (a key) are not supported")
+    return kc
+
+
 def fused_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, lengths, resets,
                  reset_carry, reverse, return_carries, remat, method: str = "fused",
                  key: Array | None = None, cfg: Config | None = None, **ignored
@@ -60,31 +80,20 @@ def fused_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, length
     ``unroll`` and ``hoist`` are ignored: the kernels always hoist the input projection and
     run the whole time loop inside one kernel.
     """
-    where = f"unroll(method={method!r})"
     leaves, treedef = jax.tree.flatten(carry)
     dt = leaves[0].dtype
-    if method == "cudnn":
-        from rnnjax.fused import cudnn
-        reason = cudnn.applies(cell, dt, resets=resets, remat=remat,
-                               return_carries=return_carries, key=key)
-        if reason is not None:
-            raise ValueError(f"{where}: {reason}")
-    else:
-        kc = kernel_cell(cell, where)
-        if remat is not False:
-            raise ValueError(f"{where}: remat does not apply (the kernels keep each step's "
-                             f"gates); use method='scan' for remat")
-        if key is not None:
-            raise ValueError(f"{where}: cells with randomness (a key) are not supported")
+    kc = _check(cell, method, dt, resets=resets, remat=remat, return_carries=return_carries,
+                key=key)
     batch_shape, T, H = tuple(xs.shape[:-2]), xs.shape[-2], cell.output_size
-    if T == 0:
-        empty = jnp.zeros(batch_shape + (0, H), dt)
-        carries = jax.tree.map(lambda c: jnp.zeros(batch_shape + (0,) + c.shape[-1:], c.dtype), carry)
-        return carry, ((empty, carries) if return_carries else empty)
-    if method == "cudnn":
-        return cudnn.cudnn_unroll(cell, params, xs, carry, lengths=lengths, reverse=reverse)
-    cfg = config() if cfg is None else cfg
     B = math.prod(batch_shape)
+    if T == 0 or B == 0:  # nothing to run: the carry as given, outputs of size zero
+        ys = jnp.zeros(batch_shape + (T, H), dt)
+        carries = jax.tree.map(lambda c: jnp.zeros(batch_shape + (T,) + c.shape[-1:], c.dtype), carry)
+        return carry, ((ys, carries) if return_carries else ys)
+    if method == "cudnn":
+        from rnnjax.fused.cudnn import cudnn_unroll
+        return cudnn_unroll(cell, params, xs, carry, lengths=lengths, reverse=reverse)
+    cfg = config() if cfg is None else cfg
     flat = lambda tree: tuple(a.reshape(B, H) for a in jax.tree.leaves(tree))
     c0 = flat(carry)
     rc = c0 if reset_carry is None else flat(reset_carry)

@@ -149,6 +149,8 @@ def test_empty_sequence_and_compositions():
     params = cell.init(jax.random.key(0), 2)
     carry, ys = rnnjax.unroll(cell, params, jnp.zeros((2, 0, 2)), method="fused")
     assert ys.shape == (2, 0, 3) and float(jnp.abs(carry.c).max()) == 0.0
+    carry, ys = rnnjax.unroll(cell, params, jnp.zeros((0, 4, 2)), method="fused")
+    assert ys.shape == (0, 4, 3) and carry.h.shape == (0, 3)
     both = rnnjax.bidirectional(rnnjax.cells.gru(3), rnnjax.cells.lstm(3))
     assert_same(rnnjax.stack([both, rnnjax.cells.elman(4)]), (2,), 4, 2,
                 lengths=jnp.array([4, 2]))
