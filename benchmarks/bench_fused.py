@@ -16,7 +16,8 @@ batch-first sequence and its gradient w.r.t. all parameters, for:
   installed, batch-first, the same loss, ``backward()`` through the parameters.
 
 The methods of a row are timed interleaved in one process (each reports the median of its
-repeats), so a slow period of the machine hits all of them alike. All float32; matrix products
+repeats, at most ``--repeats`` and fewer when the slowest method of the row would take over a
+second), so a slow period of the machine hits all of them alike. All float32; matrix products
 at full float32 precision (``jax.default_matmul_precision("highest")``, PyTorch with TF32 off),
 so every method computes the same function. Each row also records the largest difference of
 ``fused`` and ``cudnn`` from ``scan`` (loss and every gradient, relative to the gradient's
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -43,6 +45,7 @@ import numpy as np
 
 import rnnjax
 
+ROW_SECONDS = 1.0  # repeats (at least 3) are cut so the slowest method of a row runs about this long
 SHAPES = [(16, 1000, 32, 32), (64, 128, 256, 256), (64, 1000, 2, 128), (1, 10_000, 4, 64)]
 SMOKE_SHAPES = [(2, 5, 3, 4)]
 CELLS = {
@@ -136,7 +139,13 @@ def row(name: str, shape, repeats: int, smoke: bool) -> dict:
         if method in outputs and "scan" in outputs:
             result["max_rel_diff_vs_scan"][method] = max_difference(outputs["scan"], outputs[method])
     times = {m: [] for m in ready_fns}
-    for _ in range(repeats):
+    for method, (fn, ready) in ready_fns.items():  # one timed call each sizes the repeats
+        t0 = time.perf_counter()
+        ready(fn())
+        times[method].append(time.perf_counter() - t0)
+    slowest = max((v[0] for v in times.values()), default=0.0)
+    result["repeats"] = min(repeats, max(3, math.ceil(ROW_SECONDS / max(slowest, 1e-9))))
+    for _ in range(result["repeats"] - 1):
         for method, (fn, ready) in ready_fns.items():
             t0 = time.perf_counter()
             ready(fn())
@@ -171,14 +180,6 @@ def main(argv=None) -> int:
         parser.error(f"--cells must be a comma list of {sorted(CELLS)} and --repeats ≥ 1")
     shapes = SMOKE_SHAPES if args.smoke else SHAPES
     repeats = 1 if args.smoke else args.repeats
-    start, rows, skipped = time.perf_counter(), [], []
-    with jax.default_matmul_precision("highest"):
-        for shape in shapes:
-            for name in cells:
-                if time.perf_counter() - start > args.budget_s:
-                    skipped.append({"cell": name, "shape": list(shape)})
-                    continue
-                rows.append(row(name, shape, repeats, args.smoke))
     try:
         import torch
         torch_version = torch.__version__
@@ -188,10 +189,18 @@ def main(argv=None) -> int:
               "cpu_count": os.cpu_count(), "machine": platform.machine(), "jax": jax.__version__,
               "torch": torch_version, "precision": "highest (float32, no TF32)",
               "loss": "mean(ys**2), value and gradient w.r.t. all parameters",
-              "smoke": args.smoke, "repeats": repeats, "rows": rows, "skipped": skipped}
+              "smoke": args.smoke, "repeats": repeats, "rows": [], "skipped": []}
     out = Path(args.out or f"benchmarks/results/fused_{device_name()}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1) + "\n")
+    start = time.perf_counter()
+    with jax.default_matmul_precision("highest"):
+        for shape in shapes:
+            for name in cells:
+                if time.perf_counter() - start > args.budget_s:
+                    report["skipped"].append({"cell": name, "shape": list(shape)})
+                else:
+                    report["rows"].append(row(name, shape, repeats, args.smoke))
+                out.write_text(json.dumps(report, indent=1) + "\n")  # kept if a later row hangs
     print(f"wrote {out}", flush=True)
     return 0
 
