@@ -59,7 +59,7 @@ class Config(NamedTuple):
 
     block_b: int = 16
     chunk: int = 64
-    resident_bytes: int = 64 * 1024
+    resident_bytes: int = 32 * 1024
     num_warps: int = 4
     interpret: bool = False
 

@@ -12,7 +12,8 @@ every step. Its gradient is exact reverse-mode differentiation of the same compu
   entered step ``t`` (after a reset), and ``∂L/∂b_{hn} = Σ_t da^n_t`` for the GRU.
 
 The forward saves the gate activations of every step (``T × B × n_saved × H``), as cuDNN's
-training mode keeps its reserve space, so the backward kernel does one matrix product per step.
+training mode keeps its reserve space, so per step the backward kernel only multiplies the
+cotangents by ``W_h^T`` (the forward products are not recomputed).
 
 Padding to the kernels' tiles: ``H`` up to a power of two ≥ 16 with zero rows and columns of
 ``W_h`` and zero inputs, ``B`` up to a multiple of the batch block with masked-out rows. A padded
