@@ -79,21 +79,20 @@ def test_gru_in_tiles_and_batch_blocks_with_lengths_and_resets(monkeypatch):
 
 
 def test_refuses_what_it_does_not_compute():
-    xs = jnp.zeros((2, 3, 4))
+    xs = jax.ShapeDtypeStruct((2, 3, 4), jnp.float32)
     cases = [
         (rnnjax.cells.lru(8), {}, "supports elman"),
         (rnnjax.cells.gru(8, variant="reset_before"), {}, "supports elman"),
         (rnnjax.cells.elman(8, activation=lambda z: z), {}, "supports elman"),
         (rnnjax.cells.lstm(8)._replace(step=lambda p, c, x: (c, c.h)), {}, "supports elman"),
         (rnnjax.cells.lstm(8), {"remat": True}, "remat does not apply"),
+        (rnnjax.cells.lstm(8), {"method": "fast"}, "unroll: method must be one of"),
     ]
-    for cell, options, message in cases:
-        params = cell.init(jax.random.key(0), 4)
+    for cell, options, message in cases:  # traced only: the refusal comes before any compute
+        params = jax.eval_shape(lambda k: cell.init(k, 4), jax.random.key(0))
+        options = {"method": "fused", **options}
         with pytest.raises(ValueError, match=message):
-            rnnjax.unroll(cell, params, xs, method="fused", **options)
-    with pytest.raises(ValueError, match="unroll: method must be one of"):
-        rnnjax.unroll(rnnjax.cells.lstm(8), rnnjax.cells.lstm(8).init(jax.random.key(0), 4), xs,
-                      method="fast")
+            jax.eval_shape(lambda p, xs: rnnjax.unroll(cell, p, xs, **options), params, xs)
 
 
 def test_auto_is_scan_on_cpu_and_fused_on_gpu_where_supported():
