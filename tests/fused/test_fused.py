@@ -164,3 +164,15 @@ def test_float64_agrees_to_float64_rounding():
         for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
             assert y.dtype == jnp.float64
             np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.slow
+def test_bfloat16_cell_runs_in_float32_inside_and_returns_bfloat16():
+    cell = rnnjax.cells.gru(4, dtype=jnp.bfloat16)
+    params = cell.init(jax.random.key(0), 3)
+    xs = jax.random.normal(jax.random.key(1), (2, 6, 3))
+    c_scan, y_scan = rnnjax.unroll(cell, params, xs, method="scan")
+    c, y = rnnjax.unroll(cell, params, xs, method="fused")
+    assert y.dtype == c.dtype == jnp.bfloat16
+    # The scan rounds to bfloat16 at every step, the kernels only at the end: bfloat16's 2^-8.
+    np.testing.assert_allclose(np.asarray(y, np.float32), np.asarray(y_scan, np.float32), atol=3e-2)
