@@ -16,9 +16,10 @@ Forward (``a^k = h_{t-1} W^k``):
   ``r = σ(u^r + a^r)``, ``z = σ(u^z + a^z)``, ``n = tanh(u^n + r ⊙ (a^n + b_hn))``,
   ``h_t = (1 − z) n + z h_{t-1}``.
 
-Backward: given the cotangent ``ḡ`` of the new carry, a step returns the cotangent of the carry
-that entered it, ``du^k`` (the cotangent of ``u^k``) and ``da^k`` (of ``a^k``); they differ only
-for the GRU's ``n`` block, where ``da^n = du^n ⊙ r``. The weight gradients are then one matrix
+Backward: given the cotangent ``ḡ`` of the new carry, a step returns ``du^k`` (the cotangent of
+``u^k``), ``da^k`` (of ``a^k``; they differ only for the GRU's ``n`` block, where
+``da^n = du^n ⊙ r``) and the cotangent of the carry that entered the step other than through
+``a^k``; the kernels add the part through it, ``Σ_k da^k (W^k)^T``. The weight gradients are one matrix
 product outside the kernel, ``dW^k = Σ_t h_{t-1}^T da^k_t`` — the backward recurrence of
 BPTT (Werbos 1990) with the products that do not recur taken out of the time loop, as cuDNN does.
 Derivatives are written from saved activations: ``σ' = σ(1 − σ)``, ``tanh' = 1 − tanh²``.
