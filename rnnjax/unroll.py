@@ -55,13 +55,14 @@ import jax
 from rnnjax import _checks
 from rnnjax import _sequence as seq
 from rnnjax.cell import Cell, Layer
+from rnnjax.fused import choose_method, fused_unroll
 from rnnjax.parallel.associative import associative_unroll
 from rnnjax.scan import scan_unroll
 
 Array = jax.Array
 PyTree = Any
 
-METHODS = ("scan", "associative")
+METHODS = ("scan", "associative", "fused", "cudnn", "auto")
 
 
 def unroll(cell: Cell | Layer, params: PyTree, xs: Array, carry: PyTree | None = None, *,
@@ -100,7 +101,9 @@ def unroll(cell: Cell | Layer, params: PyTree, xs: Array, carry: PyTree | None =
       method: ``"scan"`` (sequential ``lax.scan``) or ``"associative"``: for a cell with an
         elementwise affine recurrence (``Cell.affine``: lru, mingru, minlstm), one
         ``lax.associative_scan`` of depth ``O(log T)`` (:mod:`rnnjax.parallel`); ``unroll``,
-        ``remat`` and ``hoist`` do not apply to it.
+        ``remat`` and ``hoist`` do not apply to it. ``"fused"``: Elman/LSTM/GRU with the whole
+        time loop in one Pallas kernel (:mod:`rnnjax.fused`); ``"cudnn"``: an LSTM through
+        cuDNN (GPU); ``"auto"``: ``"fused"`` on a GPU where supported, else ``"scan"``.
 
     Returns:
       ``(final_carry, ys)`` with ``ys`` of shape ``(*batch, T, cell.output_size)``.
@@ -132,6 +135,11 @@ def unroll(cell: Cell | Layer, params: PyTree, xs: Array, carry: PyTree | None =
         if deterministic:
             kw["deterministic"] = True
         return cell.sequence(params, xs, carry, **options, method=method, **kw)
+    # The evaluation methods of a single cell dispatch here.
+    if method == "auto":
+        method = choose_method(cell, remat=remat, key=key)
+    if method in ("fused", "cudnn"):
+        return fused_unroll(cell, params, xs, carry, **options, method=method, **kw)
     if method == "associative":
         return associative_unroll(cell, params, xs, carry, lengths=lengths, resets=resets,
                                   reset_carry=reset_carry, reverse=reverse,

@@ -169,7 +169,7 @@ class TestBadInput:
             self.run(resets=jnp.zeros((2, T), bool), reset_carry=jnp.zeros((3, 3)))
 
     def test_unknown_method(self):
-        with pytest.raises(ValueError, match=r"method must be one of \('scan', 'associative'\)"):
+        with pytest.raises(ValueError, match=r"method must be one of \('scan', 'associative', 'fused', 'cudnn', 'auto'\)"):
             self.run(method="parallel")
         with pytest.raises(ValueError, match="needs a cell with an affine form"):
             self.run(method="associative")
