@@ -16,52 +16,43 @@ The kernels always run forward in time over a flat batch ``B``. :func:`prepare` 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from rnnjax import _sequence as seq
 
 Array = jax.Array
 
 
 class Prepared(NamedTuple):
     """Time-major ``xs: (T, B, I)``, masks ``real``/``reset`` ``(T, B)`` in processing order,
-    and ``order`` (``(T, B)`` time indices, or ``None`` when the order is the identity)."""
+    and ``order``, the time reordering (its own inverse) from and back to the sequences' order."""
 
     xs: Array
     real: Array
     reset: Array
-    order: Array | None
+    order: Callable[[Array], Array]
 
 
 def prepare(xs: Array, lengths: Array | None, resets: Array | None, reverse: bool) -> Prepared:
-    """``xs: (*batch, T, I)`` and the options of :func:`rnnjax.unroll` in the kernels' form."""
+    """``xs: (*batch, T, I)`` and the options of :func:`rnnjax.unroll` in the kernels' form, built
+    from the plumbing every evaluator shares (:mod:`rnnjax._sequence`)."""
     T, B = xs.shape[-2], math.prod(xs.shape[:-2])
-    x = jnp.moveaxis(xs.reshape(B, T, xs.shape[-1]), 1, 0)
-    t = jnp.arange(T)[:, None]
-    L = jnp.full((1, B), T) if lengths is None else lengths.reshape(1, B)
-    real = jnp.broadcast_to(t < L, (T, B))
-    if lengths is not None:
-        x = jnp.where(real[..., None], x, 0)
+    x = seq.time_major(xs.reshape(B, T, xs.shape[-1]))
+    L = None if lengths is None else lengths.reshape(B)
+    real = jnp.ones((T, B), bool) if L is None else seq.valid(T, L)
+    x = seq.zero_padding(x, L)
     reset = jnp.zeros((T, B), bool) if resets is None else resets.reshape(B, T).T
     if reverse and resets is not None:
-        reset = jnp.concatenate([reset[1:], jnp.zeros_like(reset[:1])]) & (t + 1 < L)
-    order = None
-    if reverse:
-        order = jnp.where(real, L - 1 - t, t)
-        x, reset = permute(x, order), permute(reset, order)
-    return Prepared(x, real, reset, order)
-
-
-def permute(a: Array, order: Array | None) -> Array:
-    """``a[order[t, b], b]`` for time-major ``a``; the reversal maps are their own inverses."""
-    if order is None:
-        return a
-    idx = order.reshape(order.shape + (1,) * (a.ndim - 2))
-    return jnp.take_along_axis(a, jnp.broadcast_to(idx, a.shape), axis=0)
+        reset = seq.backward_resets(reset, L)
+    order = seq.reversal(reverse, L)
+    return Prepared(order(x), real, order(reset), order)
 
 
 def finish(per_step: Array, prep: Prepared, batch_shape: tuple[int, ...]) -> Array:
     """Time-major ``(T, B, F)`` in processing order → batch-first ``(*batch, T, F)``."""
-    a = jnp.moveaxis(permute(per_step, prep.order), 0, 1)
+    a = jnp.moveaxis(prep.order(per_step), 0, 1)
     return a.reshape(batch_shape + a.shape[1:])
