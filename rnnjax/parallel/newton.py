@@ -115,6 +115,7 @@ class _Options(NamedTuple):
     tol: float | None
     rtol: float | None
     smoother: str
+    safeguard: bool
 
 
 def default_tol(dtype) -> float:
@@ -129,8 +130,8 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
                   jacobian: str = "full", damping: float | None = None,
                   max_iters: int | None = None, tol: float | None = None,
                   rtol: float | None = None, smoother: str = "sequential",
-                  damping_rule: str = "fixed",
-                  init: PyTree | None = None) -> tuple[PyTree, Array, NewtonInfo]:
+                  damping_rule: str = "fixed", init: PyTree | None = None,
+                  safeguard: bool = True) -> tuple[PyTree, Array, NewtonInfo]:
     """Evaluate ``cell`` over ``xs`` by Newton iterations on the whole trajectory.
 
     Computes what ``rnnjax.unroll(cell, params, xs, carry)`` computes (once converged), with
@@ -157,6 +158,8 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
         axes (``(*batch, T, ...)``, as ``rnnjax.unroll(..., return_carries=True)`` returns it);
         the initial carry repeated over time when ``None``. It changes the iterations, not the
         solution, and gets no gradient.
+      safeguard: the overflow rule of the module docstring; ``False`` gives plain Newton / LM
+        steps, whose overflow stops the solve as diverged (for studying that failure).
 
     Returns:
       ``(final_carry, ys, info)``: ``ys: (*batch, T, output_size)``; :class:`NewtonInfo` ``info``.
@@ -209,7 +212,7 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
     options = _Options(jacobian == "diagonal", float(damping) if damping else None,
                        damping_rule == "adaptive", T if max_iters is None else int(max_iters),
                        None if tol is None else float(tol), None if rtol is None else float(rtol),
-                       smoother)
+                       smoother, bool(safeguard))
 
     solve = partial(_solve_one, cell, options, params)
     for _ in batch_shape:
@@ -288,7 +291,7 @@ def _solve(f, options: _Options, params, xs, c0, s0):
             new = affine_scan(J, b, c0)
         else:
             new = matrix_affine_scan(J, b, c0)
-        return _safeguard(new, fs)
+        return _safeguard(new, fs) if options.safeguard else new
 
     def measure(s):  # (max-norm residual, merit ½Σr², threshold)
         fs = apply(s)

@@ -275,17 +275,15 @@ def test_batch_ranks_zero_length_and_bad_input(key):
 def test_float32_defaults_stop_when_float64_does(key):
     """tanh Elman, H = 64, initialised w_h × 1.3, T = 2000, default settings: float32 stops within
     20 iterations, as float64 does (with tol 1e-6 for every dtype it ran for hundreds)."""
-    def build(dtype):
-        cell = rnnjax.cells.elman(64, dtype=dtype)
-        p = cell.init(key, 2)
-        p = jax.tree.map(lambda v: v.astype(dtype), p._replace(w_h=1.3 * p.w_h))
-        return cell, p, jax.random.normal(jax.random.fold_in(key, 1), (2000, 2), dtype)
-
-    with jax.enable_x64(True):
-        cell, p, xs = build(jnp.float64)
-        _, ys64, info64 = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
-        assert bool(info64.converged) and int(info64.iterations) <= 20
-    cell, p, xs = build(jnp.float32)
+    cell = rnnjax.cells.elman(64)
+    p = cell.init(key, 2)
+    p = p._replace(w_h=1.3 * p.w_h)
+    xs = jax.random.normal(jax.random.fold_in(key, 1), (2000, 2))
     _, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
     assert bool(info.converged) and int(info.iterations) <= 20
+    with jax.enable_x64(True):  # the same network and inputs, cast
+        cell64 = rnnjax.cells.elman(64, dtype=jnp.float64)
+        p64, xs64 = jax.tree.map(lambda v: v.astype(jnp.float64), (p, xs))
+        _, ys64, info64 = jax.jit(lambda p, xs: newton_unroll(cell64, p, xs))(p64, xs64)
+        assert bool(info64.converged) and int(info64.iterations) <= 20
     np.testing.assert_allclose(ys, np.asarray(ys64, np.float32), atol=1e-3)
