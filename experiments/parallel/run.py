@@ -15,6 +15,7 @@ import numpy as np
 
 import rnnjax
 from experiments.common import cached_part, read_json, say, write_json
+from experiments.common.files import jsonable
 from experiments.parallel.config import Config
 from rnnjax.analysis import lyapunov_spectrum
 from rnnjax.parallel import newton_unroll
@@ -78,84 +79,109 @@ def tanh_solvers(hidden_size: int, dtype: str, method_names: tuple, damping: flo
     return solvers(rnnjax.cells.elman(hidden_size, dtype=jnp.dtype(dtype)), method_names, damping)
 
 
-def measure_network(config: Config, gi: int, n: int) -> dict:
-    """One random network: λ_max, and every (T, dtype, method) solve."""
+def keys(config: Config, gi: int, n: int):
+    """``(k_net, k_lyap, k_xs)`` of network ``n`` at gain index ``gi``."""
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), gi), n)
+    return jax.random.split(key, 3)
+
+
+def lyapunov(config: Config, gi: int, n: int) -> dict:
+    """λ_max of one random network, driven by white noise (float32)."""
+    gc = config.gain
+    k_net, k_lyap, _ = keys(config, gi, n)
+    cell, params = network(k_net, gc.hidden_size, gc.gains[gi])
+    drive = gc.input_scale * jax.random.normal(k_lyap, (WARMUP + gc.lyapunov_steps, INPUT_SIZE))
+    return {"lambda_max": float(lyapunov_spectrum(cell, params, drive, k=1, warmup=WARMUP)[0])}
+
+
+def measure(config: Config, gi: int, n: int, T: int, lam: float) -> dict:
+    """Every (dtype, method) solve of one random network at length ``T``."""
     gc = config.gain
     g = gc.gains[gi]
-    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), gi), n)
-    k_net, k_lyap, k_xs = jax.random.split(key, 3)
-    cell, params = network(k_net, gc.hidden_size, g)
-    drive = gc.input_scale * jax.random.normal(k_lyap, (WARMUP + gc.lyapunov_steps, INPUT_SIZE))
-    lam = float(lyapunov_spectrum(cell, params, drive, k=1, warmup=WARMUP)[0])
+    k_net, _, k_xs = keys(config, gi, n)
+    xs32 = gc.input_scale * jax.random.normal(jax.random.fold_in(k_xs, T), (T, INPUT_SIZE))
     rows = []
     for dtype in gc.dtypes:
         with jax.enable_x64(dtype == "float64"):
-            _, params_d = network(k_net, gc.hidden_size, g, jnp.dtype(dtype))
+            _, params = network(k_net, gc.hidden_size, g, jnp.dtype(dtype))
+            xs = xs32.astype(dtype)
             solve = tanh_solvers(gc.hidden_size, dtype, tuple(gc.methods), gc.damping)
-            for T in gc.lengths:
-                xs = gc.input_scale * jax.random.normal(jax.random.fold_in(k_xs, T),
-                                                        (T, INPUT_SIZE))
-                xs = xs.astype(dtype)
-                overflow = not np.isfinite(float(solve["first_step"](params_d, xs).residual))
-                for name in gc.methods:
-                    info = solve[name](params_d, xs, min(T, gc.max_iters))
-                    rows.append({"cell": "tanh", "gain": g, "network": n, "T": T, "dtype": dtype,
-                                 "lambda_max": lam, "overflow_1": overflow,
-                                 "max_iters": min(T, gc.max_iters), **solve_row(name, info)})
-    deer = [r for r in rows if r["method"] == "deer"]
-    say(f"gain {g}, network {n}: lambda_max {lam:+.3f}, DEER iterations "
-        + ", ".join(f"{r['dtype'][-2:]} T={r['T']}: {r['iterations']}"
-                    f"{'' if r['converged'] else '*'}" for r in deer))
-    return {"gain": g, "network": n, "lambda_max": lam, "rows": rows}
+            overflow = not np.isfinite(float(solve["first_step"](params, xs).residual))
+            for name in gc.methods:
+                info = solve[name](params, xs, min(T, gc.max_iters))
+                rows.append({"cell": "tanh", "gain": g, "network": n, "T": T, "dtype": dtype,
+                             "lambda_max": lam, "overflow_1": overflow,
+                             "max_iters": min(T, gc.max_iters), **solve_row(name, info)})
+    say(f"gain {g}, network {n}, T = {T}: lambda_max {lam:+.3f}, DEER iterations "
+        + ", ".join(f"{r['dtype']} {r['iterations']}{'' if r['converged'] else ' (not converged)'}"
+                    for r in rows if r["method"] == "deer"))
+    return {"rows": rows}
 
 
-def part_settings(config: Config, gi: int, n: int) -> dict:
+def part_settings(config: Config, gi: int, n: int, T: int | None = None) -> dict:
+    """A part's settings: what its result depends on (not the other gains, networks or T)."""
     gc = dataclasses.asdict(config.gain)
-    gc.pop("gains"), gc.pop("networks")
+    for k in ("gains", "networks", "lengths"):
+        gc.pop(k)
+    if T is None:
+        gc = {k: gc[k] for k in ("hidden_size", "input_scale", "lyapunov_steps")}
     return {"seed": config.seed, "gain": config.gain.gains[gi], "gain_index": gi, "network": n,
-            "sweep": gc}
+            "T": T, "sweep": gc}
 
 
-def part_name(gi: int, n: int) -> str:
-    return f"tanh_g{gi}_n{n}"
+def part_name(gi: int, n: int, T: int | None = None) -> str:
+    return f"lyapunov_g{gi}_n{n}" if T is None else f"tanh_g{gi}_n{n}_T{T}"
 
 
 def gain_sweep(config: Config, workdir: Path) -> None:
-    """Every (gain, network) as its own cached part, networks in order of index so that an
-    interrupted full run has finished whole networks across all gains first."""
+    """λ_max of every network, then every (gain, network, T) as its own cached part, shortest T
+    first, so that an interrupted full run has finished whole lengths across all networks."""
     gc = config.gain
-    for n in range(gc.networks):
-        for gi in range(len(gc.gains)):
-            cached_part(workdir / "parts", part_name(gi, n), part_settings(config, gi, n),
-                        lambda gi=gi, n=n: measure_network(config, gi, n))
+    nets = [(gi, n) for n in range(gc.networks) for gi in range(len(gc.gains))]
+    lams = {(gi, n): cached_part(workdir / "parts", part_name(gi, n), part_settings(config, gi, n),
+                                 lambda gi=gi, n=n: lyapunov(config, gi, n))["lambda_max"]
+            for gi, n in nets}
+    for T in sorted(gc.lengths):
+        for gi, n in nets:
+            cached_part(workdir / "parts", part_name(gi, n, T), part_settings(config, gi, n, T),
+                        lambda gi=gi, n=n, T=T: measure(config, gi, n, T, lams[gi, n]))
 
 
-def finished_networks(config: Config, workdir: Path) -> tuple[list[dict], list[str]]:
-    """The finished parts' records and the names of the parts not (yet) computed."""
-    done, missing = [], []
-    for n in range(config.gain.networks):
-        for gi in range(len(config.gain.gains)):
-            path = workdir / "parts" / f"{part_name(gi, n)}.json"
-            saved = read_json(path) if path.exists() else None
-            if saved and saved.get("settings") == part_settings(config, gi, n):
-                done.append(saved)
-            else:
+def finished(config: Config, workdir: Path) -> tuple[list[dict], list[dict], list[str]]:
+    """The networks with λ_max, the rows of the finished parts, the names of the missing ones."""
+    def load(name, settings):
+        path = workdir / "parts" / f"{name}.json"
+        saved = read_json(path) if path.exists() else None
+        return saved if saved and saved.get("settings") == jsonable(settings) else None
+
+    gc = config.gain
+    networks, rows, missing = [], [], []
+    for gi in range(len(gc.gains)):
+        for n in range(gc.networks):
+            lyap = load(part_name(gi, n), part_settings(config, gi, n))
+            if lyap is None:
                 missing.append(part_name(gi, n))
-    return done, missing
+                continue
+            networks.append({"gain": gc.gains[gi], "network": n,
+                             "lambda_max": lyap["lambda_max"]})
+            for T in gc.lengths:
+                part = load(part_name(gi, n, T), part_settings(config, gi, n, T))
+                if part is None:
+                    missing.append(part_name(gi, n, T))
+                else:
+                    rows += part["rows"]
+    return networks, rows, missing
 
 
 def summarise(config: Config, workdir: Path, trained: dict | None) -> None:
     """``summary.json`` from every finished part (``missing_parts`` lists the others)."""
-    done, missing = finished_networks(config, workdir)
+    networks, rows, missing = finished(config, workdir)
     gc = config.gain
     write_json(workdir / "summary.json", {
         "hidden_size": gc.hidden_size, "damping": gc.damping, "max_iters": gc.max_iters,
         "T": list(gc.lengths), "dtypes": list(gc.dtypes), "methods": list(gc.methods),
         "gains": list(gc.gains), "networks_per_gain": gc.networks,
-        "networks": [{"gain": d["gain"], "network": d["network"], "lambda_max": d["lambda_max"]}
-                     for d in done],
-        "missing_parts": missing,
-        "rows": [r for d in done for r in d["rows"]],
+        "networks": networks, "missing_parts": missing, "rows": rows,
         "trained": {k: v for k, v in (trained or {}).items() if k != "rows"},
         "trained_rows": (trained or {}).get("rows", [])})
 
@@ -166,3 +192,27 @@ def run(config: Config, workdir: Path) -> None:
 
     gain_sweep(config, workdir)
     summarise(config, workdir, trained_networks(config, workdir))
+
+
+def partial_summary(argv: list[str] | None = None) -> int:
+    """``python -m experiments.parallel.run --preset NAME [--workdir DIR]``: ``summary.json`` and
+    the figures from the parts finished so far (a long run interrupted, or still running)."""
+    import argparse
+
+    from experiments.parallel import STUDY
+    from experiments.parallel.plots import plot
+    from experiments.parallel.trained import finished_trained
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.parallel.run")
+    parser.add_argument("--preset", default="full", choices=sorted(STUDY.presets))
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args(argv)
+    config = STUDY.presets[args.preset]
+    workdir = Path(args.workdir) if args.workdir else STUDY.workdir(args.preset)
+    summarise(config, workdir, finished_trained(config, workdir))
+    plot(workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(partial_summary())

@@ -17,7 +17,8 @@ import numpy as np
 
 import rnnjax
 import rnnjax.train as tr
-from experiments.common import cached_part, num_steps, say
+from experiments.common import cached_part, num_steps, read_json, say
+from experiments.common.files import jsonable
 from experiments.parallel.config import Config
 from experiments.parallel.run import WARMUP, solve_row, solvers
 from rnnjax.analysis import lyapunov_spectrum
@@ -98,8 +99,9 @@ def measure(config: Config, cell_name: str, seed: int) -> dict:
     return {"test_mse": test_mse, "lambda_max": lam, "rows": rows}
 
 
-def trained_networks(config: Config, workdir: Path) -> dict:
-    """Every (cell, seed) as its own cached part; all rows and one record per network."""
+def trained_networks(config: Config, workdir: Path, *, compute: bool = True) -> dict:
+    """Every (cell, seed) as its own cached part; all rows and one record per network. With
+    ``compute=False`` only the parts already saved with these settings (the others are skipped)."""
     tc = config.trained
     settings = {"seed": config.seed, "steps": num_steps(config, tc.steps),
                 "trained": dataclasses.asdict(tc),
@@ -108,9 +110,16 @@ def trained_networks(config: Config, workdir: Path) -> dict:
     rows, networks = [], []
     for cell_name in tc.cells:
         for seed in range(tc.seeds):
-            part = cached_part(workdir / "parts", f"trained_{cell_name}_{seed}",
-                               {**settings, "cell": cell_name, "network": seed},
-                               lambda c=cell_name, s=seed: measure(config, c, s))
+            name, part_settings = f"trained_{cell_name}_{seed}", {
+                **settings, "cell": cell_name, "network": seed}
+            if compute:
+                part = cached_part(workdir / "parts", name, part_settings,
+                                   lambda c=cell_name, s=seed: measure(config, c, s))
+            else:
+                path = workdir / "parts" / f"{name}.json"
+                part = read_json(path) if path.exists() else {}
+                if jsonable(part.get("settings")) != jsonable(part_settings):
+                    continue
             rows += part["rows"]
             networks.append({"cell": cell_name, "seed": seed, "test_mse": part["test_mse"],
                              "lambda_max": part["lambda_max"]})
@@ -118,3 +127,7 @@ def trained_networks(config: Config, workdir: Path) -> dict:
             "hidden_size": tc.hidden_size, "train_length": tc.train_length,
             "steps": num_steps(config, tc.steps)}
 
+
+def finished_trained(config: Config, workdir: Path) -> dict:
+    """:func:`trained_networks` of the parts already saved, computing none."""
+    return trained_networks(config, workdir, compute=False)
