@@ -99,15 +99,21 @@ def spearman(x, y) -> float:
     return float(spearmanr(x, y).statistic)
 
 
+def linear_rejected(fit: dict) -> bool:
+    """The linear form ``T`` is worse than the best form by ΔAIC ≥ 2."""
+    return bool(fit) and fit["forms"]["T"]["aic"] - fit["forms"][fit["best"]]["aic"] >= 2
+
+
 def verdict(bins: list[dict]) -> dict:
     """"Iterations are governed by λ_max" holds when every bin with median λ_max < 0 converges
-    in all its solves with a sublinear best form, and every bin with median λ_max > 0 has
-    a linear best form or unconverged solves; the counts behind the call."""
+    in all its solves and rejects the linear form (a sublinear form better by ΔAIC ≥ 2), and
+    every bin with median λ_max ≥ 0 has a failed solve or does not reject the linear form;
+    the counts behind the call."""
     stable = [b for b in bins if b["lambda_max"] < 0]
     chaotic = [b for b in bins if b["lambda_max"] >= 0]
-    good_stable = [b for b in stable if b["fit"] and b["fit"]["best"] in SUBLINEAR
+    good_stable = [b for b in stable if linear_rejected(b["fit"])
                    and all(t["converged"] == t["n"] for t in b["per_T"])]
-    good_chaotic = [b for b in chaotic if not b["fit"] or b["fit"]["best"] == "T"
+    good_chaotic = [b for b in chaotic if not linear_rejected(b["fit"])
                     or any(t["converged"] < t["n"] for t in b["per_T"])]
     return {"stable_bins": len(stable), "stable_sublinear": len(good_stable),
             "chaotic_bins": len(chaotic), "chaotic_slow": len(good_chaotic),

@@ -57,9 +57,10 @@ def headline(summary: dict) -> str:
             f"networks in {len(bins)} λ_max bins of ≥ {per_bin(summary)}), DEER in {ref}: "
             f"\"iterations are governed by λ_max\" {'holds' if v['holds'] else 'fails'} — "
             f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
-            f"every solve with a sublinear best form (AIC over constant, ln T, (ln T)², T), "
-            f"{v['chaotic_slow']} of {v['chaotic_bins']} bins with λ_max ≥ 0 are linear in T or "
-            f"fail; at T = {rho['T']} Spearman's ρ of iterations with λ_max is "
+            f"every solve and reject the linear form T (a sublinear form — constant, ln T or "
+            f"(ln T)² — better by ΔAIC ≥ 2), {v['chaotic_slow']} of {v['chaotic_bins']} bins with "
+            f"λ_max ≥ 0 have a failed solve or do not reject it; at T = {rho['T']} Spearman's ρ "
+            f"of iterations with λ_max is "
             f"{rho['lambda_max']:+.2f}, with the gain {rho['gain']:+.2f}")
     if "float32" in summary["dtypes"] and "float64" in summary["dtypes"]:
         f = float32_failures(summary)
@@ -102,7 +103,7 @@ def readme_table(folder: Path) -> str:
         Ts = [t["T"] for t in bins[0]["per_T"]] if bins else []
         lines += ["", f"DEER, {d}, networks binned by λ_max: converged / solves and median "
                   "iterations of the converged [interval, its coverage in the JSON]; best form by "
-                  "AIC (ΔAIC to the runner-up):", "",
+                  "AIC (ΔAIC to the runner-up; below 2 the forms are not told apart):", "",
                   "| λ_max (median, range) | gains | " + " | ".join(f"T = {T}" for T in Ts)
                   + " | best form |", "|---|---|" + "---|" * len(Ts) + "---|"]
         for b in bins:
@@ -211,10 +212,8 @@ def iterations_vs_T(summary: dict, path: Path) -> None:
                              squeeze=False)
     for ax, d in zip(axes[0], dtypes, strict=True):
         bins = bin_table(summary, "deer", d, per_bin(summary))
-        lams = [b["lambda_max"] for b in bins]
-        span = max(abs(min(lams, default=0)), abs(max(lams, default=0)), 1e-3)
         for i, b in enumerate(bins):
-            color = plt.cm.coolwarm(0.5 + 0.5 * b["lambda_max"] / span)
+            color = plt.cm.plasma(0.85 * i / max(len(bins) - 1, 1))
             shift = 1 + 0.03 * (i - (len(bins) - 1) / 2)
             pts = [t for t in b["per_T"] if t["converged"]]
             Ts = np.array([t["T"] for t in pts], float) * shift
@@ -226,7 +225,7 @@ def iterations_vs_T(summary: dict, path: Path) -> None:
                 form = b["fit"]["best"]
                 p = b["fit"]["forms"][form]
                 ax.plot(grid, p["a"] + p["b"] * FORMS[form](grid), "--", color=color, lw=0.9)
-                label += f": {form}"
+                label += f": {form} (ΔAIC {b['fit']['runner_up_delta']:.1f})"
             failed = sum(t["n"] - t["converged"] for t in b["per_T"])
             if failed:
                 label += f" ({failed} not conv.)"
@@ -238,8 +237,8 @@ def iterations_vs_T(summary: dict, path: Path) -> None:
         ax.set_xticks(lengths, [f"{T:g}" for T in lengths])
         ax.minorticks_off()
         ax.set_xlabel("sequence length T")
-        ax.set_title(f"DEER, {d}: median iterations of the converged solves per λ_max bin; "
-                     "dashed: best form by AIC", fontsize=8)
+        ax.set_title(f"DEER, {d}: median iterations of the converged solves per λ_max bin "
+                     "(bars: order-statistic intervals); dashed: best form by AIC", fontsize=8)
         ax.legend(fontsize=6.5, loc="upper left")
     axes[0][0].set_ylabel("iterations to converge")
     fig.suptitle("Newton iterations against T: constant, ln T, (ln T)² or T?", fontsize=10)

@@ -65,13 +65,17 @@ def test_float32_failures_counts_pairs():
 
 
 def test_verdict_needs_sublinear_stable_bins_and_failing_chaotic_bins():
-    def b(lam, best, conv):
-        return {"lambda_max": lam, "fit": {"best": best},
-                "per_T": [{"n": 3, "converged": conv}]}
+    def b(lam, best, conv):  # the best form by 3 in AIC over the others
+        return {"lambda_max": lam, "per_T": [{"n": 3, "converged": conv}],
+                "fit": {"best": best, "forms": {f: {"aic": 0.0 if f == best else 3.0}
+                                                for f in FORMS}}}
     assert verdict([b(-0.2, "ln T", 3), b(0.1, "T", 3)])["holds"]
     assert not verdict([b(-0.2, "T", 3), b(0.1, "T", 3)])["holds"]  # linear where λ_max < 0
     assert not verdict([b(-0.2, "constant", 2), b(0.1, "T", 3)])["holds"]  # a failed solve
     assert not verdict([b(-0.2, "constant", 3), b(0.1, "constant", 3)])["holds"]
+    tie = b(-0.2, "ln T", 3)
+    tie["fit"]["forms"]["T"]["aic"] = 1.0  # T within ΔAIC 2 of the best: not rejected
+    assert not verdict([tie, b(0.1, "T", 3)])["holds"]
 
 
 @pytest.mark.slow
