@@ -114,6 +114,6 @@ PRESETS = {
     "quick": Config(gain=GainConfig(hidden_size=16, gains=(0.5, 1.0, 1.5, 2.5), networks=3,
                                     lengths=(32, 64, 128, 256), max_iters=128,
                                     lyapunov_steps=500),
-                    trained=TrainedConfig(hidden_size=16, steps=200, lengths=(32, 128))),
+                    trained=TrainedConfig(hidden_size=16, steps=200, seeds=2, lengths=(32, 64))),
     "full": Config(),
 }

@@ -61,12 +61,14 @@ def _key(r: dict) -> tuple:
 
 
 def bin_table(summary: dict, method: str, dtype: str, per_bin: int) -> list[dict]:
-    """Per λ_max bin: the λ_max median and interval, and per T the converged fraction (Wilson),
-    the median iterations of the converged solves (order-statistic interval with its coverage),
-    the solves whose plain first step overflowed; and the fitted forms over all T."""
+    """Per λ_max bin of the networks with solves: the λ_max median and interval, and per T the
+    converged fraction (Wilson), the median iterations of the converged solves (order-statistic
+    interval with its coverage), the solves whose plain first step overflowed; and the fitted
+    forms over all T."""
     rows = [r for r in summary["rows"] if r["method"] == method and r["dtype"] == dtype]
+    measured = {_key(r) for r in rows}
     out = []
-    for nets in lambda_bins(summary["networks"], per_bin):
+    for nets in lambda_bins([n for n in summary["networks"] if _key(n) in measured], per_bin):
         keys = {_key(n) for n in nets}
         sel = [r for r in rows if _key(r) in keys]
         lam = median_interval([n["lambda_max"] for n in nets])

@@ -53,7 +53,14 @@ def headline(summary: dict) -> str:
     bins = bin_table(summary, "deer", ref, per_bin(summary))
     v = verdict(bins)
     rho = rank_correlation(summary, "deer", ref)
-    text = (f"Random tanh networks (H = {summary['hidden_size']}, {len(summary['networks'])} "
+    measured = {(r["gain"], r["network"]) for r in summary["rows"]}
+    text = ""
+    if summary["missing_parts"]:
+        done = sorted({r["T"] for r in summary["rows"]})
+        text = (f"Incomplete run ({len(summary['missing_parts'])} parts missing; solves at T = "
+                f"{', '.join(map(str, done))} only, {len(measured)} of "
+                f"{len(summary['gains']) * summary['networks_per_gain']} networks): ")
+    text += (f"Random tanh networks (H = {summary['hidden_size']}, {len(measured)} "
             f"networks in {len(bins)} λ_max bins of ≥ {per_bin(summary)}), DEER in {ref}: "
             f"\"iterations are governed by λ_max\" {'holds' if v['holds'] else 'fails'} — "
             f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
@@ -74,8 +81,6 @@ def headline(summary: dict) -> str:
         text += (f". ELK converges in {adaptive['converged']}/{adaptive['n']} solves with the "
                  f"adaptive damping, {fixed['converged']}/{fixed['n']} with λ = "
                  f"{summary['damping']} fixed")
-    if summary["missing_parts"]:
-        text += f" ({len(summary['missing_parts'])} networks not yet computed)"
     return text + trained_sentence(summary)
 
 
