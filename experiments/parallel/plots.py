@@ -242,8 +242,8 @@ def iterations_vs_T(summary: dict, path: Path) -> None:
         ax.set_xticks(lengths, [f"{T:g}" for T in lengths])
         ax.minorticks_off()
         ax.set_xlabel("sequence length T")
-        ax.set_title(f"DEER, {d}: median iterations of the converged solves per λ_max bin "
-                     "(bars: order-statistic intervals); dashed: best form by AIC", fontsize=8)
+        ax.set_title(f"DEER, {d}: median iterations of the converged solves per λ_max bin\n"
+                     "(bars: order-statistic intervals); dashed: the best form by AIC", fontsize=8)
         ax.legend(fontsize=6.5, loc="upper left")
     axes[0][0].set_ylabel("iterations to converge")
     fig.suptitle("Newton iterations against T: constant, ln T, (ln T)² or T?", fontsize=10)
