@@ -25,7 +25,7 @@ The report (JSON) is rewritten after every group, so a run stopped early keeps w
 a Newton group whose Jacobians would exceed ``--max-jacobian-gb`` is skipped as too large, and a
 group that fails (out of memory) is recorded with its error.
 Matrix products run at ``--precision highest`` by default (a GPU's TF32 default would blur the
-Newton residual's 1e-5 tolerance). Needs only jax and rnnjax (no tyro, no matplotlib). The README
+Newton residual's 1e-5 tolerance). Needs only jax and rnnjax (no tyro, no matplotlib). The docs
 paragraph is generated from the reports by :mod:`benchmarks.parallel_readme`.
 """
 

@@ -1,10 +1,10 @@
-"""The README's wall-time tables of parallel-in-time evaluation, from the reports alone.
+"""The wall-time tables of parallel-in-time evaluation (docs/benchmarks.md), from the reports alone.
 
 Every ``benchmarks/results/parallel_<device>.json`` written by
 ``python -m benchmarks.bench_parallel --device-report PATH`` becomes rows of two tables (linear
 cells: scan against associative scan; nonlinear cells: scan against DEER and quasi-DEER), CPU
 reports first. A device without a report has no rows. ``python -m experiments.readme`` puts the
-result between ``<!-- benchmark: parallel -->`` and ``<!-- /benchmark -->`` in README.md.
+result between ``<!-- benchmark: parallel -->`` and ``<!-- /benchmark -->`` in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def summary(report: dict) -> str:
 
 
 def readme_block(folder: Path = Path("benchmarks/results")) -> str:
-    """The Markdown between the README's ``benchmark: parallel`` markers."""
+    """The Markdown between the ``benchmark: parallel`` markers of docs/benchmarks.md."""
     found = reports(folder)
     if not found:
         return "No device report in `benchmarks/results/`.\n"

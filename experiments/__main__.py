@@ -5,8 +5,9 @@
 
 Each study writes ``results/<name>/index.json`` (title, headline number, figures); this script
 collects them into one page, linking every committed results folder (full presets included). A
-study that fails is reported and the others still run; the exit status is 1 if any failed, 2
-for an unknown study name.
+study that fails (an exit status other than 0, or an exception, whose traceback is printed) is
+reported and the others still run; an ``index.json`` that cannot be read is left out of the
+page with one line naming it. The exit status is 1 if any failed, 2 for an unknown study name.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import importlib
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from experiments.common import UserError, write_text
@@ -62,7 +64,13 @@ def build_index(results: Path = RESULTS) -> str:
              "Each folder's `config.json` records the command that made it.", ""]
     for name in STUDIES:
         for folder in result_folders(results, name):
-            entry = json.loads((folder / "index.json").read_text())
+            try:
+                entry = json.loads((folder / "index.json").read_bytes().decode())
+                entry["title"], entry["headline"]  # noqa: B018 - what the page needs
+            except (OSError, ValueError, TypeError, KeyError) as e:
+                print(f"{folder / 'index.json'} left out of the index: cannot be read "
+                      f"({type(e).__name__})", file=sys.stderr)
+                continue
             rel = folder.relative_to(results).as_posix()
             command = _command(folder)
             lines += [f"## {entry['title']} (`{rel}`)", ""]
@@ -96,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"== {name} --quick", flush=True)
         t0 = time.perf_counter()
-        status = load_study(name).main(["--quick", "--workdir", str(RESULTS / name)])
+        try:
+            status = load_study(name).main(["--quick", "--workdir", str(RESULTS / name)])
+        except Exception:  # noqa: BLE001 - a bug in one study: shown, and the others still run
+            traceback.print_exc()
+            status = 1
         print(f"== {name}: {'ok' if status == 0 else f'FAILED ({status})'} "
               f"in {time.perf_counter() - t0:.0f} s", flush=True)
         if status != 0:

@@ -5,15 +5,29 @@
     python -m experiments.check --results ../clone/results   # a finished main job's results
 
 Nothing in ``results/`` is touched: each study's quick preset runs in a temporary workdir and
-every number of every JSON result file there is compared with the committed file of the same
+every result file there (JSON, markdown and other text tables, ``.npz`` arrays; not figures,
+whose pixels vary with the plotting library) is compared with the committed file of the same
 name in the study's quick workdir (``results/<study>/``; folders below it that hold another
-preset's results, with their own ``config.json``, are not part of it), within the study's
-relative tolerance for that quantity (``Study.tolerances``, by JSON key, the nearest enclosing
-key's for a number whose own key has none; ``Study.default_tolerance`` otherwise). Numbers
-differ when ``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``; other
-values (strings, booleans, null) must be equal. A result file made by only one of the two runs
-differs, and so does a run that fails. Run state (``checkpoints/``, ``runs/``, ``timing.json``)
-is not a result and is left out. ``--results DIR`` reruns nothing: it compares the quick results
+preset's results, with their own ``config.json``, are not part of it):
+
+- JSON, value by value, within the study's relative tolerance for that quantity
+  (``Study.tolerances``, by JSON key, the nearest enclosing key's for a number whose own key has
+  none; ``Study.default_tolerance`` otherwise). Numbers differ when
+  ``|a - b| > tol * max(|a|, |b|)`` and ``|a - b| > Study.absolute_tolerance``; NaN equals only
+  NaN, infinities only themselves. Types must match: a number is not a boolean (``1.0`` is not
+  ``true``), a string or null, and an empty list is not an empty object (integers and floats
+  are both numbers).
+- Text (markdown tables, the ``headline`` of ``index.json``): the words must be equal, and
+  each printed number within tolerance of its counterpart, allowing for the rounding of the
+  printed digits (half a unit in the last place of each); the tolerance is the one named for
+  the file (or ``headline``) in ``Study.tolerances``, else the study's loosest.
+- ``.npz`` arrays: the same names, dtypes and shapes, and values within the array name's
+  tolerance (NaN where NaN).
+
+A file that cannot be read (empty, truncated, not UTF-8, a folder where a file belongs) is one
+row naming why. A result file made by only one of the two runs differs, and so does a run that
+fails. Run state (``checkpoints/``, ``runs/``, ``timing.json``) is not a result and is left out.
+``--results DIR`` reruns nothing: it compares the quick results
 that ``python -m experiments`` already wrote under ``DIR`` (another clone's ``results/``, say, so that
 the main job and its check cost one run).
 
@@ -24,26 +38,36 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import tempfile
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from experiments.__main__ import load_study, study_names
 from experiments.common import Study, UserError
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIP_KEYS = {"command", "headline"}  # its own workdir; a sentence of the numbers compared
+SKIP_KEYS = {"command"}  # the command names its own workdir
+TEXT_KEYS = {"headline"}  # sentences: compared as text with numbers
 RUN_STATE_DIRS = {"checkpoints", "runs"}
 RUN_STATE_FILES = {"timing.json", "metrics.json"}
+SUFFIXES = {".json", ".md", ".csv", ".txt", ".npz"}
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 Row = tuple[str, str, Any, Any, float, float]  # file, quantity, committed, rerun, rel diff, tol
 
 
 def leaves(obj: Any, path: str = "", skip: frozenset[str] = frozenset()) -> Iterator[tuple[str, str, Any]]:
-    """``(path, last key, value)`` of every number, string, bool or null in a JSON tree."""
-    if isinstance(obj, dict):
+    """``(path, last key, value)`` of every number, string, bool, null and empty list or object
+    in a JSON tree."""
+    if isinstance(obj, (dict, list)) and not obj:
+        yield path, path.rsplit(".", 1)[-1].split("[", 1)[0], obj
+    elif isinstance(obj, dict):
         for k, v in obj.items():
             if k not in SKIP_KEYS and k not in skip:
                 yield from leaves(v, f"{path}.{k}" if path else k, skip)
@@ -67,16 +91,58 @@ def compare(committed: Any, rerun: Any, tolerances: dict[str, float], default: f
             continue
         key, x = a[path]
         y = b[path][1]
+        if key in TEXT_KEYS and isinstance(x, str) and isinstance(y, str):
+            tol = tolerances.get(key, max([default, *tolerances.values()]))
+            out += [(f"{path}{q}", *row) for q, *row in compare_text(x, y, tol, absolute)]
+            continue
         tol = _tolerance(path, key, tolerances, default)
-        if _is_number(x) and _is_number(y):
-            if math.isnan(x) and math.isnan(y) or x == y:
-                continue
-            diff = abs(x - y) / max(abs(x), abs(y)) if math.isfinite(x) and math.isfinite(y) else math.inf
-            if diff > tol and abs(x - y) > absolute:
-                out.append((path, x, y, diff, tol))
-        elif x != y:
-            out.append((path, x, y, math.inf, tol))
+        diff = value_difference(x, y, tol, absolute)
+        if diff is not None:
+            out.append((path, x, y, diff, tol))
     return out
+
+
+def value_difference(x: Any, y: Any, tol: float, absolute: float) -> float | None:
+    """The relative difference of two JSON values if they differ (inf for another type or a
+    non-finite mismatch), None if they match."""
+    if _is_number(x) and _is_number(y):
+        if x == y or math.isnan(x) and math.isnan(y):
+            return None
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return math.inf
+        diff = abs(x - y) / max(abs(x), abs(y))
+        return diff if diff > tol and abs(x - y) > absolute else None
+    if _json_type(x) != _json_type(y) or x != y:
+        return math.inf
+    return None
+
+
+def _json_type(v: Any) -> str:
+    return "number" if _is_number(v) else type(v).__name__
+
+
+def compare_text(x: str, y: str, tol: float, absolute: float) -> list[tuple]:
+    """Rows ``(where, committed, rerun, rel diff, tol)`` where two texts differ: their words
+    (the text with numbers masked), or a printed number beyond ``tol`` plus the rounding of
+    its printed digits."""
+    if NUMBER.sub("#", x) != NUMBER.sub("#", y):
+        i = next((i for i, (c, d) in enumerate(zip(x, y, strict=False)) if c != d), min(len(x), len(y)))
+        return [(f" (text at character {i})", x[max(0, i - 10):i + 20], y[max(0, i - 10):i + 20],
+                 math.inf, tol)]
+    out = []
+    for n, (p, q) in enumerate(zip(NUMBER.findall(x), NUMBER.findall(y), strict=True)):
+        u, v = float(p), float(q)
+        slack = (_last_place(p) + _last_place(q)) / 2
+        if abs(u - v) > tol * max(abs(u), abs(v)) + slack and abs(u - v) > absolute:
+            out.append((f" (number {n + 1})", p, q, abs(u - v) / max(abs(u), abs(v)), tol))
+    return out
+
+
+def _last_place(printed: str) -> float:
+    """A unit in the last printed place: 0.01 for ``"0.25"``, 1 for ``"550"``, 1e-5 for ``"2.2e-05"``."""
+    mantissa, _, exponent = printed.lower().partition("e")
+    decimals = len(mantissa.split(".", 1)[1]) if "." in mantissa else 0
+    return 10.0 ** (int(exponent or 0) - decimals)
 
 
 def _tolerance(path: str, key: str, tolerances: dict[str, float], default: float) -> float:
@@ -95,19 +161,116 @@ def _is_number(v: Any) -> bool:
 
 
 def result_files(folder: Path, skip: frozenset[str] = frozenset()) -> dict[str, Path]:
-    """The JSON result files of one preset's workdir, by path relative to it.
+    """The result files (JSON, text tables, ``.npz``) of one preset's workdir, by path relative
+    to it; a folder with such a name is listed too (it is reported as unreadable).
 
     Left out: run state, files named in ``skip``, and folders below that hold another preset's
     results (they have their own ``config.json``).
     """
     other_presets = {p.parent for p in folder.rglob("config.json") if p.parent != folder}
     out = {}
-    for file in sorted(folder.rglob("*.json")):
+    for file in sorted(folder.rglob("*")):
         rel = file.relative_to(folder)
-        if (RUN_STATE_DIRS & set(rel.parts[:-1]) or rel.name in RUN_STATE_FILES or rel.name in skip
-                or any(d in file.parents for d in other_presets)):
+        if (file.suffix not in SUFFIXES or RUN_STATE_DIRS & set(rel.parts[:-1])
+                or rel.name in RUN_STATE_FILES or rel.name in skip
+                or any(d in file.parents for d in other_presets)
+                or any(d in file.parents for d in out.values())):
             continue
         out[rel.as_posix()] = file
+    return out
+
+
+class Unreadable(Exception):
+    """A result file that cannot be compared; the message says why."""
+
+
+def load(path: Path) -> Any:
+    """A result file's content: JSON values, text, or ``{name: array}``; :class:`Unreadable`."""
+    if path.is_dir():
+        raise Unreadable("a folder where a file belongs")
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise Unreadable(f"cannot be read ({e.strerror})") from None
+    if not data:
+        raise Unreadable("empty")
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                return {k: arrays[k] for k in arrays.files}
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise Unreadable(f"not a readable .npz archive ({str(e).splitlines()[0][:60]})") from None
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as e:
+        raise Unreadable(f"not UTF-8 (byte {e.start})") from None
+    if path.suffix != ".json":
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise Unreadable(f"not valid JSON ({e.msg} at line {e.lineno}: truncated?)") from None
+
+
+def compare_files(rel: str, old: Path, new: Path, study: Study,
+                  skip: frozenset[str] = frozenset()) -> list[Row]:
+    """The rows where one result file differs from its rerun."""
+    contents = []
+    for path in (old, new):
+        try:
+            contents.append(load(path))
+        except Unreadable as e:
+            contents.append(e)
+    if any(isinstance(c, Unreadable) for c in contents):
+        why = "; ".join(f"{side} {c}" for side, c in zip(("committed", "rerun"), contents, strict=True)
+                        if isinstance(c, Unreadable))
+        a, b = ("unreadable" if isinstance(c, Unreadable) else "ok" for c in contents)
+        return [(rel, f"(unreadable: {why})", a, b, math.inf, 0.0)]
+    committed, rerun = contents
+    tolerances = dict(study.tolerances)
+    if old.suffix == ".npz":
+        return [(rel, *row) for row in compare_arrays(committed, rerun, tolerances,
+                                                      study.default_tolerance,
+                                                      study.absolute_tolerance)]
+    if old.suffix != ".json":
+        tol = tolerances.get(old.name, max([study.default_tolerance, *tolerances.values()]))
+        return [(rel, f"(text){q}", *row)
+                for q, *row in compare_text(committed, rerun, tol, study.absolute_tolerance)]
+    return [(rel, *d) for d in compare(committed, rerun, tolerances, study.default_tolerance,
+                                       study.absolute_tolerance, skip)]
+
+
+def compare_arrays(a: dict[str, np.ndarray], b: dict[str, np.ndarray], tolerances: dict[str, float],
+                   default: float, absolute: float) -> list[tuple]:
+    """Rows ``(name, committed, rerun, rel diff, tol)`` where two ``.npz`` archives differ."""
+    out = []
+    for name in sorted(a.keys() | b.keys()):
+        if name not in a or name not in b:
+            out.append((name, "present" if name in a else "missing",
+                        "present" if name in b else "missing", math.inf, 0.0))
+            continue
+        x, y = a[name], b[name]
+        if x.dtype != y.dtype or x.shape != y.shape:
+            out.append((f"{name} (dtype, shape)", f"{x.dtype}{list(x.shape)}",
+                        f"{y.dtype}{list(y.shape)}", math.inf, 0.0))
+            continue
+        tol = tolerances.get(name, default)
+        if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.bool_):
+            if not np.array_equal(x, y):
+                out.append((name, "values", "differ", math.inf, tol))
+            continue
+        u, v = x.astype(np.float64), y.astype(np.float64)
+        nan = np.isnan(u) | np.isnan(v)
+        same = (u == v) | np.isnan(u) & np.isnan(v)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = np.abs(u - v)
+            rel = np.where(same, 0.0, gap / np.maximum(np.abs(u), np.abs(v)))
+        rel = np.where(nan & ~same, np.inf, np.nan_to_num(rel, nan=np.inf))
+        bad = (rel > tol) & ~same & ((gap > absolute) | ~np.isfinite(gap))
+        if bad.any():
+            i = np.unravel_index(int(np.argmax(np.where(bad, rel, -1.0))), x.shape)
+            out.append((f"{name}{list(map(int, i))} ({int(bad.sum())} of {x.size})",
+                        x[i].item(), y[i].item(), float(rel[i]), tol))
     return out
 
 
@@ -142,10 +305,7 @@ def compare_folders(study: Study, committed: Path, rerun: Path) -> list[Row]:
             rows.append((rel, "(file)", "present" if rel in old else "missing",
                          "present" if rel in new else "missing", math.inf, 0.0))
             continue
-        diffs = compare(json.loads(old[rel].read_text()), json.loads(new[rel].read_text()),
-                        dict(study.tolerances), study.default_tolerance,
-                        study.absolute_tolerance, skip)
-        rows += [(rel, *d) for d in diffs]
+        rows += compare_files(rel, old[rel], new[rel], study, skip)
     return rows
 
 

@@ -132,9 +132,13 @@ def from_torch(kind: str, state_dict: Mapping[str, Any], layer: int = 0, *, reve
         raise ValueError(f"{where}: {n_hh} must have shape ({G}·H, H) for kind={kind!r}, "
                          f"got {w_hh.shape}")
     H = w_hh.shape[1]
+    if H < 1:
+        raise ValueError(f"{where}: {n_hh} has shape {w_hh.shape}: the hidden size H must be >= 1")
     if w_ih.ndim != 2:
         raise ValueError(f"{where}: {n_ih} must have shape ({G}·H, I) with H={H}, got {w_ih.shape}")
     I = w_ih.shape[1] if input_size is None else _index(input_size, "input_size", 1)
+    if I < 1:
+        raise ValueError(f"{where}: {n_ih} has shape {w_ih.shape}: the input size I must be >= 1")
     _shape(w_ih, (G * H, I), n_ih, where, f"{G}·H, I with H={H}, I={I}")
     biases = [get(n, required=False) for n in ("bias_ih", "bias_hh")]
     for b in biases:
@@ -165,10 +169,15 @@ def _check_params(kind: str, params, where: str, input_size: int | None = None):
         raise ValueError(f"{where}: w_h must have shape (H, {G}·H) for kind={kind!r}, "
                          f"got {w_h.shape}")
     H = w_h.shape[0]
+    if H < 1:
+        raise ValueError(f"{where}: w_h has shape {w_h.shape}: the hidden size H must be >= 1")
     if arrays["w_x"].ndim != 2:
         raise ValueError(f"{where}: w_x must have shape (I, {G}·H) with H={H}, "
                          f"got {arrays['w_x'].shape}")
     I = arrays["w_x"].shape[0] if input_size is None else input_size
+    if I < 1:
+        raise ValueError(f"{where}: w_x has shape {arrays['w_x'].shape}: the input size I must "
+                         "be >= 1")
     _shape(arrays["w_x"], (I, G * H), "w_x", where, f"I, {G}·H with H={H}, I={I}")
     _shape(arrays["b"], (G * H,), "b", where, f"{G}·H with H={H}")
     if kind == "gru":

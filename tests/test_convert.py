@@ -241,6 +241,22 @@ def test_from_torch_refuses_integer_arrays_and_wrong_input_size():
         rnnjax.convert.from_torch("rnn", sd, input_size=4)
 
 
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_zero_hidden_or_input_size_is_refused(kind):
+    G = rnnjax.convert.KINDS[kind]
+    zero_h = {"weight_ih_l0": np.zeros((0, I), np.float32), "weight_hh_l0": np.zeros((0, 0), np.float32)}
+    zero_i = dict(torch_state_dict(kind), weight_ih_l0=np.zeros((G * H, 0), np.float32))
+    with pytest.raises(ValueError, match=r"weight_hh_l0 has shape \(0, 0\): the hidden size H must be >= 1$"):
+        rnnjax.convert.from_torch(kind, zero_h)
+    with pytest.raises(ValueError, match=rf"weight_ih_l0 has shape \({G * H}, 0\): the input size I must be >= 1$"):
+        rnnjax.convert.from_torch(kind, zero_i)
+    params = random_params(kind)
+    with pytest.raises(ValueError, match="the input size I must be >= 1"):
+        rnnjax.convert.to_torch(kind, params._replace(w_x=np.zeros((0, G * H), np.float32)))
+    with pytest.raises(ValueError, match="the hidden size H must be >= 1"):
+        rnnjax.convert.to_torch(kind, params._replace(w_h=np.zeros((0, 0), np.float32)))
+
+
 @pytest.mark.parametrize("field,shape", [("w_x", (I, 2 * H)), ("w_x", ()), ("w_h", (H, H)), ("b", (1,)),
                                          ("b", ()), ("b_hn", (0,)), ("b_hn", (3 * H,))])
 def test_to_torch_checks_every_shape_and_names_the_field(field, shape):

@@ -43,6 +43,7 @@ from experiments.common.checks import (
 )
 from experiments.common.cli import Study, main
 from experiments.common.files import (
+    RunStopped,
     UserError,
     atomic_write_bytes,
     read_json,
@@ -63,6 +64,7 @@ def num_steps(config, own: int) -> int:
 
 
 __all__ = [
+    "RunStopped",
     "Study",
     "UserError",
     "atomic_write_bytes",

@@ -12,12 +12,29 @@ docstrings, with type and default); the chosen preset supplies the defaults. Eve
 ``--quick``, ``--preset NAME``, ``--seed``, ``--steps``, ``--workdir``, ``--plot-only`` and
 ``--overwrite``. Abbreviated or unknown flags are errors.
 
-Before anything is written the command checks everything it can: the flags, the config's own
-validation, the workdir (a folder, writable), the workdir lock (:mod:`rnnjax.train.lock`), and
+Before anything is written the command checks everything it can: the flags (a list flag given
+no values is refused unless the study lists it in ``Study.optional_lists``), the config's own
+validation, the workdir (a non-empty path naming a writable folder; no folder where one of its
+files belongs, no file where a folder belongs), the workdir lock (:mod:`rnnjax.train.lock`), and
 that the workdir does not hold results made with another config by someone else (a
 ``config.json`` that differs and no run state in ``checkpoints/``): those are refused unless
-``--overwrite`` is given. Then ``config.json`` records the exact command, the preset and the
-config. Bad input and refusals are one line on stderr with exit status 2.
+``--overwrite`` is given. A multi-process study then joins its processes (``Study.session``).
+Then ``config.json`` records the exact command, the preset and the config.
+
+The checks of :func:`rnnjax.train.fit` run when a part starts training, after other parts may
+have written. So the whole run is journaled (:func:`experiments.common.files.journal`): when it
+ends in a refusal (a :class:`UserError`, or a ``RunError`` other than a stop while training:
+another config, fewer steps than saved, damaged run state, a file where a folder belongs),
+every file the study wrote (``config.json``, results, figures, the parts' markers) gets its
+previous bytes back, files it created are deleted, and a workdir it created is removed. Only
+the checkpoints of training parts that finished before the refusal stay (verified run state,
+which a later run resumes from or refuses like any other).
+
+``--overwrite`` means what ``fit(..., overwrite=True)`` means, for every part: after the checks,
+the workdir's run state (every ``checkpoints/`` folder, and each training run's
+``metrics.jsonl`` and ``run.json``) is deleted, so every part and every training run starts
+afresh. Bad input and refusals are one line on stderr with exit status 2; a message of
+:mod:`rnnjax.train` that suggests ``overwrite=True`` names ``--overwrite`` instead.
 
 .. _tyro: https://brentyi.github.io/tyro/
 """
@@ -28,19 +45,31 @@ import contextlib
 import dataclasses
 import errno
 import io
-import os
 import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
 import jax
 
 from experiments.common.checks import check_common
-from experiments.common.files import UserError, jsonable, read_json, record_timing, write_json
+from experiments.common.files import (
+    RunStopped,
+    UserError,
+    journal,
+    record_timing,
+    write_json,
+)
 from experiments.common.progress import say
+from experiments.common.workdir import (
+    check_layout,
+    check_not_foreign,
+    check_workdir,
+    clear_run_state,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +95,12 @@ class Study:
       computes_only: ``config -> bool``: True in a process that computes but must write nothing
         (a worker of a multi-process run): it takes no lock and writes no ``config.json``,
         results or figures.
+      optional_lists: dotted names of list fields (``"tune.models"``) that may be given no
+        values on the command line (an empty list means "none"); any other list flag given
+        no values, where the preset has some, is refused.
+      session: ``(config, workdir) -> context manager`` yielding the ``run`` function to call:
+        entered after every check and before the first write (a multi-process study joins its
+        processes there, so that a process that cannot join fails before anything is written).
     """
 
     name: str
@@ -80,6 +115,8 @@ class Study:
     unchecked: tuple[str, ...] = ()
     doc: str | None = None
     computes_only: Callable[[Any], bool] | None = None
+    optional_lists: tuple[str, ...] = ()
+    session: Callable[[Any, Path], AbstractContextManager[Callable[[Any, Path], None]]] | None = None
 
     def __post_init__(self):
         if "quick" not in self.presets:
@@ -132,6 +169,9 @@ def parse(study: Study, argv: Sequence[str]) -> Invocation:
         check_common(args.config)
     except ValueError as e:
         raise UserError(str(e)) from None
+    if not args.workdir.strip():
+        raise UserError(f"--workdir must name a folder, got {args.workdir!r}")
+    check_lists(study, study.presets[preset], args.config)
     return Invocation(config=args.config, preset=preset, workdir=Path(args.workdir),
                       plot_only=args.plot_only, overwrite=args.overwrite,
                       command=_command(study, argv, default_workdir))
@@ -164,18 +204,34 @@ def _args_class(study: Study, preset: str, default_workdir: Path) -> type:
          dataclasses.field(default=preset == "quick")),
         ("preset", Annotated[str, tyro.conf.arg(help=f"a named preset: {presets}")],
          dataclasses.field(default=preset)),
-        ("workdir", Annotated[Path, tyro.conf.arg(
+        ("workdir", Annotated[str, tyro.conf.arg(
             help="where results, metrics and checkpoints go (default: results/<study> for "
                  "--quick, results/<study>/<preset> otherwise)")],
-         dataclasses.field(default=default_workdir)),
+         dataclasses.field(default=str(default_workdir))),
         ("plot_only", Annotated[bool, tyro.conf.arg(
             help="redraw the figures from saved results; never computes")],
          dataclasses.field(default=False)),
         ("overwrite", Annotated[bool, tyro.conf.arg(
-            help="replace results in --workdir that were made with another config")],
+            help="start afresh: delete the run state in --workdir (checkpoints, training "
+                 "metrics) and replace results made with another config")],
          dataclasses.field(default=False)),
     ]
     return dataclasses.make_dataclass(f"{study.name}_command", fields, frozen=True)
+
+
+def check_lists(study: Study, preset: Any, config: Any, prefix: str = "") -> None:
+    """Refuse a list field left empty where the preset has values, unless it is optional."""
+    for field in dataclasses.fields(config):
+        name = f"{prefix}{field.name}"
+        value, default = getattr(config, field.name), getattr(preset, field.name, None)
+        if dataclasses.is_dataclass(value):
+            check_lists(study, default if dataclasses.is_dataclass(default) else value, value,
+                        f"{name}.")
+        elif (isinstance(value, tuple) and not value and default
+              and name not in study.optional_lists):
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag} needs at least one value (the preset has "
+                            f"{' '.join(map(str, default))})")
 
 
 def _one_line(text: str) -> str:
@@ -214,75 +270,113 @@ def _command(study: Study, argv: Sequence[str], default_workdir: Path) -> str:
     return shlex.join(["python", "-m", f"experiments.{study.name}", *out])
 
 
-def check_workdir(workdir: Path, *, writable: bool = True) -> None:
-    """One-line refusals for a workdir that is a file, lies under a file, or cannot be written."""
-    for parent in [workdir, *workdir.parents]:
-        if parent.exists():
-            if not parent.is_dir():
-                where = "is a file" if parent == workdir else f"lies under a file ({parent})"
-                raise UserError(f"--workdir {workdir} {where}: expected a folder")
-            if writable and not os.access(parent, os.W_OK | os.X_OK):
-                raise UserError(f"--workdir {workdir} is not writable ({parent} is read-only)")
-            return
-
-
-def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
-    """Refuse a workdir holding results of another config that this machine did not make."""
-    saved = workdir / "config.json"
-    if overwrite or not saved.exists() or has_run_state(workdir):
-        return
-    try:
-        previous = read_json(saved).get("config")
-    except (UserError, AttributeError):
-        previous = None
-    if previous != jsonable(config):
-        raise UserError(f"{workdir} holds results made with another config: use another --workdir, "
-                        "or --overwrite to replace them")
-
-
-def has_run_state(workdir: Path) -> bool:
-    """Whether this machine ran here: a git-ignored ``checkpoints/`` folder anywhere below."""
-    return any(p.is_dir() for p in workdir.rglob("checkpoints"))
-
-
 def main(study: Study, argv: Sequence[str] | None = None) -> int:
     """Parse, check, run (unless ``--plot-only``), plot. Returns the exit status.
 
     Experiments run with ``jax_numpy_rank_promotion="raise"`` (as the tests do), so a silent
     broadcast of mismatched ranks is an error rather than a wrong result.
     """
-    from rnnjax.train import RunError
-    from rnnjax.train.lock import exclusive
-
     jax.config.update("jax_numpy_rank_promotion", "raise")
     argv = list(sys.argv[1:] if argv is None else argv)
+    inv = None
     try:
         inv = parse(study, argv)
-        if study.computes_only is not None and study.computes_only(inv.config):
-            if not inv.plot_only:
-                study.run(inv.config, inv.workdir)
-            return 0
-        check_workdir(inv.workdir)
+        writes = not (study.computes_only is not None and study.computes_only(inv.config))
         if inv.plot_only:
-            study.plot(inv.workdir)
+            if writes:
+                check_workdir(inv.workdir)
+                study.plot(inv.workdir)
             return 0
-        check_not_foreign(inv.workdir, inv.config, inv.overwrite)
-        with exclusive(inv.workdir):
-            t0 = time.perf_counter()
-            write_json(inv.workdir / "config.json", {
-                "command": inv.command, "preset": inv.preset, "config": inv.config})
-            say(f"{study.name}: {inv.command}")
-            study.run(inv.config, inv.workdir)
-            study.plot(inv.workdir)
-            record_timing(inv.workdir, "total", time.perf_counter() - t0)
-    except (UserError, RunError) as e:
-        return _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
-    except OSError as e:
-        return _fail(_describe_os_error(e, study))
+        if writes:
+            check_workdir(inv.workdir)
+            check_layout(inv.workdir)
+            check_not_foreign(inv.workdir, inv.config, inv.overwrite)
+        _execute(study, inv, writes)
     except KeyboardInterrupt:
         print("interrupted: rerun the same command to resume", file=sys.stderr)
         return 130
+    except Exception as e:  # noqa: BLE001 - the known kinds become one line, the rest re-raise
+        message = _describe(e, study)
+        if message is None:
+            raise
+        return _fail(message)
     return 0
+
+
+def _execute(study: Study, inv: Invocation, writes: bool) -> None:
+    """Lock, join (``Study.session``), then write: ``config.json``, the parts, the figures.
+
+    A refusal undoes every write of the study (see the module docstring).
+    """
+    from rnnjax.train.lock import LOCK_NAME, exclusive
+
+    created = writes and not inv.workdir.exists()
+    try:
+        with contextlib.ExitStack() as stack:
+            if writes:
+                stack.enter_context(exclusive(inv.workdir))
+            run = stack.enter_context(study.session(inv.config, inv.workdir)) \
+                if study.session is not None else study.run
+            if not writes:
+                run(inv.config, inv.workdir)
+                return
+            if inv.overwrite:
+                clear_run_state(inv.workdir)
+            with journal() as rollback:
+                try:
+                    t0 = time.perf_counter()
+                    write_json(inv.workdir / "config.json", {
+                        "command": inv.command, "preset": inv.preset, "config": inv.config})
+                    say(f"{study.name}: {inv.command}")
+                    run(inv.config, inv.workdir)
+                    study.plot(inv.workdir)
+                    record_timing(inv.workdir, "total", time.perf_counter() - t0)
+                except BaseException as e:
+                    if is_refusal(e):
+                        rollback()
+                    raise
+    except BaseException as e:
+        if created and is_refusal(e):
+            (inv.workdir / LOCK_NAME).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                inv.workdir.rmdir()
+        raise
+
+
+def is_refusal(e: BaseException) -> bool:
+    """Whether ``e`` refuses the run (bad input, a workdir it cannot continue) rather than stops
+    it while computing (interrupted, non-finite loss, full disk, a process that died)."""
+    from rnnjax.train import RunError
+    from rnnjax.train.errors import WriteFailed
+    from rnnjax.train.step import NonFiniteError
+
+    if isinstance(e, (WriteFailed, NonFiniteError)):
+        return False
+    if isinstance(e, (UserError, RunError)):
+        return not isinstance(e, RunStopped)
+    return isinstance(e, (IsADirectoryError, NotADirectoryError, FileExistsError))
+
+
+def _describe(e: BaseException, study: Study) -> str | None:
+    """The one line for a refusal or a stop; None for an unexpected error (a bug: traceback)."""
+    from rnnjax.train import RunError
+
+    if isinstance(e, (UserError, RunError)):
+        return flag_words(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    if isinstance(e, OSError):
+        return _describe_os_error(e, study)
+    return None
+
+
+def flag_words(message: str) -> str:
+    """A message of :mod:`rnnjax.train` in the command line's words: its advice names the flags
+    (``--overwrite``, ``--workdir``) rather than ``fit``'s arguments."""
+    message = message.replace("pass overwrite=True", "--overwrite").replace(
+        "overwrite=True", "--overwrite")
+    if "overwrite" not in message:
+        message = message.replace("use a new workdir",
+                                  "use another --workdir, or --overwrite to start afresh")
+    return message.replace("use a new workdir", "use another --workdir")
 
 
 def _describe_os_error(e: OSError, study: Study) -> str:

@@ -5,15 +5,20 @@ same folder, ``fsync``, then ``os.replace``, so a reader (or a killed run) sees 
 the new one, never half of one. Wall-clock numbers never go into result files; they go to the
 git-ignored ``timing.json`` beside them (:func:`record_timing`), so rerunning a committed preset
 leaves ``results/`` unchanged except for figure files.
+
+A run that is refused after it started writing is undone with :func:`journal`: every file
+written through this module inside the block is recorded with its previous bytes, and
+``rollback()`` puts them back (and removes the files and folders the block created).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +29,62 @@ class UserError(Exception):
     """Bad input from the person running the experiment: reported in one line, exit status 2."""
 
 
+class RunStopped(UserError):
+    """The run stopped while computing (e.g. one of its processes died): one line, exit status
+    2, and unlike a refusal the results written so far are kept (rerun to resume)."""
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (mode ``0666 & ~umask``), creating its folder."""
     path = Path(path)
+    if _journals:
+        _journals[-1].record(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, data)
     return path
+
+
+class _Journal:
+    """The previous state of every file written, and the folders created, since it began."""
+
+    def __init__(self):
+        self.files: dict[Path, bytes | None] = {}
+        self.folders: list[Path] = []
+
+    def record(self, path: Path) -> None:
+        key = path.absolute()
+        if key not in self.files:
+            self.files[key] = key.read_bytes() if key.is_file() else None
+        missing = [d for d in [key.parent, *key.parent.parents] if not d.exists()]
+        self.folders += [d for d in reversed(missing) if d not in self.folders]
+
+    def rollback(self) -> None:
+        for path, old in reversed(self.files.items()):
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write(path, old)
+        for folder in reversed(self.folders):
+            with contextlib.suppress(OSError):  # not empty: something else wrote there
+                folder.rmdir()
+
+
+@contextlib.contextmanager
+def journal() -> Iterator[Callable[[], None]]:
+    """Record what the files written inside the block held before; yields ``rollback()``.
+
+    ``rollback()`` restores each file's previous bytes (atomically), deletes the files that did
+    not exist, and removes the folders the block created if they are empty again.
+    """
+    entry = _Journal()
+    _journals.append(entry)
+    try:
+        yield entry.rollback
+    finally:
+        _journals.remove(entry)
+
+
+_journals: list[_Journal] = []
 
 
 def write_text(path: str | os.PathLike, text: str) -> Path:
@@ -53,9 +108,13 @@ def read_json(path: str | os.PathLike) -> Any:
     if not path.exists():
         raise UserError(f"{path} does not exist: run the experiment first (without --plot-only)")
     try:
-        return json.loads(path.read_text())
+        return json.loads(path.read_bytes().decode())
     except json.JSONDecodeError as e:
         raise UserError(f"{path} is not valid JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text: expected a JSON file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder: expected a JSON file") from None
 
 
 def jsonable(obj: Any) -> Any:

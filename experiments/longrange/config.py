@@ -214,12 +214,9 @@ class Config:
     when there are several devices, and resumed on its own; each finished program's result is a
     file under ``programs/`` that a rerun (on any machine) reuses when its settings match.
 
-    Commands on 2 CPU cores (cost is linear in runs x updates x T):
-    ``python -m experiments.longrange --quick`` (a few minutes);
+    Commands (cost is linear in runs x updates x T): ``python -m experiments.longrange --quick``;
     ``--preset full --local-processes 2`` (rerun the same command to resume, also from committed
-    results). Runtime of ``full``: 33 of its 49 programs took 1.9 h on 2 CPU cores shared with
-    other work; the other 16 (the tuning stage and six T = 800 programs) ran on one GPU; scaled
-    by the measured cost per run x T, the whole preset is about 4 h on 2 CPU cores.
+    results). Each run records its wall-clock time in the workdir's ``timing.json``.
     """
 
     seed: int = 0

@@ -11,23 +11,31 @@ collectives are gloo's). For each program the runs are cut into one contiguous c
 (:func:`chunk`); every process trains its chunk as its own program on its own devices, with no
 communication while training, then the evaluations are gathered with one
 :func:`jax.experimental.multihost_utils.process_allgather`. Since the runs of a program are
-independent, each run's numbers are those of a single-process sweep.
+independent, each run's numbers are those of a single-process sweep up to the float32 rounding
+of a program of another size (see ``docs/guarantees.md``).
 
-Only process 0 writes: it holds the workdir lock, writes ``config.json``, the per-program results
-and the tables, and decides (:func:`announce`) whether a program is computed or reused from the
-cache, so the other processes need no access to the workdir at all. Within a program there are no
-checkpoints in a multi-process run; resumption is per program.
+The command's own process supervises (:mod:`experiments.common.processes`): with
+``--local-processes N`` it starts processes 0 .. N-1, with ``--coordinator`` the one process
+``--process-id``; it never joins the runtime itself. :func:`session` (the study's
+``Study.session``) starts them after every check of the command line and waits until all have
+joined (:data:`JOIN_TIMEOUT_S`) before anything is written; a process that dies, or a
+coordinator that cannot be reached, ends the run in one line naming the process and the cause.
+While computing, the JAX runtime notices a lost process within :data:`HEARTBEAT_S` seconds.
+
+Only process 0 writes: the supervisor of process 0 holds the workdir lock and writes
+``config.json`` and the figures, process 0 itself the per-program results and the tables, and
+decides (:func:`announce`) whether a program is computed or reused from the cache, so the other
+processes need no access to the workdir at all. Within a program there are no checkpoints in a
+multi-process run; resumption is per program.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import pickle
-import shutil
 import socket
-import subprocess
-import sys
-import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +43,12 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
-from experiments.common import UserError
+from experiments.common.processes import Child, supervised
+
+JOIN_TIMEOUT_S = 30
+"""Seconds for every process to join the run; after that the run ends in one line."""
+HEARTBEAT_S = 10
+"""Seconds without a heartbeat after which the JAX runtime declares a process lost."""
 
 
 def is_multiprocess(config) -> bool:
@@ -55,59 +68,52 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_local(config, workdir: Path):
-    """Start processes 1 .. N-1 of a local multi-process run; ``(process 0's config, handles)``.
+def process_configs(config) -> list:
+    """The config of each process this command starts: all N of ``--local-processes N`` (on a
+    free local port), or the one of ``--coordinator``."""
+    ex = config.execution
+    if ex.coordinator:
+        return [config]
+    address, n = f"localhost:{_free_port()}", ex.local_processes
+    return [dataclasses.replace(config, execution=dataclasses.replace(
+        ex, local_processes=0, coordinator=address, num_processes=n, process_id=i))
+        for i in range(n)]
 
-    Each child receives its config (pickled into a temporary folder outside the workdir) and runs
-    ``python -m experiments.longrange.worker``.
+
+@contextmanager
+def session(config, workdir: Path, *, join_timeout: float | None = None,
+            compute: Callable[[Any, Path], None] | None = None) -> Iterator[Callable]:
+    """The study's session: one process, or supervised processes joined before any write.
+
+    Yields the ``run(config, workdir)`` to call; with several processes it lets them compute
+    and returns when all have finished (the arguments are those the processes were given).
     """
-    n = config.execution.local_processes
-    address = f"localhost:{_free_port()}"
-    tmp = Path(tempfile.mkdtemp(prefix="longrange-processes-"))
+    from experiments.longrange.run import compute_share, run
 
-    def as_process(i):
-        return dataclasses.replace(config, execution=dataclasses.replace(
-            config.execution, local_processes=0, coordinator=address, num_processes=n,
-            process_id=i))
-
-    children = []
-    for i in range(1, n):
-        path = tmp / f"config{i}.pickle"
-        path.write_bytes(pickle.dumps(as_process(i)))
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "experiments.longrange.worker", str(path), str(workdir)]))
-    return as_process(0), children
+    if not is_multiprocess(config):
+        yield run
+        return
+    children = [Child(f"process {c.execution.process_id}", initialize, compute or compute_share,
+                      (c, workdir)) for c in process_configs(config)]
+    address = children[0].args[0].execution.coordinator
+    timeout = JOIN_TIMEOUT_S if join_timeout is None else join_timeout
+    hosts = any(c.args[0].execution.process_id == 0 for c in children)
+    with supervised(children, join_timeout=timeout, address=address, hosts=hosts) as go:
+        yield lambda *_: go()
 
 
-def initialize(config) -> None:
-    """Join the multi-process JAX runtime described by ``config.execution``."""
+def initialize(config, workdir: Path | None = None) -> None:
+    """Join the multi-process JAX runtime described by ``config.execution``.
+
+    JAX's own timeout is longer than the supervisor's, so that the supervisor, not a C++ abort,
+    reports a process that cannot join.
+    """
+    del workdir
     ex = config.execution
     jax.distributed.initialize(coordinator_address=ex.coordinator, num_processes=ex.num_processes,
-                               process_id=ex.process_id)
-
-
-def finish(config, children, failed: bool) -> None:
-    """Leave the JAX runtime and wait for the launched processes (stopped if this one failed).
-
-    Leaving is a barrier of all processes, so process 0 leaves before it waits for its children.
-    """
-    if failed:
-        for p in children:
-            p.terminate()
-    if processes_joined(config):
-        jax.distributed.shutdown()
-    for p in children:
-        p.wait()
-    if children:  # the folder of the children's configs (each child deletes its own)
-        shutil.rmtree(Path(children[0].args[3]).parent, ignore_errors=True)
-    codes = [p.returncode for p in children]
-    if not failed and any(codes):
-        raise UserError(f"a local process failed (exit statuses {codes})")
-
-
-def processes_joined(config) -> bool:
-    """Whether this process has joined a multi-process JAX runtime."""
-    return is_multiprocess(config) and jax.process_count() > 1
+                               process_id=ex.process_id,
+                               initialization_timeout=JOIN_TIMEOUT_S + 30,
+                               heartbeat_timeout_seconds=HEARTBEAT_S)
 
 
 def announce(compute: bool | None) -> bool:

@@ -29,20 +29,17 @@ def run(config: Config, workdir: Path) -> None:
     reused by a rerun on any machine when its settings match); its checkpoints are under the
     git-ignored ``runs/``. The tables are rewritten after every program (``"complete": false``
     until the last), so an interrupted sweep leaves usable partial results. With several
-    processes (:mod:`experiments.longrange.processes`) every process runs this function and
-    process 0 alone writes.
+    processes (:mod:`experiments.longrange.processes`) every process runs
+    :func:`compute_share` and process 0 alone writes.
     """
-    children = []
-    if config.execution.local_processes > 1:
-        config, children = processes.launch_local(config, workdir)
-    failed = True
-    try:
-        if processes.is_multiprocess(config):
-            processes.initialize(config)
-        _run(config, workdir)
-        failed = False
-    finally:
-        processes.finish(config, children, failed)
+    _run(config, workdir)
+
+
+def compute_share(config: Config, workdir: Path) -> None:
+    """One process of a multi-process run (already joined): its share, then leave the runtime
+    (a barrier of all processes)."""
+    _run(config, workdir)
+    jax.distributed.shutdown()
 
 
 def _run(config: Config, workdir: Path) -> None:

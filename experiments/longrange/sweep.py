@@ -65,8 +65,8 @@ def sweep_mode(config: Config) -> str:
 
     Both are one jitted program per update over the same stacked states, sharded over the same
     mesh. ``auto`` picks ``map`` on CPU, where XLA's batched matrix products in the LSTM's
-    backward pass make the vmapped step 2-4x slower than running the runs in turn
-    (``benchmarks/bench_longrange.py``), and ``vmap`` on accelerators.
+    backward pass make the vmapped step slower than running the runs in turn (measured by
+    ``benchmarks/bench_longrange.py``; docs/benchmarks.md), and ``vmap`` on accelerators.
     """
     if config.execution.sweep != "auto":
         return config.execution.sweep

@@ -26,8 +26,8 @@ singular vectors turn fastest, get a power iteration each (100 rounds on those s
 Memory: the backward sweep needs the carry :math:`h_{t-1}` at every step in reverse order.
 It is recomputed from checkpoints, the carry at the start of each of :math:`\sqrt{T}`
 blocks (one extra evaluation of the cell per step), so memory is
-:math:`O(N k + \sqrt{T} N)`, not :math:`O(T N)`: at ``N = 1024``, ``k = 32`` the compiled
-program's temporaries are 1.0 MiB at ``T = 1000`` and 2.3 MiB at ``T = 16000``.
+:math:`O(N k + \sqrt{T} N)`, not :math:`O(T N)` (``benchmarks/bench_jacobians.py`` measures the
+compiled program's temporaries against ``T``; docs/benchmarks.md).
 
 Vectors and factors are renormalised every step with a running log-scale, so nothing over- or
 underflows. The public entry point is :func:`rnnjax.analysis.log_jacobian_norms` with

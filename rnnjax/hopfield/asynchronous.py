@@ -33,6 +33,9 @@ from rnnjax.hopfield._common import (
     _levels,
     _threshold_update,
     _vector,
+    count,
+    real_array,
+    stored_patterns,
 )
 
 Array = jax.Array
@@ -83,6 +86,7 @@ def _check_key(key):
 def sweep_orders(key: Array, n: int, max_sweeps: int) -> Array:
     """The unit orders of :func:`run_async` with ``key``: row ``s`` is
     ``permutation(fold_in(key, s), n)``, the order of sweep ``s``; shape ``(max_sweeps, n)``."""
+    n, max_sweeps = count(n, "n", 1), count(max_sweeps, "max_sweeps", 1)
     return jax.vmap(lambda s: jax.random.permutation(jax.random.fold_in(key, s), n))(
         jnp.arange(max_sweeps))
 
@@ -129,7 +133,7 @@ def run_async(weights: Array, state: Array, *, key: Array | None = None,
     """
     weights = _check_weights(weights)
     n = weights.shape[0]
-    state = jnp.asarray(state)
+    state = real_array(state, "state")
     if state.ndim not in (1, 2) or state.shape[-1] != n:
         raise ValueError(f"state must have shape ({n},) or (B, {n}) to match the weights, "
                          f"got shape {state.shape}")
@@ -138,12 +142,11 @@ def run_async(weights: Array, state: Array, *, key: Array | None = None,
         raise ValueError("pass either key (random order) or order (a given order), not both")
     if trace not in ("update", "sweep"):
         raise ValueError(f"trace must be 'update' or 'sweep', got {trace!r}")
-    if int(max_sweeps) < 1:
-        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    max_sweeps = count(max_sweeps, "max_sweeps", 1)
     key = _check_key(key)
     dtype = weights.dtype
     if key is not None:
-        orders = sweep_orders(key, n, int(max_sweeps))
+        orders = sweep_orders(key, n, max_sweeps)
     else:
         orders = (jnp.arange(n) if order is None else _check_order(order, n))[None, :]
     # permutations (random or index order): each unit's position in the sweep
@@ -152,7 +155,7 @@ def run_async(weights: Array, state: Array, *, key: Array | None = None,
     x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
     y0 = jnp.atleast_2d(state).astype(dtype)
     result = _run_async(weights, y0, orders, ranks, x, theta, binary=binary,
-                        max_sweeps=int(max_sweeps), trace=trace)
+                        max_sweeps=max_sweeps, trace=trace)
     if state.ndim == 1:
         result = AsyncResult(*(r[0] for r in result))
     return result
@@ -236,9 +239,7 @@ def run_async_patterns(patterns: Array, state: Array, *, key: Array | None = Non
     ``trace="sweep"``; it updates one unit at a time, so :func:`run_async` is faster. Rows of
     zeros (bipolar) are ignored: pad to a fixed ``P`` under ``vmap``.
     """
-    patterns = jnp.asarray(patterns)
-    if patterns.ndim != 2:
-        raise ValueError(f"patterns must have shape (P, N), got shape {patterns.shape}")
+    patterns = stored_patterns(patterns, "patterns", "(P, N)")
     n = patterns.shape[1]
     if _is_concrete(patterns) and not binary:
         real = jnp.any(patterns != 0, axis=1)
@@ -248,8 +249,7 @@ def run_async_patterns(patterns: Array, state: Array, *, key: Array | None = Non
     state = _check_state(state, n, binary)
     if key is not None and order is not None:
         raise ValueError("pass either key (random order) or order (a given order), not both")
-    if int(max_sweeps) < 1:
-        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    max_sweeps = count(max_sweeps, "max_sweeps", 1)
     dtype = jnp.result_type(float)
     x_mat = patterns.astype(dtype)
     if binary:
@@ -258,7 +258,7 @@ def run_async_patterns(patterns: Array, state: Array, *, key: Array | None = Non
     theta = _vector(threshold, n, "threshold", dtype)
     ext = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
     return _run_async_patterns(x_mat.T, state.astype(dtype), key, order, ext, theta, binary=binary,
-                           max_sweeps=int(max_sweeps))
+                           max_sweeps=max_sweeps)
 
 
 @partial(jax.jit, static_argnames=("binary", "max_sweeps"))

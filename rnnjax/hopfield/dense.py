@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from rnnjax.hopfield._common import _check_values
+from rnnjax.hopfield._common import _check_values, count, real_array, stored_patterns
 from rnnjax.hopfield.asynchronous import AsyncResult, _check_key, _check_order
 
 Array = jax.Array
@@ -41,10 +41,8 @@ def _check(patterns, state, kind, n):
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind != "exp" and (int(n) != n or n < 1):
         raise ValueError(f"n must be a positive integer for kind={kind!r}, got {n!r}")
-    patterns = jnp.asarray(patterns)
-    state = jnp.asarray(state)
-    if patterns.ndim != 2:
-        raise ValueError(f"patterns must have shape (K, N), got shape {patterns.shape}")
+    patterns = stored_patterns(patterns, "patterns", "(K, N)")
+    state = real_array(state, "state")
     if state.shape != patterns.shape[1:]:
         raise ValueError(
             f"state must have shape ({patterns.shape[1]},) to match patterns (K, N) = "
@@ -124,12 +122,11 @@ def run_async(patterns: Array, state: Array, *, key: Array | None = None,
     patterns, state = _check(patterns, state, kind, n)
     if key is not None and order is not None:
         raise ValueError("pass either key (random order) or order (a given order), not both")
-    if int(max_sweeps) < 1:
-        raise ValueError(f"max_sweeps must be >= 1, got {max_sweeps}")
+    max_sweeps = count(max_sweeps, "max_sweeps", 1)
     key = _check_key(key)
     num_units = patterns.shape[1]
     order = jnp.arange(num_units) if order is None else _check_order(order, num_units)
-    return _run_async(patterns, state, key, order, kind=kind, n=n, max_sweeps=int(max_sweeps))
+    return _run_async(patterns, state, key, order, kind=kind, n=n, max_sweeps=max_sweeps)
 
 
 @partial(jax.jit, static_argnames=("kind", "n", "max_sweeps"))

@@ -30,8 +30,10 @@ is the lecture's ``E = -½ Σ_{i≠j} w_ij y_i y_j + Σ θ_i y_i`` plus the exte
 function) live in :mod:`rnnjax.hopfield.asynchronous` and are re-exported here.
 
 All functions work on one network and one state; batch with ``jax.vmap`` (over patterns,
-cues, trials or whole networks). Pattern and state values are checked when they are concrete;
-under ``jit``/``vmap`` only shapes are checked.
+cues, trials or whole networks). The inputs go through the checks shared by the Hopfield modules
+(:mod:`rnnjax.hopfield._common`): real numbers (complex or string arrays raise one line), at
+least one stored pattern, int step counts. Pattern and state values are checked when they are
+concrete; under ``jit``/``vmap`` only dtypes and shapes are checked.
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ from rnnjax.hopfield._common import (
     _levels,
     _threshold_update,
     _vector,
+    count,
+    real_array,
+    stored_patterns,
 )
 from rnnjax.hopfield.asynchronous import AsyncResult, run_async, run_async_patterns, sweep_orders
 
@@ -96,11 +101,7 @@ def store(patterns: Array, *, binary: bool = False, dtype=None) -> Array:
     Returns:
       ``(N, N)`` symmetric weights with ``w_ii = 0``.
     """
-    patterns = jnp.asarray(patterns)
-    if patterns.ndim != 2:
-        raise ValueError(
-            f"patterns must have shape (P, N) (one pattern per row), got shape {patterns.shape}"
-        )
+    patterns = stored_patterns(patterns, "patterns", "(P, N)")
     _check_values(patterns, binary, "patterns")
     dtype = dtype or jnp.result_type(float)
     s = patterns.astype(dtype)
@@ -115,7 +116,7 @@ def energy(weights: Array, state: Array, threshold=0.0, *, external: Array | Non
     """``E = -½ yᵀ W y - xᵀ y + θᵀ y`` (the lecture's energy; ``x = 0`` when ``external`` is None)."""
     weights = _check_weights(weights)
     n = weights.shape[0]
-    y = jnp.asarray(state, weights.dtype)
+    y = real_array(state, "state").astype(weights.dtype)
     if y.shape != (n,):
         raise ValueError(f"state must have shape ({n},), got shape {y.shape}")
     theta = _vector(threshold, n, "threshold", weights.dtype)
@@ -128,7 +129,7 @@ def energy(weights: Array, state: Array, threshold=0.0, *, external: Array | Non
 def local_field(weights: Array, state: Array, *, external: Array | None = None) -> Array:
     """Net inputs ``y_in = x + W y`` of all units (``W`` symmetric, so ``Σ_j y_j w_ji = (W y)_i``)."""
     weights = _check_weights(weights)
-    h = weights @ jnp.asarray(state, weights.dtype)
+    h = weights @ real_array(state, "state").astype(weights.dtype)
     if external is not None:
         h = h + _vector(external, weights.shape[0], "external", weights.dtype)
     return h
@@ -136,8 +137,8 @@ def local_field(weights: Array, state: Array, *, external: Array | None = None) 
 
 def overlap(patterns: Array, state: Array, *, binary: bool = False) -> Array:
     """Overlaps ``m_p = s(p) · y / N`` of a state with each stored pattern (bipolar form), ``(P,)``."""
-    patterns = jnp.asarray(patterns)
-    state = jnp.asarray(state)
+    patterns = real_array(patterns, "patterns")
+    state = real_array(state, "state")
     if binary:
         patterns, state = to_bipolar(patterns), to_bipolar(state)
     return (patterns @ state) / patterns.shape[-1]
@@ -148,7 +149,7 @@ def is_fixed_point(weights: Array, state: Array, threshold=0.0, *,
     """Whether no single unit would change: ``y = update(y)`` for every unit (a bool scalar)."""
     weights = _check_weights(weights)
     n = weights.shape[0]
-    y = jnp.asarray(state, weights.dtype)
+    y = real_array(state, "state").astype(weights.dtype)
     theta = _vector(threshold, n, "threshold", weights.dtype)
     lo, hi = _levels(binary)
     h = local_field(weights, y, external=external)
@@ -190,13 +191,11 @@ def run_sync(weights: Array, state: Array, *, external: Array | None = None, thr
     weights = _check_weights(weights)
     n = weights.shape[0]
     state = _check_state(state, n, binary)
-    if int(max_steps) < 1:
-        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    max_steps = count(max_steps, "max_steps", 1)
     dtype = weights.dtype
     theta = _vector(threshold, n, "threshold", dtype)
     x = jnp.zeros((n,), dtype) if external is None else _vector(external, n, "external", dtype)
-    return _run_sync(weights, state.astype(dtype), x, theta, binary=binary,
-                       max_steps=int(max_steps))
+    return _run_sync(weights, state.astype(dtype), x, theta, binary=binary, max_steps=max_steps)
 
 
 @partial(jax.jit, static_argnames=("binary", "max_steps"))

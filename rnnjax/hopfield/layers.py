@@ -18,6 +18,13 @@ and the retrieved patterns are read out through the values and the output projec
 With ``steps=1`` and ``β = 1/√d_k`` this is exactly multi-head softmax attention, with the
 parameter layout of ``flax.nnx.MultiHeadAttention`` (kernels ``(in, heads, head_dim)``, output
 kernel ``(heads, head_dim, out)``), so weights move between the two unchanged.
+
+The inputs are checked as in :mod:`rnnjax.hopfield.modern` (the shared checks of
+:mod:`rnnjax.hopfield._common`): at least one stored pattern, real numbers, ``β > 0`` with
+``β = inf`` the hard-max limit (each state pattern retrieves the stored pattern with the largest
+``Q_h K_hᵀ`` score, the mean of the tied ones), an int ``steps >= 1``. The scores and the
+softmax are computed in float32 at least and cast back, so float16 and bfloat16 layers do not
+overflow at a large ``β``.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 from jax import lax
+
+from rnnjax.hopfield._common import beta_softmax, check_beta, compute_dtype, count, real_array
 
 Array = jax.Array
 
@@ -114,6 +123,9 @@ def _check_inputs(params: Projections, query: Array, stored: Array) -> None:
                          f"got {query.shape}")
     if stored.ndim < 2 or stored.shape[-1] != d_y:
         raise ValueError(f"stored patterns must have shape (..., N, {d_y}), got {stored.shape}")
+    if stored.shape[-2] < 1:
+        raise ValueError(f"stored patterns must hold at least one pattern (shape (..., N, {d_y}) "
+                         f"with N >= 1), got {stored.shape}")
 
 
 def hopfield(params: Projections, query: Array, stored: Array, *, beta=None, steps: int = 1,
@@ -124,8 +136,9 @@ def hopfield(params: Projections, query: Array, stored: Array, *, beta=None, ste
       params: :class:`Projections`.
       query: ``(..., S, d_r)`` state patterns ``R``.
       stored: ``(..., N, d_y)`` stored patterns ``Y`` (the same leading axes as ``query``).
-      beta: inverse temperature; default ``1/√d_k`` (attention's scaling).
-      steps: updates of the projected state patterns (1 = attention); a static int.
+      beta: inverse temperature ``> 0``; default ``1/√d_k`` (attention's scaling); ``inf``: the
+        hard max over the scores.
+      steps: updates of the projected state patterns (1 = attention); a static int ``>= 1``.
       eps: with ``steps > 1``, a head's state stops updating once ``‖ΔQ_h‖₂ < eps``.
       mask: boolean, broadcastable to ``(..., S, N)`` (or ``(..., N)`` for a key mask):
         ``True`` where a stored pattern may be attended.
@@ -133,16 +146,14 @@ def hopfield(params: Projections, query: Array, stored: Array, *, beta=None, ste
     Returns:
       ``(..., S, d_out)``.
     """
-    query, stored = jnp.asarray(query), jnp.asarray(stored)
+    query, stored = real_array(query, "query"), real_array(stored, "stored")
     _check_inputs(params, query, stored)
     if query.ndim != stored.ndim:
         raise ValueError(f"query {query.shape} and stored {stored.shape} must have the same "
                          "number of leading (batch) axes")
-    steps = int(steps)
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+    steps = count(steps, "steps", 1)
     d_k = params.w_k.shape[-1]
-    beta = 1.0 / jnp.sqrt(d_k) if beta is None else beta
+    beta = 1.0 / jnp.sqrt(d_k) if beta is None else check_beta(beta)
     q = _add(jnp.einsum("...sd,dhk->...shk", query, params.w_q), params.b_q)
     k = _add(jnp.einsum("...nd,dhk->...nhk", stored, params.w_k), params.b_k)
     v = _add(jnp.einsum("...nd,dhk->...nhk", stored, params.w_v), params.b_v)
@@ -156,10 +167,9 @@ def hopfield(params: Projections, query: Array, stored: Array, *, beta=None, ste
         mask = mask[..., None, :, :]              # (..., 1, S, N): the same for every head
 
     def weights(q):
-        logits = beta * jnp.einsum("...shk,...nhk->...hsn", q, k)
-        if mask is not None:
-            logits = jnp.where(mask, logits, -jnp.inf)
-        return jax.nn.softmax(logits, axis=-1)
+        c = compute_dtype(q.dtype)
+        scores = jnp.einsum("...shk,...nhk->...hsn", q.astype(c), k.astype(c))
+        return beta_softmax(scores, beta, where=mask).astype(q.dtype)
 
     if steps > 1:
         def body(carry, _):
@@ -185,7 +195,8 @@ def _add(x: Array, bias: Array) -> Array:
 def init_pooling(*, key: Array, input_size: int, num_queries: int = 1, num_heads: int = 1,
                  head_dim: int | None = None, out_size: int | None = None,
                  dtype=jnp.float32) -> PoolingParams:
-    """Parameters of :func:`hopfield_pooling`: projections and ``num_queries`` learned queries."""
+    """Parameters of :func:`hopfield_pooling`: projections and ``num_queries >= 1`` learned queries."""
+    num_queries = count(num_queries, "num_queries", 1)
     kp, kq = jax.random.split(key)
     proj = init_projections(key=kp, query_size=input_size, stored_size=input_size,
                             num_heads=num_heads, head_dim=head_dim, out_size=out_size,
@@ -201,7 +212,7 @@ def hopfield_pooling(params: PoolingParams, stored: Array, *, beta=None, steps: 
     The state patterns are parameters (``params.query``, ``(S, d)``), the stored patterns are
     the inputs: ``(..., N, d) -> (..., S, d_out)``. ``mask`` ``(..., N)`` marks valid positions.
     """
-    stored = jnp.asarray(stored)
+    stored = real_array(stored, "stored")
     query = jnp.broadcast_to(params.query, (*stored.shape[:-2], *params.query.shape))
     return hopfield(params.proj, query, stored, beta=beta, steps=steps, eps=eps, mask=mask)
 
@@ -209,7 +220,8 @@ def hopfield_pooling(params: PoolingParams, stored: Array, *, beta=None, steps: 
 def init_layer(*, key: Array, input_size: int, num_stored: int, stored_size: int | None = None,
                num_heads: int = 1, head_dim: int | None = None, out_size: int | None = None,
                dtype=jnp.float32) -> LayerParams:
-    """Parameters of :func:`hopfield_layer`: projections and ``num_stored`` learned patterns."""
+    """Parameters of :func:`hopfield_layer`: projections and ``num_stored >= 1`` learned patterns."""
+    num_stored = count(num_stored, "num_stored", 1)
     stored_size = stored_size or input_size
     kp, ks = jax.random.split(key)
     proj = init_projections(key=kp, query_size=input_size, stored_size=stored_size,
@@ -226,7 +238,7 @@ def hopfield_layer(params: LayerParams, query: Array, *, beta=None, steps: int =
     ``(..., S, d) -> (..., S, d_out)``: a layer whose weights are a memory of ``N`` patterns
     (a learnable lookup table with softmax addressing).
     """
-    query = jnp.asarray(query)
+    query = real_array(query, "query")
     if query.ndim < 2:
         raise ValueError(f"query must have shape (..., S, d), got {query.shape}")
     stored = jnp.broadcast_to(params.stored, (*query.shape[:-2], *params.stored.shape))

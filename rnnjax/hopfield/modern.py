@@ -14,8 +14,13 @@ One update is softmax attention with the query ``ξ``, keys and values ``X``. It
 converges to a fixed point: a single pattern (large β, separated patterns), a metastable
 state averaging a subset of similar patterns, or the global average (small β).
 
+The inputs are checked by the checks shared with the other Hopfield modules
+(:mod:`rnnjax.hopfield._common`): at least one stored pattern, real numbers (complex or string
+arrays raise one line), integer step counts (``steps=2.7`` raises), ``mass`` in ``(0, 1]``.
 The inverse temperature must be positive: ``β > 0`` (``β ≤ 0`` or NaN raises when ``beta`` is
-concrete; under ``jit`` it cannot be checked). ``β = inf`` is the hard-max limit:
+concrete; under ``jit`` it cannot be checked). Float16 and bfloat16 inputs are computed in
+float32 where it matters (dot products, softmax, energy) and returned in their own dtype, so a
+large ``β`` does not overflow. ``β = inf`` is the hard-max limit:
 ``softmax(β z)`` becomes uniform over the maximisers of ``z`` (one-hot on the stored pattern
 with the largest dot product ``x_iᵀξ``, split equally on exact ties), ``lse(β, z)`` becomes
 ``max z`` and ``β⁻¹ log N`` vanishes.
@@ -30,10 +35,18 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from rnnjax.cell import Cell, check_input, zeros_carry
+from rnnjax.hopfield._common import (
+    beta_softmax,
+    check_beta,
+    check_mass,
+    compute_dtype,
+    count,
+    real_array,
+    stored_patterns,
+)
 
 Array = jax.Array
 
@@ -51,10 +64,8 @@ __all__ = [
 
 
 def _check(stored, query) -> tuple[Array, Array]:
-    stored = jnp.asarray(stored)
-    query = jnp.asarray(query)
-    if stored.ndim != 2:
-        raise ValueError(f"stored must have shape (N, d) (one pattern per row), got {stored.shape}")
+    stored = stored_patterns(stored)
+    query = real_array(query, "query")
     if query.ndim < 1 or query.shape[-1] != stored.shape[1]:
         raise ValueError(
             f"query must have shape (..., {stored.shape[1]}) to match stored (N, d) = "
@@ -64,34 +75,16 @@ def _check(stored, query) -> tuple[Array, Array]:
     return stored.astype(dtype), query.astype(dtype)
 
 
-def _check_beta(beta):
-    """``β > 0`` (inf allowed) when concrete; returned as an array."""
-    try:
-        beta = jnp.asarray(beta)
-    except TypeError:
-        beta = None
-    if beta is None or not (jnp.issubdtype(beta.dtype, jnp.integer)
-                            or jnp.issubdtype(beta.dtype, jnp.floating)):
-        raise TypeError("beta must be a real number or an array of real numbers")
-    if not isinstance(beta, jax.core.Tracer) and not np.all(np.asarray(beta) > 0):
-        raise ValueError(f"beta must be > 0 (inf is the hard-max limit), got {beta}")
-    return beta
+_check_beta = check_beta
 
 
 def _attention(stored: Array, query: Array, beta) -> Array:
-    """``softmax(β X ξ)`` over the N stored patterns, ``(..., N)``; uniform over the maximisers
-    of ``X ξ`` where ``β = inf``."""
-    z = query @ stored.T
-    known = not isinstance(beta, jax.core.Tracer)
-    if known and np.all(np.isfinite(np.asarray(beta))):      # the usual case: no hard max
-        return jax.nn.softmax(beta * z, axis=-1)
-    hard = beta == jnp.inf
-    top = (z == jnp.max(z, axis=-1, keepdims=True)).astype(z.dtype)
-    top = top / jnp.sum(top, axis=-1, keepdims=True)
-    if known and np.all(np.isinf(np.asarray(beta))):
-        return top
-    soft = jax.nn.softmax(jnp.where(hard, 1.0, beta) * z, axis=-1)
-    return jnp.where(hard, top, soft)
+    """``softmax(β X ξ)`` over the N stored patterns, ``(..., N)``, in ``stored``'s dtype;
+    uniform over the maximisers of ``X ξ`` where ``β = inf``. The dot products and the softmax
+    are computed in float32 at least (float16 inputs with a large β do not overflow)."""
+    c = compute_dtype(stored.dtype)
+    z = query.astype(c) @ stored.astype(c).T
+    return beta_softmax(z, beta).astype(stored.dtype)
 
 
 def update(stored: Array, query: Array, beta) -> Array:
@@ -110,13 +103,11 @@ def retrieve(stored: Array, query: Array, beta, steps: int = 1) -> Array:
       beta: inverse temperature ``> 0`` (scalar, or an array broadcasting against
         ``(..., 1)``); ``inf`` gives the hard-max limit, the stored pattern with the largest
         dot product with the state (the mean of the tied ones on an exact tie).
-      steps: number of updates (>= 0; 0 returns the query).
+      steps: number of updates, an int >= 0 (0 returns the query).
     """
     stored, query = _check(stored, query)
     beta = _check_beta(beta)
-    steps = int(steps)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps}")
+    steps = count(steps, "steps", 0)
     return lax.fori_loop(0, steps, lambda _, q: _attention(stored, q, beta) @ stored, query)
 
 
@@ -128,6 +119,8 @@ def energy(stored: Array, query: Array, beta) -> Array:
     """
     stored, query = _check(stored, query)
     beta = _check_beta(beta)
+    dtype = stored.dtype
+    stored, query = (a.astype(compute_dtype(dtype)) for a in (stored, query))
     n = stored.shape[0]
     z = query @ stored.T
     hard = beta == jnp.inf
@@ -135,7 +128,7 @@ def energy(stored: Array, query: Array, beta) -> Array:
     lse = jnp.where(hard, jnp.max(z, axis=-1), jax.nn.logsumexp(finite * z, axis=-1) / finite)
     log_n = jnp.where(hard, 0.0, jnp.log(n) / finite)
     m2 = jnp.max(jnp.sum(stored * stored, axis=-1))
-    return -lse + 0.5 * jnp.sum(query * query, axis=-1) + log_n + 0.5 * m2
+    return (-lse + 0.5 * jnp.sum(query * query, axis=-1) + log_n + 0.5 * m2).astype(dtype)
 
 
 class FixedPoint(NamedTuple):
@@ -154,11 +147,10 @@ def fixed_point(stored: Array, query: Array, beta, *, eps: float = 1e-4,
     """
     stored, query = _check(stored, query)
     beta = _check_beta(beta)
-    if int(max_steps) < 1:
-        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    max_steps = count(max_steps, "max_steps", 1)
     if not eps > 0:
         raise ValueError(f"eps must be > 0, got {eps}")
-    return _fixed_point(stored, query, beta, eps, max_steps=int(max_steps))
+    return _fixed_point(stored, query, beta, eps, max_steps=max_steps)
 
 
 @partial(jax.jit, static_argnames=("max_steps",))
@@ -185,20 +177,23 @@ def _fixed_point(stored, query, beta, eps, *, max_steps):
 def mass_count(stored: Array, query: Array, beta, mass: float = 0.9) -> Array:
     """How many stored patterns carry ``mass`` of ``softmax(β X ξ)``: the fewest whose
     probabilities sum to at least ``mass`` (1 at a single-pattern fixed point, about N at the
-    global average). Shape ``(...)``."""
+    global average). ``mass`` in ``(0, 1]``. Shape ``(...)``."""
     stored, query = _check(stored, query)
     beta = _check_beta(beta)
+    mass = check_mass(mass)
     p = jnp.sort(_attention(stored, query, beta), axis=-1)[..., ::-1]
-    return jnp.sum(jnp.cumsum(p, axis=-1) < mass, axis=-1) + 1
+    k = jnp.sum(jnp.cumsum(p, axis=-1) < mass, axis=-1) + 1
+    return jnp.minimum(k, p.shape[-1])  # a rounded sum may fall short of mass = 1
 
 
 def separation(stored: Array) -> Array:
     """Separation ``Δ_i = x_iᵀx_i - max_{j≠i} x_iᵀx_j`` of each stored pattern, ``(N,)``.
 
     Ramsauer et al. (Theorem 3): pattern ``i`` is retrieved in one update with exponentially
-    small error when ``Δ_i ≥ 2/(βN) + (1/β) log(2 (N-1) N β M²)``.
+    small error when ``Δ_i ≥ 2/(βN) + (1/β) log(2 (N-1) N β M²)``. A single pattern has
+    ``Δ = inf``.
     """
-    stored = jnp.asarray(stored)
+    stored = stored_patterns(stored)
     g = stored @ stored.T
     n = g.shape[0]
     off = jnp.where(jnp.eye(n, dtype=bool), -jnp.inf, g)

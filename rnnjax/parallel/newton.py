@@ -174,8 +174,8 @@ def newton_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree | None = 
         raise TypeError(f"newton_unroll: expected an rnnjax.Cell, got {type(cell).__name__}")
     if jacobian not in JACOBIANS:
         raise ValueError(f"newton_unroll: jacobian must be one of {JACOBIANS}, got {jacobian!r}")
-    if damping is not None and not (np.isscalar(damping) and damping >= 0):
-        raise ValueError(f"newton_unroll: damping must be None or a number >= 0, got {damping!r}")
+    if damping is not None and not (np.isscalar(damping) and np.isreal(damping) and 0 <= damping < np.inf):
+        raise ValueError(f"newton_unroll: damping must be None or a finite number >= 0, got {damping!r}")
     if damping_rule not in DAMPING_RULES:
         raise ValueError(f"newton_unroll: damping_rule must be one of {DAMPING_RULES}, "
                          f"got {damping_rule!r}")

@@ -8,7 +8,8 @@
     ckpt.close()
 
 A thin layer over ``orbax.checkpoint.CheckpointManager``: each checkpoint ``<step>/`` holds the
-state (``StandardSave``), a small JSON ``meta`` item with the run's ``config``, and
+state (``StandardSave``), a small JSON ``meta`` item with the run's ``config`` (and, when the
+saver passes one, the digest of the metrics history it was saved after), and
 ``sha256.json``, the SHA-256 of every file Orbax wrote, added once the save is complete. Orbax
 writes a checkpoint into a temporary directory renamed when complete, so a process killed while
 saving leaves the earlier checkpoints intact; one killed between the rename and the checksums
@@ -20,6 +21,11 @@ stored config (:class:`ConfigMismatch`) and tree (structure, shapes, dtypes;
 :class:`CheckpointError`) match the current run. :meth:`Checkpointer.restore_newest` falls back
 from damaged checkpoints to the newest intact one. Nothing is ever read through Orbax from a
 checkpoint that failed its checksums, and Orbax's own log lines are kept quiet while reading.
+
+A config is stored as JSON; a value JSON has no form for is stored as its text, which must
+identify it: a function, or an object whose text is its memory address (``<... at 0x7f...>``),
+raises :class:`UnstorableConfig` (no later run could match it); a set is stored sorted. Configs
+are compared by their JSON text (so a NaN matches itself).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,15 +44,63 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from rnnjax.train.errors import CheckpointDamaged, CheckpointError, ConfigMismatch, one_line
+from rnnjax.train.errors import (
+    CheckpointDamaged,
+    CheckpointError,
+    ConfigMismatch,
+    UnstorableConfig,
+    one_line,
+)
 from rnnjax.train.files import atomic_write
 
 PyTree = Any
 CHECKSUMS = "sha256.json"
 
 
-def _normalise(config: Any) -> Any:
-    return json.loads(json.dumps(config, default=str)) if config is not None else None
+_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+")
+
+
+def storable_config(config: Any) -> Any:
+    """``config`` as it is stored (JSON types), or :class:`UnstorableConfig` naming the value
+    whose text would not identify it."""
+    if config is None:
+        return None
+    plain = _storable(config, "config")
+    try:
+        return json.loads(json.dumps(plain, default=str))
+    except (TypeError, ValueError) as e:  # a tuple key
+        raise UnstorableConfig(f"config cannot be stored as JSON ({one_line(e)}): use str keys "
+                               "and plain values") from None
+
+
+def _storable(x: Any, where: str, depth: int = 0) -> Any:
+    if depth > 100:
+        raise UnstorableConfig("config is nested more than 100 levels deep (a cycle?): store a "
+                               "plain tree of values")
+    depth += 1
+    if isinstance(x, dict):
+        return {k: _storable(v, f"{where}[{k!r}]", depth) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_storable(v, f"{where}[{i}]", depth) for i, v in enumerate(x)]
+    if isinstance(x, (set, frozenset)):  # its text's order depends on the process's hash seed
+        return sorted((_storable(v, where, depth) for v in x), key=repr)
+    if x is None or isinstance(x, (str, int, float, bool)):
+        return x
+    text = str(x)
+    if _ADDRESS.search(text):
+        raise UnstorableConfig(
+            f"{where} is {text[:80]}, which cannot be stored faithfully (its text does not "
+            "identify it, so no later run could resume this one): store a name or the numbers "
+            "instead")
+    return x
+
+
+_normalise = storable_config
+
+
+def same_config(a: Any, b: Any) -> bool:
+    """Whether two stored configs are the same (by JSON text: NaN matches NaN)."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 def _path_str(path: tuple) -> str:
@@ -89,6 +144,7 @@ class Checkpointer:
         self.config = _normalise(config)
         self.keep = keep
         self._mgr: ocp.CheckpointManager | None = None
+        self._metas: dict[int, dict] = {}
 
     @property
     def _manager(self) -> ocp.CheckpointManager:
@@ -121,11 +177,18 @@ class Checkpointer:
         steps = self.all_steps()
         return steps[-1] if steps else None
 
-    def save(self, step: int, state: PyTree, *, force: bool = True) -> None:
-        """Write ``state`` as checkpoint ``step`` with its checksums (no-op if already saved)."""
+    def save(self, step: int, state: PyTree, *, force: bool = True,
+             history: dict | None = None) -> None:
+        """Write ``state`` as checkpoint ``step`` with its checksums (no-op if already saved).
+
+        ``history``: the digest of the metrics logged up to ``step``
+        (:meth:`rnnjax.train.MetricsWriter.digest`), stored in the meta item.
+        """
         if step in self.all_steps():
             return
         meta = {"step": int(step), "config": self.config}
+        if history is not None:
+            meta["history"] = history
         with _quiet_orbax():
             self._manager.save(
                 int(step),
@@ -162,14 +225,9 @@ class Checkpointer:
         problem = self.verify(step)
         if problem:
             raise _damaged(where, problem)
-        try:
-            with _quiet_orbax():
-                meta = self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
-            meta = meta["meta"]
-        except Exception as e:  # noqa: BLE001 - any failure to read is reported the same way
-            raise _damaged(where, f"cannot be read: {one_line(e)}") from None
-        stored_config = meta.get("config") if isinstance(meta, dict) else None
-        if self.config is not None and stored_config != self.config:
+        meta = self._read_meta(step)
+        stored_config = meta.get("config")
+        if self.config is not None and not same_config(stored_config, self.config):
             diff = _config_diff(stored_config, self.config)
             raise ConfigMismatch(
                 f"checkpoint {where} was written by a run with a different config ({diff}); "
@@ -207,6 +265,26 @@ class Checkpointer:
         except Exception as e:  # noqa: BLE001
             raise _damaged(where, f"cannot be read: {one_line(e)}") from None
         return jax.tree.unflatten(jax.tree.structure(like), jax.tree.leaves(restored))
+
+    def meta(self, step: int) -> dict:
+        """The meta item of checkpoint ``step``: ``{"step", "config"}`` and, if it was saved
+        with one, ``"history"`` (raises :class:`CheckpointDamaged` like :meth:`restore`)."""
+        if step not in self._metas:
+            problem = self.verify(step)
+            if problem:
+                raise _damaged(self.directory / str(step), problem)
+        return self._read_meta(step)
+
+    def _read_meta(self, step: int) -> dict:
+        if step not in self._metas:
+            try:
+                with _quiet_orbax():
+                    meta = self._manager.restore(
+                        step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+            except Exception as e:  # noqa: BLE001 - any failure to read is reported the same way
+                raise _damaged(self.directory / str(step), f"cannot be read: {one_line(e)}") from None
+            self._metas[step] = meta if isinstance(meta, dict) else {}
+        return self._metas[step]
 
     def restore_newest(self, *, like: PyTree) -> Restored | None:
         """The newest intact checkpoint, restored like ``like``; None if there is none at all.
@@ -248,6 +326,7 @@ class Checkpointer:
         return moved
 
     def _reset(self) -> None:
+        self._metas.clear()
         if self._mgr is not None:
             mgr, self._mgr = self._mgr, None
             with _quiet_orbax():

@@ -45,6 +45,11 @@ class ConfigMismatch(CheckpointError):
     """The workdir holds results (checkpoints, or metrics and ``run.json``) of another config."""
 
 
+class UnstorableConfig(RunError, TypeError):
+    """The config holds a value whose stored text would not identify it (a function, an object
+    whose text is its memory address), so no later run could be matched against it."""
+
+
 class CheckpointDamaged(CheckpointError):
     """A checkpoint whose files do not match their checksums (flipped, truncated, missing)."""
 
@@ -54,7 +59,8 @@ class CheckpointDamaged(CheckpointError):
 
 
 class MetricsError(RunError, ValueError):
-    """A ``metrics.jsonl`` line other than the last is not a JSON record."""
+    """``metrics.jsonl`` cannot be continued: a line other than the last is not a JSON record,
+    or its records do not match the history the newest intact checkpoint was saved after."""
 
 
 class WriteFailed(RunError, OSError):

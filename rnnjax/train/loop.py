@@ -20,9 +20,14 @@ What a run with a workdir guarantees:
 
 - **One run per workdir**: an exclusive lock (:func:`rnnjax.train.lock.exclusive`); a second run
   raises :class:`WorkdirLocked` naming the holder's PID; a killed holder never blocks.
-- **Checks before writes**: the lock, the config against the newest checkpoint's (or against
-  ``run.json`` when there are metrics but no checkpoint), the tree, ``metrics.jsonl`` and the
-  step are all checked before anything in the workdir is written; a refusal changes nothing.
+- **Checks before writes**: the config can be stored (no function or object whose text is a
+  memory address: :class:`UnstorableConfig`), the lock, the workdir's shape (folders where
+  folders belong, files where files do), the config against the newest checkpoint's (or against
+  ``run.json`` when there are metrics but no checkpoint), the tree, ``metrics.jsonl`` against
+  the history the checkpoint was saved after (lines lost or edited: :class:`MetricsError`; the
+  metrics cannot be rebuilt from checkpoints, so restore the file or pass ``overwrite=True``)
+  and the step are all checked before anything in the workdir is written; a refusal changes
+  nothing.
 - **Verified checkpoints**: checksums are checked on restore; a damaged checkpoint is set aside
   with one warning line and the newest intact one is used. If none is intact the run refuses.
 - **Atomic files** created with the umask's mode; a write that fails (a full disk) raises
@@ -42,13 +47,14 @@ import jax
 import numpy as np
 
 from rnnjax.train import workdir as wd
-from rnnjax.train.checkpoint import Checkpointer
+from rnnjax.train.checkpoint import Checkpointer, storable_config
 from rnnjax.train.errors import WriteFailed, is_no_space, one_line
 from rnnjax.train.lock import check_path, exclusive
 from rnnjax.train.metrics import MetricsWriter, read_metrics
 from rnnjax.train.progress import Progress
 from rnnjax.train.state import TrainState
 from rnnjax.train.step import NonFiniteError, check_nonfinite_mode, describe_nonfinite
+from rnnjax.train.tensorboard import mirror
 
 PyTree = Any
 
@@ -96,7 +102,9 @@ def fit(
       eval_fn: ``state -> dict`` of extra metrics (e.g. validation loss), run every
         ``eval_every`` updates (default: every log) and at the end; merged into the record.
       config: JSON-able description of the run, stored in each checkpoint and in ``run.json``;
-        continuing a workdir made with a different config raises :class:`ConfigMismatch`.
+        continuing a workdir made with a different config raises :class:`ConfigMismatch`. A
+        value stored as its text must be identified by it: a function or an object whose text is
+        a memory address raises :class:`UnstorableConfig` (store its name instead).
         Leave out what may change between a run and its resumption (e.g. the number of steps).
       nonfinite: ``"stop"`` raises :class:`NonFiniteError` at the first step whose logged
         metrics are not all finite; ``"skip"`` skips those updates and goes on.
@@ -134,6 +142,7 @@ def fit(
         return _train(step_fn, state, batch_at, start, writer=None, ckpt=None, intact=None, **loop)
 
     workdir = Path(workdir)
+    storable_config(config)  # refused before the workdir is touched
     with exclusive(workdir):
         ckpt = Checkpointer(workdir / "checkpoints", keep=keep, config=config)
         writer = None
@@ -148,6 +157,7 @@ def fit(
                 with _writing(workdir, intact):
                     wd.apply(workdir, ckpt, plan, config)
                     writer = MetricsWriter(workdir / wd.METRICS, resume_step=plan.start)
+                    writer = mirror(writer, workdir, start=plan.start)  # live curves, if installed
                 result = _train(step_fn, plan.state, batch_at, plan.start, writer=writer,
                                 ckpt=ckpt, intact=intact, **loop)
         except BaseException:
@@ -172,6 +182,7 @@ def check_workdir(workdir: str | Path, state: TrainState, *, num_steps: int, con
     """
     workdir = Path(workdir)
     num_steps = _count("num_steps", num_steps, 0)
+    storable_config(config)
     check_path(workdir)
     if not workdir.exists():
         return min(wd.start_step(state), num_steps)
@@ -217,7 +228,7 @@ def _train(step_fn, state, batch_at, start, *, writer, ckpt, intact, num_steps, 
                 with _writing(writer.path, intact):
                     writer.flush()
                 with _writing(ckpt.directory / str(n), intact):
-                    ckpt.save(n, state)
+                    ckpt.save(n, state, history=writer.digest())
                 intact = n
     return state, list(records)
 

@@ -14,12 +14,17 @@ records with ``step <= s`` (the ones that the checkpointed state had produced), 
 file equals an uninterrupted run's file byte for byte; a torn last line dropped there is reported
 in one warning line.
 
+:func:`history_digest` summarises the records up to a step (their count, last step and the
+SHA-256 of their lines); each checkpoint stores the digest of the history it was saved after, so
+that a resume can tell a ``metrics.jsonl`` that lost or changed lines from an intact one.
+
 Derived quantities can overflow where the logged one does not (a finite loss of 3e4 has no
 finite perplexity): :func:`safe_exp` gives ``inf`` there instead of raising ``OverflowError``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -50,6 +55,28 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return value  # json writes NaN / Infinity, which json.loads reads back
     return value
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """The bytes :class:`MetricsWriter` writes for ``record`` (a parsed line gives them back)."""
+    return (json.dumps(record) + "\n").encode()
+
+
+def _digest(records: list[dict[str, Any]], sha) -> dict[str, Any]:
+    last = records[-1].get("step") if records else None
+    return {"records": len(records), "last_step": last, "sha256": sha.hexdigest()}
+
+
+def history_digest(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"records": n, "last_step": s, "sha256": h}`` of ``records`` as ``metrics.jsonl`` lines.
+
+    Equal for the records a :class:`MetricsWriter` wrote and for those read back from its file
+    (JSON numbers round-trip exactly), so it compares a history by value.
+    """
+    sha = hashlib.sha256()
+    for record in records:
+        sha.update(_line(record))
+    return _digest(records, sha)
 
 
 def scan_metrics(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str | None]:
@@ -98,14 +125,22 @@ class MetricsWriter:
         if torn is not None:
             log.warning("%s: dropped its torn last line (a run stopped while writing it)", self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in kept))
+        text = b"".join(_line(r) for r in kept)
+        atomic_write(self.path, text)
         self.records = kept
+        self._sha = hashlib.sha256(text)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
 
     def write(self, record: dict[str, Any]) -> None:
         record = {k: _clean(v) for k, v in record.items()}
-        write_all(self._fd, (json.dumps(record) + "\n").encode())  # one line per write
+        line = _line(record)
+        write_all(self._fd, line)  # one line per write
         self.records.append(record)
+        self._sha.update(line)
+
+    def digest(self) -> dict[str, Any]:
+        """:func:`history_digest` of the records written so far (kept up to date as they are)."""
+        return _digest(self.records, self._sha.copy())
 
     def flush(self) -> None:
         os.fsync(self._fd)

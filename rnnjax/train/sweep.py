@@ -18,7 +18,11 @@ stream per seed). Hyper-parameters that are arrays (learning rates via
 With several devices, :func:`shard` places the leading axis on a ``jax.sharding.Mesh`` with
 ``NamedSharding(mesh, P("sweep"))``; ``jit`` then runs each device's members locally (the
 members never communicate). With one device it is a no-op placement. On a multi-host cluster,
-call ``jax.distributed.initialize()`` first and pass the global mesh.
+call ``jax.distributed.initialize()`` first and pass the global mesh. Its defaults wait 300 s
+for every process to join and 100 s for a lost process's heartbeat, then end the process with
+a C++ abort; pass ``initialization_timeout`` and ``heartbeat_timeout_seconds`` in seconds, and
+supervise the processes from one that never joins (as :mod:`experiments.common.processes`
+does for ``experiments.longrange``) to turn a failure into one line.
 """
 
 from __future__ import annotations

@@ -21,7 +21,6 @@ import pytest
 
 from experiments import check as check_module
 from experiments.common import Study, main, read_json, require_positive, write_index, write_json
-from experiments.common import cli as cli_module
 from experiments.common import files as files_module
 from rnnjax.train.lock import exclusive
 
@@ -154,7 +153,7 @@ def test_read_only_workdir(tmp_path, capsys, monkeypatch):
     w = tmp_path / "w"
     assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
     real_access = os.access
-    monkeypatch.setattr(cli_module.os, "access",
+    monkeypatch.setattr(os, "access",
                         lambda p, mode: False if Path(p) == w else real_access(p, mode))
     for extra in ([], ["--plot-only"]):
         assert main(TOY, ["--quick", "--workdir", str(w), *extra]) == 2

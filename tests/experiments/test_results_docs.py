@@ -1,5 +1,6 @@
-"""README numbers come from the result files; the check command and the statistics are right."""
+"""README and docs numbers come from the result files; the check command and the statistics are right."""
 
+import json
 import math
 from pathlib import Path
 
@@ -14,11 +15,43 @@ from experiments.common.stats import bootstrap_ci, wilson_interval
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_readme_blocks_equal_the_result_files(monkeypatch):
+def test_readme_and_docs_blocks_equal_the_result_files(monkeypatch):
     monkeypatch.chdir(ROOT)
-    text = (ROOT / "README.md").read_text()
-    assert readme.BLOCK.search(text), "README.md has no generated results block"
-    assert readme.render(text) == text, "run python -m experiments.readme"
+    assert readme.STUDIES.search((ROOT / "README.md").read_text()), "README.md has no studies table"
+    pages = readme.pages()
+    assert len(pages) > 10 and sum(bool(readme.BLOCK.search(p.read_text())) for p in pages) >= 10
+    assert readme.main(["--check"]) == 0, "run python -m experiments.readme"  # pages and API pages
+
+
+def test_a_block_follows_its_file(tmp_path, monkeypatch):
+    """Change a number in a copied results folder: the rendered page changes with it."""
+    import shutil
+
+    monkeypatch.chdir(ROOT)
+    shutil.copytree(ROOT / "results" / "caption", tmp_path / "caption")
+    index = json.loads((tmp_path / "caption" / "index.json").read_text())
+    page = "<!-- results: caption -->\nstale\n<!-- /results -->\n"
+    out = readme.render(page, tmp_path, page=Path("docs/studies/caption.md"))
+    assert "stale" not in out and index["headline"] in out
+    assert "![captions](../results/caption/captions.png)" in out  # docs: figures embedded, from docs/
+    index["headline"] = "exact match 12.3 %"
+    (tmp_path / "caption" / "index.json").write_text(json.dumps(index))
+    assert "exact match 12.3 %" in readme.render(page, tmp_path, page=Path("docs/studies/caption.md"))
+    assert "[captions](results/caption/captions.png)" in readme.render(page, tmp_path)  # README: links
+    fenced = "```text\n" + page + "```\n"
+    assert readme.render(fenced, tmp_path) == fenced  # a marker shown in a code block stays
+
+
+def test_studies_table_counts_the_verdicts_of_a_claims_table(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    from experiments.jacobian_spectra.plots import readme_table
+
+    folder = readme.preferred_folder("jacobian_spectra")
+    rows = readme_table(ROOT / "results" / folder).splitlines()[2:]
+    yes = sum(r.split("|")[-2].strip().startswith("yes") for r in rows)
+    assert f"{yes} of {len(rows)} claims" in readme.verdict(folder)
+    assert readme.verdict("caption").startswith(
+        json.loads((ROOT / "results" / "caption" / "index.json").read_text())["headline"])
 
 
 def test_results_index_is_generated_and_links_every_figure(monkeypatch):

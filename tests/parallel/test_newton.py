@@ -251,6 +251,14 @@ def test_adaptive_damping_converges_where_fixed_damping_crawls(key):
     assert not bool(jnp.all(fixed.converged))
 
 
+@pytest.mark.parametrize("damping", [float("inf"), float("nan"), -1.0, -0.5, "0.1", 1j])
+def test_damping_must_be_a_finite_number_at_least_zero(damping, key):
+    cell, p, xs, c0 = setup("elman", key, batch=(), T=3)
+    with pytest.raises(ValueError, match=r"^newton_unroll: damping must be None or a finite number "
+                                         r">= 0, got .+$"):
+        newton_unroll(cell, p, xs, damping=damping)
+
+
 def test_batch_ranks_zero_length_and_bad_input(key):
     cell, p, xs, c0 = setup("lstm", key, batch=(2, 1), T=5)
     carry, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs, **TIGHT))(p, xs)

@@ -16,6 +16,20 @@ CHAR_TINY = ["--train.cells", "elman", "--train.hidden-size", "8", "--train.embe
              "--sample.chars", "12", "--sample.temperatures", "0", "1"]
 
 
+def _same_curves_in_tensorboard(run, records):
+    """With the optional writer installed, the study's event files hold metrics.jsonl's scalars."""
+    try:
+        from tests.train.test_tensorboard import read_scalars
+    except pytest.skip.Exception:
+        return  # tensorboardX is not installed
+    from rnnjax.train.tensorboard import scalars
+
+    shown = read_scalars(run / "tensorboard")
+    assert sorted(shown) == [r["step"] for r in records]
+    for r in records:
+        assert shown[r["step"]] == pytest.approx(scalars(r), rel=1e-6)
+
+
 @pytest.mark.slow
 def test_char_lm_tiny_and_resume(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
@@ -30,11 +44,13 @@ def test_char_lm_tiny_and_resume(tmp_path, capsys):
     records = read_metrics(metrics)
     assert [r["step"] for r in records] == [1, 2, 3, 4, 5]
     assert all("time" not in r for r in records)
+    _same_curves_in_tensorboard(work / "runs" / "elman", records)
     assert sorted(p.name for p in (work / "runs" / "elman" / "checkpoints").iterdir()
                   if p.name.isdigit()) == ["3", "4", "5"]
     summary = json.loads((work / "summary.json").read_text())
     cell = summary["cells"]["elman"]
-    assert 1.0 < cell["test_perplexity"] < 100.0 and "steps_per_s" not in cell
+    ppl = cell["test_perplexity"]
+    assert 1.0 < ppl["ci"][0] <= ppl["mean"] <= ppl["ci"][1] < 100.0 and "steps_per_s" not in cell
     # the curve's perplexities are exp of the logged validation losses
     logged = {r["step"]: r["valid_loss"] for r in records if "valid_loss" in r}
     assert [s for s, _ in cell["curve"]] == [2, 3, 4, 5]  # and at the end of each run

@@ -351,3 +351,95 @@ def test_plain_progress_lines_when_stdout_is_not_a_terminal(capsys, monkeypatch)
     assert len(capsys.readouterr().out.splitlines()) == 3
     T.fit(STEP, _fresh(), _batch_at, num_steps=3, progress=False)
     assert capsys.readouterr().out == ""
+
+
+# ----------------------------------------------------------------------------- 9. side files
+
+
+def _refused(error, pattern, work, **kw):
+    """``fit`` raises ``error`` with a one-line message matching ``pattern`` and changes nothing."""
+    before = _snapshot(work)
+    with pytest.raises(error, match=pattern) as e:
+        _run(work, 8, **kw)
+    assert "\n" not in str(e.value)
+    assert _snapshot(work) == before
+    return str(e.value)
+
+
+@pytest.mark.parametrize("damage", ["lines 4-6 deleted", "file deleted", "a value edited",
+                                    "a line added"])
+def test_metrics_that_do_not_match_the_newest_checkpoint_are_refused(reference, tmp_path, damage):
+    ref_state, ref_metrics, six = reference
+    work = tmp_path / "w"
+    shutil.copytree(six, work)  # checkpoints 2, 4, 6 and the records of steps 1..6
+    path = work / "metrics.jsonl"
+    intact = path.read_text()
+    lines = intact.splitlines(keepends=True)
+    if damage == "lines 4-6 deleted":
+        path.write_text("".join(lines[:3]))
+        want = r"holds 3 records up to step 6, but checkpoint step 6 was saved after 6 records"
+    elif damage == "file deleted":
+        path.unlink()
+        want = r"metrics.jsonl is missing, but checkpoint step 6 was saved after 6 records"
+    elif damage == "a value edited":
+        lines[4] = lines[4].replace('"loss": ', '"loss": 1')
+        path.write_text("".join(lines))
+        want = (r"holds 6 records up to step 6 that differ from those checkpoint step 6 was saved "
+                r"after 6 records \(the last at step 6\)")
+    else:
+        path.write_text("".join(lines[:2] + [lines[1]] + lines[2:]))
+        want = r"holds 7 records up to step 6"
+    message = _refused(T.MetricsError, want, work)
+    assert message.endswith("restore the file, or pass overwrite=True to start afresh "
+                            "(the history cannot be rebuilt from checkpoints)")
+    with pytest.raises(T.MetricsError):
+        _run(work, 6)  # returning a finished run's history is checked the same way
+    path.write_text(intact)  # restored: the run resumes and ends as an uninterrupted one
+    state, _ = _run(work, 8)
+    _same_params(state, ref_state)
+    assert path.read_bytes() == ref_metrics
+
+
+def test_folders_and_files_in_the_wrong_places_are_refused_before_anything_changes(
+        reference, tmp_path):
+    _, _, six = reference
+    work = tmp_path / "w"
+    shutil.copytree(six, work)
+    shutil.rmtree(work / "checkpoints")
+    (work / "checkpoints").write_text("not a folder")  # found before metrics.jsonl is cut
+    for kw in ({}, {"overwrite": True}):
+        _refused(T.WorkdirError, r"checkpoints is a file, where fit keeps its checkpoints folder",
+                 work, **kw)
+    other = tmp_path / "other"
+    (other / "metrics.jsonl").mkdir(parents=True)
+    for kw in ({}, {"overwrite": True}):
+        _refused(T.WorkdirError, r"metrics.jsonl is a folder, where fit keeps its metrics.jsonl "
+                                 r"file: move it away or use another workdir$", other, **kw)
+    with pytest.raises(T.WorkdirError):
+        T.check_workdir(other, _fresh(), num_steps=8, config=CONFIG)
+
+
+@pytest.mark.parametrize("value", [lambda x: x, object(), np.tanh.__call__],
+                         ids=["function", "object", "method"])
+def test_configs_that_cannot_be_stored_are_refused_when_the_run_starts(tmp_path, value):
+    work = tmp_path / "w"
+    with pytest.raises(T.UnstorableConfig, match=r"^config\['model'\]\['act'\] is .* at 0x.*, "
+                                                 r"which cannot be stored faithfully") as e:
+        _run(work, 2, config={"model": {"act": value}})
+    assert "\n" not in str(e.value) and not work.exists()
+    with pytest.raises(T.UnstorableConfig):
+        T.check_workdir(work, _fresh(), num_steps=2, config={"act": [1, value]})
+    with pytest.raises(T.UnstorableConfig, match=r"^config cannot be stored as JSON \(TypeError: "
+                                                 r"keys must be str.*\): use str keys"):
+        _run(work, 2, config={(1, 2): "a tuple key"})
+    assert not work.exists()
+
+
+def test_configs_resume_when_stored_faithfully(tmp_path):
+    # NaN matches itself, a set is stored sorted, a name is a name
+    config = {"clip": float("nan"), "tags": {"b", "a"}, "act": "tanh"}
+    _run(tmp_path / "w", 2, config=config)
+    _, records = _run(tmp_path / "w", 4, config=config)
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    stored = (tmp_path / "w" / "run.json").read_text()
+    assert '"clip": NaN' in stored and '"tags": [\n   "a",\n   "b"\n  ]' in stored
