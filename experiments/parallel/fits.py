@@ -123,9 +123,9 @@ def verdict(bins: list[dict]) -> dict:
 
 
 def rank_correlation(summary: dict, method: str, dtype: str) -> dict:
-    """Spearman's ρ, over networks at the largest T, of the iterations (a solve that did not
+    """Spearman's ρ, over networks at the largest T solved, of the iterations (a solve that did not
     converge ranked above every converged one) against λ_max and against the gain."""
-    T = max(summary["T"])
+    T = max((r["T"] for r in summary["rows"]), default=max(summary["T"]))
     rows = [r for r in summary["rows"] if r["method"] == method and r["dtype"] == dtype
             and r["T"] == T]
     its = [r["iterations"] if r["converged"] else 10 * r["max_iters"] for r in rows]

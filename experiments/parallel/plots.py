@@ -62,12 +62,15 @@ def headline(summary: dict) -> str:
                 f"{len(summary['gains']) * summary['networks_per_gain']} networks): ")
     text += (f"Random tanh networks (H = {summary['hidden_size']}, {len(measured)} "
             f"networks in {len(bins)} λ_max bins of ≥ {per_bin(summary)}), DEER in {ref}: "
-            f"\"iterations are governed by λ_max\" {'holds' if v['holds'] else 'fails'} — "
-            f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
-            f"every solve and reject the linear form T (a sublinear form — constant, ln T or "
-            f"(ln T)² — better by ΔAIC ≥ 2), {v['chaotic_slow']} of {v['chaotic_bins']} bins with "
-            f"λ_max ≥ 0 have a failed solve or do not reject it; at T = {rho['T']} Spearman's ρ "
-            f"of iterations with λ_max is "
+            + (f"\"iterations are governed by λ_max\" {'holds' if v['holds'] else 'fails'} — "
+               f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
+               f"every solve and reject the linear form T (a sublinear form — constant, ln T or "
+               f"(ln T)² — better by ΔAIC ≥ 2), {v['chaotic_slow']} of {v['chaotic_bins']} bins "
+               f"with λ_max ≥ 0 have a failed solve or do not reject it; "
+               if len({r["T"] for r in summary["rows"]}) >= 3 else
+               "no verdict on \"iterations are governed by λ_max\" (the fits need 3 lengths or "
+               "more); ")
+            + f"at T = {rho['T']} Spearman's ρ of iterations with λ_max is "
             f"{rho['lambda_max']:+.2f}, with the gain {rho['gain']:+.2f}")
     if "float32" in summary["dtypes"] and "float64" in summary["dtypes"]:
         f = float32_failures(summary)
