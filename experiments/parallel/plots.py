@@ -201,7 +201,8 @@ def iterations_vs_lambda(summary: dict, path: Path) -> None:
                 Line2D([], [], color="red", marker="s", mfc="none", ls="",
                        label="overflow at iteration 1 without the safeguard"),
                 Line2D([], [], color="k", marker="D", ls="",
-                       label=f"λ_max bin: median at T = {lengths[-1]} (converged), intervals")]
+                       label=f"λ_max bin: median at T = {max(r['T'] for r in summary['rows'])} "
+                             "(converged), intervals")]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=7.5,
                bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(f"Newton iterations against λ_max: random tanh networks, H = "
