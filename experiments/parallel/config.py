@@ -6,33 +6,43 @@ import dataclasses
 
 from experiments.common import require_positive, require_subset
 
+DTYPES = ("float32", "float64")
+METHODS = ("deer", "quasi_deer", "elk", "elk_adaptive")
+
 
 @dataclasses.dataclass(frozen=True)
 class GainConfig:
     """Random tanh networks ``h_t = tanh(x_t W_x + g h_{t-1} W + b)``, ``W_ij ~ N(0, 1/H)``,
     driven by white noise ``x_t ~ N(0, input_scale²)`` (a strong drive suppresses chaos)."""
 
-    hidden_size: int = 16
+    hidden_size: int = 64
     """Hidden units H (the Newton scan multiplies H × H matrices)."""
-    gains: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+    gains: tuple[float, ...] = (0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 2.5, 3.0)
     """Gains g of the recurrent weights (the autonomous network turns chaotic near g = 1,
     a driven one later)."""
     input_scale: float = 0.2
     """Standard deviation of the white-noise input."""
-    lengths: tuple[int, ...] = (64, 256, 512)
+    lengths: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048, 4096)
     """Sequence lengths T."""
-    networks: int = 2
+    networks: int = 10
     """Random networks (and input sequences) per gain."""
+    dtypes: tuple[str, ...] = DTYPES
+    """Dtypes of every solve (the cell computes in it; default tolerances by dtype)."""
+    methods: tuple[str, ...] = METHODS
+    """Solvers: DEER, quasi-DEER, ELK with fixed damping, ELK with the adaptive rule."""
     damping: float = 0.1
-    """λ of the damped (ELK / quasi-ELK) variants."""
-    tol: float = 1e-5
-    """Convergence threshold on the max-norm residual (float32)."""
+    """λ of the fixed-damping ELK, and the adaptive rule's starting λ."""
+    max_iters: int = 256
+    """At most this many iterations per solve (``min(T, max_iters)``): a solve still above tol
+    there is "not converged" (censored), not counted as T."""
     lyapunov_steps: int = 2000
     """Steps of the input sequence over which λ_max is averaged (after 200 warm-up steps)."""
 
     def __post_init__(self):
         require_positive(self, "hidden_size", "gains", "input_scale", "lengths", "networks",
-                         "damping", "tol", "lyapunov_steps")
+                         "damping", "max_iters", "lyapunov_steps")
+        require_subset("gain.dtypes", self.dtypes, DTYPES)
+        require_subset("gain.methods", self.methods, METHODS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,12 +89,17 @@ class Config:
     state space models") predicts few iterations, growing slowly with T, where the network
     forgets (λ_max < 0), and up to T iterations, or divergence, in the chaotic regime (λ_max > 0).
     Trained LSTM and GRU networks (the adding problem) are measured the same way.
-    Each solve starts from the initial carry repeated over time and stops at ``tol`` or after T
-    iterations (where Newton is exact); a NaN or a residual above ``tol`` after T iterations counts
-    as not converged.
+    Each solve starts from the initial carry repeated over time, with ``newton_unroll``'s default
+    tolerance for its dtype and its overflow safeguard, and stops at tol, at ``min(T,
+    max_iters)`` iterations (not converged) or at a non-finite iterate (diverged). Beside it, one
+    iteration of plain Newton (no safeguard) in the same dtype says whether the first
+    linearisation around the constant guess overflows: that is its own category ("overflow at
+    iteration 1"), the failure mode the safeguard removes. Iterations against T are fitted by
+    competing forms (constant, ln T, (ln T)², T), compared by AIC.
 
-    Command: ``python -m experiments.parallel --quick`` (about 10 minutes on 2 CPU cores) or
-    ``--preset full``.
+    Command: ``python -m experiments.parallel --quick`` (minutes on 2 CPU cores) or
+    ``--preset full`` (the research grid: H = 64, 10 networks per gain, T = 64 … 4096; hours on a
+    workstation, resumable per network).
     """
 
     seed: int = 0
@@ -96,8 +111,9 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(gain=GainConfig(gains=(0.5, 1.5, 2.5, 4.0), lengths=(32, 128),
+    "quick": Config(gain=GainConfig(hidden_size=16, gains=(0.5, 1.0, 1.5, 2.5), networks=3,
+                                    lengths=(32, 64, 128, 256), max_iters=128,
                                     lyapunov_steps=500),
-                    trained=TrainedConfig(hidden_size=16, steps=200, lengths=(32, 128))),
+                    trained=TrainedConfig(hidden_size=16, steps=200, seeds=2, lengths=(32, 64))),
     "full": Config(),
 }

@@ -1,4 +1,5 @@
-"""The figures, the headline and the README tables, from ``summary.json`` only."""
+"""The figures, the headline and the README tables, from ``summary.json`` only (every statement
+about the study that the README makes is generated here from the files)."""
 
 from __future__ import annotations
 
@@ -7,126 +8,149 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
+from experiments.parallel.fits import FORMS, bin_table, float32_failures, rank_correlation, verdict
 
-METHODS = {"deer": "DEER (full Jacobian)", "quasi_deer": "quasi-DEER (diagonal)",
-           "elk": "ELK (damped)", "quasi_elk": "quasi-ELK (diagonal, damped)"}
-MARKERS = {"tanh": "o", "lstm": "s", "gru": "^", "elman": "D"}
-
-
-def effective(row: dict) -> int:
-    """Iterations of a solve, counting one that did not converge as ``T``."""
-    return row["iterations"] if row["converged"] else row["T"]
+METHODS = {"deer": "DEER", "quasi_deer": "quasi-DEER", "elk": "ELK (fixed λ)",
+           "quasi_elk": "quasi-ELK (fixed λ)", "elk_adaptive": "ELK (adaptive λ)"}
 
 
-def median_iterations(rows: list[dict], method: str, T: int, chaotic: bool) -> float:
-    """Median iterations (T for a solve that did not converge) over networks on one side of λ_max = 0."""
-    its = [effective(r) for r in rows
-           if r["method"] == method and r["T"] == T and (r["lambda_max"] > 0) == chaotic]
-    return float(np.median(its)) if its else float("nan")
+def per_bin(summary: dict) -> int:
+    return summary["networks_per_gain"]
 
 
-def all_rows(summary: dict) -> list[dict]:
-    """The random tanh networks' rows and the trained networks' rows."""
-    return summary["rows"] + summary.get("trained_rows", [])
+def reference_dtype(summary: dict) -> str:
+    return "float64" if "float64" in summary["dtypes"] else summary["dtypes"][0]
 
 
-def log_squared_fit(rows: list[dict], method: str) -> float:
-    """``c`` of ``iterations ≈ c·(ln T)²`` over the converged solves with λ_max < 0 (all cells),
-    fitted in log space: ``ln c = mean(ln iterations − 2 ln ln T)``; NaN when there are none."""
-    sel = [r for r in rows if r["method"] == method and r["converged"] and r["lambda_max"] < 0]
-    if not sel:
-        return float("nan")
-    return float(np.exp(np.mean([np.log(r["iterations"]) - 2 * np.log(np.log(r["T"]))
-                                 for r in sel])))
+def method_counts(rows: list[dict], method: str, dtype: str) -> dict:
+    sel = [r for r in rows if r["method"] == method and r["dtype"] == dtype]
+    return {"n": len(sel), **{o: sum(r["outcome"] == o for r in sel)
+                               for o in ("converged", "not_converged", "diverged")},
+            "overflow_1": sum(r["overflow_1"] for r in sel)}
 
 
 def trained_sentence(summary: dict) -> str:
-    trained = summary.get("trained")
-    if not trained:
+    trained, rows = summary.get("trained"), summary.get("trained_rows", [])
+    if not trained or not rows:
         return ""
-    rows, T = summary["trained_rows"], max(r["T"] for r in summary["trained_rows"])
+    T = max(r["T"] for r in rows)
     parts = []
     for cell in dict.fromkeys(n["cell"] for n in trained["networks"]):
         nets = [n for n in trained["networks"] if n["cell"] == cell]
-        deer = [effective(r) for r in rows if r["cell"] == cell and r["method"] == "deer"
-                and r["T"] == T]
-        ok = sum(r["converged"] for r in rows if r["cell"] == cell and r["method"] == "deer")
-        total = sum(1 for r in rows if r["cell"] == cell and r["method"] == "deer")
-        parts.append(f"{cell.upper()} (test MSE {min(n['test_mse'] for n in nets):.3f}–"
-                     f"{max(n['test_mse'] for n in nets):.3f}, λ_max "
-                     f"{min(n['lambda_max'] for n in nets):+.3f} to "
-                     f"{max(n['lambda_max'] for n in nets):+.3f}) needs a median "
-                     f"{np.median(deer):.0f} DEER iterations at T = {T} ({ok}/{total} solves "
-                     "converged)")
-    return (f"; trained on the adding problem (baseline MSE {trained['baseline']:.3f}), "
-            + " and ".join(parts))
+        sel = [r for r in rows if r["cell"] == cell and r["method"] == "deer"]
+        its = [r["iterations"] for r in sel if r["T"] == T and r["converged"]]
+        med = f"{np.median(its):.0f}" if its else "—"
+        parts.append(f"{cell.upper()} (λ_max {min(n['lambda_max'] for n in nets):+.3f} to "
+                     f"{max(n['lambda_max'] for n in nets):+.3f}) a median {med} DEER iterations "
+                     f"at T = {T} ({sum(r['converged'] for r in sel)}/{len(sel)} solves converged)")
+    return "; trained on the adding problem, " + " and ".join(parts)
 
 
 def headline(summary: dict) -> str:
-    rows = summary["rows"]
-    T = max(r["T"] for r in rows)
-    stable = median_iterations(rows, "deer", T, chaotic=False)
-    chaos = median_iterations(rows, "deer", T, chaotic=True)
-    failed = sum(not r["converged"] for r in rows if r["method"] == "deer" and r["lambda_max"] > 0)
-    total = sum(1 for r in rows if r["method"] == "deer" and r["lambda_max"] > 0)
-    if not total:
-        text = f"At T = {T}, DEER needs a median {stable:.0f} iterations (no network was chaotic)"
-    else:
-        text = (f"Random tanh networks at T = {T}: DEER needs a median {stable:.0f} iterations "
-                f"where λ_max < 0 and {chaos:.0f} where λ_max > 0 ({failed} of {total} chaotic "
-                "solves at all T diverged or did not converge within T iterations)")
+    if not summary["rows"]:
+        return "No random network finished yet (see missing_parts in summary.json)"
+    ref = reference_dtype(summary)
+    bins = bin_table(summary, "deer", ref, per_bin(summary))
+    v = verdict(bins)
+    rho = rank_correlation(summary, "deer", ref)
+    measured = {(r["gain"], r["network"]) for r in summary["rows"]}
+    text = ""
+    if summary["missing_parts"]:
+        done = sorted({r["T"] for r in summary["rows"]})
+        text = (f"Incomplete run ({len(summary['missing_parts'])} parts missing; solves at T = "
+                f"{', '.join(map(str, done))} only, {len(measured)} of "
+                f"{len(summary['gains']) * summary['networks_per_gain']} networks): ")
+    text += (f"Random tanh networks (H = {summary['hidden_size']}, {len(measured)} "
+            f"networks in {len(bins)} λ_max bins of ≥ {per_bin(summary)}), DEER in {ref}: "
+            + (f"\"iterations are governed by λ_max\" {'holds' if v['holds'] else 'fails'} — "
+               f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
+               f"every solve and reject the linear form T (a sublinear form — constant, ln T or "
+               f"(ln T)² — better by ΔAIC ≥ 2), {v['chaotic_slow']} of {v['chaotic_bins']} bins "
+               f"with λ_max ≥ 0 have a failed solve or do not reject it; "
+               if len({r["T"] for r in summary["rows"]}) >= 3 else
+               "no verdict on \"iterations are governed by λ_max\" (the fits need 3 lengths or "
+               "more); ")
+            + f"at T = {rho['T']} Spearman's ρ of iterations with λ_max is "
+            f"{rho['lambda_max']:+.2f}, with the gain {rho['gain']:+.2f}")
+    if "float32" in summary["dtypes"] and "float64" in summary["dtypes"]:
+        f = float32_failures(summary)
+        text += (f". float32: plain Newton's first step overflows in {f['overflow_1']} of "
+                 f"{f['pairs']} solves, {f['overflow_1_converged']} of which converge with the "
+                 f"overflow safeguard; {f['lost']} solves converge in float64 but not in float32 "
+                 f"({f['lost_overflow_1']} of them with a first-step overflow, "
+                 f"{f['lost_diverged']} diverged)")
+    if {"elk", "elk_adaptive"} <= set(summary["methods"]):
+        fixed, adaptive = (method_counts(summary["rows"], m, ref) for m in ("elk", "elk_adaptive"))
+        text += (f". ELK converges in {adaptive['converged']}/{adaptive['n']} solves with the "
+                 f"adaptive damping, {fixed['converged']}/{fixed['n']} with λ = "
+                 f"{summary['damping']} fixed")
     return text + trained_sentence(summary)
 
 
+def _ci(lo, hi) -> str:
+    return "" if not np.isfinite(lo) else f" [{lo:.0f}, {hi:.0f}]"
+
+
 def readme_table(folder: Path) -> str:
-    """Median iterations (non-converged counted as T) and converged solves, per method, T and
-    the sign of λ_max, for the random networks; per method and T for each trained cell; and the
-    fitted ``c`` of ``c·(ln T)²``: the README's tables."""
+    """Outcomes per method and dtype; per λ_max bin (DEER) the converged solves and median
+    iterations per T with intervals and the best fitted form; the trained networks."""
     summary = read_json(Path(folder) / "summary.json")
-    rows = summary["rows"]
-    lines = ["| method | T | random tanh, λ_max < 0: median iterations (converged) | "
-             "random tanh, λ_max > 0: median iterations (converged) |", "|---|---|---|---|"]
-    for method, title in METHODS.items():
-        for T in sorted({r["T"] for r in rows}):
-            cells = []
-            for chaotic in (False, True):
-                sel = [r for r in rows if r["method"] == method and r["T"] == T
-                       and (r["lambda_max"] > 0) == chaotic]
-                ok = sum(r["converged"] for r in sel)
-                med = median_iterations(rows, method, T, chaotic)
-                cells.append(f"{med:.0f} ({ok}/{len(sel)})" if sel else "—")
-            lines.append(f"| {title} | {T} | {cells[0]} | {cells[1]} |")
+    rows, T_max = summary["rows"], max(summary["T"])
+    lines = [f"Outcomes of every random-network solve (T = {min(summary['T'])} … {T_max}, at most "
+             f"min(T, {summary['max_iters']}) iterations; overflow at iteration 1: plain Newton's "
+             "first step, without the safeguard, is not finite):", "",
+             "| method | dtype | converged | not converged | diverged | overflow at iteration 1 |",
+             "|---|---|---|---|---|---|"]
+    for m in summary["methods"]:
+        for d in summary["dtypes"]:
+            c = method_counts(rows, m, d)
+            lines.append(f"| {METHODS[m]} | {d} | {c['converged']}/{c['n']} | "
+                         f"{c['not_converged']} | {c['diverged']} | {c['overflow_1']} |")
+    for d in summary["dtypes"]:
+        bins = bin_table(summary, "deer", d, per_bin(summary))
+        Ts = [t["T"] for t in bins[0]["per_T"]] if bins else []
+        lines += ["", f"DEER, {d}, networks binned by λ_max: converged / solves and median "
+                  "iterations of the converged [interval, its coverage in the JSON]; best form by "
+                  "AIC (ΔAIC to the runner-up; below 2 the forms are not told apart):", "",
+                  "| λ_max (median, range) | gains | " + " | ".join(f"T = {T}" for T in Ts)
+                  + " | best form |", "|---|---|" + "---|" * len(Ts) + "---|"]
+        for b in bins:
+            cells = [f"{t['converged']}/{t['n']}: " + (f"{t['median']:.0f}"
+                     + _ci(*t["median_ci"]) if t["converged"] else "—")
+                     + (f", {t['overflow_1']} ovf" if t["overflow_1"] else "")
+                     for t in b["per_T"]]
+            fit = (f"{b['fit']['best']} ({b['fit']['runner_up_delta']:.1f})" if b["fit"] else "—")
+            lo, hi = b["lambda_max_range"]
+            lines.append(f"| {b['lambda_max']:+.3f} ({lo:+.3f} … {hi:+.3f}) | "
+                         f"{', '.join(f'{g:g}' for g in b['gains'])} | " + " | ".join(cells)
+                         + f" | {fit} |")
     trained = summary.get("trained_rows", [])
     if trained:
-        cell_names = list(dict.fromkeys(r["cell"] for r in trained))
         info = summary["trained"]
         lines += ["", f"Trained on the adding problem (H = {info['hidden_size']}, T = "
-                  f"{info['train_length']}, {info['steps']} Adam updates; median over networks, "
-                  "non-converged counted as T):", "",
-                  "| method | T | " + " | ".join(f"trained {c.upper()}: median iterations "
-                                                  "(converged)" for c in cell_names) + " |",
-                  "|---|---|" + "---|" * len(cell_names)]
-        for method, title in METHODS.items():
+                  f"{info['train_length']}, {info['steps']} Adam updates), float32: converged / "
+                  "solves and median iterations of the converged:", "",
+                  "| method | T | " + " | ".join(c.upper() for c in dict.fromkeys(
+                      r["cell"] for r in trained)) + " |",
+                  "|---|---|" + "---|" * len({r['cell'] for r in trained})]
+        for m in summary["methods"]:
             for T in sorted({r["T"] for r in trained}):
                 cells = []
-                for c in cell_names:
-                    sel = [r for r in trained if r["method"] == method and r["T"] == T
+                for c in dict.fromkeys(r["cell"] for r in trained):
+                    sel = [r for r in trained if r["method"] == m and r["T"] == T
                            and r["cell"] == c]
-                    cells.append(f"{np.median([effective(r) for r in sel]):.0f} "
-                                 f"({sum(r['converged'] for r in sel)}/{len(sel)})")
-                lines.append(f"| {title} | {T} | " + " | ".join(cells) + " |")
-        lines += ["", "| network | test MSE | λ_max |", "|---|---|---|"]
-        lines += [f"| {n['cell'].upper()} seed {n['seed']} | {n['test_mse']:.4f} | "
-                  f"{n['lambda_max']:+.4f} |" for n in info["networks"]]
-    fits = ", ".join(f"{title.split(' (')[0]} {log_squared_fit(all_rows(summary), m):.2f}"
-                     for m, title in METHODS.items())
-    lines += ["", f"Fitted `c` of `iterations ≈ c·(ln T)²` (converged solves with λ_max < 0, all "
-              f"cells, in log space): {fits}."]
+                    ok = [r["iterations"] for r in sel if r["converged"]]
+                    cells.append(f"{len(ok)}/{len(sel)}: "
+                                 + (f"{np.median(ok):.0f}" if ok else "—"))
+                lines.append(f"| {METHODS[m]} | {T} | " + " | ".join(cells) + " |")
+    if summary["missing_parts"]:
+        missing = summary["missing_parts"]
+        lines += ["", f"Not yet computed: {len(missing)} networks ({', '.join(missing[:6])}"
+                  f"{' …' if len(missing) > 6 else ''})."]
     return "\n".join(lines) + "\n"
 
 
 def _log_y(ax) -> None:
-    """A log y axis labelled with plain numbers (3, 10, 30, ...)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     ax.set_yscale("log")
@@ -134,103 +158,100 @@ def _log_y(ax) -> None:
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def _lengths_colors(rows):
-    import matplotlib.pyplot as plt
-
-    lengths = sorted({r["T"] for r in rows})
-    return dict(zip(lengths, plt.cm.viridis(np.linspace(0, 0.85, len(lengths))), strict=True))
-
-
-def _cell_label(summary: dict, cell: str) -> str:
-    if cell == "tanh":
-        return f"random tanh (H = {summary['hidden_size']})"
-    return f"trained {cell.upper()} (H = {summary['trained']['hidden_size']})"
-
-
 def iterations_vs_lambda(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    rows = all_rows(summary)
-    colors = _lengths_colors(rows)
-    cells = list(dict.fromkeys(r["cell"] for r in rows))
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(14, 4.2), sharey=True)
-    for ax, (method, title) in zip(axes, METHODS.items(), strict=True):
+    dtypes = summary["dtypes"]
+    lengths = sorted(summary["T"])
+    colors = dict(zip(lengths, plt.cm.viridis(np.linspace(0, 0.9, len(lengths))), strict=True))
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(6.5 * len(dtypes), 4.6), sharey=True,
+                             squeeze=False)
+    for ax, d in zip(axes[0], dtypes, strict=True):
+        sel = [r for r in summary["rows"] if r["method"] == "deer" and r["dtype"] == d]
         for T, color in colors.items():
-            for cell in cells:
-                sel = [r for r in rows if r["method"] == method and r["T"] == T and r["cell"] == cell]
-                ok = [r for r in sel if r["converged"]]
-                bad = [r for r in sel if not r["converged"]]
-                ax.plot([r["lambda_max"] for r in ok], [r["iterations"] for r in ok],
-                        MARKERS[cell], color=color, ms=4.5, mfc="none" if cell != "tanh" else color)
-                ax.plot([r["lambda_max"] for r in bad], [r["T"] for r in bad], "x", color=color,
-                        ms=6)
-            ax.axhline(T, color=color, lw=0.6, ls=":")
+            at = [r for r in sel if r["T"] == T]
+            ok = [r for r in at if r["converged"]]
+            bad = [r for r in at if not r["converged"]]
+            ax.plot([r["lambda_max"] for r in ok], [r["iterations"] for r in ok], "o",
+                    color=color, ms=3.5, alpha=0.8)
+            ax.plot([r["lambda_max"] for r in bad], [r["iterations"] for r in bad], "x",
+                    color=color, ms=6)
+        over = [r for r in sel if r["overflow_1"]]
+        ax.plot([r["lambda_max"] for r in over], [max(r["iterations"], 1) for r in over], "s",
+                mfc="none", mec="red", ms=8, mew=0.8)
+        for b in bin_table(summary, "deer", d, per_bin(summary)):
+            t = b["per_T"][-1]
+            if t["converged"]:
+                lo, hi = t["median_ci"]
+                ax.errorbar([b["lambda_max"]], [t["median"]],
+                            yerr=[[t["median"] - lo], [hi - t["median"]]],
+                            xerr=[[b["lambda_max"] - b["lambda_max_ci"][0]],
+                                  [b["lambda_max_ci"][1] - b["lambda_max"]]],
+                            fmt="D", color="k", ms=5, capsize=2, zorder=5)
         ax.axvline(0, color="k", lw=0.8)
         _log_y(ax)
         ax.set_xlabel("λ_max (per step)")
-        ax.set_title(title, fontsize=9)
-    axes[0].set_ylabel("iterations to converge\n(x: not converged, drawn at T; dotted: T)")
-    handles = [Line2D([], [], color=c, marker="o", ls="", label=f"T = {T}") for T, c in colors.items()]
-    handles += [Line2D([], [], color="gray", marker=MARKERS[c], ls="", mfc="none" if c != "tanh"
-                       else "gray", label=_cell_label(summary, c)) for c in cells]
-    handles.append(Line2D([], [], color="gray", marker="x", ls="", label="not converged"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
-               bbox_to_anchor=(0.5, -0.04))
-    fig.suptitle(f"Newton iterations over the whole trajectory against λ_max: random tanh networks "
-                 f"and trained LSTM/GRU (damping {summary['damping']}, tol {summary['tol']})",
-                 fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+        ax.set_title(f"DEER, {d} (with the overflow safeguard)", fontsize=9)
+    axes[0][0].set_ylabel(f"iterations (x: not converged, at the cap min(T, "
+                          f"{summary['max_iters']}))")
+    handles = [Line2D([], [], color=c, marker="o", ls="", label=f"T = {T}")
+               for T, c in colors.items()]
+    handles += [Line2D([], [], color="gray", marker="x", ls="", label="not converged"),
+                Line2D([], [], color="red", marker="s", mfc="none", ls="",
+                       label="overflow at iteration 1 without the safeguard"),
+                Line2D([], [], color="k", marker="D", ls="",
+                       label=f"λ_max bin: median at T = {max(r['T'] for r in summary['rows'])} "
+                             "(converged), intervals")]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=7.5,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(f"Newton iterations against λ_max: random tanh networks, H = "
+                 f"{summary['hidden_size']}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     save_figure(fig, path)
 
 
 def iterations_vs_T(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
 
-    rows = all_rows(summary)
-    lengths = np.array(sorted({r["T"] for r in rows}))
-    grid = np.geomspace(lengths.min(), lengths.max(), 50)
-    groups = {"random tanh, λ_max < 0": ("C0", "o", lambda r: r["cell"] == "tanh" and r["lambda_max"] < 0),
-              "random tanh, λ_max > 0": ("C3", "o", lambda r: r["cell"] == "tanh" and r["lambda_max"] > 0)}
-    for cell in dict.fromkeys(r["cell"] for r in rows if r["cell"] != "tanh"):
-        groups[f"trained {cell.upper()}"] = ("C2" if cell == "lstm" else "C4", MARKERS[cell],
-                                             lambda r, cell=cell: r["cell"] == cell)
-    fig, axes = plt.subplots(1, len(METHODS), figsize=(14, 4.2), sharey=True)
-    for ax, (method, title) in zip(axes, METHODS.items(), strict=True):
-        for i, (color, marker, pick) in enumerate(groups.values()):
-            sel = [r for r in rows if r["method"] == method and pick(r)]
-            if not sel:
-                continue
-            shift = 1 + 0.04 * (i - (len(groups) - 1) / 2)  # side by side at each T
-            ok = [r for r in sel if r["converged"]]
-            bad = [r for r in sel if not r["converged"]]
-            ax.plot([r["T"] * shift for r in ok], [r["iterations"] for r in ok], marker, color=color,
-                    ms=4, ls="", alpha=0.7)
-            ax.plot([r["T"] * shift for r in bad], [r["T"] for r in bad], "x", color=color, ms=5)
-            med = [np.median([effective(r) for r in sel if r["T"] == T]) for T in lengths]
-            ax.plot(lengths * shift, med, "-", color=color, lw=1)
-        ax.plot(grid, grid, ":", color="k", lw=0.8)
-        c = log_squared_fit(rows, method)
-        if np.isfinite(c):
-            ax.plot(grid, c * np.log(grid) ** 2, "--", color="k", lw=1.2)
-            ax.text(0.03, 0.97, f"c = {c:.2f}", transform=ax.transAxes, va="top", fontsize=8)
+    dtypes = summary["dtypes"]
+    lengths = np.array(sorted(summary["T"]), float)
+    grid = np.geomspace(lengths.min(), lengths.max(), 60)
+    fig, axes = plt.subplots(1, len(dtypes), figsize=(6.5 * len(dtypes), 4.6), sharey=True,
+                             squeeze=False)
+    for ax, d in zip(axes[0], dtypes, strict=True):
+        bins = bin_table(summary, "deer", d, per_bin(summary))
+        for i, b in enumerate(bins):
+            color = plt.cm.plasma(0.85 * i / max(len(bins) - 1, 1))
+            shift = 1 + 0.03 * (i - (len(bins) - 1) / 2)
+            pts = [t for t in b["per_T"] if t["converged"]]
+            Ts = np.array([t["T"] for t in pts], float) * shift
+            med = np.array([t["median"] for t in pts])
+            lo = np.array([t["median_ci"][0] for t in pts])
+            hi = np.array([t["median_ci"][1] for t in pts])
+            label = f"λ_max {b['lambda_max']:+.2f}"
+            if b["fit"]:
+                form = b["fit"]["best"]
+                p = b["fit"]["forms"][form]
+                ax.plot(grid, p["a"] + p["b"] * FORMS[form](grid), "--", color=color, lw=0.9)
+                label += f": {form} (ΔAIC {b['fit']['runner_up_delta']:.1f})"
+            failed = sum(t["n"] - t["converged"] for t in b["per_T"])
+            if failed:
+                label += f" ({failed} not conv.)"
+            ax.errorbar(Ts, med, yerr=[med - lo, hi - med], fmt="o-", color=color, ms=3.5,
+                        lw=1, capsize=2, label=label)
+        ax.plot(grid, grid, ":", color="k", lw=0.8, label="T")
         ax.set_xscale("log")
         _log_y(ax)
-        ax.set_xticks(lengths, [str(T) for T in lengths])
+        ax.set_xticks(lengths, [f"{T:g}" for T in lengths])
         ax.minorticks_off()
         ax.set_xlabel("sequence length T")
-        ax.set_title(title, fontsize=9)
-    axes[0].set_ylabel("iterations to converge\n(x: not converged, drawn at T)")
-    handles = [Line2D([], [], color=c, marker=m, ls="-", lw=1, label=f"{label} (line: median)")
-               for label, (c, m, _) in groups.items()]
-    handles += [Line2D([], [], color="k", ls="--", label="c·(ln T)², c fitted on the converged "
-                       "λ_max < 0 solves (log space)"),
-                Line2D([], [], color="k", ls=":", label="T (Newton is exact after T iterations)")]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, -0.1))
-    fig.suptitle("Newton iterations against the sequence length T: the theory predicts about "
-                 "(log T)² where λ_max < 0", fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+        ax.set_title(f"DEER, {d}: median iterations of the converged solves per λ_max bin\n"
+                     "(bars: order-statistic intervals); dashed: the best form by AIC", fontsize=8)
+        ax.legend(fontsize=6.5, loc="upper left")
+    axes[0][0].set_ylabel("iterations to converge")
+    fig.suptitle("Newton iterations against T: constant, ln T, (ln T)² or T?", fontsize=10)
+    fig.tight_layout()
     save_figure(fig, path)
 
 
@@ -239,12 +260,13 @@ def plot(workdir: Path) -> None:
     if not path.exists():
         raise UserError(f"{path} not found: run the study first")
     summary = read_json(path)
-    iterations_vs_lambda(summary, Path(workdir) / "iterations_vs_lambda.png")
-    iterations_vs_T(summary, Path(workdir) / "iterations_vs_T.png")
+    figures = []
+    if summary["rows"]:
+        iterations_vs_lambda(summary, Path(workdir) / "iterations_vs_lambda.png")
+        iterations_vs_T(summary, Path(workdir) / "iterations_vs_T.png")
+        figures = [("iterations_vs_lambda.png", "DEER iterations against λ_max per dtype and T, "
+                    "with the first-step overflow category and λ_max-bin medians"),
+                   ("iterations_vs_T.png", "DEER median iterations against T per λ_max bin, "
+                    "with the best of the competing forms by AIC")]
     write_index(workdir, title="Parallel-in-time evaluation: Newton iterations against λ_max and T",
-                headline=headline(summary),
-                figures=[("iterations_vs_lambda.png", "iterations to converge against λ_max, "
-                          "per method, T and cell (random tanh, trained LSTM/GRU)"),
-                         ("iterations_vs_T.png", "iterations to converge against T, with "
-                          "c·(ln T)² fitted on the converged λ_max < 0 solves")],
-                tables=["summary.json"])
+                headline=headline(summary), figures=figures, tables=["summary.json"])

@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 
 import rnnjax
 import rnnjax.train as tr
-from experiments.common import cached_part, num_steps, say
+from experiments.common import cached_part, num_steps, read_json, say
+from experiments.common.files import jsonable
 from experiments.parallel.config import Config
-from experiments.parallel.solvers import WARMUP, methods, solve_row
+from experiments.parallel.solvers import WARMUP, solve_row, solvers
 from rnnjax.analysis import lyapunov_spectrum
 from rnnjax.models import sequence_model
-from rnnjax.parallel import newton_unroll
 from rnnjax.tasks import adding
 
 
@@ -37,7 +38,7 @@ class Compiled(NamedTuple):
 
 
 @functools.lru_cache(maxsize=8)
-def compiled(cell_name: str, hidden_size: int, learning_rate: float, tol: float,
+def compiled(cell_name: str, hidden_size: int, learning_rate: float, method_names: tuple,
              damping: float) -> Compiled:
     """The cell read out at the last step (``ŷ = h_T w + b``), its Adam step, and the solvers."""
     cell = getattr(rnnjax.cells, cell_name)(hidden_size)
@@ -47,9 +48,8 @@ def compiled(cell_name: str, hidden_size: int, learning_rate: float, tol: float,
     def loss_fn(params, batch, key):
         return tr.mse(model.apply(params, batch.inputs)[1][..., 0], batch.targets)
 
-    solvers = {name: jax.jit(lambda p, xs, kw=kw: newton_unroll(cell, p, xs, tol=tol, **kw)[2])
-               for name, kw in methods(damping).items()}
-    return Compiled(cell, model, opt, tr.make_step(loss_fn, opt), jax.jit(loss_fn), solvers)
+    return Compiled(cell, model, opt, tr.make_step(loss_fn, opt), jax.jit(loss_fn),
+                    solvers(cell, method_names, damping))
 
 
 def train(config: Config, fns: Compiled, key) -> tuple:
@@ -80,34 +80,46 @@ def measure(config: Config, cell_name: str, seed: int) -> dict:
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed + 1),
                                                 tc.cells.index(cell_name)), seed)
     k_train, k_lyap, k_xs = jax.random.split(key, 3)
-    fns = compiled(cell_name, tc.hidden_size, tc.learning_rate, gc.tol, gc.damping)
+    fns = compiled(cell_name, tc.hidden_size, tc.learning_rate, gc.methods, gc.damping)
     params, test_mse = train(config, fns, k_train)
     drive = adding_drive(k_lyap, WARMUP + gc.lyapunov_steps, tc.train_length)
     lam = float(lyapunov_spectrum(fns.cell, params, drive, k=1, warmup=WARMUP)[0])
     rows = []
     for T in tc.lengths:
         xs, _ = adding.example(key=jax.random.fold_in(k_xs, T), length=T)
-        for name, solve in fns.solvers.items():
-            rows.append({"cell": cell_name, "seed": seed, "T": T, "lambda_max": lam,
-                         **solve_row(name, solve(params, xs))})
+        overflow = not np.isfinite(float(fns.solvers["first_step"](params, xs).residual))
+        for name in gc.methods:
+            info = fns.solvers[name](params, xs, min(T, gc.max_iters))
+            rows.append({"cell": cell_name, "seed": seed, "T": T, "dtype": "float32",
+                         "lambda_max": lam, "overflow_1": overflow,
+                         "max_iters": min(T, gc.max_iters), **solve_row(name, info)})
     say(f"{cell_name} seed {seed}: test MSE {test_mse:.4f} (baseline {adding.baseline():.4f}), "
         f"lambda_max {lam:+.4f}, DEER iterations "
         + ", ".join(f"T={r['T']}: {r['iterations']}" for r in rows if r["method"] == "deer"))
     return {"test_mse": test_mse, "lambda_max": lam, "rows": rows}
 
 
-def trained_networks(config: Config, workdir: Path) -> dict:
-    """Every (cell, seed) as its own cached part; all rows and one record per network."""
+def trained_networks(config: Config, workdir: Path, *, compute: bool = True) -> dict:
+    """Every (cell, seed) as its own cached part; all rows and one record per network. With
+    ``compute=False`` only the parts already saved with these settings (the others are skipped)."""
     tc = config.trained
     settings = {"seed": config.seed, "steps": num_steps(config, tc.steps),
                 "trained": dataclasses.asdict(tc),
-                "gain": {k: getattr(config.gain, k) for k in ("damping", "tol", "lyapunov_steps")}}
+                "gain": {k: getattr(config.gain, k)
+                         for k in ("damping", "methods", "max_iters", "lyapunov_steps")}}
     rows, networks = [], []
     for cell_name in tc.cells:
         for seed in range(tc.seeds):
-            part = cached_part(workdir / "parts", f"trained_{cell_name}_{seed}",
-                               {**settings, "cell": cell_name, "network": seed},
-                               lambda c=cell_name, s=seed: measure(config, c, s))
+            name, part_settings = f"trained_{cell_name}_{seed}", {
+                **settings, "cell": cell_name, "network": seed}
+            if compute:
+                part = cached_part(workdir / "parts", name, part_settings,
+                                   lambda c=cell_name, s=seed: measure(config, c, s))
+            else:
+                path = workdir / "parts" / f"{name}.json"
+                part = read_json(path) if path.exists() else {}
+                if jsonable(part.get("settings")) != jsonable(part_settings):
+                    continue
             rows += part["rows"]
             networks.append({"cell": cell_name, "seed": seed, "test_mse": part["test_mse"],
                              "lambda_max": part["lambda_max"]})
@@ -115,3 +127,7 @@ def trained_networks(config: Config, workdir: Path) -> dict:
             "hidden_size": tc.hidden_size, "train_length": tc.train_length,
             "steps": num_steps(config, tc.steps)}
 
+
+def finished_trained(config: Config, workdir: Path) -> dict:
+    """:func:`trained_networks` of the parts already saved, computing none."""
+    return trained_networks(config, workdir, compute=False)

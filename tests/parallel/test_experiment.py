@@ -1,5 +1,6 @@
-"""experiments.parallel at a tiny size: the sweep's rows, convergence where λ_max < 0, the trained
-networks' part, the c·(ln T)² fit, and the figures and index drawn from the saved summary alone."""
+"""experiments.parallel: the competing fits of iterations against T, the λ_max bins, the outcome
+categories, the float32-versus-float64 count, and (slow) a tiny sweep with its figures and index
+drawn from the saved summary alone."""
 
 import json
 
@@ -7,42 +8,98 @@ import numpy as np
 import pytest
 
 from experiments.parallel.config import Config, GainConfig, TrainedConfig
-from experiments.parallel.plots import headline, log_squared_fit, plot, readme_table
+from experiments.parallel.fits import FORMS, fit_forms, float32_failures, lambda_bins, verdict
+from experiments.parallel.plots import headline, plot, readme_table
 from experiments.parallel.run import run
+from experiments.parallel.solvers import outcome
+from rnnjax.parallel import NewtonInfo
+
+LENGTHS = np.array([64, 128, 256, 512, 1024, 2048, 4096], float)
 
 
-def test_log_squared_fit_recovers_c_and_ignores_other_solves():
-    rows = [{"method": "deer", "T": T, "lambda_max": -0.5, "converged": True,
-             "iterations": 0.3 * np.log(T) ** 2} for T in (64, 256, 1024)]
-    rows += [{"method": "deer", "T": 64, "lambda_max": 0.2, "converged": True, "iterations": 60},
-             {"method": "deer", "T": 64, "lambda_max": -0.1, "converged": False, "iterations": 64},
-             {"method": "elk", "T": 64, "lambda_max": -0.5, "converged": True, "iterations": 50}]
-    assert np.isclose(log_squared_fit(rows, "deer"), 0.3)
-    assert np.isnan(log_squared_fit(rows, "quasi_deer"))
+@pytest.mark.parametrize("form", FORMS)
+def test_fit_forms_picks_the_generating_form(form):
+    rng = np.random.default_rng(0)
+    T = np.repeat(LENGTHS, 10)
+    y = 5 + (0 if form == "constant" else 0.5) * FORMS[form](T) + rng.normal(0, 0.3, T.size)
+    fit = fit_forms(T, y)
+    assert fit["best"] == form
+    # a form with one more parameter costs 2 in AIC: the constant wins by less than that
+    assert fit["runner_up_delta"] > (0 if form == "constant" else 2)
+    if form != "constant":
+        assert abs(fit["forms"][form]["b"] - 0.5) < 0.05
+    # the AIC is the Gaussian one, n ln(RSS/n) + 2k, recomputed here
+    a, b = fit["forms"]["ln T"]["a"], fit["forms"]["ln T"]["b"]
+    rss = np.sum((y - a - b * np.log(T)) ** 2)
+    assert np.isclose(fit["forms"]["ln T"]["aic"], T.size * np.log(rss / T.size) + 6)
+    assert fit_forms([64, 64, 64], [1, 2, 3]) == {}
+
+
+def test_lambda_bins_hold_at_least_per_bin_networks_in_order():
+    nets = [{"lambda_max": v} for v in np.random.default_rng(1).normal(size=23)]
+    bins = lambda_bins(nets, 10)
+    assert [len(b) for b in bins] == [10, 13]
+    flat = [n["lambda_max"] for b in bins for n in b]
+    assert flat == sorted(flat)
+
+
+def test_outcome_tells_diverged_from_not_converged():
+    info = lambda res, ok: NewtonInfo(np.int32(3), np.float32(res), np.bool_(ok))
+    assert outcome(info(1e-6, True)) == "converged"
+    assert outcome(info(0.5, False)) == "not_converged"
+    assert outcome(info(np.inf, False)) == "diverged"
+
+
+def row(dtype, T, converged, overflow=False, out=None, gain=1.0, network=0):
+    return {"method": "deer", "dtype": dtype, "T": T, "gain": gain, "network": network,
+            "converged": converged, "overflow_1": overflow,
+            "outcome": out or ("converged" if converged else "not_converged")}
+
+
+def test_float32_failures_counts_pairs():
+    rows = [row("float64", 64, True), row("float32", 64, True, overflow=True),
+            row("float64", 128, True), row("float32", 128, False, overflow=True, out="diverged"),
+            row("float64", 256, False), row("float32", 256, False)]
+    f = float32_failures({"rows": rows})
+    assert f == {"pairs": 3, "overflow_1": 2, "overflow_1_converged": 1, "lost": 1,
+                 "lost_overflow_1": 1, "lost_diverged": 1}
+
+
+def test_verdict_needs_sublinear_stable_bins_and_failing_chaotic_bins():
+    def b(lam, best, conv):  # the best form by 3 in AIC over the others
+        return {"lambda_max": lam, "per_T": [{"n": 3, "converged": conv}],
+                "fit": {"best": best, "forms": {f: {"aic": 0.0 if f == best else 3.0}
+                                                for f in FORMS}}}
+    assert verdict([b(-0.2, "ln T", 3), b(0.1, "T", 3)])["holds"]
+    assert not verdict([b(-0.2, "T", 3), b(0.1, "T", 3)])["holds"]  # linear where λ_max < 0
+    assert not verdict([b(-0.2, "constant", 2), b(0.1, "T", 3)])["holds"]  # a failed solve
+    assert not verdict([b(-0.2, "constant", 3), b(0.1, "constant", 3)])["holds"]
+    tie = b(-0.2, "ln T", 3)
+    tie["fit"]["forms"]["T"]["aic"] = 1.0  # T within ΔAIC 2 of the best: not rejected
+    assert not verdict([tie, b(0.1, "T", 3)])["holds"]
 
 
 @pytest.mark.slow
 def test_tiny_sweep_rows_and_plots(tmp_path):
-    config = Config(gain=GainConfig(hidden_size=4, gains=(0.5, 3.0), lengths=(16,), networks=1,
-                                    lyapunov_steps=300),
+    config = Config(gain=GainConfig(hidden_size=4, gains=(0.5, 3.0), lengths=(16, 32), networks=2,
+                                    lyapunov_steps=300, max_iters=32),
                     trained=TrainedConfig(cells=("gru",), hidden_size=4, train_length=8, steps=3,
                                           seeds=1, batch_size=4, n_test=8, lengths=(16,)))
     run(config, tmp_path)
     summary = json.loads((tmp_path / "summary.json").read_text())
     rows = summary["rows"]
-    assert len(rows) == 2 * 4  # gains × methods
+    assert len(rows) == 2 * 2 * 2 * 2 * 4  # gains × networks × T × dtypes × methods
+    assert summary["T"] == [16, 32] and summary["missing_parts"] == []
     stable = [r for r in rows if r["gain"] == 0.5]
     assert all(r["lambda_max"] < 0 for r in stable)
     assert all(r["converged"] for r in stable if r["method"] in ("deer", "quasi_deer"))
-    deer = next(r for r in stable if r["method"] == "deer")
-    assert deer["iterations"] < 8  # quadratic convergence where the network forgets
-    assert all(r["iterations"] <= 16 for r in rows)
-    trained = summary["trained_rows"]
-    assert len(trained) == 4 and {r["cell"] for r in trained} == {"gru"}  # methods × lengths
-    assert summary["trained"]["networks"][0]["test_mse"] > 0
+    assert all(r["iterations"] < 8 for r in stable if r["method"] == "deer")
+    assert all(r["iterations"] <= r["max_iters"] for r in rows)
+    assert {r["outcome"] for r in rows} <= {"converged", "not_converged", "diverged"}
+    assert len(summary["trained_rows"]) == 4  # methods × lengths
     plot(tmp_path)
     for name in ("iterations_vs_lambda.png", "iterations_vs_T.png"):
         assert (tmp_path / name).stat().st_size > 0
     index = json.loads((tmp_path / "index.json").read_text())
     assert index["headline"] == headline(summary)
-    assert "trained GRU" in readme_table(tmp_path)
+    assert "GRU" in readme_table(tmp_path)

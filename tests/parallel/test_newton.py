@@ -13,6 +13,7 @@ from rnnjax.parallel import newton_unroll
 from rnnjax.parallel.kalman import parallel_smoother, sequential_smoother
 from tests.test_cells import random_params
 
+TIGHT = {"tol": 1e-6, "rtol": 0.0}  # below float32's default (1e-4): tests the fixed point itself
 CELLS = {
     "elman": lambda: rnnjax.cells.elman(4),
     "gru": lambda: rnnjax.cells.gru(4),
@@ -46,13 +47,14 @@ def loss_and_grad(cell, newton, **kw):
 def test_newton_equals_unroll_outputs_carry_and_gradients(name, key):
     cell, p, xs, c0 = setup(name, key)
     (_, (*want, _)), want_grad = loss_and_grad(cell, False)(p, xs, c0)
-    (_, (carry, ys, info)), grad = loss_and_grad(cell, True)(p, xs, c0)
+    (_, (carry, ys, info)), grad = loss_and_grad(cell, True, **TIGHT)(p, xs, c0)
     assert bool(jnp.all(info.converged)) and info.iterations.shape == (2,)
     assert int(jnp.max(info.iterations)) < 12  # DEER converges well before T here
     chex.assert_trees_all_close((carry, ys), tuple(want), rtol=1e-5, atol=1e-5)
     chex.assert_trees_all_close(grad, want_grad, rtol=1e-4, atol=1e-5)
     # quasi-DEER: more iterations, same fixed point
-    carry, ys, info = jax.jit(lambda p, xs, c0: newton_unroll(cell, p, xs, c0, jacobian="diagonal"))(p, xs, c0)
+    carry, ys, info = jax.jit(lambda p, xs, c0: newton_unroll(cell, p, xs, c0, jacobian="diagonal",
+                                                                   **TIGHT))(p, xs, c0)
     assert bool(jnp.all(info.converged))
     chex.assert_trees_all_close((carry, ys), tuple(want), rtol=1e-5, atol=1e-5)
 
@@ -116,12 +118,13 @@ def test_parallel_smoother_equals_sequential_in_float32(diagonal, key):
 def test_damped_newton_converges_to_the_trajectory(jacobian, key):
     cell, p, xs, c0 = setup("gru", key)
     carry, ys, info = jax.jit(lambda p, xs, c0: newton_unroll(
-        cell, p, xs, c0, jacobian=jacobian, damping=0.1, max_iters=100))(p, xs, c0)
+        cell, p, xs, c0, jacobian=jacobian, damping=0.1, max_iters=100, **TIGHT))(p, xs, c0)
     assert bool(jnp.all(info.converged))
     chex.assert_trees_all_close((carry, ys), rnnjax.unroll(cell, p, xs, c0), rtol=1e-5, atol=1e-5)
     # the parallel smoother takes the same steps: the same iterations, the same trajectory
     carry_p, ys_p, info_p = jax.jit(lambda p, xs, c0: newton_unroll(
-        cell, p, xs, c0, jacobian=jacobian, damping=0.1, max_iters=100, smoother="parallel"))(p, xs, c0)
+        cell, p, xs, c0, jacobian=jacobian, damping=0.1, max_iters=100, smoother="parallel",
+        **TIGHT))(p, xs, c0)
     assert bool(jnp.all(info_p.converged))
     np.testing.assert_allclose(info_p.iterations, info.iterations, atol=1)
     chex.assert_trees_all_close((carry_p, ys_p), (carry, ys), rtol=1e-5, atol=1e-5)
@@ -151,17 +154,101 @@ def test_non_converged_solve_is_reported_and_T_iterations_are_exact(key):
         chex.assert_trees_all_close((carry, ys), rnnjax.unroll(cell, p, xs), rtol=1e-9, atol=1e-9)
 
 
-def test_overflowing_iterate_is_reported_not_converged(key):
-    """Linearised around h = 0, J = 3I: the first Newton step grows as 3^t and overflows float32
-    within 100 steps. (An XLA max-reduction skips NaNs, so a naive residual could read -inf,
-    i.e. "converged".)"""
-    cell = rnnjax.cells.elman(4)
+def expanding(key, T=100, dtype=jnp.float32):
+    """``h_t = tanh(3 h_{t-1} + 0.01)``: the true trajectory settles at a stable fixed point, but
+    linearised around h = 0 (J = 3I) the first Newton step grows as 3^t, past float32's range
+    (3^81 > 3.4e38) within 100 steps and past √max = 1.8e19 within 41."""
+    cell = rnnjax.cells.elman(4, dtype=dtype)
     p = cell.init(key, 3)
     p = p._replace(w_x=jnp.zeros_like(p.w_x), w_h=3.0 * jnp.eye(4), b=jnp.full((4,), 0.01))
-    xs = jax.random.normal(key, (100, 3))
-    _, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
-    assert not bool(info.converged) and not np.isfinite(float(info.residual))
-    assert int(info.iterations) < 100  # stops at the overflow instead of iterating on NaN
+    p = jax.tree.map(lambda v: v.astype(dtype), p)
+    return cell, p, jax.random.normal(key, (T, 3), dtype)
+
+
+def test_newton_survives_an_overflowing_first_linearisation(key):
+    """The overflow safeguard: float32 converges to the sequential trajectory, in the
+    same iterations as float64, where plain Newton overflows at iteration 1."""
+    cell, p, xs = expanding(key)
+    J = 3.0 * np.eye(4)  # plain Newton's first step: s_1 = Σ_k J^(t-k) b_k overflows float32
+    first = np.zeros(4, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(100):
+            first = (J @ first + 0.01).astype(np.float32)
+    assert not np.all(np.isfinite(first))
+    carry, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
+    assert bool(info.converged) and np.isfinite(float(info.residual))
+    chex.assert_trees_all_close((carry, ys), rnnjax.unroll(cell, p, xs), rtol=1e-4, atol=1e-4)
+    with jax.enable_x64(True):
+        cell64, p64, xs64 = expanding(key, dtype=jnp.float64)
+        _, _, info64 = jax.jit(lambda p, xs: newton_unroll(cell64, p, xs))(p64, xs64)
+        assert bool(info64.converged)
+    assert abs(int(info.iterations) - int(info64.iterations)) <= 2 and int(info.iterations) < 20
+
+
+def test_diverged_is_told_from_out_of_iterations(key):
+    """A non-finite step (a NaN input) stops the solve with residual inf; running out of
+    iterations leaves a finite residual. Neither is converged."""
+    cell, p, xs = expanding(key, T=20)
+    _, _, info = newton_unroll(cell, p, xs.at[5, 0].set(jnp.nan))
+    assert not bool(info.converged) and np.isinf(float(info.residual))
+    assert int(info.iterations) == 0  # the guess's residual is already not finite
+    _, _, info = newton_unroll(cell, p, xs, max_iters=1)
+    assert not bool(info.converged) and np.isfinite(float(info.residual))
+    assert int(info.iterations) == 1
+
+
+def test_non_converged_outputs_and_carry_agree(key):
+    """gru(4), T = 50, one iteration: ys and the final carry come from one step applied to the
+    last iterate, so ys[-1] is the returned carry (a GRU's output is its carry), and every
+    (carry, y) pair is cell.step of the previous returned carry's state."""
+    cell = rnnjax.cells.gru(4)
+    p = random_params(cell, key)
+    xs = jax.random.normal(jax.random.fold_in(key, 1), (50, 3))
+    carry, ys, info = newton_unroll(cell, p, xs, max_iters=1)
+    assert not bool(info.converged)
+    np.testing.assert_array_equal(np.asarray(ys[-1]), np.asarray(carry))
+    seq = rnnjax.unroll(cell, p, xs)[1]
+    assert float(jnp.max(jnp.abs(ys - seq))) > 1e-2  # not converged: not the sequential answer
+
+
+def test_default_tolerances_by_dtype(key):
+    """The documented defaults, and the threshold ``tol + rtol · max|f|`` they enter."""
+    from rnnjax.parallel.newton import default_tol
+    assert [default_tol(d) for d in (jnp.float64, jnp.float32, jnp.bfloat16, jnp.float16)] == [
+        1e-7, 1e-4, 1e-2, 1e-2]
+    cell, p, xs, c0 = setup("lstm", key, batch=(), T=30)
+    big = jax.tree.map(lambda c: 100.0 * c, c0)  # an LSTM cell state of ~20: relative matters
+    for kw in ({"tol": 1e-3, "rtol": 0.0}, {"tol": 0.0, "rtol": 1e-3}):
+        _, _, info = newton_unroll(cell, p, 30 * xs, big, **kw)
+        _, ys_seq = rnnjax.unroll(cell, p, 30 * xs, big)
+        scale = 0.0 if kw["rtol"] == 0 else float(jnp.max(jnp.abs(jnp.concatenate(
+            [jnp.ravel(v) for v in jax.tree.leaves(rnnjax.unroll(cell, p, 30 * xs, big,
+                                                                 return_carries=True)[1][1])]))))
+        threshold = kw["tol"] + kw["rtol"] * scale
+        assert bool(info.converged) and float(info.residual) <= threshold * 1.01
+
+
+def test_init_guess_at_the_solution_takes_no_iteration(key):
+    cell, p, xs, c0 = setup("lstm", key, batch=(2,), T=16)
+    carry, (ys, carries) = rnnjax.unroll(cell, p, xs, c0, return_carries=True)
+    got_carry, got_ys, info = newton_unroll(cell, p, xs, c0, init=carries)
+    assert bool(jnp.all(info.converged)) and int(jnp.max(info.iterations)) == 0
+    chex.assert_trees_all_close((got_carry, got_ys), (carry, ys), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="init"):
+        newton_unroll(cell, p, xs, c0, init=jax.tree.map(lambda v: v[:, 1:], carries))
+
+
+def test_adaptive_damping_converges_where_fixed_damping_crawls(key):
+    """From a strong initial damping λ₀ = 10 the trust-region rule shrinks λ towards DEER;
+    the fixed λ = 10 takes short steps and does not reach tol in the same budget."""
+    cell, p, xs, c0 = setup("gru", key, batch=(2,), T=24)
+    run = lambda rule: jax.jit(lambda p, xs, c0: newton_unroll(
+        cell, p, xs, c0, damping=10.0, damping_rule=rule, max_iters=30, **TIGHT))(p, xs, c0)
+    carry, ys, info = run("adaptive")
+    assert bool(jnp.all(info.converged))
+    chex.assert_trees_all_close((carry, ys), rnnjax.unroll(cell, p, xs, c0), rtol=1e-5, atol=1e-5)
+    _, _, fixed = run("fixed")
+    assert not bool(jnp.all(fixed.converged))
 
 
 @pytest.mark.parametrize("damping", [float("inf"), float("nan"), -1.0, -0.5, "0.1", 1j])
@@ -174,17 +261,37 @@ def test_damping_must_be_a_finite_number_at_least_zero(damping, key):
 
 def test_batch_ranks_zero_length_and_bad_input(key):
     cell, p, xs, c0 = setup("lstm", key, batch=(2, 1), T=5)
-    carry, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
+    carry, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs, **TIGHT))(p, xs)
     assert ys.shape == (2, 1, 5, 4) and info.converged.shape == (2, 1)
     chex.assert_trees_all_close((carry, ys), rnnjax.unroll(cell, p, xs), rtol=1e-5, atol=1e-5)
     carry, ys, info = newton_unroll(cell, p, xs[..., :0, :], c0)
     assert ys.shape == (2, 1, 0, 4) and bool(jnp.all(info.converged))
     chex.assert_trees_all_close(carry, c0)
     for kw, match in [({"jacobian": "dense"}, "jacobian"), ({"damping": -1.0}, "damping"),
-                      ({"max_iters": 0}, "max_iters"), ({"tol": 0.0}, "tol"),
-                      ({"smoother": "rts"}, "smoother")]:
+                      ({"max_iters": 0}, "max_iters"), ({"tol": float("nan")}, "tol"),
+                      ({"smoother": "rts"}, "smoother"), ({"rtol": -1.0}, "rtol"),
+                      ({"damping_rule": "auto"}, "damping_rule"),
+                      ({"damping_rule": "adaptive"}, "damping")]:
         with pytest.raises(ValueError, match=match):
             newton_unroll(cell, p, xs, **kw)
     lru = rnnjax.cells.lru(4)
     with pytest.raises(TypeError, match="real floating carry"):
         newton_unroll(lru, lru.init(key, 3), xs)
+
+
+@pytest.mark.slow
+def test_float32_defaults_stop_when_float64_does(key):
+    """tanh Elman, H = 64, initialised w_h × 1.3, T = 2000, default settings: float32 stops within
+    20 iterations, as float64 does (with tol 1e-6 for every dtype it ran for hundreds)."""
+    cell = rnnjax.cells.elman(64)
+    p = cell.init(key, 2)
+    p = p._replace(w_h=1.3 * p.w_h)
+    xs = jax.random.normal(jax.random.fold_in(key, 1), (2000, 2))
+    _, ys, info = jax.jit(lambda p, xs: newton_unroll(cell, p, xs))(p, xs)
+    assert bool(info.converged) and int(info.iterations) <= 20
+    with jax.enable_x64(True):  # the same network and inputs, cast
+        cell64 = rnnjax.cells.elman(64, dtype=jnp.float64)
+        p64, xs64 = jax.tree.map(lambda v: v.astype(jnp.float64), (p, xs))
+        _, ys64, info64 = jax.jit(lambda p, xs: newton_unroll(cell64, p, xs))(p64, xs64)
+        assert bool(info64.converged) and int(info64.iterations) <= 20
+    np.testing.assert_allclose(ys, np.asarray(ys64, np.float32), atol=1e-3)
