@@ -128,9 +128,13 @@ def studies_table(results: Path = RESULTS) -> str:
     for name in NAMES:
         folder = preferred_folder(name, results)
         index = json.loads((results / folder / "index.json").read_text())
-        figure = HEADLINE_FIGURE.get(name, index["figures"][0]["file"])
+        figure, shown = HEADLINE_FIGURE.get(name), folder
+        if figure is None or not (results / folder / figure).exists():
+            # a full preset still running has no figures yet: show the quick preset's
+            shown = name
+            figure = figure or json.loads((results / name / "index.json").read_text())["figures"][0]["file"]
         lines.append(f"| [{index['title']}](docs/studies/{name}.md) | "
-                     f"[{Path(figure).stem}](results/{folder}/{figure}) | {verdict(folder, results)} |")
+                     f"[{Path(figure).stem}](results/{shown}/{figure}) | {verdict(folder, results)} |")
     return "\n".join(lines) + "\n"
 
 
