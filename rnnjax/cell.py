@@ -29,7 +29,7 @@ on the carry. A cell may expose that split as two optional functions::
 
 ``project`` can then be applied to the whole sequence at once (one large matrix product instead
 of ``T`` small ones) with only ``recur`` inside the scan: the standard optimisation on GPUs.
-:func:`rnnjax.unroll` does so by default on GPU/TPU (not on CPU, where it measured slower; see
+:func:`rnnjax.unroll` does so by default on GPU/TPU (not on CPU, where it is usually slower; see
 its ``hoist`` argument).
 
 Elementwise affine recurrences

@@ -34,9 +34,9 @@ chunk from the previous chunk's carry, but an episode boundary inside it restore
 Hoisting the input projection (``hoist``): when the cell splits off its input projection
 (``Cell.project``/``Cell.recur``), the projection of all ``T`` inputs can be one matrix product
 outside the scan, with only the recurrence inside — the standard optimisation on GPUs (cuDNN).
-On XLA:CPU it measured *slower* here (0.5–0.7× at both benchmark shapes, ``benchmarks/bench_cells``):
-small per-step GEMMs run at a higher FLOP rate than one ``(T·B) × I`` GEMM, and the stacked
-``(T, B, gates)`` pre-activations cost memory traffic. So the default is to hoist on GPU/TPU and
+On XLA:CPU hoisting is usually slower (the benchmarks page of the docs gives the measured ratios,
+from ``benchmarks/bench_cells``): small per-step GEMMs run at a higher FLOP rate than one
+``(T·B) × I`` GEMM, and the stacked ``(T, B, gates)`` pre-activations cost memory traffic. So the default is to hoist on GPU/TPU and
 not on CPU; pass ``hoist=True/False`` to choose.
 
 Memory for long sequences (``remat``): reverse-mode autodiff of a scan stores every step's
