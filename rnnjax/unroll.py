@@ -36,8 +36,8 @@ Hoisting the input projection (``hoist``): when the cell splits off its input pr
 outside the scan, with only the recurrence inside — the standard optimisation on GPUs (cuDNN).
 On XLA:CPU hoisting is usually slower (the benchmarks page of the docs gives the measured ratios,
 from ``benchmarks/bench_cells``): small per-step GEMMs run at a higher FLOP rate than one
-``(T·B) × I`` GEMM, and the stacked ``(T, B, gates)`` pre-activations cost memory traffic. So the default is to hoist on GPU/TPU and
-not on CPU; pass ``hoist=True/False`` to choose.
+``(T·B) × I`` GEMM, and the stacked ``(T, B, gates)`` pre-activations cost memory traffic. So
+the default is to hoist on GPU/TPU and not on CPU; pass ``hoist=True/False`` to choose.
 
 Memory for long sequences (``remat``): reverse-mode autodiff of a scan stores every step's
 residuals. ``remat=True`` stores only the carries and recomputes each step in the backward pass;
