@@ -13,6 +13,7 @@ import numpy as np
 from experiments.common import save_figure
 from experiments.common.stats import wilson_interval
 from experiments.hopfield.modern_memory import mass_count_uniform
+from experiments.hopfield.table import theory_slope
 from rnnjax.hopfield import theory
 
 FLOOR = 1e-8   # float32 resolution: smaller errors are drawn here on log axes
@@ -75,8 +76,9 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
     for i, (c, (name, cv)) in enumerate(zip(COLORS, cvn["curves"].items(), strict=False)):
         label = f"$x^{name[4:]}$" if name.startswith("poly") else "$e^x$"
         slope = f", slope {cv['slope']:.2f}" if cv["slope"] is not None else ""
-        if name.startswith("poly"):
-            slope += f" (theory ≈ {int(name[4:]) - 1})"
+        sizes = [r["N"] for r in cv["rows"] if r["capacity"] is not None]
+        if name.startswith("poly") and len(sizes) >= 2:
+            slope += f" (Krotov–Hopfield law over these N: {theory_slope(name, sizes):.2f})"
             theo = theory.krotov_hopfield_capacity(nn, int(name[4:]))
         else:
             theo = theory.demircigil_capacity(nn)

@@ -177,6 +177,16 @@ def finite_n_capacity(n: int, *, every_pattern: bool = True, level: float = 0.5)
     return p
 
 
+def finite_n_crossing(n: int, *, every_pattern: bool = True, level: float = 0.5) -> float:
+    """The ``P`` at which :func:`stable_probability` falls through ``level``, linearly
+    interpolated between the integers ``P`` and ``P + 1`` around it (``P`` from
+    :func:`finite_n_capacity`): the counterpart of an interpolated measured crossing."""
+    p = finite_n_capacity(n, every_pattern=every_pattern, level=level)
+    a = stable_probability(n, p, every_pattern=every_pattern)
+    b = stable_probability(n, p + 1, every_pattern=every_pattern)
+    return p + (a - level) / (a - b)
+
+
 def _double_factorial(k: int) -> int:
     return math.prod(range(k, 0, -2)) if k > 0 else 1
 
