@@ -272,3 +272,32 @@ def test_all_stable_fraction_against_numpy_energies(kind, power):
                           for s in x for i in range(units)))
     assert got == pytest.approx(np.mean(stable))
     assert 0 < got < 1 or kind == "exp"
+
+
+def _cap(ci, capped=0):
+    ext = {"alpha_inf": sum(ci) / 2 if None not in ci else 0.14, "alpha_inf_ci": ci,
+           "nu": 0.6, "nu_ci": [0.3, 1.0], "nu_range": [0.25, 2.0], "chi2": 1.0, "dof": 2,
+           "level": 0.95, "threshold": 0.8, "by_threshold": {"0.8": {"alpha_inf": 0.14}}}
+    return {"ags": {"alpha_c": 0.1379}, "retrieval": {}, "alpha_c_extrapolated": ext,
+            "capped_runs": capped}
+
+
+def test_alpha_c_and_recall_rules_come_out_both_ways():
+    from experiments.hopfield.table import _alpha_c_verdict, _recall_verdict, theorem5_row
+    from rnnjax.hopfield import theory
+
+    assert _alpha_c_verdict(_cap([0.13, 0.145]))[1].startswith("yes")
+    assert _alpha_c_verdict(_cap([0.14, 0.145]))[1].startswith("no")
+    assert _alpha_c_verdict(_cap([None, 0.145]))[1].startswith("not decided")
+    assert _alpha_c_verdict(_cap([0.13, 0.145], capped=3))[1].startswith("not decided")
+    assert _alpha_c_verdict({"ags": {"alpha_c": 0.1379}})[1] == "not yet run"
+    est = theory.finite_n_crossing(2000)
+    row = {"N": 2000, "crossing_all": {"alpha_c": est, "ci": [est - 1, est + 1], "level": 0.95}}
+    assert _recall_verdict(row, "all", True)[1].startswith("yes")
+    row["crossing_all"]["ci"] = [est + 1, est + 2]
+    assert _recall_verdict(row, "all", True)[1].startswith("no")
+    t5 = {"sizes": {"10": {"error_over_bound_max": 0.1}}, "tested": 5, "violations": 0,
+          "floor": 1e-12}
+    assert theorem5_row(t5)[3].startswith("yes")
+    assert theorem5_row({**t5, "violations": 2})[3].startswith("no")
+    assert theorem5_row(None)[3] == "not yet run"

@@ -146,3 +146,15 @@ def test_ramsauer_beta_threshold_edges():
         theory.ramsauer_beta_threshold(0.5, 1)
     with pytest.raises(ValueError, match="max_norm"):
         theory.ramsauer_beta_threshold(0.5, 10, 0.0)
+
+
+def test_finite_n_crossing_lies_between_the_integers_around_it():
+    """The interpolated crossing of 1/2 lies in [P, P + 1] with P = finite_n_capacity, and a
+    straight line through the two probabilities passes 1/2 there."""
+    for n, every in ((500, True), (2000, False)):
+        p = theory.finite_n_capacity(n, every_pattern=every)
+        c = theory.finite_n_crossing(n, every_pattern=every)
+        assert p <= c <= p + 1
+        a = theory.stable_probability(n, p, every_pattern=every)
+        b = theory.stable_probability(n, p + 1, every_pattern=every)
+        assert a + (b - a) * (c - p) == pytest.approx(0.5)
