@@ -164,17 +164,26 @@ def perfect_recall_figure(pr: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(5.5, 4.2))
     ns = np.array([r["N"] for r in pr["rows"]], float)
     nn = np.geomspace(ns.min() * 0.8, ns.max() * 1.25, 50)
-    ax.plot(ns, [r["P_one"] for r in pr["rows"]], "o", color="tab:blue",
-            label="measured: pattern 1 is a fixed point")
-    ax.plot(ns, [r["P_all"] for r in pr["rows"]], "s", color="tab:red",
-            label="measured: every pattern is a fixed point")
+    crossed = all("crossing_one" in r for r in pr["rows"])
+    for key, marker, c, what in (("one", "o", "tab:blue", "pattern 1"),
+                                 ("all", "s", "tab:red", "every pattern")):
+        if crossed:      # the crossing of 1/2 with its profile-likelihood interval
+            cr = [r[f"crossing_{key}"] for r in pr["rows"]]
+            y = np.array([np.nan if x["alpha_c"] is None else x["alpha_c"] for x in cr])
+            ci = np.array([[np.nan if v is None else v for v in x["ci"]] for x in cr])
+            ax.errorbar(ns, y, yerr=[y - ci[:, 0], ci[:, 1] - y], fmt=marker, color=c,
+                        capsize=3, label=f"measured: {what} a fixed point, crossing of ½ "
+                                         f"({cr[0]['level']:.0%} interval)")
+        else:
+            ax.plot(ns, [r[f"P_{key}"] for r in pr["rows"]], marker, color=c,
+                    label=f"measured: {what} is a fixed point")
     ax.plot(nn, theory.mceliece_capacity(nn, every_pattern=False), "-", color="tab:blue", lw=1,
             label="N / (2 ln N) (McEliece et al., N → ∞)")
     ax.plot(nn, theory.mceliece_capacity(nn), "-", color="tab:red", lw=1,
             label="N / (4 ln N) (McEliece et al., N → ∞)")
     grid = np.unique(np.round(nn).astype(int))
     for every, c in ((False, "tab:blue"), (True, "tab:red")):
-        ax.plot(grid, [theory.finite_n_capacity(int(n), every_pattern=every) for n in grid], "--",
+        ax.plot(grid, [theory.finite_n_crossing(int(n), every_pattern=every) for n in grid], "--",
                 color=c, lw=1, label="finite N: P(" + ("every pattern" if every else "pattern 1")
                 + " stable) = ½, binomial crosstalk")
     ax.plot(nn, _alpha_c() * nn, ":", color="gray", label="0.138 N (recall with a few % errors)")
@@ -185,7 +194,7 @@ def perfect_recall_figure(pr: dict, path: Path) -> None:
     yt = [t for t in (5, 10, 20, 50, 100, 200, 500) if ax.get_ylim()[0] <= t <= ax.get_ylim()[1]]
     ax.set_yticks(yt, [str(t) for t in yt])
     ax.set_xlabel("number of units N")
-    ax.set_ylabel(f"patterns P (largest with ≥ 50 % of {pr['settings']['trials']} networks)")
+    ax.set_ylabel(f"patterns P where ½ of {pr['settings']['trials']} networks are stable")
     ax.set_title("Perfect-recall capacity of the classical network")
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3, which="both")
@@ -226,13 +235,16 @@ def headline(results: dict) -> str:
     parts = []
     if "capacity" in results:
         cap = results["capacity"]
-        big = max(cap["alpha_c"], key=int)
-        alpha_c = cap["alpha_c"][big]
-        crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
-        ext = cap.get("alpha_c_extrapolated")
-        inf = (f", α_∞ = {ext['alpha_inf']:.3f} [{_bound(ext['alpha_inf_ci'][0])}, "
-               f"{_bound(ext['alpha_inf_ci'][1])}]" if ext else "")
-        parts.append(f"classical α_c = {crossover} at N = {big}{inf} (AGS {_alpha_c():.3f})")
+        if "retrieval" in cap:
+            big = max(cap["alpha_c"], key=int)
+            alpha_c = cap["alpha_c"][big]
+            crossover = f"{alpha_c:.3f}" if alpha_c is not None else "not reached"
+            ext = cap.get("alpha_c_extrapolated")
+            inf = (f", α_∞ = {ext['alpha_inf']:.3f} [{_bound(ext['alpha_inf_ci'][0])}, "
+                   f"{_bound(ext['alpha_inf_ci'][1])}]" if ext else "")
+            parts.append(f"classical α_c = {crossover} at N = {big}{inf} (AGS {_alpha_c():.3f})")
+        else:
+            parts.append("classical α_c: not yet run under the retrieval-probability protocol")
     if "attention" in results:
         parts.append(f"attention identity to {abs_diff(results['attention']['max_abs_diff'])}")
     if "attention_task" in results:
@@ -277,7 +289,8 @@ def plot(workdir: Path) -> None:
     results = load(workdir)
     figures = [(file, part, draw, caption) for file, part, draw, caption in FIGURES
                if part in results and (draw is not dense_capacity_figure
-                                       or "capacity_vs_n" in results[part])]
+                                       or "capacity_vs_n" in results[part])
+               and (draw is not alpha_c_figure or "retrieval" in results[part])]
     for file, part, draw, _ in figures:
         draw(results[part], workdir / file)
     tables = [f"{p}.json" for p in PARTS if p in results]

@@ -81,9 +81,10 @@ def comparison_table(results: dict) -> str:
         f"modern (d = {mod['d']}, N = {largest}): relative error of one update from a noisy "
         f"query {_error(best_err)} at the best β |",
         "| Capacity | Virtually unlimited (state-based) | Limited (≈ 0.15 N) | "
-        f"classical α_c = {_fmt(cap['alpha_c'][max(cap['alpha_c'], key=int)])} at N = "
-        f"{max(cap['alpha_c'], key=int)} (retrieval probability 1/2) "
-        f"(AGS {theory.ags_retrieval_branch().alpha_c:.3f}); perfect recall of all patterns up "
+        + (f"classical α_c = {_fmt(cap['alpha_c'][max(cap['alpha_c'], key=int)])} at N = "
+           f"{max(cap['alpha_c'], key=int)} (retrieval probability 1/2) " if "retrieval" in cap
+           else "classical α_c: not yet run under the retrieval-probability protocol ")
+        + f"(AGS {theory.ags_retrieval_branch().alpha_c:.3f}); perfect recall of all patterns up "
         f"to P = {_fmt(pr_big['P_all'])} (N/(4 ln N) = "
         f"{float(theory.mceliece_capacity(pr_big['N'])):.1f}); modern at d = {last_cap['d']}: "
         f"{_fmt(last_cap['modern_capacity'])}{'+' if last_cap['modern_capped'] else ''} patterns "
@@ -146,9 +147,10 @@ def _recall_verdict(row: dict, key: str, every: bool) -> tuple[str, str]:
 
 def _crossing_text(row: dict, key: str) -> str:
     cross = row.get(f"crossing_{key}")
-    grid = row["P_one" if key == "one" else "P_all"]
-    if cross is None or cross["alpha_c"] is None:
-        return f"P = {_fmt(grid)} (grid)"
+    if cross is None:
+        return "not yet run (interpolated crossing)"
+    if cross["alpha_c"] is None:
+        return "no crossing on the P grid"
     lo, hi = cross["ci"]
     return f"P = {cross['alpha_c']:.1f} [{_b(lo)}, {_b(hi)}] (crossing of 1/2)"
 
@@ -243,11 +245,12 @@ def readme_table(folder: str | Path) -> str:
     rows = []
     if "capacity" in res:
         cap = res["capacity"]
-        ns = list(cap["alpha_c"])
+        ns = list(cap["alpha_c"]) if "retrieval" in cap else []
         extrapolated, ags_verdict = _alpha_c_verdict(cap)
-        rows.append(("storage capacity α_c (AGS 1987): retrieval probability 1/2, N = "
-                     + " / ".join(ns),
-                     " / ".join(_fmt(cap["alpha_c"][k]) for k in ns) + f"; {extrapolated}",
+        rows.append(("storage capacity α_c (AGS 1987): retrieval probability 1/2"
+                     + (", N = " + " / ".join(ns) if ns else ""),
+                     " / ".join(_fmt(cap["alpha_c"][k]) for k in ns) + f"; {extrapolated}"
+                     if ns else extrapolated,
                      f"{cap['ags']['alpha_c']:.3f} (N → ∞)", ags_verdict))
     if "perfect_recall" in res:
         pr_big = max(res["perfect_recall"]["rows"], key=lambda r: r["N"])
