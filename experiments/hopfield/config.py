@@ -270,7 +270,7 @@ class Config:
 
     Reproduces: the classical network's retrieval breaking down near alpha = P/N = 0.138
     (Amit, Gutfreund & Sompolinsky 1985, 1987), sharper for larger N, against the AGS overlap
-    m(alpha), with alpha_c(N) extrapolated to N -> infinity in 1/N and 1/sqrt(N); the
+    m(alpha), with alpha_c(N) extrapolated to N -> infinity as alpha_inf + b N^(-nu), nu free; the
     perfect-recall capacities N/(2 ln N) (one given pattern stable) and N/(4 ln N) (every
     pattern stable; McEliece et al. 1987) next to their finite-N binomial estimates; dense memories
     holding ~N^(n-1) patterns with F(x) = x^n (Krotov & Hopfield 2016) and exponentially many
@@ -282,23 +282,31 @@ class Config:
 
     Definitions (where sources differ): the unscaled Hebbian rule with zero diagonal; a unit at
     its threshold keeps its value; asynchronous sweeps in a fresh random order until a sweep
-    changes nothing or ``max_sweeps``. A capacity trial is one cue on one random network (cue c
-    recalls stored pattern c mod P, with exactly ``round(noise N)`` bits flipped), ``networks x
-    cues`` trials per point; alpha_c(N) intervals resample the networks (bootstrap).
-    Perfect-recall capacity: the largest P at which at least half of the networks have pattern 1
-    (every pattern) as a fixed point. Dense capacity against N: the K (interpolated in log2 K
+    flips nothing (``max_sweeps`` is a safety limit; runs reaching it are counted in
+    ``capped_runs``). A capacity-curve trial is one cue on one random network (cue c recalls
+    stored pattern c mod P, with exactly ``round(noise N)`` bits flipped). alpha_c(N): the load
+    where the probability that a run started at a stored pattern ends with overlap >= the first
+    of ``capacity.thresholds`` crosses 1/2 (logistic maximum likelihood, profile-likelihood
+    interval; :mod:`experiments.hopfield.alpha_c`). Perfect-recall capacity: the P at which the
+    fraction of networks with pattern 1 (every pattern) a fixed point crosses 1/2 (logistic fit,
+    profile-likelihood interval), against the finite-N estimate's interpolated crossing.
+    Dense capacity against N: the K (interpolated in log2 K
     on a doubling grid) at which the fraction of networks with all K patterns stable falls
     below one half. Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the
-    fixed point, against Ramsauer et al.'s Theorem 5 bound with the smallest separation of the
-    tested patterns. Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
+    fixed point. Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
+    distance 1/(2 beta M) its precondition allows, against eq. 15 where that bound lies in
+    [1e-12, 2M) (:mod:`experiments.hopfield.theorem5`).
+    Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
     recalled (``sign(xi)`` equals the pattern; exactly ``capacity_noise d`` bits flipped).
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
     global-norm clipping on a fresh batch per update, ``attention_task.seeds`` runs each, with
     95 % bootstrap intervals over them.
 
     Command: ``python -m experiments.hopfield --quick`` (about 35 minutes on a shared 2-core CPU) or
-    ``--preset full`` (estimated 30-60 minutes: the N = 2000 capacity sweep and the recurrent
-    networks' 3000 updates at T = 200 dominate). The training runs checkpoint and resume.
+    ``--preset full`` (hours on a CPU: the alpha_c sweep to N = 8000, one core-hour or more at
+    its largest N; each (N, P) point is saved under ``parts/`` and reused, and
+    ``python -m experiments.hopfield.parts alpha_c`` runs that sweep alone). The training runs
+    checkpoint and resume.
     """
 
     seed: int = 0

@@ -263,19 +263,24 @@ class Config:
     GRU (Cho et al. 2014); orthogonal W keeping every singular value at rho^t while Gaussian W
     spreads them over decades; the Lyapunov spectrum of random tanh networks, whose lambda_max
     crosses 0 near g = 1 (Sompolinsky, Crisanti & Sommers 1988), with input pushing the
-    crossing to larger g; the logistic map's exponent ln 2 at r = 4; the gradient reaching far
+    crossing to larger g, and the gap to the mean-field lambda_max vanishing as 1/N (20 seeds
+    per (N, g), N up to 1600, with and without input: part ``plateau``); the logistic map's
+    exponent ln 2 at r = 4; the gradient reaching far
     lags in an LSTM but not in a tanh RNN on the adding problem; and clipping (by global norm or
     elementwise) keeping SGD finite and learning in the exploding regime, next to a rho <= 1
     control at the same learning rate, with Pascanu et al.'s one-unit loss landscape and its
-    cliff.
+    cliff; and the sweep of learning rate x initial rho x clipping mode whose rho = 1 control
+    picks the rates at which a divergence is the exploding gradient's, not the step size's
+    (part ``clipping_sweep``).
 
     Conventions: gated cells get every H x H gate block of W_h scaled to spectral radius rho;
     norms use the exact dense Jacobian product; the gradient flow is the norm of dL/dh_{T-tau}
     for the squared error at the last step, averaged over ``flow.samples`` test sequences.
 
     Command: ``python -m experiments.jacobian_spectra --quick`` (about 3 minutes on 2 idle CPU
-    cores) or ``--preset full`` (larger networks, more steps and seeds). The training runs
-    checkpoint and resume.
+    cores) or ``--preset full`` (larger networks, more steps and seeds; hours on a CPU: the
+    plateau's N = 1600 runs and the clipping sweep's 240 training runs dominate, each (input, N)
+    and (mode, rate) saved under ``parts/`` and reused). The training runs checkpoint and resume.
     """
 
     seed: int = 0
