@@ -73,8 +73,10 @@ def capacity_figure(cap: dict, path: Path) -> None:
     handles = [h for a in (axes[0, 0], axes[1, 0]) for h in a.get_legend_handles_labels()[0]]
     labels = [lb for a in (axes[0, 0], axes[1, 0]) for lb in a.get_legend_handles_labels()[1]]
     fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=4)
-    fig.suptitle("Classical Hopfield network: recall of a stored pattern vs load "
-                 "(asynchronous updates until a sweep flips nothing)")
+    stop = ("until a sweep flips nothing" if "capped_runs" in cap
+            else f"at most {cap['settings']['max_sweeps']} sweeps")
+    fig.suptitle(f"Classical Hopfield network: recall of a stored pattern vs load "
+                 f"(asynchronous updates, {stop})")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     save_figure(fig, path)
 
