@@ -152,7 +152,8 @@ def _crossing_text(row: dict, key: str) -> str:
     if cross["alpha_c"] is None:
         return "no crossing on the P grid"
     lo, hi = cross["ci"]
-    return f"P = {cross['alpha_c']:.1f} [{_b(lo)}, {_b(hi)}] (crossing of 1/2)"
+    bound = lambda v: "open" if v is None else f"{v:.1f}"
+    return f"P = {cross['alpha_c']:.1f} [{bound(lo)}, {bound(hi)}] (crossing of 1/2)"
 
 
 def first_beta_below(betas, errors, level: float = 0.01):
@@ -256,11 +257,12 @@ def readme_table(folder: str | Path) -> str:
         pr_big = max(res["perfect_recall"]["rows"], key=lambda r: r["N"])
         one_ref, one_verdict = _recall_verdict(pr_big, "one", False)
         all_ref, all_verdict = _recall_verdict(pr_big, "all", True)
-        trials = res["perfect_recall"].get("trials", "")
-        rows += [(f"pattern 1 stable (McEliece 1987), N = {pr_big['N']}, {trials} networks per P",
+        trials = res["perfect_recall"].get("trials")
+        per = f", {trials} networks per P" if trials else ""
+        rows += [(f"pattern 1 stable (McEliece 1987), N = {pr_big['N']}{per}",
                   _crossing_text(pr_big, "one"), one_ref, one_verdict),
-                 (f"all patterns stable (McEliece 1987), N = {pr_big['N']}, {trials} networks "
-                  "per P", _crossing_text(pr_big, "all"), all_ref, all_verdict)]
+                 (f"all patterns stable (McEliece 1987), N = {pr_big['N']}{per}",
+                  _crossing_text(pr_big, "all"), all_ref, all_verdict)]
     if "dense" in res and "capacity_vs_n" in res["dense"]:
         rows += _dense_rows(res["dense"]["capacity_vs_n"])
     elif "dense" in res:
