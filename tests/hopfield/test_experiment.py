@@ -301,3 +301,21 @@ def test_alpha_c_and_recall_rules_come_out_both_ways():
     assert theorem5_row(t5)[3].startswith("yes")
     assert theorem5_row({**t5, "violations": 2})[3].startswith("no")
     assert theorem5_row(None)[3] == "not yet run"
+
+
+def test_dense_slope_recovers_the_law_that_made_the_data():
+    """All-stable fractions from a logistic in log2 K around K*(N) = 0.05 N²: the measured
+    slope's interval contains 2; a capped row is left out."""
+    from experiments.hopfield.table import dense_slope
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for n in (16, 24, 32, 48, 64):
+        ks = [2 ** i for i in range(1, 14)]
+        p = 1 / (1 + np.exp((np.log2(ks) - np.log2(0.05 * n * n)) / 0.4))
+        rows.append({"N": n, "K": ks, "all_stable_fraction": (rng.binomial(256, p) / 256).tolist(),
+                     "capped": False})
+    rows.append({"N": 128, "K": [], "all_stable_fraction": [], "capped": True})
+    fit = dense_slope({"rows": rows}, 256)
+    assert fit["N"] == [16, 24, 32, 48, 64]
+    assert fit["ci"][0] < 2 < fit["ci"][1] and fit["slope"] == pytest.approx(2, abs=0.1)
