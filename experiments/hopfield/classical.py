@@ -156,7 +156,7 @@ def stability(key, n: int, ps: tuple[int, ...], trials: int):
     out = []
     for p in ps:
         keys = jax.random.split(jax.random.fold_in(key, p), trials)
-        one, every = jax.vmap(trial, in_axes=(0, None))(keys, p)
+        one, every = jax.lax.map(lambda k, p=p: trial(k, p), keys, batch_size=8)
         out.append((one.mean(), every.mean()))
     return out
 
