@@ -12,7 +12,8 @@ transition is smooth. The measurement, per N:
   sensitivity);
 - α_c(N) is where the retrieval probability crosses 1/2: the maximum-likelihood logistic curve
   ``p(α) = 1 / (1 + exp((α − α_c)/w))`` over every run at that N, with its profile-likelihood
-  interval (Wilks: ``2 Δ log L ≤ χ²₁(level)``, asymptotic coverage ``level``).
+  interval (Wilks: ``2 Δ log L ≤ χ²₁(level)``, asymptotic coverage ``level``; the threshold
+  scaled by Pearson's X²/dof when the logistic curve misses the points).
 
 The extrapolation to N → ∞ fits ``α_c(N) = α_∞ + b N^(−ν)`` with ν free in ``NU_RANGE`` by
 weighted least squares (each point's standard error from its interval). The intervals on α_∞
@@ -94,9 +95,10 @@ def logistic_crossing(alpha, successes, trials, *, level: float = 0.95) -> dict[
 
     ``successes[j]`` of ``trials[j]`` runs at load ``alpha[j]`` retrieved. The logistic model
     ``p(α) = 1/(1 + exp((α − α_c)/w))`` is fitted by maximum likelihood; the interval holds every
-    α_c with ``2 (log L_max − max_w log L(α_c, w)) ≤ χ²₁(level)``. A bound that would lie more
-    than the grid's width beyond the grid is None (not identified); with no success or no
-    failure at all α_c itself is None.
+    α_c with ``2 (log L_max − max_w log L(α_c, w)) ≤ χ²₁(level)``, the threshold scaled by
+    Pearson's ``X²/dof`` of the fit when that exceeds 1 (a curve that misses the points). A
+    bound that would lie more than the grid's width beyond the grid is None (not identified);
+    with no success or no failure at all α_c itself is None.
     """
     alpha, k, m = (np.asarray(v, float) for v in (alpha, successes, trials))
     out: dict[str, Any] = {"alpha_c": None, "ci": [None, None], "width": None, "level": level,
@@ -111,7 +113,16 @@ def logistic_crossing(alpha, successes, trials, *, level: float = 0.95) -> dict[
     best = optimize.minimize_scalar(lambda a: _profile(a, alpha, k, m, span), bounds=(lo_b, hi_b),
                                     method="bounded", options={"xatol": 1e-7})
     a_hat, nll = float(best.x), float(best.fun)
-    cut = stats.chi2.ppf(level, 1) / 2
+    width = math.exp(optimize.minimize_scalar(
+        lambda lw: _neg_log_lik(a_hat, lw, alpha, k, m),
+        bounds=(math.log(span * 1e-3), math.log(span * 10)), method="bounded").x)
+    # Pearson's X² of the fit: a curve that misses the points widens the interval (quasi-
+    # likelihood), as the extrapolation does with its χ²
+    p = np.clip(1 / (1 + np.exp((alpha - a_hat) / width)), 1e-12, 1 - 1e-12)
+    dof = len(alpha) - 2
+    x2 = float(np.sum((k - m * p) ** 2 / (m * p * (1 - p))))
+    scale = max(1.0, x2 / dof) if dof > 0 else 1.0
+    cut = stats.chi2.ppf(level, 1) / 2 * scale
     inside = prof - nll <= cut
 
     def edge(side):
@@ -123,10 +134,7 @@ def logistic_crossing(alpha, successes, trials, *, level: float = 0.95) -> dict[
         f = lambda x: _profile(x, alpha, k, m, span) - nll - cut
         return float(optimize.brentq(f, a, b, xtol=1e-7)) if f(a) * f(b) < 0 else float(grid[j])
 
-    width = optimize.minimize_scalar(lambda lw: _neg_log_lik(a_hat, lw, alpha, k, m),
-                                     bounds=(math.log(span * 1e-3), math.log(span * 10)),
-                                     method="bounded").x
-    out.update(alpha_c=a_hat, ci=[edge(-1), edge(1)], width=float(math.exp(width)))
+    out.update(alpha_c=a_hat, ci=[edge(-1), edge(1)], width=width, pearson_x2=x2, dof=dof)
     return out
 
 
