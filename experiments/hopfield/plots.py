@@ -198,7 +198,7 @@ def perfect_recall_figure(pr: dict, path: Path) -> None:
     ax.set_xlabel("number of units N")
     ax.set_ylabel(f"patterns P where ½ of {pr['settings']['trials']} networks are stable")
     ax.set_title("Perfect-recall capacity of the classical network")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     save_figure(fig, path)
