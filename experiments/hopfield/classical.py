@@ -7,7 +7,6 @@ units; the load is ``α = P/N``. Asynchronous recall runs
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from functools import partial
 from pathlib import Path
@@ -18,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments.common import cached_part, say
+from experiments.hopfield.alpha_c import logistic_crossing, run_alpha_c
 from experiments.hopfield.config import CapacityConfig, PerfectRecallConfig
 from rnnjax.hopfield import discrete, theory
 
@@ -78,53 +78,14 @@ def last_at_least(xs, ys, level: float) -> int | None:
     return best
 
 
+CURVE_FIELDS = ("num_loads", "alpha_max", "networks", "cues", "noise", "max_sweeps")
+"""The settings the overlap curves depend on."""
+
+
 def loads_for(n: int, config: CapacityConfig) -> np.ndarray:
     """The numbers of patterns P: loads evenly spaced in [0.01, alpha_max], rounded, distinct."""
     return np.unique(np.round(np.linspace(0.01, config.alpha_max, config.num_loads) * n)
                      .astype(int).clip(1))
-
-
-def bootstrap_crossings(alpha, overlap, level: float, resamples: int, seed: int) -> np.ndarray:
-    """``α_c`` of ``resamples`` bootstrap resamples of the networks (NaN where none crosses).
-
-    ``overlap``: ``(loads, networks)`` mean final overlap of each network's cues."""
-    rng = np.random.default_rng(seed)
-    networks = overlap.shape[1]
-    out = np.full(resamples, np.nan)
-    for r in range(resamples):
-        curve = overlap[:, rng.integers(0, networks, networks)].mean(axis=1)
-        c = crossing(alpha, curve, level)
-        out[r] = np.nan if c is None else c
-    return out
-
-
-def extrapolate(ns, alpha_c, samples=None) -> dict[str, Any]:
-    """Least-squares fits ``α_c(N) = α_∞ + b N^(-k)`` for ``k = 1`` and ``k = 1/2``.
-
-    With ``samples`` (``(resamples, len(ns))`` bootstrap ``α_c``), every fit is repeated on
-    each resample: a 95 % interval for ``α_∞``, and the residuals in units of each point's
-    bootstrap standard error (``chi2``: their sum of squares, ``len(ns) - 2`` degrees of
-    freedom). The data support the form with the smaller ``chi2``."""
-    ns, alpha_c = np.asarray(ns, float), np.asarray(alpha_c, float)
-    se = None if samples is None else np.nanstd(samples, axis=0, ddof=1)
-    out = {}
-    for name, k in (("1/N", 1.0), ("1/sqrt(N)", 0.5)):
-        design = np.stack([np.ones_like(ns), ns ** -k], axis=1)
-        coef = np.linalg.lstsq(design, alpha_c, rcond=None)[0]
-        resid = alpha_c - design @ coef
-        fit = {"alpha_inf": float(coef[0]), "slope": float(coef[1]),
-               "residual_rms": float(np.sqrt(np.mean(resid ** 2))),
-               "residuals": resid.tolist()}
-        if samples is not None:
-            ok = ~np.any(np.isnan(samples), axis=1)
-            inf = [np.linalg.lstsq(design, s, rcond=None)[0][0] for s in samples[ok]]
-            fit["alpha_inf_ci"] = np.quantile(inf, [0.025, 0.975]).tolist()
-            fit["chi2"] = float(np.sum((resid / se) ** 2))
-        out[name] = fit
-    score = "chi2" if samples is not None else "residual_rms"
-    out["supported"] = min(("1/N", "1/sqrt(N)"), key=lambda f: out[f][score])
-    out["dof"] = len(ns) - 2
-    return out
 
 
 def run_capacity_n(config: CapacityConfig, key, n: int) -> dict[str, Any]:
@@ -146,48 +107,38 @@ def run_capacity_n(config: CapacityConfig, key, n: int) -> dict[str, Any]:
             "capped_fraction": (s >= config.max_sweeps).reshape(len(loads), -1).mean(1).tolist(),
             "energy_max_change_per_sweep": float(rise[:, :, j].max()),
         }
-    per_network = ov[:, :, 0].mean(axis=2)                        # (loads, networks)
-    row["alpha_c"] = crossing(row["alpha"], per_network.mean(1), config.crossover_overlap)
-    row["alpha_c_bootstrap"] = bootstrap_crossings(
-        row["alpha"], per_network, config.crossover_overlap, config.bootstrap, n).tolist()
+    row["capped_runs"] = int(np.sum(sw >= config.max_sweeps))
     return row
 
 
 def run_capacity(config: CapacityConfig, key, workdir: Path, seed: int) -> dict[str, Any]:
-    """``capacity.json``: per N and cue noise, overlap, exact recall and sweeps against α; α_c per
-    N with bootstrap intervals over networks, its extrapolation to N → ∞, and the AGS m(α).
-    Each N is cached under ``workdir/checkpoints/capacity`` (a rerun resumes)."""
+    """``capacity.json``: per N and cue noise, overlap, exact recall and sweeps against α (the
+    curves), the AGS m(α), and α_c(N) from the retrieval probability with its extrapolation
+    (:func:`experiments.hopfield.alpha_c.run_alpha_c`). Each curve's N is cached under
+    ``workdir/checkpoints/capacity``, each α_c point under ``workdir/parts/capacity``."""
     rows = []
     for n in config.sizes:
-        settings = {"N": n, "seed": seed, **dataclasses.asdict(config)}
+        settings = {"N": n, "seed": seed, **{k: getattr(config, k) for k in CURVE_FIELDS}}
         rows.append(cached_part(Path(workdir) / "checkpoints" / "capacity", f"N{n}", settings,
                                 lambda n=n: run_capacity_n(config, key, n)))
         say(f"capacity: N = {n} done")
     for row in rows:
         row.pop("settings", None)
-    boot = np.array([r.pop("alpha_c_bootstrap") for r in rows]).T       # (resamples, sizes)
-    alpha_c = [r["alpha_c"] for r in rows]
     clean = str(config.noise[0])
     ags = theory.ags_retrieval_branch()
-    result = {
-        "crossover_definition": f"alpha where the mean final overlap from a cue with noise "
-                                f"{config.noise[0]} falls below {config.crossover_overlap}",
-        "trials_definition": f"{config.networks} random networks x {config.cues} cues "
-                             "(cue c recalls pattern c mod P)",
+    crit = run_alpha_c(config, jax.random.fold_in(key, 7), workdir, seed)
+    crit["capped_runs"] += sum(r["capped_runs"] for r in rows)
+    return {
+        "curves_definition": f"{config.networks} random networks x {config.cues} cues per load "
+                             "(cue c recalls pattern c mod P), per cue noise",
         "N": [r["N"] for r in rows], "trials": config.networks * config.cues,
         "alpha": [r["alpha"] for r in rows],
         "overlap_mean": [r["noise"][clean]["overlap_mean"] for r in rows],
         "exact_fraction": [r["noise"][clean]["exact_fraction"] for r in rows],
-        "alpha_c": {str(r["N"]): r["alpha_c"] for r in rows},
-        "alpha_c_ci": {str(r["N"]): np.nanquantile(b, [0.025, 0.975]).tolist()
-                       if np.isfinite(b).any() else None for r, b in zip(rows, boot.T, strict=True)},
         "ags": {"alpha": ags.alpha.tolist(), "m": ags.m.tolist(), "alpha_c": ags.alpha_c,
                 "m_c": ags.m_c},
-        "rows": rows,
+        "rows": rows, **crit,
     }
-    if len(rows) >= 3 and None not in alpha_c:
-        result["alpha_c_extrapolated"] = extrapolate(result["N"], alpha_c, boot)
-    return result
 
 
 def stability(key, n: int, ps: tuple[int, ...], trials: int):
@@ -205,7 +156,7 @@ def stability(key, n: int, ps: tuple[int, ...], trials: int):
     out = []
     for p in ps:
         keys = jax.random.split(jax.random.fold_in(key, p), trials)
-        one, every = jax.vmap(trial, in_axes=(0, None))(keys, p)
+        one, every = jax.lax.map(lambda k, p=p: trial(k, p), keys, batch_size=8)
         out.append((one.mean(), every.mean()))
     return out
 
@@ -213,18 +164,37 @@ def stability(key, n: int, ps: tuple[int, ...], trials: int):
 _stability_program = jax.jit(stability, static_argnums=(1, 2, 3))
 
 
+def recall_loads(n: int, points: int) -> np.ndarray:
+    """The loads P: a geometric grid from 1 and, per criterion, ``points`` loads from 0.7 to 1.3
+    times its finite-N crossing (:func:`rnnjax.hopfield.theory.finite_n_crossing`)."""
+    top = 1.6 * n / (2 * math.log(n))
+    grid = [np.geomspace(1, top, 18)]
+    for every in (False, True):
+        c = theory.finite_n_crossing(n, every_pattern=every)
+        grid.append(np.linspace(0.7 * c, 1.3 * c, points))
+    return np.unique(np.round(np.concatenate(grid)).astype(int).clip(1))
+
+
 def run_perfect_recall(config: PerfectRecallConfig, key) -> dict[str, Any]:
-    """``perfect_recall.json``: stability fractions against P and the P where they fall below ½."""
+    """``perfect_recall.json``: stability fractions against P; the P where they fall below ½
+    on the grid, and the crossing of ½ by the logistic fit with its profile-likelihood interval
+    (:func:`experiments.hopfield.alpha_c.logistic_crossing`)."""
     rows = []
     for n in config.sizes:
-        top = 1.6 * n / (2 * math.log(n))
-        ps = np.unique(np.round(np.geomspace(1, top, 18)).astype(int))
+        ps = recall_loads(n, config.points)
         out = jax.device_get(_stability_program(jax.random.fold_in(key, n), n,
                                                 tuple(int(p) for p in ps), config.trials))
         one = [float(a) for a, _ in out]
         every = [float(b) for _, b in out]
-        rows.append({"N": n, "P": ps.tolist(), "one_stable": one, "all_stable": every,
-                     "P_one": last_at_least(ps, one, 0.5), "P_all": last_at_least(ps, every, 0.5)})
+        row = {"N": n, "P": ps.tolist(), "one_stable": one, "all_stable": every,
+               "P_one": last_at_least(ps, one, 0.5), "P_all": last_at_least(ps, every, 0.5)}
+        for name, frac in (("one", one), ("all", every)):
+            k = np.round(np.asarray(frac) * config.trials)
+            row[f"crossing_{name}"] = logistic_crossing(ps, k, np.full(len(ps), config.trials),
+                                                        level=config.level)
+        rows.append(row)
         say(f"perfect_recall: N = {n} done")
-    return {"rows": rows, "definition": "largest P with at least half of the networks having "
-            "pattern 1 (P_one) / every pattern (P_all) as a fixed point"}
+    return {"rows": rows, "trials": config.trials,
+            "definition": "largest P with at least half of the networks having pattern 1 (P_one) "
+            "/ every pattern (P_all) as a fixed point; crossing_*: the P where the logistic fit "
+            f"of the stable fraction crosses 1/2, {config.level:.0%} profile-likelihood interval"}

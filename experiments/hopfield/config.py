@@ -28,22 +28,49 @@ class CapacityConfig:
     cues: int = 4
     """Cues per network and cue noise (cue c recalls pattern c mod P): networks x cues trials."""
     noise: tuple[float, ...] = (0.0, 0.1, 0.2)
-    """Fractions of the cue's bits flipped; the first one defines the crossover alpha_c."""
-    max_sweeps: int = 30
-    """Cap on the asynchronous sweeps of one recall."""
-    crossover_overlap: float = 0.8
-    """alpha_c is where the mean final overlap falls below this (linear interpolation)."""
-    bootstrap: int = 1000
-    """Bootstrap resamples of the networks for the intervals on alpha_c and its extrapolation."""
+    """Fractions of the cue's bits flipped (the overlap curves)."""
+    max_sweeps: int = 2000
+    """Safety limit on the asynchronous sweeps of one run, which otherwise runs until a sweep
+    flips nothing; runs that reach it are counted (``capped_runs``, which must be 0)."""
+    alpha_c_sizes: tuple[int, ...] = (500, 1000, 2000, 4000, 8000)
+    """alpha_c(N): the numbers of units N."""
+    alpha_c_ranges: tuple[tuple[float, float], ...] = (
+        (0.14, 0.2), (0.135, 0.185), (0.13, 0.175), (0.13, 0.165), (0.13, 0.16))
+    """alpha_c(N): the load range per N (it brackets the crossing at that N)."""
+    alpha_c_networks: tuple[int, ...] = (800, 800, 400, 200, 100)
+    """alpha_c(N): random networks per (N, load), one run each from its stored pattern 1."""
+    alpha_step: float = 0.0025
+    """alpha_c(N): spacing of the loads."""
+    thresholds: tuple[float, ...] = (0.8, 0.6, 0.9)
+    """A run retrieves when its final overlap is at least this; the first defines alpha_c, the
+    others show the sensitivity."""
+    level: float = 0.95
+    """Coverage of the intervals on alpha_c(N), alpha_inf and nu (profile likelihood)."""
+    parts: str = "parts"
+    """Folder under the workdir for the per-point parts: committed (a long sweep finishes over
+    several sittings) for the full preset, run state (``checkpoints/...``) for quick, so that a
+    check of the quick preset recomputes them."""
 
     def __post_init__(self):
         require_positive(self, "sizes", "num_loads", "alpha_max", "networks", "cues",
-                         "max_sweeps", "crossover_overlap", "bootstrap")
+                         "max_sweeps", "alpha_c_sizes", "alpha_c_networks", "alpha_step",
+                         "thresholds", "level")
         if not self.sizes or min(self.sizes) < 10:
             raise ValueError(f"capacity.sizes must be unit counts >= 10, got {self.sizes}")
         if not self.noise:
             raise ValueError("capacity.noise must hold at least one fraction")
         _require_fraction_below_half("capacity.noise", self.noise)
+        if not (len(self.alpha_c_sizes) == len(self.alpha_c_ranges) == len(self.alpha_c_networks)):
+            raise ValueError("capacity.alpha_c_sizes, alpha_c_ranges and alpha_c_networks must "
+                             f"have equal lengths, got {len(self.alpha_c_sizes)}, "
+                             f"{len(self.alpha_c_ranges)}, {len(self.alpha_c_networks)}")
+        if any(not 0 < lo < hi for lo, hi in self.alpha_c_ranges):
+            raise ValueError(f"capacity.alpha_c_ranges must be (low, high) with 0 < low < high, "
+                             f"got {self.alpha_c_ranges}")
+        if not self.thresholds or any(not 0 < t < 1 for t in self.thresholds):
+            raise ValueError(f"capacity.thresholds must be overlaps in (0, 1), got {self.thresholds}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"capacity.level must lie in (0, 1), got {self.level}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,11 +79,18 @@ class PerfectRecallConfig:
 
     sizes: tuple[int, ...] = (100, 500, 1000, 2000)
     """Numbers of units N."""
-    trials: int = 50
+    trials: int = 200
     """Random networks per (N, P)."""
+    points: int = 25
+    """Loads P per criterion around its finite-N crossing (0.7 to 1.3 times it), on top of a
+    geometric grid from 1 for the figure."""
+    level: float = 0.95
+    """Coverage of the intervals on the crossings (profile likelihood)."""
 
     def __post_init__(self):
-        require_positive(self, "sizes", "trials")
+        require_positive(self, "sizes", "trials", "points", "level")
+        if not 0 < self.level < 1:
+            raise ValueError(f"perfect_recall.level must lie in (0, 1), got {self.level}")
         if not self.sizes or min(self.sizes) < 10:
             raise ValueError(f"perfect_recall.sizes must be unit counts >= 10, got {self.sizes}")
 
@@ -144,6 +178,33 @@ class ModernConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class Theorem5Config:
+    """Ramsauer et al.'s Theorem 5 in float64: one-update errors from queries meeting its
+    precondition ||xi - x_i|| <= 1/(2 beta M), against the bound 2e(N-1)M exp(-beta Delta_i)."""
+
+    sizes: tuple[int, ...] = (10, 100, 1000)
+    """Numbers of stored unit-norm random patterns N."""
+    dim: int = 64
+    """Pattern dimension d."""
+    queries: int = 20
+    """Tested patterns per N (the first ones), one query each per beta."""
+    num_betas: int = 40
+    """Inverse temperatures, log-spaced in ``beta_range``."""
+    beta_range: tuple[float, float] = (1.0, 300.0)
+    """Smallest and largest beta."""
+    fixed_point_steps: int = 50
+    """Updates from x_i that give the fixed point x_i* near it (its distance is checked)."""
+
+    def __post_init__(self):
+        require_positive(self, "sizes", "dim", "queries", "num_betas", "beta_range",
+                         "fixed_point_steps")
+        if not self.sizes or min(self.sizes) < 2:
+            raise ValueError(f"theorem5.sizes must be >= 2, got {self.sizes}")
+        if not self.beta_range[0] < self.beta_range[1]:
+            raise ValueError(f"theorem5.beta_range must be (low, high), got {self.beta_range}")
+
+
+@dataclasses.dataclass(frozen=True)
 class AttentionConfig:
     """One Hopfield update with projections against softmax attention (jax.nn and Flax MHA).
 
@@ -209,7 +270,7 @@ class Config:
 
     Reproduces: the classical network's retrieval breaking down near alpha = P/N = 0.138
     (Amit, Gutfreund & Sompolinsky 1985, 1987), sharper for larger N, against the AGS overlap
-    m(alpha), with alpha_c(N) extrapolated to N -> infinity in 1/N and 1/sqrt(N); the
+    m(alpha), with alpha_c(N) extrapolated to N -> infinity as alpha_inf + b N^(-nu), nu free; the
     perfect-recall capacities N/(2 ln N) (one given pattern stable) and N/(4 ln N) (every
     pattern stable; McEliece et al. 1987) next to their finite-N binomial estimates; dense memories
     holding ~N^(n-1) patterns with F(x) = x^n (Krotov & Hopfield 2016) and exponentially many
@@ -221,23 +282,31 @@ class Config:
 
     Definitions (where sources differ): the unscaled Hebbian rule with zero diagonal; a unit at
     its threshold keeps its value; asynchronous sweeps in a fresh random order until a sweep
-    changes nothing or ``max_sweeps``. A capacity trial is one cue on one random network (cue c
-    recalls stored pattern c mod P, with exactly ``round(noise N)`` bits flipped), ``networks x
-    cues`` trials per point; alpha_c(N) intervals resample the networks (bootstrap).
-    Perfect-recall capacity: the largest P at which at least half of the networks have pattern 1
-    (every pattern) as a fixed point. Dense capacity against N: the K (interpolated in log2 K
+    flips nothing (``max_sweeps`` is a safety limit; runs reaching it are counted in
+    ``capped_runs``). A capacity-curve trial is one cue on one random network (cue c recalls
+    stored pattern c mod P, with exactly ``round(noise N)`` bits flipped). alpha_c(N): the load
+    where the probability that a run started at a stored pattern ends with overlap >= the first
+    of ``capacity.thresholds`` crosses 1/2 (logistic maximum likelihood, profile-likelihood
+    interval; :mod:`experiments.hopfield.alpha_c`). Perfect-recall capacity: the P at which the
+    fraction of networks with pattern 1 (every pattern) a fixed point crosses 1/2 (logistic fit,
+    profile-likelihood interval), against the finite-N estimate's interpolated crossing.
+    Dense capacity against N: the K (interpolated in log2 K
     on a doubling grid) at which the fraction of networks with all K patterns stable falls
     below one half. Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the
-    fixed point, against Ramsauer et al.'s Theorem 5 bound with the smallest separation of the
-    tested patterns. Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
+    fixed point. Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
+    distance 1/(2 beta M) its precondition allows, against eq. 15 where that bound lies in
+    [1e-12, 2M) (:mod:`experiments.hopfield.theorem5`).
+    Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
     recalled (``sign(xi)`` equals the pattern; exactly ``capacity_noise d`` bits flipped).
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
     global-norm clipping on a fresh batch per update, ``attention_task.seeds`` runs each, with
     95 % bootstrap intervals over them.
 
     Command: ``python -m experiments.hopfield --quick`` (about 35 minutes on a shared 2-core CPU) or
-    ``--preset full`` (estimated 30-60 minutes: the N = 2000 capacity sweep and the recurrent
-    networks' 3000 updates at T = 200 dominate). The training runs checkpoint and resume.
+    ``--preset full`` (hours on a CPU: the alpha_c sweep to N = 8000, one core-hour or more at
+    its largest N; each (N, P) point is saved under ``parts/`` and reused, and
+    ``python -m experiments.hopfield.parts alpha_c`` runs that sweep alone). The training runs
+    checkpoint and resume.
     """
 
     seed: int = 0
@@ -248,6 +317,7 @@ class Config:
     perfect_recall: PerfectRecallConfig = PerfectRecallConfig()
     dense: DenseConfig = DenseConfig()
     modern: ModernConfig = ModernConfig()
+    theorem5: Theorem5Config = Theorem5Config()
     attention: AttentionConfig = AttentionConfig()
     attention_task: AttentionTaskConfig = AttentionTaskConfig()
 
@@ -255,8 +325,11 @@ class Config:
 PRESETS = {
     "quick": Config(
         capacity=CapacityConfig(sizes=(100, 200, 500), num_loads=15, networks=10, cues=2,
-                                bootstrap=200),
-        perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=20),
+                                alpha_c_sizes=(250, 500, 1000),
+                                alpha_c_ranges=((0.13, 0.23), (0.13, 0.21), (0.13, 0.19)),
+                                alpha_c_networks=(60, 60, 60), alpha_step=0.01,
+                                parts="checkpoints/parts"),
+        perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=200, points=12),
         dense=DenseConfig(units=16, max_patterns=4096, tests=32, sizes=(16, 32, 64), networks=16,
                           capacity_max_patterns=512),
         modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(10, 20, 30),

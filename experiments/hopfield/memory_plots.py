@@ -13,6 +13,7 @@ import numpy as np
 from experiments.common import save_figure
 from experiments.common.stats import wilson_interval
 from experiments.hopfield.modern_memory import mass_count_uniform
+from experiments.hopfield.table import theory_slope
 from rnnjax.hopfield import theory
 
 FLOOR = 1e-8   # float32 resolution: smaller errors are drawn here on log axes
@@ -71,12 +72,13 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
     ns = np.array(cvn["sizes"], float)
     nn = np.geomspace(ns.min(), ns.max(), 50)
     top = max(max(r["K"], default=2) for cv in cvn["curves"].values() for r in cv["rows"])
-    fig, ax = plt.subplots(figsize=(6.5, 4.8))
+    fig, ax = plt.subplots(figsize=(9.5, 4.8))
     for i, (c, (name, cv)) in enumerate(zip(COLORS, cvn["curves"].items(), strict=False)):
         label = f"$x^{name[4:]}$" if name.startswith("poly") else "$e^x$"
         slope = f", slope {cv['slope']:.2f}" if cv["slope"] is not None else ""
-        if name.startswith("poly"):
-            slope += f" (theory ≈ {int(name[4:]) - 1})"
+        sizes = [r["N"] for r in cv["rows"] if r["capacity"] is not None]
+        if name.startswith("poly") and len(sizes) >= 2:
+            slope += f" (Krotov–Hopfield law over these N: {theory_slope(name, sizes):.2f})"
             theo = theory.krotov_hopfield_capacity(nn, int(name[4:]))
         else:
             theo = theory.demircigil_capacity(nn)
@@ -97,7 +99,7 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
     ax.set_ylabel(f"capacity K: all K patterns stable\nin ≥ 50 % of {cvn['networks']} networks")
     ax.set_title("Dense associative memories: capacity vs N\ndotted: Krotov–Hopfield "
                  "$N^{n-1}/(2(2n-3)!!\\,\\ln N)$; exp: $2^{N/2}$ (Demircigil)", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     save_figure(fig, path)

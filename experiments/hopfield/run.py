@@ -13,6 +13,7 @@ from experiments.hopfield.classical import run_capacity, run_perfect_recall
 from experiments.hopfield.config import Config
 from experiments.hopfield.dense_memory import run_dense
 from experiments.hopfield.modern_memory import run_modern
+from experiments.hopfield.theorem5 import theorem5
 
 
 def settings(config: Config, part: str, **extra) -> dict:
@@ -33,6 +34,7 @@ def run(config: Config, workdir: Path) -> None:
                                                      jax.random.fold_in(key, 2)),
         "dense": lambda: run_dense(config.dense, jax.random.fold_in(key, 3)),
         "modern": lambda: run_modern(config.modern, jax.random.fold_in(key, 4)),
+        "theorem5": lambda: theorem5(config.theorem5, jax.random.fold_in(key, 6)),
         "attention": lambda: run_attention(config.attention, task_key),
     }
     for name, compute in parts.items():

@@ -95,6 +95,47 @@ class LyapunovConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PlateauConfig:
+    """lambda_max against N near the transition (1 < g <= 1.5) and with input: the gap to the
+    mean-field theory fitted against 1/N (see :mod:`experiments.jacobian_spectra.plateau`)."""
+
+    sizes: tuple[int, ...] = (100, 200, 400, 800, 1600)
+    """Network sizes N without input."""
+    gains: tuple[float, ...] = (1.05, 1.1, 1.2, 1.3, 1.4, 1.5)
+    """Gains g without input (the plateau region 1 < g <= 1.5)."""
+    driven_sizes: tuple[int, ...] = (100, 200, 400, 800)
+    """Network sizes N with input."""
+    driven_gains: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0, 3.0)
+    """Gains g with input."""
+    input_std: float = 0.5
+    """Input standard deviation s of the driven runs (sigma_u^2 = s^2)."""
+    seeds: int = 20
+    """Independent draws of W, the input and h_0 per (N, g)."""
+    length: int = 10000
+    """Steps of each trajectory (warm-up included)."""
+    warmup: int = 1000
+    """Steps discarded before averaging."""
+    level: float = 0.95
+    """Coverage of the intervals."""
+    parts: str = "parts"
+    """Folder under the workdir for the per-point parts: committed (a long sweep finishes over
+    several sittings) for the full preset, run state (``checkpoints/...``) for quick, so that a
+    check of the quick preset recomputes them."""
+
+    def __post_init__(self):
+        require_positive(self, "sizes", "gains", "driven_sizes", "driven_gains", "seeds",
+                         "length", "level")
+        require_positive(self, "input_std", "warmup", allow_zero=True)
+        if self.seeds < 2:
+            raise ValueError(f"plateau.seeds must be >= 2, got {self.seeds}")
+        if not 0 <= self.warmup < self.length:
+            raise ValueError(f"plateau.warmup must lie in 0..plateau.length-1={self.length - 1}, "
+                             f"got {self.warmup}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"plateau.level must lie in (0, 1), got {self.level}")
+
+
+@dataclasses.dataclass(frozen=True)
 class FlowConfig:
     """||dL/dh_{T-tau}|| against the lag tau, at initialisation and while training on adding."""
 
@@ -163,6 +204,54 @@ class ClippingConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ClippingSweepConfig:
+    """SGD on adding over learning rate x initial rho x clipping mode, with the rho = 1 control
+    (see :mod:`experiments.jacobian_spectra.clipping_sweep`)."""
+
+    length: int = 50
+    """Sequence length T of the adding problem."""
+    hidden_size: int = 64
+    """Hidden units of the tanh RNN."""
+    rhos: tuple[float, ...] = (1.0, 1.2, 1.5, 2.0)
+    """Initial recurrent matrices rho times the orthogonal default; the smallest is the control."""
+    learning_rates: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
+    """SGD learning rates."""
+    modes: tuple[str, ...] = ("none", "norm", "elementwise")
+    """Clipping modes."""
+    seeds: int = 5
+    """Runs per (mode, rate, rho)."""
+    steps: int = 2000
+    """SGD updates (``--steps`` overrides)."""
+    batch_size: int = 64
+    """Sequences per update."""
+    clip_norm: float = 1.0
+    """Threshold of global-norm clipping."""
+    clip_value: float = 0.05
+    """Threshold of elementwise clipping."""
+    success: float = 0.1
+    """A run learned when its mean loss over the last tenth is at most this times the baseline."""
+    level: float = 0.95
+    """Coverage of the Wilson intervals."""
+    parts: str = "parts"
+    """Folder under the workdir for the per-point parts: committed (a long sweep finishes over
+    several sittings) for the full preset, run state (``checkpoints/...``) for quick, so that a
+    check of the quick preset recomputes them."""
+
+    def __post_init__(self):
+        require_positive(self, "hidden_size", "rhos", "learning_rates", "seeds", "steps",
+                         "batch_size", "clip_norm", "clip_value", "success", "level")
+        require_subset("clipping_sweep.modes", self.modes, ("none", "norm", "elementwise"))
+        if "none" not in self.modes:
+            raise ValueError("clipping_sweep.modes must include 'none' (the control)")
+        if not min(self.rhos) <= 1:
+            raise ValueError(f"clipping_sweep.rhos must include a control <= 1, got {self.rhos}")
+        if not isinstance(self.length, int) or self.length < 2:
+            raise ValueError(f"clipping_sweep.length must be an integer >= 2, got {self.length!r}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"clipping_sweep.level must lie in (0, 1), got {self.level}")
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """Vanishing and exploding gradients: Jacobian norms and spectra through time, Lyapunov
     spectra, gradient flow and clipping.
@@ -174,19 +263,24 @@ class Config:
     GRU (Cho et al. 2014); orthogonal W keeping every singular value at rho^t while Gaussian W
     spreads them over decades; the Lyapunov spectrum of random tanh networks, whose lambda_max
     crosses 0 near g = 1 (Sompolinsky, Crisanti & Sommers 1988), with input pushing the
-    crossing to larger g; the logistic map's exponent ln 2 at r = 4; the gradient reaching far
+    crossing to larger g, and the gap to the mean-field lambda_max vanishing as 1/N (20 seeds
+    per (N, g), N up to 1600, with and without input: part ``plateau``); the logistic map's
+    exponent ln 2 at r = 4; the gradient reaching far
     lags in an LSTM but not in a tanh RNN on the adding problem; and clipping (by global norm or
     elementwise) keeping SGD finite and learning in the exploding regime, next to a rho <= 1
     control at the same learning rate, with Pascanu et al.'s one-unit loss landscape and its
-    cliff.
+    cliff; and the sweep of learning rate x initial rho x clipping mode whose rho = 1 control
+    picks the rates at which a divergence is the exploding gradient's, not the step size's
+    (part ``clipping_sweep``).
 
     Conventions: gated cells get every H x H gate block of W_h scaled to spectral radius rho;
     norms use the exact dense Jacobian product; the gradient flow is the norm of dL/dh_{T-tau}
     for the squared error at the last step, averaged over ``flow.samples`` test sequences.
 
     Command: ``python -m experiments.jacobian_spectra --quick`` (about 3 minutes on 2 idle CPU
-    cores) or ``--preset full`` (larger networks, more steps and seeds). The training runs
-    checkpoint and resume.
+    cores) or ``--preset full`` (larger networks, more steps and seeds; hours on a CPU: the
+    plateau's N = 1600 runs and the clipping sweep's 240 training runs dominate, each (input, N)
+    and (mode, rate) saved under ``parts/`` and reused). The training runs checkpoint and resume.
     """
 
     seed: int = 0
@@ -196,8 +290,10 @@ class Config:
     norms: NormsConfig = NormsConfig()
     spectra: SpectraConfig = SpectraConfig()
     lyapunov: LyapunovConfig = LyapunovConfig()
+    plateau: PlateauConfig = PlateauConfig()
     flow: FlowConfig = FlowConfig()
     clipping: ClippingConfig = ClippingConfig()
+    clipping_sweep: ClippingSweepConfig = ClippingSweepConfig()
 
 
 PRESETS = {
@@ -207,8 +303,13 @@ PRESETS = {
         lyapunov=LyapunovConfig(hidden_size=48, length=800, warmup=200, seeds=2,
                                 gain_grid=(0.5, 0.8, 1.0, 1.2, 1.5, 2.0, 3.0),
                                 finite_sizes=(24, 48), logistic_points=200),
+        plateau=PlateauConfig(sizes=(25, 50, 100), driven_sizes=(25, 50, 100), length=2000,
+                              warmup=500, parts="checkpoints/parts"),
         flow=FlowConfig(length=40, hidden_size=32, steps=600, samples=16),
         clipping=ClippingConfig(length=30, hidden_size=32, steps=300, landscape_points=81),
+        clipping_sweep=ClippingSweepConfig(length=30, hidden_size=32, steps=300,
+                                           learning_rates=(0.01, 0.03, 0.1),
+                                           parts="checkpoints/parts"),
     ),
     "full": Config(),
 }

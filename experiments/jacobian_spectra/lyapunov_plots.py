@@ -10,6 +10,9 @@ import numpy as np
 
 from experiments.common import save_figure
 
+ZOOM = (1.0, 1.5)
+"""The finite-size panel shows gains from just below 1 to 1.5, where the plateau lies."""
+
 
 def colors(n):
     """``n`` colours along viridis."""
@@ -82,9 +85,20 @@ def finite_size_panel(ax, lyap: dict) -> None:
     ax.axvline(1.0, color="gray", lw=0.8, ls=":")
     ax.set_xlabel("gain g")
     ax.set_ylabel("λ_max (nats / step)")
+    window = [v for size in sizes for g, m, ci in zip(lyap["finite_size"][size]["g"],
+                                                     lyap["finite_size"][size]["lambda_max"],
+                                                     lyap["finite_size"][size]["lambda_max_ci"],
+                                                     strict=True)
+              if ZOOM[0] - 0.1 <= g <= ZOOM[1] + 0.05 for v in (m, *ci)]
+    theory = [t for g, t in zip(lyap["theory"]["g"], lyap["theory"]["autonomous"], strict=True)
+              if ZOOM[0] - 0.1 <= g <= ZOOM[1] + 0.05]
+    if window:
+        lo, hi = min(window + theory), max(window + theory)
+        ax.set_xlim(ZOOM[0] - 0.1, ZOOM[1] + 0.05)
+        ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
     seeds = len(lyap["finite_size"][sizes[0]]["lambda_max_seeds"][0])
     ax.set_title(f"Finite size, no input: λ_max vs g per N ({seeds} seeds, 95 % intervals)\n"
-                 "mean field > 0 for every g > 1: does a plateau at λ ≈ 0 shrink with N?", fontsize=10)
+                 f"zoom on {ZOOM[0]:g} < g ≤ {ZOOM[1]:g}: mean field > 0 for every g > 1", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)
 

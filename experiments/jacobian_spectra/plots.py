@@ -18,6 +18,7 @@ from experiments.common import read_json, save_figure, write_index
 from experiments.jacobian_spectra.config import FAMILIES
 from experiments.jacobian_spectra.lyapunov_plots import colors as _colors
 from experiments.jacobian_spectra.lyapunov_plots import lyapunov_figure
+from experiments.jacobian_spectra.plateau_plots import clipping_sweep_figure, plateau_figure
 from experiments.jacobian_spectra.summary import linear_error, readme_table
 
 LABELS = {
@@ -357,7 +358,12 @@ def plot(workdir: Path) -> None:
                 ("lyapunov.png", lyapunov_figure(lyap, workdir / "lyapunov.png")),
                 ("flow.png", flow_figure(flow, workdir / "flow.png")),
                 ("clipping.png", clipping_figure(clip, workdir / "clipping.png"))]
+    for name, draw in (("plateau", plateau_figure), ("clipping_sweep", clipping_sweep_figure)):
+        if (workdir / f"{name}.json").exists():
+            figures.append((f"{name}.png", draw(read_json(workdir / f"{name}.json"),
+                                                workdir / f"{name}.png")))
     text = headline(norms, lyap, flow)
     write_index(workdir, title="Jacobian spectral norms through time", headline=text,
-                figures=figures, tables=list(TABLES))
+                figures=figures, tables=list(TABLES) + [f"{n}.json" for n in ("plateau", "clipping_sweep")
+                                                        if (workdir / f"{n}.json").exists()])
     print(text)

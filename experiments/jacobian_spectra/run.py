@@ -7,14 +7,16 @@ from pathlib import Path
 
 from experiments.common import cached_part, num_steps
 from experiments.jacobian_spectra.clipping import run_clipping
+from experiments.jacobian_spectra.clipping_sweep import run_clipping_sweep
 from experiments.jacobian_spectra.config import Config
 from experiments.jacobian_spectra.flow import run_flow
 from experiments.jacobian_spectra.lyapunov import run_lyapunov
 from experiments.jacobian_spectra.norms import run_norms, run_spectra
+from experiments.jacobian_spectra.plateau import run_plateau
 
-PARTS = ("norms", "spectra", "lyapunov", "flow", "clipping")
-TRAINING = ("flow", "clipping")  # parts whose number of updates --steps overrides
-COMPACT = ("norms", "clipping")  # large tables: written without indentation
+PARTS = ("norms", "spectra", "lyapunov", "plateau", "flow", "clipping", "clipping_sweep")
+TRAINING = ("flow", "clipping", "clipping_sweep")  # parts whose number of updates --steps overrides
+COMPACT = ("norms", "clipping", "clipping_sweep")  # large tables: written without indentation
 
 
 def settings(config: Config, part: str) -> dict:
@@ -33,9 +35,12 @@ def run(config: Config, workdir: Path) -> None:
         "norms": lambda: run_norms(config.norms, seed),
         "spectra": lambda: run_spectra(config.spectra, seed),
         "lyapunov": lambda: run_lyapunov(config.lyapunov, seed),
+        "plateau": lambda: run_plateau(config.plateau, seed, workdir),
         "flow": lambda: run_flow(config.flow, seed, num_steps(config, config.flow.steps), workdir),
         "clipping": lambda: run_clipping(config.clipping, seed,
                                          num_steps(config, config.clipping.steps), workdir),
+        "clipping_sweep": lambda: run_clipping_sweep(
+            config.clipping_sweep, seed, num_steps(config, config.clipping_sweep.steps), workdir),
     }
     for part in PARTS:
         cached_part(workdir, part, settings(config, part), compute[part], compact=part in COMPACT)

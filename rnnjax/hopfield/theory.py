@@ -177,6 +177,16 @@ def finite_n_capacity(n: int, *, every_pattern: bool = True, level: float = 0.5)
     return p
 
 
+def finite_n_crossing(n: int, *, every_pattern: bool = True, level: float = 0.5) -> float:
+    """The ``P`` at which :func:`stable_probability` falls through ``level``, linearly
+    interpolated between the integers ``P`` and ``P + 1`` around it (``P`` from
+    :func:`finite_n_capacity`): the counterpart of an interpolated measured crossing."""
+    p = finite_n_capacity(n, every_pattern=every_pattern, level=level)
+    a = stable_probability(n, p, every_pattern=every_pattern)
+    b = stable_probability(n, p + 1, every_pattern=every_pattern)
+    return p + (a - level) / (a - b)
+
+
 def _double_factorial(k: int) -> int:
     return math.prod(range(k, 0, -2)) if k > 0 else 1
 
@@ -196,6 +206,43 @@ def krotov_hopfield_capacity(n, power: int):
     if np.any(n <= 1):
         raise ValueError(f"n must be > 1, got {n}")
     return n ** (power - 1) / (2 * _double_factorial(2 * power - 3) * np.log(n))
+
+
+def dense_all_stable_probability(n: int, k, power: int) -> float:
+    """Probability that all ``K`` random patterns of a dense memory with ``F(x) = x^n`` are
+    fixed points, from the crosstalk distribution (the counterpart of
+    :func:`stable_probability` for Krotov & Hopfield 2016).
+
+    Flipping bit ``i`` of stored pattern ``μ`` changes ``Σ_ν F(ξ^ν·σ)`` by ``S + C``: the signal
+    ``S = F(N) − F(N − 2)`` and the crosstalk ``C = Σ_{ν≠μ} s_ν g(y_ν)`` with
+    ``g(y) = F(y + 1) − F(y − 1)``, ``y_ν`` the overlap on the other ``N − 1`` bits (a sum of
+    ``N − 1`` independent ±1) and ``s_ν = ±1``. ``C`` has mean 0 and variance
+    ``(K − 1) E[g(y)²]`` (exact, from the binomial distribution of ``y``); taking it Gaussian
+    (central limit over the ``K − 1`` patterns) and the ``N K`` bits independent, as McEliece et
+    al. do for ``n = 2``: ``P = Φ(S / σ_C)^(N K)``. A tie keeps the bit; ``k`` may be real.
+    """
+    n, power = int(n), int(power)
+    if n < 2 or power < 2:
+        raise ValueError(f"need n >= 2 units and power >= 2, got n={n}, power={power}")
+    k = float(k)
+    if k < 1:
+        raise ValueError(f"k must be >= 1 patterns, got {k}")
+    if k == 1:
+        return 1.0
+    y = np.arange(-(n - 1), n, 2, dtype=float)
+    w = special.comb(n - 1, (y + n - 1) / 2) / 2.0 ** (n - 1)
+    g = (y + 1) ** power - (y - 1) ** power
+    signal = float(n) ** power - (n - 2.0) ** power
+    sigma = math.sqrt((k - 1) * float(np.sum(w * g * g)))
+    return math.exp(n * k * float(special.log_ndtr(signal / sigma)))
+
+
+def dense_capacity_crossing(n: int, power: int, level: float = 0.5) -> float:
+    """The ``K`` (real) at which :func:`dense_all_stable_probability` falls to ``level``."""
+    f = lambda lk: dense_all_stable_probability(n, math.exp(lk), power) - level
+    if f(0.0) < 0:
+        return 1.0
+    return float(math.exp(optimize.brentq(f, 0.0, 60.0, xtol=1e-10)))
 
 
 def demircigil_capacity(n, noise: float = 0.0):

@@ -21,8 +21,15 @@ TINY = [
     "--clipping.length", "6", "--clipping.hidden-size", "4", "--clipping.batch-size", "4",
     "--clipping.landscape-points", "5", "--clipping.seeds", "2", "--flow.seeds", "2",
     "--clipping.learning-rate", "30", "--steps", "4",
+    "--plateau.sizes", "4", "5", "6", "--plateau.driven-sizes", "4", "5", "6",
+    "--plateau.gains", "1.2", "--plateau.driven-gains", "1", "--plateau.seeds", "2",
+    "--plateau.length", "30", "--plateau.warmup", "10",
+    "--clipping-sweep.length", "6", "--clipping-sweep.hidden-size", "4",
+    "--clipping-sweep.batch-size", "4", "--clipping-sweep.seeds", "2",
+    "--clipping-sweep.learning-rates", "30", "--clipping-sweep.rhos", "1", "1.5",
+    "--clipping-sweep.modes", "none", "norm",
 ]
-PARTS = ("norms", "spectra", "lyapunov", "flow", "clipping")
+PARTS = ("norms", "spectra", "lyapunov", "plateau", "flow", "clipping", "clipping_sweep")
 
 
 @pytest.mark.slow  # compiles every part and draws every figure twice
@@ -30,7 +37,7 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
     argv = [*TINY, "--workdir", str(tmp_path)]
     assert jacobian_spectra.main(argv) == 0
     for name in ("norms_zero.png", "norms_driven.png", "spectra.png", "lyapunov.png", "flow.png",
-                 "clipping.png", "config.json", "index.json"):
+                 "clipping.png", "plateau.png", "clipping_sweep.png", "config.json", "index.json"):
         assert (tmp_path / name).stat().st_size > 0, name
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["preset"] == "quick" and config["config"]["norms"]["rhos"] == [0.5, 1.5]
@@ -77,6 +84,12 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
             assert r["diverged_at"][s] == (flagged[0] if flagged else None)
             null = [t for t, v in zip(run["steps"], r["loss"][s], strict=True) if v is None]
             assert not null or (flagged and flagged[0] <= null[0])
+    plateau = json.loads((tmp_path / "plateau.json").read_text())
+    assert sorted(plateau["autonomous"]["sizes"], key=int) == ["4", "5", "6"]
+    assert plateau["autonomous"]["gap_fit"]["N"] == [4, 5, 6]
+    sweep = json.loads((tmp_path / "clipping_sweep.json").read_text())
+    assert set(sweep["cells"]) == {"none/30", "norm/30"} and sweep["control_rho"] == 1.0
+    assert all(sweep["cells"][c]["rho"]["1"]["runs"] == 2 for c in sweep["cells"])
     for part in PARTS:  # no wall clock in results
         assert "seconds" not in json.loads((tmp_path / f"{part}.json").read_text())
     # the same command again reuses every finished part
@@ -101,7 +114,8 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
 def test_jacobian_spectra_bad_input_is_one_line(tmp_path, capsys):
     for bad in (["--norms.length", "0"], ["--norms.families", "rnn"],
                 ["--lyapunov.warmup", "900"], ["--spectra.rhos", "nan"],
-                ["--clipping.control-rho", "1.5"], ["--flow.length", "1"]):
+                ["--clipping.control-rho", "1.5"], ["--flow.length", "1"],
+                ["--plateau.seeds", "1"], ["--clipping-sweep.modes", "norm"]):
         assert jacobian_spectra.main(["--quick", *bad, "--workdir", str(tmp_path / "x")]) == 2, bad
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error:"), (bad, err)

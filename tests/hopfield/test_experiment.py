@@ -8,11 +8,16 @@ import pytest
 from experiments import hopfield
 from experiments.common.stats import wilson_interval
 from experiments.hopfield import plots
-from experiments.hopfield.classical import crossing, extrapolate, last_at_least, stability
+from experiments.hopfield.alpha_c import extrapolate, logistic_crossing, retrieval_runs
+from experiments.hopfield.classical import crossing, last_at_least, stability
 
 TINY = ["--quick", "--capacity.sizes", "30", "40", "50", "--capacity.num-loads", "4",
-        "--capacity.networks", "3", "--capacity.cues", "2", "--capacity.bootstrap", "20", "--capacity.noise", "0", "0.1",
+        "--capacity.networks", "3", "--capacity.cues", "2", "--capacity.noise", "0", "0.1",
+        "--capacity.alpha-c-sizes", "30", "40", "50", "--capacity.alpha-c-networks", "4", "4", "4",
+        "--capacity.alpha-c-ranges", "0.1", "0.3", "0.1", "0.3", "0.1", "0.3",
+        "--capacity.alpha-step", "0.05",
         "--perfect-recall.sizes", "40", "--perfect-recall.trials", "4",
+        "--perfect-recall.points", "3", "--theorem5.sizes", "5", "--theorem5.num-betas", "4",
         "--dense.units", "10", "--dense.max-patterns", "16", "--dense.tests", "4",
         "--modern.sizes", "20", "--modern.queries", "5", "--modern.num-betas", "3",
         "--modern.clusters", "2", "--modern.cluster-size", "3", "--modern.capacity-dims", "10",
@@ -23,7 +28,8 @@ TINY = ["--quick", "--capacity.sizes", "30", "40", "50", "--capacity.num-loads",
         "--attention-task.n-test", "16", "--attention-task.batch-size", "4",
         "--attention-task.hidden-size", "4", "--attention-task.model-dim", "4",
         "--attention-task.checkpoint-every", "2", "--attention-task.seeds", "2"]
-PARTS = ("capacity", "perfect_recall", "dense", "modern", "attention", "attention_task")
+PARTS = ("capacity", "perfect_recall", "dense", "modern", "theorem5", "attention",
+         "attention_task")
 
 
 @pytest.mark.slow
@@ -36,6 +42,7 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
     cap = json.loads((tmp_path / "capacity.json").read_text())
     row = cap["rows"][1]
     assert row["N"] == 40 and "40" in cap["alpha_c"] and cap["N"] == [30, 40, 50]
+    assert cap["capped_runs"] == 0 and len(list((tmp_path / "checkpoints" / "parts" / "capacity").glob("*.json")))
     assert cap["trials"] == 6 and len(cap["exact_fraction"]) == 3 and "m" in cap["ags"]
     # at the lowest load (P = 1) a clean cue is a fixed point: overlap exactly 1
     assert row["noise"]["0.0"]["overlap_mean"][0] == 1.0
@@ -58,7 +65,8 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
                    for p in PARTS)
     assert "Capacity" in (tmp_path / "lstm_vs_hopfield.md").read_text()
     assert "α_c" in json.loads((tmp_path / "index.json").read_text())["headline"]
-    assert "| crossover α_c (AGS 1987), N = 30 / 40 / 50 |" in plots.readme_table(tmp_path)
+    assert "| storage capacity α_c (AGS 1987): retrieval probability 1/2, N = 30 / 40 / 50 |" in (
+        plots.readme_table(tmp_path))
 
     # changing one part's field recomputes that part only
     before = {p: (tmp_path / f"{p}.json").stat().st_mtime_ns for p in PARTS}
@@ -76,6 +84,8 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
 
 @pytest.mark.parametrize("argv, field", [
     (["--capacity.noise", "0.7"], "capacity.noise"),
+    (["--capacity.alpha-c-networks", "5"], "equal lengths"),
+    (["--capacity.thresholds", "1.5"], "capacity.thresholds"),
     (["--attention.heads", "3", "--attention.d-model", "16", "--attention.queries", "2",
       "--attention.stored", "2"], "heads 3 must divide attention.d_model 16"),
     (["--attention.heads", "1", "2"], "lengths differ: 2, 3, 3, 3"),
@@ -122,21 +132,77 @@ def test_wilson_band():
         assert (lo, hi) == wilson_interval(int(round(f * n)), n)[1:]
 
 
-def test_extrapolation_recovers_the_form_that_made_the_data():
-    """alpha_c(N) = a + b N^-k exactly (plus small bootstrap noise): the fit of that form returns
-    a, its chi2 is the smaller one, and the bootstrap interval contains a."""
-    ns = np.array([100, 200, 500, 1000, 2000])
-    rng = np.random.default_rng(0)
-    for k, name in ((1.0, "1/N"), (0.5, "1/sqrt(N)")):
-        exact = 0.138 + 0.6 * ns ** -k
-        samples = exact + 0.001 * rng.standard_normal((200, len(ns)))
-        out = extrapolate(ns, exact, samples)
-        assert out["supported"] == name and out["dof"] == 3
-        assert out[name]["alpha_inf"] == pytest.approx(0.138, abs=1e-9)
-        lo, hi = out[name]["alpha_inf_ci"]
-        assert lo < 0.138 < hi
-        other = "1/N" if name != "1/N" else "1/sqrt(N)"
-        assert out[other]["chi2"] > out[name]["chi2"]
+def test_extrapolation_recovers_alpha_inf_and_nu():
+    """α_c(N) = 0.138 + 0.9 N^(−2/3) exactly: the fit returns α_∞ and ν, and the profile
+    intervals contain them; with noise of one standard error they still cover the truth."""
+    ns = np.array([500, 1000, 2000, 4000, 8000])
+    exact = 0.138 + 0.9 * ns ** (-2 / 3)
+    se = np.full(len(ns), 0.001)
+    out = extrapolate(ns, exact, se)
+    assert out["alpha_inf"] == pytest.approx(0.138, abs=2e-4)
+    assert out["nu"] == pytest.approx(2 / 3, abs=0.01) and out["dof"] == 2
+    lo, hi = out["alpha_inf_ci"]
+    assert lo < 0.138 < hi and out["nu_ci"][0] < 2 / 3 < out["nu_ci"][1]
+    noisy = extrapolate(ns, exact + se * np.array([1, -1, 1, -1, 1]), se)
+    assert noisy["alpha_inf_ci"][0] < 0.138 < noisy["alpha_inf_ci"][1]
+    # a wider interval when the points are less certain
+    wide = extrapolate(ns, exact, 4 * se)
+    assert wide["alpha_inf_ci"][1] - wide["alpha_inf_ci"][0] > hi - lo
+
+
+def test_logistic_crossing_recovers_the_curve_that_made_the_data():
+    """Binomial counts from p(α) = 1/(1 + exp((α − 0.15)/0.005)): the fitted crossing's
+    profile interval contains 0.15; the maximum likelihood matches a brute-force grid."""
+    rng = np.random.default_rng(1)
+    alpha = np.arange(0.13, 0.171, 0.0025)
+    p = 1 / (1 + np.exp((alpha - 0.15) / 0.005))
+    k = rng.binomial(400, p)
+    out = logistic_crossing(alpha, k, np.full(len(alpha), 400))
+    lo, hi = out["ci"]
+    assert lo < 0.15 < hi and hi - lo < 0.003 and out["alpha_c"] == pytest.approx(0.15, abs=0.0015)
+    a, w = np.meshgrid(np.linspace(0.145, 0.155, 201), np.linspace(0.003, 0.008, 101))
+    z = (a[..., None] - alpha) / w[..., None]
+    ll = np.sum(k * -np.logaddexp(0, -z) + (400 - k) * -np.logaddexp(0, z), axis=-1)
+    assert out["alpha_c"] == pytest.approx(a.flat[np.argmax(ll)], abs=1e-4)
+    assert logistic_crossing(alpha, np.zeros(len(alpha)), np.full(len(alpha), 5))["alpha_c"] is None
+
+
+@pytest.mark.slow  # compiles two programs
+def test_retrieval_runs_pad_without_changing_the_dynamics():
+    """Zero padding rows leave every run as it is: the same agreement counts and sweeps for
+    p_max = p and p_max > p; every run ends after a sweep that flips nothing."""
+    import jax
+
+    keys = jax.random.split(jax.random.key(0), 6)
+    a = retrieval_runs(keys, 9, n=40, p_max=9, max_sweeps=200)
+    b = retrieval_runs(keys, 9, n=40, p_max=15, max_sweeps=200)
+    assert np.array_equal(np.asarray(a[0]), np.asarray(b[0]))
+    assert np.array_equal(np.asarray(a[1]), np.asarray(b[1])) and np.all(np.asarray(a[1]) < 200)
+
+
+@pytest.mark.slow  # float64 programs
+def test_theorem5_errors_against_numpy():
+    """The float64 one-update errors equal a NumPy softmax update; the bound is eq. 15."""
+    import jax
+
+    from experiments.hopfield.config import Theorem5Config
+    from experiments.hopfield.theorem5 import theorem5
+    from rnnjax.hopfield import modern
+
+    cfg = Theorem5Config(sizes=(6,), dim=8, queries=3, num_betas=3, beta_range=(2.0, 50.0))
+    out = theorem5(cfg, jax.random.key(0))
+    with jax.enable_x64(True):
+        k1, _ = jax.random.split(jax.random.fold_in(jax.random.key(0), 6))
+        x = np.asarray(jax.random.normal(k1, (6, 8), np.float64))
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        sep = np.asarray(modern.separation(x))[:3]
+    row = out["sizes"]["6"]
+    assert row["separation"] == pytest.approx(sep.tolist())
+    for b, r in zip(out["beta"], row["per_beta"], strict=True):
+        assert r["bound"] == pytest.approx((2 * np.e * 5 * np.exp(-b * sep)).tolist())
+        assert r["violations"] == sum(t and e > bd for e, bd, t in
+                                      zip(r["error"], r["bound"], r["tested"], strict=True))
+    assert out["tested"] >= 1 and out["violations"] == 0
 
 
 def test_plot_draws_the_parts_saved_so_far(tmp_path):
@@ -149,11 +215,12 @@ def test_plot_draws_the_parts_saved_so_far(tmp_path):
     plots.plot(tmp_path)
     index = json.loads((tmp_path / "index.json").read_text())
     assert [f["file"] for f in index["figures"]] == ["capacity.png", "alpha_c.png"]
-    assert "not computed yet: perfect_recall, dense, modern, attention, attention_task" in (
-        index["headline"])
+    assert ("not computed yet: perfect_recall, dense, modern, theorem5, attention, "
+            "attention_task") in index["headline"]
     assert not (tmp_path / "lstm_vs_hopfield.md").exists()
     table = plots.readme_table(tmp_path)
-    assert table.count("\n") == 3 and "crossover α_c (AGS 1987)" in table
+    assert table.count("\n") == 4 and "storage capacity α_c (AGS 1987)" in table
+    assert "| not yet run |" in table          # Theorem 5 without its file
 
 
 def test_regime_references_are_mass_count_of_equal_weights():
@@ -173,7 +240,7 @@ def test_regime_references_are_mass_count_of_equal_weights():
 
 def test_seed_summary_and_modern_rows_by_hand():
     from experiments.hopfield.attention import summarise
-    from experiments.hopfield.table import bound_check, first_beta_below
+    from experiments.hopfield.table import first_beta_below
 
     runs = [{"steps": [1, 2], "test_loss": [0.3, v], "steps_to_10pct_baseline": s,
              "parameters": 7} for v, s in ((0.1, 2), (0.2, None), (0.3, 2))]
@@ -184,12 +251,6 @@ def test_seed_summary_and_modern_rows_by_hand():
     assert 0.1 <= out["final_test_loss_ci"][0] <= 0.2 <= out["final_test_loss_ci"][1] <= 0.3
     assert first_beta_below([1, 2, 4], [0.5, 0.005, 0.0]) == 2
     assert first_beta_below([1, 2], [0.5, 0.5]) is None
-    # N = 10, Δ = 1: threshold ≈ 7.2; errors 0 pass, an error of 1 at β = 1000 does not
-    beta = [1.0, 10.0, 1000.0]
-    zero = {"error_fixed_point": [1.0, 0.0, 0.0]}
-    mod = {"beta": beta, "retrieval": {"10": {"separation_min": 1.0, "noisy": zero,
-                                              "masked": {"error_fixed_point": [1.0, 0.0, 1.0]}}}}
-    assert bound_check(mod) == (3, 4)
 
 
 @pytest.mark.parametrize("kind, power", [("poly", 3), ("exp", 0)])
@@ -211,3 +272,50 @@ def test_all_stable_fraction_against_numpy_energies(kind, power):
                           for s in x for i in range(units)))
     assert got == pytest.approx(np.mean(stable))
     assert 0 < got < 1 or kind == "exp"
+
+
+def _cap(ci, capped=0):
+    ext = {"alpha_inf": sum(ci) / 2 if None not in ci else 0.14, "alpha_inf_ci": ci,
+           "nu": 0.6, "nu_ci": [0.3, 1.0], "nu_range": [0.25, 2.0], "chi2": 1.0, "dof": 2,
+           "level": 0.95, "threshold": 0.8, "by_threshold": {"0.8": {"alpha_inf": 0.14}}}
+    return {"ags": {"alpha_c": 0.1379}, "retrieval": {}, "alpha_c_extrapolated": ext,
+            "capped_runs": capped}
+
+
+def test_alpha_c_and_recall_rules_come_out_both_ways():
+    from experiments.hopfield.table import _alpha_c_verdict, _recall_verdict, theorem5_row
+    from rnnjax.hopfield import theory
+
+    assert _alpha_c_verdict(_cap([0.13, 0.145]))[1].startswith("yes")
+    assert _alpha_c_verdict(_cap([0.14, 0.145]))[1].startswith("no")
+    assert _alpha_c_verdict(_cap([None, 0.145]))[1].startswith("not decided")
+    assert _alpha_c_verdict(_cap([0.13, 0.145], capped=3))[1].startswith("not decided")
+    assert _alpha_c_verdict({"ags": {"alpha_c": 0.1379}})[1] == "not yet run"
+    est = theory.finite_n_crossing(2000)
+    row = {"N": 2000, "crossing_all": {"alpha_c": est, "ci": [est - 1, est + 1], "level": 0.95}}
+    assert _recall_verdict(row, "all", True)[1].startswith("yes")
+    row["crossing_all"]["ci"] = [est + 1, est + 2]
+    assert _recall_verdict(row, "all", True)[1].startswith("no")
+    t5 = {"sizes": {"10": {"error_over_bound_max": 0.1}}, "tested": 5, "violations": 0,
+          "floor": 1e-12}
+    assert theorem5_row(t5)[3].startswith("yes")
+    assert theorem5_row({**t5, "violations": 2})[3].startswith("no")
+    assert theorem5_row(None)[3] == "not yet run"
+
+
+def test_dense_slope_recovers_the_law_that_made_the_data():
+    """All-stable fractions from a logistic in log2 K around K*(N) = 0.05 N²: the measured
+    slope's interval contains 2; a capped row is left out."""
+    from experiments.hopfield.table import dense_slope
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for n in (16, 24, 32, 48, 64):
+        ks = [2 ** i for i in range(1, 14)]
+        p = 1 / (1 + np.exp((np.log2(ks) - np.log2(0.05 * n * n)) / 0.4))
+        rows.append({"N": n, "K": ks, "all_stable_fraction": (rng.binomial(256, p) / 256).tolist(),
+                     "capped": False})
+    rows.append({"N": 128, "K": [], "all_stable_fraction": [], "capped": True})
+    fit = dense_slope({"rows": rows}, 256)
+    assert fit["N"] == [16, 24, 32, 48, 64]
+    assert fit["ci"][0] < 2 < fit["ci"][1] and fit["slope"] == pytest.approx(2, abs=0.1)

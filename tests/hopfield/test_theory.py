@@ -146,3 +146,28 @@ def test_ramsauer_beta_threshold_edges():
         theory.ramsauer_beta_threshold(0.5, 1)
     with pytest.raises(ValueError, match="max_norm"):
         theory.ramsauer_beta_threshold(0.5, 10, 0.0)
+
+
+def test_finite_n_crossing_lies_between_the_integers_around_it():
+    """The interpolated crossing of 1/2 lies in [P, P + 1] with P = finite_n_capacity, and a
+    straight line through the two probabilities passes 1/2 there."""
+    for n, every in ((500, True), (2000, False)):
+        p = theory.finite_n_capacity(n, every_pattern=every)
+        c = theory.finite_n_crossing(n, every_pattern=every)
+        assert p <= c <= p + 1
+        a = theory.stable_probability(n, p, every_pattern=every)
+        b = theory.stable_probability(n, p + 1, every_pattern=every)
+        assert a + (b - a) * (c - p) == pytest.approx(0.5)
+
+
+def test_dense_all_stable_probability_for_x2_in_closed_form():
+    """F(x) = x²: g(y) = 4y, E[g²] = 16 (N − 1) and S = 4 (N − 1), so
+    P = Φ(√((N − 1)/(K − 1)))^(N K); the crossing of 1/2 solves that."""
+    from scipy import stats
+
+    for n, k in ((16, 3), (64, 10), (100, 7.5)):
+        want = stats.norm.cdf(math.sqrt((n - 1) / (k - 1))) ** (n * k)
+        assert theory.dense_all_stable_probability(n, k, 2) == pytest.approx(want, rel=1e-9)
+    c = theory.dense_capacity_crossing(64, 2)
+    assert theory.dense_all_stable_probability(64, c, 2) == pytest.approx(0.5, abs=1e-8)
+    assert theory.dense_capacity_crossing(32, 4) > theory.dense_capacity_crossing(32, 3)
