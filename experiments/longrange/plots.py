@@ -21,7 +21,6 @@ from experiments.longrange.style import (
     COLORS,
     DIVERGED_LABEL,
     GROUPS,
-    INIT_LABELS,
     LABELS,
     TITLES,
     ablation_label,
@@ -47,6 +46,7 @@ from experiments.longrange.summary import (
     success_ci,
 )
 from experiments.longrange.tasks import linear_floor
+from experiments.longrange.training_plots import lr_sweep, success_rule, success_vs_sequences
 
 
 def _seeds(rows) -> str:
@@ -248,98 +248,6 @@ def ablations(rows, path: Path) -> bool:
     return True
 
 
-def lr_sweep(rows, grids, path: Path) -> bool:
-    """The rate search against the peak learning rate, one column per (task, T): the fraction of
-    tuning seeds that succeed (top row, the criterion), and their median final loss / baseline
-    (bottom row, the tie-break when no rate succeeds); the chosen rate starred (False: no
-    data)."""
-    tune = select(rows, ablation="tune")
-    if not tune:
-        return False
-    cells = sorted({(r["task"], r["T"]) for r in tune}, key=lambda c: (TASKS.index(c[0]), c[1]))
-    chosen = {(g["task"], g["T"], g["model"]): (g["lr"], g["recurrent_init"]) for g in grids}
-    n = len(cells)
-    fig, panels, spare = grid(2 * n, width=3.6, height=2.7, ncols=n)
-    for i, (task, T) in enumerate(cells):
-        _rate_panels(panels[i], panels[n + i], select(tune, task=task, T=T, ablation="tune"),
-                     task, T, chosen)
-    panels[0].set_ylabel("tuning seeds that succeed")
-    panels[n].set_ylabel("median final loss / baseline")
-    from matplotlib.lines import Line2D
-    legend(fig, panels, spare, [Line2D([], [], color="k", marker="*", ls="", ms=9,
-                                       label="chosen rate (most successes, then fastest, "
-                                             "then lowest loss)")])
-    budgets = sorted({r["budget"] for r in tune})
-    fig.suptitle("rate search per task and T: tuning budgets "
-                 f"{', '.join(map(str, budgets))} updates", fontsize=9)
-    save_figure(fig, path)
-    return True
-
-
-def _rate_panels(ax, loss_ax, rs, task, T, chosen):
-    """One (task, T) of :func:`lr_sweep`: success fraction and median loss per rate."""
-    models = in_order(r["model"] for r in rs)
-    offset = offsets([(m, i) for m in models for i in INIT_LABELS], 0.03)
-    for (m, init), mrs in by(rs, "model", "recurrent_init").items():
-        g = by(mrs, "lr")
-        lrs = sorted(lr for (lr,) in g)
-        xs = [lr * offset[(m, init)] for lr in lrs]
-        kw = {"ls": "-" if init == "default" else "--", "color": COLORS[m], "marker": "o",
-              "ms": 3}
-        ax.plot(xs, [success_ci(g[(lr,)])[0] for lr in lrs], label=LABELS[m] + INIT_LABELS[init],
-                **kw)
-        loss = [loss_ratio(g[(lr,)])[0] for lr in lrs]
-        loss_ax.plot(xs, [min(x, 10.0) if math.isfinite(x) else 10.0 for x in loss], **kw)
-        best = chosen.get((task, T, m))
-        if best is not None and best[1] == init:
-            x = best[0] * offset[(m, init)]
-            ax.scatter([x], [success_ci(g[(best[0],)])[0]], marker="*", s=90, color=COLORS[m],
-                       edgecolors="k", linewidths=0.5, zorder=5)
-            y = loss_ratio(g[(best[0],)])[0]
-            loss_ax.scatter([x], [min(y, 10.0) if math.isfinite(y) else 10.0], marker="*", s=90,
-                            color=COLORS[m], edgecolors="k", linewidths=0.5, zorder=5)
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
-    loss_ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline")
-    loss_ax.set_yscale("log")
-    plain_log_y(loss_ax)
-    for a in (ax, loss_ax):
-        a.set_xscale("log")
-        a.set_xlabel("peak learning rate")
-        a.grid(alpha=0.3, which="both")
-
-
-def success_vs_sequences(rows, path: Path) -> bool:
-    """Fraction of seeds that have succeeded against the training sequences seen (updates x
-    batch size), one panel per (task, T), one line per model, each to its budget (False: no
-    data)."""
-    main = select(rows)
-    if not main:
-        return False
-    cells = sorted({(r["task"], r["T"]) for r in main}, key=lambda c: (TASKS.index(c[0]), c[1]))
-    fig, panels, spare = grid(len(cells), width=3.4, height=2.8, sharey=True)
-    for ax, (task, T) in zip(panels, cells, strict=True):
-        for m, rs in by(select(main, task=task, T=T), "model").items():
-            m = m[0]
-            batch, budget = rs[0]["batch_size"], max(r["budget"] for r in rs)
-            wins = sorted(r["steps_to_success"] for r in rs if r["success"])
-            xs = [batch] + [w * batch for w in wins] + [budget * batch]  # from the first update
-            ys = [0] + [(i + 1) / len(rs) for i in range(len(wins))] + [len(wins) / len(rs)]
-            ax.step(xs, ys, where="post", color=COLORS[m], label=LABELS[m], lw=1.3)
-        ax.set_xscale("log")
-        ax.set_ylim(-0.04, 1.04)
-        ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
-        ax.set_xlabel("training sequences seen")
-        ax.grid(alpha=0.3)
-    for ax in panels[::3]:
-        ax.set_ylabel("fraction of seeds succeeded")
-    legend(fig, panels, spare)
-    fig.suptitle(f"train to criterion: each line ends at its budget; success: {success_rule(rows)}",
-                 fontsize=9)
-    save_figure(fig, path)
-    return True
-
-
 def dynamics(rows, path: Path) -> bool:
     """Final loss / baseline against log ||dh_T/dh_0|| at initialisation, every main run;
     diverged runs as triangles on the capped top edge."""
@@ -387,13 +295,6 @@ def dynamics(rows, path: Path) -> bool:
                  f"(model, T, seed){note}", fontsize=9)
     save_figure(fig, path)
     return True
-
-
-def success_rule(rows) -> str:
-    text = f"first evaluation with test loss <= {rows[0]['success_ratio']:g} x baseline"
-    if any(r["task"] == "adding_hs97" for r in rows):
-        text += " (1997 form: every test sequence within 0.04)"
-    return text
 
 
 def headline(rows, complete: bool) -> str:

@@ -23,9 +23,10 @@ task the LSTM stays near the memoryless baseline while the uRNN solves it; trunc
 steps cannot learn a lag beyond k (``adding_late``: no marker in the last k steps).
 
 The gradient path at initialisation is a fitted relation, not an anecdote: per model family, a
-logistic regression of success on ``init_log_jacobian`` (:func:`logistic_fit`), its slope with a
-Wald 95 % interval, over every reported run of the adding problem (T varies along the fit, so
-the slope describes, it does not explain).
+logistic regression of success on ``init_log_jacobian``
+(:mod:`experiments.longrange.jacobian_fit`), its slope with a Wald 95 % interval, over every
+reported run of the adding problem (T varies along the fit, so the slope describes, it does not
+explain).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 
 from experiments.common import read_json
 from experiments.longrange.config import MODELS
+from experiments.longrange.jacobian_fit import jacobian_relation
 from experiments.longrange.style import LABELS, ablation_label
 from experiments.longrange.summary import (
     by,
@@ -46,7 +48,6 @@ from experiments.longrange.summary import (
     median_ci,
     select,
 )
-from experiments.longrange.tasks import MODELS as FAMILIES
 
 LEARNS, FAILS = 0.1, 0.5
 ADDING_KURTOSIS = 2.4  # E(y-1)^4 / Var(y)^2 of the adding problem's target (triangular on [0, 2])
@@ -285,50 +286,6 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
                        f"k = {k} {_fmt(cut)} vs full BPTT {_fmt(full)}: truncation there is "
                        "tested only on those sequences.")
     return out
-
-
-def logistic_fit(x, y, iterations: int = 50) -> tuple[float, float, float] | None:
-    """Slope ``b`` of ``P(y = 1) = σ(a + b x)`` by Newton's method (maximum likelihood), with its
-    Wald 95 % interval ``b ± 1.96 sqrt((I^-1)_bb)``; None when it does not exist (all runs alike,
-    or the classes are separated by x, where the likelihood has no maximum)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if y.min() == y.max() or x.min() == x.max():
-        return None
-    lo1, hi0 = x[y == 1].min(), x[y == 0].max()
-    lo0, hi1 = x[y == 0].min(), x[y == 1].max()
-    if lo1 > hi0 or lo0 > hi1:  # perfect separation
-        return None
-    X = np.column_stack([np.ones_like(x), (x - x.mean()) / x.std()])
-    w = np.zeros(2)
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-X @ w))
-        info = X.T @ (X * (p * (1 - p))[:, None])
-        w = w + np.linalg.solve(info, X.T @ (y - p))
-    p = 1 / (1 + np.exp(-X @ w))
-    info = X.T @ (X * (p * (1 - p))[:, None])
-    se = math.sqrt(np.linalg.inv(info)[1, 1])
-    scale = x.std()
-    return w[1] / scale, (w[1] - 1.96 * se) / scale, (w[1] + 1.96 * se) / scale
-
-
-def jacobian_relation(rows) -> str:
-    """Per model family: the logistic slope of success on the initial log-Jacobian."""
-    runs = [r for r in select(rows, task="adding") if r.get("init_log_jacobian") is not None]
-    parts = []
-    for family, rs in by([{**r, "family": FAMILIES[r["model"]][0]} for r in runs],
-                         "family").items():
-        fit = logistic_fit([r["init_log_jacobian"] for r in rs], [r["success"] for r in rs])
-        won = sum(bool(r["success"]) for r in rs)
-        span = f"{min(r['init_log_jacobian'] for r in rs):.3g} … " \
-               f"{max(r['init_log_jacobian'] for r in rs):.3g}"
-        parts.append(f"{family[0]} ({won}/{len(rs)} succeed, log-Jacobian {span}): " + (
-            f"slope {fit[0]:.3g} [{fit[1]:.3g}, {fit[2]:.3g}] per unit" if fit else
-            "no finite fit (all runs alike, or separated by the log-Jacobian)"))
-    if not parts:
-        return ""
-    return ("Success against the initial log ||dh_T/dh_0|| (logistic regression per family, "
-            "slope with its Wald 95 % interval; T varies along each fit): " + "; ".join(parts)
-            + ".")
 
 
 def at_constant(rows, lengths, n_test: int | None) -> str:

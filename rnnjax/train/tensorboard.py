@@ -68,7 +68,10 @@ class EventWriter:
 
         self.directory = Path(workdir) / SUBDIR
         # TensorBoard drops earlier events at steps >= purge_step: those past the resumed checkpoint
-        self._writer = SummaryWriter(str(self.directory), purge_step=start + 1, flush_secs=10)
+        # one file per start: tensorboardX names files by the second, so two starts within one
+        # second would otherwise write to the same file
+        self._writer = SummaryWriter(str(self.directory), purge_step=start + 1, flush_secs=10,
+                                     filename_suffix=f".from{start}")
 
     def write(self, record: dict[str, Any]) -> None:
         step = int(record["step"])

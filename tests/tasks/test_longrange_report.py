@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.longrange import report
+from experiments.longrange import jacobian_fit, report
 
 
 def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=100, const=1.0,
@@ -79,7 +79,7 @@ def test_logistic_fit_solves_the_score_equations_and_refuses_separated_data():
     rng = np.random.default_rng(0)
     x = rng.normal(size=200)
     y = (rng.uniform(size=200) < 1 / (1 + np.exp(-(0.5 + 2 * x)))).astype(float)
-    slope, lo, hi = report.logistic_fit(x, y)
+    slope, lo, hi = jacobian_fit.logistic_fit(x, y)
     assert lo < slope < hi and lo < 2 < hi
     # the maximum-likelihood fit has sum(y - p) = 0 = sum((y - p) x) at its (a, b)
     xs = (x - x.mean()) / x.std()
@@ -90,9 +90,9 @@ def test_logistic_fit_solves_the_score_equations_and_refuses_separated_data():
         a += np.sum(y - p) / np.sum(p * (1 - p))
     p = 1 / (1 + np.exp(-(a + b * xs)))
     assert abs(np.sum((y - p) * xs)) < 1e-6 * len(x)
-    assert report.logistic_fit([0, 1, 2, 3], [0, 0, 1, 1]) is None  # separated
-    assert report.logistic_fit([0, 1, 2], [1, 1, 1]) is None  # all alike
-    line = report.jacobian_relation(_rows("gru", 10, [0.01, 0.9, 0.02, 0.9], [10, None, 10, None]))
+    assert jacobian_fit.logistic_fit([0, 1, 2, 3], [0, 0, 1, 1]) is None  # separated
+    assert jacobian_fit.logistic_fit([0, 1, 2], [1, 1, 1]) is None  # all alike
+    line = jacobian_fit.jacobian_relation(_rows("gru", 10, [0.01, 0.9, 0.02, 0.9], [10, None, 10, None]))
     assert line.startswith("Success against the initial log ||dh_T/dh_0||")
     assert "gru (2/4 succeed, log-Jacobian -3 … 0): slope" in line
 
