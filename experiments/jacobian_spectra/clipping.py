@@ -114,12 +114,7 @@ def run_clipping(cfg: ClippingConfig, seed: int, steps: int, workdir: Path) -> d
     members = _members(cfg)
     model = adding_model("tanh", cfg.hidden_size)
 
-    def initial(rho, s):
-        p = model.init(jax.random.fold_in(jax.random.fold_in(key, 1), s))
-        return p._replace(cell=p.cell._replace(w_h=rho * p.cell.w_h))
-
-    params = sweep.stack([initial(rho, s) for rho, s in members])
-    keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(key, 2), s) for _, s in members])
+    params, keys = scaled_members(model, key, members)
     out = {"length": cfg.length, "rhos": [cfg.rho, cfg.control_rho], "seeds": cfg.seeds,
            "baseline": adding.baseline(), "learning_rate": cfg.learning_rate, "runs": {}}
     for name, (clip, optimizer) in optimizers(cfg).items():
@@ -140,3 +135,15 @@ def run_clipping(cfg: ClippingConfig, seed: int, steps: int, workdir: Path) -> d
         out["runs"][name] = {"clip": clip, "steps": [r["step"] for r in rows], "rho": per_rho}
     out["landscape"] = landscape(cfg.landscape_points, cfg.clip_norm)
     return out
+
+
+def scaled_members(model, key, members):
+    """Stacked initial params and per-run keys of a sweep over ``(rho, seed)`` members: seed s
+    draws the network, whose recurrent matrix is scaled to ``rho`` times its initial one."""
+    def initial(rho, s):
+        p = model.init(jax.random.fold_in(jax.random.fold_in(key, 1), s))
+        return p._replace(cell=p.cell._replace(w_h=rho * p.cell.w_h))
+
+    params = sweep.stack([initial(rho, s) for rho, s in members])
+    keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(key, 2), s) for _, s in members])
+    return params, keys

@@ -20,16 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
 from experiments.common import cached_part, say
 from experiments.common.stats import wilson_interval
-from experiments.jacobian_spectra.clipping import _rounded, first_nonfinite
+from experiments.jacobian_spectra.clipping import _rounded, first_nonfinite, scaled_members
 from experiments.jacobian_spectra.training import adding_model, train_adding
 from rnnjax.tasks import adding
-from rnnjax.train import sweep
 
 CURVE_POINTS = 50
 """Points kept of each run's loss curve (means over equal windows)."""
@@ -49,12 +47,7 @@ def train_cell(cfg, mode: str, lr: float, seed: int, steps: int, workdir: Path) 
     members = [(rho, s) for rho in cfg.rhos for s in range(cfg.seeds)]
     model = adding_model("tanh", cfg.hidden_size)
 
-    def initial(rho, s):
-        p = model.init(jax.random.fold_in(jax.random.fold_in(key, 1), s))
-        return p._replace(cell=p.cell._replace(w_h=rho * p.cell.w_h))
-
-    params = sweep.stack([initial(rho, s) for rho, s in members])
-    keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(key, 2), s) for _, s in members])
+    params, keys = scaled_members(model, key, members)
     _, history = train_adding(
         model, params, optimizer(mode, lr, cfg), workdir=workdir / "runs" / f"sweep_{mode}_{lr:g}",
         steps=steps, length=cfg.length, batch_size=cfg.batch_size, keys=keys, log_every=1,
