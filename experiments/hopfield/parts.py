@@ -2,10 +2,11 @@
 
     python -m experiments.hopfield.parts [--preset full] [--workdir DIR] PART [PART ...]
 
-PART is ``alpha_c`` (the α_c(N) points of ``capacity``, ``<parts>/capacity/N<N>_P<P>.json``),
-``perfect_recall`` or ``theorem5``. Each is computed with the preset's settings and the keys the
-study's own run gives it, and saved as that run saves it; the study's run then reuses it (the
-long α_c sweep resumes point by point, in the background or on another machine).
+PART is ``alpha_c`` (the α_c(N) points of ``capacity``, ``<parts>/capacity/N<N>_P<P>.json``) or
+any part of the study (``capacity``, ``perfect_recall``, ``dense``, ``modern``, ``theorem5``,
+``attention``, ``attention_task``). Each is computed with the preset's settings and the keys the
+study's own run gives it, and saved as that run saves it; the study's run then reuses it (long
+parts resume, in the background or on another machine).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ import jax
 
 from experiments.common import cached_part
 from experiments.hopfield.alpha_c import run_alpha_c
-from experiments.hopfield.classical import run_perfect_recall
 from experiments.hopfield.config import PRESETS
-from experiments.hopfield.run import settings
-from experiments.hopfield.theorem5 import theorem5
+from experiments.hopfield.run import parts
 
-CHOICES = ("alpha_c", "perfect_recall", "theorem5")
+CHOICES = ("alpha_c", "capacity", "perfect_recall", "dense", "modern", "theorem5", "attention",
+           "attention_task")
 
 
 def main(argv=None) -> int:
@@ -35,18 +35,13 @@ def main(argv=None) -> int:
     config = PRESETS[args.preset]
     workdir = args.workdir or Path("results/hopfield" + ("" if args.preset == "quick"
                                                          else f"/{args.preset}"))
-    key = jax.random.key(config.seed)       # the folds run.run gives each part
+    study_parts = parts(config, workdir)
     for part in args.parts:
-        if part == "alpha_c":
-            run_alpha_c(config.capacity, jax.random.fold_in(jax.random.fold_in(key, 1), 7),
-                        workdir, config.seed)
-        elif part == "perfect_recall":
-            cached_part(workdir, part, settings(config, part),
-                        lambda: run_perfect_recall(config.perfect_recall,
-                                                   jax.random.fold_in(key, 2)))
+        if part == "alpha_c":       # the fold run_capacity gives it
+            key = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed), 1), 7)
+            run_alpha_c(config.capacity, key, workdir, config.seed)
         else:
-            cached_part(workdir, part, settings(config, part),
-                        lambda: theorem5(config.theorem5, jax.random.fold_in(key, 6)))
+            cached_part(workdir, part, *study_parts[part])
     return 0
 
 
