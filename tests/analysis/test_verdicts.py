@@ -82,3 +82,21 @@ def test_plateau_and_driven_rules_come_out_both_ways():
     assert driven_row(_plateau([-0.001, 0.002], [-0.5, 2.0]))[3].startswith("yes")
     assert driven_row(_plateau([0.003, 0.004], [0.5, 2.0]))[3].startswith("**no**")
     assert plateau_row(None)[3] == driven_row(None)[3] == "not yet run"
+
+
+def test_exact_rows_use_the_float32_rounding_bound():
+    """The exact-identity rows pass inside t H ε and fail just outside it."""
+    import math
+
+    from experiments.jacobian_spectra.summary import linear_error, rounding_bound
+
+    t, hidden = 100, 32
+    norms = {"t": list(range(1, t + 1)), "settings": {"hidden_size": hidden}}
+    bound = rounding_bound(norms)
+    assert bound == pytest.approx(t * hidden * 2.0 ** -23, rel=1e-12)
+    rho = 0.9
+    exact = [i * math.log(rho) for i in norms["t"]]
+    for shift, verdict in ((0.5 * bound, True), (2.0 * bound, False)):
+        fam = {"linear_orth": {"zero": [[[e + shift for e in exact]]]}}
+        err = linear_error({**norms, "rhos": [rho], "families": fam})
+        assert (err <= bound) is verdict
