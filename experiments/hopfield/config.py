@@ -17,8 +17,9 @@ def _require_fraction_below_half(name: str, values) -> None:
 class CapacityConfig:
     """Classical network: final overlap and exact recall of a stored pattern against the load."""
 
-    sizes: tuple[int, ...] = (100, 200, 500, 1000, 2000)
-    """Numbers of units N, one curve each."""
+    sizes: tuple[int, ...] = (100, 200, 500, 1000)
+    """Numbers of units N, one overlap curve each (9000 runs to convergence per N, cost growing
+    like N²; α_c(N) itself is measured to larger N: ``alpha_c_sizes``)."""
     num_loads: int = 30
     """Loads alpha = P/N per curve, evenly spaced in [0.01, alpha_max] (rounded to whole P)."""
     alpha_max: float = 0.3
