@@ -101,6 +101,13 @@ def interval_label(summary: dict) -> str:
     return seeds
 
 
+def intervals_label(summaries) -> str:
+    """The :func:`interval_label` of several :func:`mean_interval` results, each distinct label
+    once (``"95 % t-interval, 3 seeds"``, or ``"...; range of 3 seeds (1 diverged)"``)."""
+    labels = [interval_label(s) for s in summaries]
+    return "; ".join(dict.fromkeys(labels))
+
+
 def level_text(level: float) -> str:
     """``0.95 -> "95 %"``, ``0.9375 -> "93.75 %"``: a coverage as the tables print it."""
     return f"{100 * level:.4g} %"
