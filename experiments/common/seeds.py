@@ -52,29 +52,35 @@ def across_seeds(values: Sequence[float], *, level: float = 0.95,
 
 
 def band(ax, x, per_seed, *, scale: float = 1.0, alpha: float = 0.2, level: float = 0.95,
-         bounds: tuple[float, float] = (-np.inf, np.inf), **line_kw):
+         bounds: tuple[float, float] = (-np.inf, np.inf), log: bool = False, **line_kw):
     """Plot the mean over seeds of ``per_seed`` (points × seeds) and its t-interval band at
     ``level`` (:func:`experiments.common.stats.mean_interval`; ``bounds`` in the unscaled
-    values). Non-finite seeds are left out of a point (its band then covers the others)."""
+    values). Non-finite seeds are left out of a point (its band then covers the others).
+
+    ``log``: for a log axis, the mean and the t-interval of ``ln`` of the values, drawn as
+    ``exp``: the geometric mean over seeds and its interval (values <= 0 are left out), which
+    stays positive where the arithmetic mean's interval would reach 0."""
     y = np.asarray(per_seed, dtype=float)
     y = y.reshape(len(y), -1)
     stats = []
     for row in y:
-        finite = row[np.isfinite(row)]
+        finite = row[np.isfinite(row) & (row > 0)] if log else row[np.isfinite(row)]
         if finite.size == 0:
             stats.append((np.nan,) * 3)
             continue
-        m = mean_interval(finite, level=level, bounds=bounds)
+        m = mean_interval(np.log(finite) if log else finite, level=level,
+                          bounds=(-np.inf, np.inf) if log else bounds)
         stats.append((m["mean"], *m["ci"]))
-    stats = scale * np.array(stats)
+    stats = scale * (np.exp(stats) if log else np.array(stats))
     line, = ax.plot(x, stats[:, 0], **line_kw)
     ax.fill_between(x, stats[:, 1], stats[:, 2], color=line.get_color(), alpha=alpha, lw=0)
     return line
 
 
-def band_label(seeds: int, *, level: float = 0.95, what: str = "band") -> str:
+def band_label(seeds: int, *, level: float = 0.95, what: str = "band", log: bool = False) -> str:
     """What :func:`band` draws, for a title or caption: ``"band: 95 % t-interval of the mean,
-    3 seeds"`` (``"1 seed, no band"`` for one seed)."""
+    3 seeds"`` (``"... of the geometric mean ..."`` with ``log``; ``"1 seed, no band"``)."""
     if seeds < 2:
         return f"{seeds} seed, no {what}"
-    return f"{what}: {level_text(level)} t-interval of the mean, {seeds} seeds"
+    mean = "geometric mean" if log else "mean"
+    return f"{what}: {level_text(level)} t-interval of the {mean}, {seeds} seeds"
