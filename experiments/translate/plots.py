@@ -57,7 +57,8 @@ def exposure_bias(curves: dict, path: Path) -> None:
         axes[row, 0].set_ylabel("test token accuracy (%)")
     axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Exposure bias: accuracy along the sentence with true vs own previous words "
-                 f"(top: early in training, bottom: end)\nmean over seeds, {band_label(n_seeds)}",
+                 f"(top: early in training, bottom: end)\nmean over seeds; "
+                 f"{band_label(n_seeds, what='bands and [brackets]')}",
                  fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
