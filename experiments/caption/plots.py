@@ -34,7 +34,7 @@ def captions(summary: dict, images: np.ndarray, path: Path) -> None:
         ax.axis("off")
     em = summary["exact_match"]
     fig.suptitle(f"Greedy captions of held-out images by seed 0's model (exact match, mean "
-                 f"{_pct(em)} [{intervals_label([em])}] on {summary['n_test']} images)",
+                 f"{_pct(em)}, {intervals_label([em])}, on {summary['n_test']} images)",
                  fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
