@@ -62,7 +62,7 @@ def _top_exponents(n: int, grid, seed_keys, xs_all, h0, std: float, warm: int) -
 def _summary(grid: tuple, lam, n: int, input_variance: float) -> dict:
     """Mean over seeds and every seed's value (the figure draws the interval from them), next
     to the mean-field value."""
-    lam = np.asarray(lam)
+    lam = np.asarray(lam, dtype=np.float64)
     return {"N": n, "input_variance": input_variance, "g": list(grid),
             "lambda_max": lam.mean(1).tolist(), "lambda_max_seeds": lam.tolist(),
             "mean_field": mean_field_lyapunov(np.asarray(grid), input_variance).lambda_max.tolist()}
