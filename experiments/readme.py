@@ -84,7 +84,7 @@ def block(folder: str, results: Path = RESULTS, *, link: str = "", images: bool 
 
 def _study_table(folder: str, path: Path) -> str | None:
     """The study's ``plots.readme_table(path)``, computed once per state of the folder's files
-    (the studies table and the study's page both show it; bootstrap intervals take a while)."""
+    (the studies table and the study's page both show it; some tables take a while)."""
     stamp = tuple(sorted((p.name, p.stat().st_mtime_ns) for p in Path(path).glob("*.json")))
     return _table(folder, str(path), stamp)
 

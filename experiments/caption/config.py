@@ -75,7 +75,7 @@ class Config:
     decoding: exact-match captions, object count (when to stop) and per-attribute accuracy.
 
     ``train.seeds`` runs train as one vmapped program; every number is the mean over seeds with
-    its 95 % bootstrap interval. The quick preset trains 3 seeds for 1000 updates (one seed for
+    its 95 % Student-t interval. The quick preset trains 3 seeds for 1000 updates (one seed for
     1500 before), to keep about its former runtime.
 
     Command: ``python -m experiments.caption --quick`` (about 3 minutes on 2 CPU cores) or

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
-from experiments.common.seeds import band
+from experiments.common.seeds import band, band_label
+from experiments.common.stats import intervals_label
 
 CURVES = (("exact_match", "exact caption", "k"), ("count_accuracy", "object count", "tab:orange"),
           ("size", "size", "tab:green"), ("colour", "colour", "tab:red"),
@@ -32,8 +33,8 @@ def captions(summary: dict, images: np.ndarray, path: Path) -> None:
     for ax in axes.flat[len(examples):]:
         ax.axis("off")
     em = summary["exact_match"]
-    fig.suptitle(f"Greedy captions of held-out images by seed 0's model (exact match over "
-                 f"{summary['seeds']} seeds {_pct(em)} on {summary['n_test']} images)",
+    fig.suptitle(f"Greedy captions of held-out images by seed 0's model (exact match, mean "
+                 f"{_pct(em)}, {intervals_label([em])}, on {summary['n_test']} images)",
                  fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
@@ -46,16 +47,16 @@ def learning_curves(curves: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.5))
     steps = curves["step"]
     n_seeds = np.shape(curves["exact_match"])[1]
-    band(axes[0], steps[1:], curves["loss"][1:], color="k")
+    band(axes[0], steps[1:], curves["loss"][1:], color="k", bounds=(0, np.inf))
     axes[0].set_yscale("log")
     axes[0].set_ylabel("training loss (nats per word)")
     for key, label, colour in CURVES:
-        band(axes[1], steps, curves[key], scale=100, color=colour, label=label)
+        band(axes[1], steps, curves[key], scale=100, color=colour, label=label, bounds=(0, 1))
     axes[1].set_ylabel("test accuracy, greedy decoding (%)")
     axes[1].legend(fontsize=7)
     for ax in axes:
         ax.set_xlabel("training step")
-    fig.suptitle(f"mean over {n_seeds} seeds; bands: 95 % bootstrap interval", fontsize=9)
+    fig.suptitle(f"mean over seeds; {band_label(n_seeds)}", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -67,8 +68,10 @@ def _pct(s: dict) -> str:
 
 def headline(summary: dict) -> str:
     """One sentence with the numbers that matter."""
-    return (f"exact-match captions on {summary['n_test']} held-out images, mean of "
-            f"{summary['seeds']} seeds [95 % bootstrap CI]: {_pct(summary['exact_match'])} "
+    what = intervals_label(summary[k] for k in ("exact_match", "count_accuracy", "colour", "shape",
+                                                "size"))
+    return (f"exact-match captions on {summary['n_test']} held-out images, mean "
+            f"[{what}]: {_pct(summary['exact_match'])} "
             f"(object count {_pct(summary['count_accuracy'])}, colour {_pct(summary['colour'])}, "
             f"shape {_pct(summary['shape'])}, size {_pct(summary['size'])})")
 
@@ -84,5 +87,5 @@ def plot(workdir: Path) -> None:
                 headline=headline(summary),
                 figures=[("captions.png", "held-out images with their greedy captions"),
                          ("curves.png", "training loss and test accuracies through training "
-                                         "(mean over seeds, 95 % bands)")],
+                                         "(mean over seeds, 95 % t-interval bands)")],
                 tables=["summary.json", "curves.json"])

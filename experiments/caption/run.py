@@ -94,7 +94,7 @@ def train(config: Config, run_dir: Path) -> dict:
                              checkpoint_every=max(steps // 4, 100), log_every=tc.eval_every,
                              eval_fn=eval_fn, config=run_config, description="caption")
     m = jax.device_get(eval_jit(states.params))
-    summary = {k: across_seeds(v) for k, v in m.items() if k != "tokens"}
+    summary = {k: across_seeds(v, bounds=(0, 1)) for k, v in m.items() if k != "tokens"}
     summary["n_test"] = dc.n_test
     summary["seeds"] = tc.seeds
     summary["n_params"] = int(sum(x[0].size for x in jax.tree.leaves(states.params)))

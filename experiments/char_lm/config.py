@@ -123,7 +123,7 @@ class Config:
     consecutive streams with its state carried; the n-gram sees the previous n - 1 characters.
 
     Each cell trains ``train.seeds`` runs as one vmapped program; perplexities are means over
-    seeds with 95 % bootstrap intervals (the corpus and its n-grams are one, from ``seed``);
+    seeds with 95 % Student-t intervals (the corpus and its n-grams are one, from ``seed``);
     samples come from seed 0's models. The quick preset trains 3 seeds for 800 updates (one seed
     for 1500 before), to keep about its former runtime.
 

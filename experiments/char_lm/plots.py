@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
-from experiments.common.seeds import band
+from experiments.common.seeds import band, band_label
+from experiments.common.stats import intervals_label
 
 LABELS = {"elman": "Elman (tanh)", "lstm": "LSTM", "gru": "GRU"}
 COLORS = {"elman": "tab:red", "lstm": "tab:blue", "gru": "tab:green"}
@@ -61,8 +62,9 @@ def hello_figure(hello: dict, path: Path) -> None:
                      f"loss {loss['mean']:.3f} [{loss['ci'][0]:.3f}, {loss['ci'][1]:.3f}] nats",
                      fontsize=9)
     axes[0][0].set_ylabel("input so far")
+    what = intervals_label(c["final_loss"] for c in hello["cells"].values())
     fig.suptitle('"hello", vocabulary [h, e, l, o]: softmax at each step of seed 0 (orange: '
-                 'target); titles: over seeds, mean loss [95 % CI]', fontsize=10)
+                 f'target); titles: mean loss over seeds [{what}]', fontsize=10)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -83,7 +85,7 @@ def perplexity_figure(summary: dict, ngram: dict, path: Path) -> None:
     a1.set_ylabel("validation perplexity (per character)")
     a1.set_yscale("log")
     _plain_ticks(a1)
-    a1.set_title(f"learning curves (mean of {summary['seeds']} seeds, 95 % bands)")
+    a1.set_title(f"learning curves (mean; {band_label(summary['seeds'])})", fontsize=10)
     a1.legend(fontsize=8)
 
     orders = [r["order"] for r in ngram["rows"]]
@@ -110,8 +112,8 @@ def perplexity_figure(summary: dict, ngram: dict, path: Path) -> None:
     a2.set_ylabel("test perplexity (per character)")
     a2.set_yscale("log")
     _plain_ticks(a2)
-    a2.set_title("recurrent networks (mean, band: 95 % CI over seeds) vs n-grams, test split",
-                 fontsize=10)
+    what = intervals_label(r["test_perplexity"] for r in cells.values())
+    a2.set_title(f"recurrent networks (mean, band: {what}) vs n-grams,\ntest split", fontsize=10)
     zoom.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     save_figure(fig, path)
@@ -144,7 +146,8 @@ def headline(hello: dict, summary: dict, ngram: dict) -> str:
     best = ngram["best"]
     learned = sum(int(_learned(c).sum()) for c in hello["cells"].values())
     runs = len(hello["cells"]) * hello["seeds"]
-    return (f"test perplexity per character, mean of {summary['seeds']} seeds [95 % bootstrap CI]: "
+    what = intervals_label(r["test_perplexity"] for r in summary["cells"].values())
+    return (f"test perplexity per character, mean [{what}]: "
             f"{parts}; best n-gram (n = {best['order']}) {best['test_perplexity']:.3f}; "
             f"\"hello\" learned by {learned}/{runs} runs (cells × seeds; p > 0.9 at every step)")
 
@@ -170,7 +173,7 @@ def plot(workdir: Path) -> None:
         figures=[("hello.png", "the lecture's [h, e, l, o] model: softmax outputs at each step"),
                  ("perplexity.png", "validation perplexity while training, and test perplexity "
                                     "against n-gram models of increasing order (mean over "
-                                    "seeds, 95 % bands)"),
+                                    "seeds, 95 % t-interval bands)"),
                  ("samples.png", "text sampled by feeding outputs back (temperature)")],
         tables=["summary.json", "ngram.json", "hello.json", "samples.json"],
     )
@@ -179,8 +182,9 @@ def plot(workdir: Path) -> None:
 def readme_table(folder: Path) -> str:
     """Markdown: test perplexity of each cell and of the n-grams (for the README)."""
     summary, ngram = read_json(folder / "summary.json"), read_json(folder / "ngram.json")
-    rows = [f"| model | test perplexity per character (mean of {summary['seeds']} seeds "
-            "[95 % CI]) | parameters |", "|---|---|---|"]
+    what = intervals_label(r["test_perplexity"] for r in summary["cells"].values())
+    rows = [f"| model | test perplexity per character (mean [{what}]) | parameters |",
+            "|---|---|---|"]
     rows += [f"| {_label(n)}, H = {r['hidden_size']} | {_ppl_ci(r['test_perplexity'])} | "
              f"{r['params']} |"
              for n, r in sorted(summary["cells"].items(),

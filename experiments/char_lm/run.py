@@ -72,7 +72,7 @@ def run_hello(config: Config) -> dict:
         out["cells"][name] = {
             "probs": probs[0].round(4).tolist(),
             "loss": [[r["step"], r["loss"]] for r in hist],
-            "final_loss": across_seeds(hist[-1]["loss"]),
+            "final_loss": across_seeds(hist[-1]["loss"], bounds=(0, np.inf)),
             "p_correct": p_correct.round(5).tolist(),
             "greedy": vocab.decode(jnp.argmax(logits[0], axis=-1)),
         }
@@ -213,15 +213,17 @@ def seeds_nll(model):
 
 
 def evaluate_cell(config: Config, workdir: Path, name: str, corpus: Corpus) -> dict:
-    """Train one cell's seeds; its perplexities (mean over seeds, 95 % interval, every seed),
+    """Train one cell's seeds; its perplexities (mean over seeds, 95 % t-interval, every seed),
     size and curves (per evaluation: the step, then every seed's value)."""
     states, hist = train_cell(config, workdir, name, corpus)
     nll = seeds_nll(cell_run(config, name, len(corpus.vocab)).model)
     losses = {split: np.asarray(nll(states.params, *(jnp.asarray(a)
                                                     for a in chars.streams(ids, N_STREAMS))))
               for split, ids in (("valid", corpus.valid), ("test", corpus.test))}
-    return {"test_perplexity": across_seeds([perplexity(v) for v in losses["test"]]),
-            "valid_perplexity": across_seeds([perplexity(v) for v in losses["valid"]]),
+    return {"test_perplexity": across_seeds([perplexity(v) for v in losses["test"]],
+                                            bounds=(1, np.inf)),
+            "valid_perplexity": across_seeds([perplexity(v) for v in losses["valid"]],
+                                             bounds=(1, np.inf)),
             "params": sum(int(np.size(p[0])) for p in jax.tree.leaves(states.params)),
             "hidden_size": config.train.hidden_size, "steps": num_steps(config, config.train.steps),
             "curve": [[r["step"], *map(perplexity, r["valid_loss"])] for r in hist

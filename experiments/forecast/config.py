@@ -138,7 +138,7 @@ class Config:
     saturates at the size of the attractor (drawn from the LSTM's first-step error).
 
     Each model trains ``train.seeds`` runs as one vmapped program; errors are means over seeds
-    with 95 % bootstrap intervals. The quick preset trains 3 seeds for 600 updates (one seed for
+    with 95 % Student-t intervals. The quick preset trains 3 seeds for 600 updates (one seed for
     1000 before), to keep about its former runtime.
 
     Command: ``python -m experiments.forecast --quick`` (about 4 minutes on 2 CPU cores) or

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
-from experiments.common.seeds import band
+from experiments.common.seeds import band, band_label
+from experiments.common.stats import intervals_label
 
 TITLES = {"seasonal": "seasonal temperature-like series",
           "population": "population growth N' = N + rN(1 − N/K)"}
@@ -46,7 +47,7 @@ def one_step(summary: dict, path: Path) -> None:
             ax.text(i, r["ci"][1], f"{r['mean']:.3g}", ha="center", va="bottom", fontsize=7)
         ax.set_ylabel(f"one-step test RMSE ({s['unit']})")
         ax.set_title(TITLES[d], fontsize=9)
-    fig.suptitle(f"mean over {_seeds(summary)} seeds; bars: 95 % bootstrap CI; dots: seeds",
+    fig.suptitle(f"mean over seeds; bars: {_what(summary)}; dots: seeds",
                  fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
@@ -61,7 +62,8 @@ def multi_step(summary: dict, path: Path) -> None:
         hs = np.arange(1, s["horizon"] + 1)
         for name, errs in s["multi_step"].items():
             label, color, ls = _style(name)
-            band(ax, hs, [e["per_seed"] for e in errs], ls=ls, color=color, label=label)
+            band(ax, hs, [e["per_seed"] for e in errs], ls=ls, color=color, label=label,
+                 bounds=(0, np.inf))
         if d == "seasonal":
             ax.plot(hs, s["theory"]["multi_step"], ":", color="k", label=s["theory"]["label"])
         else:
@@ -77,13 +79,18 @@ def multi_step(summary: dict, path: Path) -> None:
         ax.set_ylabel(f"test RMSE ({s['unit']})")
         ax.set_title(TITLES[d], fontsize=9)
         ax.legend(fontsize=6.5)
-    fig.suptitle(f"mean over {_seeds(summary)} seeds; bands: 95 % bootstrap interval", fontsize=9)
+    fig.suptitle(f"mean over seeds; {band_label(_seeds(summary))}", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
 
 
 def _seeds(summary: dict) -> int:
     return next(iter(summary.values()))["seeds"]
+
+
+def _what(summary: dict) -> str:
+    """What the one-step RMSEs' intervals are (``"95 % t-interval, 3 seeds"``)."""
+    return intervals_label(r for s in summary.values() for r in s["one_step"].values())
 
 
 def _ci(r: dict) -> str:
@@ -123,7 +130,7 @@ def headline(summary: dict) -> str:
                      f"({best[6:]}) {_ci(s['one_step'][best])} {s['unit']}")
         if d == "seasonal":
             parts[-1] += f" (noise floor {s['theory']['one_step']:.3g})"
-    return (f"mean of {_seeds(summary)} seeds [95 % bootstrap CI]: " + "; ".join(parts))
+    return (f"mean over seeds [{_what(summary)}]: " + "; ".join(parts))
 
 
 def plot(workdir: Path) -> None:
@@ -135,9 +142,9 @@ def plot(workdir: Path) -> None:
     write_index(workdir, title="Forecasting: RNN vs fixed-window feed-forward",
                 headline=headline(summary),
                 figures=[("one_step.png", "one-step-ahead test RMSE per model (mean over seeds, "
-                          "95 % CI, every seed); seasonal: dotted = the noise floor"),
+                          "95 % t-interval, every seed); seasonal: dotted = the noise floor"),
                          ("multi_step.png", "free-running multi-step RMSE vs horizon (mean over "
-                          "seeds, 95 % bands) with the theory line (noise floor / exp(λh) error "
+                          "seeds, 95 % t-interval bands) with the theory line (noise floor / exp(λh) error "
                           "growth)"),
                          ("examples.png", "one test series per dataset with every model's "
                           "forecast")],

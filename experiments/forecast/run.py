@@ -78,7 +78,7 @@ def _fit(config: Config, run_dir: Path, name: str, loss_fn, init, init_key, one_
 
 def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
     """Train every model's seeds on one dataset; RMSE one step and h steps ahead (mean over
-    seeds with 95 % intervals), seed 0's forecast of one series, the theory lines."""
+    seeds with 95 % t-intervals), seed 0's forecast of one series, the theory lines."""
     mc, tc, dc = config.models, config.train, getattr(config, dataset)
     key = jax.random.fold_in(jax.random.key(config.seed), DATASETS.index(dataset))
     k_data, k_batch, k_init = jax.random.split(key, 3)
@@ -105,9 +105,10 @@ def run_dataset(config: Config, dataset: str, run_dir: Path) -> dict:
     def record(name, one_step_err, multi):
         """``one_step_err`` (seeds, ...) and ``multi`` (seeds, series, H), normalised units."""
         if one_step_err is not None:
-            out["one_step"][name] = across_seeds(rmse(one_step_err, tuple(range(1, one_step_err.ndim))))
+            out["one_step"][name] = across_seeds(rmse(one_step_err, tuple(range(1, one_step_err.ndim))),
+                                                   bounds=(0, np.inf))
         per_h = rmse(multi - future[None], 1)  # (seeds, H)
-        out["multi_step"][name] = [across_seeds(per_h[:, h]) for h in range(H)]
+        out["multi_step"][name] = [across_seeds(per_h[:, h], bounds=(0, np.inf)) for h in range(H)]
         example["forecasts"][name] = (np.asarray(multi[0, 0]) * sd + mu).tolist()
         say(f"forecast {dataset} {name}: RMSE at horizon {H} "
             f"{out['multi_step'][name][-1]['mean']:.4f} {UNITS[dataset]} (mean of {tc.seeds} seeds)")

@@ -13,8 +13,6 @@ STUDY = Study(
     tolerances={"max_abs_diff": 1.0, "max_abs_diff_flax_mha": 1.0,
                 "max_abs_diff_jax_attention": 1.0, "max_abs_diff_update_vs_attention": 1.0,
                 "test_loss": 0.3, "final_test_loss": 0.3, "loss_over_baseline": 0.3,
-                "test_loss_low": 0.3, "test_loss_high": 0.3, "final_test_loss_ci": 0.3,
-                "loss_over_baseline_ci": 0.3,
                 "steps_to_10pct_baseline": 0.5, "error_one_step": 0.05,
                 "error_fixed_point": 0.05, "nearest_one_step": 0.05, "nearest_fixed_point": 0.05,
                 "steps_mean": 0.1, "count_median": 0.1, "count_q10": 0.1, "count_q90": 0.1,

@@ -22,7 +22,7 @@ import optax
 import rnnjax
 import rnnjax.train as tr
 from experiments.common import say
-from experiments.common.stats import bootstrap_ci
+from experiments.common.stats import mean_interval
 from experiments.hopfield.config import AttentionConfig, AttentionTaskConfig
 from rnnjax.hopfield import layers, modern
 from rnnjax.models.sequence import sequence_model
@@ -115,20 +115,24 @@ def seed_key(key, replicate: int):
 
 
 def summarise(per_seed: list[dict], baseline: float) -> dict[str, Any]:
-    """One model's runs: the mean test-loss curve and final loss with 95 % bootstrap intervals
-    over the seeds, and every seed's own numbers."""
+    """One model's runs: the mean test-loss curve and final loss over the seeds, and every
+    seed's own numbers (``seeds``), from which the report draws the intervals
+    (:func:`ratio_interval`; :func:`experiments.common.seeds.band` for the curves)."""
     curves = np.array([r["test_loss"] for r in per_seed])
-    finals = curves[:, -1]
-    mean, low, high = bootstrap_ci(finals)
-    bands = [bootstrap_ci(curves[:, i])[1:] for i in range(curves.shape[1])]
+    mean = float(curves[:, -1].mean())
     reached = [r["steps_to_10pct_baseline"] for r in per_seed]
     return {"steps": per_seed[0]["steps"], "test_loss": curves.mean(0).tolist(),
-            "test_loss_low": [b[0] for b in bands], "test_loss_high": [b[1] for b in bands],
-            "final_test_loss": mean, "final_test_loss_ci": [low, high],
-            "loss_over_baseline": mean / baseline,
-            "loss_over_baseline_ci": [low / baseline, high / baseline],
+            "final_test_loss": mean, "loss_over_baseline": mean / baseline,
             "steps_to_10pct_baseline": None if None in reached else max(reached),
             "parameters": per_seed[0]["parameters"], "seeds": per_seed}
+
+
+def ratio_interval(run: dict, *, level: float = 0.95) -> dict[str, Any]:
+    """A model's final test loss over the baseline, mean over its seeds with the Student-t
+    interval at ``level`` (:func:`experiments.common.stats.mean_interval`, kept >= 0), from the
+    seeds' own numbers; a run saved without them (one seed) gets ``interval = "none"``."""
+    ratios = [s["loss_over_baseline"] for s in run.get("seeds", [])] or [run["loss_over_baseline"]]
+    return mean_interval(ratios, level=level, bounds=(0, np.inf))
 
 
 class _Run:
@@ -201,7 +205,7 @@ def run_attention_task(config: AttentionTaskConfig, seed: int, steps: int, key,
         per_seed = [_train_one(name, config, seed, steps, key, workdir, replicate, test)
                     for replicate in range(config.seeds)]
         runs[name] = summarise(per_seed, adding.baseline())
-        lo, hi = runs[name]["loss_over_baseline_ci"]
+        lo, hi = ratio_interval(runs[name])["ci"]
         say(f"attention_task: {name} test MSE / baseline {runs[name]['loss_over_baseline']:.3g} "
             f"[{lo:.3g}, {hi:.3g}] over {config.seeds} seeds")
     return {"name": "adding (modern form)", "T": length, "baseline": adding.baseline(),

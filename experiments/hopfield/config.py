@@ -301,7 +301,7 @@ class Config:
     recalled (``sign(xi)`` equals the pattern; exactly ``capacity_noise d`` bits flipped).
     Adding problem: the modern form (baseline 1/6), every model trained with Adam and
     global-norm clipping on a fresh batch per update, ``attention_task.seeds`` runs each, with
-    95 % bootstrap intervals over them.
+    95 % Student-t intervals of the mean over them.
 
     Command: ``python -m experiments.hopfield --quick`` (about 35 minutes on a shared 2-core CPU) or
     ``--preset full`` (hours on a CPU: the alpha_c sweep to N = 8000, one core-hour or more at

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index, write_text
+from experiments.common.seeds import band, band_label
 from experiments.hopfield.memory_plots import (
     COLORS,
     capacity_dim_figure,
@@ -20,7 +21,7 @@ from experiments.hopfield.memory_plots import (
     regimes_figure,
     wilson_band,
 )
-from experiments.hopfield.table import abs_diff, comparison_table, ratio_with_interval
+from experiments.hopfield.table import abs_diff, comparison_table, ratio_label, ratio_with_interval
 from experiments.hopfield.table import readme_table as readme_table  # for experiments.readme
 from rnnjax.hopfield import theory
 
@@ -212,20 +213,20 @@ def attention_task_figure(task: dict, path: Path) -> None:
     colors = {"hopfield_pooling": "tab:green", "elman": "tab:red", "lstm": "tab:blue"}
     seeds = task["settings"].get("seeds", 1)
     for name, r in task["runs"].items():
-        ax.plot(r["steps"], r["test_loss"], "-", color=colors[name],
-                label=f"{labels[name]} ({r['parameters']:,} params)")
-        if "test_loss_low" in r:
-            ax.fill_between(r["steps"], r["test_loss_low"], r["test_loss_high"],
-                            color=colors[name], alpha=0.2)
-            for one in r["seeds"]:
-                ax.plot(one["steps"], one["test_loss"], "-", color=colors[name], lw=0.5,
-                        alpha=0.4)
+        label = f"{labels[name]} ({r['parameters']:,} params)"
+        if len(r.get("seeds", [])) < 2:
+            ax.plot(r["steps"], r["test_loss"], "-", color=colors[name], label=label)
+            continue
+        band(ax, r["steps"], np.array([one["test_loss"] for one in r["seeds"]]).T, log=True,
+             color=colors[name], label=label)
+        for one in r["seeds"]:
+            ax.plot(one["steps"], one["test_loss"], "-", color=colors[name], lw=0.5, alpha=0.4)
     ax.axhline(task["baseline"], color="black", ls="--", lw=1, label="baseline 1/6 (predict 1)")
     ax.set_yscale("log")
     ax.set_xlabel("training step (Adam, fresh batch each)")
     ax.set_ylabel(f"test MSE ({task['settings']['n_test']} fixed sequences)")
-    ax.set_title(f"Adding problem, T = {task['T']}: mean of {seeds} seeds (thin: each seed; "
-                 "band: 95 % bootstrap)", fontsize=9)
+    ax.set_title(f"Adding problem, T = {task['T']}: geometric mean over seeds (thin: each seed;\n"
+                 f"{band_label(seeds, log=True)})", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
@@ -251,8 +252,8 @@ def headline(results: dict) -> str:
         parts.append(f"attention identity to {abs_diff(results['attention']['max_abs_diff'])}")
     if "attention_task" in results:
         task = results["attention_task"]
-        parts.append(f"adding T = {task['T']}, test MSE / baseline over "
-                     f"{task['settings'].get('seeds', 1)} seeds: "
+        parts.append(f"adding T = {task['T']}, test MSE / baseline, mean "
+                     f"[{ratio_label(task['runs'])}]: "
                      + ", ".join(f"{label} {ratio_with_interval(task['runs'][k])}"
                                  for k, label in (("hopfield_pooling", "Hopfield pooling"),
                                                   ("lstm", "LSTM"), ("elman", "Elman"))))

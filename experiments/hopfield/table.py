@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json
+from experiments.common.stats import intervals_label
+from experiments.hopfield.attention import ratio_interval
 from rnnjax.hopfield import theory
 
 
@@ -27,12 +29,18 @@ def _steps_to(r: dict) -> str:
 
 
 def ratio_with_interval(run: dict) -> str:
-    """A model's final test loss over the baseline, with its 95 % interval over seeds."""
-    r = run["loss_over_baseline"]
-    if "loss_over_baseline_ci" not in run:
-        return f"{r:.2g}"
-    lo, hi = run["loss_over_baseline_ci"]
-    return f"{r:.2g} [{lo:.2g}, {hi:.2g}]"
+    """A model's final test loss over the baseline, mean over seeds with its 95 % t-interval
+    (:func:`experiments.hopfield.attention.ratio_interval`); the mean alone for one seed."""
+    r = ratio_interval(run)
+    if r["interval"] == "none":
+        return f"{r['mean']:.2g}"
+    lo, hi = r["ci"]
+    return f"{r['mean']:.2g} [{lo:.2g}, {hi:.2g}]"
+
+
+def ratio_label(runs: dict) -> str:
+    """What the intervals of :func:`ratio_with_interval` are (``"95 % t-interval, 3 seeds"``)."""
+    return intervals_label(ratio_interval(r) for r in runs.values())
 
 
 def _error(e: float) -> str:
@@ -62,8 +70,7 @@ def comparison_table(results: dict) -> str:
         "| Aspect | LSTM (lecture) | Hopfield (lecture) | Measured here |",
         "|---|---|---|---|",
         "| Primary purpose | Sequence modelling (temporal) | Associative memory (spatial) | "
-        f"adding problem T = {task['T']} (mean [95 % interval] over "
-        f"{task['settings'].get('seeds', 1)} seeds): LSTM test MSE "
+        f"adding problem T = {task['T']} (mean [{ratio_label(task['runs'])}]): LSTM test MSE "
         f"{lstm['final_test_loss']:.4f} ({ratio_with_interval(lstm)} × baseline), Elman "
         f"{ratio_with_interval(elman)} ×, Hopfield pooling {ratio_with_interval(pool)} × |",
         "| Memory type | Gated memory cells | Energy-based attractor states | "
@@ -344,13 +351,11 @@ def readme_table(folder: str | Path) -> str:
         task = res["attention_task"]
         runs = task["runs"]
         seeds = task["settings"].get("seeds", 1)
-        pool = runs["hopfield_pooling"].get("loss_over_baseline_ci",
-                                            [runs["hopfield_pooling"]["loss_over_baseline"]] * 2)
-        elman = runs["elman"].get("loss_over_baseline_ci",
-                                  [runs["elman"]["loss_over_baseline"]] * 2)
+        pool = ratio_interval(runs["hopfield_pooling"])["ci"]
+        elman = ratio_interval(runs["elman"])["ci"]
         ok = pool[1] < 0.1 and elman[0] > 0.5
         rows.append((f"adding T = {task['T']}: Hopfield pooling / LSTM / Elman, test MSE over "
-                     f"the baseline, mean [95 % bootstrap interval] over {seeds} seeds",
+                     f"the baseline, mean [{ratio_label(runs)}]",
                      " / ".join(ratio_with_interval(runs[k]) for k in
                                 ("hopfield_pooling", "lstm", "elman")),
                      "baseline 1/6",

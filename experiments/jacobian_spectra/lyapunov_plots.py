@@ -9,6 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import save_figure
+from experiments.common.stats import level_text, mean_interval
+
+LEVEL = 0.95
+"""Level of the t-intervals of the mean over seeds drawn as bars."""
 
 ZOOM = (1.0, 1.5)
 """The finite-size panel shows gains from just below 1 to 1.5, where the plateau lies."""
@@ -22,9 +26,21 @@ def colors(n):
     return [cmap(i / max(n - 1, 1)) for i in range(n)]
 
 
+def mean_and_interval(entry: dict, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Per gain: the mean of ``lambda_max_seeds`` and its Student-t interval at ``level``
+    (:func:`experiments.common.stats.mean_interval`), shapes (gains,) and (gains, 2)."""
+    stats = [mean_interval(row, level=level) for row in entry["lambda_max_seeds"]]
+    return np.array([s["mean"] for s in stats]), np.array([s["ci"] for s in stats])
+
+
+def interval_text(seeds: int, level: float = LEVEL) -> str:
+    """``"95 % t-interval of the mean, 3 seeds"``."""
+    return f"{level_text(level)} t-interval of the mean, {seeds} seeds"
+
+
 def _errorbar(ax, entry: dict, **style) -> None:
-    """Mean over seeds with its 95 % bootstrap interval."""
-    mean, ci = np.asarray(entry["lambda_max"]), np.asarray(entry["lambda_max_ci"])
+    """Mean over seeds with its 95 % t-interval."""
+    mean, ci = mean_and_interval(entry)
     ax.errorbar(entry["g"], mean, yerr=[mean - ci[:, 0], ci[:, 1] - mean], capsize=3, **style)
 
 
@@ -45,7 +61,7 @@ def lyapunov_spectra_panel(ax, lyap: dict) -> None:
 
 
 def lambda_max_panel(ax, lyap: dict) -> None:
-    """lambda_max against g (mean over seeds, 95 % bootstrap interval), the mean-field theory
+    """lambda_max against g (mean over seeds, 95 % t-interval), the mean-field theory
     with and without input, and ln rho(W)."""
     theory = lyap["theory"]
     var = lyap["driven"]["input_variance"]
@@ -64,8 +80,8 @@ def lambda_max_panel(ax, lyap: dict) -> None:
     ax.set_xlabel("gain g  (W_ij ~ N(0, g²/N))")
     ax.set_ylabel("λ_max (nats / step)")
     seeds = len(lyap["autonomous"]["lambda_max_seeds"][0])
-    ax.set_title(f"λ_max against g, N = {lyap['autonomous']['N']}: mean of {seeds} seeds,\n"
-                 "bars 95 % bootstrap interval; lines: mean-field theory (N → ∞)", fontsize=10)
+    ax.set_title(f"λ_max against g, N = {lyap['autonomous']['N']}: mean over seeds, bars "
+                 f"{interval_text(seeds)};\nlines: mean-field theory (N → ∞)", fontsize=10)
     ax.legend(fontsize=7.5, loc="lower right")
     ax.grid(alpha=0.3)
 
@@ -85,10 +101,9 @@ def finite_size_panel(ax, lyap: dict) -> None:
     ax.axvline(1.0, color="gray", lw=0.8, ls=":")
     ax.set_xlabel("gain g")
     ax.set_ylabel("λ_max (nats / step)")
-    window = [v for size in sizes for g, m, ci in zip(lyap["finite_size"][size]["g"],
-                                                     lyap["finite_size"][size]["lambda_max"],
-                                                     lyap["finite_size"][size]["lambda_max_ci"],
-                                                     strict=True)
+    window = [v for size in sizes
+              for g, m, ci in zip(lyap["finite_size"][size]["g"],
+                                  *mean_and_interval(lyap["finite_size"][size]), strict=True)
               if ZOOM[0] - 0.1 <= g <= ZOOM[1] + 0.05 for v in (m, *ci)]
     theory = [t for g, t in zip(lyap["theory"]["g"], lyap["theory"]["autonomous"], strict=True)
               if ZOOM[0] - 0.1 <= g <= ZOOM[1] + 0.05]
@@ -97,7 +112,7 @@ def finite_size_panel(ax, lyap: dict) -> None:
         ax.set_xlim(ZOOM[0] - 0.1, ZOOM[1] + 0.05)
         ax.set_ylim(lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
     seeds = len(lyap["finite_size"][sizes[0]]["lambda_max_seeds"][0])
-    ax.set_title(f"Finite size, no input: λ_max vs g per N ({seeds} seeds, 95 % intervals)\n"
+    ax.set_title(f"Finite size, no input: λ_max vs g per N ({interval_text(seeds)})\n"
                  f"zoom on {ZOOM[0]:g} < g ≤ {ZOOM[1]:g}: mean field > 0 for every g > 1", fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(alpha=0.3)

@@ -8,21 +8,20 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import save_figure
-from experiments.jacobian_spectra.lyapunov_plots import colors
+from experiments.jacobian_spectra.lyapunov_plots import colors, interval_text, mean_and_interval
 
 TAIL_TOP = 1e3
 """The clipping sweep's tail-loss axis ends here (diverged runs reach 1e30 and beyond)."""
 
 
 def zoom_panel(ax, plateau: dict) -> None:
-    """λ_max against g on 1 < g ≤ 1.5 per N (mean, normal interval over seeds), the theory."""
+    """λ_max against g on 1 < g ≤ 1.5 per N (mean, t-interval over seeds), the theory."""
     auto = plateau["autonomous"]["sizes"]
     cols = colors(len(auto))
-    level = f"{plateau['level']:.0%}"
     width = 0.02
     offsets = np.linspace(-width, width, len(auto)) if len(auto) > 1 else [0.0]
     for c, (n, r), dx in zip(cols, auto.items(), offsets, strict=True):
-        m, ci = np.asarray(r["lambda_max"]), np.asarray(r["lambda_max_ci"])
+        m, ci = mean_and_interval(r, plateau["level"])
         ax.errorbar(np.asarray(r["g"]) + dx / 2, m, yerr=[m - ci[:, 0], ci[:, 1] - m], fmt="o",
                     ms=3, color=c, capsize=2, label=f"N = {n}")
     r = next(iter(auto.values()))
@@ -33,8 +32,8 @@ def zoom_panel(ax, plateau: dict) -> None:
     ax.axhline(0, color="gray", lw=0.8)
     ax.set_xlabel("gain g")
     ax.set_ylabel("λ_max (nats / step)")
-    ax.set_title(f"No input, 1 < g ≤ 1.5: mean of {plateau['seeds']} seeds per (N, g), "
-                 f"{level} intervals", fontsize=10)
+    ax.set_title(f"No input, 1 < g ≤ 1.5: mean per (N, g), "
+                 f"{interval_text(plateau['seeds'], plateau['level'])}", fontsize=10)
     ax.legend(fontsize=7.5, loc="upper left")
     ax.grid(alpha=0.3)
 

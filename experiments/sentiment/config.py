@@ -77,7 +77,7 @@ class Config:
     kind, ``all``).
 
     Each model trains ``train.seeds`` runs as one vmapped program (seed i sees the same batches
-    for every model); accuracies are means over seeds with 95 % bootstrap intervals. The quick
+    for every model); accuracies are means over seeds with 95 % Student-t intervals. The quick
     preset trains 3 seeds for 400 updates (one seed for 500 before), to keep about its former
     runtime.
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
-from experiments.common.seeds import band
+from experiments.common.seeds import band, band_label
+from experiments.common.stats import intervals_label
 
 LABELS = {"bow_linear": "bag of words (linear)", "bow": "bag of words (MLP)",
           "elman": "Elman", "lstm": "LSTM", "gru": "GRU", "bilstm": "bidirectional LSTM",
@@ -39,7 +40,7 @@ def accuracy_by_kind_figure(summary: dict, path: Path) -> None:
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title("Sentiment by review kind: only word order decides 'contrast' reviews\n"
-                 f"mean of {summary['seeds']} seeds; dots: seeds; bars: 95 % bootstrap CI",
+                 f"mean; dots: seeds; bars: {_what(summary)}",
                  fontsize=10)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     save_figure(fig, path)
@@ -55,14 +56,14 @@ def curves_figure(summary: dict, curves: dict, path: Path) -> None:
     for ax, k in zip(axes[0], kinds, strict=True):
         for m in models:
             band(ax, curves[m]["step"], curves[m][k], scale=100, label=LABELS.get(m, m),
-                 color=COLORS.get(m))
+                 color=COLORS.get(m), bounds=(0, 1))
         ax.axhline(50, color="k", ls="--", lw=1)
         ax.set_title(f"{k} reviews")
         ax.set_xlabel("training step")
         ax.set_ylim(0, 103)
     axes[0, 0].set_ylabel("test accuracy (%); dashed: chance")
     axes[0, -1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(f"mean over {summary['seeds']} seeds; bands: 95 % bootstrap interval",
+    fig.suptitle(f"mean over seeds; {band_label(summary['seeds'])}",
                  fontsize=9, y=1.02)
     save_figure(fig, path)
 
@@ -77,8 +78,13 @@ def headline(summary: dict) -> str:
              [f"{LABELS.get(m, m)} {_pct(a[kind])}" for m, a in acc.items()
               if not m.startswith("bow")])
     parts += [f"{LABELS[m]} {_pct(acc[m][kind])}" for m in ("bow", "bow_linear") if m in acc]
-    return (f"accuracy on {kind} reviews, mean of {summary['seeds']} seeds [95 % bootstrap CI]: "
+    return (f"accuracy on {kind} reviews, mean [{_what(summary)}]: "
             + ", ".join(parts) + " (chance 50 %)")
+
+
+def _what(summary: dict) -> str:
+    """What the accuracies' intervals are (``"95 % t-interval, 3 seeds"``)."""
+    return intervals_label(a for r in summary["models"].values() for a in r["accuracy"].values())
 
 
 def _pct(s: dict) -> str:
@@ -94,9 +100,9 @@ def plot(workdir: Path) -> None:
     write_index(workdir, title="Sentiment: order and negation (many-to-one)",
                 headline=headline(summary),
                 figures=[("accuracy_by_kind.png", "test accuracy per model and review kind "
-                          "(mean over seeds, 95 % CI, every seed); dashed: chance"),
+                          "(mean over seeds, 95 % t-interval, every seed); dashed: chance"),
                          ("curves.png", "test accuracy through training, per review kind "
-                          "(mean over seeds, 95 % bands)")],
+                          "(mean over seeds, 95 % t-interval bands)")],
                 tables=["summary.json", "curves.json"]
                 + (["examples.json"] if (workdir / "examples.json").exists() else []))
 
@@ -109,5 +115,5 @@ def readme_table(folder: Path) -> str:
             "|---|" + "---|" * len(kinds)]
     rows += [f"| {LABELS.get(m, m)} | " + " | ".join(_pct(r["accuracy"][k]) for k in kinds)
              + " |" for m, r in summary["models"].items()]
-    rows.append(f"\nMean test accuracy over {summary['seeds']} seeds [95 % bootstrap interval].")
+    rows.append(f"\nMean test accuracy [{_what(summary)}].")
     return "\n".join(rows)

@@ -157,10 +157,10 @@ def train_model(config: Config, workdir: Path, name: str, data: Data):
 
 
 def evaluate_model(config: Config, workdir: Path, name: str, data: Data) -> dict:
-    """Train one model's seeds; final test accuracy per kind (mean over seeds, 95 % interval,
+    """Train one model's seeds; final test accuracy per kind (mean over seeds, 95 % t-interval,
     every seed), its size and its curve (evaluations × seeds)."""
     states, history, eval_logits = train_model(config, workdir, name, data)
-    accuracy = {k: across_seeds(v)
+    accuracy = {k: across_seeds(v, bounds=(0, 1))
                 for k, v in accuracy_by_kind(eval_logits, states.params, data).items()}
     say(f"{name}: " + "  ".join(f"{k} {v['mean']:.3f}" for k, v in accuracy.items()))
     return {"accuracy": accuracy,

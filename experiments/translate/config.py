@@ -83,7 +83,7 @@ class Config:
     (teacher-forced) versus own (free-running) previous words, per output position.
 
     Each mode trains ``train.seeds`` runs as one vmapped program; results are means over seeds
-    with 95 % bootstrap intervals, and the headline says whether the intervals rank the modes.
+    with 95 % Student-t intervals, and the headline says whether the intervals rank the modes.
     The quick preset trains 3 seeds for 1000 updates (one seed for 1500 before) and tests on
     1000 numbers, to keep about its former runtime.
 

@@ -2,8 +2,9 @@
 
 Exposure bias shows as the gap between the token accuracy with true (teacher-forced) previous
 words and with the model's own (free-running) previous words. Every number is the mean over
-seeds with its 95 % percentile-bootstrap interval; the modes are ranked by mean exact match, and
-the ranking counts as resolved only when neighbouring modes' intervals do not overlap.
+seeds with its 95 % Student-t interval (:func:`experiments.common.stats.mean_interval`); the
+modes are ranked by mean exact match, and the ranking counts as resolved only when neighbouring
+modes' intervals do not overlap.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import read_json, save_figure, write_index
-from experiments.common.seeds import across_seeds, band
+from experiments.common.seeds import across_seeds, band, band_label
+from experiments.common.stats import intervals_label
 
 LABELS = {"teacher": "trained with teacher forcing", "free": "trained free running",
           "scheduled": "scheduled sampling (p: 1 → 0)"}
@@ -42,11 +44,11 @@ def exposure_bias(curves: dict, path: Path) -> None:
             i = c["step"].index(at)
             tf, fr = (np.asarray(c[k][i]).T for k in ("tf_by_pos", "fr_by_pos"))  # (pos, seeds)
             pos = np.arange(1, len(tf) + 1)
-            band(ax, pos, tf, scale=100, marker="o", color="tab:gray",
+            band(ax, pos, tf, scale=100, marker="o", color="tab:gray", bounds=(0, 1),
                  label="true previous words (teacher-forced)")
-            band(ax, pos, fr, scale=100, marker="s", color=COLORS[mode],
+            band(ax, pos, fr, scale=100, marker="s", color=COLORS[mode], bounds=(0, 1),
                  label="own previous words (free running)")
-            em = across_seeds(c["exact_match"][i])
+            em = across_seeds(c["exact_match"][i], bounds=(0, 1))
             ax.set_title(f"{LABELS[mode]}, step {at}\nexact match {100 * em['mean']:.1f} % "
                          f"[{100 * em['ci'][0]:.1f}, {100 * em['ci'][1]:.1f}]", fontsize=8)
             ax.set_xticks(pos)
@@ -55,8 +57,9 @@ def exposure_bias(curves: dict, path: Path) -> None:
         axes[row, 0].set_ylabel("test token accuracy (%)")
     axes[0, 0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Exposure bias: accuracy along the sentence with true vs own previous words "
-                 f"(top: early in training, bottom: end)\nmean of {n_seeds} seeds, bands: 95 % "
-                 "bootstrap interval", fontsize=9)
+                 f"(top: early in training, bottom: end)\nmean over seeds; "
+                 f"{band_label(n_seeds, what='bands and [brackets]')}",
+                 fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
 
@@ -69,7 +72,7 @@ def learning_curves(summary: dict, curves: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), gridspec_kw={"width_ratios": [3, 3, 2]})
     for mode, c in curves.items():
         band(axes[0], c["step"], c["exact_match"], scale=100, color=COLORS[mode],
-             label=LABELS[mode])
+             label=LABELS[mode], bounds=(0, 1))
         band(axes[1], c["step"], gap(c), color=COLORS[mode], label=LABELS[mode])
     axes[0].set_ylabel("exact match, greedy decoding (%)")
     axes[1].set_ylabel("token accuracy gap (points)\nteacher-forced − free running")
@@ -88,11 +91,15 @@ def learning_curves(summary: dict, curves: dict, path: Path) -> None:
     ax.set_xlim(-0.5, len(summary["modes"]) - 0.5)
     ax.set_xlabel("training mode")
     ax.set_ylabel("final exact match (%)")
-    ax.set_title(f"dots: {summary['seeds']} seeds; bars: 95 % CI", fontsize=8)
-    fig.suptitle(f"mean over {summary['seeds']} seeds; bands: 95 % bootstrap interval",
-                 fontsize=9)
+    ax.set_title(f"dots: seeds; bars: {_what(summary)}", fontsize=8)
+    fig.suptitle(f"mean over seeds; {band_label(summary['seeds'])}", fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)
+
+
+def _what(summary: dict) -> str:
+    """What the final exact matches' intervals are (``"95 % t-interval, 3 seeds"``)."""
+    return intervals_label(s["exact_match"] for s in summary["modes"].values())
 
 
 def ranking(summary: dict) -> tuple[list[str], bool]:
@@ -117,8 +124,8 @@ def headline(summary: dict, curves: dict) -> str:
     verdict = ("resolved: the intervals do not overlap" if resolved else
                "not resolved: the intervals overlap")
     gaps = ", ".join(f"{m} {gap(c).mean(axis=1).max():.1f}" for m, c in curves.items())
-    return (f"exact match on held-out numbers (greedy decoding, mean of {summary['seeds']} seeds "
-            f"[95 % bootstrap CI]): {'; '.join(em(m) for m in order)}; ranking "
+    return (f"exact match on held-out numbers (greedy decoding, mean "
+            f"[{_what(summary)}]): {'; '.join(em(m) for m in order)}; ranking "
             f"{' > '.join(order)} {verdict}; largest mean gap teacher-forced − free-running "
             f"token accuracy during training (points): {gaps}")
 
@@ -131,7 +138,7 @@ def plot(workdir: Path) -> None:
     write_index(workdir, title="Translation: encoder–decoder, teacher forcing vs free running",
                 headline=headline(summary, curves),
                 figures=[("exposure_bias.png", "token accuracy per output position with true vs "
-                          "own previous words, per training mode (mean over seeds, 95 % bands)"),
+                          "own previous words, per training mode (mean over seeds, 95 % t-interval bands)"),
                          ("curves.png", "exact match and the teacher-forced/free-running gap "
                           "through training, and the final exact match per mode and seed")],
                 tables=["summary.json", "curves.json", "examples.json"])

@@ -118,7 +118,8 @@ def train_mode(config: Config, mode: str, run_dir: Path) -> dict:
                  "target": tl.decode(test.tgt[i]), "greedy": tl.decode(m["tokens"][0, i])}
                 for i in range(N_EXAMPLES)]
     final = {k: _per_seed(m[k]) for k in metric_keys}
-    return {**{k: across_seeds(final[k]) for k in ("exact_match", "tf_token_acc", "fr_token_acc")},
+    return {**{k: across_seeds(final[k], bounds=(0, 1))
+               for k in ("exact_match", "tf_token_acc", "fr_token_acc")},
             "tf_by_pos": final["tf_by_pos"], "fr_by_pos": final["fr_by_pos"],
             "examples": examples,
             "curve": {k: [r.get(k) for r in (initial, *history)] for k in CURVE_KEYS}}

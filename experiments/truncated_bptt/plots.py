@@ -1,10 +1,11 @@
 """Figures and the headline, from ``summary.json`` and ``curves.json`` only.
 
 The statistic everywhere is the mean over seeds of each run's query accuracy averaged over its
-last ``LAST_EVALS`` evaluations (less noisy than one endpoint), with a 95 % bootstrap interval
-over seeds. TBPTT(k1, k2) can learn a lag-L dependency only when ``k2 >= L + k1 - 1``: the query
-falls anywhere in a block of k1 steps, and the update at the block's end must reach back L steps
-from the query's position.
+last ``LAST_EVALS`` evaluations (less noisy than one endpoint), with its 95 % Student-t interval
+over seeds (:func:`experiments.common.stats.mean_interval`; the range where a seed diverged).
+TBPTT(k1, k2) can learn a lag-L dependency only when ``k2 >= L + k1 - 1``: the query falls
+anywhere in a block of k1 steps, and the update at the block's end must reach back L steps from
+the query's position.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
-from experiments.common.seeds import band
-from experiments.common.stats import bootstrap_ci
+from experiments.common.seeds import band, band_label
+from experiments.common.stats import intervals_label, mean_interval
 
 LAST_EVALS = 3
 
@@ -25,6 +26,11 @@ def final_accuracy(curves: dict, name: str) -> np.ndarray:
     """Per-seed accuracy averaged over the last ``LAST_EVALS`` evaluations of run ``name``."""
     acc = np.array([p["test_accuracy"] for p in curves[name]])  # (evals, seeds)
     return acc[-LAST_EVALS:].mean(axis=0)
+
+
+def accuracy_interval(curves: dict, name: str) -> dict:
+    """Mean over seeds of :func:`final_accuracy` with its 95 % t-interval, inside [0, 1]."""
+    return mean_interval(final_accuracy(curves, name), bounds=(0, 1))
 
 
 def threshold(summary: dict) -> int:
@@ -42,16 +48,17 @@ def accuracy_vs_k2(summary: dict, curves: dict, path: Path) -> None:
 
     lag, k1 = summary["lag"], summary["k1"]
     fig, ax = plt.subplots(figsize=(9, 4.2))
-    full = bootstrap_ci(final_accuracy(curves, "full"))
-    ax.axhspan(full[1], full[2], color="tab:green", alpha=0.15)
-    ax.axhline(full[0], color="tab:green", lw=2, label=f"full BPTT ({full[0]:.0%}, band: 95 % CI)")
+    full = accuracy_interval(curves, "full")
+    ax.axhspan(*full["ci"], color="tab:green", alpha=0.15)
+    ax.axhline(full["mean"], color="tab:green", lw=2,
+               label=f"full BPTT ({full['mean']:.0%}, band: {intervals_label([full])})")
     for runs, label, style in ((_runs(summary, "tbptt"), f"truncated BPTT (k1 = {k1}), x = k2", "o-"),
                                (_runs(summary, "reset"), "split and reset, x = chunk length", "s--")):
         if not runs:
             continue
         xs = [x for x, _ in runs]
         per_seed = [final_accuracy(curves, n) for _, n in runs]
-        st = np.array([bootstrap_ci(a) for a in per_seed])
+        st = np.array([(m["mean"], *m["ci"]) for m in (accuracy_interval(curves, n) for _, n in runs)])
         ax.errorbar(xs, st[:, 0], yerr=[st[:, 0] - st[:, 1], st[:, 2] - st[:, 0]], fmt=style,
                     capsize=3, label=label)
         for x, a in zip(xs, per_seed, strict=True):
@@ -64,9 +71,9 @@ def accuracy_vs_k2(summary: dict, curves: dict, path: Path) -> None:
     ax.set_ylabel(f"query accuracy (mean of last {LAST_EVALS} evaluations)")
     ax.set_ylim(0.3, 1.03)
     ax.set_xticks(sorted({x for x, _ in _runs(summary, "tbptt") + _runs(summary, "reset")}))
-    n_seeds = len(final_accuracy(curves, "full"))
-    ax.set_title(f"remember a bit for {lag} steps ({summary['cell'].upper()}, {n_seeds} seeds; "
-                 "dots: seeds; bars: 95 % CI)", fontsize=10)
+    what = intervals_label(accuracy_interval(curves, n) for n in curves)
+    ax.set_title(f"remember a bit for {lag} steps ({summary['cell'].upper()}; dots: seeds;\n"
+                 f"bars: {what})", fontsize=10)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     save_figure(fig, path)
@@ -81,13 +88,13 @@ def learning_curves(summary: dict, curves: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4.2))
     for name in ["full", *short, *long, *[n for _, n in rs][-1:]]:
         x = [p["batch"] for p in curves[name]]
-        band(ax, x, [p["test_loss"] for p in curves[name]], lw=2, label=_label(summary, name))
+        band(ax, x, [p["test_loss"] for p in curves[name]], lw=2, label=_label(summary, name),
+             bounds=(0, np.inf))
     ax.axhline(math.log(2), color="tab:red", ls="--", lw=1, label="chance (ln 2)")
     ax.set_xlabel("training batches seen (same sequences for every method)")
     ax.set_ylabel("test cross-entropy at the query (nats)")
     n_seeds = len(final_accuracy(curves, "full"))
-    ax.set_title(f"learning curves (mean over {n_seeds} seeds, band: 95 % bootstrap interval)",
-                 fontsize=10)
+    ax.set_title(f"learning curves (mean over seeds, {band_label(n_seeds)})", fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     save_figure(fig, path)
@@ -96,8 +103,8 @@ def learning_curves(summary: dict, curves: dict, path: Path) -> None:
 def headline(summary: dict, curves: dict) -> str:
     """One sentence with the numbers that matter."""
     def acc(name):
-        mean, low, high = bootstrap_ci(final_accuracy(curves, name))
-        return f"{mean:.0%} [{low:.0%}, {high:.0%}]"
+        m = accuracy_interval(curves, name)
+        return f"{m['mean']:.0%} [{m['ci'][0]:.0%}, {m['ci'][1]:.0%}]"
 
     lag, tb, rs = summary["lag"], _runs(summary, "tbptt"), _runs(summary, "reset")
     parts = [f"full BPTT {acc('full')}"]
@@ -109,9 +116,9 @@ def headline(summary: dict, curves: dict) -> str:
         parts.append(f"TBPTT k2 = {above[0][0]} {acc(above[0][1])}")
     if rs:
         parts.append(f"split-and-reset k = {rs[-1][0]} {acc(rs[-1][1])}")
-    n_seeds = len(final_accuracy(curves, "full"))
+    what = intervals_label(accuracy_interval(curves, n) for n in curves)
     return (f"query accuracy, lag {lag} (chance 50 %), mean of the last {LAST_EVALS} evaluations "
-            f"over {n_seeds} seeds [95 % bootstrap CI]; TBPTT learns it from k2 = lag + k1 − 1 = "
+            f"over seeds [{what}]; TBPTT learns it from k2 = lag + k1 − 1 = "
             f"{threshold(summary)}: " + "; ".join(parts))
 
 

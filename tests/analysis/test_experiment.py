@@ -8,6 +8,7 @@ import pytest
 
 from experiments import jacobian_spectra
 from experiments.jacobian_spectra.config import PRESETS, Config
+from experiments.jacobian_spectra.lyapunov_plots import interval_text, mean_and_interval
 
 TINY = [
     "--quick", "--norms.families", "linear_orth", "lstm_fb1", "--norms.hidden-size", "6",
@@ -63,8 +64,10 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
     for label in ("autonomous", "driven"):
         entry = lyap[label]
         assert entry["g"] == [0.5, 2.0] and len(entry["lambda_max"]) == 2
-        for (low, high), mean in zip(entry["lambda_max_ci"], entry["lambda_max"], strict=True):
-            assert low <= mean <= high
+        np.testing.assert_allclose(entry["lambda_max"], np.mean(entry["lambda_max_seeds"], 1),
+                                   rtol=1e-6)
+        mean, ci = mean_and_interval(entry)
+        assert np.all(ci[:, 0] <= mean) and np.all(mean <= ci[:, 1]) and "lambda_max_ci" not in entry
     assert sorted(lyap["finite_size"], key=int) == ["4", "6"]
     assert lyap["finite_size"]["6"]["lambda_max"] == lyap["autonomous"]["lambda_max"]
     flow = json.loads((tmp_path / "flow.json").read_text())
@@ -125,3 +128,13 @@ def test_jacobian_spectra_bad_input_is_one_line(tmp_path, capsys):
 def test_full_preset_is_the_config_default():
     assert PRESETS["full"] == Config()
     assert jacobian_spectra.STUDY.workdir("full").as_posix() == "results/jacobian_spectra_full"
+
+
+def test_lyapunov_bars_are_t_intervals_of_the_seeds():
+    from scipy import stats
+
+    mean, ci = mean_and_interval({"lambda_max_seeds": [[1.0, 2.0, 4.0], [-0.5, -0.5, -0.5]]})
+    np.testing.assert_allclose(mean, [7 / 3, -0.5])
+    want = stats.t.interval(0.95, df=2, loc=7 / 3, scale=stats.sem([1.0, 2.0, 4.0]))
+    np.testing.assert_allclose(ci, [want, (-0.5, -0.5)], rtol=1e-12)
+    assert interval_text(3) == "95 % t-interval of the mean, 3 seeds"

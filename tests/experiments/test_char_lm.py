@@ -38,8 +38,10 @@ def test_a_diverged_cell_is_saved_as_inf_and_named_in_the_headline(tmp_path):
     hello = {"seeds": 2, "cells": {"elman": {"p_correct": [[0.95] * 4, [0.95] * 4]},
                                    "lstm": {"p_correct": [[0.5] * 4, [0.95] * 4]}}}
     line = plots.headline(hello, summary, ngram)
-    assert line.startswith("test perplexity per character, mean of 2 seeds [95 % bootstrap CI]: "
-                           "LSTM 2.500 [2.400, 2.600], Elman (tanh) inf (diverged)"), line
+    # LSTM: 2.5 ± t_{1, 0.975} · 0.1 = 2.5 ± 1.2706 (t_{1, 0.975} = tan(0.475 π) = 12.706)
+    assert line.startswith("test perplexity per character, mean [range of 2 seeds (1 diverged); "
+                           "95 % t-interval, 2 seeds]: LSTM 2.500 [1.229, 3.771], Elman (tanh) "
+                           "inf (diverged)"), line
     assert "(n = 4) 1.000" in line and '"hello" learned by 3/4 runs' in line
     plots.perplexity_figure(summary, ngram, tmp_path / "perplexity.png")
     assert (tmp_path / "perplexity.png").stat().st_size > 10_000

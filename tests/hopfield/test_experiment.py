@@ -9,6 +9,7 @@ from experiments import hopfield
 from experiments.common.stats import wilson_interval
 from experiments.hopfield import plots
 from experiments.hopfield.alpha_c import extrapolate, logistic_crossing, retrieval_runs
+from experiments.hopfield.attention import ratio_interval
 from experiments.hopfield.classical import crossing, last_at_least, stability
 
 TINY = ["--quick", "--capacity.sizes", "30", "40", "50", "--capacity.num-loads", "4",
@@ -56,8 +57,9 @@ def test_tiny_run_writes_results_and_caches_each_part(tmp_path):
         assert len(r["seeds"]) == 2 and (tmp_path / "runs" / "lstm" / "seed1").is_dir()
         assert r["final_test_loss"] == pytest.approx(np.mean([s["test_loss"][-1]
                                                               for s in r["seeds"]]))
-        lo, hi = r["final_test_loss_ci"]
-        assert lo <= r["final_test_loss"] <= hi
+        ratio = ratio_interval(r)
+        assert ratio["ci"][0] <= r["loss_over_baseline"] <= ratio["ci"][1]
+        assert (ratio["interval"], ratio["n"]) == ("t", 2) and "final_test_loss_ci" not in r
     mod = json.loads((tmp_path / "modern.json").read_text())
     assert mod["capacity"][0]["flips"] == 1 and mod["capacity"][0]["noise"] == 0.1
     assert mod["regimes"]["mass"] == 0.9 and "separation_min" in mod["retrieval"]["20"]
@@ -240,15 +242,21 @@ def test_regime_references_are_mass_count_of_equal_weights():
 
 def test_seed_summary_and_modern_rows_by_hand():
     from experiments.hopfield.attention import summarise
-    from experiments.hopfield.table import first_beta_below
+    from experiments.hopfield.table import first_beta_below, ratio_with_interval
 
-    runs = [{"steps": [1, 2], "test_loss": [0.3, v], "steps_to_10pct_baseline": s,
-             "parameters": 7} for v, s in ((0.1, 2), (0.2, None), (0.3, 2))]
+    runs = [{"steps": [1, 2], "test_loss": [0.3, v], "loss_over_baseline": v / 0.5,
+             "steps_to_10pct_baseline": s, "parameters": 7}
+            for v, s in ((0.1, 2), (0.2, None), (0.3, 2))]
     out = summarise(runs, 0.5)
     assert out["final_test_loss"] == pytest.approx(0.2)
     assert out["loss_over_baseline"] == pytest.approx(0.4)
     assert out["test_loss"] == pytest.approx([0.3, 0.2]) and out["steps_to_10pct_baseline"] is None
-    assert 0.1 <= out["final_test_loss_ci"][0] <= 0.2 <= out["final_test_loss_ci"][1] <= 0.3
+    # ratios 0.2, 0.4, 0.6: 0.4 ± t_{2, 0.975} · 0.2 / √3, t_{2, 0.975} = 4.302652729749464,
+    # the lower end kept at 0
+    r = ratio_interval(out)
+    assert r["ci"] == pytest.approx([0.0, 0.4 + 4.302652729749464 * 0.2 / 3 ** 0.5])
+    assert ratio_with_interval(out) == "0.4 [0, 0.9]"
+    assert ratio_with_interval({"loss_over_baseline": 0.25}) == "0.25"   # one seed, saved bare
     assert first_beta_below([1, 2, 4], [0.5, 0.005, 0.0]) == 2
     assert first_beta_below([1, 2], [0.5, 0.5]) is None
 

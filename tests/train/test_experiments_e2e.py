@@ -50,11 +50,13 @@ def test_char_lm_tiny_and_resume(tmp_path, capsys):
     summary = json.loads((work / "summary.json").read_text())
     cell = summary["cells"]["elman"]
     ppl = cell["test_perplexity"]
-    assert 1.0 < ppl["ci"][0] <= ppl["mean"] <= ppl["ci"][1] < 100.0 and "steps_per_s" not in cell
+    assert 1.0 <= ppl["ci"][0] <= ppl["mean"] <= ppl["ci"][1] and "steps_per_s" not in cell
+    assert (ppl["interval"], ppl["ci_level"], ppl["n"]) == ("t", 0.95, len(ppl["per_seed"]))
     # the curve's perplexities are exp of the logged validation losses
     logged = {r["step"]: r["valid_loss"] for r in records if "valid_loss" in r}
-    assert [s for s, _ in cell["curve"]] == [2, 3, 4, 5]  # and at the end of each run
-    assert all(math.isclose(p, math.exp(logged[s]), rel_tol=1e-12) for s, p in cell["curve"])
+    assert [row[0] for row in cell["curve"]] == [2, 3, 4, 5]  # and at the end of each run
+    assert all(math.isclose(p, math.exp(v), rel_tol=1e-12)  # one value per seed
+               for s, *per_seed in cell["curve"] for p, v in zip(per_seed, logged[s], strict=True))
     ngram = json.loads((work / "ngram.json").read_text())
     assert [r["order"] for r in ngram["rows"]] == [1, 2, 3]
     assert ngram["rows"][2]["test_perplexity"] < ngram["rows"][0]["test_perplexity"]
