@@ -18,7 +18,7 @@ outputs ``o_t`` are, so free running and scheduled sampling can be trained on.
 
 ::
 
-    carry = model.initial_carry(params, src, src_len=src_len)
+    carry = model.initial_carry(params, src, src_lengths=src_lengths)
     _, logits = free_running(model, params, carry, first=bos_tokens, steps=7)
     tokens, lengths = greedy(model, params, carry, max_len=7)
 """
