@@ -26,7 +26,6 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax import _checks
 from rnnjax._identity import ByConstruction, codes, constructor_spec
 from rnnjax.cell import takes_key
 
@@ -132,12 +131,6 @@ def argmax_feedback(logits: Array) -> Array:
 def identity_feedback(y: Array) -> Array:
     """Feedback for real-valued outputs: the prediction itself."""
     return y
-
-
-def positive(name: str, value: Any) -> int:
-    """``value`` as a Python int (Python and NumPy integers), or a ``ValueError`` unless it is a
-    positive int (:func:`rnnjax._checks.positive_int`)."""
-    return _checks.positive_int(value, name)
 
 
 def carry_template(cell, params: PyTree) -> PyTree:

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 import rnnjax
+from rnnjax import _checks
 from rnnjax.cell import Cell, require_cell
 from rnnjax.models.model import (
     Model,
@@ -37,7 +38,6 @@ from rnnjax.models.model import (
     carry_template,
     identity_feedback,
     model_constructor,
-    positive,
     randomness,
 )
 
@@ -101,8 +101,8 @@ def _check_side(name: str, vocab: int | None, features: int | None) -> tuple:
     if (vocab is None) == (features is None):
         raise ValueError(f"give exactly one of {name}_vocab (tokens) or {name}_features (vectors)")
     if vocab is not None:
-        return positive(f"{name} size", vocab), None
-    return None, positive(f"{name} size", features)
+        return _checks.positive_int(vocab, f"{name} size"), None
+    return None, _checks.positive_int(features, f"{name} size")
 
 
 @model_constructor
@@ -124,7 +124,7 @@ def seq2seq(encoder: Cell, decoder: Cell, *, src_vocab: int | None = None,
     require_cell(decoder, "seq2seq decoder")
     src_vocab, src_features = _check_side("src", src_vocab, src_features)
     tgt_vocab, tgt_features = _check_side("tgt", tgt_vocab, tgt_features)
-    embed_size = positive("embed_size", embed_size)
+    embed_size = _checks.positive_int(embed_size, "embed_size")
     src_tokens, tgt_tokens = src_vocab is not None, tgt_vocab is not None
     enc_in = embed_size if src_tokens else src_features
     dec_in = embed_size if tgt_tokens else tgt_features
