@@ -48,6 +48,14 @@ associatively: ``(a_2, b_2) ∘ (a_1, b_1) = (a_2 a_1, a_2 b_1 + b_2)``.
 :func:`rnnjax.unroll` with ``method="associative"`` evaluates the recurrence with
 ``jax.lax.associative_scan`` in ``O(log T)`` parallel depth (see :mod:`rnnjax.parallel`).
 
+Wrapping a cell
+---------------
+A wrapper that keeps a cell's recurrence and moves its params (a learned initial carry holds
+them at ``params.cell``) is built with :func:`with_params`, the one way to rebuild a cell or
+layer of the same kind: it replaces ``init``, ``initial_carry`` and ``name`` and forwards every
+other function through a view of the params, so no optional capability (``project``/``recur``,
+``affine``, ``sequence``) and no layer structure is lost.
+
 Randomness
 ----------
 ``step`` and ``recur`` may take a keyword-only ``key`` (a stack with dropout does). The same key
