@@ -48,6 +48,14 @@ associatively: ``(a_2, b_2) ∘ (a_1, b_1) = (a_2 a_1, a_2 b_1 + b_2)``.
 :func:`rnnjax.unroll` with ``method="associative"`` evaluates the recurrence with
 ``jax.lax.associative_scan`` in ``O(log T)`` parallel depth (see :mod:`rnnjax.parallel`).
 
+Wrapping a cell
+---------------
+A wrapper that keeps a cell's recurrence and moves its params (a learned initial carry holds
+them at ``params.cell``) is built with :func:`with_params`, the one way to rebuild a cell or
+layer of the same kind: it replaces ``init``, ``initial_carry`` and ``name`` and forwards every
+other function through a view of the params, so no optional capability (``project``/``recur``,
+``affine``, ``sequence``) and no layer structure is lost.
+
 Randomness
 ----------
 ``step`` and ``recur`` may take a keyword-only ``key`` (a stack with dropout does). The same key
@@ -107,9 +115,9 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from rnnjax import _checks
+from rnnjax._identity import ByConstruction, codes, constructor_spec
 
 Array = jax.Array
 PyTree = Any
@@ -130,7 +138,7 @@ class Affine(NamedTuple):
     readout: Callable[[PyTree, PyTree, Array], Array]
 
 
-class Cell:
+class Cell(ByConstruction):
     """A recurrent cell: ``init``, ``initial_carry`` and ``step`` as pure functions.
 
     An immutable value (``_replace`` makes a modified copy) and not a pytree: ``jax`` sees a cell
@@ -193,29 +201,17 @@ class Cell:
         return (type(self), tuple(getattr(self, f) for f in self._fields))
 
     def _identity(self) -> tuple:
-        if self.spec is None:
-            return tuple(getattr(self, f) for f in self._fields)  # functions compare by identity
-        codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f)) for f in _FUNCTIONS)
-        affine = None if self.affine is None else tuple(getattr(f, "__code__", f) for f in self.affine)
-        return (self.spec, self.output_size, self.name, codes, affine)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Cell):
-            return NotImplemented
-        return self is other or self._identity() == other._identity()
-
-    def __ne__(self, other: object) -> bool:
-        eq = self.__eq__(other)
-        return eq if eq is NotImplemented else not eq
-
-    def __hash__(self) -> int:
-        return hash(self._identity())
+        if self.spec is None:  # a hand-built cell: the same functions make the same cell
+            return (Cell, *(getattr(self, f) for f in self._fields))
+        affine = None if self.affine is None else codes(self.affine)
+        return (Cell, self.spec, self.output_size, self.name,
+                codes(getattr(self, f) for f in _FUNCTIONS), affine)
 
     def __repr__(self) -> str:  # the default repr prints function addresses
         return f"Cell({self.name}, output_size={self.output_size})"
 
 
-class Layer:
+class Layer(ByConstruction):
     """What runs over a whole sequence and has no exact one-step map: a bidirectional pass, or a
     stack containing one.
 
@@ -266,20 +262,11 @@ class Layer:
         new.__dict__.update(self.__dict__, **changes)
         return new
 
-    def _identity(self) -> tuple:
-        codes = tuple(getattr(getattr(self, f), "__code__", getattr(self, f))
-                      for f in self._FUNCTIONS)
-        return (type(self), self.spec, self.output_size, self.name, codes)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Layer):
-            return NotImplemented
-        if self is other:
-            return True
-        return self.spec is not None and self._identity() == other._identity()
-
-    def __hash__(self) -> int:
-        return hash(self._identity()) if self.spec is not None else id(self)
+    def _identity(self) -> tuple | None:
+        if self.spec is None:
+            return None  # equal only to itself
+        return (type(self), self.spec, self.output_size, self.name,
+                codes(getattr(self, f) for f in self._FUNCTIONS))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name}, output_size={self.output_size})"
@@ -307,9 +294,10 @@ def takes_key(obj: Cell | Layer) -> bool:
         return False
 
 
-# How each optional function of a Cell is forwarded through a view of the params. Every field of
-# Cell is either rebuilt by the caller of `with_params` or listed here, so a wrapper built with it
-# cannot drop a capability (checked at import).
+# How each function of a Cell or Layer is forwarded through a view of the params. Every field of
+# Cell and every function of Layer is either rebuilt by the caller of `with_params` or listed
+# here, so a wrapper built with it cannot drop a capability (checked at import; a new field
+# fails here until it is given a forwarding rule).
 _FORWARD: dict[str, Callable] = {
     "step": lambda f, view: lambda params, carry, x, **kw: f(view(params), carry, x, **kw),
     "project": lambda f, view: lambda params, x: f(view(params), x),
@@ -318,26 +306,36 @@ _FORWARD: dict[str, Callable] = {
     "affine": lambda a, view: Affine(lambda params, x: a.coefficients(view(params), x),
                                      lambda params, c, x: a.readout(view(params), c, x)),
 }
-_REBUILT = ("init", "initial_carry", "output_size", "name", "spec")
-assert set(_FORWARD) | set(_REBUILT) == set(Cell._fields), "with_params: a Cell field is unhandled"
+_REBUILT = ("init", "initial_carry", "name", "spec")
+_KEPT = ("output_size",)
+assert set(_FORWARD) | set(_REBUILT) | set(_KEPT) == set(Cell._fields), \
+    "with_params: a Cell field is unhandled"
+assert set(Layer._FUNCTIONS) <= set(_FORWARD) | set(_REBUILT), \
+    "with_params: a Layer function is unhandled"
 
 
 def with_params(inner: Cell | Layer, view: Callable[[PyTree], PyTree], *, init: Callable,
                 initial_carry: Callable, name: str) -> Cell | Layer:
     """A wrapper of ``inner`` whose params hold ``inner``'s params at ``view(params)``.
 
-    The one generic way to rebuild a cell or layer of the same kind: every capability of ``inner``
-    (``step``, ``project``/``recur``, ``sequence``, ``affine``) is forwarded through ``view``;
-    the caller gives the new ``init``, ``initial_carry`` and ``name``.
+    The one generic way to rebuild a cell or layer of the same kind, and the one every wrapper in
+    the library uses (:func:`rnnjax.init.learned_initial_carry`): the result is ``inner`` with
+    ``init``, ``initial_carry`` and ``name`` replaced (``spec`` cleared for the wrapper's
+    constructor to set) and every other function (``step``, ``project``/``recur``,
+    ``sequence``, ``affine``) forwarded through ``view``. A layer keeps its class and its
+    structure attributes (a wrapped :class:`rnnjax.compose.BidirectionalLayer` is still one, with
+    the same ``forward``, ``backward`` and ``merge``), so what reads the structure of a layer
+    reads it through the wrapper.
     """
     if isinstance(inner, Layer):
-        return Layer(init, initial_carry, _FORWARD["sequence"](inner.sequence, view),
-                     inner.output_size, name, random=inner.random)
-    inner = require_cell(inner, "with_params")
-    forwarded = {f: None if getattr(inner, f) is None else make(getattr(inner, f), view)
-                 for f, make in _FORWARD.items()}
-    return Cell(init=init, initial_carry=initial_carry, output_size=inner.output_size, name=name,
-                **forwarded)
+        functions = inner._FUNCTIONS
+    else:
+        inner = require_cell(inner, "with_params")
+        functions = tuple(f for f in Cell._fields if f in _FORWARD)
+    forwarded = {f: None if getattr(inner, f) is None else _FORWARD[f](getattr(inner, f), view)
+                 for f in functions if f not in _REBUILT}
+    return inner._replace(init=init, initial_carry=initial_carry, name=name, spec=None,
+                          **forwarded)
 
 
 def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
@@ -345,7 +343,8 @@ def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
     equal results.
 
     The returned object's ``spec`` is ``(constructor, ((name, value), ...))`` over all parameters
-    of the signature, defaults included, with values normalised by :func:`_static`.
+    of the signature, defaults included, with values normalised
+    (:func:`rnnjax._identity.constructor_spec`).
     """
     signature = inspect.signature(constructor)
 
@@ -355,33 +354,6 @@ def cell_constructor(constructor: Callable[..., Cell]) -> Callable[..., Cell]:
         return built._replace(spec=constructor_spec(constructor, signature, args, kwargs))
 
     return build
-
-
-def constructor_spec(constructor: Callable, signature: inspect.Signature, args: tuple,
-                     kwargs: dict) -> tuple | None:
-    """``(constructor, ((name, value), ...))`` for a call, or ``None`` when an argument cannot be
-    hashed (then the object built equals only itself)."""
-    bound = signature.bind(*args, **kwargs)
-    bound.apply_defaults()
-    try:
-        spec = (constructor, tuple((k, _static(k, v)) for k, v in bound.arguments.items()))
-        hash(spec)
-    except TypeError:
-        return None
-    return spec
-
-
-def _static(name: str, value: Any) -> Any:
-    """A hashable stand-in for an argument value that compares as the value does."""
-    if name in ("dtype", "param_dtype") and value is not None:
-        return jnp.dtype(value)
-    if isinstance(value, np.generic):
-        return value.item()
-    if type(value) in (list, tuple):  # not a Cell or other NamedTuple
-        return tuple(_static("", v) for v in value)
-    if type(value) is dict:
-        return tuple(sorted((k, _static(k, v)) for k, v in value.items()))
-    return value
 
 
 def zeros_carry(*sizes: int, dtype: Any = None) -> Callable[..., PyTree]:

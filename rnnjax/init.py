@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax import _checks
-from rnnjax.cell import Cell, Layer, cast, cell_constructor, with_params
+from rnnjax.cell import Cell, Layer, cell_constructor, with_params
 
 Array = jax.Array
 Initializer = Callable[..., Array]
@@ -149,7 +149,8 @@ def learned_initial_carry(cell: Cell | Layer, *, param_dtype: Any = jnp.float32)
     """Make the initial carry ``h_0`` a trainable parameter (zeros at initialisation).
 
     The returned cell (a layer when ``cell`` is one) has params
-    ``LearnedCarryParams(cell=params, carry0=carry)``, with ``carry0`` stored in ``param_dtype``;
+    ``LearnedCarryParams(cell=params, carry0=carry)``, with ``carry0`` stored in ``param_dtype``
+    (its complex counterpart for a complex carry);
     its ``initial_carry(params, batch_shape)`` broadcasts ``carry0`` to ``(*batch_shape, ...)``
     in the wrapped cell's carry dtype, so gradients reach ``carry0`` through
     :func:`rnnjax.unroll` like any other parameter. Every capability of ``cell`` (the input
@@ -162,7 +163,10 @@ def learned_initial_carry(cell: Cell | Layer, *, param_dtype: Any = jnp.float32)
 
     def init(key: Array, input_size: int) -> LearnedCarryParams:
         params = cell.init(key, input_size)
-        carry0 = cast(cell.initial_carry(params, ()), _checks.resolve_float(param_dtype))
+        pdt = _checks.resolve_float(param_dtype)  # complex carries (the LRU's) stay complex
+        carry0 = jax.tree.map(lambda c: c.astype(jnp.promote_types(pdt, c.dtype)
+                                                 if jnp.iscomplexobj(c) else pdt),
+                              cell.initial_carry(params, ()))
         return LearnedCarryParams(params, carry0)
 
     def initial_carry(params: LearnedCarryParams, batch_shape=()) -> Any:

@@ -69,14 +69,6 @@ def test_learned_carry_keeps_the_affine_form(key, options):
     np.testing.assert_allclose(c_assoc, c_scan, rtol=1e-5, atol=1e-5)
 
 
-def test_with_params_forwards_every_capability():
-    lru = rnnjax.cells.lru(4)
-    wrapped = rnnjax.cell.with_params(lru, lambda p: p, init=lru.init,
-                                      initial_carry=lru.initial_carry, name="same")
-    for field in ("step", "project", "recur", "affine"):
-        assert (getattr(wrapped, field) is None) == (getattr(lru, field) is None), field
-
-
 @pytest.mark.parametrize("big", [2**31, 2**40, 10**12])
 def test_huge_lengths_mean_the_whole_sequence(key, big):
     """Lengths are clipped in their own dtype, before the cast to JAX's 32-bit integers."""

@@ -65,9 +65,9 @@ from experiments.common.files import (
 )
 from experiments.common.progress import say
 from experiments.common.workdir import (
+    check_folder,
     check_layout,
     check_not_foreign,
-    check_workdir,
     clear_run_state,
 )
 
@@ -284,11 +284,11 @@ def main(study: Study, argv: Sequence[str] | None = None) -> int:
         writes = not (study.computes_only is not None and study.computes_only(inv.config))
         if inv.plot_only:
             if writes:
-                check_workdir(inv.workdir)
+                check_folder(inv.workdir)
                 study.plot(inv.workdir)
             return 0
         if writes:
-            check_workdir(inv.workdir)
+            check_folder(inv.workdir)
             check_layout(inv.workdir)
             check_not_foreign(inv.workdir, inv.config, inv.overwrite)
         _execute(study, inv, writes)

@@ -20,8 +20,9 @@ RUN_STATE_FILES = ("metrics.jsonl", "run.json")  # fit's side files
 FILE_SUFFIXES = (".json", ".jsonl", ".md", ".png", ".npz", ".csv", ".txt")
 
 
-def check_workdir(workdir: Path, *, writable: bool = True) -> None:
-    """One-line refusals for a workdir that is a file, lies under a file, or cannot be written."""
+def check_folder(workdir: Path, *, writable: bool = True) -> None:
+    """One-line refusals for a workdir path that is a file, lies under a file, or cannot be
+    written (the path alone; :func:`rnnjax.train.check_workdir` checks a training run's state)."""
     for parent in [workdir, *workdir.parents]:
         if parent.exists():
             if not parent.is_dir():

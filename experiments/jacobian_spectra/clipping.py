@@ -144,6 +144,6 @@ def scaled_members(model, key, members):
         p = model.init(jax.random.fold_in(jax.random.fold_in(key, 1), s))
         return p._replace(cell=p.cell._replace(w_h=rho * p.cell.w_h))
 
-    params = sweep.stack([initial(rho, s) for rho, s in members])
+    params = sweep.stack_trees([initial(rho, s) for rho, s in members])
     keys = jnp.stack([jax.random.fold_in(jax.random.fold_in(key, 2), s) for _, s in members])
     return params, keys

@@ -56,8 +56,8 @@ def run_flow(cfg: FlowConfig, seed: int, steps: int, workdir: Path) -> dict:
            "baseline": adding.baseline(), "models": {}}
     for kind in MODELS:
         model = adding_model(kind, cfg.hidden_size)
-        params = sweep.stack([model.init(jax.random.fold_in(jax.random.fold_in(key, 1), s))
-                              for s in range(cfg.seeds)])
+        params = sweep.stack_trees([model.init(jax.random.fold_in(jax.random.fold_in(key, 1), s))
+                                     for s in range(cfg.seeds)])
         flow_of = flow_fn(model)
 
         def flows(stacked, flow_of=flow_of):

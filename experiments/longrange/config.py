@@ -286,14 +286,14 @@ class Config:
 
     Each (task, T, cell family, gradient path, stage) is one jitted program whose leading axis
     holds its runs, sharded over a device mesh when there are several devices, and resumed on
-    its own; each finished program's result is a file under ``programs/`` that a rerun (on any
+    its own; each finished program's result is a file under ``parts/`` that a rerun (on any
     machine) reuses when its settings match.
 
     Commands: ``python -m experiments.longrange --quick``;
     ``--preset controls`` (the LRU block on adding and the uRNN on copy at T = 100, Adam 1e-3);
     ``--preset full --local-processes 2`` (rerun the same command to resume, also from committed
     results; on a GPU the runs of a program are vmapped); ``--preset full --execution.no-compute``
-    rewrites the tables from the committed programs alone. Each run records its wall-clock
+    rewrites the tables from the committed parts alone. Each run records its wall-clock
     time in the workdir's ``timing.json``.
 
     Estimated cost of ``full`` (upper bounds: every run to its budget; a run that succeeds stops

@@ -8,6 +8,7 @@ from pathlib import Path
 import jax
 
 from experiments.common import cached_part, read_json, write_json
+from experiments.common.files import UserError
 from experiments.common.parts import jsonable
 from experiments.longrange import processes
 from experiments.longrange.config import Config
@@ -22,6 +23,8 @@ from experiments.longrange.plan import (
 from experiments.longrange.summary import rows_and_curves
 from experiments.longrange.sweep import train_group
 
+PARTS = "parts"  # the folder of the finished programs' results, as in every study
+
 
 def group_settings(config: Config, group) -> dict:
     """What one program's result depends on (not how it executes)."""
@@ -33,9 +36,9 @@ def group_settings(config: Config, group) -> dict:
 def run(config: Config, workdir: Path) -> None:
     """Train every program (each resumable on its own) and write the tables.
 
-    Each finished program's result is ``programs/<name>.json`` (committed with the results, and
-    reused by a rerun on any machine when its settings match); its checkpoints are under the
-    git-ignored ``runs/``. The tables are rewritten after every program (``"complete": false``
+    Each program is one part of the study: its result is ``parts/<name>.json`` (committed with
+    the results, and reused by a rerun on any machine when its settings match); its checkpoints
+    are under the git-ignored ``runs/``. The tables are rewritten after every program (``"complete": false``
     until the last), so an interrupted sweep leaves usable partial results; with
     ``--execution.no-compute`` nothing is trained and the cells without a finished program
     are listed as not yet run. With several processes (:mod:`experiments.longrange.processes`)
@@ -53,6 +56,8 @@ def compute_share(config: Config, workdir: Path) -> None:
 
 def _run(config: Config, workdir: Path) -> None:
     writer = not processes.is_worker(config)
+    if writer:
+        _refuse_old_folder(workdir)
     multi = processes.is_multiprocess(config)
     done: list[tuple] = []     # (group, result) of the finished programs
     missing: list = []         # the groups without a result (compute=False)
@@ -104,6 +109,15 @@ def _run(config: Config, workdir: Path) -> None:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
 
 
+def _refuse_old_folder(workdir: Path) -> None:
+    """A workdir whose finished programs are still under their former folder name ``programs/``
+    would silently retrain them: refuse it in one line."""
+    old = workdir / "programs"
+    if old.is_dir() and not (workdir / PARTS).exists():
+        raise UserError(f"{old} holds finished programs under the former folder name: rename it "
+                        f"to {workdir / PARTS} to reuse them")
+
+
 def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
     """One program's result: reused, or trained (split over the processes when there are
     several); None when ``execution.compute`` is off and there is no finished result."""
@@ -113,7 +127,7 @@ def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
         return None
     settings = group_settings(config, group)
     if not config.execution.compute:
-        return _finished(workdir / "programs", group.name, settings)
+        return _finished(workdir / PARTS, group.name, settings)
     computed = []
 
     def compute():
@@ -123,7 +137,7 @@ def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
         processes.announce(True)
         return _train_split(config, group)
 
-    result = cached_part(workdir / "programs", group.name, settings, compute, compact=True,
+    result = cached_part(workdir / PARTS, group.name, settings, compute, compact=True,
                          trust_committed=config.execution.reuse_committed)
     if processes.is_multiprocess(config) and not computed:
         processes.announce(False)

@@ -34,12 +34,12 @@ def build(config: Config):
 
 def evaluate(model, params, test: tl.Pairs) -> dict:
     """Exact match (greedy) and per-position token accuracy with true / own previous words."""
-    mask = tr.length_mask(test.tgt_len, tl.TGT_LEN)
+    mask = tr.length_mask(test.tgt_lengths, tl.TGT_LEN)
     _, tf_logits = model.apply(params, test.src, tgt_in=shift_right(test.tgt, tl.BOS),
-                               src_len=test.src_len)
-    carry = model.initial_carry(params, test.src, src_len=test.src_len)
+                               src_lengths=test.src_lengths)
+    carry = model.initial_carry(params, test.src, src_lengths=test.src_lengths)
     tokens, lengths = greedy(model, params, carry, tl.TGT_LEN)
-    exact = jnp.all((tokens == test.tgt) | (mask == 0), -1) & (lengths == test.tgt_len)
+    exact = jnp.all((tokens == test.tgt) | (mask == 0), -1) & (lengths == test.tgt_lengths)
     tf_ok = (jnp.argmax(tf_logits, -1) == test.tgt).astype(jnp.float32)
     fr_ok = (tokens == test.tgt).astype(jnp.float32)
 
@@ -86,12 +86,12 @@ def train_mode(config: Config, mode: str, run_dir: Path) -> dict:
         pairs, p_teacher = batch
         tgt_in = shift_right(pairs.tgt, tl.BOS)
         if mode == "teacher":
-            _, logits = model.apply(params, pairs.src, tgt_in=tgt_in, src_len=pairs.src_len)
+            _, logits = model.apply(params, pairs.src, tgt_in=tgt_in, src_lengths=pairs.src_lengths)
         else:
-            carry = model.initial_carry(params, pairs.src, src_len=pairs.src_len)
+            carry = model.initial_carry(params, pairs.src, src_lengths=pairs.src_lengths)
             _, logits = scheduled_sampling(model, params, carry, tgt_in, key=key,
                                            teacher=p_teacher if mode == "scheduled" else 0.0)
-        return tr.cross_entropy(logits, pairs.tgt, tr.length_mask(pairs.tgt_len, tl.TGT_LEN))
+        return tr.cross_entropy(logits, pairs.tgt, tr.length_mask(pairs.tgt_lengths, tl.TGT_LEN))
 
     eval_jit = jax.jit(jax.vmap(lambda p: evaluate(model, p, test)))
     metric_keys = ("exact_match", "tf_token_acc", "fr_token_acc", "tf_by_pos", "fr_by_pos")

@@ -19,8 +19,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+import rnnjax.init
 from rnnjax import _checks
-from rnnjax import init as initializers
 from rnnjax.cell import Affine, Cell, cast, check_input, lead, zeros_carry
 
 Array = jax.Array
@@ -39,7 +39,7 @@ def input_gated_cell(name: str, params_type: type[NamedTuple], blocks: int,
     dtype = _checks.float_dtype(dtype, f"{name} dtype")
     param_dtype = _checks.float_dtype(param_dtype, f"{name} param_dtype")
     H = hidden_size
-    k_init = initializers.resolve(kernel_init, f"{name} kernel_init")
+    k_init = rnnjax.init.resolve(kernel_init, f"{name} kernel_init")
 
     def init(key: Array, input_size: int):
         input_size = _checks.positive_int(input_size, "input_size")

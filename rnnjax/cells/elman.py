@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+import rnnjax.init
 from rnnjax import _checks
-from rnnjax import init as initializers
 from rnnjax.cell import Cell, cast, cell_constructor, check_input, lead, zeros_carry
 
 Array = jax.Array
@@ -55,8 +55,8 @@ def elman(hidden_size: int, *, activation: Callable[[Array], Array] = jnp.tanh,
     hidden_size = _checks.positive_int(hidden_size, "hidden_size")
     dtype = _checks.float_dtype(dtype, "elman dtype")
     param_dtype = _checks.float_dtype(param_dtype, "elman param_dtype")
-    k_init = initializers.resolve(kernel_init, "elman kernel_init")
-    r_init = initializers.resolve(recurrent_init, "elman recurrent_init")
+    k_init = rnnjax.init.resolve(kernel_init, "elman kernel_init")
+    r_init = rnnjax.init.resolve(recurrent_init, "elman recurrent_init")
 
     def init(key: Array, input_size: int) -> ElmanParams:
         input_size = _checks.positive_int(input_size, "input_size")
@@ -64,7 +64,7 @@ def elman(hidden_size: int, *, activation: Callable[[Array], Array] = jnp.tanh,
         kx, kh = jax.random.split(key)
         w_h = r_init(kh, (hidden_size, hidden_size), jnp.promote_types(pdt, jnp.float32))
         if spectral_radius is not None:
-            w_h = initializers.scale_spectral_radius(w_h, spectral_radius)
+            w_h = rnnjax.init.scale_spectral_radius(w_h, spectral_radius)
         return ElmanParams(k_init(kx, (input_size, hidden_size), pdt), w_h.astype(pdt),
                            jnp.zeros((hidden_size,), pdt))
 

@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+import rnnjax.init
 from rnnjax import _checks
-from rnnjax import init as initializers
 from rnnjax.cell import Cell, cast, cell_constructor, check_input, lead, zeros_carry
 
 Array = jax.Array
@@ -63,8 +63,8 @@ def gru(hidden_size: int, *, variant: str = "reset_after",
     if variant not in VARIANTS:
         raise ValueError(f"gru variant must be one of {VARIANTS}, got {variant!r}")
     H = hidden_size
-    k_init = initializers.resolve(kernel_init, "gru kernel_init")
-    r_init = initializers.resolve(recurrent_init, "gru recurrent_init")
+    k_init = rnnjax.init.resolve(kernel_init, "gru kernel_init")
+    r_init = rnnjax.init.resolve(recurrent_init, "gru recurrent_init")
     reset_after = variant == "reset_after"
 
     def init(key: Array, input_size: int) -> GRUParams:
@@ -72,7 +72,7 @@ def gru(hidden_size: int, *, variant: str = "reset_after",
         pdt = _checks.resolve_float(param_dtype)
         kx, kh = jax.random.split(key)
         return GRUParams(k_init(kx, (input_size, 3 * H), pdt),
-                         initializers.init_recurrent(r_init, kh, H, 3, pdt),
+                         rnnjax.init.init_recurrent(r_init, kh, H, 3, pdt),
                          jnp.zeros((3 * H,), pdt),
                          jnp.zeros((H,), pdt) if reset_after else None)
 

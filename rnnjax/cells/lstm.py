@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+import rnnjax.init
 from rnnjax import _checks
-from rnnjax import init as initializers
 from rnnjax.cell import Cell, cast, cell_constructor, check_input, lead, zeros_carry
 
 Array = jax.Array
@@ -65,17 +65,17 @@ def lstm(hidden_size: int, *, forget_bias: float = 1.0, chrono_t_max: float | No
     H = hidden_size = _checks.positive_int(hidden_size, "hidden_size")
     dtype = _checks.float_dtype(dtype, "lstm dtype")
     param_dtype = _checks.float_dtype(param_dtype, "lstm param_dtype")
-    k_init = initializers.resolve(kernel_init, "lstm kernel_init")
-    r_init = initializers.resolve(recurrent_init, "lstm recurrent_init")
+    k_init = rnnjax.init.resolve(kernel_init, "lstm kernel_init")
+    r_init = rnnjax.init.resolve(recurrent_init, "lstm recurrent_init")
 
     def init(key: Array, input_size: int) -> LSTMParams:
         input_size = _checks.positive_int(input_size, "input_size")
         pdt = _checks.resolve_float(param_dtype)
         kx, kh, kb = jax.random.split(key, 3)
         w_x = k_init(kx, (input_size, 4 * H), pdt)
-        w_h = initializers.init_recurrent(r_init, kh, H, 4, pdt)
+        w_h = rnnjax.init.init_recurrent(r_init, kh, H, 4, pdt)
         if chrono_t_max is not None:
-            b_i, b_f = initializers.chrono_bias(kb, H, chrono_t_max, pdt)
+            b_i, b_f = rnnjax.init.chrono_bias(kb, H, chrono_t_max, pdt)
         else:
             b_i, b_f = jnp.zeros((H,), pdt), jnp.full((H,), forget_bias, pdt)
         b = jnp.concatenate([b_i, b_f, jnp.zeros((2 * H,), pdt)])

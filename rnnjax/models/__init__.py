@@ -11,7 +11,7 @@ constructor                             ``apply(params, inputs, **kw)``
 ======================================  ==========================================================
 ``sequence.sequence_model``             ``(tokens | vectors, carry=None, *, lengths)`` →
                                         ``(carry, outputs)``; ``pool`` None/last/mean/ends
-``seq2seq.seq2seq``                     ``(src, *, tgt_in, src_len)`` → ``(carry, outputs)``
+``seq2seq.seq2seq``                     ``(src, *, tgt_in, src_lengths)`` → ``(carry, outputs)``
 ``captioner.captioner``                 ``(images, *, tgt_in)`` → ``(carry, logits)``
 ``baselines.bag_of_words``              ``(tokens, *, lengths)`` → ``logits``
 ``baselines.window_forecaster``         ``(window)`` → ``forecast``

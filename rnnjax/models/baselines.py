@@ -29,7 +29,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax.models.model import Model, affine, dense_init, identity_feedback, model_constructor, positive
+from rnnjax import _checks
+from rnnjax.models.model import Model, affine, dense_init, identity_feedback, model_constructor
 
 Array = jax.Array
 
@@ -60,11 +61,11 @@ class BagOfWords(Model):
 def bag_of_words(vocab_size: int, num_classes: int, *, embed_size: int = 32,
                  hidden_size: int | None = 64) -> BagOfWords:
     """A mean-of-embeddings classifier; ``hidden_size=None`` makes it linear in the word counts."""
-    vocab_size = positive("vocab_size", vocab_size)
-    num_classes = positive("num_classes", num_classes)
-    embed_size = positive("embed_size", embed_size)
+    vocab_size = _checks.positive_int(vocab_size, "vocab_size")
+    num_classes = _checks.positive_int(num_classes, "num_classes")
+    embed_size = _checks.positive_int(embed_size, "embed_size")
     if hidden_size is not None:
-        hidden_size = positive("hidden_size", hidden_size)
+        hidden_size = _checks.positive_int(hidden_size, "hidden_size")
 
     def init(key: Array) -> BagOfWordsParams:
         k_e, k_1, k_2 = jax.random.split(key, 3)
@@ -129,9 +130,9 @@ class WindowForecaster(Model):
 def window_forecaster(window: int, *, hidden_size: int = 64, horizon: int = 1
                       ) -> WindowForecaster:
     """A one-hidden-layer tanh network from the last ``window`` values to the next ``horizon``."""
-    window = positive("window", window)
-    hidden_size = positive("hidden_size", hidden_size)
-    horizon = positive("horizon", horizon)
+    window = _checks.positive_int(window, "window")
+    hidden_size = _checks.positive_int(hidden_size, "hidden_size")
+    horizon = _checks.positive_int(horizon, "horizon")
 
     def init(key: Array) -> WindowParams:
         k1, k2 = jax.random.split(key)

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 import rnnjax
+from rnnjax import _checks
 from rnnjax.cell import Cell, require_cell
 from rnnjax.models.cnn import CNNParams, cnn_apply, cnn_init
 from rnnjax.models.model import (
@@ -35,7 +36,6 @@ from rnnjax.models.model import (
     carry_template,
     dense_init,
     model_constructor,
-    positive,
     randomness,
 )
 
@@ -96,10 +96,10 @@ def captioner(decoder: Cell, *, vocab_size: int, image_shape: tuple[int, int, in
       bos, eos, pad: start, end and padding token ids.
     """
     require_cell(decoder, "captioner decoder")
-    vocab_size = positive("vocab_size", vocab_size)
-    feature_size = positive("feature_size", feature_size)
-    embed_size = positive("embed_size", embed_size)
-    features = tuple(positive(f"features[{i}]", f) for i, f in enumerate(features))
+    vocab_size = _checks.positive_int(vocab_size, "vocab_size")
+    feature_size = _checks.positive_int(feature_size, "feature_size")
+    embed_size = _checks.positive_int(embed_size, "embed_size")
+    features = tuple(_checks.positive_int(f, f"features[{i}]") for i, f in enumerate(features))
     image_shape = tuple(int(s) for s in image_shape)
     if len(image_shape) != 3:
         raise ValueError(f"image_shape must be (H, W, C), got {image_shape}")

@@ -18,7 +18,7 @@ outputs ``o_t`` are, so free running and scheduled sampling can be trained on.
 
 ::
 
-    carry = model.initial_carry(params, src, src_len=src_len)
+    carry = model.initial_carry(params, src, src_lengths=src_lengths)
     _, logits = free_running(model, params, carry, first=bos_tokens, steps=7)
     tokens, lengths = greedy(model, params, carry, max_len=7)
 """
@@ -30,7 +30,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from rnnjax.models.model import Model, positive
+from rnnjax import _checks
+from rnnjax.models.model import Model
 
 Array = jax.Array
 PyTree = Any
@@ -41,11 +42,6 @@ def _check(model: Model, fn: str) -> None:
         raise TypeError(f"{fn}: expected an rnnjax.models.Model, got {type(model).__name__}")
     if model.step is None or model.feedback is None:
         raise ValueError(f"{fn}: {model!r} cannot feed its outputs back as inputs")
-
-
-def _steps(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int, got {value!r}")
 
 
 def free_running(model: Model, params: PyTree, carry: PyTree, first: Array, steps: int
@@ -63,7 +59,7 @@ def free_running(model: Model, params: PyTree, carry: PyTree, first: Array, step
       ``y_t = feedback(o_t)`` was the input of step ``t + 1``.
     """
     _check(model, "free_running")
-    _steps("steps", steps)
+    steps = _checks.nonnegative_int(steps, "steps")
     first = jnp.asarray(first)
 
     def body(state, _):
@@ -126,7 +122,7 @@ def greedy(model: Model, params: PyTree, carry: PyTree, max_len: int, *,
     _check(model, "greedy")
     if model.eos is None:
         raise ValueError(f"greedy: {model!r} has no end token (a token decoder has eos)")
-    max_len = positive("max_len", max_len)
+    max_len = _checks.positive_int(max_len, "max_len")
     if first is None:
         if model.bos is None:
             raise ValueError(f"greedy: {model!r} has no start token; pass first=")
@@ -159,7 +155,7 @@ def sample(model: Model, params: PyTree, carry: PyTree, first: Array, steps: int
       distributions they were drawn from.
     """
     _check(model, "sample")
-    _steps("steps", steps)
+    steps = _checks.nonnegative_int(steps, "steps")
     first = jnp.asarray(first)
     if not jnp.issubdtype(first.dtype, jnp.integer):
         raise TypeError(f"sample: first must be integer tokens, got dtype {first.dtype}")

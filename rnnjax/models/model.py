@@ -26,19 +26,20 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnnjax import _checks
-from rnnjax.cell import constructor_spec, takes_key
+from rnnjax._identity import ByConstruction, codes, constructor_spec
+from rnnjax.cell import takes_key
 
 Array = jax.Array
 PyTree = Any
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
-class Model:
+class Model(ByConstruction):
     """An architecture as pure functions.
 
-    Models compare and hash like cells: two built by the same constructor (decorated with
-    :func:`model_constructor`) with the same arguments are equal, so a model can be a static
+    Models compare and hash like cells (:class:`rnnjax._identity.ByConstruction`): two built by
+    the same constructor (decorated with :func:`model_constructor`) with the same arguments are
+    equal, so a model can be a static
     argument of ``jax.jit`` and a rebuilt model reuses the compiled program. Subclasses are
     declared ``@dataclass(frozen=True, kw_only=True, eq=False)`` to keep this equality.
 
@@ -69,20 +70,10 @@ class Model:
     pad: int | None = None
     spec: tuple | None = None
 
-    def _identity(self) -> tuple:
-        values = tuple(getattr(v, "__code__", v) for v in
-                       (getattr(self, f.name) for f in dataclasses.fields(self)))
-        return (type(self), values)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Model):
-            return NotImplemented
-        if self is other:
-            return True
-        return self.spec is not None and self._identity() == other._identity()
-
-    def __hash__(self) -> int:
-        return hash(self._identity()) if self.spec is not None else id(self)
+    def _identity(self) -> tuple | None:
+        if self.spec is None:
+            return None  # equal only to itself
+        return (type(self), codes(getattr(self, f.name) for f in dataclasses.fields(self)))
 
     def __repr__(self) -> str:  # the default repr prints function addresses
         return f"{type(self).__name__}({self.name})"
@@ -140,12 +131,6 @@ def argmax_feedback(logits: Array) -> Array:
 def identity_feedback(y: Array) -> Array:
     """Feedback for real-valued outputs: the prediction itself."""
     return y
-
-
-def positive(name: str, value: Any) -> int:
-    """``value`` as a Python int (Python and NumPy integers), or a ``ValueError`` unless it is a
-    positive int (:func:`rnnjax._checks.positive_int`)."""
-    return _checks.positive_int(value, name)
 
 
 def carry_template(cell, params: PyTree) -> PyTree:

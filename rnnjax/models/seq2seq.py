@@ -15,8 +15,8 @@ the functions of :mod:`rnnjax.models.decoding`, started from ``initial_carry``::
     enc, dec = rnnjax.cells.lstm(64), rnnjax.cells.lstm(64)
     model = seq2seq(enc, dec, src_vocab=11, tgt_vocab=40, embed_size=32)
     params = model.init(jax.random.key(0))
-    _, logits = model.apply(params, src, tgt_in=shift_right(tgt, BOS), src_len=src_len)
-    carry = model.initial_carry(params, src, src_len=src_len)
+    _, logits = model.apply(params, src, tgt_in=shift_right(tgt, BOS), src_lengths=src_lengths)
+    carry = model.initial_carry(params, src, src_lengths=src_lengths)
     tokens, lengths = decoding.greedy(model, params, carry, max_len=7)
 """
 
@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 import rnnjax
+from rnnjax import _checks
 from rnnjax.cell import Cell, require_cell
 from rnnjax.models.model import (
     Model,
@@ -37,7 +38,6 @@ from rnnjax.models.model import (
     carry_template,
     identity_feedback,
     model_constructor,
-    positive,
     randomness,
 )
 
@@ -69,10 +69,10 @@ class Seq2Seq(Model):
     """An encoder–decoder; the :class:`~rnnjax.models.Model` contract.
 
     Attributes:
-      apply: ``(params, src, *, tgt_in, src_len=None, key=None, deterministic=False) ->
+      apply: ``(params, src, *, tgt_in, src_lengths=None, key=None, deterministic=False) ->
         (carry, outputs (*batch, L, out))``, teacher forcing; ``key``/``deterministic`` reach
         cells with dropout (the encoder and decoder draw different masks).
-      initial_carry: ``(params, src, *, src_len=None, key=None, deterministic=False) -> carry``:
+      initial_carry: ``(params, src, *, src_lengths=None, key=None, deterministic=False) -> carry``:
         the encoder's final carry.
       step: ``(params, carry, y_prev, *, key=None, deterministic=False) -> (carry, output)``: one
         decoder step.
@@ -101,8 +101,8 @@ def _check_side(name: str, vocab: int | None, features: int | None) -> tuple:
     if (vocab is None) == (features is None):
         raise ValueError(f"give exactly one of {name}_vocab (tokens) or {name}_features (vectors)")
     if vocab is not None:
-        return positive(f"{name} size", vocab), None
-    return None, positive(f"{name} size", features)
+        return _checks.positive_int(vocab, f"{name} size"), None
+    return None, _checks.positive_int(features, f"{name} size")
 
 
 @model_constructor
@@ -124,7 +124,7 @@ def seq2seq(encoder: Cell, decoder: Cell, *, src_vocab: int | None = None,
     require_cell(decoder, "seq2seq decoder")
     src_vocab, src_features = _check_side("src", src_vocab, src_features)
     tgt_vocab, tgt_features = _check_side("tgt", tgt_vocab, tgt_features)
-    embed_size = positive("embed_size", embed_size)
+    embed_size = _checks.positive_int(embed_size, "embed_size")
     src_tokens, tgt_tokens = src_vocab is not None, tgt_vocab is not None
     enc_in = embed_size if src_tokens else src_features
     dec_in = embed_size if tgt_tokens else tgt_features
@@ -161,9 +161,9 @@ def seq2seq(encoder: Cell, decoder: Cell, *, src_vocab: int | None = None,
     def embed_tgt(params, y):
         return params.tgt_embed[y] if tgt_tokens else y
 
-    def initial_carry(params: Seq2SeqParams, src: Array, *, src_len: Array | None = None,
+    def initial_carry(params: Seq2SeqParams, src: Array, *, src_lengths: Array | None = None,
                       key: Array | None = None, deterministic: bool = False) -> PyTree:
-        carry, _ = rnnjax.unroll(encoder, params.encoder, embed_src(params, src), lengths=src_len,
+        carry, _ = rnnjax.unroll(encoder, params.encoder, embed_src(params, src), lengths=src_lengths,
                                  **randomness(encoder, key, deterministic, 0))
         return carry
 
@@ -173,9 +173,9 @@ def seq2seq(encoder: Cell, decoder: Cell, *, src_vocab: int | None = None,
                                 **randomness(decoder, key, deterministic, 1))
         return carry, affine(h, params.w_out, params.b_out)
 
-    def apply(params: Seq2SeqParams, src: Array, *, tgt_in: Array, src_len: Array | None = None,
+    def apply(params: Seq2SeqParams, src: Array, *, tgt_in: Array, src_lengths: Array | None = None,
               key: Array | None = None, deterministic: bool = False) -> tuple[PyTree, Array]:
-        carry = initial_carry(params, src, src_len=src_len, key=key, deterministic=deterministic)
+        carry = initial_carry(params, src, src_lengths=src_lengths, key=key, deterministic=deterministic)
         carry, hs = rnnjax.unroll(decoder, params.decoder,
                                   embed_tgt(params, jnp.asarray(tgt_in)), carry,
                                   **randomness(decoder, key, deterministic, 1))

@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 
 import rnnjax
+from rnnjax import _checks
 from rnnjax.cell import Cell, Layer
 from rnnjax.compose import BidirectionalLayer, StackLayer
 from rnnjax.models.model import (
@@ -46,7 +47,6 @@ from rnnjax.models.model import (
     argmax_feedback,
     identity_feedback,
     model_constructor,
-    positive,
     randomness,
 )
 
@@ -143,16 +143,16 @@ def sequence_model(
     """
     if not isinstance(cell, (Cell, Layer)):
         raise TypeError(f"cell must be an rnnjax.Cell or rnnjax.Layer, got {type(cell).__name__}")
-    output_size = positive("output_size", output_size)
+    output_size = _checks.positive_int(output_size, "output_size")
     if (vocab_size is None) == (input_size is None):
         raise ValueError("give exactly one of vocab_size (token inputs) or input_size (vectors)")
     if vocab_size is not None:
-        vocab_size = positive("vocab_size", vocab_size)
+        vocab_size = _checks.positive_int(vocab_size, "vocab_size")
         if embed_size is not None:
-            embed_size = positive("embed_size", embed_size)
+            embed_size = _checks.positive_int(embed_size, "embed_size")
         cell_input = embed_size if embed_size is not None else vocab_size
     else:
-        input_size = positive("input_size", input_size)
+        input_size = _checks.positive_int(input_size, "input_size")
         if embed_size is not None:
             raise ValueError("embed_size needs vocab_size (token inputs)")
         cell_input = input_size

@@ -48,16 +48,16 @@ class Pairs(NamedTuple):
 
     Attributes:
       src: ``(N, SRC_LEN)`` digit ids (``SRC_VOCAB``), most significant first.
-      src_len: ``(N,)`` number of digits.
+      src_lengths: ``(N,)`` number of digits.
       tgt: ``(N, TGT_LEN)`` word ids (``TGT_VOCAB``), ending with ``EOS``.
-      tgt_len: ``(N,)`` number of words including ``EOS``.
+      tgt_lengths: ``(N,)`` number of words including ``EOS``.
       numbers: ``(N,)`` the numbers.
     """
 
     src: jax.Array
-    src_len: jax.Array
+    src_lengths: jax.Array
     tgt: jax.Array
-    tgt_len: jax.Array
+    tgt_lengths: jax.Array
     numbers: jax.Array
 
 
@@ -78,19 +78,19 @@ def _group(g: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def pair(number: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """``(src, src_len, tgt, tgt_len)`` of one number in ``[0, MAX_NUMBER)``."""
+    """``(src, src_lengths, tgt, tgt_lengths)`` of one number in ``[0, MAX_NUMBER)``."""
     n = jnp.asarray(number, jnp.int32)
     digits = jnp.stack([n // 10**k % 10 for k in range(SRC_LEN - 1, -1, -1)])
     n_digits = 1 + sum((n >= 10**k).astype(jnp.int32) for k in range(1, SRC_LEN))
-    src, src_len = _compact(digits + 1, jnp.arange(SRC_LEN) >= SRC_LEN - n_digits)
+    src, src_lengths = _compact(digits + 1, jnp.arange(SRC_LEN) >= SRC_LEN - n_digits)
     high, high_present = _group(n // 1000)
     low, low_present = _group(n % 1000)
     slots = jnp.concatenate([high, jnp.array([_T["thousand"]], jnp.int32),
                              low, jnp.array([_T["zero"], EOS], jnp.int32)])
     present = jnp.concatenate([high_present, (n >= 1000)[None], low_present,
                                (n == 0)[None], jnp.array([True])])
-    tgt, tgt_len = _compact(slots, present)  # at most TGT_LEN of the 11 slots are present
-    return src, src_len, tgt[:TGT_LEN], tgt_len
+    tgt, tgt_lengths = _compact(slots, present)  # at most TGT_LEN of the 11 slots are present
+    return src, src_lengths, tgt[:TGT_LEN], tgt_lengths
 
 
 def pairs(numbers: jax.Array | Sequence[int]) -> Pairs:

@@ -38,7 +38,6 @@ Every refusal is a :class:`~rnnjax.train.RunError` with a one-line message.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from rnnjax import _checks
 from rnnjax.train import workdir as wd
 from rnnjax.train.checkpoint import Checkpointer, storable_config
 from rnnjax.train.errors import WriteFailed, is_no_space, one_line
@@ -124,11 +124,11 @@ def fit(
         cannot write (see :mod:`rnnjax.train.errors`); ``NonFiniteError`` is one too.
     """
     check_nonfinite_mode(nonfinite)
-    num_steps = _count("num_steps", num_steps, 0)
-    log_every = _count("log_every", log_every, 1)
-    keep = _count("keep", keep, 1)
+    num_steps = _checks.nonnegative_int(num_steps, "num_steps")
+    log_every = _checks.positive_int(log_every, "log_every")
+    keep = _checks.positive_int(keep, "keep")
     if checkpoint_every is not None:
-        checkpoint_every = _count("checkpoint_every", checkpoint_every, 1)
+        checkpoint_every = _checks.positive_int(checkpoint_every, "checkpoint_every")
         if workdir is None:
             raise ValueError("checkpoint_every needs a workdir to write checkpoints to")
     eval_every = eval_every or log_every
@@ -181,7 +181,7 @@ def check_workdir(workdir: str | Path, state: TrainState, *, num_steps: int, con
     does not exist yet (nothing is created).
     """
     workdir = Path(workdir)
-    num_steps = _count("num_steps", num_steps, 0)
+    num_steps = _checks.nonnegative_int(num_steps, "num_steps")
     storable_config(config)
     check_path(workdir)
     if not workdir.exists():
@@ -281,16 +281,6 @@ def _close_quietly(writer: MetricsWriter | None, ckpt: Checkpointer) -> None:
             close()
         except Exception:  # noqa: BLE001
             pass
-
-
-def _count(name: str, value: Any, low: int) -> int:
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}") from None
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
 
 
 def load_history(workdir: str | Path) -> list[dict[str, Any]]:

@@ -42,15 +42,16 @@ PyTree = Any
 AXIS = "sweep"
 
 
-def stack(trees: Sequence[PyTree]) -> PyTree:
-    """Stack pytrees of identical structure along a new leading axis."""
+def stack_trees(trees: Sequence[PyTree]) -> PyTree:
+    """Stack pytrees of identical structure along a new leading axis (the members of a sweep;
+    not :func:`rnnjax.stack`, the deep RNN)."""
     if not trees:
-        raise ValueError("stack needs at least one pytree")
+        raise ValueError("stack_trees needs at least one pytree")
     return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
 
 
-def unstack(tree: PyTree) -> list[PyTree]:
-    """Inverse of :func:`stack`: the members of a stacked pytree."""
+def unstack_trees(tree: PyTree) -> list[PyTree]:
+    """Inverse of :func:`stack_trees`: the members of a stacked pytree."""
     leaves, treedef = jax.tree.flatten(tree)
     if not leaves:
         return []

@@ -301,3 +301,29 @@ def test_check_knows_every_study_and_its_committed_results():
         assert {"config.json", "index.json"} <= files.keys(), name
         assert not any(f.startswith(("full/", "long/", "medium/")) for f in files), name
     assert check_module.main(["no_such_study"]) == 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sizes:
+    count: int = 1
+    lengths: tuple[int, ...] = (1,)
+    maybe: int | None = None
+    rate: float = 0.5
+
+
+@pytest.mark.parametrize("field, bad", [("count", 2.5), ("count", True), ("lengths", (1, 2.0)),
+                                        ("maybe", 0), ("rate", 0.0)])
+def test_require_positive_checks_int_fields_with_the_library_size_check(field, bad):
+    """Fields annotated as ints take Python and NumPy integers, never floats or bools; float
+    fields any finite number > 0."""
+    import numpy as np
+
+    ok = _Sizes(count=np.int64(3), lengths=(np.int32(2), 5), maybe=4, rate=1e-3)
+    require_positive(ok, "count", "lengths", "maybe", "rate")
+    expected = "must be a finite number > 0" if field == "rate" else "must be a positive int"
+    with pytest.raises(ValueError, match=expected):
+        require_positive(dataclasses.replace(ok, **{field: bad}), field)
+    if field == "count":  # allow_zero: the non-negative size check
+        require_positive(_Sizes(count=0), "count", allow_zero=True)
+        with pytest.raises(ValueError, match="must be a non-negative int"):
+            require_positive(dataclasses.replace(ok, count=bad), "count", allow_zero=True)

@@ -81,6 +81,15 @@ def test_numpy_integer_sizes_everywhere(key):
     assert bow.apply(bow.init(key), jnp.ones((1, 3), jnp.int32)).shape == (1, 2)
     with pytest.raises(ValueError, match="output_size must be a positive int"):
         models.sequence_model(rnnjax.cells.gru(4), input_size=3, output_size=2.0)
+    lm = models.sequence_model(rnnjax.cells.gru(4), vocab_size=n(5), output_size=n(5))
+    params = lm.init(key)
+    carry = lm.initial_carry(params, (1,))
+    first = jnp.zeros((1,), jnp.int32)
+    _, ys = models.decoding.free_running(lm, params, carry, first, n(3))
+    assert ys.shape == (1, 3, 5)
+    for bad in (True, 2.5):
+        with pytest.raises(ValueError, match="steps must be a non-negative int"):
+            models.decoding.free_running(lm, params, carry, first, bad)
 
 
 def test_ends_reads_the_structure_not_the_name(key):

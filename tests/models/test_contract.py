@@ -30,7 +30,7 @@ def _cases():
          tokens, {"lengths": lengths}, jnp.array([0, 1, 1]), xent),
         ("seq2seq", models.seq2seq(rnnjax.cells.gru(4), rnnjax.cells.gru(4), src_vocab=6,
                                    tgt_vocab=6, embed_size=3),
-         tokens, {"tgt_in": models.shift_right(tgt, 1), "src_len": lengths}, tgt, xent),
+         tokens, {"tgt_in": models.shift_right(tgt, 1), "src_lengths": lengths}, tgt, xent),
         ("captioner", models.captioner(rnnjax.cells.lstm(4), vocab_size=6, image_shape=(8, 8, 1),
                                        features=(2,), feature_size=3, embed_size=3),
          images, {"tgt_in": models.shift_right(tgt, 1)}, tgt, xent),

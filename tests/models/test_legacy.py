@@ -79,19 +79,19 @@ def test_seq2seq_unchanged(key):
     params = n.init(key)
     _same(o.init(key), params, rtol=0)
     src = jax.random.randint(key, (3, 5), 1, 6)
-    src_len = jnp.array([5, 2, 1])
+    src_lengths = jnp.array([5, 2, 1])
     tgt_in = models.shift_right(jax.random.randint(jax.random.key(1), (3, 4), 3, 7), 1)
-    _same(o.teacher_forced(params, src, tgt_in, src_len=src_len),
-          n.apply(params, src, tgt_in=tgt_in, src_len=src_len)[1])
-    carry = n.initial_carry(params, src, src_len=src_len)
-    _same(o.encode(params, src, src_len=src_len), carry)
-    _same(o.free_running(params, src, tgt_in[:, 0], 4, src_len=src_len),
+    _same(o.teacher_forced(params, src, tgt_in, src_len=src_lengths),
+          n.apply(params, src, tgt_in=tgt_in, src_lengths=src_lengths)[1])
+    carry = n.initial_carry(params, src, src_lengths=src_lengths)
+    _same(o.encode(params, src, src_len=src_lengths), carry)
+    _same(o.free_running(params, src, tgt_in[:, 0], 4, src_len=src_lengths),
           decoding.free_running(n, params, carry, tgt_in[:, 0], 4)[1])
     k = jax.random.key(3)
-    _same(o.free_running(params, src, tgt_in[:, 0], 4, src_len=src_len, tgt_in=tgt_in,
+    _same(o.free_running(params, src, tgt_in[:, 0], 4, src_len=src_lengths, tgt_in=tgt_in,
                          teacher=0.5, key=k),
           decoding.scheduled_sampling(n, params, carry, tgt_in, teacher=0.5, key=k)[1])
-    _same(o.greedy(params, src, 6, src_len=src_len), decoding.greedy(n, params, carry, 6))
+    _same(o.greedy(params, src, 6, src_len=src_lengths), decoding.greedy(n, params, carry, 6))
 
 
 @pytest.mark.slow

@@ -21,9 +21,9 @@ def setup():
     params = params._replace(b_out=params.b_out.at[2].add(-1.0))  # eos not too early
     k1, k2 = jax.random.split(jax.random.key(1))
     src = jax.random.randint(k1, (4, 5), 1, V_SRC)
-    src_len = jnp.array([5, 3, 1, 4])
+    src_lengths = jnp.array([5, 3, 1, 4])
     tgt = jax.random.randint(k2, (4, 6), 3, V_TGT)
-    return model, params, src, src_len, tgt
+    return model, params, src, src_lengths, tgt
 
 
 def _reference_encode(params, src, n):
@@ -40,26 +40,26 @@ def _reference_step(params, carry, y):
 
 
 def test_teacher_forced_matches_a_loop(setup):
-    model, params, src, src_len, tgt = setup
+    model, params, src, src_lengths, tgt = setup
     tgt_in = shift_right(tgt, 1)
     np.testing.assert_array_equal(tgt_in[:, 0], 1)
     np.testing.assert_array_equal(tgt_in[:, 1:], tgt[:, :-1])
-    _, out = model.apply(params, src, tgt_in=tgt_in, src_len=src_len)
+    _, out = model.apply(params, src, tgt_in=tgt_in, src_lengths=src_lengths)
     assert out.shape == (4, 6, V_TGT)
     for b in range(4):
-        carry = _reference_encode(params, src[b], int(src_len[b]))
+        carry = _reference_encode(params, src[b], int(src_lengths[b]))
         for t in range(6):
             carry, logits = _reference_step(params, carry, tgt_in[b, t])
             np.testing.assert_allclose(out[b, t], logits, rtol=1e-5, atol=1e-5)
 
 
 def test_free_running_feeds_back_the_argmax(setup):
-    model, params, src, src_len, _ = setup
+    model, params, src, src_lengths, _ = setup
     first = jnp.ones(4, jnp.int32)
-    _, out = free_running(model, params, model.initial_carry(params, src, src_len=src_len),
+    _, out = free_running(model, params, model.initial_carry(params, src, src_lengths=src_lengths),
                           first, 6)
     for b in range(4):
-        carry, y = _reference_encode(params, src[b], int(src_len[b])), 1
+        carry, y = _reference_encode(params, src[b], int(src_lengths[b])), 1
         for t in range(6):
             carry, logits = _reference_step(params, carry, y)
             np.testing.assert_allclose(out[b, t], logits, rtol=1e-5, atol=1e-5)
@@ -67,10 +67,10 @@ def test_free_running_feeds_back_the_argmax(setup):
 
 
 def test_scheduled_sampling_limits(setup):
-    model, params, src, src_len, tgt = setup
+    model, params, src, src_lengths, tgt = setup
     tgt_in = shift_right(tgt, 1)
-    _, tf = model.apply(params, src, tgt_in=tgt_in, src_len=src_len)
-    carry = model.initial_carry(params, src, src_len=src_len)
+    _, tf = model.apply(params, src, tgt_in=tgt_in, src_lengths=src_lengths)
+    carry = model.initial_carry(params, src, src_lengths=src_lengths)
     _, always = scheduled_sampling(model, params, carry, tgt_in, teacher=1.0, key=jax.random.key(3))
     np.testing.assert_allclose(always, tf, rtol=1e-5, atol=1e-5)
     _, never = scheduled_sampling(model, params, carry, tgt_in, teacher=0.0, key=jax.random.key(3))
@@ -81,14 +81,14 @@ def test_scheduled_sampling_limits(setup):
 def test_scheduled_sampling_matches_a_loop(setup):
     """Half the steps teacher-forced: each example's loop feeds the true token where the
     same Bernoulli draw says so, its own argmax elsewhere (always the start token first)."""
-    model, params, src, src_len, tgt = setup
+    model, params, src, src_lengths, tgt = setup
     tgt_in, k = shift_right(tgt, 1), jax.random.key(4)
-    _, out = scheduled_sampling(model, params, model.initial_carry(params, src, src_len=src_len),
+    _, out = scheduled_sampling(model, params, model.initial_carry(params, src, src_lengths=src_lengths),
                                 tgt_in, teacher=0.5, key=k)
     use = np.asarray(jax.random.bernoulli(k, 0.5, (6, 4)))
     assert 0 < use[1:].sum() < use[1:].size
     for b in range(4):
-        carry, y = _reference_encode(params, src[b], int(src_len[b])), 1
+        carry, y = _reference_encode(params, src[b], int(src_lengths[b])), 1
         for t in range(6):
             if t == 0 or use[t, b]:
                 y = int(tgt_in[b, t])
@@ -99,13 +99,13 @@ def test_scheduled_sampling_matches_a_loop(setup):
 
 @pytest.mark.slow
 def test_teacher_forcing_gradient_matches_finite_differences(setup):
-    model, params, src, src_len, tgt = setup
+    model, params, src, src_lengths, tgt = setup
     with jax.enable_x64(True):
         p64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
 
         def loss(w_out):
             _, logits = model.apply(p64._replace(w_out=w_out), src, tgt_in=shift_right(tgt, 1),
-                                    src_len=src_len)
+                                    src_lengths=src_lengths)
             return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), tgt[..., None], -1))
 
         g = jax.grad(loss)(p64.w_out)
@@ -116,8 +116,8 @@ def test_teacher_forcing_gradient_matches_finite_differences(setup):
 
 
 def test_greedy_stops_at_the_end_token(setup):
-    model, params, src, src_len, _ = setup
-    carry = model.initial_carry(params, src, src_len=src_len)
+    model, params, src, src_lengths, _ = setup
+    carry = model.initial_carry(params, src, src_lengths=src_lengths)
     tokens, lengths = greedy(model, params, carry, 8)
     ref = jnp.argmax(free_running(model, params, carry, jnp.ones(4, jnp.int32), 8)[1], -1)
     for b in range(4):

@@ -97,7 +97,7 @@ def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatc
     # interrupt after update 4: drop the final checkpoint and the finished program's result
     (ckpt,) = (two / "runs").glob("*/checkpoints")
     shutil.rmtree(ckpt / "8")
-    for finished in (two / "programs").glob("*.json"):  # the program's result, not yet written
+    for finished in (two / "parts").glob("*.json"):  # the program's result, not yet written
         finished.unlink()
     updates = []
     fit = tr.fit
@@ -118,7 +118,7 @@ def test_vmapped_seed_equals_single_run_and_resume_is_exact(tmp_path, monkeypatc
     assert updates == []
     # a fresh clone holds the committed program file but none of this machine's run state:
     # reused when told to (finishing a long sweep elsewhere), retrained by the quick preset
-    shutil.rmtree(two / "programs" / "checkpoints")
+    shutil.rmtree(two / "parts" / "checkpoints")
     shutil.rmtree(two / "runs")
     fresh = common + ["--sweep.adding.seeds", "2", "--workdir", str(two), "--overwrite"]
     assert longrange.main(fresh + ["--execution.reuse-committed"]) == 0
@@ -193,6 +193,25 @@ def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert not any(tmp_path.iterdir())  # refused before anything is written
+
+
+def test_finished_programs_under_the_former_folder_name_are_refused(tmp_path, capsys):
+    """A workdir whose results are still under ``programs/`` (now ``parts/``, as in every study)
+    is refused in one line rather than retrained; nothing is written."""
+    old = tmp_path / "programs"
+    old.mkdir()
+    (old / "adding_T8_lstm.json").write_text("{}")
+    assert longrange.main(TINY + ["--workdir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "rename it" in err and str(tmp_path / "parts") in err
+    assert len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != ".lock") == ["programs"]
+
+
+def test_committed_results_keep_their_parts_in_parts():
+    for folder in ("longrange", "longrange/controls"):
+        assert not (ROOT / "results" / folder / "programs").exists()
+        assert any((ROOT / "results" / folder / "parts").glob("*.json"))
 
 
 @pytest.mark.slow

@@ -30,16 +30,16 @@ def test_numbers_match_the_reference():
     numbers = np.concatenate([np.arange(10_000), rng.integers(10_000, tr.MAX_NUMBER, 20_000),
                               [tr.MAX_NUMBER - 1, 100_000, 100_001, 110_000]])
     p = tr.pairs(numbers)
-    src, src_len, tgt, tgt_len = (np.asarray(a) for a in p[:4])
+    src, src_lengths, tgt, tgt_lengths = (np.asarray(a) for a in p[:4])
     assert src.shape == (len(numbers), tr.SRC_LEN) and tgt.shape == (len(numbers), tr.TGT_LEN)
     for i, n in enumerate(numbers.tolist()):
         words = _words(n)
         assert tr.decode(tgt[i]) == words
         assert tr.decode(src[i], tr.SRC_VOCAB) == " ".join(str(n))
-        assert src_len[i] == len(str(n)) and tgt_len[i] == len(words.split()) + 1
-        assert tgt[i, tgt_len[i] - 1] == tr.EOS
-        assert (tgt[i, tgt_len[i]:] == tr.PAD).all() and (src[i, src_len[i]:] == tr.PAD).all()
-    assert tgt_len.max() == tr.TGT_LEN
+        assert src_lengths[i] == len(str(n)) and tgt_lengths[i] == len(words.split()) + 1
+        assert tgt[i, tgt_lengths[i] - 1] == tr.EOS
+        assert (tgt[i, tgt_lengths[i]:] == tr.PAD).all() and (src[i, src_lengths[i]:] == tr.PAD).all()
+    assert tgt_lengths.max() == tr.TGT_LEN
 
 
 def test_split_is_disjoint_and_complete():

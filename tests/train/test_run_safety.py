@@ -91,6 +91,14 @@ def test_fewer_steps_than_the_workdir_holds(reference, tmp_path):
     assert _snapshot(work) == before
 
 
+@pytest.mark.parametrize("bad", [2.5, True, -1])
+def test_step_counts_use_the_library_size_check(tmp_path, bad):
+    """NumPy integers are step counts; floats, bools and negatives are refused in one line."""
+    assert T.check_workdir(tmp_path / "new", _fresh(), num_steps=np.int64(5)) == 0
+    with pytest.raises(ValueError, match="num_steps must be a non-negative int"):
+        T.check_workdir(tmp_path / "new", _fresh(), num_steps=bad)
+
+
 def test_check_workdir_says_where_fit_would_start_and_writes_nothing(reference, tmp_path):
     _, _, six = reference
     work = tmp_path / "w"

@@ -53,7 +53,11 @@ def test_vmapped_sweep_equals_sequential_runs(key):
     for i, single in enumerate(singles):
         np.testing.assert_allclose(sweep.index(states, i).params["w"], single.params["w"],
                                    rtol=1e-5, atol=1e-7)
-    assert len(sweep.unstack(states)) == 3
+    members = sweep.unstack_trees(states)
+    assert len(members) == 3
+    np.testing.assert_array_equal(members[2].params["w"], sweep.index(states, 2).params["w"])
+    restacked = sweep.stack_trees(members)
+    jax.tree.map(np.testing.assert_array_equal, restacked, states)
     # lax.map over the members (chunk=1) computes the same as vmap
     mapped = sweep.vmap_step(T.make_step(_loss, opt, jit=False), chunk=1, donate=False)
     a, _ = mapped(states, _batch(7))
