@@ -113,7 +113,7 @@ class DenseConfig:
     capacity lies above ``capacity_max_patterns``)."""
     exp_sizes: tuple[int, ...] = (12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
     """Capacity vs N: the numbers of units for F = e^x."""
-    networks: int = 64
+    networks: int = 128
     """Capacity vs N: random networks per (N, K)."""
     capacity_max_patterns: int = 2**20
     """Capacity vs N: the largest K tried (doubling from 2, then quarter octaves near the
@@ -305,8 +305,8 @@ class Config:
     min(K, tests) stored patterns are all fixed points of one update crosses 1/2 (logistic
     fit in log2 K over quarter octaves around it, profile-likelihood interval); its slope
     against N (ln K vs ln N; exp: vs N) by weighted least squares with an interval, against
-    the slope of the theory of that criterion (:mod:`experiments.hopfield.dense_memory`). Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the
-    fixed point. Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
+    the slope of the theory of that criterion (:mod:`experiments.hopfield.dense_memory`).
+    Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the fixed point. Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
     distance 1/(2 beta M) its precondition allows, against eq. 15 where that bound lies in
     [1e-12, 2M) (:mod:`experiments.hopfield.theorem5`).
     Capacity vs d: the largest N in a doubling grid with at least 90 % of cues

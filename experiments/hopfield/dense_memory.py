@@ -115,44 +115,47 @@ def quarter_octave(q: int) -> int:
     return int(round(2 ** (q / 4)))
 
 
-def measure_size(count, cap: int) -> dict[str, Any]:
-    """The all-stable counts of one (curve, N) on a quarter-octave grid near its crossing.
+def measure_size(count, cap: int, networks: int) -> dict[str, Any]:
+    """The stable-network counts of one (curve, N) on a quarter-octave grid over its transition.
 
-    ``count(K)`` gives the stable networks at ``K``. Doubling ``K = 2, 4, ...`` until fewer than
-    half are stable at ``2^a`` (``capped`` if that never happens up to ``cap``); then
-    ``K = 2^(a + j/4)`` for ``j = −6 ... 2`` (within ``2 ≤ K ≤ cap``): the window the crossing
-    is fitted over."""
+    ``count(K)`` gives the stable networks at ``K``. Doubling ``K = 2, 4, ...`` until at most a
+    fifth of the ``networks`` are stable (or ``K`` reaches ``cap``; ``capped`` when half or
+    more are still stable there); then every ``K = 2^(q/4)`` from the last doubling with at
+    least four fifths stable to the last one: the window the crossing is fitted over."""
     counts: dict[int, int] = {}
     q, cap_q = 4, int(math.floor(4 * math.log2(cap) + 1e-9))
+    low = 4
     while True:
         counts[quarter_octave(q)] = count(quarter_octave(q))
-        if counts[quarter_octave(q)] < 0.5 * count.networks:
+        if counts[quarter_octave(q)] >= 0.8 * networks:
+            low = q
+        if counts[quarter_octave(q)] <= 0.2 * networks or q + 4 > cap_q:
             break
-        if q + 4 > cap_q:
-            return {"K": sorted(counts), "stable": [counts[k] for k in sorted(counts)],
-                    "window": [], "capped": True}
         q += 4
-    window = sorted({quarter_octave(j) for j in range(max(q - 6, 4), min(q + 2, cap_q) + 1)})
+    capped = counts[quarter_octave(q)] >= 0.5 * networks
+    window = [] if capped else sorted({quarter_octave(j) for j in range(low, q + 1)})
     for k in window:
         if k not in counts:
             counts[k] = count(k)
     return {"K": sorted(counts), "stable": [counts[k] for k in sorted(counts)],
-            "window": window, "capped": False}
+            "window": window, "capped": capped}
 
 
 def size_crossing(row: dict[str, Any], networks: int, level: float) -> dict[str, Any]:
-    """The crossing of 1/2 by the stable fraction over the row's window: the maximum-likelihood
-    logistic curve in ``log2 K`` with its profile-likelihood interval
-    (:func:`experiments.hopfield.alpha_c.logistic_crossing`), as ``K`` and ``[K_lo, K_hi]``."""
-    ks, stable = row["K"], dict(zip(row["K"], row["stable"], strict=True))
+    """The crossing of 1/2 by the stable fraction over the row's window, as ``K`` and
+    ``[K_lo, K_hi]``: the maximum-likelihood curve ``exp(−ln 2 · (K/K_50)^(1/w))``, the form of
+    ``(1 − p)^(N T)`` with ``ln p`` linear in ``ln K`` (:func:`experiments.hopfield.alpha_c.
+    logistic_crossing` with ``link="cloglog"`` in ``log2 K``), with its profile-likelihood
+    interval."""
+    stable = dict(zip(row["K"], row["stable"], strict=True))
     x = np.log2(row["window"])
     c = logistic_crossing(x, [stable[k] for k in row["window"]], [networks] * len(x),
-                          level=level)
-    if c["alpha_c"] is None or None in c["ci"] or len(ks) < 2:
+                          level=level, link="cloglog")
+    if c["alpha_c"] is None or None in c["ci"]:
         return {"capacity": None, "capacity_ci": [None, None]}
     return {"capacity": float(2 ** c["alpha_c"]),
             "capacity_ci": [float(2 ** c["ci"][0]), float(2 ** c["ci"][1])],
-            "log2_width": c["width"]}
+            "log2_width": c["width"], "pearson_x2": c["pearson_x2"], "dof": c["dof"]}
 
 
 def capacity_slope(ns, capacity, ci, *, exponential: bool, level: float,
@@ -214,7 +217,8 @@ def capacity_curve(config: DenseConfig, key, kind: str, power: int, workdir) -> 
         counter = _Counter(jax.random.fold_in(key, 10 * power + 1), kind, power, n,
                            config.tests, config.networks)
         row = cached_part(workdir, f"{name}_N{n}", {**settings, "N": n},
-                          lambda c=counter: measure_size(c, config.capacity_max_patterns),
+                          lambda c=counter: measure_size(c, config.capacity_max_patterns,
+                                                           config.networks),
                           compact=True)
         row = {"N": n, **{k: row[k] for k in ("K", "stable", "window", "capped")}}
         if not row["capped"]:
