@@ -302,11 +302,12 @@ class Config:
     fraction of networks with pattern 1 (every pattern) a fixed point crosses 1/2 (logistic fit,
     profile-likelihood interval), against the finite-N estimate's interpolated crossing.
     Dense capacity against N, K_50: the K at which the fraction of networks whose first
-    min(K, tests) stored patterns are all fixed points of one update crosses 1/2 (logistic
-    fit in log2 K over quarter octaves around it, profile-likelihood interval); its slope
+    min(K, tests) stored patterns are all fixed points of one update crosses 1/2 (cloglog
+    fit in log2 K over quarter octaves across it, profile-likelihood interval); its slope
     against N (ln K vs ln N; exp: vs N) by weighted least squares with an interval, against
     the slope of the theory of that criterion (:mod:`experiments.hopfield.dense_memory`).
-    Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the fixed point. Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
+    Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the fixed point.
+    Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
     distance 1/(2 beta M) its precondition allows, against eq. 15 where that bound lies in
     [1e-12, 2M) (:mod:`experiments.hopfield.theorem5`).
     Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
