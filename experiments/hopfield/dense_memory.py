@@ -59,7 +59,7 @@ def random_patterns(key, k: int, units: int):
     per word (one draw per 32 units instead of one per unit)."""
     words = -(-units // 32)
     bits = jax.random.bits(key, (k, words), jnp.uint32)
-    unpacked = (bits[:, :, None] >> jnp.arange(32, dtype=jnp.uint32)) & 1
+    unpacked = (bits[:, :, None] >> jnp.arange(32, dtype=jnp.uint32)[None, None, :]) & 1
     return (2.0 * unpacked.reshape(k, 32 * words)[:, :units] - 1).astype(jnp.float32)
 
 
