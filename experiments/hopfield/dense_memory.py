@@ -173,25 +173,34 @@ def capacity_slope(ns, capacity, ci, *, exponential: bool, level: float,
                    theory=None) -> dict[str, Any]:
     """The slope of ``ln K`` against ``ln N`` (``exponential``: against ``N``) by weighted least
     squares, each point's standard error from its interval (half its width in ``ln K`` over
-    ``z``), with a normal interval at ``level`` scaled by ``√(χ²/dof)`` when that exceeds 1;
-    and the slope of ``theory`` (the theory's ``K`` at the same ``N``) by the same estimator."""
+    ``z``), with a normal interval at ``level``; and the slope of ``theory`` (the theory's ``K``
+    at the same ``N``) by the same estimator.
+
+    The interval is scaled by ``√(χ²/dof)`` when that exceeds 1, ``χ²`` that of the straight
+    line fitted to ``ln K − ln K_theory`` when ``theory`` is given (the measured slope is the
+    theory's plus that line's, exactly, the fit being linear), so that the curvature the theory
+    predicts over the N range (the ln N factor of x^n, the slow start of e^x) is not counted as
+    scatter; that of the line fitted to ``ln K`` without it."""
     z = stats.norm.ppf(0.5 + level / 2)
     ns, y = np.asarray(ns, float), np.log(capacity)
     se = (np.log([c[1] for c in ci]) - np.log([c[0] for c in ci])) / (2 * z)
     x = ns if exponential else np.log(ns)
     a = np.stack([np.ones_like(x), x], 1) / se[:, None]
-    coef = np.linalg.lstsq(a, y / se, rcond=None)[0]
+    fit = lambda v: np.linalg.lstsq(a, v / se, rcond=None)[0]
+    coef = fit(y)
+    resid = y if theory is None else y - np.log(theory)
+    chi2 = float(np.sum((resid / se - a @ fit(resid)) ** 2))
     cov = np.linalg.inv(a.T @ a)
     dof = len(ns) - 2
-    chi2 = float(np.sum((y / se - a @ coef) ** 2))
     if dof > 0:
         cov *= max(1.0, chi2 / dof)
     half = z * math.sqrt(cov[1, 1])
     out = {"slope": float(coef[1]), "slope_ci": [float(coef[1] - half), float(coef[1] + half)],
            "chi2": chi2, "dof": dof, "level": level, "N": ns.astype(int).tolist(),
-           "x": "N" if exponential else "ln N"}
+           "x": "N" if exponential else "ln N",
+           "chi2_of": "ln K" if theory is None else "ln K - ln K_theory"}
     if theory is not None:
-        out["theory_slope"] = float(np.linalg.lstsq(a, np.log(theory) / se, rcond=None)[0][1])
+        out["theory_slope"] = float(fit(np.log(theory))[1])
     return out
 
 
