@@ -78,8 +78,8 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
         fit = cv["fit"]
         if fit is not None:
             lo, hi = fit["slope_ci"]
-            label += (f": slope {fit['slope']:.2f} [{lo:.2f}, {hi:.2f}], theory "
-                      f"{fit['theory_slope']:.2f} ({'yes' if fit['reproduced'] else 'no'})")
+            label += (f": slope {fit['slope']:.3f} [{lo:.3f}, {hi:.3f}], theory "
+                      f"{fit['theory_slope']:.3f} ({'yes' if fit['reproduced'] else 'no'})")
         if done:
             ns = np.array([r["N"] for r in done], float)
             k = np.array([r["capacity"] for r in done])
