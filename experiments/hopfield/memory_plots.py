@@ -92,14 +92,13 @@ def dense_capacity_figure(den: dict, path: Path) -> None:
     axes[0].set_xscale("log", base=2)
     sizes = sorted({r["N"] for n, cv in cvn["curves"].items() if n != "exp" for r in cv["rows"]})
     axes[0].set_xticks(sizes, [str(n) for n in sizes])
-    for ax in axes:
+    for ax, x in zip(axes, ("ln N", "N"), strict=True):
         ax.set_yscale("log", base=2)
         ax.set_xlabel("units N")
         ax.grid(alpha=0.3, which="both")
         ax.axhline(cvn["max_patterns"], color="gray", lw=0.8, ls="--")
-        ax.legend(fontsize=7.5, loc="upper left",
-                  title=f"slope of ln K vs {'N' if ax is axes[1] else 'ln N'} "
-                        f"[{cvn['level']:.0%}]; theory slope (verdict)", title_fontsize=7.5)
+        ax.legend(fontsize=7.5, loc="upper left", title_fontsize=7.5,
+                  title=f"slope of ln K vs {x} [{cvn['level']:.0%}]; theory slope (verdict)")
     axes[0].set_ylabel(f"K_50: first min(K, {cvn['tests']}) patterns all stable\n"
                        f"in half of {cvn['networks']} networks ({cvn['level']:.0%} intervals)")
     fig.suptitle("Dense associative memories: capacity vs N (dotted: theory of the same "
