@@ -75,22 +75,31 @@ def loads(n: int, lo: float, hi: float, step: float) -> list[int]:
     return sorted({int(round(a * n)) for a in alphas})
 
 
-def _neg_log_lik(alpha_c, log_w, alpha, k, m) -> float:
-    z = (alpha_c - alpha) / math.exp(log_w)
-    # log p = -log(1 + e^{-z}), log(1 - p) = -log(1 + e^{z})
-    return float(np.sum(k * np.logaddexp(0, -z) + (m - k) * np.logaddexp(0, z)))
+def _log_probs(z, link: str):
+    """``(log p, log(1 − p))`` of the curve at ``z = (α_c − α)/w``: ``"logit"``,
+    ``p = 1/(1 + e^{−z})``; ``"cloglog"``, ``p = exp(−ln 2 · e^{−z})`` (also 1/2 at ``z = 0``)."""
+    if link == "logit":
+        return -np.logaddexp(0, -z), -np.logaddexp(0, z)
+    log_p = -math.log(2) * np.exp(-z)
+    return log_p, np.log(-np.expm1(log_p))
 
 
-def _profile(alpha_c, alpha, k, m, scale) -> float:
+def _neg_log_lik(alpha_c, log_w, alpha, k, m, link="logit") -> float:
+    log_p, log_q = _log_probs((alpha_c - alpha) / math.exp(log_w), link)
+    return float(-np.sum(k * log_p + (m - k) * log_q))
+
+
+def _profile(alpha_c, alpha, k, m, scale, link="logit") -> float:
     """Smallest negative log-likelihood at this α_c over the width w."""
     lo, hi = math.log(scale * 1e-3), math.log(scale * 10)
-    r = optimize.minimize_scalar(lambda lw: _neg_log_lik(alpha_c, lw, alpha, k, m),
+    r = optimize.minimize_scalar(lambda lw: _neg_log_lik(alpha_c, lw, alpha, k, m, link),
                                  bounds=(lo, hi), method="bounded",
                                  options={"xatol": 1e-6})
     return float(r.fun)
 
 
-def logistic_crossing(alpha, successes, trials, *, level: float = 0.95) -> dict[str, Any]:
+def logistic_crossing(alpha, successes, trials, *, level: float = 0.95,
+                      link: str = "logit") -> dict[str, Any]:
     """α where the retrieval probability crosses 1/2, with its profile-likelihood interval.
 
     ``successes[j]`` of ``trials[j]`` runs at load ``alpha[j]`` retrieved. The logistic model
@@ -98,7 +107,9 @@ def logistic_crossing(alpha, successes, trials, *, level: float = 0.95) -> dict[
     α_c with ``2 (log L_max − max_w log L(α_c, w)) ≤ χ²₁(level)``, the threshold scaled by
     Pearson's ``X²/dof`` of the fit when that exceeds 1 (a curve that misses the points). A
     bound that would lie more than the grid's width beyond the grid is None (not identified);
-    with no success or no failure at all α_c itself is None.
+    with no success or no failure at all α_c itself is None. ``link="cloglog"`` fits
+    ``p(α) = exp(−ln 2 · e^{(α − α_c)/w})`` instead (the form of ``P = (1 − p)^M`` with
+    ``ln p`` linear in ``α``), also 1/2 at ``α_c``.
     """
     alpha, k, m = (np.asarray(v, float) for v in (alpha, successes, trials))
     out: dict[str, Any] = {"alpha_c": None, "ci": [None, None], "width": None, "level": level,
@@ -107,18 +118,21 @@ def logistic_crossing(alpha, successes, trials, *, level: float = 0.95) -> dict[
         return out
     span = float(alpha.max() - alpha.min()) or 0.01
     grid = np.linspace(alpha.min() - span, alpha.max() + span, 601)
-    prof = np.array([_profile(a, alpha, k, m, span) for a in grid])
+    prof = np.array([_profile(a, alpha, k, m, span, link) for a in grid])
     i = int(np.argmin(prof))
     lo_b, hi_b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    best = optimize.minimize_scalar(lambda a: _profile(a, alpha, k, m, span), bounds=(lo_b, hi_b),
+    best = optimize.minimize_scalar(lambda a: _profile(a, alpha, k, m, span, link),
+                                    bounds=(lo_b, hi_b),
                                     method="bounded", options={"xatol": 1e-7})
     a_hat, nll = float(best.x), float(best.fun)
     width = math.exp(optimize.minimize_scalar(
-        lambda lw: _neg_log_lik(a_hat, lw, alpha, k, m),
+        lambda lw: _neg_log_lik(a_hat, lw, alpha, k, m, link),
         bounds=(math.log(span * 1e-3), math.log(span * 10)), method="bounded").x)
     # Pearson's X² of the fit: a curve that misses the points widens the interval (quasi-
     # likelihood), as the extrapolation does with its χ²
-    p = np.clip(1 / (1 + np.exp((alpha - a_hat) / width)), 1e-12, 1 - 1e-12)
+    p = (1 / (1 + np.exp((alpha - a_hat) / width)) if link == "logit"
+         else np.exp(_log_probs((a_hat - alpha) / width, link)[0]))
+    p = np.clip(p, 1e-12, 1 - 1e-12)
     dof = len(alpha) - 2
     x2 = float(np.sum((k - m * p) ** 2 / (m * p * (1 - p))))
     scale = max(1.0, x2 / dof) if dof > 0 else 1.0
@@ -131,7 +145,7 @@ def logistic_crossing(alpha, successes, trials, *, level: float = 0.95) -> dict[
         if j in (0, len(grid) - 1):
             return None
         a, b = (grid[j - 1], grid[j]) if side < 0 else (grid[j], grid[j + 1])
-        f = lambda x: _profile(x, alpha, k, m, span) - nll - cut
+        f = lambda x: _profile(x, alpha, k, m, span, link) - nll - cut
         return float(optimize.brentq(f, a, b, xtol=1e-7)) if f(a) * f(b) < 0 else float(grid[j])
 
     out.update(alpha_c=a_hat, ci=[edge(-1), edge(1)], width=width, pearson_x2=x2, dof=dof)

@@ -105,26 +105,37 @@ class DenseConfig:
     max_patterns: int = 16384
     """Largest number of stored patterns K (the grid is the powers of two up to it)."""
     tests: int = 64
-    """Stored patterns tested per K (the first ones)."""
+    """Stored patterns tested per K (the first ones); capacity vs N: per network, the first
+    min(K, tests) must all be fixed points."""
     noise: float = 0.1
     """Fraction of a cue's bits flipped for one-update recall."""
-    sizes: tuple[int, ...] = (16, 24, 32, 48, 64)
-    """Capacity vs N: the numbers of units."""
-    networks: int = 64
+    sizes: tuple[int, ...] = (16, 24, 32, 48, 64, 96, 128, 192, 256)
+    """Capacity vs N: the numbers of units for F = x^n (a function stops at the first N whose
+    capacity lies above ``capacity_max_patterns``)."""
+    exp_sizes: tuple[int, ...] = (12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+    """Capacity vs N: the numbers of units for F = e^x."""
+    networks: int = 128
     """Capacity vs N: random networks per (N, K)."""
-    capacity_max_patterns: int = 4096
-    """Capacity vs N: the largest K tried (the grid is the powers of two up to it)."""
+    capacity_max_patterns: int = 2**20
+    """Capacity vs N: the largest K tried (doubling from 2, then quarter octaves near the
+    crossing)."""
+    level: float = 0.95
+    """Capacity vs N: coverage of the intervals on each crossing and on the slopes."""
 
     def __post_init__(self):
-        require_positive(self, "units", "max_patterns", "tests", "sizes", "networks",
-                         "capacity_max_patterns")
+        require_positive(self, "units", "max_patterns", "tests", "sizes", "exp_sizes",
+                         "networks", "capacity_max_patterns", "level")
+        if not 0 < self.level < 1:
+            raise ValueError(f"dense.level must lie in (0, 1), got {self.level}")
         if self.max_patterns < 2:
             raise ValueError(f"dense.max_patterns must be >= 2, got {self.max_patterns}")
         if self.capacity_max_patterns < 2:
             raise ValueError("dense.capacity_max_patterns must be >= 2, got "
                              f"{self.capacity_max_patterns}")
-        if not self.sizes or min(self.sizes) < 4:
-            raise ValueError(f"dense.sizes must be unit counts >= 4, got {self.sizes}")
+        for name in ("sizes", "exp_sizes"):
+            sizes = getattr(self, name)
+            if not sizes or min(sizes) < 4 or list(sizes) != sorted(set(sizes)):
+                raise ValueError(f"dense.{name} must be increasing unit counts >= 4, got {sizes}")
         _require_fraction_below_half("dense.noise", self.noise)
 
 
@@ -291,10 +302,13 @@ class Config:
     interval; :mod:`experiments.hopfield.alpha_c`). Perfect-recall capacity: the P at which the
     fraction of networks with pattern 1 (every pattern) a fixed point crosses 1/2 (logistic fit,
     profile-likelihood interval), against the finite-N estimate's interpolated crossing.
-    Dense capacity against N: the K (interpolated in log2 K
-    on a doubling grid) at which the fraction of networks with all K patterns stable falls
-    below one half. Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the
-    fixed point. Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
+    Dense capacity against N, K_50: the K at which the fraction of networks whose first
+    min(K, tests) stored patterns are all fixed points of one update crosses 1/2 (cloglog
+    fit in log2 K over quarter octaves across it, profile-likelihood interval); its slope
+    against N (ln K vs ln N; exp: vs N) by weighted least squares with an interval, against
+    the slope of the theory of that criterion (:mod:`experiments.hopfield.dense_memory`).
+    Modern retrieval error: ``||xi - x|| / ||x||`` after one update and at the fixed point.
+    Theorem 5 (Ramsauer et al.): float64 one-update errors from queries at the
     distance 1/(2 beta M) its precondition allows, against eq. 15 where that bound lies in
     [1e-12, 2M) (:mod:`experiments.hopfield.theorem5`).
     Capacity vs d: the largest N in a doubling grid with at least 90 % of cues
@@ -331,8 +345,8 @@ PRESETS = {
                                 alpha_c_networks=(60, 60, 60), alpha_step=0.01,
                                 parts="checkpoints/parts"),
         perfect_recall=PerfectRecallConfig(sizes=(100, 200, 500), trials=200, points=12),
-        dense=DenseConfig(units=16, max_patterns=4096, tests=32, sizes=(16, 32, 64), networks=16,
-                          capacity_max_patterns=512),
+        dense=DenseConfig(units=16, max_patterns=4096, tests=32, sizes=(16, 32, 64),
+                          exp_sizes=(12, 16, 20), networks=32, capacity_max_patterns=4096),
         modern=ModernConfig(queries=50, num_betas=15, capacity_dims=(10, 20, 30),
                             capacity_max_log2=15, capacity_queries=100),
         attention_task=AttentionTaskConfig(length=100, steps=600, eval_every=50, n_test=256,

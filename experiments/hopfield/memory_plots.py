@@ -13,7 +13,6 @@ import numpy as np
 from experiments.common import save_figure
 from experiments.common.stats import wilson_interval
 from experiments.hopfield.modern_memory import mass_count_uniform
-from experiments.hopfield.table import dense_theory_slope
 from rnnjax.hopfield import theory
 
 FLOOR = 1e-8   # float32 resolution: smaller errors are drawn here on log axes
@@ -64,50 +63,47 @@ def dense_figure(den: dict, path: Path) -> None:
 
 
 def dense_capacity_figure(den: dict, path: Path) -> None:
-    """Capacity K (all K patterns stable in ≥ half of the networks) against N, log–log, with
-    the theory of that criterion for x^n (the K at which all K patterns are stable with
-    probability 1/2, from the crosstalk distribution: the curve and slope the verdict uses) and
-    Demircigil's 2^(N/2) for exp."""
+    """K_50 against N with its intervals: x^n log–log (left), e^x against N on a log axis
+    (right), next to the theory of the measured criterion at the same N (dotted); each legend
+    entry states the measured slope with its interval and the theory's slope that the verdict
+    compares with it."""
     import matplotlib.pyplot as plt
 
     cvn = den["capacity_vs_n"]
-    ns = np.array(cvn["sizes"], float)
-    nn = np.geomspace(ns.min(), ns.max(), 50)
-    nn_int = np.unique(np.round(nn).astype(int))
-    top = max(max(r["K"], default=2) for cv in cvn["curves"].values() for r in cv["rows"])
-    fig, ax = plt.subplots(figsize=(9.5, 4.8))
-    for i, (c, (name, cv)) in enumerate(zip(COLORS, cvn["curves"].items(), strict=False)):
-        label = f"$x^{name[4:]}$" if name.startswith("poly") else "$e^x$"
-        slope = f", slope {cv['slope']:.2f}" if cv["slope"] is not None else ""
-        sizes = [r["N"] for r in cv["rows"] if r["capacity"] is not None]
-        xs = nn
-        if name.startswith("poly"):
-            if len(sizes) >= 2:
-                slope += f" (theory over these N: {dense_theory_slope(name, sizes):.2f})"
-            xs = nn_int
-            theo = np.array([theory.dense_capacity_crossing(int(n), int(name[4:])) for n in xs])
-        else:
-            theo = theory.demircigil_capacity(nn)
-        done = [(r["N"], r["capacity"]) for r in cv["rows"] if r["capacity"] is not None]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1.3, 1]})
+    for c, (name, cv) in zip(COLORS, cvn["curves"].items(), strict=False):
+        ax = axes[1] if name == "exp" else axes[0]
+        done = [r for r in cv["rows"] if r.get("capacity") is not None]
+        label = "$e^x$" if name == "exp" else f"$x^{name[4:]}$"
+        fit = cv["fit"]
+        if fit is not None:
+            lo, hi = fit["slope_ci"]
+            label += (f": slope {fit['slope']:.3f} [{lo:.3f}, {hi:.3f}], theory "
+                      f"{fit['theory_slope']:.3f} ({'yes' if fit['reproduced'] else 'no'})")
         if done:
-            ax.plot(*zip(*done, strict=True), "o-", color=c, label=f"{label}{slope}")
+            ns = np.array([r["N"] for r in done], float)
+            k = np.array([r["capacity"] for r in done])
+            err = np.abs(np.array([r["capacity_ci"] for r in done]).T - k)
+            ax.errorbar(ns, k, yerr=err, fmt="o-", ms=4, color=c, capsize=3, label=label)
+            ax.plot(ns, [r["theory_capacity"] for r in done], ":", color=c, lw=1.5)
         capped = [r["N"] for r in cv["rows"] if r["capped"]]
         if capped:
-            ax.plot(capped, [top * 1.15**i] * len(capped), "^", color=c, ms=7,   # staggered
-                    label=None if done else f"{label}: above the largest K")
-        shown = theo <= 4 * top
-        ax.plot(xs[shown], theo[shown], ":", color=c, lw=1.2)
-    ax.axhline(top, color="gray", lw=0.8, ls="--", label=f"largest K tried ({top}); ▲: above it")
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
-    ax.set_xticks(ns, [f"{n:.0f}" for n in ns])
-    ax.set_xlabel("units N")
-    ax.set_ylabel(f"capacity K: all K patterns stable\nin ≥ 50 % of {cvn['networks']} networks")
-    ax.set_title("Dense associative memories: capacity vs N\ndotted: theory of the criterion, "
-                 "P(all K stable) = 1/2 from the crosstalk distribution; exp: $2^{N/2}$ (Demircigil)",
-                 fontsize=9)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    ax.grid(alpha=0.3, which="both")
+            ax.plot(capped, [cvn["max_patterns"]] * len(capped), "^", color=c, ms=7)
+    axes[0].set_xscale("log", base=2)
+    sizes = sorted({r["N"] for n, cv in cvn["curves"].items() if n != "exp" for r in cv["rows"]})
+    axes[0].set_xticks(sizes, [str(n) for n in sizes])
+    for ax, x in zip(axes, ("ln N", "N"), strict=True):
+        ax.set_yscale("log", base=2)
+        ax.set_xlabel("units N")
+        ax.grid(alpha=0.3, which="both")
+        ax.axhline(cvn["max_patterns"], color="gray", lw=0.8, ls="--")
+        ax.legend(fontsize=7.5, loc="upper left", title_fontsize=7.5,
+                  title=f"slope of ln K vs {x} [{cvn['level']:.0%}]; theory slope (verdict)")
+    axes[0].set_ylabel(f"K_50: first min(K, {cvn['tests']}) patterns all stable\n"
+                       f"in half of {cvn['networks']} networks ({cvn['level']:.0%} intervals)")
+    fig.suptitle("Dense associative memories: capacity vs N (dotted: theory of the same "
+                 "criterion from the crosstalk distribution; dashed: largest K tried, ▲ above "
+                 "it)", fontsize=9.5)
     fig.tight_layout()
     save_figure(fig, path)
 

@@ -33,7 +33,7 @@ def parts(config: Config, workdir: Path) -> dict[str, tuple[dict, Callable[[], d
                                          config.seed),
         "perfect_recall": lambda: run_perfect_recall(config.perfect_recall,
                                                      jax.random.fold_in(key, 2)),
-        "dense": lambda: run_dense(config.dense, jax.random.fold_in(key, 3)),
+        "dense": lambda: run_dense(config.dense, jax.random.fold_in(key, 3), workdir),
         "modern": lambda: run_modern(config.modern, jax.random.fold_in(key, 4)),
         "theorem5": lambda: theorem5(config.theorem5, jax.random.fold_in(key, 6)),
         "attention": lambda: run_attention(config.attention, task_key),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -188,90 +187,40 @@ def theorem5_row(t5: dict | None) -> tuple[str, str, str, str]:
     return label, measured, ref, verdict + " (rule: no tested error above the bound)"
 
 
-def theory_slope(name: str, sizes) -> float:
-    """The log–log slope of the theory's capacity over ``sizes`` (least squares): the
-    Krotov–Hopfield law for ``polyn`` (n − 1 less the ln N factor's share)."""
-    ns = np.asarray(sizes, float)
-    k = theory.krotov_hopfield_capacity(ns, int(name[4:]))
-    return float(np.polyfit(np.log(ns), np.log(k), 1)[0])
-
-
-def dense_slope(cv: dict, networks: int, level: float = 0.95) -> dict | None:
-    """The log–log slope of the measured capacity against N with its interval: per N the
-    crossing of 1/2 by the all-stable fraction (logistic in log2 K, profile-likelihood
-    interval), then weighted least squares of ln K* on ln N (normal interval, scaled by
-    χ²/dof when that exceeds 1). None with fewer than 2 bounded crossings."""
-    from scipy import stats
-
-    from experiments.hopfield.alpha_c import logistic_crossing
-
-    pts = []
-    for r in cv["rows"]:
-        if r["capped"] or not r["K"]:
-            continue
-        k = np.round(np.asarray(r["all_stable_fraction"]) * networks)
-        c = logistic_crossing(np.log2(r["K"]), k, np.full(len(k), networks), level=level)
-        if c["alpha_c"] is not None and None not in c["ci"]:
-            pts.append((r["N"], c["alpha_c"] * np.log(2), (c["ci"][1] - c["ci"][0]) * np.log(2)
-                        / (2 * stats.norm.ppf(0.5 + level / 2))))
-    if len(pts) < 2:
-        return None
-    ns, y, se = (np.array(v, float) for v in zip(*pts, strict=True))
-    a = np.stack([np.ones_like(ns), np.log(ns)], 1) / se[:, None]
-    coef = np.linalg.lstsq(a, y / se, rcond=None)[0]
-    cov = np.linalg.inv(a.T @ a)
-    dof = len(ns) - 2
-    chi2 = float(np.sum(((y - a @ coef * se) / se) ** 2))
-    if dof > 0:
-        cov *= max(1.0, chi2 / dof)
-    half = stats.norm.ppf(0.5 + level / 2) * math.sqrt(cov[1, 1])
-    return {"slope": float(coef[1]), "ci": [float(coef[1] - half), float(coef[1] + half)],
-            "N": ns.astype(int).tolist(), "capacity": np.exp(y).tolist(), "level": level}
-
-
-def dense_theory_slope(name: str, sizes) -> float:
-    """The log–log slope over ``sizes`` of the K at which all K patterns are stable with
-    probability 1/2 (:func:`rnnjax.hopfield.theory.dense_capacity_crossing`)."""
-    ns = np.asarray(sizes, float)
-    k = [theory.dense_capacity_crossing(int(n), int(name[4:])) for n in ns]
-    return float(np.polyfit(np.log(ns), np.log(k), 1)[0])
-
-
-def _dense_rows(cvn: dict) -> list[tuple[str, str, str, str]]:
+def dense_rows(cvn: dict) -> list[tuple[str, str, str, str]]:
+    """One row per interaction function: K_50(N) with intervals, the slope against N with its
+    interval, the theory's slope for the same criterion, and the verdict the part computed
+    (the theory's slope inside the measured interval)."""
     rows = []
     for name, cv in cvn["curves"].items():
-        done = [r for r in cv["rows"] if r["capacity"] is not None]
-        measured = ", ".join(f"N = {r['N']}: {r['capacity']:.3g}" for r in done) or "none"
+        done = [r for r in cv["rows"] if r.get("capacity") is not None]
+        measured = ", ".join(f"N = {r['N']}: {r['capacity']:.3g} [{r['capacity_ci'][0]:.3g}, "
+                             f"{r['capacity_ci'][1]:.3g}]" for r in done) or "none"
         capped = [r["N"] for r in cv["rows"] if r["capped"]]
         if capped:
-            top = max(max(r["K"], default=0) for r in cv["rows"])
-            measured += f"; above {top} at N = " + ", ".join(map(str, capped))
-        if name.startswith("poly"):
-            fit = dense_slope(cv, cvn["networks"])
-            if fit is None:
-                ref = "P(all K stable) = ½ from the crosstalk distribution"
-                verdict = "not tested: fewer than 2 sizes with a bounded crossing"
-            else:
-                slope = dense_theory_slope(name, fit["N"])
-                lo, hi = fit["ci"]
-                level = f"{fit['level']:.0%}"
-                measured += f"; slope {fit['slope']:.2f} [{lo:.2f}, {hi:.2f}] ({level})"
-                ref = (f"P(all K stable) = ½ from the crosstalk distribution: slope {slope:.2f} "
-                       f"over N = {fit['N'][0]}–{fit['N'][-1]} (N → ∞: {int(name[4:]) - 1}, "
-                       f"Krotov–Hopfield {theory_slope(name, fit['N']):.2f})")
-                verdict = (("yes" if lo <= slope <= hi else "no")
-                           + f" (rule: the theory's slope inside the {level} interval)")
-            label = f"dense x^{name[4:]} (Krotov–Hopfield 2016)"
+            measured += f"; above {cvn['max_patterns']} at N = " + ", ".join(map(str, capped))
+        exp = name == "exp"
+        fit = cv["fit"]
+        ref = ("theory of the criterion (crosstalk distribution, "
+               "rnnjax.hopfield.theory.dense_all_stable_probability): K_50 = " + ", ".join(
+                   f"{r['theory_capacity']:.3g}" for r in done))
+        if fit is None:
+            verdict = "not tested: fewer than 3 sizes with a bounded crossing"
         else:
-            ref = "2^(N/2) (Demircigil 2017): " + ", ".join(
-                f"{float(theory.demircigil_capacity(r['N'])):.3g}" for r in done)
-            ratios = [r["capacity"] / float(theory.demircigil_capacity(r["N"])) for r in done]
-            verdict = ("not yet run: the capacity to K = 2^20 and the theory of the measured "
-                       "criterion are not computed; measured / 2^(N/2) = "
-                       + (", ".join(f"{x:.2g}" for x in ratios) or "none"))
-            label = "dense exp (Demircigil 2017)"
-        rows.append((f"{label}, capacity K (all K stable in ≥ 50 % of {cvn['networks']} "
-                     "networks)", measured, ref, verdict))
+            lo, hi = fit["slope_ci"]
+            level = f"{fit['level']:.0%}"
+            measured += (f"; slope of ln K vs {fit['x']} {fit['slope']:.3f} [{lo:.3f}, {hi:.3f}] "
+                         f"({level})")
+            ref += (f"; slope {fit['theory_slope']:.3f} over N = {fit['N'][0]}–{fit['N'][-1]} "
+                    + ("(N → ∞: ln 2 = 0.693 with the tested patterns fixed; all K tested: "
+                          "ln 2 / 2, Demircigil 2017)" if exp
+                       else f"(N → ∞: {int(name[4:]) - 1}, Krotov–Hopfield 2016)"))
+            verdict = (("yes" if fit["reproduced"] else "no")
+                       + f" (rule: the theory's slope inside the measured slope's {level} "
+                       "interval)")
+        label = "dense exp (Demircigil 2017)" if exp else f"dense x^{name[4:]} (Krotov–Hopfield 2016)"
+        rows.append((f"{label}, K_50: the first min(K, {cvn['tests']}) patterns all stable in "
+                     f"half of {cvn['networks']} networks", measured, ref, verdict))
     return rows
 
 
@@ -317,8 +266,8 @@ def readme_table(folder: str | Path) -> str:
                   _crossing_text(pr_big, "one"), one_ref, one_verdict),
                  (f"all patterns stable (McEliece 1987), N = {pr_big['N']}{per}",
                   _crossing_text(pr_big, "all"), all_ref, all_verdict)]
-    if "dense" in res and "capacity_vs_n" in res["dense"]:
-        rows += _dense_rows(res["dense"]["capacity_vs_n"])
+    if "dense" in res and "tests" in res["dense"].get("capacity_vs_n", {}):
+        rows += dense_rows(res["dense"]["capacity_vs_n"])
     elif "dense" in res:
         den = res["dense"]
         polys = [k for k in den["curves"] if k.startswith("poly")]

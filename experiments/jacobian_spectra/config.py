@@ -84,10 +84,15 @@ class LyapunovConfig:
     seed): does the plateau at lambda ~ 0 for 1 < g < 1.4 shrink as N grows?"""
     logistic_points: int = 400
     """Growth rates r in [2.5, 4] of the logistic map x <- r x (1 - x)."""
+    logistic_orbits: int = 64
+    """Independent initial points of the logistic map at r = 4: lambda(4) is their mean, with a
+    Student-t interval across them."""
 
     def __post_init__(self):
         require_positive(self, "hidden_size", "length", "gains", "gain_grid", "seeds",
-                         "finite_sizes", "logistic_points")
+                         "finite_sizes", "logistic_points", "logistic_orbits")
+        if self.logistic_orbits < 2:
+            raise ValueError(f"lyapunov.logistic_orbits must be >= 2, got {self.logistic_orbits}")
         require_positive(self, "input_std", allow_zero=True)
         if not 0 <= self.warmup < self.length:
             raise ValueError(f"lyapunov.warmup must lie in 0..lyapunov.length-1={self.length - 1}, "

@@ -123,8 +123,12 @@ def logistic_panel(ax, lyap: dict) -> None:
     lg = lyap["logistic"]
     ax.plot(lg["r"], lg["lambda"], color="tab:green", lw=0.8)
     ax.axhline(0, color="k", lw=0.8)
+    at = lg.get("at_4")
+    measured = (f"measured {at['lambda']:.5f} [{at['ci'][0]:.5f}, {at['ci'][1]:.5f}]\n"
+                f"({at['level']:.0%} interval over {at['orbits']} orbits)" if at
+                else f"measured {lg['lambda_at_4']:.4f} (one orbit)")
     ax.plot([4.0], [lg["ln2"]], "k*", ms=12,
-            label=f"ln 2 = {lg['ln2']:.4f} (closed form)\nmeasured {lg['lambda_at_4']:.4f}")
+            label=f"ln 2 = {lg['ln2']:.5f} (closed form)\n{measured}")
     ax.set_xlabel("growth rate r")
     ax.set_ylabel("λ (nats / step)")
     ax.set_title("Population growth x ← r x (1 − x):\nsensitivity to initial conditions", fontsize=10)

@@ -50,7 +50,8 @@ def headline(norms: dict, lyap: dict, flow: dict) -> str:
     gap = float(np.max(np.abs(np.asarray(drv["lambda_max"]) - np.asarray(drv["mean_field"]))))
     return (f"linear W=ρQ on ρ^t to {bound} (log); driven λ_max (N={drv['N']}, "
             f"σ_u²={drv['input_variance']:g}) within {gap:.3f} of mean-field ½ ln χ₁; logistic λ(r=4) = "
-            f"{lyap['logistic']['lambda_at_4']:.4f} (ln 2 = {math.log(2):.4f}); adding "
+            f"{lyap['logistic'].get('at_4', {}).get('lambda', lyap['logistic']['lambda_at_4']):.4f} "
+            f"(ln 2 = {math.log(2):.4f}); adding "
             f"T={flow['length']}, ‖∂L/∂h‖ at lag T at initialisation (median of "
             f"{flow['seeds']} seeds): tanh {init['tanh']:.1e} vs "
             f"LSTM {init['lstm']:.1e}")

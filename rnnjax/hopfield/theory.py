@@ -20,13 +20,15 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 __all__ = [
     "AGSBranch",
     "ags_overlap",
     "ags_retrieval_branch",
     "demircigil_capacity",
+    "dense_all_stable_probability",
+    "dense_capacity_crossing",
     "finite_n_capacity",
     "krotov_hopfield_capacity",
     "mceliece_capacity",
@@ -208,41 +210,131 @@ def krotov_hopfield_capacity(n, power: int):
     return n ** (power - 1) / (2 * _double_factorial(2 * power - 3) * np.log(n))
 
 
-def dense_all_stable_probability(n: int, k, power: int) -> float:
-    """Probability that all ``K`` random patterns of a dense memory with ``F(x) = x^n`` are
-    fixed points, from the crosstalk distribution (the counterpart of
-    :func:`stable_probability` for Krotov & Hopfield 2016).
+def _binomial_overlaps(n: int):
+    """The overlap ``y`` of a random pattern with another on ``n − 1`` bits and its probability."""
+    y = np.arange(-(n - 1), n, 2, dtype=float)
+    return y, special.comb(n - 1, (y + n - 1) / 2) / 2.0 ** (n - 1)
 
-    Flipping bit ``i`` of stored pattern ``μ`` changes ``Σ_ν F(ξ^ν·σ)`` by ``S + C``: the signal
-    ``S = F(N) − F(N − 2)`` and the crosstalk ``C = Σ_{ν≠μ} s_ν g(y_ν)`` with
-    ``g(y) = F(y + 1) − F(y − 1)``, ``y_ν`` the overlap on the other ``N − 1`` bits (a sum of
-    ``N − 1`` independent ±1) and ``s_ν = ±1``. ``C`` has mean 0 and variance
-    ``(K − 1) E[g(y)²]`` (exact, from the binomial distribution of ``y``); taking it Gaussian
-    (central limit over the ``K − 1`` patterns) and the ``N K`` bits independent, as McEliece et
-    al. do for ``n = 2``: ``P = Φ(S / σ_C)^(N K)``. A tie keeps the bit; ``k`` may be real.
-    """
-    n, power = int(n), int(power)
-    if n < 2 or power < 2:
+
+def _check_dense(n, k, power, kind, tested):
+    n, k = int(n), float(k)
+    if kind not in ("poly", "exp"):
+        raise ValueError(f"kind must be 'poly' or 'exp', got {kind!r}")
+    if n < 2 or (kind == "poly" and int(power) < 2):
         raise ValueError(f"need n >= 2 units and power >= 2, got n={n}, power={power}")
-    k = float(k)
     if k < 1:
         raise ValueError(f"k must be >= 1 patterns, got {k}")
+    if tested is not None and int(tested) < 1:
+        raise ValueError(f"tested must be >= 1 patterns or None, got {tested}")
+    return n, k
+
+
+EXP_ATOMS = 3
+"""F = e^x: overlaps with ``j < EXP_ATOMS`` disagreements on the other bits are counted one by one
+(Poisson), the rest taken Gaussian (:func:`dense_bit_unstable_probability`)."""
+
+
+def _exp_bit_unstable(n: int, k: float) -> float:
+    """F = e^x: probability that one bit of one stored pattern flips (see
+    :func:`dense_all_stable_probability`)."""
+    y, w = _binomial_overlaps(n)
+    j = ((n - 1) - y) / 2                                     # disagreements on the other bits
+    a = np.exp(-2 * j)                                        # g(y) / S
+    atoms = j < EXP_ATOMS
+    var = (k - 1) * float(np.sum((w * a * a)[~atoms]))
+    total, prob = np.ones(1), np.ones(1)                      # 1 + Σ_j D_j a_j, its probability
+    for lam, aj in zip((k - 1) * w[atoms] / 2, a[atoms], strict=True):
+        r = int(math.ceil(2 * lam + 12 * math.sqrt(2 * lam) + 8))
+        d = np.arange(-r, r + 1)
+        pd = stats.skellam.pmf(d, lam, lam)
+        total = (total[:, None] + aj * d[None, :]).ravel()
+        prob = (prob[:, None] * pd[None, :]).ravel()
+        big = prob > 1e-18 * prob.max()
+        total, prob = total[big], prob[big]
+    if var == 0:
+        return float(np.sum(prob * (total < 0)))
+    return float(np.sum(prob * special.ndtr(-total / math.sqrt(var))))
+
+
+def _poly_bit_unstable(n: int, k: int, power: int, bins: int = 2**17) -> float:
+    """F = x^n: probability that one bit of one stored pattern flips, ``P(C < −S)`` from the
+    distribution of the crosstalk ``C`` (a sum of ``K − 1`` independent terms ``±g(y)``,
+    computed on a grid by FFT: exact on the lattice of ``C`` where the grid holds it, else
+    with each ``g`` rounded to the grid); see :func:`dense_all_stable_probability`."""
+    y, w = _binomial_overlaps(n)
+    g = np.rint((y + 1) ** power - (y - 1) ** power)
+    signal = float(n) ** power - (n - 2.0) ** power
+    reach = min((k - 1) * signal, 3 * signal)                 # the grid holds C in ±reach
+    step = float(np.gcd.reduce(np.abs(g).astype(np.int64)))
+    h = max(step, 2 * reach / bins)
+    offset = bins // 2
+    single = np.zeros(bins)
+    for sign in (1, -1):
+        np.add.at(single, (offset + sign * np.round(g / h)).astype(int) % bins, w / 2)
+    spectrum = np.fft.fft(np.fft.ifftshift(single)) ** (k - 1)
+    pmf = np.fft.fftshift(np.clip(np.fft.ifft(spectrum).real, 0, None))
+    return float(np.sum(pmf[: offset + int(round(-signal / h))]))
+
+
+def dense_all_stable_probability(n: int, k, power: int = 3, *, kind: str = "poly",
+                                 tested: int | None = None) -> float:
+    """Probability that every one of ``T = min(K, tested)`` checked stored patterns (all ``K``
+    with ``tested=None``) of a dense memory of ``K`` random patterns with ``N`` units is a fixed
+    point of one update (Krotov & Hopfield 2016; Demircigil et al. 2017): the counterpart of
+    :func:`stable_probability` for ``F(x) = x^n`` (``kind="poly"``) and ``e^x`` (``"exp"``).
+
+    Flipping bit ``i`` of stored pattern ``μ`` changes ``Σ_ν F(ξ^ν·σ)`` by ``S + C``: the signal
+    ``S = F(N) − F(N − 2)`` and the crosstalk ``C = Σ_{ν≠μ} t_ν g(y_ν)`` with
+    ``g(y) = F(y + 1) − F(y − 1)``, ``y_ν`` the overlap on the other ``N − 1`` bits (a sum of
+    ``N − 1`` independent ±1) and ``t_ν = ξ_i^ν ξ_i^μ = ±1``, independent across bits and
+    patterns. The bit flips when ``S + C < 0`` (a tie keeps it). The approximations:
+
+    - ``"poly"``: the distribution of ``C``, a sum of ``K − 1`` independent terms, computed on
+      a grid (FFT; :func:`_poly_bit_unstable`), gives the flip probability ``p`` of one bit.
+      (A Gaussian with the same variance has tails too thin by a factor 2 or more at
+      ``n = 3, 4``.) ``k`` is rounded to a whole number.
+    - ``"exp"``: ``g(y)/S = e^{−2j}`` with ``j`` the disagreements on the other bits, so the
+      crosstalk is dominated by the rare patterns close to ``ξ^μ`` (one at ``j = 0`` with
+      ``t = −1``, ``ξ^μ`` with bit ``i`` flipped, cancels the signal). For ``j < EXP_ATOMS`` the
+      numbers of patterns with ``t = ±1`` are Poisson with mean ``(K − 1) P(j)/2`` each (their
+      difference Skellam, summed over exactly), the rest Gaussian with its exact variance
+      ``(K − 1) Σ_{j ≥ EXP_ATOMS} P(j) e^{−4j}``: a bit flips with probability
+      ``p = P(1 + Σ_j D_j e^{−2j} + G < 0)``. ``k`` may be real.
+
+    The ``N T`` bits of the ``T`` checked patterns are taken independent, as McEliece et al. do
+    for ``n = 2``: ``P = (1 − p)^(N T)``. (For ``x^n`` the bits of a pattern share its overlaps
+    with the others, so failures cluster: at ``N = 24 … 64`` the probability is higher than
+    this, by a factor up to about 1.5 near 1/2, see the tests.)
+    """
+    n, k = _check_dense(n, k, power, kind, tested)
+    if kind == "poly":
+        k = float(max(1, round(k)))
     if k == 1:
         return 1.0
-    y = np.arange(-(n - 1), n, 2, dtype=float)
-    w = special.comb(n - 1, (y + n - 1) / 2) / 2.0 ** (n - 1)
-    g = (y + 1) ** power - (y - 1) ** power
-    signal = float(n) ** power - (n - 2.0) ** power
-    sigma = math.sqrt((k - 1) * float(np.sum(w * g * g)))
-    return math.exp(n * k * float(special.log_ndtr(signal / sigma)))
+    t = k if tested is None else min(k, float(tested))
+    p = _poly_bit_unstable(n, int(k), int(power)) if kind == "poly" else _exp_bit_unstable(n, k)
+    return math.exp(n * t * math.log1p(-p)) if p < 1 else 0.0
 
 
-def dense_capacity_crossing(n: int, power: int, level: float = 0.5) -> float:
-    """The ``K`` (real) at which :func:`dense_all_stable_probability` falls to ``level``."""
-    f = lambda lk: dense_all_stable_probability(n, math.exp(lk), power) - level
-    if f(0.0) < 0:
+def dense_capacity_crossing(n: int, power: int = 3, level: float = 0.5, *, kind: str = "poly",
+                            tested: int | None = None) -> float:
+    """The ``K`` at which :func:`dense_all_stable_probability` falls to ``level`` (for
+    ``"poly"``, between the whole numbers around it, linear in ``ln K``)."""
+    prob = lambda kk: dense_all_stable_probability(n, kk, power, kind=kind, tested=tested)
+    if prob(1.0) < level:
         return 1.0
-    return float(math.exp(optimize.brentq(f, 0.0, 60.0, xtol=1e-10)))
+    hi = 2
+    while prob(hi) >= level:
+        hi *= 2
+    if kind == "exp":
+        return float(math.exp(optimize.brentq(lambda lk: prob(math.exp(lk)) - level, 0.0,
+                                              math.log(hi), xtol=1e-10)))
+    lo = hi // 2
+    while hi - lo > 1:                                        # prob(lo) >= level > prob(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if prob(mid) >= level else (lo, mid)
+    a, b = prob(lo), prob(hi)
+    return float(math.exp(math.log(lo) + (a - level) / (a - b) * math.log(hi / lo)))
 
 
 def demircigil_capacity(n, noise: float = 0.0):

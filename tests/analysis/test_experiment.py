@@ -58,6 +58,8 @@ def test_jacobian_spectra_tiny(tmp_path, capsys):
     np.testing.assert_allclose(lstm["exact_zero"], lstm["zero"], atol=1e-3)
     lyap = json.loads((tmp_path / "lyapunov.json").read_text())
     assert abs(lyap["logistic"]["lambda_at_4"] - math.log(2)) < 0.02
+    at = lyap["logistic"]["at_4"]
+    assert at["orbits"] == 64 and at["ci"][0] < math.log(2) < at["ci"][1]
     # u_t = s xi_t with s = 0.5: sigma_u^2 = 0.25; without input mean field is ln g for g <= 1
     assert lyap["driven"]["input_variance"] == 0.25 and lyap["autonomous"]["N"] == 6
     assert abs(lyap["autonomous"]["mean_field"][0] - math.log(0.5)) < 1e-6

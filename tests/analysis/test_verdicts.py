@@ -100,3 +100,42 @@ def test_exact_rows_use_the_float32_rounding_bound():
         fam = {"linear_orth": {"zero": [[[e + shift for e in exact]]]}}
         err = linear_error({**norms, "rhos": [rho], "families": fam})
         assert (err <= bound) is verdict
+
+
+def test_logistic_interval_and_rule():
+    """λ(4) over independent orbits: the per-orbit exponents against a float64 Python loop
+    from the same initial points (chaos separates the orbits, so only within the spread of
+    per-orbit values), the Student-t interval by hand, ln 2 inside it; the rule comes out
+    both ways."""
+    import math
+
+    from scipy import stats
+
+    from experiments.jacobian_spectra.lyapunov import (
+        GOLDEN,
+        LOGISTIC_STEPS,
+        LOGISTIC_WARMUP,
+        LOGISTIC_X0,
+        logistic_at_4,
+    )
+    from experiments.jacobian_spectra.summary import logistic_row
+
+    at = logistic_at_4(4)
+    lam = []
+    for j in range(4):
+        x, total = (LOGISTIC_X0 + GOLDEN * j) % 1.0, 0.0
+        for t in range(LOGISTIC_WARMUP + LOGISTIC_STEPS):
+            if t >= LOGISTIC_WARMUP:
+                total += math.log(abs(4 * (1 - 2 * x)))
+            x = 4 * x * (1 - x)
+        lam.append(total / LOGISTIC_STEPS)
+    assert np.all(np.abs(np.array(lam) - math.log(2)) < 5e-3)
+    assert np.all(np.abs(np.array(at["per_orbit"]) - math.log(2)) < 5e-3)
+    half = stats.t.ppf(0.975, 3) * np.std(at["per_orbit"], ddof=1) / 2
+    assert at["lambda"] == pytest.approx(np.mean(at["per_orbit"]), abs=1e-15)
+    assert at["ci"] == pytest.approx([at["lambda"] - half, at["lambda"] + half], abs=1e-15)
+    assert at["ci"][0] < math.log(2) < at["ci"][1]
+    assert logistic_row({"at_4": at, "lambda_at_4": 0.69})[3].startswith("yes")
+    off = {**at, "ci": [0.70, 0.71]}
+    assert logistic_row({"at_4": off, "lambda_at_4": 0.69})[3].startswith("**no**")
+    assert logistic_row({"lambda_at_4": 0.69})[3].startswith("not decided")

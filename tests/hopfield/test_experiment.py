@@ -20,6 +20,8 @@ TINY = ["--quick", "--capacity.sizes", "30", "40", "50", "--capacity.num-loads",
         "--perfect-recall.sizes", "40", "--perfect-recall.trials", "4",
         "--perfect-recall.points", "3", "--theorem5.sizes", "5", "--theorem5.num-betas", "4",
         "--dense.units", "10", "--dense.max-patterns", "16", "--dense.tests", "4",
+        "--dense.sizes", "8", "12", "16", "--dense.exp-sizes", "6", "8", "10",
+        "--dense.networks", "8", "--dense.capacity-max-patterns", "64",
         "--modern.sizes", "20", "--modern.queries", "5", "--modern.num-betas", "3",
         "--modern.clusters", "2", "--modern.cluster-size", "3", "--modern.capacity-dims", "10",
         "--modern.capacity-max-log2", "4", "--modern.capacity-queries", "8",
@@ -267,19 +269,45 @@ def test_all_stable_fraction_against_numpy_energies(kind, power):
     keeps the unit), checked in float64 NumPy on the same random patterns."""
     import jax
 
-    from experiments.hopfield.dense_memory import all_stable_fraction
+    from experiments.hopfield.dense_memory import all_stable_fraction, random_patterns
 
     key, units, k, networks = jax.random.key(3), 8, 6, 12
     got = float(all_stable_fraction(key, kind, power, units, k, networks))
     f = (lambda x: x**power) if kind == "poly" else np.exp
     stable = []
     for kk in jax.random.split(key, networks):
-        x = np.asarray(jax.random.rademacher(kk, (k, units), dtype=np.float32), float)
+        x = np.asarray(random_patterns(kk, k, units), float)
         energy = lambda s, x=x: -np.sum(f(x @ s))
         stable.append(all(energy(np.where(np.arange(units) == i, -s, s)) >= energy(s)
                           for s in x for i in range(units)))
     assert got == pytest.approx(np.mean(stable))
     assert 0 < got < 1 or kind == "exp"
+
+
+@pytest.mark.parametrize("kind, power", [
+    pytest.param("poly", 2, marks=pytest.mark.slow), pytest.param("poly", 3, marks=pytest.mark.slow),
+    pytest.param("poly", 4, marks=pytest.mark.slow), ("exp", 0)])
+def test_tested_stable_is_the_library_fixed_point_test(kind, power):
+    """The two-product stability check equals rnnjax.hopfield.dense.is_fixed_point pattern by
+    pattern (ties included: x² at small N has many), and random_patterns are ±1 bits with
+    mean near 0 across more than 32 units."""
+    import jax
+
+    from experiments.hopfield.dense_memory import random_patterns, tested_stable
+    from rnnjax.hopfield import dense
+
+    outcomes = []
+    for trial, (n, k) in enumerate(((6, 3), (12, 40), (8, 60))):
+        x = random_patterns(jax.random.key(trial), k, n)
+        t = min(k, 24)
+        got = np.asarray(tested_stable(x, t, kind, power)).tolist()
+        want = jax.vmap(lambda s, x=x: dense.is_fixed_point(x, s, kind=kind, n=power))(x[:t])
+        assert got == np.asarray(want).tolist()
+        outcomes += got
+    assert set(outcomes) == {True, False}
+    x = np.asarray(random_patterns(jax.random.key(9), 500, 40))
+    assert set(np.unique(x)) == {-1.0, 1.0} and abs(x.mean()) < 0.02
+    assert abs(x[:, 35:].mean()) < 0.05
 
 
 def _cap(ci, capped=0):
@@ -311,19 +339,48 @@ def test_alpha_c_and_recall_rules_come_out_both_ways():
     assert theorem5_row(None)[3] == "not yet run"
 
 
-def test_dense_slope_recovers_the_law_that_made_the_data():
-    """All-stable fractions from a logistic in log2 K around K*(N) = 0.05 N²: the measured
-    slope's interval contains 2; a capped row is left out."""
-    from experiments.hopfield.table import dense_slope
+def test_dense_capacity_protocol_recovers_the_law_that_made_the_data():
+    """Stable counts drawn from P(K) = exp(−ln 2 (K / K*(N))^2) with K*(N) = 0.05 N²: the
+    doubling-then-quarter-octave grid brackets every crossing, the 95 % intervals hold K*(N)
+    (at most one of six misses), and
+    the slope's interval holds 2 (the theory slope passed in is 2 exactly); a law that is not
+    the data's (slope 2.5) falls outside."""
+    from experiments.hopfield.dense_memory import capacity_slope, measure_size, size_crossing
 
     rng = np.random.default_rng(3)
-    rows = []
-    for n in (16, 24, 32, 48, 64):
-        ks = [2 ** i for i in range(1, 14)]
-        p = 1 / (1 + np.exp((np.log2(ks) - np.log2(0.05 * n * n)) / 0.4))
-        rows.append({"N": n, "K": ks, "all_stable_fraction": (rng.binomial(256, p) / 256).tolist(),
-                     "capped": False})
-    rows.append({"N": 128, "K": [], "all_stable_fraction": [], "capped": True})
-    fit = dense_slope({"rows": rows}, 256)
-    assert fit["N"] == [16, 24, 32, 48, 64]
-    assert fit["ci"][0] < 2 < fit["ci"][1] and fit["slope"] == pytest.approx(2, abs=0.1)
+    networks, rows, misses = 256, [], 0
+    for n in (16, 24, 32, 48, 64, 96):
+        law = 0.05 * n * n
+        count = lambda k, law=law: int(rng.binomial(networks, np.exp(-np.log(2) * (k / law)**2)))
+        row = {"N": n, **measure_size(count, 2**20, networks)}
+        assert not row["capped"] and min(row["window"]) < law < max(row["window"])
+        assert np.all(np.diff(np.log2(row["window"])) <= 0.26 + 1 / min(row["window"]))
+        row.update(size_crossing(row, networks, 0.95))
+        misses += not row["capacity_ci"][0] < law < row["capacity_ci"][1]
+        rows.append(row)
+    assert misses <= 1
+    ns = [r["N"] for r in rows]
+    fit = capacity_slope(ns, [r["capacity"] for r in rows], [r["capacity_ci"] for r in rows],
+                         exponential=False, level=0.95, theory=[0.05 * n * n for n in ns])
+    assert fit["slope_ci"][0] < 2 < fit["slope_ci"][1] and fit["theory_slope"] == pytest.approx(2)
+    assert not fit["slope_ci"][0] < 2.5 < fit["slope_ci"][1]
+    capped = measure_size(lambda k: networks, 64, networks)
+    assert capped["capped"] and capped["K"] == [2, 4, 8, 16, 32, 64] and not capped["window"]
+
+
+def test_dense_rows_state_the_rule_and_come_out_both_ways():
+    from experiments.hopfield.table import dense_rows
+
+    fit = {"slope": 1.9, "slope_ci": [1.8, 2.0], "theory_slope": 1.95, "reproduced": True,
+           "level": 0.95, "N": [16, 64], "x": "ln N"}
+    row = {"N": 16, "capacity": 10.0, "capacity_ci": [9.0, 11.0], "theory_capacity": 10.5,
+           "capped": False}
+    cvn = {"tests": 64, "networks": 128, "max_patterns": 1024,
+           "curves": {"poly3": {"rows": [row, {"N": 32, "capped": True}], "fit": fit},
+                      "exp": {"rows": [row], "fit": {**fit, "x": "N", "reproduced": False}}}}
+    (poly, exp) = dense_rows(cvn)
+    assert poly[3].startswith("yes (rule: the theory's slope inside the measured slope's 95% interval)")
+    assert "slope 1.950" in poly[2] and "[1.800, 2.000]" in poly[1] and "above 1024" in poly[1]
+    assert exp[3].startswith("no (rule") and "ln K vs N" in exp[1]
+    cvn["curves"]["poly3"]["fit"] = None
+    assert dense_rows(cvn)[0][3].startswith("not tested")

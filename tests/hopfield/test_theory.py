@@ -160,14 +160,65 @@ def test_finite_n_crossing_lies_between_the_integers_around_it():
         assert a + (b - a) * (c - p) == pytest.approx(0.5)
 
 
-def test_dense_all_stable_probability_for_x2_in_closed_form():
-    """F(x) = x²: g(y) = 4y, E[g²] = 16 (N − 1) and S = 4 (N − 1), so
-    P = Φ(√((N − 1)/(K − 1)))^(N K); the crossing of 1/2 solves that."""
-    from scipy import stats
-
-    for n, k in ((16, 3), (64, 10), (100, 7.5)):
-        want = stats.norm.cdf(math.sqrt((n - 1) / (k - 1))) ** (n * k)
+def test_dense_all_stable_probability_for_x2_is_mceliece_in_closed_form():
+    """F(x) = x²: the crosstalk is 4 × a sum of (K − 1)(N − 1) independent ±1 and the signal
+    4 (N − 1), so the probability is McEliece's binomial one, q^(N K) (stable_probability)."""
+    for n, k in ((16, 3), (64, 10), (100, 7), (31, 2)):
+        want = theory.stable_probability(n, k, every_pattern=True)
         assert theory.dense_all_stable_probability(n, k, 2) == pytest.approx(want, rel=1e-9)
+        tested = theory.stable_probability(n, k, every_pattern=False) ** 2
+        assert theory.dense_all_stable_probability(n, k, 2, tested=2) == pytest.approx(
+            tested, rel=1e-9)
     c = theory.dense_capacity_crossing(64, 2)
-    assert theory.dense_all_stable_probability(64, c, 2) == pytest.approx(0.5, abs=1e-8)
+    lo, hi = math.floor(c), math.ceil(c)
+    assert theory.dense_all_stable_probability(64, lo, 2) >= 0.5 > (
+        theory.dense_all_stable_probability(64, hi, 2))
     assert theory.dense_capacity_crossing(32, 4) > theory.dense_capacity_crossing(32, 3)
+
+
+def test_dense_exp_crossing_in_the_near_pattern_limit():
+    """F = e^x at N = 24 … 32: a bit flips when a stored pattern equals ξ^μ with that bit flipped
+    (K 2^−(N−1)/2 of them on average) and the rest of the crosstalk is negative (½), so
+    P ≈ exp(−N T K 2^−N / 2) and K_50 ≈ 2 ln 2 · 2^N / (N T)."""
+    for n, t in ((24, 64), (32, 16)):
+        want = 2 * math.log(2) * 2.0**n / (n * t)
+        got = theory.dense_capacity_crossing(n, kind="exp", tested=t)
+        assert got == pytest.approx(want, rel=5e-3)
+
+
+def _monte_carlo(kind, power, n, k, tested, networks, seed=0):
+    """Per network, whether the first ``tested`` of ``k`` random patterns are all fixed points,
+    and the fraction of their bits that one update flips (rnnjax.hopfield.dense.update)."""
+    import jax
+
+    from rnnjax.hopfield import dense
+
+    def one(key):
+        x = jax.random.rademacher(key, (k, n), dtype=np.float32)
+        new = jax.vmap(lambda s: dense.update(x, s, kind=kind, n=power))(x[:tested])
+        flips = new != x[:tested]
+        return flips.mean(), ~flips.any()
+
+    flips, stable = jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(seed), networks))
+    return float(np.mean(stable)), float(np.mean(flips))
+
+
+@pytest.mark.parametrize("kind, power, n, k, tested", [
+    pytest.param("poly", 3, 16, 12, 4, marks=pytest.mark.slow),
+    pytest.param("poly", 4, 12, 16, 4, marks=pytest.mark.slow),
+    pytest.param("exp", 0, 12, 24, 8, marks=pytest.mark.slow), ("exp", 0, 16, 160, 8)])
+def test_dense_all_stable_probability_against_monte_carlo(kind, power, n, k, tested):
+    """The flip probability of one bit (the crosstalk distribution: exact for x^n, near
+    patterns Poisson for e^x) within 4 standard errors of a Monte Carlo over 3000 networks; the
+    probability that all tested patterns are stable too for e^x, whose bits are close to
+    independent (for x^n they share the pattern's overlaps: the Monte Carlo is higher)."""
+    networks = 3000
+    stable, flips = _monte_carlo(kind, power, n, k, tested, networks)
+    p = theory._poly_bit_unstable(n, k, power) if kind == "poly" else theory._exp_bit_unstable(n, k)
+    bits = networks * tested * n
+    assert abs(flips - p) < 4 * math.sqrt(p * (1 - p) / bits * 4) + 1e-4   # 4 x: bits correlate
+    want = theory.dense_all_stable_probability(n, k, power, kind=kind, tested=tested)
+    if kind == "exp":
+        assert abs(stable - want) < 4 * math.sqrt(want * (1 - want) / networks)
+    else:
+        assert want < stable < want + 0.15
