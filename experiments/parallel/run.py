@@ -97,16 +97,20 @@ def part_name(gi: int, n: int, T: int | None = None) -> str:
 
 def gain_sweep(config: Config, workdir: Path) -> None:
     """λ_max of every network, then every (gain, network, T) as its own cached part, shortest T
-    first, so that an interrupted full run has finished whole lengths across all networks."""
+    first, so that an interrupted full run has finished whole lengths across all networks. A
+    part's committed file is final when its settings match (the full preset finishes over
+    several sittings and machines)."""
     gc = config.gain
     nets = [(gi, n) for n in range(gc.networks) for gi in range(len(gc.gains))]
     lams = {(gi, n): cached_part(workdir / "parts", part_name(gi, n), part_settings(config, gi, n),
-                                 lambda gi=gi, n=n: lyapunov(config, gi, n))["lambda_max"]
+                                 lambda gi=gi, n=n: lyapunov(config, gi, n),
+                                 trust_committed=True)["lambda_max"]
             for gi, n in nets}
     for T in sorted(gc.lengths):
         for gi, n in nets:
             cached_part(workdir / "parts", part_name(gi, n, T), part_settings(config, gi, n, T),
-                        lambda gi=gi, n=n, T=T: measure(config, gi, n, T, lams[gi, n]))
+                        lambda gi=gi, n=n, T=T: measure(config, gi, n, T, lams[gi, n]),
+                        trust_committed=True)
 
 
 def finished(config: Config, workdir: Path) -> tuple[list[dict], list[dict], list[str]]:

@@ -114,7 +114,8 @@ def trained_networks(config: Config, workdir: Path, *, compute: bool = True) -> 
                 **settings, "cell": cell_name, "network": seed}
             if compute:
                 part = cached_part(workdir / "parts", name, part_settings,
-                                   lambda c=cell_name, s=seed: measure(config, c, s))
+                                   lambda c=cell_name, s=seed: measure(config, c, s),
+                                   trust_committed=True)
             else:
                 path = workdir / "parts" / f"{name}.json"
                 part = read_json(path) if path.exists() else {}
