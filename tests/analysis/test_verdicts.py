@@ -139,3 +139,17 @@ def test_logistic_interval_and_rule():
     off = {**at, "ci": [0.70, 0.71]}
     assert logistic_row({"at_4": off, "lambda_at_4": 0.69})[3].startswith("**no**")
     assert logistic_row({"lambda_at_4": 0.69})[3].startswith("not decided")
+
+
+def test_attention_identity_rule_uses_the_rounding_bound():
+    """The attention-identity row passes within (d + S) ε × scale and fails just outside it."""
+    from experiments.hopfield.table import attention_within_rounding
+
+    eps = float(np.finfo(np.float32).eps)
+    row = {"d_model": 64, "stored": 128, "output_scale": 2.0, "max_abs_diff_flax_mha": 0.0,
+           "max_abs_diff_jax_attention": 0.0}
+    bound = (64 + 128) * eps * 2.0
+    ok, largest = attention_within_rounding([{**row, "max_abs_diff_update_vs_attention": 0.9 * bound}])
+    assert ok and largest == pytest.approx(bound)
+    ok, _ = attention_within_rounding([{**row, "max_abs_diff_update_vs_attention": 1.1 * bound}])
+    assert not ok
