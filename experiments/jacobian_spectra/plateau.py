@@ -83,20 +83,24 @@ def summarise(lam, gains, variance: float, level: float) -> dict[str, Any]:
 
 def gap_fit(ns, gap, se, level: float = 0.95) -> dict[str, Any]:
     """``G(N) = a + c/N`` by weighted least squares, with intervals on ``a`` and ``c`` at
-    ``level`` (normal, the covariance scaled by χ²/dof when that exceeds 1)."""
+    ``level``: normal when the points scatter as their standard errors say (χ²/dof ≤ 1);
+    otherwise the covariance is scaled by χ²/dof, an estimated variance, and the quantile is
+    Student's t with ``dof`` degrees of freedom, so the interval keeps its level with few N."""
     ns, y, s = (np.asarray(v, float) for v in (ns, gap, se))
     a = np.stack([np.ones_like(ns), 1 / ns], 1) / s[:, None]
     coef, *_ = np.linalg.lstsq(a, y / s, rcond=None)
     cov = np.linalg.inv(a.T @ a)
     chi2 = float(np.sum(((y - coef[0] - coef[1] / ns) / s) ** 2))
     dof = len(ns) - 2
-    if dof > 0:
-        cov = cov * max(1.0, chi2 / dof)
-    z = stats.norm.ppf(0.5 + level / 2)
+    scaled = dof > 0 and chi2 > dof
+    if scaled:
+        cov = cov * (chi2 / dof)
+    z = stats.t.ppf(0.5 + level / 2, dof) if scaled else stats.norm.ppf(0.5 + level / 2)
     err = z * np.sqrt(np.diag(cov))
     return {"a": float(coef[0]), "a_ci": [float(coef[0] - err[0]), float(coef[0] + err[0])],
             "c": float(coef[1]), "c_ci": [float(coef[1] - err[1]), float(coef[1] + err[1])],
-            "chi2": chi2, "dof": dof, "level": level, "N": ns.astype(int).tolist()}
+            "chi2": chi2, "dof": dof, "level": level, "quantile": "t" if scaled else "normal",
+            "N": ns.astype(int).tolist()}
 
 
 def run_plateau(cfg, seed: int, workdir: Path) -> dict[str, Any]:

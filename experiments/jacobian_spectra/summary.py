@@ -96,6 +96,13 @@ def _interval(ci) -> str:
     return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
 
 
+def _quantile(fit: dict) -> str:
+    """How the fit's interval was made: a t quantile where the scatter set the variance."""
+    if fit.get("quantile") != "t":
+        return ""
+    return f"; χ² {fit['chi2']:.1f} on {fit['dof']} dof, variance scaled, t quantile"
+
+
 def plateau_row(plateau: dict | None) -> tuple[str, str, str, str]:
     """The autonomous finite-size gap G(N) = a + c/N: reproduced when a's interval contains 0
     (the gap vanishes as N → ∞) and c's lies above 0 (it shrinks with N)."""
@@ -114,7 +121,8 @@ def plateau_row(plateau: dict | None) -> tuple[str, str, str, str]:
         return label, ref, per_n, "not tested: fewer than 3 N"
     measured = (f"{per_n} ({seeds} seeds per (N, g), {plateau['length']} steps; regular: "
                 f"λ_max < ½ theory); fit a + c/N: a = {fit['a']:+.4f} {_interval(fit['a_ci'])}, "
-                f"c = {fit['c']:+.2f} [{fit['c_ci'][0]:+.2f}, {fit['c_ci'][1]:+.2f}] ({level})")
+                f"c = {fit['c']:+.2f} [{fit['c_ci'][0]:+.2f}, {fit['c_ci'][1]:+.2f}] ({level}"
+                f"{_quantile(fit)})")
     ok = fit["a_ci"][0] <= 0 <= fit["a_ci"][1] and fit["c_ci"][0] > 0
     return label, ref, measured, (_yes(ok) + f" (rule: 0 inside a's {level} interval and c's "
                                   "interval above 0)")
@@ -137,7 +145,8 @@ def driven_row(plateau: dict | None) -> tuple[str, str, str, str]:
         return label, "exact as N → ∞", per_n, "not tested: fewer than 3 N"
     ok = fit["a_ci"][0] <= 0 <= fit["a_ci"][1]
     return (label, "exact as N → ∞",
-            f"{per_n}; fit a + c/N: a = {fit['a']:+.4f} {_interval(fit['a_ci'])} ({level})",
+            f"{per_n}; fit a + c/N: a = {fit['a']:+.4f} {_interval(fit['a_ci'])} ({level}"
+            f"{_quantile(fit)})",
             _yes(ok) + f" (rule: 0 inside the {level} interval of the N → ∞ gap a)")
 
 

@@ -153,3 +153,21 @@ def test_attention_identity_rule_uses_the_rounding_bound():
     assert ok and largest == pytest.approx(bound)
     ok, _ = attention_within_rounding([{**row, "max_abs_diff_update_vs_attention": 1.1 * bound}])
     assert not ok
+
+
+def test_gap_fit_uses_t_when_the_scatter_sets_the_variance():
+    """Points scattered well beyond their errors: the covariance is scaled by chi2/dof and the
+    interval uses Student's t with dof degrees of freedom (a closed-form check of the width)."""
+    from scipy import stats
+
+    ns = np.array([100.0, 200.0, 400.0, 800.0])
+    gap = 0.01 + 2.0 / ns + np.array([3e-3, -3e-3, 3e-3, -3e-3])
+    se = np.full(4, 1e-4)
+    out = gap_fit(ns, gap, se)
+    assert out["quantile"] == "t" and out["chi2"] > out["dof"] == 2
+    a = np.stack([np.ones(4), 1 / ns], 1) / se[:, None]
+    sd = np.sqrt(np.linalg.inv(a.T @ a)[0, 0] * out["chi2"] / 2)
+    half = (out["a_ci"][1] - out["a_ci"][0]) / 2
+    assert half == pytest.approx(stats.t.ppf(0.975, 2) * sd, rel=1e-9)
+    tight = gap_fit(ns, 0.01 + 2.0 / ns, se)
+    assert tight["quantile"] == "normal"
