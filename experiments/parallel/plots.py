@@ -81,7 +81,9 @@ def headline(summary: dict) -> str:
                  f"{f['lost_diverged']} diverged)")
     if {"elk", "elk_adaptive"} <= set(summary["methods"]):
         fixed, adaptive = (method_counts(summary["rows"], m, ref) for m in ("elk", "elk_adaptive"))
-        text += (f". ELK converges in {adaptive['converged']}/{adaptive['n']} solves with the "
+        elk_T = summary.get("elk_lengths", summary["T"])
+        where = "" if set(elk_T) >= set(summary["T"]) else f" (at T = {', '.join(map(str, elk_T))})"
+        text += (f". ELK{where} converges in {adaptive['converged']}/{adaptive['n']} solves with the "
                  f"adaptive damping, {fixed['converged']}/{fixed['n']} with λ = "
                  f"{summary['damping']} fixed")
     return text + trained_sentence(summary)
@@ -99,6 +101,8 @@ def readme_table(folder: Path) -> str:
     lines = [f"Outcomes of every random-network solve (T = {min(summary['T'])} … {T_max}, at most "
              f"min(T, {summary['max_iters']}) iterations; overflow at iteration 1: plain Newton's "
              "first step, without the safeguard, is not finite):", "",
+             *([f"ELK runs at T = {', '.join(map(str, summary['elk_lengths']))} only.", ""]
+               if set(summary.get("elk_lengths", summary["T"])) < set(summary["T"]) else []),
              "| method | dtype | converged | not converged | diverged | overflow at iteration 1 |",
              "|---|---|---|---|---|---|"]
     for m in summary["methods"]:

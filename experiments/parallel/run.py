@@ -56,6 +56,11 @@ def lyapunov(config: Config, gi: int, n: int) -> dict:
     return {"lambda_max": float(lyapunov_spectrum(cell, params, drive, k=1, warmup=WARMUP)[0])}
 
 
+def methods_at(gain_config, T: int) -> tuple[str, ...]:
+    """The methods run at length ``T``: the ELK ones only up to ``elk_max_length``."""
+    return tuple(m for m in gain_config.methods if "elk" not in m or T <= gain_config.elk_max_length)
+
+
 def measure(config: Config, gi: int, n: int, T: int, lam: float) -> dict:
     """Every (dtype, method) solve of one random network at length ``T``."""
     gc = config.gain
@@ -69,7 +74,7 @@ def measure(config: Config, gi: int, n: int, T: int, lam: float) -> dict:
             xs = xs32.astype(dtype)
             solve = tanh_solvers(gc.hidden_size, dtype, tuple(gc.methods), gc.damping)
             overflow = not np.isfinite(float(solve["first_step"](params, xs).residual))
-            for name in gc.methods:
+            for name in methods_at(gc, T):
                 info = solve[name](params, xs, min(T, gc.max_iters))
                 rows.append({"cell": "tanh", "gain": g, "network": n, "T": T, "dtype": dtype,
                              "lambda_max": lam, "overflow_1": overflow,
@@ -83,9 +88,11 @@ def measure(config: Config, gi: int, n: int, T: int, lam: float) -> dict:
 def part_settings(config: Config, gi: int, n: int, T: int | None = None) -> dict:
     """A part's settings: what its result depends on (not the other gains, networks or T)."""
     gc = dataclasses.asdict(config.gain)
-    for k in ("gains", "networks", "lengths"):
+    for k in ("gains", "networks", "lengths", "elk_max_length"):
         gc.pop(k)
-    if T is None:
+    if T is not None:
+        gc["methods"] = methods_at(config.gain, T)
+    else:
         gc = {k: gc[k] for k in ("hidden_size", "input_scale", "lyapunov_steps")}
     return {"seed": config.seed, "gain": config.gain.gains[gi], "gain_index": gi, "network": n,
             "T": T, "sweep": gc}
@@ -146,6 +153,7 @@ def summarise(config: Config, workdir: Path, trained: dict | None) -> None:
     write_json(workdir / "summary.json", {
         "hidden_size": gc.hidden_size, "damping": gc.damping, "max_iters": gc.max_iters,
         "T": list(gc.lengths), "dtypes": list(gc.dtypes), "methods": list(gc.methods),
+        "elk_lengths": [T for T in gc.lengths if T <= gc.elk_max_length],
         "gains": list(gc.gains), "networks_per_gain": gc.networks,
         "networks": networks, "missing_parts": missing, "rows": rows,
         "trained": {k: v for k, v in (trained or {}).items() if k != "rows"},

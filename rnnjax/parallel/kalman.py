@@ -100,7 +100,7 @@ def parallel_smoother(J: Array, b: Array, s: Array, c0: Array, lam: float,
         mT = lambda x: x                                  # transpose
         mm = jnp.multiply                                 # matrix · matrix
         mv = jnp.multiply                                 # matrix · vector
-        inv_apply = inv_vec = lambda X, Y: Y / X          # X⁻¹ Y, X⁻¹ y
+        inv_apply = lambda X, Y: Y / X                    # X⁻¹ Y
         eye = jnp.ones((D,), b.dtype)
         gram = lambda j: j * j
     else:
@@ -108,9 +108,20 @@ def parallel_smoother(J: Array, b: Array, s: Array, c0: Array, lam: float,
         mm = jnp.matmul
         mv = lambda A, v: jnp.einsum("...ij,...j->...i", A, v)
         inv_apply = jnp.linalg.solve
-        inv_vec = lambda X, y: jnp.linalg.solve(X, y[..., None])[..., 0]
         eye = jnp.eye(D, dtype=b.dtype)
         gram = lambda j: mT(j) @ j
+
+    def solves(X, A, C, u, Z, v):
+        """``X⁻¹A, X⁻¹C, X⁻¹u, X⁻ᵀZ, X⁻ᵀv``. Full matrices: both systems in one batched solve
+        (one LU call; several batched LAPACK calls side by side can deadlock jaxlib's CPU thread
+        pool, see the known issues)."""
+        if diagonal:
+            return A / X, C / X, u / X, Z / X, v / X
+        r1 = jnp.concatenate([A, C, u[..., None]], axis=-1)
+        r2 = jnp.concatenate([Z, v[..., None], jnp.zeros_like(A)], axis=-1)
+        out = jnp.linalg.solve(jnp.stack([X, mT(X)]), jnp.stack([r1, r2]))
+        return out[0, ..., :D], out[0, ..., D:2 * D], out[0, ..., 2 * D], out[1, ..., :D], \
+            out[1, ..., D]
 
     plus_eye = lambda X: X + jnp.broadcast_to(eye, X.shape)
     first = mv(J[0], c0) + b[0]                            # the known m_0 folded into step 1
@@ -124,14 +135,9 @@ def parallel_smoother(J: Array, b: Array, s: Array, c0: Array, lam: float,
     def combine(first, second):
         Ai, bi, Ci, ei, Zi = first
         Aj, bj, Cj, ej, Zj = second
-        IpCZ = plus_eye(mm(Ci, Zj))                       # M = (I + C_i Z_j)⁻¹
-        MAi = inv_apply(IpCZ, Ai)
-        Mb = inv_vec(IpCZ, bi + mv(Ci, ej))
-        MC = inv_apply(IpCZ, Ci)
-        # (I + Z_j C_i)⁻¹ = M^T for symmetric C, Z
-        IpZC = mT(IpCZ)
-        NZ = inv_apply(IpZC, Zj)
-        Ne = inv_vec(IpZC, ej - mv(Zj, bi))
+        # M = (I + C_i Z_j)⁻¹ and N = (I + Z_j C_i)⁻¹ = M^T for symmetric C, Z
+        MAi, MC, Mb, NZ, Ne = solves(plus_eye(mm(Ci, Zj)), Ai, Ci, bi + mv(Ci, ej), Zj,
+                                     ej - mv(Zj, bi))
         A_ = mm(Aj, MAi)
         b_ = mv(Aj, Mb) + bj
         C_ = mm(mm(Aj, MC), mT(Aj)) + Cj

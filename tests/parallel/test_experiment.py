@@ -79,6 +79,21 @@ def test_verdict_needs_sublinear_stable_bins_and_failing_chaotic_bins():
     assert not verdict([tie, b(0.1, "T", 3)])["holds"]
 
 
+def test_elk_runs_only_up_to_its_max_length_and_settings_name_what_ran():
+    from experiments.parallel.run import methods_at, part_settings
+
+    config = Config(gain=GainConfig(lengths=(64, 128, 256), elk_max_length=128))
+    assert methods_at(config.gain, 128) == ("deer", "quasi_deer", "elk", "elk_adaptive")
+    assert methods_at(config.gain, 256) == ("deer", "quasi_deer")
+    assert part_settings(config, 0, 0, 256)["sweep"]["methods"] == ("deer", "quasi_deer")
+    # a part's settings do not depend on the ELK cut-off, only on the methods run at its T
+    other = Config(gain=GainConfig(lengths=(64, 128, 256), elk_max_length=256))
+    assert part_settings(config, 0, 0, 128) == part_settings(other, 0, 0, 128)
+    assert part_settings(config, 0, 0, 256) != part_settings(other, 0, 0, 256)
+    with pytest.raises(ValueError, match="elk_max_length"):
+        GainConfig(elk_max_length=0)
+
+
 @pytest.mark.slow
 def test_tiny_sweep_rows_and_plots(tmp_path):
     config = Config(gain=GainConfig(hidden_size=4, gains=(0.5, 3.0), lengths=(16, 32), networks=2,

@@ -114,6 +114,36 @@ def test_parallel_smoother_equals_sequential_in_float32(diagonal, key):
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 
 
+PARALLEL_ELK_H64 = """
+import jax, rnnjax
+from rnnjax.parallel import newton_unroll
+cell = rnnjax.cells.elman(64)
+p = cell.init(jax.random.key(0), 2)
+xs = jax.random.normal(jax.random.key(1), (128, 2))
+solve = jax.jit(lambda p, xs: newton_unroll(cell, p, xs, damping=0.1, max_iters=32,
+                                            smoother="parallel")[2])
+for i in range(3):
+    jax.block_until_ready(solve(p, xs + i))
+print("done")
+"""
+
+
+def test_parallel_smoother_does_not_deadlock_at_h64():
+    """Regression: five batched LU solves side by side in each associative combine hung
+    jaxlib 0.10's CPU thread pool (0 % CPU) at H = 64, T = 128 on 2 cores; one batched solve
+    per combine does not (docs/known-issues.md)."""
+    import subprocess
+    import sys
+
+    try:
+        out = subprocess.run([sys.executable, "-c", PARALLEL_ELK_H64], capture_output=True,
+                             text=True, timeout=180)
+    except subprocess.TimeoutExpired:
+        pytest.fail("ELK with the parallel smoother hung (thread-pool deadlock)")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "done"
+
+
 @pytest.mark.parametrize("jacobian", ["full", pytest.param("diagonal", marks=pytest.mark.slow)])
 def test_damped_newton_converges_to_the_trajectory(jacobian, key):
     cell, p, xs, c0 = setup("gru", key)
