@@ -133,9 +133,25 @@ def rank_correlation(summary: dict, method: str, dtype: str) -> dict:
             "gain": spearman([r["gain"] for r in rows], its)}
 
 
+FLOAT32_DIGITS = 24 * math.log(2)
+"""ln(1/u) for float32's unit roundoff u = 2⁻²⁴."""
+
+
+def float32_horizon(lambda_max: float) -> float:
+    """``ln(2²⁴) / λ_max`` (infinite for λ_max ≤ 0): the length beyond which a chaotic network's
+    Jacobian products reach ``1/u``, so that the linear scan of a Newton step, whose terms are
+    ``(Π J) b`` of that size and cancel to a state of order 1, keeps no correct float32 digit.
+    Past it float32 Newton cannot converge whatever its guess: conditioning, not overflow."""
+    return FLOAT32_DIGITS / lambda_max if lambda_max > 0 else math.inf
+
+
 def float32_failures(summary: dict, method: str = "deer") -> dict:
     """Solves (network, T) that converged in float64 but not in float32, split by whether plain
-    float32 Newton overflowed at iteration 1; and how many overflowed there in all."""
+    float32 Newton overflowed at iteration 1, whether the float32 solve diverged (a non-finite
+    iterate: overflow the safeguard did not remove), and whether T lies past the network's
+    :func:`float32_horizon`; and how many overflowed at iteration 1 in all.
+    ``overflow_lost_inside_horizon`` counts the failures the safeguard should have prevented:
+    lost solves whose plain first step overflowed, at T within the horizon, or diverged."""
     by = {}
     for r in summary["rows"]:
         if r["method"] == method:
@@ -143,7 +159,12 @@ def float32_failures(summary: dict, method: str = "deer") -> dict:
     pairs = [p for p in by.values() if "float32" in p and "float64" in p]
     lost = [p for p in pairs if p["float64"]["converged"] and not p["float32"]["converged"]]
     over = [p for p in pairs if p["float32"]["overflow_1"]]
+    beyond = lambda p: p["float32"]["T"] > float32_horizon(p["float32"].get("lambda_max", 0.0))
+    diverged = lambda p: p["float32"]["outcome"] == "diverged"
     return {"pairs": len(pairs), "overflow_1": len(over),
             "overflow_1_converged": sum(p["float32"]["converged"] for p in over),
             "lost": len(lost), "lost_overflow_1": sum(p["float32"]["overflow_1"] for p in lost),
-            "lost_diverged": sum(p["float32"]["outcome"] == "diverged" for p in lost)}
+            "lost_diverged": sum(map(diverged, lost)),
+            "lost_beyond_horizon": sum(map(beyond, lost)),
+            "overflow_lost_inside_horizon": sum(
+                diverged(p) or (p["float32"]["overflow_1"] and not beyond(p)) for p in lost)}

@@ -78,7 +78,10 @@ def headline(summary: dict) -> str:
                  f"{f['pairs']} solves, {f['overflow_1_converged']} of which converge with the "
                  f"overflow safeguard; {f['lost']} solves converge in float64 but not in float32 "
                  f"({f['lost_overflow_1']} of them with a first-step overflow, "
-                 f"{f['lost_diverged']} diverged)")
+                 f"{f['lost_diverged']} diverged, {f['lost_beyond_horizon']} on chaotic networks "
+                 f"at T past float32's horizon ln(2²⁴)/λ_max); overflow the safeguard failed to "
+                 f"remove (a lost solve that diverged, or overflowed at iteration 1 within the "
+                 f"horizon): {f['overflow_lost_inside_horizon']}")
     if {"elk", "elk_adaptive"} <= set(summary["methods"]):
         fixed, adaptive = (method_counts(summary["rows"], m, ref) for m in ("elk", "elk_adaptive"))
         elk_T = summary.get("elk_lengths", summary["T"])

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from experiments.parallel.config import Config, GainConfig, TrainedConfig
-from experiments.parallel.fits import FORMS, fit_forms, float32_failures, lambda_bins, verdict
+from experiments.parallel.fits import (
+    FORMS,
+    fit_forms,
+    float32_failures,
+    float32_horizon,
+    lambda_bins,
+    verdict,
+)
 from experiments.parallel.plots import headline, plot, readme_table
 from experiments.parallel.run import run
 from experiments.parallel.solvers import outcome
@@ -50,9 +57,9 @@ def test_outcome_tells_diverged_from_not_converged():
     assert outcome(info(np.inf, False)) == "diverged"
 
 
-def row(dtype, T, converged, overflow=False, out=None, gain=1.0, network=0):
+def row(dtype, T, converged, overflow=False, out=None, gain=1.0, network=0, lam=-0.1):
     return {"method": "deer", "dtype": dtype, "T": T, "gain": gain, "network": network,
-            "converged": converged, "overflow_1": overflow,
+            "converged": converged, "overflow_1": overflow, "lambda_max": lam,
             "outcome": out or ("converged" if converged else "not_converged")}
 
 
@@ -62,7 +69,21 @@ def test_float32_failures_counts_pairs():
             row("float64", 256, False), row("float32", 256, False)]
     f = float32_failures({"rows": rows})
     assert f == {"pairs": 3, "overflow_1": 2, "overflow_1_converged": 1, "lost": 1,
-                 "lost_overflow_1": 1, "lost_diverged": 1}
+                 "lost_overflow_1": 1, "lost_diverged": 1, "lost_beyond_horizon": 0,
+                 "overflow_lost_inside_horizon": 1}
+
+
+def test_float32_horizon_separates_chaos_from_overflow():
+    assert float32_horizon(-0.1) == float32_horizon(0.0) == np.inf
+    np.testing.assert_allclose(float32_horizon(0.075), np.log(2.0 ** 24) / 0.075)
+    # a chaotic network (horizon 222) lost at T = 256 after a first-step overflow is past its
+    # horizon; the same at T = 128 is overflow the safeguard failed to remove
+    rows = [row("float64", 256, True, lam=0.075, network=1),
+            row("float32", 256, False, overflow=True, lam=0.075, network=1),
+            row("float64", 128, True, lam=0.075, network=1),
+            row("float32", 128, False, overflow=True, lam=0.075, network=1)]
+    f = float32_failures({"rows": rows})
+    assert (f["lost"], f["lost_beyond_horizon"], f["overflow_lost_inside_horizon"]) == (2, 1, 1)
 
 
 def test_verdict_needs_sublinear_stable_bins_and_failing_chaotic_bins():
