@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from experiments.common.stats import median_interval, wilson_interval
+from rnnjax.parallel.newton import DEFAULT_TOL
 
 FORMS = {"constant": lambda T: np.zeros_like(T), "ln T": np.log, "(ln T)²": lambda T: np.log(T) ** 2,
          "T": lambda T: T}
@@ -133,16 +134,20 @@ def rank_correlation(summary: dict, method: str, dtype: str) -> dict:
             "gain": spearman([r["gain"] for r in rows], its)}
 
 
-FLOAT32_DIGITS = 24 * math.log(2)
-"""ln(1/u) for float32's unit roundoff u = 2⁻²⁴."""
+FLOAT32_HORIZON_LOG = math.log(2 * DEFAULT_TOL["float32"] * 2 ** 24)
+"""ln(τ/u): float32's unit roundoff u = 2⁻²⁴ against the residual a float32 solve of a tanh
+network must reach, τ = tol + rtol · max|f| ≤ 2 · 1e-4 (``newton_unroll``'s defaults, |f| ≤ 1)."""
 
 
 def float32_horizon(lambda_max: float) -> float:
-    """``ln(2²⁴) / λ_max`` (infinite for λ_max ≤ 0): the length beyond which a chaotic network's
-    Jacobian products reach ``1/u``, so that the linear scan of a Newton step, whose terms are
-    ``(Π J) b`` of that size and cancel to a state of order 1, keeps no correct float32 digit.
-    Past it float32 Newton cannot converge whatever its guess: conditioning, not overflow."""
-    return FLOAT32_DIGITS / lambda_max if lambda_max > 0 else math.inf
+    """``ln(τ/u) / λ_max`` (infinite for λ_max ≤ 0; :data:`FLOAT32_HORIZON_LOG`): the length past
+    which float32 Newton cannot converge on a chaotic network whatever its guess. A Newton step's
+    linear scan sums terms ``(Π_k J_k) b`` that grow like ``e^{λ_max t}`` and cancel to a state of
+    order 1, so its rounding error is about ``u e^{λ_max t}``, above the tolerance τ once
+    ``t > ln(τ/u)/λ_max``: conditioning, not overflow (forward error analysis of the scan; the
+    finite-time growth of ``Π J`` fluctuates about ``e^{λ_max t}``, so the horizon is an
+    estimate)."""
+    return FLOAT32_HORIZON_LOG / lambda_max if lambda_max > 0 else math.inf
 
 
 def float32_failures(summary: dict, method: str = "deer") -> dict:

@@ -79,7 +79,7 @@ def headline(summary: dict) -> str:
                  f"overflow safeguard; {f['lost']} solves converge in float64 but not in float32 "
                  f"({f['lost_overflow_1']} of them with a first-step overflow, "
                  f"{f['lost_diverged']} diverged, {f['lost_beyond_horizon']} on chaotic networks "
-                 f"at T past float32's horizon ln(2²⁴)/λ_max); overflow the safeguard failed to "
+                 f"at T past float32's horizon ln(τ/u)/λ_max); overflow the safeguard failed to "
                  f"remove (a lost solve that diverged, or overflowed at iteration 1 within the "
                  f"horizon): {f['overflow_lost_inside_horizon']}")
     if {"elk", "elk_adaptive"} <= set(summary["methods"]):

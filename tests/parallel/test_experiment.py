@@ -75,13 +75,13 @@ def test_float32_failures_counts_pairs():
 
 def test_float32_horizon_separates_chaos_from_overflow():
     assert float32_horizon(-0.1) == float32_horizon(0.0) == np.inf
-    np.testing.assert_allclose(float32_horizon(0.075), np.log(2.0 ** 24) / 0.075)
-    # a chaotic network (horizon 222) lost at T = 256 after a first-step overflow is past its
-    # horizon; the same at T = 128 is overflow the safeguard failed to remove
-    rows = [row("float64", 256, True, lam=0.075, network=1),
-            row("float32", 256, False, overflow=True, lam=0.075, network=1),
-            row("float64", 128, True, lam=0.075, network=1),
-            row("float32", 128, False, overflow=True, lam=0.075, network=1)]
+    np.testing.assert_allclose(float32_horizon(0.075), np.log(2e-4 * 2.0 ** 24) / 0.075)
+    # a chaotic network (horizon 108) lost at T = 128 after a first-step overflow is past its
+    # horizon; the same at T = 64 is overflow the safeguard failed to remove
+    rows = [row("float64", 128, True, lam=0.075, network=1),
+            row("float32", 128, False, overflow=True, lam=0.075, network=1),
+            row("float64", 64, True, lam=0.075, network=1),
+            row("float32", 64, False, overflow=True, lam=0.075, network=1)]
     f = float32_failures({"rows": rows})
     assert (f["lost"], f["lost_beyond_horizon"], f["overflow_lost_inside_horizon"]) == (2, 1, 1)
 
