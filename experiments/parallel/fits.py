@@ -17,7 +17,6 @@ import math
 import numpy as np
 
 from experiments.common.stats import median_interval, wilson_interval
-from rnnjax.parallel.newton import DEFAULT_TOL
 
 FORMS = {"constant": lambda T: np.zeros_like(T), "ln T": np.log, "(ln T)²": lambda T: np.log(T) ** 2,
          "T": lambda T: T}
@@ -134,29 +133,24 @@ def rank_correlation(summary: dict, method: str, dtype: str) -> dict:
             "gain": spearman([r["gain"] for r in rows], its)}
 
 
-FLOAT32_HORIZON_LOG = math.log(2 * DEFAULT_TOL["float32"] * 2 ** 24)
-"""ln(τ/u): float32's unit roundoff u = 2⁻²⁴ against the residual a float32 solve of a tanh
-network must reach, τ = tol + rtol · max|f| ≤ 2 · 1e-4 (``newton_unroll``'s defaults, |f| ≤ 1)."""
-
-
-def float32_horizon(lambda_max: float) -> float:
-    """``ln(τ/u) / λ_max`` (infinite for λ_max ≤ 0; :data:`FLOAT32_HORIZON_LOG`): the length past
-    which float32 Newton cannot converge on a chaotic network whatever its guess. A Newton step's
-    linear scan sums terms ``(Π_k J_k) b`` that grow like ``e^{λ_max t}`` and cancel to a state of
-    order 1, so its rounding error is about ``u e^{λ_max t}``, above the tolerance τ once
-    ``t > ln(τ/u)/λ_max``: conditioning, not overflow (forward error analysis of the scan; the
-    finite-time growth of ``Π J`` fluctuates about ``e^{λ_max t}``, so the horizon is an
-    estimate)."""
-    return FLOAT32_HORIZON_LOG / lambda_max if lambda_max > 0 else math.inf
+FLOAT32_DIGITS = 24 * math.log(2)
+"""ln(1/u) for float32's unit roundoff u = 2⁻²⁴."""
 
 
 def float32_failures(summary: dict, method: str = "deer") -> dict:
-    """Solves (network, T) that converged in float64 but not in float32, split by whether plain
-    float32 Newton overflowed at iteration 1, whether the float32 solve diverged (a non-finite
-    iterate: overflow the safeguard did not remove), and whether T lies past the network's
-    :func:`float32_horizon`; and how many overflowed at iteration 1 in all.
-    ``overflow_lost_inside_horizon`` counts the failures the safeguard should have prevented:
-    lost solves whose plain first step overflowed, at T within the horizon, or diverged."""
+    """Solves (network, T) that converged in float64 but not in float32 ("lost"), split by
+    whether plain float32 Newton overflowed at iteration 1, whether the float32 solve diverged
+    (a non-finite iterate: overflow the safeguard did not remove) and whether the network is
+    chaotic (λ_max > 0); and how many overflowed at iteration 1 in all.
+
+    On a chaotic network a Newton step's linear scan sums terms ``(Π_k J_k) b`` that grow like
+    ``e^{λ_max t}`` and cancel to a state of order 1, so its rounding error grows like
+    ``u e^{λ_max t}``: past ``λ_max T ≈ ln(1/u)`` no float32 digit of the step is right,
+    whatever the guess (conditioning, not overflow). ``lambda_T_converged_max`` (the largest
+    ``λ_max T`` of a chaotic pair that converged in both dtypes) and ``lambda_T_lost_min`` (the
+    smallest of a lost chaotic pair) say whether ``λ_max T`` separates them. ``remedy_failures``
+    counts the losses the safeguard should have prevented: lost solves that diverged or whose
+    network is not chaotic."""
     by = {}
     for r in summary["rows"]:
         if r["method"] == method:
@@ -164,12 +158,16 @@ def float32_failures(summary: dict, method: str = "deer") -> dict:
     pairs = [p for p in by.values() if "float32" in p and "float64" in p]
     lost = [p for p in pairs if p["float64"]["converged"] and not p["float32"]["converged"]]
     over = [p for p in pairs if p["float32"]["overflow_1"]]
-    beyond = lambda p: p["float32"]["T"] > float32_horizon(p["float32"].get("lambda_max", 0.0))
+    chaotic = lambda p: p["float32"].get("lambda_max", 0.0) > 0
+    lam_T = lambda p: p["float32"]["lambda_max"] * p["float32"]["T"]
     diverged = lambda p: p["float32"]["outcome"] == "diverged"
+    both = [lam_T(p) for p in pairs if chaotic(p) and p["float32"]["converged"]
+            and p["float64"]["converged"]]
+    lost_chaotic = [lam_T(p) for p in lost if chaotic(p)]
     return {"pairs": len(pairs), "overflow_1": len(over),
             "overflow_1_converged": sum(p["float32"]["converged"] for p in over),
             "lost": len(lost), "lost_overflow_1": sum(p["float32"]["overflow_1"] for p in lost),
-            "lost_diverged": sum(map(diverged, lost)),
-            "lost_beyond_horizon": sum(map(beyond, lost)),
-            "overflow_lost_inside_horizon": sum(
-                diverged(p) or (p["float32"]["overflow_1"] and not beyond(p)) for p in lost)}
+            "lost_diverged": sum(map(diverged, lost)), "lost_chaotic": len(lost_chaotic),
+            "remedy_failures": sum(diverged(p) or not chaotic(p) for p in lost),
+            "lambda_T_converged_max": max(both, default=None),
+            "lambda_T_lost_min": min(lost_chaotic, default=None)}

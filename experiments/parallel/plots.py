@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
-from experiments.parallel.fits import FORMS, bin_table, float32_failures, rank_correlation, verdict
+from experiments.parallel.fits import (
+    FLOAT32_DIGITS,
+    FORMS,
+    bin_table,
+    float32_failures,
+    rank_correlation,
+    verdict,
+)
 
 METHODS = {"deer": "DEER", "quasi_deer": "quasi-DEER", "elk": "ELK (fixed λ)",
            "quasi_elk": "quasi-ELK (fixed λ)", "elk_adaptive": "ELK (adaptive λ)"}
@@ -78,10 +85,15 @@ def headline(summary: dict) -> str:
                  f"{f['pairs']} solves, {f['overflow_1_converged']} of which converge with the "
                  f"overflow safeguard; {f['lost']} solves converge in float64 but not in float32 "
                  f"({f['lost_overflow_1']} of them with a first-step overflow, "
-                 f"{f['lost_diverged']} diverged, {f['lost_beyond_horizon']} on chaotic networks "
-                 f"at T past float32's horizon ln(τ/u)/λ_max); overflow the safeguard failed to "
-                 f"remove (a lost solve that diverged, or overflowed at iteration 1 within the "
-                 f"horizon): {f['overflow_lost_inside_horizon']}")
+                 f"{f['lost_diverged']} diverged, {f['lost_chaotic']} on chaotic networks); "
+                 f"losses the safeguard should have prevented (diverged, or λ_max ≤ 0): "
+                 f"{f['remedy_failures']}")
+        lo, hi = f["lambda_T_converged_max"], f["lambda_T_lost_min"]
+        if lo is not None and hi is not None:
+            text += (f"; on chaotic networks float32 converged up to λ_max·T = {lo:.1f} and was "
+                     f"lost from {hi:.1f} on ({'separated' if lo < hi else 'overlapping'}; "
+                     f"ln(1/u) = {FLOAT32_DIGITS:.1f}: past it no float32 digit of a Newton "
+                     "step's scan is right)")
     if {"elk", "elk_adaptive"} <= set(summary["methods"]):
         fixed, adaptive = (method_counts(summary["rows"], m, ref) for m in ("elk", "elk_adaptive"))
         elk_T = summary.get("elk_lengths", summary["T"])

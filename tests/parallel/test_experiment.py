@@ -12,7 +12,6 @@ from experiments.parallel.fits import (
     FORMS,
     fit_forms,
     float32_failures,
-    float32_horizon,
     lambda_bins,
     verdict,
 )
@@ -69,21 +68,20 @@ def test_float32_failures_counts_pairs():
             row("float64", 256, False), row("float32", 256, False)]
     f = float32_failures({"rows": rows})
     assert f == {"pairs": 3, "overflow_1": 2, "overflow_1_converged": 1, "lost": 1,
-                 "lost_overflow_1": 1, "lost_diverged": 1, "lost_beyond_horizon": 0,
-                 "overflow_lost_inside_horizon": 1}
+                 "lost_overflow_1": 1, "lost_diverged": 1, "lost_chaotic": 0,
+                 "remedy_failures": 1, "lambda_T_converged_max": None, "lambda_T_lost_min": None}
 
 
-def test_float32_horizon_separates_chaos_from_overflow():
-    assert float32_horizon(-0.1) == float32_horizon(0.0) == np.inf
-    np.testing.assert_allclose(float32_horizon(0.075), np.log(2e-4 * 2.0 ** 24) / 0.075)
-    # a chaotic network (horizon 108) lost at T = 128 after a first-step overflow is past its
-    # horizon; the same at T = 64 is overflow the safeguard failed to remove
-    rows = [row("float64", 128, True, lam=0.075, network=1),
-            row("float32", 128, False, overflow=True, lam=0.075, network=1),
-            row("float64", 64, True, lam=0.075, network=1),
-            row("float32", 64, False, overflow=True, lam=0.075, network=1)]
+def test_float32_failures_separate_chaotic_losses_by_lambda_T():
+    # chaotic network (λ_max = 0.1): converged in both dtypes at T = 64 (λT = 6.4), lost at
+    # T = 256 (λT = 25.6) after a first-step overflow; a forgetting network lost at T = 128
+    rows = [row("float64", 64, True, lam=0.1, network=1), row("float32", 64, True, lam=0.1, network=1),
+            row("float64", 256, True, lam=0.1, network=1),
+            row("float32", 256, False, overflow=True, lam=0.1, network=1),
+            row("float64", 128, True, lam=-0.2, network=2), row("float32", 128, False, network=2)]
     f = float32_failures({"rows": rows})
-    assert (f["lost"], f["lost_beyond_horizon"], f["overflow_lost_inside_horizon"]) == (2, 1, 1)
+    assert (f["lost"], f["lost_chaotic"], f["remedy_failures"]) == (2, 1, 1)
+    np.testing.assert_allclose([f["lambda_T_converged_max"], f["lambda_T_lost_min"]], [6.4, 25.6])
 
 
 def test_verdict_needs_sublinear_stable_bins_and_failing_chaotic_bins():
