@@ -1,13 +1,21 @@
-"""Iterations against T and λ_max: competing fitted forms compared by AIC, λ_max bins with
-intervals, and the verdict on "iterations are governed by λ_max"; from ``summary.json`` rows only.
+"""Iterations against T and λ_max: the growth exponent of each λ_max bin with its interval,
+competing fitted forms compared by AIC, and the verdict on "iterations are governed by λ_max";
+from ``summary.json`` rows only.
 
-Forms of ``iterations ≈ a + b·φ(T)``: ``constant`` (``b = 0``), ``ln T``, ``(ln T)²``
-(Gonzalez et al. 2025, "Predictability enables parallelization of nonlinear state space
-models": the theory's prediction where the dynamics contract) and ``T`` (Newton's worst case,
-one exact step per iteration). Each is fitted by least squares to the converged solves of one
-λ_max bin, and compared by the Gaussian AIC ``n ln(RSS/n) + 2k`` (``k`` the fitted parameters,
-σ included: 2 for the constant, 3 otherwise; Akaike 1974); the form with the lowest AIC wins,
-and a ΔAIC below 2 is reported as a tie.
+The verdict tests growth: a bin's exponent ``p`` in ``iterations ≈ c·T^p`` is the mean over its
+networks of each network's least-squares slope of ln(iterations) against ln T, with its 95 %
+Student-t interval (networks are independent; the lengths of one network are not). ``p = 1`` is
+Newton's worst case (one exact step per iteration); a constant gives 0, and ln T or (ln T)²
+growth (Gonzalez et al. 2025, "Predictability enables parallelization of nonlinear state space
+models": the theory's prediction where the dynamics contract) give ``p`` well below 1 over
+T = 64 … 2048. An interval wholly below 1 is "sublinear".
+
+Forms of ``iterations ≈ a + b·φ(T)``, reported beside it: ``constant`` (``b = 0``), ``ln T``,
+``(ln T)²`` and ``T``, each fitted by least squares to the converged solves of one bin and
+compared by the Gaussian AIC ``n ln(RSS/n) + 2k`` (``k`` the fitted parameters, σ included: 2 for
+the constant, 3 otherwise; Akaike 1974); the form with the lowest AIC wins, and a ΔAIC below 2
+is reported as a tie. They describe the shape; they do not decide the verdict, because the
+linear form nests the constant (``b → 0``), so flat data can never reject it by more than 2.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import math
 
 import numpy as np
 
-from experiments.common.stats import median_interval, wilson_interval
+from experiments.common.stats import median_interval, t_interval, wilson_interval
+from rnnjax.parallel.outlook import extrapolate_iterations
 
 FORMS = {"constant": lambda T: np.zeros_like(T), "ln T": np.log, "(ln T)²": lambda T: np.log(T) ** 2,
          "T": lambda T: T}
@@ -60,11 +69,27 @@ def _key(r: dict) -> tuple:
     return (r["gain"], r["network"])
 
 
+def growth_exponent(rows: list[dict]) -> dict:
+    """``{"p", "ci", "ci_level", "n"}``: the growth exponent of the converged solves ``rows``
+    (module docstring) over the networks with converged solves at 2 lengths or more; ``{}``
+    when fewer than 2 such networks."""
+    slopes = []
+    for key in dict.fromkeys(_key(r) for r in rows):
+        pts = [(r["T"], r["iterations"]) for r in rows if _key(r) == key]
+        if len({T for T, _ in pts}) >= 2:
+            T, it = np.log(np.array(pts, float)).T
+            slopes.append(float(np.polyfit(T, it, 1)[0]))
+    if len(slopes) < 2:
+        return {}
+    p, lo, hi = t_interval(slopes)
+    return {"p": p, "ci": [lo, hi], "ci_level": 0.95, "n": len(slopes)}
+
+
 def bin_table(summary: dict, method: str, dtype: str, per_bin: int) -> list[dict]:
     """Per λ_max bin of the networks with solves: the λ_max median and interval, and per T the
     converged fraction (Wilson), the median iterations of the converged solves (order-statistic
     interval with its coverage), the solves whose plain first step overflowed; and the fitted
-    forms over all T."""
+    forms and the growth exponent over all T."""
     rows = [r for r in summary["rows"] if r["method"] == method and r["dtype"] == dtype]
     measured = {_key(r) for r in rows}
     out = []
@@ -88,7 +113,8 @@ def bin_table(summary: dict, method: str, dtype: str, per_bin: int) -> list[dict
                     "lambda_max_ci": [lam[1], lam[2]], "lambda_max_range": [
                         nets[0]["lambda_max"], nets[-1]["lambda_max"]],
                     "gains": sorted({n["gain"] for n in nets}), "per_T": per_T,
-                    "fit": fit_forms([r["T"] for r in conv], [r["iterations"] for r in conv])})
+                    "fit": fit_forms([r["T"] for r in conv], [r["iterations"] for r in conv]),
+                    "exponent": growth_exponent(conv)})
     return out
 
 
@@ -101,21 +127,21 @@ def spearman(x, y) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def linear_rejected(fit: dict) -> bool:
-    """The linear form ``T`` is worse than the best form by ΔAIC ≥ 2."""
-    return bool(fit) and fit["forms"]["T"]["aic"] - fit["forms"][fit["best"]]["aic"] >= 2
+def sublinear(b: dict) -> bool:
+    """The bin's growth exponent has its interval wholly below 1."""
+    return bool(b.get("exponent")) and b["exponent"]["ci"][1] < 1
 
 
 def verdict(bins: list[dict]) -> dict:
     """"Iterations are governed by λ_max" holds when every bin with median λ_max < 0 converges
-    in all its solves and rejects the linear form (a sublinear form better by ΔAIC ≥ 2), and
-    every bin with median λ_max ≥ 0 has a failed solve or does not reject the linear form;
-    the counts behind the call."""
+    in all its solves and grows sublinearly (growth exponent's interval below 1), and every bin
+    with median λ_max ≥ 0 has a failed solve or does not (interval reaching 1); the counts
+    behind the call."""
     stable = [b for b in bins if b["lambda_max"] < 0]
     chaotic = [b for b in bins if b["lambda_max"] >= 0]
-    good_stable = [b for b in stable if linear_rejected(b["fit"])
+    good_stable = [b for b in stable if sublinear(b)
                    and all(t["converged"] == t["n"] for t in b["per_T"])]
-    good_chaotic = [b for b in chaotic if not linear_rejected(b["fit"])
+    good_chaotic = [b for b in chaotic if not sublinear(b)
                     or any(t["converged"] < t["n"] for t in b["per_T"])]
     return {"stable_bins": len(stable), "stable_sublinear": len(good_stable),
             "chaotic_bins": len(chaotic), "chaotic_slow": len(good_chaotic),
@@ -171,3 +197,40 @@ def float32_failures(summary: dict, method: str = "deer") -> dict:
             "remedy_failures": sum(diverged(p) or not chaotic(p) for p in lost),
             "lambda_T_converged_max": max(both, default=None),
             "lambda_T_lost_min": min(lost_chaotic, default=None)}
+
+
+def outlook_check(summary: dict, dtype: str = "float64", method: str = "deer") -> dict:
+    """:func:`rnnjax.parallel.extrapolate_iterations` (what ``newton_outlook`` predicts) tested on
+    the study's networks: the solves at the two shortest lengths are the probes, the converged
+    solves at every longer length the targets. ``ratios`` are predicted / measured iterations;
+    ``worthwhile`` networks have λ_max < 0 and a probe exponent below 1/2."""
+    Ts = sorted(summary["T"])
+    if len(Ts) < 3 or Ts[1] != 2 * Ts[0]:
+        return {}
+    by = {}
+    for r in summary["rows"]:
+        if r["method"] == method and r["dtype"] == dtype:
+            by.setdefault(_key(r), {})[r["T"]] = r
+    ratios, worth, worth_rows = [], 0, []
+    for runs in by.values():
+        short, long = runs.get(Ts[0]), runs.get(Ts[1])
+        if not (short and long and short["converged"] and long["converged"]):
+            continue
+        p, _ = extrapolate_iterations(short["iterations"], long["iterations"], Ts[1], Ts[1])
+        good = short["lambda_max"] < 0 and p < 0.5
+        worth += good
+        for T, r in runs.items():
+            if T > Ts[1]:
+                if good:
+                    worth_rows.append(r)
+                if r["converged"]:
+                    pred = extrapolate_iterations(short["iterations"], long["iterations"], Ts[1],
+                                                  T)[1]
+                    ratios.append(pred / r["iterations"])
+    ratios = np.asarray(ratios)
+    return {"probe_T": Ts[:2], "n": int(ratios.size),
+            "median_ratio": float(np.median(ratios)) if ratios.size else None,
+            "within_2": float(np.mean((ratios >= 0.5) & (ratios <= 2))) if ratios.size else None,
+            "worthwhile_networks": worth,
+            "worthwhile_converged": sum(r["converged"] for r in worth_rows),
+            "worthwhile_solves": len(worth_rows)}

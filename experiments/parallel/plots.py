@@ -13,6 +13,7 @@ from experiments.parallel.fits import (
     FORMS,
     bin_table,
     float32_failures,
+    outlook_check,
     rank_correlation,
     verdict,
 )
@@ -71,9 +72,10 @@ def headline(summary: dict) -> str:
             f"networks in {len(bins)} λ_max bins of ≥ {per_bin(summary)}), DEER in {ref}: "
             + (f"\"iterations are governed by λ_max\" {'holds' if v['holds'] else 'fails'} — "
                f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
-               f"every solve and reject the linear form T (a sublinear form — constant, ln T or "
-               f"(ln T)² — better by ΔAIC ≥ 2), {v['chaotic_slow']} of {v['chaotic_bins']} bins "
-               f"with λ_max ≥ 0 have a failed solve or do not reject it; "
+               f"every solve and grow sublinearly (exponent p of iterations ≈ c·T^p, 95 % "
+               f"t-interval over the bin's networks, below 1), {v['chaotic_slow']} of "
+               f"{v['chaotic_bins']} bins with λ_max ≥ 0 have a failed solve or an interval "
+               f"reaching 1; "
                if len({r["T"] for r in summary["rows"]}) >= 3 else
                "no verdict on \"iterations are governed by λ_max\" (the fits need 3 lengths or "
                "more); ")
@@ -101,6 +103,15 @@ def headline(summary: dict) -> str:
         text += (f". ELK{where} converges in {adaptive['converged']}/{adaptive['n']} solves with the "
                  f"adaptive damping, {fixed['converged']}/{fixed['n']} with λ = "
                  f"{summary['damping']} fixed")
+    o = outlook_check(summary, ref)
+    if o and o["n"]:
+        text += (f". newton_outlook's estimate of the {ref} DEER iterations from the solves at "
+                 f"T = {o['probe_T'][0]} and {o['probe_T'][1]}, against the {o['n']} converged "
+                 f"solves at longer T: median ratio predicted / measured {o['median_ratio']:.2f}, "
+                 f"within a factor 2 in {100 * o['within_2']:.0f} %; it calls "
+                 f"{o['worthwhile_networks']} networks worthwhile (λ_max < 0 and growth exponent "
+                 f"< ½), whose longer solves converged in {o['worthwhile_converged']}/"
+                 f"{o['worthwhile_solves']}")
     return text + trained_sentence(summary)
 
 
@@ -129,20 +140,24 @@ def readme_table(folder: Path) -> str:
         bins = bin_table(summary, "deer", d, per_bin(summary))
         Ts = [t["T"] for t in bins[0]["per_T"]] if bins else []
         lines += ["", f"DEER, {d}, networks binned by λ_max: converged / solves and median "
-                  "iterations of the converged [interval, its coverage in the JSON]; best form by "
-                  "AIC (ΔAIC to the runner-up; below 2 the forms are not told apart):", "",
+                  "iterations of the converged [interval, its coverage in the JSON]; growth "
+                  "exponent p of iterations ≈ c·T^p [95 % t-interval over the bin's networks]; "
+                  "best form by AIC (ΔAIC to the runner-up; below 2 the forms are not told "
+                  "apart):", "",
                   "| λ_max (median, range) | gains | " + " | ".join(f"T = {T}" for T in Ts)
-                  + " | best form |", "|---|---|" + "---|" * len(Ts) + "---|"]
+                  + " | p | best form |", "|---|---|" + "---|" * len(Ts) + "---|---|"]
         for b in bins:
             cells = [f"{t['converged']}/{t['n']}: " + (f"{t['median']:.0f}"
                      + _ci(*t["median_ci"]) if t["converged"] else "—")
                      + (f", {t['overflow_1']} ovf" if t["overflow_1"] else "")
                      for t in b["per_T"]]
             fit = (f"{b['fit']['best']} ({b['fit']['runner_up_delta']:.1f})" if b["fit"] else "—")
+            e = b.get("exponent")
+            p = f"{e['p']:.2f} [{e['ci'][0]:.2f}, {e['ci'][1]:.2f}]" if e else "—"
             lo, hi = b["lambda_max_range"]
             lines.append(f"| {b['lambda_max']:+.3f} ({lo:+.3f} … {hi:+.3f}) | "
                          f"{', '.join(f'{g:g}' for g in b['gains'])} | " + " | ".join(cells)
-                         + f" | {fit} |")
+                         + f" | {p} | {fit} |")
     trained = summary.get("trained_rows", [])
     if trained:
         info = summary["trained"]
@@ -249,6 +264,8 @@ def iterations_vs_T(summary: dict, path: Path) -> None:
             lo = np.array([t["median_ci"][0] for t in pts])
             hi = np.array([t["median_ci"][1] for t in pts])
             label = f"λ_max {b['lambda_max']:+.2f}"
+            if b.get("exponent"):
+                label += f", p = {b['exponent']['p']:.2f}"
             if b["fit"]:
                 form = b["fit"]["best"]
                 p = b["fit"]["forms"][form]

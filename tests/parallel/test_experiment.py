@@ -12,7 +12,9 @@ from experiments.parallel.fits import (
     FORMS,
     fit_forms,
     float32_failures,
+    growth_exponent,
     lambda_bins,
+    outlook_check,
     verdict,
 )
 from experiments.parallel.plots import headline, plot, readme_table
@@ -85,17 +87,50 @@ def test_float32_failures_separate_chaotic_losses_by_lambda_T():
 
 
 def test_verdict_needs_sublinear_stable_bins_and_failing_chaotic_bins():
-    def b(lam, best, conv):  # the best form by 3 in AIC over the others
+    def b(lam, hi, conv):  # growth exponent's interval [0, hi]
         return {"lambda_max": lam, "per_T": [{"n": 3, "converged": conv}],
-                "fit": {"best": best, "forms": {f: {"aic": 0.0 if f == best else 3.0}
-                                                for f in FORMS}}}
-    assert verdict([b(-0.2, "ln T", 3), b(0.1, "T", 3)])["holds"]
-    assert not verdict([b(-0.2, "T", 3), b(0.1, "T", 3)])["holds"]  # linear where λ_max < 0
-    assert not verdict([b(-0.2, "constant", 2), b(0.1, "T", 3)])["holds"]  # a failed solve
-    assert not verdict([b(-0.2, "constant", 3), b(0.1, "constant", 3)])["holds"]
-    tie = b(-0.2, "ln T", 3)
-    tie["fit"]["forms"]["T"]["aic"] = 1.0  # T within ΔAIC 2 of the best: not rejected
-    assert not verdict([tie, b(0.1, "T", 3)])["holds"]
+                "exponent": {"p": hi / 2, "ci": [0.0, hi], "ci_level": 0.95, "n": 3}}
+    assert verdict([b(-0.2, 0.5, 3), b(0.1, 1.2, 3)])["holds"]
+    assert not verdict([b(-0.2, 1.0, 3), b(0.1, 1.2, 3)])["holds"]  # not sublinear, λ_max < 0
+    assert not verdict([b(-0.2, 0.5, 2), b(0.1, 1.2, 3)])["holds"]  # a failed solve
+    assert not verdict([b(-0.2, 0.5, 3), b(0.1, 0.5, 3)])["holds"]  # sublinear, λ_max ≥ 0
+    assert verdict([b(-0.2, 0.5, 3), b(0.1, 0.5, 2)])["holds"]  # ... but a solve failed
+    no_exponent = dict(b(-0.2, 0.5, 3), exponent={})
+    assert not verdict([no_exponent, b(0.1, 1.2, 3)])["holds"]
+
+
+def test_growth_exponent_is_the_mean_per_network_log_log_slope():
+    T = [64, 128, 256, 512]
+    rows = [{"gain": 1.0, "network": n, "T": t, "iterations": round(3 * t ** p)}
+            for n, p in enumerate([0.0, 0.2, 0.4]) for t in T]
+    e = growth_exponent(rows)
+    slopes = [np.polyfit(np.log(T), np.log([r["iterations"] for r in rows if r["network"] == n]),
+                         1)[0] for n in range(3)]
+    from scipy import stats as st
+    half = st.t.ppf(0.975, 2) * np.std(slopes, ddof=1) / np.sqrt(3)
+    np.testing.assert_allclose([e["p"], *e["ci"]], [np.mean(slopes), np.mean(slopes) - half,
+                                                    np.mean(slopes) + half])
+    assert e["n"] == 3 and abs(e["p"] - 0.2) < 0.02
+    # linear growth: p = 1 within rounding; a network seen at one length only does not count
+    lin = [{"gain": 2.0, "network": n, "T": t, "iterations": t // 2 + n} for n in range(4)
+           for t in T] + [{"gain": 2.0, "network": 9, "T": 64, "iterations": 30}]
+    assert growth_exponent(lin)["n"] == 4 and abs(growth_exponent(lin)["p"] - 1) < 0.02
+    assert growth_exponent(lin[:4]) == {}
+
+
+def test_outlook_check_extrapolates_from_the_two_shortest_lengths():
+    def r(n, T, it, lam, conv=True):
+        return {"method": "deer", "dtype": "float64", "gain": 1.0, "network": n, "T": T,
+                "iterations": it, "converged": conv, "lambda_max": lam}
+    rows = [r(0, 64, 4, -0.5), r(0, 128, 4, -0.5), r(0, 256, 4, -0.5), r(0, 512, 5, -0.5),
+            r(1, 64, 20, 0.1), r(1, 128, 40, 0.1), r(1, 256, 160, 0.1), r(1, 512, 512, 0.1, False)]
+    o = outlook_check({"T": [64, 128, 256, 512], "rows": rows})
+    # network 0: p = 0, predicts 4 at 256 and 512 (ratios 1, 0.8); network 1: p = 1, predicts
+    # 80 at 256 (ratio 0.5); its 512 solve did not converge
+    assert o["n"] == 3 and o["median_ratio"] == pytest.approx(0.8)
+    assert o["within_2"] == 1.0
+    assert (o["worthwhile_networks"], o["worthwhile_converged"], o["worthwhile_solves"]) == (1, 2, 2)
+    assert outlook_check({"T": [64, 100, 256], "rows": rows}) == {}
 
 
 def test_elk_runs_only_up_to_its_max_length_and_settings_name_what_ran():
