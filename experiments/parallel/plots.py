@@ -22,6 +22,11 @@ METHODS = {"deer": "DEER", "quasi_deer": "quasi-DEER", "elk": "ELK (fixed λ)",
            "quasi_elk": "quasi-ELK (fixed λ)", "elk_adaptive": "ELK (adaptive λ)"}
 
 
+MIN_PER_BIN = 10
+"""Networks per λ_max bin below which the verdict is not tested (too few for the bins' intervals
+to separate λ_max < 0 from λ_max ≥ 0: a bin of 3 straddles 0)."""
+
+
 def per_bin(summary: dict) -> int:
     return summary["networks_per_gain"]
 
@@ -68,17 +73,22 @@ def headline(summary: dict) -> str:
         text = (f"Incomplete run ({len(summary['missing_parts'])} parts missing; solves at T = "
                 f"{', '.join(map(str, done))} only, {len(measured)} of "
                 f"{len(summary['gains']) * summary['networks_per_gain']} networks): ")
+    counts = (f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
+              f"every solve and grow sublinearly (exponent p of iterations ≈ c·T^p, 95 % "
+              f"t-interval over the bin's networks, below 1), {v['chaotic_slow']} of "
+              f"{v['chaotic_bins']} bins with λ_max ≥ 0 have a failed solve or an interval "
+              f"reaching 1; ")
+    claim = "\"iterations are governed by λ_max\""
+    if len({r["T"] for r in summary["rows"]}) < 3:
+        call = f"no verdict on {claim} (the fits need 3 lengths or more); "
+    elif per_bin(summary) < MIN_PER_BIN:
+        call = (f"{claim} not tested: bins of {per_bin(summary)} networks, fewer than the "
+                f"{MIN_PER_BIN} the test needs (the full preset has them); as measured, " + counts)
+    else:
+        call = f"{claim} {'holds' if v['holds'] else 'fails'} — " + counts
     text += (f"Random tanh networks (H = {summary['hidden_size']}, {len(measured)} "
-            f"networks in {len(bins)} λ_max bins of ≥ {per_bin(summary)}), DEER in {ref}: "
-            + (f"\"iterations are governed by λ_max\" {'holds' if v['holds'] else 'fails'} — "
-               f"{v['stable_sublinear']} of {v['stable_bins']} bins with λ_max < 0 converge in "
-               f"every solve and grow sublinearly (exponent p of iterations ≈ c·T^p, 95 % "
-               f"t-interval over the bin's networks, below 1), {v['chaotic_slow']} of "
-               f"{v['chaotic_bins']} bins with λ_max ≥ 0 have a failed solve or an interval "
-               f"reaching 1; "
-               if len({r["T"] for r in summary["rows"]}) >= 3 else
-               "no verdict on \"iterations are governed by λ_max\" (the fits need 3 lengths or "
-               "more); ")
+             f"networks in {len(bins)} λ_max bins of ≥ {per_bin(summary)}), DEER in {ref}: "
+             + call
             + f"at T = {rho['T']} Spearman's ρ of iterations with λ_max is "
             f"{rho['lambda_max']:+.2f}, with the gain {rho['gain']:+.2f}")
     if "float32" in summary["dtypes"] and "float64" in summary["dtypes"]:

@@ -3,6 +3,7 @@ categories, the float32-versus-float64 count, and (slow) a tiny sweep with its f
 drawn from the saved summary alone."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -118,6 +119,22 @@ def test_growth_exponent_is_the_mean_per_network_log_log_slope():
     assert growth_exponent(lin[:4]) == {}
 
 
+def test_headline_does_not_test_the_claim_with_small_bins():
+    from experiments.parallel.plots import MIN_PER_BIN
+
+    rows = [{"method": "deer", "dtype": "float64", "gain": g, "network": n, "T": T,
+             "iterations": 3 if g < 1 else T // 2, "converged": True, "outcome": "converged",
+             "overflow_1": False, "lambda_max": -0.5 if g < 1 else 0.2, "max_iters": T}
+            for g in (0.5, 2.0) for n in range(3) for T in (64, 128, 256)]
+    summary = {"rows": rows, "missing_parts": [], "hidden_size": 8, "networks_per_gain": 3,
+               "gains": [0.5, 2.0], "dtypes": ["float64"], "methods": ["deer"], "T": [64, 128, 256],
+               "networks": [{"gain": r["gain"], "network": r["network"],
+                             "lambda_max": r["lambda_max"]} for r in rows if r["T"] == 64]}
+    assert MIN_PER_BIN == 10 and "not tested: bins of 3 networks" in headline(summary)
+    summary["networks_per_gain"] = 10  # bins of 10 (here one bin of all 6): a call is made
+    assert re.search("governed by λ_max\" (holds|fails) —", headline(summary))
+
+
 def test_outlook_check_extrapolates_from_the_two_shortest_lengths():
     def r(n, T, it, lam, conv=True):
         return {"method": "deer", "dtype": "float64", "gain": 1.0, "network": n, "T": T,
@@ -171,4 +188,5 @@ def test_tiny_sweep_rows_and_plots(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     index = json.loads((tmp_path / "index.json").read_text())
     assert index["headline"] == headline(summary)
+    assert "no verdict" in index["headline"]  # 2 lengths: the fits need 3
     assert "GRU" in readme_table(tmp_path)
