@@ -107,7 +107,8 @@ class Config:
     T ≤ 128; resumable per network and T, rerun the same command). Its cost on 2 CPU
     cores is dominated by the solves that never converge (chaotic networks, ``max_iters``
     iterations each): a DEER iteration at T = 512 takes about 6 ms in float32 and 16 ms in
-    float64, an ELK iteration about 90 ms and 140 ms, so the full grid takes about two hours.
+    float64, an ELK iteration about 90 ms and 140 ms; the full grid took about an hour and a
+    half, half of it at T = 2048.
     """
 
     seed: int = 0
