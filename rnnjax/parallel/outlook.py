@@ -1,12 +1,13 @@
 """Whether a network is worth evaluating in parallel, and the Newton iterations it will need.
 
-DEER's iterations are governed by the largest Lyapunov exponent ``λ_max`` of the driven network
+DEER's iterations follow the largest Lyapunov exponent ``λ_max`` of the driven network
 (Gonzalez et al. 2025, "Predictability enables parallelization of nonlinear state space
-models"; tested in rnnjax's parallel study, ``docs/studies/parallel.md``): where the network
-forgets (``λ_max < 0``) they grow sublinearly in ``T``, and Newton converges in a handful of
-iterations at any length; where it is chaotic (``λ_max ≥ 0``) they grow like ``T``, Newton's
-worst case (one exact step per iteration), and a float32 solve fails once ``λ_max · T``
-approaches ``ln(1/u) ≈ 16.6``, when a Newton step's linear scan keeps no correct digit.
+models"): where the network forgets (``λ_max < 0``) they mostly grow sublinearly in ``T``, and
+Newton converges in a handful of iterations at any length; where it is chaotic (``λ_max ≥ 0``)
+they grow like ``T``, Newton's worst case (one exact step per iteration), and a float32 solve
+fails once ``λ_max · T`` nears ``ln(1/u) ≈ 16.6``, when a Newton step's linear scan keeps no
+correct digit. The sign of ``λ_max`` alone does not decide: rnnjax's parallel study
+(``docs/studies/parallel.md``) found networks with ``λ_max < 0`` whose iterations grow like ``T``.
 
 :func:`newton_outlook` estimates both from the input one will run: ``λ_max`` from a short driven
 run (:func:`rnnjax.analysis.lyapunov_spectrum`), and the iterations at the full length ``T``
@@ -91,7 +92,7 @@ def newton_outlook(cell: Cell, params: PyTree, xs, carry: PyTree | None = None, 
         the probes and the solve they predict should use the same ones, in the same dtype.
 
     The estimate assumes the solve converges. On a chaotic network in float32 it may not
-    converge at all once ``λ_max · T`` passes about 13 (the parallel study's measurement,
+    converge at all once ``λ_max · T`` passes about 9 to 15 (the parallel study's networks,
     against ``ln(1/u) ≈ 16.6``): check ``lambda_max * T`` too.
 
     Costs one driven run of ``warmup + lyapunov_steps`` steps and two Newton solves of
