@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import rnnjax
+from tests.hang import assert_finishes
 
 
 @pytest.mark.parametrize("shape", [(8, 8), (5, 12), (12, 5)])
@@ -64,13 +65,4 @@ print("done")
 def test_vmapped_gated_init_does_not_deadlock():
     """Regression: four (LSTM) or three (GRU) separate batched QRs in one program deadlocked
     jaxlib 0.10's CPU thread pool on 2 cores within a few dozen calls; one batched QR does not."""
-    import subprocess
-    import sys
-
-    try:
-        out = subprocess.run([sys.executable, "-c", VMAPPED_INIT], capture_output=True,
-                             text=True, timeout=240)
-    except subprocess.TimeoutExpired:
-        pytest.fail("vmapped LSTM/GRU init hung (thread-pool deadlock)")
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "done"
+    assert_finishes(VMAPPED_INIT, 240, "vmapped LSTM/GRU init")

@@ -11,6 +11,7 @@ import pytest
 import rnnjax
 from rnnjax.parallel import newton_unroll
 from rnnjax.parallel.kalman import parallel_smoother, sequential_smoother
+from tests.hang import assert_finishes
 from tests.test_cells import random_params
 
 TIGHT = {"tol": 1e-6, "rtol": 0.0}  # below float32's default (1e-4): tests the fixed point itself
@@ -132,16 +133,7 @@ def test_parallel_smoother_does_not_deadlock_at_h64():
     """Regression: five batched LU solves side by side in each associative combine hung
     jaxlib 0.10's CPU thread pool (0 % CPU) at H = 64, T = 128 on 2 cores; one batched solve
     per combine does not (docs/known-issues.md)."""
-    import subprocess
-    import sys
-
-    try:
-        out = subprocess.run([sys.executable, "-c", PARALLEL_ELK_H64], capture_output=True,
-                             text=True, timeout=180)
-    except subprocess.TimeoutExpired:
-        pytest.fail("ELK with the parallel smoother hung (thread-pool deadlock)")
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "done"
+    assert_finishes(PARALLEL_ELK_H64, 180, "ELK with the parallel smoother")
 
 
 @pytest.mark.parametrize("jacobian", ["full", pytest.param("diagonal", marks=pytest.mark.slow)])
