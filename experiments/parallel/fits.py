@@ -8,7 +8,9 @@ Student-t interval (networks are independent; the lengths of one network are not
 Newton's worst case (one exact step per iteration); a constant gives 0, and ln T or (ln T)²
 growth (Gonzalez et al. 2025, "Predictability enables parallelization of nonlinear state space
 models": the theory's prediction where the dynamics contract) give ``p`` well below 1 over
-T = 64 … 2048. An interval wholly below 1 is "sublinear".
+T = 64 … 2048. An interval wholly below 1 is "sublinear". Solves that ran out of iterations are
+left out of the slopes, so where some did, ``p`` is a lower bound (such a bin already counts as
+failed or slow in the verdict).
 
 Forms of ``iterations ≈ a + b·φ(T)``, reported beside it: ``constant`` (``b = 0``), ``ln T``,
 ``(ln T)²`` and ``T``, each fitted by least squares to the converged solves of one bin and
