@@ -158,6 +158,41 @@ def choose(rows) -> dict[Cell, Setting]:
             for cell, by_setting in per.items()}
 
 
+def cannot_be_chosen(members, first: list[int | None], next_eval: int) -> list[bool]:
+    """Per run: a tuning run still training whose setting :func:`choose` can no longer pick.
+
+    ``first[i]`` is run ``i``'s first update with success (None: not yet) and ``next_eval`` the
+    earliest update at which a run that has not succeeded yet can. Once a setting of a cell
+    (model) has succeeded in every one of its seeds, with median updates to success ``m``, a
+    setting of the same cell with a seed still training can at best also succeed in every seed
+    (it cannot have more successes), each remaining seed at ``next_eval``; when even that median
+    exceeds ``m`` its score (:func:`_score`) is worse whatever its runs do, so they are stopped.
+    A stopped setting then has fewer successes than the winner, so the choice, the grid's
+    extensions (which compare new rates with the winner) and every reported run are those of
+    the search run to its budget; only the stopped settings' own counts are lower bounds.
+    Runs outside the rate search are never stopped.
+    """
+    settings: dict[tuple, list[int]] = {}
+    for i, m in enumerate(members):
+        if m.ablation == "tune":
+            settings.setdefault((m.model, m.lr, m.init), []).append(i)
+    bar: dict[str, tuple[float, int]] = {}  # model -> (median, seeds) of its best complete setting
+    for (model, *_), idx in settings.items():
+        if all(first[i] is not None for i in idx):
+            m = (float(np.median([first[i] for i in idx])), -len(idx))
+            bar[model] = min(bar.get(model, (math.inf, 0)), m)
+    out = [False] * len(members)
+    for (model, *_), idx in settings.items():
+        if model not in bar or all(first[i] is not None for i in idx) \
+                or len(idx) > -bar[model][1]:  # more seeds: it could have more successes
+            continue
+        best = float(np.median([next_eval if first[i] is None else first[i] for i in idx]))
+        if best > bar[model][0]:
+            for i in idx:
+                out[i] = first[i] is None
+    return out
+
+
 def extensions(config: Config, rows, best: dict[Cell, Setting]) -> dict[Cell, list[Setting]]:
     """The settings the next search round adds: for each cell whose chosen rate is at an edge
     of the rates tried with its init, the next rate beyond (see :func:`next_rate`)."""
@@ -172,7 +207,8 @@ def extensions(config: Config, rows, best: dict[Cell, Setting]) -> dict[Cell, li
 
 
 def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
-    """Per tuned cell: every (rate, init) tried with its tuning successes / seeds, the chosen
+    """Per tuned cell: every (rate, init) tried with its tuning successes / seeds (and its seeds
+    stopped once it could no longer be chosen, ``pruned``: its successes a lower bound), the chosen
     setting, and whether the chosen rate is at an edge of the rates tried (only when the grid
     could not be extended further)."""
     out = []
@@ -187,7 +223,9 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
             "grid": [{"lr": a, "recurrent_init": i,
                       "successes": sum(r["success"] for r in tried
                                        if (r["lr"], r["recurrent_init"]) == (a, i)),
-                      "seeds": sum((r["lr"], r["recurrent_init"]) == (a, i) for r in tried)}
+                      "seeds": sum((r["lr"], r["recurrent_init"]) == (a, i) for r in tried),
+                      "pruned": sum(bool(r.get("pruned")) for r in tried
+                                    if (r["lr"], r["recurrent_init"]) == (a, i))}
                      for a, i in settings],
             "budget": max(r["budget"] for r in tried),
             "at_edge": lr in (rates[0], rates[-1]) and len(rates) > 1})

@@ -107,7 +107,7 @@ def chunk(members, index: int, count: int) -> tuple[list, int]:
     return (mine, len(mine)) if mine else ([members[-1]], 0)
 
 
-PER_RUN = ("init_log_jacobian", "final_log_jacobian", "init_lambda_max")
+PER_RUN = ("init_log_jacobian", "final_log_jacobian", "init_lambda_max", "stopped_at")
 
 
 def gather(local: dict[str, Any], real: int, counts: list[int]) -> dict[str, Any]:

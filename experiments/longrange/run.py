@@ -165,7 +165,10 @@ def _write_tables(config: Config, workdir: Path, done, missing, best, complete: 
         rows += r
         curves += c
     finished = _cells(g for g, _ in done)
-    pending = sorted(_cells(missing) - finished, key=lambda c: (c[1], c[0], c[2], c[3] or ""))
+    planned = _cells(missing) | _cells(g for T in lengths(config)
+                                       for g in tune_groups(config, T, {}, 0) + main_groups(
+                                           config, T, best))
+    pending = sorted(planned - finished, key=lambda c: (c[1], c[0], c[2], c[3] or ""))
     write_json(workdir / "summary.json", {
         "complete": complete,
         "protocol": "train to criterion: stop at success or budget; a rate per model and T",

@@ -1,7 +1,8 @@
 """From each program's evaluations to the study's tables, and the statistics of every figure.
 
 ``summary.json`` has one row per run (task, model, T, seed, ablation, lr, recurrent_init) and
-``tuned``, each tuned model's chosen learning rate and init: ``loss`` is the final test loss
+``grids``, each tuned cell's rate search (:func:`experiments.longrange.plan.grids`): ``loss`` is
+the final test loss
 (null when not finite), ``loss_over_baseline`` its ratio to the task's constant-prediction
 baseline, ``steps_to_success`` the first evaluated update with test loss <= ``success_ratio`` x
 baseline (1997 adding form: every test sequence within 0.04), ``diverged`` true when the final
@@ -16,6 +17,9 @@ run learns only that prediction, its loss / baseline equals this, not 1
 
 Every run stops at success or at its budget: ``steps`` is the number of updates it ran
 (``steps_to_success`` when it succeeded, else its ``budget``), with its ``lr`` and ``optimizer``.
+A tuning run is also stopped once its setting can no longer be chosen
+(:func:`experiments.longrange.plan.cannot_be_chosen`): ``pruned`` is then true and ``steps`` the
+update it stopped at, so its setting's successes are a lower bound.
 
 One statistic everywhere, tables and figures alike: the median over seeds with the
 order-statistic interval whose exact binomial coverage is at least 95 % where the number of
@@ -50,6 +54,7 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
     steps, base, tc = result["steps"], result["baseline"], config.train
     constant = constant_loss(group.task, group.T, config.seed, tc.n_test, tc.tbptt_truncation)
     ran = steps[-1] if steps else 0
+    stopped_at = result.get("stopped_at") or [None] * len(group.members)
     rows, curves = [], []
     for i, m in enumerate(group.members):
         losses = [_finite(per_run[i]) for per_run in result["test_loss"]]
@@ -70,7 +75,8 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             "init_log_jacobian": result["init_log_jacobian"][i],
             "final_log_jacobian": result["final_log_jacobian"][i],
             "init_lambda_max": result["init_lambda_max"][i],
-            "steps": ran if first is None else first, "budget": group.budget,
+            "steps": first if first is not None else int(stopped_at[i] or ran),
+            "budget": group.budget, "pruned": stopped_at[i] is not None,
             "optimizer": optimizer_of(m.model), "batch_size": tc.batch_size, "data": tc.data,
             "hidden_size": tc.hidden_size,
             "n_params": result["n_params"][m.model], "clip_norm": tc.clip_norm if m.clip else None,

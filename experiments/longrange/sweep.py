@@ -21,6 +21,7 @@ from jax.sharding import PartitionSpec as P
 
 import rnnjax.train as tr
 from experiments.common import UserError
+from experiments.longrange import plan
 from experiments.longrange.config import TASKS, Config
 from experiments.longrange.dynamics import LYAPUNOV_LENGTH, has_real_carry, run_dynamics
 from experiments.longrange.plan import Group, Member, optimizer_of
@@ -122,9 +123,11 @@ def train_group(config: Config, group: Group, workdir: Path | None,
     ``group.members``), and per run the dynamics of :mod:`experiments.longrange.dynamics`:
     ``init_log_jacobian``, ``final_log_jacobian`` (on the first test sequence) and
     ``init_lambda_max`` (``None`` for a complex carry). ``workdir=None``: no checkpoints (the runs
-    of a multi-process sweep).
+    of a multi-process sweep). A tuning program stops the runs of a setting that can no longer
+    be chosen (``stopped_at``: the update, or None), except when it trains a share of its runs
+    (``members``): a setting's seeds may then lie in another process's share.
     """
-    members = list(group.members if members is None else members)
+    share, members = members, list(group.members if members is None else members)
     tc = config.train
     task = make_task(group.task, group.T, tc.tbptt_truncation)
     models = {(m.model, m.init): task.model(make_cell(m.model, tc.hidden_size, group.T, m.init))
@@ -140,14 +143,17 @@ def train_group(config: Config, group: Group, workdir: Path | None,
     blocks = _blocks(members)
     keys = [seed_keys(config, group.task, T, m.seed) for m in members]
 
-    @jax.jit
     def init_states(k_init, k_data):
+        """The runs' states, block by block: one compiled vmapped init per block, each finished
+        before the next starts, so no two batched orthogonal draws (QR) run side by side
+        (docs/known-issues.md: they can deadlock XLA:CPU's thread pool)."""
         parts, start = [], 0
         for block in blocks:
             init = models[block[0].model, block[0].init].init
             sl = slice(start, start + len(block))
-            parts.append(jax.vmap(lambda ki, kd, init=init: tr.init_state(init(ki), opt, key=kd))(
-                k_init[sl], k_data[sl]))
+            parts.append(jax.block_until_ready(jax.jit(jax.vmap(
+                lambda ki, kd, init=init: tr.init_state(init(ki), opt, key=kd)))(
+                    k_init[sl], k_data[sl])))
             start += len(block)
         states = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
         return states._replace(opt_state=set_hyperparams(states.opt_state, members,
@@ -191,12 +197,23 @@ def train_group(config: Config, group: Group, workdir: Path | None,
     if tc.lr_schedule == "constant":  # the number of updates may then grow on resumption
         del fit_config["train"]["steps"]
     n = len(members)  # the padding runs of a sharded sweep are dropped
-    final, records = _fit_until_success(
+
+    def won(record) -> np.ndarray:
+        return np.asarray(success_of(group.task, record, task.baseline, tc.success_ratio))[:n]
+
+    def prune(evals) -> np.ndarray:
+        """The tuning runs to stop after ``evals`` (:func:`plan.cannot_be_chosen`)."""
+        first: list[int | None] = [None] * n
+        for r in evals:
+            for i in np.flatnonzero(won(r)):
+                first[i] = r["step"] if first[i] is None else first[i]
+        return np.array(plan.cannot_be_chosen(members, first, evals[-1]["step"] + tc.eval_every))
+
+    final, records, stopped_at = _fit_until_success(
         step, states, _batches(config, task, T, test_key), total=total,
         workdir=None if workdir is None else workdir / group.name, every=tc.checkpoint_every,
         log_every=tc.eval_every, eval_fn=lambda s: evaluate(s.params), config=fit_config,
-        done=lambda record: bool(np.all(np.asarray(success_of(
-            group.task, record, task.baseline, tc.success_ratio))[:n])),
+        won=won, prune=prune if group.stage != "main" and share is None else None,
         description=f"{group.name} ({len(members)} runs)")
     after = dynamics(jax.tree.map(lambda x: x[:n], final.params), None)
     evals = [r for r in records if "test_loss" in r]
@@ -212,7 +229,8 @@ def train_group(config: Config, group: Group, workdir: Path | None,
             **{key: [list(r[key][:n]) for r in evals] for key in metrics},
             "init_log_jacobian": per_run(at_init.get("log_jacobian")),
             "final_log_jacobian": per_run(after.get("log_jacobian")),
-            "init_lambda_max": per_run(at_init.get("lambda_max"))}
+            "init_lambda_max": per_run(at_init.get("lambda_max")),
+            "stopped_at": stopped_at}
 
 
 def _float(x) -> float | None:
@@ -275,12 +293,18 @@ def stop_at_success(update, succeeded, every: int):
     return step
 
 
-def _fit_until_success(step, states, batches, *, total, workdir, every, done, **fit_kw):
-    """``tr.fit`` in pieces of ``every`` updates up to ``total``, stopping after the piece whose
-    last evaluation has every run successful (``done(record)``); ``(state, records)``.
+def _fit_until_success(step, states, batches, *, total, workdir, every, won, prune=None,
+                       **fit_kw):
+    """``tr.fit`` in pieces of ``every`` updates up to ``total``; ``(state, records,
+    stopped_at)``.
 
-    A rerun resumes: it starts from the workdir's newest checkpoint (``tr.check_workdir``),
-    whose runs already stopped keep their zero rate.
+    After each piece, the runs that ``prune(evaluations)`` names (a tuning run whose setting can
+    no longer be chosen) are stopped as a successful run is, their rate set to 0, and
+    ``stopped_at[i]`` is the update run ``i`` was stopped at (None: never). Training ends after
+    the piece whose last evaluation has every run successful (``won(record)``) or stopped. A
+    rerun resumes from the workdir's newest checkpoint (``tr.check_workdir``), whose stopped runs
+    keep their zero rate; the runs to stop are a function of the logged evaluations, so a resumed
+    program stops the same runs at the same updates.
     """
     target = every
     if workdir is not None:
@@ -293,10 +317,40 @@ def _fit_until_success(step, states, batches, *, total, workdir, every, done, **
                              checkpoint_every=None if workdir is None else every,
                              nonfinite="skip", **fit_kw)
         records.update({r["step"]: r for r in new})
-        last = records[max(records)] if records else None
-        if target >= total or (last is not None and "test_loss" in last and done(last)):
-            return states, [records[s] for s in sorted(records)]
+        evals = [records[s] for s in sorted(records) if "test_loss" in records[s]]
+        stopped_at = _stopped(evals, prune, every, target if target < total else target - 1,
+                              len(won(evals[0])) if evals else 0)
+        if any(s is not None for s in stopped_at):
+            states = _stop(states, np.array([s is not None for s in stopped_at]))
+        finished = won(evals[-1]) | np.array([s is not None for s in stopped_at]) if evals \
+            else None
+        if target >= total or (finished is not None and bool(np.all(finished))):
+            return states, [records[s] for s in sorted(records)], stopped_at
         target += every
+
+
+def _stopped(evals, prune, every: int, upto: int, n: int) -> list[int | None]:
+    """Per run, the piece end (a multiple of ``every``, at most ``upto``) at which ``prune``,
+    given the evaluations up to it, first named it, for the ``n`` runs; None: never."""
+    stopped_at: list[int | None] = [None] * n
+    if prune is None or not evals:
+        return stopped_at
+    for end in range(every, upto + 1, every):
+        seen = [r for r in evals if r["step"] <= end]
+        if not seen:
+            continue
+        for i in np.flatnonzero(prune(seen)):
+            stopped_at[i] = end if stopped_at[i] is None else stopped_at[i]
+    return stopped_at
+
+
+def _stop(states, runs: np.ndarray):
+    """``states`` with the rate of ``runs`` (the first ``len(runs)`` of the stack) set to 0."""
+    rate = optax.tree_utils.tree_get(states.opt_state, "step_size")
+    mask = np.zeros(rate.shape[0], bool)
+    mask[:len(runs)] = runs
+    rate = jax.device_put(jnp.where(mask, 0.0, rate), rate.sharding)
+    return states._replace(opt_state=optax.tree_utils.tree_set(states.opt_state, step_size=rate))
 
 
 def _step(config: Config, single, mesh, succeeded):
@@ -307,12 +361,27 @@ def _step(config: Config, single, mesh, succeeded):
         update = jax.vmap(single, in_axes=(0, None))
     else:
         def update(states, batch):
-            return jax.lax.map(lambda s: single(s, batch), states)
+            return jax.lax.map(lambda s: _unless_stopped(single, s, batch), states)
     body = stop_at_success(update, succeeded, every)
     if mesh is not None and sweep_mode(config) == "map":
         body = jax.shard_map(body, mesh=mesh, in_specs=(P(tr.sweep.AXIS), P()),
                              out_specs=P(tr.sweep.AXIS), check_vma=False)
     return jax.jit(body, donate_argnums=(0,))
+
+
+def _unless_stopped(single, state, batch):
+    """``single(state, batch)`` for a run still training; for a stopped run (rate 0), whose
+    update :func:`stop_at_success` discards, only its step count advances, with zero metrics
+    (its finiteness flags set): run in turn (``lax.map``), a stopped run then costs nothing."""
+    shapes = jax.eval_shape(single, state, batch)[1]
+
+    def idle(s):
+        metrics = {k: (jnp.ones if "finite" in k else jnp.zeros)(v.shape, v.dtype)
+                   for k, v in shapes.items()}
+        return s._replace(step=s.step + 1), metrics
+
+    stopped = optax.tree_utils.tree_get(state.opt_state, "step_size") == 0
+    return jax.lax.cond(stopped, idle, lambda s: single(s, batch), state)
 
 
 def _count(tree) -> int:

@@ -30,8 +30,8 @@ from experiments.longrange.summary import (
 def lr_sweep(rows, grids, path: Path) -> bool:
     """The rate search against the peak learning rate, one column per (task, T): the fraction of
     tuning seeds that succeed (top row, the criterion), and their median final loss / baseline
-    (bottom row, the tie-break when no rate succeeds); the chosen rate starred (False: no
-    data)."""
+    (bottom row, the tie-break when no rate succeeds); the chosen rate starred, a rate whose
+    seeds were stopped once it could not be chosen marked by an open triangle (False: no data)."""
     tune = select(rows, ablation="tune")
     if not tune:
         return False
@@ -47,7 +47,10 @@ def lr_sweep(rows, grids, path: Path) -> bool:
     from matplotlib.lines import Line2D
     legend(fig, panels, spare, [Line2D([], [], color="k", marker="*", ls="", ms=9,
                                        label="chosen rate (most successes, then fastest, "
-                                             "then lowest loss)")])
+                                             "then lowest loss)"),
+                                Line2D([], [], color="k", marker="^", ls="", ms=6, mfc="none",
+                                       label="stopped once it could not be chosen "
+                                             "(a lower bound)")])
     budgets = sorted({r["budget"] for r in tune})
     fig.suptitle("rate search per task and T: tuning budgets "
                  f"{', '.join(map(str, budgets))} updates", fontsize=9)
@@ -65,8 +68,13 @@ def _rate_panels(ax, loss_ax, rs, task, T, chosen):
         xs = [lr * offset[(m, init)] for lr in lrs]
         kw = {"ls": "-" if init == "default" else "--", "color": COLORS[m], "marker": "o",
               "ms": 3}
-        ax.plot(xs, [success_ci(g[(lr,)])[0] for lr in lrs], label=LABELS[m] + INIT_LABELS[init],
-                **kw)
+        ys = [success_ci(g[(lr,)])[0] for lr in lrs]
+        ax.plot(xs, ys, label=LABELS[m] + INIT_LABELS[init], **kw)
+        cut = [(x, y) for x, y, lr in zip(xs, ys, lrs, strict=True)
+               if any(r.get("pruned") for r in g[(lr,)])]
+        if cut:  # stopped once it could not be chosen: the fraction is a lower bound
+            ax.scatter(*zip(*cut, strict=True), marker="^", s=30, facecolors="none",
+                       edgecolors=COLORS[m], linewidths=0.8, zorder=4)
         loss = [loss_ratio(g[(lr,)])[0] for lr in lrs]
         loss_ax.plot(xs, [min(x, 10.0) if math.isfinite(x) else 10.0 for x in loss], **kw)
         best = chosen.get((task, T, m))

@@ -519,3 +519,189 @@ def test_adding_late_puts_no_marker_in_the_last_k_steps(key):
                                rtol=1e-6)
     with pytest.raises(ValueError, match="adding_late needs"):
         tasks.late_adding(key, 1, T, T)
+
+
+def _tune_members(model="elman", rates=(1e-3, 1e-2, 1e-1), seeds=3):
+    from experiments.longrange.plan import TUNE_SEED, Member
+
+    return [Member(model, TUNE_SEED + s, lr, "default", True, "tune") for lr in rates
+            for s in range(seeds)]
+
+
+def test_a_setting_that_can_no_longer_be_chosen_is_stopped():
+    from experiments.longrange.plan import Member, cannot_be_chosen
+
+    members = _tune_members() + [Member("elman", 0, 1e-2, "default", True, None)]
+    # 1e-3 has won every seed, median 200; 1e-2 can at best reach median 300; 1e-1 can reach 150
+    first = [100, 200, 400] + [100, None, None] + [100, 150, None] + [None]
+    assert cannot_be_chosen(members, first, 300) == [False] * 3 + [False, True, True] + \
+        [False] * 3 + [False]  # never a succeeded run, never a reported run
+    # a tie at the winner's median is left to the final losses: not stopped
+    assert not any(cannot_be_chosen(members, first[:3] + [100, 200, None] + [200, 200, None]
+                                    + [None], 300))
+    # no setting has won every seed yet: nothing can be ruled out
+    assert not any(cannot_be_chosen(members, [100, 200, None] + [None] * 7, 500))
+    # another model's winner says nothing about this one
+    other = _tune_members("gru", rates=(1e-3,)) + _tune_members(rates=(1e-2,))
+    assert not any(cannot_be_chosen(other, [100, 100, 100, None, None, None], 500))
+
+
+def test_stopping_settings_never_changes_the_choice():
+    """Against every way the stopped runs could have gone on (succeeding at any later
+    evaluation or never, with any final loss), the full search chooses the same setting as the
+    search whose stopped runs are recorded as failures, and never a stopped setting."""
+    import itertools
+    import random
+
+    from experiments.longrange import plan
+
+    members = _tune_members()
+    rng = random.Random(0)
+    checked = 0
+    for _ in range(300):
+        now = rng.choice([200, 300, 400])
+        first = [rng.choice([None, None, 100, 200, 300]) if rng.random() < 0.8 else None
+                 for _ in members]
+        first = [f if f is None or f < now else None for f in first]
+        stop = plan.cannot_be_chosen(members, first, now)
+        open_ = [i for i, f in enumerate(first) if f is None]
+        if not any(stop) or len(open_) > 6:
+            continue
+        checked += 1
+
+        def rows(outcome):
+            return [{"task": "adding", "T": 50, "model": m.model, "ablation": "tune", "lr": m.lr,
+                     "recurrent_init": m.init, "success": w is not None, "steps_to_success": w,
+                     "loss_over_baseline": x} for m, (w, x) in zip(members, outcome, strict=True)]
+
+        for later in itertools.product([None, now, now + 100, now + 400], repeat=len(open_)):
+            outcome = [(f, 0.05 if f else rng.choice([0.3, 0.9])) for f in first]
+            for i, w in zip(open_, later, strict=True):
+                outcome[i] = (w, 0.05 if w else rng.choice([0.3, 0.9]))
+            stopped = [(None, 1.0) if s else o for o, s in zip(outcome, stop, strict=True)]
+            want = plan.choose(rows(outcome))
+            assert plan.choose(rows(stopped)) == want
+            (lr, _), = want.values()
+            assert not any(s for s, m in zip(stop, members, strict=True) if m.lr == lr)
+    assert checked >= 20
+
+
+@pytest.mark.slow
+def test_the_rate_search_stops_settings_that_cannot_be_chosen_and_resumes_exactly(tmp_path):
+    """A rate that succeeds in every tuning seed rules out, from the end of that piece on, a
+    rate too small to learn: its runs stop there (``pruned``), the program ends
+    long before its budget, and an interrupted program resumed from its checkpoint stops them at
+    the same update."""
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds",
+                   "1", "--tune.models", "elman", "--tune.learning-rates", "1e-8", "0.03",
+                   "--tune.rate-floor", "1e-9", "--tune.elman-inits", "default", "--steps", "400",
+                   "--tune.budget-fraction", "0.5", "--train.success-ratio", "0.95",
+                   "--train.lr-schedule", "constant", "--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    rows = [r for r in _rows(tmp_path) if r["ablation"] == "tune"]
+    fast = [r for r in rows if r["lr"] == 0.03]
+    slow = [r for r in rows if r["lr"] == 1e-8]
+    assert all(r["success"] for r in fast), [r["loss_over_baseline"] for r in fast]
+    assert all(r["pruned"] and not r["success"] for r in slow)
+    # stopped at the piece (4 updates) whose end saw the fast rate's last tuning success
+    won_by = max(r["steps_to_success"] for r in fast)
+    assert {r["steps"] for r in slow} == {won_by} and won_by < 200
+    assert {r["budget"] for r in rows} == {200}
+    ends = {c["steps"][-1] for c in json.loads((tmp_path / "curves.json").read_text())
+            if c["ablation"] == "tune"}
+    assert ends == {won_by}  # then every run had stopped: the program ended there
+    (grid,) = json.loads((tmp_path / "summary.json").read_text())["grids"]
+    assert grid["lr"] == 0.03 and {x["lr"]: x["pruned"] for x in grid["grid"]} == {1e-8: 2, 0.03: 0}
+    saved = {(r["lr"], r["seed"]): (r["loss"], r["steps"]) for r in rows}
+    # interrupt the rate search after its first piece: resumed, it stops the same runs
+    (part,) = (tmp_path / "parts").glob("*tune0.json")
+    part.unlink()
+    ckpts = next((tmp_path / "runs").glob("*tune0")) / "checkpoints"
+    kept = sorted(int(c.name) for c in ckpts.iterdir() if c.name.isdigit())
+    assert kept[0] < won_by  # resumed from before the program ended
+    for step in kept[1:]:
+        shutil.rmtree(ckpts / str(step))
+    assert longrange.main(args) == 0
+    again = {(r["lr"], r["seed"]): (r["loss"], r["steps"]) for r in _rows(tmp_path)
+             if r["ablation"] == "tune"}
+    assert again == saved
+
+
+def _independent_qrs(jaxpr) -> int:
+    """QR decompositions a program may run side by side: those outside loop bodies (a loop's
+    body runs its steps in turn), counted through nested calls."""
+    count = 0
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name == "qr":
+            count += 1
+        elif eqn.primitive.name not in ("scan", "while"):
+            for sub in jax_core_jaxprs(eqn.params):
+                count += _independent_qrs(sub)
+    return count
+
+
+def jax_core_jaxprs(params):
+    import jax
+
+    for v in params.values():
+        for x in v if isinstance(v, (tuple, list)) else (v,):
+            if isinstance(x, jax.extend.core.ClosedJaxpr):
+                yield x.jaxpr
+            elif isinstance(x, jax.extend.core.Jaxpr):
+                yield x
+
+
+def test_no_program_of_a_sweep_runs_two_decompositions_side_by_side(monkeypatch):
+    """Several independent batched QRs in one XLA:CPU program can deadlock its thread pool
+    (docs/known-issues.md); a program of three LSTM variants (three orthogonal inits) compiles
+    none with more than one."""
+    import dataclasses
+
+    import jax
+
+    from experiments.longrange.plan import Group, Member
+    from experiments.longrange.sweep import train_group
+
+    seen = []
+    jit = jax.jit
+
+    def recording_jit(fun, *args, **kw):
+        compiled = jit(fun, *args, **kw)
+
+        def call(*a, **k):
+            seen.append(_independent_qrs(jax.make_jaxpr(fun)(*a, **k).jaxpr))
+            return compiled(*a, **k)
+        return call
+
+    monkeypatch.setattr(jax, "jit", recording_jit)
+    c = lc.PRESETS["full"]
+    c = dataclasses.replace(c, train=dataclasses.replace(
+        c.train, hidden_size=4, batch_size=2, eval_every=1, checkpoint_every=1, n_test=4))
+    members = tuple(Member(m, 1000 + s, 1e-3, "default", True, "tune")
+                    for m in ("lstm_fb0", "lstm_fb1", "lstm_chrono") for s in range(2))
+    train_group(c, Group("adding", 8, "lstm", None, members, "tune0", 1), None)
+    assert seen and max(seen) == 1
+
+
+def test_an_interrupted_sweep_lists_every_cell_it_has_not_finished(tmp_path, monkeypatch):
+    """The tables written after each program name every planned cell without a result, so a
+    sweep stopped part-way (a session's end) commits an honest partial summary."""
+    import importlib
+
+    lr_run = importlib.import_module("experiments.longrange.run")
+    real, calls = lr_run.train_group, []
+
+    def stop_after_one(*args, **kw):
+        if calls:
+            raise RuntimeError("stopped")
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(lr_run, "train_group", stop_after_one)
+    args = TINY + ["--sweep.adding.models", "elman", "gru", "--ablations.kinds", "--steps", "4",
+                   "--sweep.adding.seeds", "1", "--workdir", str(tmp_path)]
+    with pytest.raises(RuntimeError, match="stopped"):
+        longrange.main(args)
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert not saved["complete"] and {r["model"] for r in saved["rows"]} == {"elman"}
+    assert saved["not_yet_run"] == [{"task": "adding", "T": 8, "model": "gru", "ablation": None}]
