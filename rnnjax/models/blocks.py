@@ -31,6 +31,13 @@ paper's language models also put a causal convolution before the recurrence; it 
 
 ``LN(s) = (s − mean(s)) / sqrt(var(s) + 1e-5) ⊙ g + β`` over the last axis. The cell's output is
 ``s^L_t`` (width ``d``); its carry is the tuple of the layers' carries (complex for the LRU).
+
+Over a sequence, :func:`rnnjax.unroll` runs a block layer by layer (the cell's ``sequence``):
+each position-wise part once over all positions, each recurrence as one unroll, which is what
+``step`` scanned over time computes (lengths, resets and reversal included; tested to float32
+rounding, gradients too). The recurrences are linear with input-only coefficients, so
+``unroll(block, params, xs, method="associative")`` evaluates each as a parallel scan
+(Blelloch 1990; Martin & Cundy 2018), ``O(log T)`` deep.
 """
 
 from __future__ import annotations
@@ -42,10 +49,12 @@ import jax
 import jax.numpy as jnp
 
 from rnnjax import _checks
+from rnnjax import _sequence as seq
 from rnnjax.cell import Cell, cell_constructor, check_input, lead
 from rnnjax.cells.lru import lru
 from rnnjax.cells.mingru import mingru
 from rnnjax.cells.minlstm import minlstm
+from rnnjax.unroll import unroll
 
 Array = jax.Array
 LN_EPS = 1e-5
@@ -123,6 +132,13 @@ def _blocks(kind: str, layer: Cell, width: int, n_layers: int) -> Cell:
     def initial_carry(params: BlockParams, batch_shape=()) -> tuple:
         return tuple(layer.initial_carry(p.rnn, batch_shape) for p in params.layers)
 
+    def mix(s: Array, y: Array, p: LayerParams) -> Array:
+        """The block's position-wise part after its recurrence's output ``y``."""
+        if kind == "lru":
+            return s + _glu(jax.nn.gelu(y), p.mix)
+        s = s + y
+        return s + _mlp(s, p.mix)
+
     def step(params: BlockParams, carry: tuple, x: Array) -> tuple[tuple, Array]:
         x = jnp.asarray(x)
         check_input(x, params.w_in.shape[0], f"{kind} block")
@@ -130,15 +146,38 @@ def _blocks(kind: str, layer: Cell, width: int, n_layers: int) -> Cell:
         new = []
         for p, c in zip(params.layers, carry, strict=True):
             c, y = layer.step(p.rnn, c, layer_norm(s, p.norm))
-            if kind == "lru":
-                s = s + _glu(jax.nn.gelu(y), p.mix)
-            else:
-                s = s + y
-                s = s + _mlp(s, p.mix)
+            s = mix(s, y, p)
             new.append(c)
         return tuple(new), s
 
-    return Cell(init, initial_carry, step, d, name=f"{kind}_block({d}, layers={n_layers})")
+    def sequence(params: BlockParams, xs: Array, carry: tuple, *, reset_carry=None,
+                 key=None, deterministic=False, **options):
+        """What ``step`` computes over a whole sequence, layer by layer: every position-wise
+        part (projection, norms, GLU or MLP) is one product over all ``T`` positions, and each
+        recurrence one :func:`rnnjax.unroll` (``method``, ``hoist``, … passed on: the LRU and
+        the minRNNs can run as a parallel scan, ``method="associative"``)."""
+        del key, deterministic  # nothing random
+        check_input(xs[..., 0, :], params.w_in.shape[0], f"{kind} block")
+        lengths = options["lengths"]
+        keep = None
+        if lengths is not None:  # padding: zeros in (the cell never sees it), zeros out
+            keep = jnp.moveaxis(seq.valid(xs.shape[-2], lengths), 0, -1)[..., None]
+            xs = jnp.where(keep, xs, 0)
+        s = _affine(xs, params.w_in, params.b_in)
+        finals, per_step = [], []
+        for i, (p, c) in enumerate(zip(params.layers, carry, strict=True)):
+            r = None if reset_carry is None else reset_carry[i]
+            c, out = unroll(layer, p.rnn, layer_norm(s, p.norm), c, reset_carry=r, **options)
+            y, cs = out if options["return_carries"] else (out, None)
+            s = mix(s, y, p)
+            finals.append(c)
+            per_step.append(cs)
+        if keep is not None:
+            s = jnp.where(keep, s, 0)
+        return tuple(finals), ((s, tuple(per_step)) if options["return_carries"] else s)
+
+    return Cell(init, initial_carry, step, d, name=f"{kind}_block({d}, layers={n_layers})",
+                sequence=sequence)
 
 
 @cell_constructor

@@ -108,3 +108,47 @@ def test_minrnn_block_equals_a_numpy_loop(key, kind):
 def test_block_arguments_are_checked():
     with pytest.raises(ValueError, match="kind must be one of"):
         minrnn_block(4, kind="gru")
+
+
+@pytest.mark.parametrize("make", [lambda: lru_block(6, n_layers=2, state_size=5),
+                                  lambda: minrnn_block(6, kind="mingru"),
+                                  lambda: minrnn_block(6, kind="minlstm")])
+@pytest.mark.parametrize("options", [{}, {"reverse": True}, {"return_carries": True},
+                                     {"lengths": np.array([7, 0, 3])},
+                                     {"lengths": np.array([5, 7, 2]), "reverse": True},
+                                     {"resets": np.eye(3, 7, 2, dtype=bool)}])
+def test_a_block_run_layer_by_layer_equals_its_step_scanned(key, make, options):
+    """``unroll`` of a block runs each recurrence over the whole sequence, then the
+    position-wise parts; it equals ``lax.scan`` of the block's ``step`` (outputs, final carry,
+    gradients), with padding (NaN there), lengths 0, reversal and resets."""
+    cell = make()
+    stepwise = cell._replace(sequence=None)
+    p = cell.init(key, I)
+    xs = jnp.asarray(_xs(jax.random.fold_in(key, 1)))
+    if "lengths" in options:
+        pad = np.arange(T)[None, :] >= options["lengths"][:, None]
+        xs = jnp.where(pad[..., None], jnp.nan, xs)
+
+    def run(c, p):
+        carry, out = rnnjax.unroll(c, p, xs, **options)
+        ys = out[0] if options.get("return_carries") else out
+        real = jax.tree.leaves(jax.tree.map(lambda a: jnp.abs(a) if jnp.iscomplexobj(a) else a,
+                                            carry))
+        return jnp.sum(ys ** 2) + sum(jnp.sum(a) for a in real), (carry, out)
+
+    (la, (ca, oa)), ga = jax.value_and_grad(lambda p: run(cell, p), has_aux=True)(p)
+    (lb, (cb, ob)), gb = jax.value_and_grad(lambda p: run(stepwise, p), has_aux=True)(p)
+    for a, b in zip(jax.tree.leaves((ca, oa, ga)), jax.tree.leaves((cb, ob, gb)), strict=True):
+        assert np.all(np.isfinite(np.asarray(a)))
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-5)
+
+
+def test_the_lru_block_runs_as_a_parallel_scan(key):
+    cell = lru_block(6, n_layers=2, state_size=5)
+    p = cell.init(key, I)
+    xs = jnp.asarray(_xs(jax.random.fold_in(key, 1)))
+    ca, ya = rnnjax.unroll(cell, p, xs, method="associative")
+    cb, yb = rnnjax.unroll(cell._replace(sequence=None), p, xs)
+    np.testing.assert_allclose(np.asarray(ya), np.asarray(yb), rtol=1e-4, atol=1e-5)
+    for a, b in zip(jax.tree.leaves(ca), jax.tree.leaves(cb), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-5)
