@@ -138,6 +138,9 @@ class Affine(NamedTuple):
     readout: Callable[[PyTree, PyTree, Array], Array]
 
 
+STEP_FORMS = ("project", "recur", "affine", "sequence")  # each computes what ``step`` does
+
+
 class Cell(ByConstruction):
     """A recurrent cell: ``init``, ``initial_carry`` and ``step`` as pure functions.
 
@@ -191,10 +194,17 @@ class Cell(ByConstruction):
         return {f: getattr(self, f) for f in self._fields}
 
     def _replace(self, **changes: Any) -> Cell:
-        """A copy with some fields replaced (as ``NamedTuple._replace``)."""
+        """A copy with some fields replaced (as ``NamedTuple._replace``).
+
+        ``project``, ``recur``, ``affine`` and ``sequence`` are other ways of computing what
+        ``step`` computes, so replacing ``step`` drops those not replaced with it: the copy's
+        ``unroll`` (hoisted, associative or layer by layer) then runs the new ``step``.
+        """
         unknown = set(changes) - set(self._fields)
         if unknown:
             raise TypeError(f"_replace: Cell has no fields {sorted(unknown)}")
+        if "step" in changes:
+            changes = {**dict.fromkeys(STEP_FORMS), **changes}
         return type(self)(**{**self._asdict(), **changes})
 
     def __reduce__(self):  # copy and pickle through the constructor (the slots are read-only)

@@ -51,6 +51,26 @@ def test_replaced_function_and_hand_built_cells_compare_by_identity():
     hash(hand)
 
 
+@pytest.mark.parametrize("options", [{"hoist": True}, {"hoist": False}, {"method": "associative"}])
+def test_a_replaced_step_is_what_unroll_runs(key, options):
+    """Replacing ``step`` drops the hoisted (project / recur), associative and layer-by-layer
+    forms of the old one, so every unroll runs the new step."""
+    cell = rnnjax.cells.mingru(4)  # has project, recur and affine
+    assert cell.project is not None and cell.affine is not None
+    double = cell._replace(step=lambda p, c, x: (c, 2.0 * x[..., :4]))
+    assert double.project is double.recur is double.affine is double.sequence is None
+    xs = jax.random.normal(key, (2, 5, 4))
+    params = cell.init(key, 4)
+    if options.get("method") == "associative":
+        with pytest.raises(ValueError):
+            rnnjax.unroll(double, params, xs, **options)
+        return
+    _, ys = rnnjax.unroll(double, params, xs, **options)
+    np.testing.assert_allclose(np.asarray(ys), 2.0 * np.asarray(xs), rtol=1e-6)
+    kept = cell._replace(step=cell.step, project=cell.project, recur=cell.recur)
+    assert kept.project is cell.project and kept.affine is None
+
+
 def test_jit_with_the_cell_static_compiles_once(key):
     traces = []
 
