@@ -62,7 +62,12 @@ def clear_run_state(workdir: Path) -> None:
 
 
 def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
-    """Refuse a workdir holding results of another config that this machine did not make."""
+    """Refuse a workdir holding results of another config that this machine did not make.
+
+    A config's ``execution`` settings (where and how its runs execute: processes, devices,
+    whether to compute or only tabulate) do not make it another config: the numbers do not
+    depend on them, so a sweep tabulated with ``--execution.no-compute`` is continued by the
+    computing command."""
     saved = workdir / "config.json"
     if overwrite or not saved.exists() or has_run_state(workdir):
         return
@@ -70,9 +75,16 @@ def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
         previous = read_json(saved).get("config")
     except (UserError, AttributeError):
         previous = None
-    if previous != jsonable(config):
+    if _results_part(previous) != _results_part(jsonable(config)):
         raise UserError(f"{workdir} holds results made with another config: use another --workdir, "
                         "or --overwrite to replace them")
+
+
+def _results_part(config: Any) -> Any:
+    """A saved config without its ``execution`` settings."""
+    if isinstance(config, dict):
+        return {k: v for k, v in config.items() if k != "execution"}
+    return config
 
 
 def has_run_state(workdir: Path) -> bool:

@@ -705,3 +705,21 @@ def test_an_interrupted_sweep_lists_every_cell_it_has_not_finished(tmp_path, mon
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert not saved["complete"] and {r["model"] for r in saved["rows"]} == {"elman"}
     assert saved["not_yet_run"] == [{"task": "adding", "T": 8, "model": "gru", "ablation": None}]
+
+
+def test_a_tabulated_partial_sweep_is_continued_by_the_computing_command(tmp_path):
+    """A fresh clone holds a partial sweep tabulated with --execution.no-compute and no run
+    state: the computing command (another execution setting, the same numbers) continues it
+    without --overwrite and reuses its finished programs; another protocol is still refused."""
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--steps", "4",
+                   "--sweep.adding.seeds", "1", "--execution.reuse-committed", "--workdir",
+                   str(tmp_path)]
+    assert longrange.main(args) == 0
+    assert longrange.main(args + ["--execution.no-compute"]) == 0
+    shutil.rmtree(tmp_path / "runs")  # a fresh clone: parts, no run state
+    shutil.rmtree(tmp_path / "parts" / "checkpoints", ignore_errors=True)
+    assert not list(tmp_path.rglob("checkpoints"))
+    assert longrange.main(args) == 0
+    assert not (tmp_path / "runs").exists()  # every program reused, none retrained
+    other = [a if a != "4" else "8" for a in args]  # --steps 8: another protocol
+    assert longrange.main(other) == 2
