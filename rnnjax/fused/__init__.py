@@ -17,7 +17,8 @@ backend (:func:`choose_method`): ``"scan"`` on CPU.
 
 Supported: :data:`rnnjax.fused.cells.SUPPORTED`. Anything else (another cell, ``remat``, a cell
 needing a key) is refused with one line naming what is supported; compositions (``stack``,
-``bidirectional``) pass the method to each layer.
+``bidirectional``) pass the method to each layer, and a cell with a learned initial carry
+(:func:`rnnjax.init.learned_initial_carry`) runs its wrapped cell's kernels from that carry.
 """
 
 from rnnjax.fused.cells import SUPPORTED, kernel_cell

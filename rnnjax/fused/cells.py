@@ -144,14 +144,31 @@ GRU = KernelCell("gru", 3, 1, 4, True, _gru_forward, _gru_backward,
 ELMAN = {activation: _elman(activation) for activation in _ELMAN_DERIVATIVES}
 
 SUPPORTED = ("elman (activation tanh, relu or sigmoid), lstm, gru (variant 'reset_after'), "
-             "built by rnnjax.cells")
+             "built by rnnjax.cells (also inside rnnjax.init.learned_initial_carry)")
+
+
+def stepping(cell: Cell, params: Any = None) -> tuple[Cell, Any]:
+    """The cell (and its params) whose steps run: the wrapped cell of
+    :func:`rnnjax.init.learned_initial_carry` (exactly as that builds it), whose learned initial
+    carry :func:`rnnjax.unroll` resolves before the kernels run and receives its gradient as
+    the initial carry's; ``cell`` itself otherwise."""
+    from rnnjax.init import learned_initial_carry
+
+    spec = cell.spec
+    if spec is not None and spec[0] is getattr(learned_initial_carry, "__wrapped__", None):
+        args = dict(spec[1])
+        if isinstance(args["cell"], Cell) and learned_initial_carry(**args) == cell:
+            return stepping(args["cell"], None if params is None else params.cell)
+    return cell, params
 
 
 def kernel_cell(cell: Cell, where: str = "unroll(method='fused')") -> KernelCell:
-    """The :class:`KernelCell` computing ``cell``, or a one-line ``ValueError`` naming what is
-    supported. The cell must be exactly what its constructor builds (not a modified copy)."""
+    """The :class:`KernelCell` computing ``cell`` (through :func:`stepping`), or a one-line
+    ``ValueError`` naming what is supported. The cell must be exactly what its constructor
+    builds (not a modified copy)."""
     from rnnjax.cells import elman, gru, lstm
 
+    cell, _ = stepping(cell)
     spec = cell.spec
     constructor = None if spec is None else spec[0]
     args = {} if spec is None else dict(spec[1])

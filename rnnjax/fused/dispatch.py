@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from rnnjax import _checks
 from rnnjax.cell import Cell
 from rnnjax.fused import sequence
-from rnnjax.fused.cells import KernelCell, kernel_cell
+from rnnjax.fused.cells import KernelCell, kernel_cell, stepping
 from rnnjax.fused.kernels import Config
 from rnnjax.fused.recurrence import recurrence
 
@@ -38,7 +38,7 @@ def choose_method(cell: Cell, *, remat: bool | int = False, key: Array | None = 
         kernel_cell(cell)
     except ValueError:
         return "scan"
-    dtype = _checks.resolve_float(dict(cell.spec[1])["dtype"])
+    dtype = _checks.resolve_float(dict(stepping(cell)[0].spec[1])["dtype"])
     return "fused" if dtype in (jnp.float32, jnp.float64) else "scan"
 
 
@@ -80,6 +80,7 @@ def fused_unroll(cell: Cell, params: PyTree, xs: Array, carry: PyTree, *, length
     ``unroll`` and ``hoist`` are ignored: the kernels always hoist the input projection and
     run the whole time loop inside one kernel.
     """
+    cell, params = stepping(cell, params)  # a learned initial carry is already in ``carry``
     leaves, treedef = jax.tree.flatten(carry)
     dt = leaves[0].dtype
     kc = _check(cell, method, dt, resets=resets, remat=remat, return_carries=return_carries,

@@ -176,3 +176,30 @@ def test_bfloat16_cell_runs_in_float32_inside_and_returns_bfloat16():
     assert y.dtype == c.dtype == jnp.bfloat16
     # The scan rounds to bfloat16 at every step, the kernels only at the end: bfloat16's 2^-8.
     np.testing.assert_allclose(np.asarray(y, np.float32), np.asarray(y_scan, np.float32), atol=3e-2)
+
+
+@pytest.mark.parametrize("make", [lambda: rnnjax.cells.lstm(5), lambda: rnnjax.cells.gru(5)])
+def test_a_learned_initial_carry_runs_fused_and_its_gradient_matches_the_scan(make):
+    """The kernels run the wrapped cell; the learned ``carry0`` enters as the initial carry and
+    as what resets restore, and receives the same gradient as through the scan."""
+    from rnnjax.init import learned_initial_carry
+
+    cell = learned_initial_carry(make())
+    assert kernel_cell(cell) is kernel_cell(make())
+    k = jax.random.split(jax.random.key(3), 3)
+    params = cell.init(k[0], 3)
+    params = params._replace(carry0=random_like(k[1], params.carry0))
+    xs = jax.random.normal(k[2], (4, 6, 3))
+    lengths = jnp.array([6, 0, 3, 5])
+    resets = jnp.array([[0, 0, 1, 0, 0, 0]] * 4, bool)
+
+    def loss(params, method):
+        c, ys = rnnjax.unroll(cell, params, xs, lengths=lengths, resets=resets, method=method)
+        return jnp.sum(ys * jnp.cos(ys)) + sum(jnp.sum(a ** 2) for a in jax.tree.leaves(c))
+
+    a = jax.value_and_grad(loss)(params, "scan")
+    b = jax.value_and_grad(loss)(params, "fused")
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-4, atol=2e-5)
+    assert float(jnp.max(jnp.abs(jax.tree.leaves(b[1].carry0)[0]))) > 1e-3
+    assert choose_method(cell, backend="gpu") == "fused"
