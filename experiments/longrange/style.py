@@ -24,8 +24,8 @@ LABELS = {"elman": "Elman (tanh)", "irnn": "IRNN (ReLU, identity), Adam",
           "urnn": "uRNN (unitary)"}
 COLORS = {"elman": "tab:red", "irnn": "tab:orange", "irnn_sgd": "gold", "lstm_fb0": "tab:cyan",
           "lstm_fb1": "tab:blue", "lstm_chrono": "tab:purple", "gru": "tab:green",
-          "lru": "tab:brown", "mingru": "tab:olive", "minlstm": "tab:gray",
-          "lru_block": "sienna", "mingru_block": "darkolivegreen", "minlstm_block": "dimgray",
+          "lru": "tan", "mingru": "yellowgreen", "minlstm": "silver",
+          "lru_block": "black", "mingru_block": "tab:olive", "minlstm_block": "tab:brown",
           "urnn": "tab:pink"}
 # Panels of the success figure: models whose curves would otherwise sit on top of each other.
 GROUPS = (("Elman and IRNN", ("elman", "irnn", "irnn_sgd")),
