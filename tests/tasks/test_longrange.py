@@ -723,3 +723,24 @@ def test_a_tabulated_partial_sweep_is_continued_by_the_computing_command(tmp_pat
     assert not (tmp_path / "runs").exists()  # every program reused, none retrained
     other = [a if a != "4" else "8" for a in args]  # --steps 8: another protocol
     assert longrange.main(other) == 2
+
+
+def test_a_task_run_alone_makes_the_programs_the_full_preset_reuses():
+    """A program's settings are its own: the copy task run alone (no adding models, no
+    ablations) plans programs whose settings equal the full preset's, so their files are
+    reused when copied into the full preset's parts/."""
+    import dataclasses
+
+    from experiments.longrange import plan
+    from experiments.longrange.run import group_settings
+
+    full = lc.PRESETS["full"]
+    alone = dataclasses.replace(
+        full, sweep=dataclasses.replace(full.sweep, adding=lc.TaskSweep()),
+        ablations=dataclasses.replace(full.ablations, kinds=()))
+    best = {("copy", 100, m): (1e-3, "default") for m in full.sweep.copy.models}
+    for groups in (lambda c: plan.tune_groups(c, 100, {}, 0),
+                   lambda c: plan.main_groups(c, 100, best)):
+        ours = {g.name: group_settings(full, g) for g in groups(full) if g.task == "copy"}
+        theirs = {g.name: group_settings(alone, g) for g in groups(alone)}
+        assert ours and ours == theirs
