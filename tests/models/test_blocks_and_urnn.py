@@ -110,18 +110,24 @@ def test_block_arguments_are_checked():
         minrnn_block(4, kind="gru")
 
 
-@pytest.mark.parametrize("make", [lambda: lru_block(6, n_layers=2, state_size=5),
-                                  lambda: minrnn_block(6, kind="mingru"),
-                                  lambda: minrnn_block(6, kind="minlstm")])
-@pytest.mark.parametrize("options", [{}, {"reverse": True}, {"return_carries": True},
-                                     {"lengths": np.array([7, 0, 3])},
-                                     {"lengths": np.array([5, 7, 2]), "reverse": True},
-                                     {"resets": np.eye(3, 7, 2, dtype=bool)}])
-def test_a_block_run_layer_by_layer_equals_its_step_scanned(key, make, options):
+BLOCKS = {"lru": lambda: lru_block(6, n_layers=2, state_size=5),
+          "mingru": lambda: minrnn_block(6, kind="mingru"),
+          "minlstm": lambda: minrnn_block(6, kind="minlstm")}
+OPTIONS = {"plain": {}, "reverse": {"reverse": True}, "carries": {"return_carries": True},
+           "lengths": {"lengths": np.array([7, 0, 3])},
+           "lengths_reverse": {"lengths": np.array([5, 7, 2]), "reverse": True},
+           "resets": {"resets": np.eye(3, 7, 2, dtype=bool)}}
+DEFAULT_TIER = {("lru", "lengths_reverse"), ("mingru", "resets"), ("minlstm", "lengths")}
+
+
+@pytest.mark.parametrize("block,option", [
+    pytest.param(b, o, marks=() if (b, o) in DEFAULT_TIER else pytest.mark.slow)
+    for b in BLOCKS for o in OPTIONS])
+def test_a_block_run_layer_by_layer_equals_its_step_scanned(key, block, option):
     """``unroll`` of a block runs each recurrence over the whole sequence, then the
     position-wise parts; it equals ``lax.scan`` of the block's ``step`` (outputs, final carry,
     gradients), with padding (NaN there), lengths 0, reversal and resets."""
-    cell = make()
+    cell, options = BLOCKS[block](), OPTIONS[option]
     stepwise = cell._replace(sequence=None)
     p = cell.init(key, I)
     xs = jnp.asarray(_xs(jax.random.fold_in(key, 1)))
