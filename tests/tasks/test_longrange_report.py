@@ -81,6 +81,16 @@ def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
             + _rows("lstm_fb1", 100, [0.02] * 3, [50] * 3))
     late, plain = report.truncation(report.Context(rows), 100, 20)
     assert late.endswith("T = 100: reproduced (k = 20 0.9 vs full BPTT 0.02).")
+    # the control fails too: the claim is not tested; truncation learning refutes it anyway
+    no_control = [{**r, "loss_over_baseline": 0.95, "steps_to_success": None, "success": False}
+                  if r["ablation"] == "late_full" else r for r in rows]
+    late = report.truncation(report.Context(no_control), 100, 20)[0]
+    assert "T = 100: not tested (the full-BPTT control did not learn adding_late either: " \
+           "LSTM, b_f = 1: 0/3 succeed within 100 updates, median 0.95" in late
+    learns = [{**r, "loss_over_baseline": 0.05} if r["ablation"] == "tbptt_late_k20" else r
+              for r in no_control]
+    assert report.truncation(report.Context(learns), 100, 20)[0].endswith(
+        "T = 100: not reproduced (truncated BPTT learns: median 0.05).")
     assert "falls in the last 20 steps in 40% of sequences" in plain
     assert "k = 20 0.05 vs full BPTT 0.02" in plain
 
