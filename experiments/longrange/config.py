@@ -310,6 +310,14 @@ class Config:
     models x 5 seeds each): about 3.4e8, ~7 h.
     On one GPU the runs of a program run together, so a program costs about its budget x T
     sequential steps; the whole preset is then of the order of 10 GPU hours (not measured).
+
+    Measured on 2 CPU cores, two sweeps side by side (one core each; the copy task in a workdir
+    of its own, its parts copied in): adding at T = 50, the rate search 1280 s and the reported
+    runs 310 s; at T = 100, 3040 s and 1160 s (with the T = 100 ablations); copy at T = 100,
+    3110 s and 730 s. Stopping the rates that can no longer be chosen makes the rate search grow
+    by x2.4 from T = 50 to 100 where budget x T grows x4; the reported runs grew x3.7. At those
+    rates the rest (adding at T = 200, 400, 800 with the headline seeds and the T = 400
+    ablations; copy at T = 200, 500) is of the order of 100 single-core hours.
     """
 
     seed: int = 0
