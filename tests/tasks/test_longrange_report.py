@@ -47,6 +47,10 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
     assert report.hochreiter(ctx, 800).endswith(
         "T = 800: not tested (LSTM, b_f = 1 at T = 800 not yet run; Elman (tanh) at T = 800 not "
         "in this sweep).")
+    between = report.Context(_hs97_rows([0.05, 0.05, 0.9])
+                             + _rows("elman", 200, [0.2] * 3) + _rows("lstm_fb1", 200, [0.05] * 3))
+    assert report.hochreiter(between, 200).endswith(
+        "T = 200: not reproduced (Elman (tanh) does not fail (median < 0.5): median 0.2).")
     good = report.Context(_hs97_rows([0.05, 0.05, 0.9]))
     assert report.hochreiter(good, 400).endswith(
         "T = 400: reproduced (LSTM b_f = 1 0.05 vs Elman 0.97).")
