@@ -190,12 +190,15 @@ class AblationConfig:
     ``tbptt`` backpropagates through the last ``train.tbptt_truncation`` steps on the adding
     problem (whose second marker may fall inside that window); ``tbptt_late`` does so on
     ``adding_late``, whose second marker lies in [T/2, T - k), next to full BPTT on the same task.
+    ``no_clip`` and ``tbptt`` train at the model's rate on the plain adding problem at that T;
+    full BPTT on ``adding_late`` (the control) has a rate search of its own on that task (when the
+    model is in ``tune.models``), and ``tbptt_late`` trains at the control's rate.
     """
 
     kinds: tuple[str, ...] = ABLATIONS
     """no_clip (clipping off), tbptt, tbptt_late (see above)."""
     models: tuple[str, ...] = ("elman", "lstm_fb1")
-    """The models ablated (each with its rate at that T)."""
+    """The models ablated (each with its rate at that T, see above)."""
     lengths: tuple[int, ...] = (100, 400)
     """Adding-problem lengths T of the ablation runs (tbptt only where the truncation < T/2)."""
 
@@ -307,7 +310,9 @@ class Config:
     800): about 1.9e9, ~40 h;
     copy (5 models x 5 seeds at T + 20 = 120, 220, 520, and its rate search): about 1.2e9, ~25 h;
     ablations (no_clip, tbptt, tbptt_late with its full-BPTT reference at T = 100, 400; 2
-    models x 5 seeds each): about 3.4e8, ~7 h.
+    models x 5 seeds each): about 3.4e8, ~7 h; the control's rate search on adding_late (the
+    same 2 models, 9+ rates x 3 seeds x half budget at T = 100, 400, the Elman network's two
+    inits doubling its share): about 3.4e8, ~7 h.
     On one GPU the runs of a program run together, so a program costs about its budget x T
     sequential steps; the whole preset is then of the order of 10 GPU hours (not measured).
 

@@ -91,10 +91,25 @@ def lengths(config: Config) -> list[int]:
                   | ({*abl.lengths} if abl.kinds and abl.models else set()))
 
 
+def late_lengths(config: Config) -> tuple[int, ...]:
+    """The lengths T at which the ``tbptt_late`` ablation runs: its lengths with truncation
+    ``k < T/2`` (``adding_late`` needs room for its second marker in ``[T/2, T − k)``)."""
+    abl, k = config.ablations, config.train.tbptt_truncation
+    if "tbptt_late" not in abl.kinds or not abl.models:
+        return ()
+    return tuple(T for T in abl.lengths if k < T // 2)
+
+
 def tuned_cells(config: Config, T: int) -> list[Cell]:
-    """The (task, T, model) cells at T whose rate is searched."""
-    return [(task, T, m) for task, ts in config.sweep.tasks().items() if T in ts.lengths
-            for m in ts.models if m in config.tune.models]
+    """The (task, T, model) cells at T whose rate is searched: every task's models, and the
+    ``tbptt_late`` ablation's models on ``adding_late``, whose full-BPTT control is tuned on that
+    task itself (a rate searched on the plain problem is carried to a harder one otherwise)."""
+    cells = [(task, T, m) for task, ts in config.sweep.tasks().items() if T in ts.lengths
+             for m in ts.models if m in config.tune.models]
+    if T in late_lengths(config):
+        cells += [("adding_late", T, m) for m in config.ablations.models
+                  if m in config.tune.models]
+    return cells
 
 
 def _inits(config: Config, model: str) -> tuple[str, ...]:
@@ -238,7 +253,10 @@ def setting_of(config: Config, best: dict[Cell, Setting], cell: Cell) -> Setting
 
 
 def main_groups(config: Config, T: int, best: dict[Cell, Setting]) -> list[Group]:
-    """The main sweep's and the ablations' programs at T (ablations at adding's rate at T)."""
+    """The main sweep's and the ablations' programs at T. An ablation trains at its model's
+    rate on its task at T: ``no_clip`` and ``tbptt`` at the plain adding problem's, ``late_full``
+    and ``tbptt_late`` at the one searched for full BPTT on ``adding_late`` (the truncated run
+    changes only the gradient path of its control)."""
     abl, k = config.ablations, config.train.tbptt_truncation
     groups, B = [], budget(config, T)
     adding = config.sweep.adding
@@ -255,13 +273,13 @@ def main_groups(config: Config, T: int, best: dict[Cell, Setting]) -> list[Group
         return groups
 
     def ablated(task, tbptt, tag):
-        ms = [Member(m, s, *setting_of(config, best, ("adding", T, m)), True, tag)
+        ms = [Member(m, s, *setting_of(config, best, (task, T, m)), True, tag)
               for m in abl.models for s in range(adding.seeds)]
         return [Group(task, T, f, tbptt, tuple(g), "main", B) for f, g in _by_family(ms).items()]
 
     if "tbptt" in abl.kinds:
         groups += ablated("adding", k, f"tbptt_k{k}")
-    if "tbptt_late" in abl.kinds:
+    if T in late_lengths(config):
         groups += ablated("adding_late", None, "late_full") + ablated("adding_late", k,
                                                                      f"tbptt_late_k{k}")
     return groups

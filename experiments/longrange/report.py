@@ -203,7 +203,7 @@ class Context:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, rates 1e-05 … 0.1 (9)``."""
         rs = select(self.rows, task=task, ablation=ablation, model=model, T=T)
         won = sum(bool(r["success"]) for r in rs)
-        grid = self.grids.get(("adding" if task == "adding_late" else task, T, model))
+        grid = self.grids.get((task, T, model))
         return (f"{LABELS[model]}: {won}/{len(rs)} succeed within {_budget(rs)} updates, "
                 f"median {_fmt(loss_ratio(rs)[0])}, {grid_text(grid)}")
 
@@ -284,8 +284,7 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
                if (w := ctx.missing("adding_late", T, m, a))]
         if not why and not full <= LEARNS and cut >= FAILS:  # the control failed as well
             why = ["the full-BPTT control did not learn adding_late either: "
-                   + ctx.exhausted("adding_late", T, m, "late_full")
-                   + " searched on the plain adding problem"]
+                   + ctx.exhausted("adding_late", T, m, "late_full")]
         failed = [f"truncated BPTT learns: median {_fmt(cut)}"]
         out.append(_verdict(f"Truncated BPTT (k = {k}) cannot bridge a lag > k, {LABELS[m]} on "
                             "adding_late", T, why, cut >= FAILS and full <= LEARNS,

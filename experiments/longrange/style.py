@@ -84,13 +84,15 @@ def t_axis(ax, lengths):
 
 
 def plain_log_y(ax):
-    """Log y axis with plain-number ticks (1, 2, 5 per decade when the range is short)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    """Log y axis with plain-number ticks (1, 2, 5 per decade when the range is short; evenly
+    spaced round numbers when it spans less than a factor 3, where a decade has one tick)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
 
     ax.set_yscale("log")
     lo, hi = ax.get_ylim()
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if hi / lo < 1e3
-                                          else (1.0,)))
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]) if hi / lo < 3
+                               else LogLocator(base=10, subs=(1.0, 2.0, 5.0) if hi / lo < 1e3
+                                               else (1.0,)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda y, _: ""))
 

@@ -26,11 +26,14 @@ from experiments.longrange.summary import (
     success_ci,
 )
 
+MAX_COLUMNS = 5  # (task, T) cells per row of the rate-search figure
+
 
 def lr_sweep(rows, grids, path: Path) -> bool:
-    """The rate search against the peak learning rate, one column per (task, T): the fraction of
-    tuning seeds that succeed (top row, the criterion), and their median final loss / baseline
-    (bottom row, the tie-break when no rate succeeds); the chosen rate starred, a rate whose
+    """The rate search against the peak learning rate, one column per (task, T) (at most
+    ``MAX_COLUMNS`` to a row): the fraction of tuning seeds that succeed (top panel, the
+    criterion), and their median final loss / baseline (the panel below it, the tie-break when
+    no rate succeeds); the chosen rate starred, a rate whose
     seeds were stopped once it could not be chosen marked by an open triangle (False: no data)."""
     tune = select(rows, ablation="tune")
     if not tune:
@@ -38,19 +41,27 @@ def lr_sweep(rows, grids, path: Path) -> bool:
     cells = sorted({(r["task"], r["T"]) for r in tune}, key=lambda c: (TASKS.index(c[0]), c[1]))
     chosen = {(g["task"], g["T"], g["model"]): (g["lr"], g["recurrent_init"]) for g in grids}
     n = len(cells)
-    fig, panels, spare = grid(2 * n, width=3.6, height=2.7, ncols=n)
+    ncols = min(n, MAX_COLUMNS)  # (task, T) columns, in blocks of two rows each
+    blocks = -(-n // ncols)
+    fig, flat, _ = grid(2 * blocks * ncols, width=3.6, height=2.7, ncols=ncols)
+    used = []
     for i, (task, T) in enumerate(cells):
-        _rate_panels(panels[i], panels[n + i], select(tune, task=task, T=T, ablation="tune"),
-                     task, T, chosen)
-    panels[0].set_ylabel("tuning seeds that succeed")
-    panels[n].set_ylabel("median final loss / baseline")
+        top = 2 * (i // ncols) * ncols + i % ncols
+        ax, loss_ax = flat[top], flat[top + ncols]
+        _rate_panels(ax, loss_ax, select(tune, task=task, T=T, ablation="tune"), task, T, chosen)
+        used += [ax, loss_ax]
+        if i % ncols == 0:
+            ax.set_ylabel("tuning seeds that succeed")
+            loss_ax.set_ylabel("median final loss / baseline")
+    empty = [ax for ax in flat if ax not in used]
+    for ax in empty:
+        ax.set_axis_off()
     from matplotlib.lines import Line2D
-    legend(fig, panels, spare, [Line2D([], [], color="k", marker="*", ls="", ms=9,
-                                       label="chosen rate (most successes, then fastest, "
-                                             "then lowest loss)"),
-                                Line2D([], [], color="k", marker="^", ls="", ms=6, mfc="none",
-                                       label="stopped once it could not be chosen "
-                                             "(a lower bound)")])
+    legend(fig, used, empty[0] if empty else None, [
+        Line2D([], [], color="k", marker="*", ls="", ms=9,
+               label="chosen rate (most successes, then fastest, then lowest loss)"),
+        Line2D([], [], color="k", marker="^", ls="", ms=6, mfc="none",
+               label="stopped once it could not be chosen (a lower bound)")])
     budgets = sorted({r["budget"] for r in tune})
     fig.suptitle("rate search per task and T: tuning budgets "
                  f"{', '.join(map(str, budgets))} updates", fontsize=9)

@@ -11,6 +11,7 @@
 - the presets that made the committed folders, and the README table generated from them.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -744,3 +745,31 @@ def test_a_task_run_alone_makes_the_programs_the_full_preset_reuses():
         ours = {g.name: group_settings(full, g) for g in groups(full) if g.task == "copy"}
         theirs = {g.name: group_settings(alone, g) for g in groups(alone)}
         assert ours and ours == theirs
+
+
+def test_the_truncation_control_is_tuned_on_adding_late_and_its_ablation_shares_that_rate():
+    """The full-BPTT control of the tbptt_late ablation has its own rate search on adding_late
+    (a rate searched on the plain problem would be carried to another task); the truncated run
+    trains at the control's rate, the plain-adding ablations at the plain problem's."""
+    from experiments.longrange import plan
+
+    full = lc.PRESETS["full"]
+    assert ("adding_late", 100, "lstm_fb1") in plan.tuned_cells(full, 100)
+    assert not any(c[0] == "adding_late" for c in plan.tuned_cells(full, 50))  # not ablated
+    late = [g for g in plan.tune_groups(full, 100, {}, 0) if g.task == "adding_late"]
+    assert {g.name for g in late} == {"adding_late_T100_elman_tune0", "adding_late_T100_lstm_tune0"}
+    assert all(g.tbptt is None for g in late)  # the control's gradient path: full BPTT
+    elman = {m.lr for g in late for m in g.members if m.model == "elman"}
+    assert elman == set(full.tune.learning_rates)
+    best = {("adding", 100, "lstm_fb1"): (0.1, "default"),
+            ("adding_late", 100, "lstm_fb1"): (3.16e-3, "default")}
+    rates = {(g.task, m.ablation): m.lr for g in plan.main_groups(full, 100, best)
+             for m in g.members if m.model == "lstm_fb1" and g.task != "copy"}
+    assert rates == {("adding", None): 0.1, ("adding", "no_clip"): 0.1,
+                     ("adding", "tbptt_k20"): 0.1, ("adding_late", "late_full"): 3.16e-3,
+                     ("adding_late", "tbptt_late_k20"): 3.16e-3}
+    # no tbptt_late ablation: adding_late is neither tuned nor run
+    none = dataclasses.replace(full, ablations=dataclasses.replace(full.ablations,
+                                                                   kinds=("tbptt",)))
+    assert not any(c[0] == "adding_late" for c in plan.tuned_cells(none, 100))
+    assert not any(g.task == "adding_late" for g in plan.main_groups(none, 100, best))
