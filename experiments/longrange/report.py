@@ -295,8 +295,10 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
         if math.isfinite(cut) and math.isfinite(full):
             out.append(f"As measured on the plain adding problem (its second marker falls in the "
                        f"last {k} steps in {2 * k / T:.0%} of sequences), {LABELS[m]}, T = {T}: "
-                       f"k = {k} {_fmt(cut)} vs full BPTT {_fmt(full)}: truncation there is "
-                       "tested only on those sequences.")
+                       f"k = {k} {_fmt(cut)} vs full BPTT {_fmt(full)}. This does not test "
+                       "the lag: the weights that store a marked value are learned from those "
+                       "sequences, inside the window, and the same weights (shared over time) "
+                       "store the first marker's value as well; adding_late removes them.")
     return out
 
 
