@@ -8,6 +8,7 @@ differs and no ``checkpoints/`` of this machine).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from pathlib import Path
@@ -67,7 +68,8 @@ def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
     A config's ``execution`` settings (where and how its runs execute: processes, devices,
     whether to compute or only tabulate) do not make it another config: the numbers do not
     depend on them, so a sweep tabulated with ``--execution.no-compute`` is continued by the
-    computing command."""
+    computing command. Nor does a setting added to the config since the folder was written,
+    when it is at its field's own default (a new field's default keeps the former behaviour)."""
     saved = workdir / "config.json"
     if overwrite or not saved.exists() or has_run_state(workdir):
         return
@@ -75,16 +77,38 @@ def check_not_foreign(workdir: Path, config: Any, overwrite: bool) -> None:
         previous = read_json(saved).get("config")
     except (UserError, AttributeError):
         previous = None
-    if _results_part(previous) != _results_part(jsonable(config)):
+    if not isinstance(previous, dict) or not _same(
+            {k: v for k, v in previous.items() if k != "execution"}, config, skip=("execution",)):
         raise UserError(f"{workdir} holds results made with another config: use another --workdir, "
                         "or --overwrite to replace them")
 
 
-def _results_part(config: Any) -> Any:
-    """A saved config without its ``execution`` settings."""
-    if isinstance(config, dict):
-        return {k: v for k, v in config.items() if k != "execution"}
-    return config
+def _same(saved: dict, config: Any, skip: tuple[str, ...] = ()) -> bool:
+    """Whether the saved (JSON) form of a config equals the dataclass ``config``, a field missing
+    from ``saved`` counting as equal when ``config`` holds that field's default."""
+    if not dataclasses.is_dataclass(config):
+        return saved == jsonable(config)
+    if not isinstance(saved, dict):
+        return False
+    fields = {f.name: f for f in dataclasses.fields(config) if f.name not in skip}
+    if set(saved) - set(fields):
+        return False
+    for name, field in fields.items():
+        value = getattr(config, name)
+        if name in saved:
+            if not _same(saved[name], value):
+                return False
+        elif not _is_default(field, value):
+            return False
+    return True
+
+
+def _is_default(field: dataclasses.Field, value: Any) -> bool:
+    if field.default is not dataclasses.MISSING:
+        return jsonable(value) == jsonable(field.default)
+    if field.default_factory is not dataclasses.MISSING:
+        return jsonable(value) == jsonable(field.default_factory())
+    return False
 
 
 def has_run_state(workdir: Path) -> bool:

@@ -13,8 +13,8 @@ STUDY = Study(
     session=session, optional_lists=(
         "sweep.adding.models", "sweep.adding.lengths", "sweep.copy.models", "sweep.copy.lengths",
         "sweep.adding_hs97.models", "sweep.adding_hs97.lengths", "tune.models",
-        *(f"sweep.{t}.headline_{f}" for t in ("adding", "copy", "adding_hs97")
-          for f in ("models", "lengths")),
+        *(f"sweep.{t}.{f}" for t in ("adding", "copy", "adding_hs97")
+          for f in ("headline_models", "headline_lengths", "longest")),
         "ablations.kinds", "ablations.models", "ablations.lengths"),
     tolerances={"loss": 0.2, "loss_over_baseline": 0.2, "steps_to_success": 0.5, "steps": 0.5,
                 "test_loss": 0.2, "test_solved": 1.0, "final_log_jacobian": 0.2, "init_log_jacobian": 1e-3,

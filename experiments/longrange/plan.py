@@ -104,8 +104,8 @@ def tuned_cells(config: Config, T: int) -> list[Cell]:
     """The (task, T, model) cells at T whose rate is searched: every task's models, and the
     ``tbptt_late`` ablation's models on ``adding_late``, whose full-BPTT control is tuned on that
     task itself (a rate searched on the plain problem is carried to a harder one otherwise)."""
-    cells = [(task, T, m) for task, ts in config.sweep.tasks().items() if T in ts.lengths
-             for m in ts.models if m in config.tune.models]
+    cells = [(task, T, m) for task, ts in config.sweep.tasks().items()
+             for m in ts.models if ts.runs(m, T) and m in config.tune.models]
     if T in late_lengths(config):
         cells += [("adding_late", T, m) for m in config.ablations.models
                   if m in config.tune.models]
@@ -261,9 +261,8 @@ def main_groups(config: Config, T: int, best: dict[Cell, Setting]) -> list[Group
     groups, B = [], budget(config, T)
     adding = config.sweep.adding
     for task, ts in config.sweep.tasks().items():
-        members = [] if T not in ts.lengths else [
-            Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
-            for m in ts.models for s in range(ts.seeds_of(m, T))]
+        members = [Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
+                   for m in ts.models if ts.runs(m, T) for s in range(ts.seeds_of(m, T))]
         if task == "adding" and T in abl.lengths and "no_clip" in abl.kinds:
             members += [Member(m, s, *setting_of(config, best, (task, T, m)), False, "no_clip")
                         for m in abl.models for s in range(adding.seeds)]

@@ -216,6 +216,25 @@ def test_results_of_another_config_are_not_overwritten(tmp_path, capsys):
     assert json.loads((w / "summary.json").read_text())["value"] == 9 * 0.1
 
 
+def test_a_setting_added_since_the_folder_was_written_counts_only_off_its_default(tmp_path,
+                                                                                 capsys):
+    """A committed folder written before a config field existed (its config.json lacks it) is
+    the same config while that field keeps its default, and another one once it does not."""
+    w = tmp_path / "w"
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    saved = json.loads((w / "config.json").read_text())
+    del saved["config"]["part"]["rate"]  # as if rate had been added since (quick: its default)
+    (w / "config.json").write_text(json.dumps(saved))
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 0
+    (w / "config.json").write_text(json.dumps(saved))
+    assert main(TOY, ["--quick", "--part.rate", "0.7", "--workdir", str(w)]) == 2
+    assert "another config" in _one_error_line(capsys)
+    saved["config"]["part"]["unknown"] = 1  # a field the config no longer has
+    (w / "config.json").write_text(json.dumps(saved))
+    assert main(TOY, ["--quick", "--workdir", str(w)]) == 2
+    assert "another config" in _one_error_line(capsys)
+
+
 def test_run_state_lets_the_same_machine_change_a_part(tmp_path):
     w = tmp_path / "w"
     assert main(TOY, ["--quick", "--workdir", str(w)]) == 0

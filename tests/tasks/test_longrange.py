@@ -188,6 +188,8 @@ def test_a_worker_process_writes_nothing(tmp_path):
     (["--train.checkpoint-every", "30"], "must be a multiple of train.eval_every"),
     (["--execution.no-compute", "--local-processes", "2"], "runs in one process"),
     (["--tune.learning-rates", "10"], "must lie in [tune.rate_floor, tune.rate_ceiling]"),
+    (["--sweep.adding.longest", "lstm:x"], "longest entries must be MODEL:T"),
+    (["--sweep.adding.longest", "urnn:100"], "longest entries must be MODEL:T"),
 ])
 def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     assert longrange.main([*flags, "--workdir", str(tmp_path)]) == 2
@@ -773,3 +775,21 @@ def test_the_truncation_control_is_tuned_on_adding_late_and_its_ablation_shares_
                                                                    kinds=("tbptt",)))
     assert not any(c[0] == "adding_late" for c in plan.tuned_cells(none, 100))
     assert not any(g.task == "adding_late" for g in plan.main_groups(none, 100, best))
+
+
+def test_a_model_limited_to_short_lengths_is_neither_tuned_nor_run_beyond_them():
+    """The full preset runs the one-layer LRU (linear in its inputs: it cannot go below its
+    floor 1 - 2/T) at T <= 100 only, every other model at every T."""
+    from experiments.longrange import plan
+
+    full = lc.PRESETS["full"]
+    best = {}
+    for T, expected in ((100, True), (200, False), (800, False)):
+        tuned = {m for task, _, m in plan.tuned_cells(full, T) if task == "adding"}
+        run = {m.model for g in plan.main_groups(full, T, best) if g.task == "adding"
+               for m in g.members if m.ablation is None}
+        models = set(full.sweep.adding.models)
+        assert tuned == run == (models if expected else models - {"lru"})
+    assert not lc.TaskSweep(models=("lru",), lengths=(50, 200), longest=("lru:100",)).runs(
+        "lru", 200)
+    assert lc.TaskSweep(models=("lru",), lengths=(50, 200)).runs("lru", 200)
