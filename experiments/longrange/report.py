@@ -6,7 +6,8 @@ data show:
 - a model *learns* at T when its median final test loss / baseline over seeds is <= 0.1 (the
   success threshold: more than half of its seeds succeeded); it *fails* when the median is
   >= 0.5; a run *diverged* when its final loss is non-finite or > ``DIVERGED`` x baseline.
-- **reproduced**: the claim's rule holds. **not reproduced**: it does not, and the verdict names
+- **reproduced**: the claim's rule holds; where the claim is that a model fails, the verdict
+  names what that model exhausted (budget, rates). **not reproduced**: it does not, and the verdict names
   what was exhausted for the model that did not do what the claim says: its budget in updates
   and the rates searched (with a note when the chosen rate is still at an edge of the grid).
   **not tested**: a cell the claim needs has no runs (``not yet run`` when it is planned but
@@ -236,7 +237,8 @@ def hochreiter(ctx: Context, T: int) -> str:
                f"Elman {_fmt(elman)}"]
     return _verdict("Hochreiter & Schmidhuber 1997 (LSTM learns, tanh RNN fails)", T, why,
                     lstm <= LEARNS and elman >= FAILS,
-                    f"LSTM b_f = 1 {_fmt(lstm)} vs Elman {_fmt(elman)}", failed)
+                    f"LSTM b_f = 1 {_fmt(lstm)} vs Elman {_fmt(elman)}; "
+                    + ctx.exhausted("adding", T, "elman"), failed)
 
 
 def learns(ctx: Context, claim: str, task: str, model: str, T: int) -> str:
@@ -267,7 +269,8 @@ def arjovsky(ctx: Context, T: int) -> str:
         why = [f"the positive control did not solve T = {T}: "
                + ctx.exhausted("copy", T, "urnn")]
     return _verdict("Arjovsky et al. 2016 (copy: LSTM near the baseline, uRNN solves it)", T, why,
-                    lstm >= FAILS, f"uRNN {_fmt(urnn)}, LSTM b_f = 1 {_fmt(lstm)}",
+                    lstm >= FAILS, f"uRNN {_fmt(urnn)}, LSTM b_f = 1 {_fmt(lstm)}; "
+                    + ctx.exhausted("copy", T, "lstm_fb1"),
                     [ctx.exhausted("copy", T, "lstm_fb1") + " (it learns)"])
 
 
@@ -288,7 +291,10 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
         failed = [f"truncated BPTT learns: median {_fmt(cut)}"]
         out.append(_verdict(f"Truncated BPTT (k = {k}) cannot bridge a lag > k, {LABELS[m]} on "
                             "adding_late", T, why, cut >= FAILS and full <= LEARNS,
-                            f"k = {k} {_fmt(cut)} vs full BPTT {_fmt(full)}", failed))
+                            f"k = {k} {_fmt(cut)} vs full BPTT {_fmt(full)}; truncated: "
+                            + ctx.exhausted("adding_late", T, m, f"tbptt_late_k{k}")
+                            + (" searched for the full-BPTT control"
+                               if ("adding_late", T, m) in ctx.grids else ""), failed))
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):
         cut = _median(ctx.rows, "adding", m, T, f"tbptt_k{k}")
         full = _median(ctx.rows, "adding", m, T)

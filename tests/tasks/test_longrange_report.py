@@ -52,8 +52,9 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
     assert report.hochreiter(between, 200).endswith(
         "T = 200: not reproduced (Elman (tanh) does not fail (median < 0.5): median 0.2).")
     good = report.Context(_hs97_rows([0.05, 0.05, 0.9]))
-    assert report.hochreiter(good, 400).endswith(
-        "T = 400: reproduced (LSTM b_f = 1 0.05 vs Elman 0.97).")
+    assert report.hochreiter(good, 400).endswith(  # with what the failing Elman exhausted
+        "T = 400: reproduced (LSTM b_f = 1 0.05 vs Elman 0.97; Elman (tanh): 0/3 succeed within "
+        "100 updates, median 0.97, an untuned rate).")
 
 
 def test_the_1997_claim_is_not_tested_below_the_lags_it_is_about():
@@ -70,7 +71,8 @@ def test_copy_verdict_needs_the_positive_control_to_solve_that_t():
     lstm = _rows("lstm_fb1", 100, [0.95] * 3, task="copy")
     solved = report.Context(lstm + _rows("urnn", 100, [0.01] * 5, [100] * 5, task="copy"))
     assert report.arjovsky(solved, 100).endswith(
-        "T = 100: reproduced (uRNN 0.01, LSTM b_f = 1 0.95).")
+        "T = 100: reproduced (uRNN 0.01, LSTM b_f = 1 0.95; LSTM, b_f = 1: 0/3 succeed within "
+        "100 updates, median 0.95, an untuned rate).")
     failed = report.Context(lstm + _rows("urnn", 100, [0.9] * 5, task="copy"))
     assert report.arjovsky(failed, 100).endswith(
         "T = 100: not tested (the positive control did not solve T = 100: uRNN (unitary): 0/5 "
@@ -84,7 +86,11 @@ def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
             + _rows("lstm_fb1", 100, [0.05] * 3, [50] * 3, ablation="tbptt_k20")
             + _rows("lstm_fb1", 100, [0.02] * 3, [50] * 3))
     late, plain = report.truncation(report.Context(rows), 100, 20)
-    assert late.endswith("T = 100: reproduced (k = 20 0.9 vs full BPTT 0.02).")
+    assert late.endswith("T = 100: reproduced (k = 20 0.9 vs full BPTT 0.02; truncated: LSTM, "
+                         "b_f = 1: 0/3 succeed within 100 updates, median 0.9, an untuned rate).")
+    grid = {**GRID[0], "task": "adding_late", "T": 100, "at_edge": False}
+    late = report.truncation(report.Context(rows, [grid]), 100, 20)[0]
+    assert late.endswith("median 0.9, rates 0.001 … 0.1 (3) searched for the full-BPTT control).")
     # the control fails too: the claim is not tested; truncation learning refutes it anyway
     no_control = [{**r, "loss_over_baseline": 0.95, "steps_to_success": None, "success": False}
                   if r["ablation"] == "late_full" else r for r in rows]
