@@ -136,6 +136,12 @@ def loss_vs_t(rows, path: Path) -> None:
             ts = np.geomspace(min(lengths) / 1.25, max(lengths) * 1.25, 50)
             ax.plot(ts, [linear_floor(t) for t in ts], color=COLORS["lru"], ls=":", lw=1,
                     label="best linear predictor, 1 - 2/T (the one-layer LRU's floor)")
+            floor = [(T * offset["lru"], rs[0]["linear_loss_over_baseline"])
+                     for (m, T), rs in groups.items()
+                     if m == "lru" and rs[0].get("linear_loss_over_baseline") is not None]
+            if floor:
+                ax.scatter(*zip(*floor, strict=True), marker="_", s=320, lw=2, zorder=4,
+                           color=COLORS["lru"], label="the same on each T's test set")
         loss_y(ax, task)
         ax.set_ylabel("final test loss / baseline")
         ax.set_title(TITLES[task], fontsize=9)

@@ -333,6 +333,29 @@ def at_constant(rows, lengths, n_test: int | None) -> str:
                    f"test sequences, standard deviation sqrt(1.4 / {n_test}) = {sd:.1%}.")
 
 
+def at_linear_floor(rows) -> str:
+    """The one-layer LRU (linear in its inputs) next to the best linear predictor's loss on the
+    same test set, its floor there: whether the floor lies inside the median's interval."""
+    lengths = sorted({r["T"] for r in select(rows, task="adding", model="lru")
+                      if r.get("linear_loss_over_baseline") is not None})
+    if not lengths:
+        return ""
+    ci = {t: loss_ratio(select(rows, task="adding", model="lru", T=t)) for t in lengths}
+    floor = {t: select(rows, task="adding", model="lru", T=t)[0]["linear_loss_over_baseline"]
+             for t in lengths}
+    inside = [t for t in lengths if ci[t][1] <= floor[t] <= ci[t][2]]
+    return (f"{LABELS['lru']} against the best linear predictor on the same test set (its floor "
+            "there; 1 − 2/T of the baseline in expectation): " + "; ".join(
+                f"T = {t}: {_fmt(ci[t][0])} [{_fmt(ci[t][1])}, {_fmt(ci[t][2])}] vs "
+                f"{floor[t]:.3g}" for t in lengths)
+            + ": the floor is " + (f"inside the median's interval at T = {', '.join(map(str, inside))}"
+                                   if inside else "inside the median's interval at no T")
+            + (f", outside at T = {', '.join(str(t) for t in lengths if t not in inside)}"
+               if inside and len(inside) < len(lengths) else "")
+            + " (intervals of coverage " + ", ".join(level_text(ci[t][3]) for t in lengths)
+            + ").")
+
+
 def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | None = None):
     """One verdict per claim and T (see the module docstring)."""
     ctx = Context(rows, grids, pending)
@@ -357,6 +380,7 @@ def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | N
         for T in late:
             out += truncation(ctx, T, k)
     out.append(at_constant(rows, adding, n_test))
+    out.append(at_linear_floor(rows))
     out.append(jacobian_relation(rows))
     return [s for s in out if s]
 

@@ -10,7 +10,10 @@ loss is not finite or > ``DIVERGED`` x baseline. ``curves.json`` has each run's 
 baseline at every evaluation. ``constant_loss_over_baseline`` is the loss of the task's constant
 (memoryless) prediction on the very test set the run is scored on, over the baseline: where a
 run learns only that prediction, its loss / baseline equals this, not 1
-(:func:`experiments.longrange.tasks.constant_loss`). ``init_log_jacobian`` /
+(:func:`experiments.longrange.tasks.constant_loss`). ``linear_loss_over_baseline`` (modern
+adding problem) is likewise the loss of the best predictor linear in the inputs
+(:func:`experiments.longrange.tasks.linear_prediction`) on that test set: the floor of the
+one-layer LRU there. ``init_log_jacobian`` /
 ``final_log_jacobian`` are ``log ||dh_T/dh_0||`` before and after training and
 ``init_lambda_max`` the largest Lyapunov exponent at initialisation
 (:mod:`experiments.longrange.dynamics`).
@@ -36,7 +39,7 @@ from typing import Any
 from experiments.common.stats import median_interval, wilson_interval
 from experiments.longrange.config import Config
 from experiments.longrange.plan import Group, optimizer_of
-from experiments.longrange.tasks import constant_loss
+from experiments.longrange.tasks import constant_loss, linear_loss
 
 DIVERGED = 100.0  # a run whose final test loss is non-finite or > 100 x baseline diverged
 
@@ -53,6 +56,7 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
     del best
     steps, base, tc = result["steps"], result["baseline"], config.train
     constant = constant_loss(group.task, group.T, config.seed, tc.n_test, tc.tbptt_truncation)
+    linear = linear_loss(group.task, group.T, config.seed, tc.n_test, tc.tbptt_truncation)
     ran = steps[-1] if steps else 0
     stopped_at = result.get("stopped_at") or [None] * len(group.members)
     rows, curves = [], []
@@ -70,6 +74,7 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             "loss": final, "baseline": base,
             "loss_over_baseline": None if final is None else final / base,
             "constant_loss_over_baseline": constant / base,
+            "linear_loss_over_baseline": None if linear is None else linear / base,
             "steps_to_success": first, "success": first is not None,
             "diverged": final is None or final > DIVERGED * base,
             "init_log_jacobian": result["init_log_jacobian"][i],

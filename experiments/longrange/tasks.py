@@ -159,6 +159,39 @@ def linear_floor(T: float) -> float:
     return 1.0 - 2.0 / T
 
 
+def marker_probability(name: str, T: int, margin: int = 20) -> jax.Array:
+    """``P(t ∈ {a, b})`` per position t of the modern adding problem (``adding``: ``2/T``
+    everywhere; ``adding_late``: ``2/T`` on the first half, ``1/(T − T/2 − margin)`` on
+    ``[T/2, T − margin)``, 0 on the last ``margin`` steps)."""
+    t = jnp.arange(T)
+    if name == "adding":
+        return jnp.where(t < T // 2, 1 / (T // 2), 1 / (T - T // 2))
+    if name == "adding_late":
+        return jnp.where(t < T // 2, 1 / (T // 2),
+                         jnp.where(t < T - margin, 1 / (T - T // 2 - margin), 0.0))
+    raise ValueError(f"the linear predictor is defined for adding and adding_late, got {name!r}")
+
+
+def linear_prediction(name: str, T: int, inputs: jax.Array, margin: int = 20) -> jax.Array:
+    """The best predictor linear in the inputs (values and markers), over the task's
+    distribution: ``ŷ = Σ_t P(t ∈ {a, b}) u_t`` (see :func:`linear_floor`: ``Cov(y, u_t) =
+    P(t ∈ {a, b}) Var u``, the markers are uncorrelated with y, and the intercept
+    ``E y − Σ_t P_t E u_t = 1 − 1`` is 0)."""
+    return inputs[..., 0] @ marker_probability(name, T, margin)
+
+
+@functools.cache
+def linear_loss(name: str, T: int, seed: int, n: int, margin: int = 20) -> float | None:
+    """The loss of :func:`linear_prediction` on the task's fixed test set (:func:`eval_set`):
+    what a predictor linear in its inputs, such as the one-layer LRU, can reach on the test set
+    every run is scored on (None for a task other than the modern adding problem)."""
+    if name not in ("adding", "adding_late"):
+        return None
+    task = make_task(name, T, margin)
+    inputs, targets = eval_set(task, T, seed, n)
+    return float(jnp.mean((linear_prediction(name, T, inputs, margin) - targets) ** 2))
+
+
 def data_key(seed: int, T: int) -> jax.Array:
     """The key of length ``T``'s fixed data (test sets, training set, Lyapunov input) at ``seed``."""
     return jax.random.fold_in(jax.random.key(seed + 10_007), T)

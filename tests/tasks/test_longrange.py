@@ -509,6 +509,24 @@ def test_the_best_linear_predictor_of_the_adding_problem_reaches_1_minus_2_over_
     assert tasks.linear_floor(T) == pytest.approx(0.8)
 
 
+@pytest.mark.parametrize("name", ["adding", "adding_late"])
+def test_the_linear_predictor_is_the_least_squares_fit_on_many_sequences(key, name):
+    """Least squares of y on every input (values, markers, a constant) over many sequences has
+    value weights P(t in {a, b}), marker weights and intercept 0, and the error of
+    tasks.linear_prediction: the floor of any model linear in its inputs (the one-layer LRU)."""
+    T, k, n = 12, 3, 200_000
+    task = tasks.make_task(name, T, k)
+    x, y = (np.asarray(a, np.float64) for a in task.sample(key, n))
+    X = np.concatenate([x.reshape(n, 2 * T), np.ones((n, 1))], 1)
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    p = np.asarray(tasks.marker_probability(name, T, k))
+    np.testing.assert_allclose(coef[0:2 * T:2], p, atol=0.01)
+    np.testing.assert_allclose(coef[1:2 * T:2], 0.0, atol=0.01)
+    ours = np.mean((np.asarray(tasks.linear_prediction(name, T, x, k)) - y) ** 2)
+    assert ours == pytest.approx(np.mean((X @ coef - y) ** 2), rel=0.01)
+    assert p.sum() == pytest.approx(2.0)
+
+
 def test_adding_late_puts_no_marker_in_the_last_k_steps(key):
     """adding_late: one marker in [0, T/2), one in [T/2, T - k), the target their values' sum;
     every allowed second position occurs."""

@@ -213,3 +213,13 @@ def test_learning_time_and_ablations_draw_only_panels_with_data(figures):
     assert plots.ablations(abl + copy, None)
     (ax,) = _panels(figures[-1])
     assert ax.get_title().startswith("adding problem")
+
+
+def test_the_linear_lru_is_compared_with_the_linear_floor_of_its_test_set():
+    rows = [{**r, "linear_loss_over_baseline": 0.9}
+            for r in _rows("lru", 50, [0.89, 0.9, 0.91]) + _rows("lru", 100, [0.95, 0.96, 0.97])]
+    line = report.at_linear_floor(rows)
+    assert "T = 50: 0.9 [0.89, 0.91] vs 0.9; T = 100: 0.96 [0.95, 0.97] vs 0.9" in line
+    assert line.endswith("the floor is inside the median's interval at T = 50, outside at "
+                         "T = 100 (intervals of coverage 75 %, 75 %).")
+    assert report.at_linear_floor(_rows("lru", 50, [0.9] * 3)) == ""  # no floor recorded
