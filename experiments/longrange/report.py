@@ -39,10 +39,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import numpy as np
-
 from experiments.common import read_json
 from experiments.longrange.config import MODELS
+from experiments.longrange.floors import at_constant, at_linear_floor
+from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
 from experiments.longrange.style import LABELS, ablation_label
 from experiments.longrange.summary import (
@@ -56,15 +56,10 @@ from experiments.longrange.summary import (
 
 LEARNS, FAILS = 0.1, 0.5
 LONG_LAG = 100  # the 1997 claim: the tanh RNN fails once the lag reaches about 100 steps
-ADDING_KURTOSIS = 2.4  # E(y-1)^4 / Var(y)^2 of the adding problem's target (triangular on [0, 2])
 NONFINITE_LEGEND = {  # what a loss-table cell means, for the line under the table
     "all": "– (k/n non-finite): every run's final loss was non-finite, so there is no median",
     "some": "a number followed by (k/n non-finite): the median and interval of the other runs",
     "none": "– alone: not run"}
-
-
-def _fmt(x: float) -> str:
-    return "–" if not math.isfinite(x) else f"{x:.3g}"
 
 
 def _nonfinite(rows) -> int:
@@ -308,54 +303,6 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
     return out
 
 
-def at_constant(rows, lengths, n_test: int | None) -> str:
-    """Where the tanh RNN fails: its median loss / baseline next to the constant prediction's on
-    the same test set (the constant's own sampling spread)."""
-    fails = [t for t in lengths if _median(rows, "adding", "elman", t) >= FAILS]
-    constant = {t: float(np.median([r["constant_loss_over_baseline"] for r in
-                                    select(rows, task="adding", model="elman", T=t)]))
-                for t in fails}
-    if not fails:
-        return ""
-    ci = {t: loss_ratio(select(rows, task="adding", model="elman", T=t)) for t in fails}
-    outside = [t for t in fails if not ci[t][1] <= constant[t] <= ci[t][2]]
-    text = (f"Where the tanh RNN fails (T = {', '.join(map(str, fails))}), its median final "
-            "loss / baseline (" + ", ".join(f"{ci[t][0]:.3f}" for t in fails) + ") against the "
-            "constant prediction's on the same test set (" + ", ".join(
-                f"{constant[t]:.3f}" for t in fails) + "): the constant's is "
-            + (f"outside the median's interval at T = {', '.join(map(str, outside))}"
-               if outside else "inside the median's interval at every such T")
-            + " (intervals of coverage " + ", ".join(level_text(ci[t][3]) for t in fails) + ").")
-    if not n_test:
-        return text
-    sd = math.sqrt((ADDING_KURTOSIS - 1) / n_test)
-    return text + (f" The constant's own ratio differs from 1 by the sampling error of {n_test} "
-                   f"test sequences, standard deviation sqrt(1.4 / {n_test}) = {sd:.1%}.")
-
-
-def at_linear_floor(rows) -> str:
-    """The one-layer LRU (linear in its inputs) next to the best linear predictor's loss on the
-    same test set, its floor there: whether the floor lies inside the median's interval."""
-    lengths = sorted({r["T"] for r in select(rows, task="adding", model="lru")
-                      if r.get("linear_loss_over_baseline") is not None})
-    if not lengths:
-        return ""
-    ci = {t: loss_ratio(select(rows, task="adding", model="lru", T=t)) for t in lengths}
-    floor = {t: select(rows, task="adding", model="lru", T=t)[0]["linear_loss_over_baseline"]
-             for t in lengths}
-    inside = [t for t in lengths if ci[t][1] <= floor[t] <= ci[t][2]]
-    return (f"{LABELS['lru']} against the best linear predictor on the same test set (its floor "
-            "there; 1 − 2/T of the baseline in expectation): " + "; ".join(
-                f"T = {t}: {_fmt(ci[t][0])} [{_fmt(ci[t][1])}, {_fmt(ci[t][2])}] vs "
-                f"{floor[t]:.3g}" for t in lengths)
-            + ": the floor is " + (f"inside the median's interval at T = {', '.join(map(str, inside))}"
-                                   if inside else "inside the median's interval at no T")
-            + (f", outside at T = {', '.join(str(t) for t in lengths if t not in inside)}"
-               if inside and len(inside) < len(lengths) else "")
-            + " (intervals of coverage " + ", ".join(level_text(ci[t][3]) for t in lengths)
-            + ").")
-
-
 def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | None = None):
     """One verdict per claim and T (see the module docstring)."""
     ctx = Context(rows, grids, pending)
@@ -379,7 +326,8 @@ def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | N
                       | {p["T"] for p in pending if p["task"] == "adding_late"})
         for T in late:
             out += truncation(ctx, T, k)
-    out.append(at_constant(rows, adding, n_test))
+    out.append(at_constant(rows, [T for T in adding
+                                  if _median(rows, "adding", "elman", T) >= FAILS], n_test))
     out.append(at_linear_floor(rows))
     out.append(jacobian_relation(rows))
     return [s for s in out if s]
