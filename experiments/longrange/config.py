@@ -43,7 +43,7 @@ class TaskSweep:
     """Seeds of a headline cell."""
     longest: tuple[str, ...] = ()
     """``MODEL:T`` entries: that model runs only at the lengths up to T (none: every model at
-    every length)."""
+    every length). An entry for a model the task does not run has no effect."""
 
     def __post_init__(self):
         require_subset("models", self.models, MODELS, allow_empty=True)
@@ -53,9 +53,9 @@ class TaskSweep:
             raise ValueError(f"lengths must be values >= 6, got {self.lengths!r}")
         for entry in self.longest:
             model, _, T = entry.partition(":")
-            if model not in self.models or not T.isdigit():
-                raise ValueError(f"longest entries must be MODEL:T with MODEL among the task's "
-                                 f"models ({','.join(self.models)}), got {entry!r}")
+            if model not in MODELS or not T.isdigit():
+                raise ValueError(f"longest entries must be MODEL:T with MODEL one of "
+                                 f"{','.join(MODELS)}, got {entry!r}")
 
     def runs(self, model: str, T: int) -> bool:
         """Whether the sweep runs ``model`` at length ``T``."""

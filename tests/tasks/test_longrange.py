@@ -189,7 +189,7 @@ def test_a_worker_process_writes_nothing(tmp_path):
     (["--execution.no-compute", "--local-processes", "2"], "runs in one process"),
     (["--tune.learning-rates", "10"], "must lie in [tune.rate_floor, tune.rate_ceiling]"),
     (["--sweep.adding.longest", "lstm:x"], "longest entries must be MODEL:T"),
-    (["--sweep.adding.longest", "urnn:100"], "longest entries must be MODEL:T"),
+    (["--sweep.adding.longest", "lstm_fb9:100"], "longest entries must be MODEL:T"),
 ])
 def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     assert longrange.main([*flags, "--workdir", str(tmp_path)]) == 2
@@ -811,3 +811,5 @@ def test_a_model_limited_to_short_lengths_is_neither_tuned_nor_run_beyond_them()
     assert not lc.TaskSweep(models=("lru",), lengths=(50, 200), longest=("lru:100",)).runs(
         "lru", 200)
     assert lc.TaskSweep(models=("lru",), lengths=(50, 200)).runs("lru", 200)
+    # a task with its models removed keeps its default limits, which then have no effect
+    assert not lc.TaskSweep(lengths=(50,), longest=("lru:100",)).runs("lru", 50)
