@@ -24,11 +24,11 @@ def at_constant(rows, fails: list[int], n_test: int | None) -> str:
     """Where the tanh RNN fails (the lengths ``fails``, by the report's rule): its median loss /
     baseline next to the constant prediction's on the same test set (the constant's own
     sampling spread)."""
+    if not fails:
+        return ""
     constant = {t: float(np.median([r["constant_loss_over_baseline"] for r in
                                     select(rows, task="adding", model="elman", T=t)]))
                 for t in fails}
-    if not fails:
-        return ""
     ci = {t: loss_ratio(select(rows, task="adding", model="elman", T=t)) for t in fails}
     outside = [t for t in fails if not ci[t][1] <= constant[t] <= ci[t][2]]
     text = (f"Where the tanh RNN fails (T = {', '.join(map(str, fails))}), its median final "
@@ -42,7 +42,8 @@ def at_constant(rows, fails: list[int], n_test: int | None) -> str:
         return text
     sd = math.sqrt((ADDING_KURTOSIS - 1) / n_test)
     return text + (f" The constant's own ratio differs from 1 by the sampling error of {n_test} "
-                   f"test sequences, standard deviation sqrt(1.4 / {n_test}) = {sd:.1%}.")
+                   f"test sequences, standard deviation sqrt({ADDING_KURTOSIS - 1:g} / {n_test}) "
+                   f"= {sd:.1%}.")
 
 
 def at_linear_floor(rows) -> str:
