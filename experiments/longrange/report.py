@@ -16,7 +16,8 @@ data show:
   copy task's positive control (the uRNN) did not solve that T, so a failure of the other
   models there would say nothing about them (likewise when full BPTT, the control of the
   truncation ablation, does not learn ``adding_late``), or T is below the lags the claim is
-  about.
+  about, or the outcome rests on a model failing under less than the default protocol (its
+  budget and rate search, :mod:`experiments.longrange.protocol`): then the protocol decided it.
 
 Claims: Hochreiter & Schmidhuber (1997): the LSTM (b_f = 1) learns where the tanh RNN fails,
 at lags T >= ``LONG_LAG`` = 100 (their long-lag experiments; below it the medians are reported as
@@ -44,6 +45,7 @@ from experiments.longrange.config import MODELS
 from experiments.longrange.floors import at_constant, at_linear_floor
 from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
+from experiments.longrange.protocol import shortfall
 from experiments.longrange.style import LABELS, ablation_label
 from experiments.longrange.summary import (
     by,
@@ -195,6 +197,14 @@ class Context:
             return f"{name} at T = {T} not yet run"
         return f"{name} at T = {T} not in this sweep"
 
+    def untested_failure(self, task, T, model, ablation=None) -> list[str]:
+        """Why a failure of this cell would not count (its protocol short of the default one,
+        :mod:`experiments.longrange.protocol`); empty when it counts."""
+        rs = select(self.rows, task=task, ablation=ablation, model=model, T=T)
+        short = shortfall(rs, self.grids.get((task, T, model)), T)
+        return [f"{ablation_label(model, ablation)} failed with less than a failure needs to "
+                f"count: {'; '.join(short)}"] if short else []
+
     def exhausted(self, task, T, model, ablation=None) -> str:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, rates 1e-05 … 0.1 (9)``."""
         rs = select(self.rows, task=task, ablation=ablation, model=model, T=T)
@@ -230,6 +240,8 @@ def hochreiter(ctx: Context, T: int) -> str:
     if T < LONG_LAG and not why:
         why = [f"the claim is about lags T >= {LONG_LAG}; measured: LSTM b_f = 1 {_fmt(lstm)} vs "
                f"Elman {_fmt(elman)}"]
+    if not why and elman >= FAILS:  # the outcome rests on a failure: Elman's, or the LSTM's too
+        why = ctx.untested_failure("adding", T, "elman" if lstm <= LEARNS else "lstm_fb1")
     return _verdict("Hochreiter & Schmidhuber 1997 (LSTM learns, tanh RNN fails)", T, why,
                     lstm <= LEARNS and elman >= FAILS,
                     f"LSTM b_f = 1 {_fmt(lstm)} vs Elman {_fmt(elman)}; "
@@ -239,7 +251,10 @@ def hochreiter(ctx: Context, T: int) -> str:
 def learns(ctx: Context, claim: str, task: str, model: str, T: int) -> str:
     """One model learns (median <= 0.1) at T."""
     med = _median(ctx.rows, task, model, T)
-    return _verdict(claim, T, _missing(ctx, task, T, model), med <= LEARNS,
+    why = _missing(ctx, task, T, model)
+    if not why and not med <= LEARNS:
+        why = ctx.untested_failure(task, T, model)
+    return _verdict(claim, T, why, med <= LEARNS,
                     f"{LABELS[model]} {_fmt(med)}, "
                     f"{sum(bool(r['success']) for r in select(ctx.rows, task=task, model=model, T=T))}"
                     f"/{len(select(ctx.rows, task=task, model=model, T=T))} succeed",
@@ -263,6 +278,8 @@ def arjovsky(ctx: Context, T: int) -> str:
     if not why and not urnn <= LEARNS:
         why = [f"the positive control did not solve T = {T}: "
                + ctx.exhausted("copy", T, "urnn")]
+    if not why and lstm >= FAILS:
+        why = ctx.untested_failure("copy", T, "lstm_fb1")
     return _verdict("Arjovsky et al. 2016 (copy: LSTM near the baseline, uRNN solves it)", T, why,
                     lstm >= FAILS, f"uRNN {_fmt(urnn)}, LSTM b_f = 1 {_fmt(lstm)}; "
                     + ctx.exhausted("copy", T, "lstm_fb1"),
@@ -283,6 +300,8 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
         if not why and not full <= LEARNS and cut >= FAILS:  # the control failed as well
             why = ["the full-BPTT control did not learn adding_late either: "
                    + ctx.exhausted("adding_late", T, m, "late_full")]
+        if not why and cut >= FAILS:
+            why = ctx.untested_failure("adding_late", T, m, f"tbptt_late_k{k}")
         failed = [f"truncated BPTT learns: median {_fmt(cut)}"]
         out.append(_verdict(f"Truncated BPTT (k = {k}) cannot bridge a lag > k, {LABELS[m]} on "
                             "adding_late", T, why, cut >= FAILS and full <= LEARNS,

@@ -6,13 +6,16 @@ import math
 import numpy as np
 import pytest
 
-from experiments.longrange import floors, jacobian_fit, report
+from experiments.longrange import floors, jacobian_fit, protocol, report
+from experiments.longrange.config import log_grid
 
 
-def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=100, const=1.0,
+def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=None, const=1.0,
           task="adding"):
-    """One row per seed: final loss / baseline (None: non-finite) and updates to success."""
+    """One row per seed: final loss / baseline (None: non-finite) and updates to success; the
+    budget is the default protocol's at T unless given."""
     steps = steps or [None] * len(losses)
+    budget = budget or protocol.required_budget(T)
     return [{"task": task, "ablation": ablation, "T": T, "model": model, "seed": s, "lr": lr,
              "loss_over_baseline": x, "constant_loss_over_baseline": const,
              "steps_to_success": t, "success": t is not None,
@@ -22,10 +25,24 @@ def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=
             for s, (x, t) in enumerate(zip(losses, steps, strict=True))]
 
 
-GRID = [{"task": "adding", "T": 400, "model": "lstm_fb1", "lr": 0.1, "recurrent_init": "default",
-         "optimizer": "adam", "budget": 50, "at_edge": True,
-         "grid": [{"lr": lr, "recurrent_init": "default", "successes": 0, "seeds": 2}
-                  for lr in (1e-3, 1e-2, 0.1)]}]
+DEFAULT_RATES = log_grid(1e-5, 1e-1)
+
+
+def _grid(task, T, model, lr=0.1, rates=DEFAULT_RATES, at_edge=False):
+    """A rate search as summary.json records it (by default over the default protocol's grid)."""
+    return {"task": task, "T": T, "model": model, "lr": lr, "recurrent_init": "default",
+            "optimizer": "adam", "budget": 50, "at_edge": at_edge,
+            "grid": [{"lr": a, "recurrent_init": "default", "successes": 0, "seeds": 2}
+                     for a in rates]}
+
+
+def _searched(rows, *models):
+    """Grids over the default protocol's rates for the main-sweep cells of ``models``."""
+    return [_grid(r["task"], r["T"], r["model"]) for r in rows
+            if r["model"] in models and r["ablation"] is None and r["seed"] == 0]
+
+
+GRID = [_grid("adding", 400, "lstm_fb1", rates=log_grid(1e-5, 1.0), at_edge=True)]
 
 
 def _hs97_rows(lstm_at_400):
@@ -42,8 +59,8 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
         "T = 100: not reproduced (Elman (tanh) learns: median 0.05).")
     # T = 400: the LSTM's median 0.9 > 0.1: its budget and its rate grid, chosen at the edge
     assert report.hochreiter(ctx, 400).endswith(
-        "T = 400: not reproduced (LSTM, b_f = 1: 1/3 succeed within 100 updates, median 0.9, "
-        "rates 0.001 … 0.1 (3) (chosen rate at the edge: the grid's limit)).")
+        "T = 400: not reproduced (LSTM, b_f = 1: 1/3 succeed within 20000 updates, median 0.9, "
+        "rates 1e-05 … 1 (11) (chosen rate at the edge: the grid's limit)).")
     assert report.hochreiter(ctx, 800).endswith(
         "T = 800: not tested (LSTM, b_f = 1 at T = 800 not yet run; Elman (tanh) at T = 800 not "
         "in this sweep).")
@@ -51,10 +68,10 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
                              + _rows("elman", 200, [0.2] * 3) + _rows("lstm_fb1", 200, [0.05] * 3))
     assert report.hochreiter(between, 200).endswith(
         "T = 200: not reproduced (Elman (tanh) does not fail (median < 0.5): median 0.2).")
-    good = report.Context(_hs97_rows([0.05, 0.05, 0.9]))
+    good = report.Context(rows := _hs97_rows([0.05, 0.05, 0.9]), _searched(rows, "elman"))
     assert report.hochreiter(good, 400).endswith(  # with what the failing Elman exhausted
         "T = 400: reproduced (LSTM b_f = 1 0.05 vs Elman 0.97; Elman (tanh): 0/3 succeed within "
-        "100 updates, median 0.97, an untuned rate).")
+        "20000 updates, median 0.97, rates 1e-05 … 0.1 (9)).")
 
 
 def test_the_1997_claim_is_not_tested_below_the_lags_it_is_about():
@@ -69,14 +86,16 @@ def test_the_1997_claim_is_not_tested_below_the_lags_it_is_about():
 
 def test_copy_verdict_needs_the_positive_control_to_solve_that_t():
     lstm = _rows("lstm_fb1", 100, [0.95] * 3, task="copy")
-    solved = report.Context(lstm + _rows("urnn", 100, [0.01] * 5, [100] * 5, task="copy"))
+    searched = _searched(lstm, "lstm_fb1")
+    solved = report.Context(lstm + _rows("urnn", 100, [0.01] * 5, [100] * 5, task="copy"),
+                            searched)
     assert report.arjovsky(solved, 100).endswith(
         "T = 100: reproduced (uRNN 0.01, LSTM b_f = 1 0.95; LSTM, b_f = 1: 0/3 succeed within "
-        "100 updates, median 0.95, an untuned rate).")
-    failed = report.Context(lstm + _rows("urnn", 100, [0.9] * 5, task="copy"))
+        "5000 updates, median 0.95, rates 1e-05 … 0.1 (9)).")
+    failed = report.Context(lstm + _rows("urnn", 100, [0.9] * 5, task="copy"), searched)
     assert report.arjovsky(failed, 100).endswith(
         "T = 100: not tested (the positive control did not solve T = 100: uRNN (unitary): 0/5 "
-        "succeed within 100 updates, median 0.9, an untuned rate).")
+        "succeed within 5000 updates, median 0.9, an untuned rate).")
 
 
 def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
@@ -85,18 +104,17 @@ def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
                     task="adding_late")
             + _rows("lstm_fb1", 100, [0.05] * 3, [50] * 3, ablation="tbptt_k20")
             + _rows("lstm_fb1", 100, [0.02] * 3, [50] * 3))
-    late, plain = report.truncation(report.Context(rows), 100, 20)
+    grid = _grid("adding_late", 100, "lstm_fb1", lr=1e-3)
+    late, plain = report.truncation(report.Context(rows, [grid]), 100, 20)
     assert late.endswith("T = 100: reproduced (k = 20 0.9 vs full BPTT 0.02; truncated: LSTM, "
-                         "b_f = 1: 0/3 succeed within 100 updates, median 0.9, an untuned rate).")
-    grid = {**GRID[0], "task": "adding_late", "T": 100, "at_edge": False}
-    late = report.truncation(report.Context(rows, [grid]), 100, 20)[0]
-    assert late.endswith("median 0.9, rates 0.001 … 0.1 (3) searched for the full-BPTT control).")
+                         "b_f = 1: 0/3 succeed within 5000 updates, median 0.9, rates 1e-05 … "
+                         "0.1 (9) searched for the full-BPTT control).")
     # the control fails too: the claim is not tested; truncation learning refutes it anyway
     no_control = [{**r, "loss_over_baseline": 0.95, "steps_to_success": None, "success": False}
                   if r["ablation"] == "late_full" else r for r in rows]
     late = report.truncation(report.Context(no_control), 100, 20)[0]
     assert "T = 100: not tested (the full-BPTT control did not learn adding_late either: " \
-           "LSTM, b_f = 1: 0/3 succeed within 100 updates, median 0.95" in late
+           "LSTM, b_f = 1: 0/3 succeed within 5000 updates, median 0.95" in late
     learns = [{**r, "loss_over_baseline": 0.05} if r["ablation"] == "tbptt_late_k20" else r
               for r in no_control]
     assert report.truncation(report.Context(learns), 100, 20)[0].endswith(
@@ -224,3 +242,48 @@ def test_the_linear_lru_is_compared_with_the_linear_floor_of_its_test_set():
     assert line.endswith("the floor is inside the median's interval at T = 50, outside at "
                          "T = 100 (intervals of coverage 75 %, 75 %).")
     assert floors.at_linear_floor(_rows("lru", 50, [0.9] * 3)) == ""  # no floor recorded
+
+
+def test_a_failure_counts_only_under_the_default_protocol():
+    """A verdict resting on a model failing is "not tested" when that model had less than the
+    default protocol: a shorter budget, an untuned rate, or a grid short of 1e-5 … 1e-1 in √10
+    steps; it counts under that protocol, or a finer or wider one."""
+    short = protocol.shortfall
+    rows = _rows("lstm_fb1", 100, [0.9] * 3)
+    assert short(rows, _grid("adding", 100, "lstm_fb1"), 100) == []
+    assert short(rows, _grid("adding", 100, "lstm_fb1", rates=log_grid(1e-6, 1.0, 4)), 100) == []
+    assert short(rows, None, 100) == ["an untuned rate"]
+    gap = [r for r in log_grid(1e-5, 1e-1) if r != 1e-3]  # a factor 10 between two rates
+    narrow = log_grid(1e-4, 1e-1)
+    for rates in (gap, narrow):
+        (why,) = short(rows, _grid("adding", 100, "lstm_fb1", rates=rates), 100)
+        assert why.endswith("not spanning 1e-05 … 0.1 in steps of 3.16x or finer")
+    few = _rows("lstm_fb1", 100, [0.9] * 3, budget=4999)
+    assert short(few, _grid("adding", 100, "lstm_fb1"), 100) == [
+        "a budget of 4999 updates (the default protocol's at T = 100: 5000)"]
+
+    # each kind of verdict that rests on a failure: the LSTM failing (1997), Elman failing
+    # (1997), a model not learning (Le et al.), the LSTM at the copy baseline, truncation failing
+    hs97 = (_rows("lstm_fb1", 100, [0.9] * 3, budget=600) + _rows("elman", 100, [0.97] * 3))
+    ctx = report.Context(hs97, _searched(hs97, "lstm_fb1", "elman"))
+    assert report.hochreiter(ctx, 100).endswith(
+        "T = 100: not tested (LSTM, b_f = 1 failed with less than a failure needs to count: a "
+        "budget of 600 updates (the default protocol's at T = 100: 5000)).")
+    learned = [{**r, "loss_over_baseline": 0.05} if r["model"] == "lstm_fb1" else r
+               for r in hs97]
+    assert report.hochreiter(report.Context(learned), 100).endswith(
+        "T = 100: not tested (Elman (tanh) failed with less than a failure needs to count: an "
+        "untuned rate).")
+    irnn = _rows("irnn", 100, [0.5] * 3)
+    assert "not tested (IRNN (ReLU, identity), Adam failed with less than a failure needs to " \
+           "count: rates 0.001 … 0.01 (2)" in report.learns(
+               report.Context(irnn, [_grid("adding", 100, "irnn", rates=(1e-3, 1e-2))]),
+               "Le", "adding", "irnn", 100)
+    copy = (_rows("lstm_fb1", 100, [0.95] * 3, task="copy")
+            + _rows("urnn", 100, [0.01] * 3, [10] * 3, task="copy"))
+    assert "not tested (LSTM, b_f = 1 failed" in report.arjovsky(report.Context(copy), 100)
+    late = (_rows("lstm_fb1", 100, [0.9] * 3, ablation="tbptt_late_k20", task="adding_late")
+            + _rows("lstm_fb1", 100, [0.02] * 3, [50] * 3, ablation="late_full",
+                    task="adding_late"))
+    assert "not tested (LSTM, b_f = 1, adding_late, truncated BPTT (k = 20) failed" in \
+        report.truncation(report.Context(late), 100, 20)[0]

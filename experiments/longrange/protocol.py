@@ -1,0 +1,57 @@
+"""What a run must have been given before its failure counts as evidence about its model.
+
+A verdict that rests on a model *not* learning (the LSTM failing where the 1997 claim says it
+learns, the tanh RNN failing where it says so, a truncated run failing to bridge its lag) says
+something about the model only when the protocol gave the model the chance the papers give it.
+Here that is the study's default protocol (``Config()``, the full preset):
+
+- a budget of at least ``TrainConfig().budget(T)`` updates (it grows with T), every run stopped
+  only at success or at that budget;
+- a rate searched for that (task, T, model) over a log grid covering the default one,
+  ``TuneConfig().learning_rates`` (1e-5 … 1e-1), in steps no coarser than its (√10). (A chosen
+  rate still at an edge is accepted: the grid is then extended to the search's limits, 1e-8 and
+  1, so every rate an optimiser could use was tried; the verdict's grid text says so.)
+
+A failure under less (a quick preset's few hundred updates, an untuned rate, a three-point grid)
+is reported as *not tested*, with what fell short: the protocol, not the model, decided it.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+from experiments.longrange.config import TrainConfig, TuneConfig
+
+_DEFAULT_RATES = sorted(TuneConfig().learning_rates)
+_STEP = max(b / a for a, b in pairwise(_DEFAULT_RATES))
+_ROUNDING = 1.01  # the grids' rates are rounded to 3 significant digits
+
+
+def required_budget(T: int) -> int:
+    """Updates a failing run at length T must have had: the default protocol's budget."""
+    return TrainConfig().budget(T)
+
+
+def shortfall(rows, grid: dict | None, T: int) -> list[str]:
+    """What a failing cell's protocol lacks against the default one (empty: nothing).
+
+    ``rows``: the cell's runs (each with its ``budget``); ``grid``: its rate search as
+    ``summary.json`` records it (``None``: trained at an untuned rate)."""
+    out = []
+    budget = max((r["budget"] for r in rows), default=0)
+    if budget < required_budget(T):
+        out.append(f"a budget of {budget} updates (the default protocol's at T = {T}: "
+                   f"{required_budget(T)})")
+    if not grid:
+        out.append("an untuned rate")
+        return out
+    init = grid["recurrent_init"]
+    rates = sorted({g["lr"] for g in grid["grid"] if g["recurrent_init"] == init})
+    steps = [b / a for a, b in pairwise(rates)]
+    if (rates[0] > _DEFAULT_RATES[0] * _ROUNDING or rates[-1] < _DEFAULT_RATES[-1] / _ROUNDING
+            or max(steps, default=math.inf) > _STEP * _ROUNDING):
+        out.append(f"rates {rates[0]:g} … {rates[-1]:g} ({len(rates)}), not spanning "
+                   f"{_DEFAULT_RATES[0]:g} … {_DEFAULT_RATES[-1]:g} in steps of "
+                   f"{_STEP:.3g}x or finer")
+    return out
