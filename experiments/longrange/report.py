@@ -1,4 +1,5 @@
-"""The README's tables and its verdicts, computed from ``summary.json``.
+"""The README's verdicts, computed from ``summary.json``, and its block (the tables of
+:mod:`experiments.longrange.tables`, then the verdicts).
 
 Every claim gets one verdict per T from a fixed rule, so the README cannot claim more than the
 data show:
@@ -23,10 +24,11 @@ Claims: Hochreiter & Schmidhuber (1997): the LSTM (b_f = 1) learns where the tan
 at lags T >= ``LONG_LAG`` = 100 (their long-lag experiments; below it the medians are reported as
 measured, untested); Le
 et al. (2015): the IRNN learns the adding problem (with SGD and clipping as they trained it,
-and with Adam); Tallec & Ollivier (2018): chrono initialisation beats b_f = 1 (lower median
-loss); Orvieto et al. (2023): the LRU in its block learns; Arjovsky et al. (2016): on the copy
-task the LSTM stays near the memoryless baseline while the uRNN solves it; truncated BPTT of k
-steps cannot learn a lag beyond k (``adding_late``: no marker in the last k steps).
+and with Adam); Tallec & Ollivier (2018): chrono initialisation learns faster than b_f = 1
+(fewer updates to success, paired over seeds); Orvieto et al. (2023): the LRU in its block
+learns; Arjovsky et al. (2016): on the copy task the LSTM stays near the memoryless baseline
+while the uRNN solves it; truncated BPTT of k steps cannot learn a lag beyond k
+(``adding_late``: no marker in the last k steps).
 
 The gradient path at initialisation is a fitted relation, not an anecdote: per model family, a
 logistic regression of success on ``init_log_jacobian``
@@ -41,140 +43,25 @@ import math
 from pathlib import Path
 
 from experiments.common import read_json
-from experiments.longrange.config import MODELS
 from experiments.longrange.floors import at_constant, at_linear_floor
 from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
 from experiments.longrange.protocol import shortfall
 from experiments.longrange.style import LABELS, ablation_label
-from experiments.longrange.summary import (
-    by,
-    learning_time,
-    level_text,
-    loss_ratio,
-    median_ci,
-    select,
+from experiments.longrange.summary import level_text, loss_ratio, paired_difference, select
+from experiments.longrange.tables import (
+    ablation_table,
+    budget,
+    coverage,
+    grid_text,
+    learning_time_table,
+    legend,
+    loss_table,
+    rates_table,
 )
 
 LEARNS, FAILS = 0.1, 0.5
 LONG_LAG = 100  # the 1997 claim: the tanh RNN fails once the lag reaches about 100 steps
-NONFINITE_LEGEND = {  # what a loss-table cell means, for the line under the table
-    "all": "– (k/n non-finite): every run's final loss was non-finite, so there is no median",
-    "some": "a number followed by (k/n non-finite): the median and interval of the other runs",
-    "none": "– alone: not run"}
-
-
-def _nonfinite(rows) -> int:
-    return sum(r["loss_over_baseline"] is None for r in rows)
-
-
-def _cell(rows) -> str:
-    """``median [low, high]``, with ``(k/n non-finite)`` when k of the n runs have no final loss."""
-    med, lo, hi, _ = loss_ratio(rows)
-    k = _nonfinite(rows)
-    note = f" ({k}/{len(rows)} non-finite)" if k else ""
-    return ("–" if not math.isfinite(med) else f"{_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}]") + note
-
-
-def coverage(rows, task: str | None = None) -> str:
-    """The coverage of the tables' median intervals: ``93.75 % with 5 seeds, ...``."""
-    counts = sorted({len(rs) for rs in by(select(rows, task=task), "task", "model", "T").values()})
-    return ", ".join(f"{level_text(median_ci(range(n))[3])} with {n} seeds" for n in counts)
-
-
-def loss_table(rows, task: str, labels: dict[str, str]) -> str:
-    """Median final loss / baseline [order-statistic interval] per T (rows) and model (columns)."""
-    main = select(rows, task=task)
-    if not main:
-        return ""
-    models = [m for m in MODELS if any(r["model"] == m for r in main)]
-    g = by(main, "T", "model")
-    lengths = sorted({r["T"] for r in main})
-    lines = ["| T | " + " | ".join(labels[m] for m in models) + " |",
-             "|---" * (len(models) + 1) + "|"]
-    for T in lengths:
-        lines.append(f"| {T} | " + " | ".join(_cell(g[(T, m)]) if (T, m) in g else "–"
-                                               for m in models) + " |")
-    return "\n".join(lines)
-
-
-def learning_time_table(rows, task: str, labels: dict[str, str]) -> str:
-    """Median updates to success over the seeds that succeed, with their count and the budget,
-    per T and model: ``400 (2/3 in 5000)``; ``never (0/3 in 5000)`` when no seed succeeds."""
-    main = select(rows, task=task)
-    if not main:
-        return ""
-    models = [m for m in MODELS if any(r["model"] == m for r in main)]
-    g = by(main, "T", "model")
-    lines = ["| T | " + " | ".join(labels[m] for m in models) + " |",
-             "|---" * (len(models) + 1) + "|"]
-    for T in sorted({r["T"] for r in main}):
-        cells = []
-        for m in models:
-            rs = g.get((T, m), [])
-            won = sum(r["steps_to_success"] is not None for r in rs)
-            med = f"{learning_time(rs)[0]:.0f}" if won else "never"
-            cells.append(f"{med} ({won}/{len(rs)} in {_budget(rs)})" if rs else "–")
-        lines.append(f"| {T} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def ablation_table(rows, labels: dict[str, str]) -> str:
-    """Median final loss / baseline [interval] of each ablation next to its unablated model."""
-    abl = [r for r in rows if r["ablation"] not in (None, "tune")]
-    if not abl:
-        return ""
-    variants = list(dict.fromkeys((r["model"], r["ablation"]) for r in abl))
-    lengths = sorted({r["T"] for r in abl})
-    lines = ["| variant | " + " | ".join(f"T = {T}" for T in lengths) + " |",
-             "|---" * (len(lengths) + 1) + "|"]
-    for m, a in sorted({(m, None) for m, _ in variants}) + sorted(variants):
-        rs = [r for r in rows if r["model"] == m and r["ablation"] == a
-              and r["task"] in ("adding", "adding_late")]
-        cells = [_cell([r for r in rs if r["T"] == T]) if any(r["T"] == T for r in rs) else "–"
-                 for T in lengths]
-        lines.append(f"| {ablation_label(m, a) if a else labels[m] + ', as in the sweep'} | "
-                     + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def grid_text(grid: dict | None) -> str:
-    """``rates 1e-05 … 0.1 (9)``, with a note when the chosen rate is at an edge."""
-    if not grid:
-        return "an untuned rate"
-    rates = sorted({g["lr"] for g in grid["grid"]})
-    edge = " (chosen rate at the edge: the grid's limit)" if grid.get("at_edge") else ""
-    return f"rates {rates[0]:g} … {rates[-1]:g} ({len(rates)})" + edge
-
-
-def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
-    """The chosen rate per (task, model) and T, with the tuning successes at that rate."""
-    if not grids:
-        return ""
-    lengths = sorted({g["T"] for g in grids})
-    lines = ["| task | model | " + " | ".join(f"T = {T}" for T in lengths) + " |",
-             "|---" * (len(lengths) + 2) + "|"]
-    for (task, model), gs in by(grids, "task", "model").items():
-        at = {g["T"]: g for g in gs}
-        cells = []
-        for T in lengths:
-            g = at.get(T)
-            if g is None:
-                cells.append("–")
-                continue
-            hit = next(x for x in g["grid"] if (x["lr"], x["recurrent_init"]) ==
-                       (g["lr"], g["recurrent_init"]))
-            cells.append(f"{g['lr']:g} ({hit['successes']}/{hit['seeds']})"
-                         + (" edge" if g["at_edge"] else "")
-                         + (", Gaussian W_h" if g["recurrent_init"] == "gaussian" else ""))
-        lines.append(f"| {task} | {labels[model]} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _budget(rows) -> str:
-    return str(max(r["budget"] for r in rows)) if rows else "?"
-
-
 def _median(rows, task, model, T, ablation=None) -> float:
     rs = select(rows, task=task, ablation=ablation, model=model, T=T)
     return loss_ratio(rs)[0] if rs else math.nan
@@ -210,7 +97,7 @@ class Context:
         rs = select(self.rows, task=task, ablation=ablation, model=model, T=T)
         won = sum(bool(r["success"]) for r in rs)
         grid = self.grids.get((task, T, model))
-        return (f"{LABELS[model]}: {won}/{len(rs)} succeed within {_budget(rs)} updates, "
+        return (f"{LABELS[model]}: {won}/{len(rs)} succeed within {budget(rs)} updates, "
                 f"median {_fmt(loss_ratio(rs)[0])}, {grid_text(grid)}")
 
 
@@ -262,13 +149,24 @@ def learns(ctx: Context, claim: str, task: str, model: str, T: int) -> str:
 
 
 def tallec(ctx: Context, T: int) -> str:
-    """Chrono initialisation reaches a lower median loss than b_f = 1."""
-    chrono, fb1 = (_median(ctx.rows, "adding", m, T) for m in ("lstm_chrono", "lstm_fb1"))
-    return _verdict("Tallec & Ollivier 2018 (chrono beats b_f = 1)", T,
-                    _missing(ctx, "adding", T, "lstm_chrono", "lstm_fb1"), chrono < fb1,
-                    f"chrono {_fmt(chrono)} vs b_f = 1 {_fmt(fb1)}",
-                    [f"chrono {_fmt(chrono)} vs b_f = 1 {_fmt(fb1)}",
-                     ctx.exhausted("adding", T, "lstm_chrono")])
+    """Chrono initialisation learns faster than b_f = 1: the paired difference of updates to
+    success (b_f = 1 − chrono, :func:`~experiments.longrange.summary.paired_difference`) has an
+    interval above 0. The final losses cannot decide it: a run stops at its first evaluation
+    under the success threshold, so a successful run's loss is wherever that evaluation fell."""
+    chrono, fb1 = (select(ctx.rows, task="adding", model=m, T=T)
+                   for m in ("lstm_chrono", "lstm_fb1"))
+    why = _missing(ctx, "adding", T, "lstm_chrono", "lstm_fb1")
+    if not why and not any(r["success"] for r in chrono + fb1):
+        why = ["neither succeeds: " + ctx.exhausted("adding", T, "lstm_chrono") + "; "
+               + ctx.exhausted("adding", T, "lstm_fb1")]
+    d, lo, hi, level, n, censored = paired_difference(fb1, chrono) if not why else (0,) * 6
+    detail = (f"updates to success, b_f = 1 − chrono, median over {n} paired seeds {d:g} "
+              f"[{lo:g}, {hi:g}] (coverage {level_text(level)})"
+              + (f"; {censored} pairs hold a run without success, counted as its budget + 1"
+                 if censored else ""))
+    return _verdict("Tallec & Ollivier 2018 (chrono learns faster than b_f = 1)", T, why,
+                    lo > 0, detail,
+                    [detail + (": b_f = 1 is faster" if hi < 0 else ": the interval holds 0")])
 
 
 def arjovsky(ctx: Context, T: int) -> str:
@@ -364,16 +262,6 @@ def _merged(verdicts: list[tuple[int, str]]) -> list[str]:
             for line, ts in groups.items()]
 
 
-def _legend(table: str) -> str:
-    """The legend line for a loss table that has empty or non-finite cells (else nothing)."""
-    cells = [c.strip() for line in table.splitlines()[2:] for c in line.split("|")[2:-1]]
-    kinds = {"all" if c.startswith("– (") else "none" if c == "–" else "some"
-             for c in cells if c == "–" or "non-finite" in c}
-    parts = [text for kind, text in NONFINITE_LEGEND.items() if kind in kinds]
-    text = "; ".join(parts)
-    return f"\n\n{text[:1].upper()}{text[1:]}." if parts else ""
-
-
 def readme_table(folder: Path) -> str:
     """The README block's tables and verdicts for one results folder."""
     summary = read_json(Path(folder) / "summary.json")
@@ -388,7 +276,7 @@ def readme_table(folder: Path) -> str:
         table = loss_table(rows, task, LABELS)
         if table:
             parts.append(f"Final test loss / baseline, {task} (median [order-statistic interval: "
-                         f"coverage {coverage(rows, task)}]):\n\n{table}" + _legend(table))
+                         f"coverage {coverage(rows, task)}]):\n\n{table}" + legend(table))
         times = learning_time_table(rows, task, LABELS)
         if times:
             parts.append(f"Updates to success, {task}: median over the seeds that succeed "
@@ -396,7 +284,7 @@ def readme_table(folder: Path) -> str:
     ablations = ablation_table(rows, LABELS)
     if ablations:
         parts.append(f"Ablations (median [order-statistic interval]):\n\n{ablations}"
-                     + _legend(ablations))
+                     + legend(ablations))
     rates = rates_table(summary.get("grids", []), LABELS)
     if rates:
         parts.append("Chosen peak learning rate per T (tuning successes / seeds at it; edge: at "

@@ -130,6 +130,23 @@ def learning_time(rows) -> tuple[float, float, float, float]:
     return median_ci([r["steps_to_success"] for r in rows])
 
 
+def paired_difference(slow, fast) -> tuple[float, float, float, float, int, int]:
+    """How many more updates to success ``slow`` needs than ``fast``: over the seeds both ran
+    (seed s gives every model the same data, so the runs are paired), the median of ``updates(slow)
+    − updates(fast)`` with its order-statistic interval and coverage (:func:`median_ci`), the
+    number of pairs, and how many of them hold a run that did not succeed. Such a run counts as
+    ``budget + 1`` updates (more than it ran), so the sign of every difference is exact (two
+    failures: 0) while a difference with a failure is a bound on its size."""
+    def updates(r):
+        return r["steps_to_success"] if r["success"] else r["budget"] + 1
+
+    fast_of = {r["seed"]: r for r in fast}
+    pairs = [(r, fast_of[r["seed"]]) for r in slow if r["seed"] in fast_of]
+    med, lo, hi, level = median_ci([updates(a) - updates(b) for a, b in pairs])
+    return med, lo, hi, level, len(pairs), sum(not (a["success"] and b["success"])
+                                               for a, b in pairs)
+
+
 def level_text(level: float) -> str:
     """``93.75 %``: an interval's coverage as the tables and legends name it."""
     return "–" if not math.isfinite(level) else f"{100 * level:.4g} %"

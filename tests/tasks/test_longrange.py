@@ -438,7 +438,7 @@ def test_benchmarks_page_states_the_step_benchmark_from_its_result():
 
 
 def test_report_tables_count_successes_and_flag_a_partial_sweep(tmp_path):
-    from experiments.longrange import report
+    from experiments.longrange import report, tables
 
     rows = [{"task": "adding", "ablation": None, "T": 5, "model": "gru", "seed": s,
              "steps_to_success": t, "loss_over_baseline": x, "success": t is not None}
@@ -446,11 +446,11 @@ def test_report_tables_count_successes_and_flag_a_partial_sweep(tmp_path):
     labels = {"gru": "GRU"}
     for r in rows:
         r["budget"] = 100
-    assert "| 5 | 30 (2/3 in 100) |" in report.learning_time_table(rows, "adding", labels)
-    assert "| 5 | 0.05 [0.02, 0.9] |" in report.loss_table(rows, "adding", labels)
+    assert "| 5 | 30 (2/3 in 100) |" in tables.learning_time_table(rows, "adding", labels)
+    assert "| 5 | 0.05 [0.02, 0.9] |" in tables.loss_table(rows, "adding", labels)
     for r in rows:
         r["steps_to_success"] = None
-    assert "never (0/3 in 100)" in report.learning_time_table(rows, "adding", labels)
+    assert "never (0/3 in 100)" in tables.learning_time_table(rows, "adding", labels)
     (tmp_path / "summary.json").write_text(json.dumps({"complete": False, "rows": rows}))
     assert report.readme_table(tmp_path).startswith("**Partial sweep**")
 

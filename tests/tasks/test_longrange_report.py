@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.longrange import floors, jacobian_fit, protocol, report
+from experiments.longrange import floors, jacobian_fit, protocol, report, tables
 from experiments.longrange.config import log_grid
 
 
@@ -169,7 +169,7 @@ def test_the_kurtosis_of_the_adding_target_is_2_4():
 
 def test_loss_table_counts_non_finite_runs_and_the_readme_says_what_they_mean(tmp_path):
     rows = _rows("gru", 5, [0.1, None, 0.3]) + _rows("gru", 10, [None, None, None])
-    table = report.loss_table(rows, "adding", {"gru": "GRU"})
+    table = tables.loss_table(rows, "adding", {"gru": "GRU"})
     assert "| 5 | 0.2 [0.1, 0.3] (1/3 non-finite) |" in table
     assert "| 10 | – (3/3 non-finite) |" in table
     (tmp_path / "summary.json").write_text(json.dumps({"complete": True, "rows": rows}))
@@ -287,3 +287,36 @@ def test_a_failure_counts_only_under_the_default_protocol():
                     task="adding_late"))
     assert "not tested (LSTM, b_f = 1, adding_late, truncated BPTT (k = 20) failed" in \
         report.truncation(report.Context(late), 100, 20)[0]
+
+
+def test_chrono_against_b_f_1_is_a_paired_comparison_of_updates_to_success():
+    """Tallec & Ollivier's claim is judged on updates to success, paired by seed (b_f = 1 minus
+    chrono): reproduced when the median difference's interval lies above 0. A run without success
+    counts as its budget + 1, so its difference keeps its sign; two failures are a tie."""
+    from experiments.longrange.summary import paired_difference
+
+    fb1 = _rows("lstm_fb1", 100, [0.05] * 4 + [0.9], [500, 400, 1900, 300, None])
+    chrono = _rows("lstm_chrono", 100, [0.05] * 5, [100, 300, 100, 100, 100])
+    # seeds in another order: pairs are by seed, not by position
+    med, lo, hi, level, n, censored = paired_difference(fb1, chrono[::-1])
+    diffs = sorted([400, 100, 1800, 200, 5000 + 1 - 100])
+    assert (med, lo, hi, n, censored) == (diffs[2], diffs[0], diffs[-1], 5, 1)
+    assert level == pytest.approx(1 - 2 / 2**5)
+    both_fail = _rows("lstm_fb1", 100, [0.9], [None]), _rows("lstm_chrono", 100, [0.9], [None])
+    assert paired_difference(*both_fail)[:3] == (0.0, 0.0, 0.0)
+
+    ctx = report.Context(fb1 + chrono)
+    assert report.tallec(ctx, 100).endswith(
+        "T = 100: reproduced (updates to success, b_f = 1 − chrono, median over 5 paired seeds "
+        "400 [100, 4901] (coverage 93.75 %); 1 pairs hold a run without success, counted as its "
+        "budget + 1).")
+    mixed = _rows("lstm_chrono", 100, [0.05] * 5, [100, 300, 100, 400, 100])
+    assert report.tallec(report.Context(fb1 + mixed), 100).endswith(
+        "[-100, 4901] (coverage 93.75 %); 1 pairs hold a run without success, counted as its "
+        "budget + 1: the interval holds 0).")
+    slower = _rows("lstm_chrono", 100, [0.05] * 4 + [0.9], [600, 500, 2000, 400, None])
+    assert report.tallec(report.Context(fb1[:4] + slower[:4]), 100).endswith(
+        "median over 4 paired seeds -100 [-100, -100] (coverage 87.5 %): b_f = 1 is faster).")
+    neither = _rows("lstm_fb1", 100, [0.9] * 3) + _rows("lstm_chrono", 100, [0.9] * 3)
+    assert ": not tested (neither succeeds: LSTM, chrono init: 0/3" in report.tallec(
+        report.Context(neither), 100)

@@ -1,0 +1,145 @@
+"""The long-range study's tables, computed from ``summary.json`` rows: final loss / baseline
+and updates to success per T and model, the ablations, and the chosen rate per T (the medians
+with their order-statistic intervals, :mod:`experiments.longrange.summary`)."""
+
+from __future__ import annotations
+
+import math
+
+from experiments.longrange.config import MODELS
+from experiments.longrange.floors import fmt as _fmt
+from experiments.longrange.style import ablation_label
+from experiments.longrange.summary import (
+    by,
+    learning_time,
+    level_text,
+    loss_ratio,
+    median_ci,
+    select,
+)
+
+NONFINITE_LEGEND = {  # what a loss-table cell means, for the line under the table
+    "all": "– (k/n non-finite): every run's final loss was non-finite, so there is no median",
+    "some": "a number followed by (k/n non-finite): the median and interval of the other runs",
+    "none": "– alone: not run"}
+
+
+def _nonfinite(rows) -> int:
+    return sum(r["loss_over_baseline"] is None for r in rows)
+
+
+def _cell(rows) -> str:
+    """``median [low, high]``, with ``(k/n non-finite)`` when k of the n runs have no final loss."""
+    med, lo, hi, _ = loss_ratio(rows)
+    k = _nonfinite(rows)
+    note = f" ({k}/{len(rows)} non-finite)" if k else ""
+    return ("–" if not math.isfinite(med) else f"{_fmt(med)} [{_fmt(lo)}, {_fmt(hi)}]") + note
+
+
+def coverage(rows, task: str | None = None) -> str:
+    """The coverage of the tables' median intervals: ``93.75 % with 5 seeds, ...``."""
+    counts = sorted({len(rs) for rs in by(select(rows, task=task), "task", "model", "T").values()})
+    return ", ".join(f"{level_text(median_ci(range(n))[3])} with {n} seeds" for n in counts)
+
+
+def loss_table(rows, task: str, labels: dict[str, str]) -> str:
+    """Median final loss / baseline [order-statistic interval] per T (rows) and model (columns)."""
+    main = select(rows, task=task)
+    if not main:
+        return ""
+    models = [m for m in MODELS if any(r["model"] == m for r in main)]
+    g = by(main, "T", "model")
+    lengths = sorted({r["T"] for r in main})
+    lines = ["| T | " + " | ".join(labels[m] for m in models) + " |",
+             "|---" * (len(models) + 1) + "|"]
+    for T in lengths:
+        lines.append(f"| {T} | " + " | ".join(_cell(g[(T, m)]) if (T, m) in g else "–"
+                                               for m in models) + " |")
+    return "\n".join(lines)
+
+
+def learning_time_table(rows, task: str, labels: dict[str, str]) -> str:
+    """Median updates to success over the seeds that succeed, with their count and the budget,
+    per T and model: ``400 (2/3 in 5000)``; ``never (0/3 in 5000)`` when no seed succeeds."""
+    main = select(rows, task=task)
+    if not main:
+        return ""
+    models = [m for m in MODELS if any(r["model"] == m for r in main)]
+    g = by(main, "T", "model")
+    lines = ["| T | " + " | ".join(labels[m] for m in models) + " |",
+             "|---" * (len(models) + 1) + "|"]
+    for T in sorted({r["T"] for r in main}):
+        cells = []
+        for m in models:
+            rs = g.get((T, m), [])
+            won = sum(r["steps_to_success"] is not None for r in rs)
+            med = f"{learning_time(rs)[0]:.0f}" if won else "never"
+            cells.append(f"{med} ({won}/{len(rs)} in {budget(rs)})" if rs else "–")
+        lines.append(f"| {T} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ablation_table(rows, labels: dict[str, str]) -> str:
+    """Median final loss / baseline [interval] of each ablation next to its unablated model."""
+    abl = [r for r in rows if r["ablation"] not in (None, "tune")]
+    if not abl:
+        return ""
+    variants = list(dict.fromkeys((r["model"], r["ablation"]) for r in abl))
+    lengths = sorted({r["T"] for r in abl})
+    lines = ["| variant | " + " | ".join(f"T = {T}" for T in lengths) + " |",
+             "|---" * (len(lengths) + 1) + "|"]
+    for m, a in sorted({(m, None) for m, _ in variants}) + sorted(variants):
+        rs = [r for r in rows if r["model"] == m and r["ablation"] == a
+              and r["task"] in ("adding", "adding_late")]
+        cells = [_cell([r for r in rs if r["T"] == T]) if any(r["T"] == T for r in rs) else "–"
+                 for T in lengths]
+        lines.append(f"| {ablation_label(m, a) if a else labels[m] + ', as in the sweep'} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def grid_text(grid: dict | None) -> str:
+    """``rates 1e-05 … 0.1 (9)``, with a note when the chosen rate is at an edge."""
+    if not grid:
+        return "an untuned rate"
+    rates = sorted({g["lr"] for g in grid["grid"]})
+    edge = " (chosen rate at the edge: the grid's limit)" if grid.get("at_edge") else ""
+    return f"rates {rates[0]:g} … {rates[-1]:g} ({len(rates)})" + edge
+
+
+def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
+    """The chosen rate per (task, model) and T, with the tuning successes at that rate."""
+    if not grids:
+        return ""
+    lengths = sorted({g["T"] for g in grids})
+    lines = ["| task | model | " + " | ".join(f"T = {T}" for T in lengths) + " |",
+             "|---" * (len(lengths) + 2) + "|"]
+    for (task, model), gs in by(grids, "task", "model").items():
+        at = {g["T"]: g for g in gs}
+        cells = []
+        for T in lengths:
+            g = at.get(T)
+            if g is None:
+                cells.append("–")
+                continue
+            hit = next(x for x in g["grid"] if (x["lr"], x["recurrent_init"]) ==
+                       (g["lr"], g["recurrent_init"]))
+            cells.append(f"{g['lr']:g} ({hit['successes']}/{hit['seeds']})"
+                         + (" edge" if g["at_edge"] else "")
+                         + (", Gaussian W_h" if g["recurrent_init"] == "gaussian" else ""))
+        lines.append(f"| {task} | {labels[model]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def budget(rows) -> str:
+    return str(max(r["budget"] for r in rows)) if rows else "?"
+
+
+def legend(table: str) -> str:
+    """The legend line for a loss table that has empty or non-finite cells (else nothing)."""
+    cells = [c.strip() for line in table.splitlines()[2:] for c in line.split("|")[2:-1]]
+    kinds = {"all" if c.startswith("– (") else "none" if c == "–" else "some"
+             for c in cells if c == "–" or "non-finite" in c}
+    parts = [text for kind, text in NONFINITE_LEGEND.items() if kind in kinds]
+    text = "; ".join(parts)
+    return f"\n\n{text[:1].upper()}{text[1:]}." if parts else ""
