@@ -43,7 +43,7 @@ GENERATED = re.compile(r"<!-- (results: \S+|benchmark: \w+|studies) -->\n.*?<!--
 
 # The figure that stands for each study in the README's table (a file of its index.json).
 HEADLINE_FIGURE = {
-    "jacobian_spectra": "lyapunov.png", "longrange": "loss_vs_T.png", "hopfield": "capacity.png",
+    "jacobian_spectra": "lyapunov.png", "longrange": "success_vs_T.png", "hopfield": "capacity.png",
     "char_lm": "perplexity.png", "sentiment": "accuracy_by_kind.png", "forecast": "one_step.png",
     "translate": "exposure_bias.png", "caption": "captions.png",
     "truncated_bptt": "accuracy_vs_k2.png", "parallel": "iterations_vs_lambda.png",

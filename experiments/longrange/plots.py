@@ -306,18 +306,26 @@ def dynamics(rows, path: Path) -> bool:
 
 
 def headline(rows, complete: bool) -> str:
-    """Median final test loss / baseline of the LSTM (b_f = 1) and the Elman network per T."""
+    """Per T, the seeds of the LSTM (b_f = 1) and the Elman network (else of every model run)
+    that succeed within the budget, and their median updates to success: the criterion the runs
+    train to (a run stops at its first evaluation under the threshold, so a final loss says
+    little once it succeeds)."""
     main = select(rows, task="adding") or select(rows)
     g = by(main, "model", "T")
     Ts = sorted({r["T"] for r in main})
     parts = []
-    for m in ("lstm_fb1", "elman"):
-        vals = [(T, loss_ratio(g[(m, T)])[0]) for T in Ts if (m, T) in g]
-        if vals:
-            parts.append(f"{LABELS[m]}: " + ", ".join(f"T={T}: {v:.3g}" for T, v in vals))
+    shown = [m for m in ("lstm_fb1", "elman") if m in {r["model"] for r in main}]
+    for m in shown or in_order({r["model"] for r in main}):
+        cells = []
+        for T in (T for T in Ts if (m, T) in g):
+            won = sum(bool(r["success"]) for r in g[(m, T)])
+            cells.append(f"T={T}: {won}/{len(g[(m, T)])}"
+                         + (f" in {learning_time(g[(m, T)])[0]:.0f}" if won else ""))
+        if cells:
+            parts.append(f"{LABELS[m]}: " + ", ".join(cells))
     note = "" if complete else " (partial sweep)"
-    return (f"{main[0]['task']}: test loss / baseline at success or at the budget (median over "
-            f"seeds){note} — "
+    return (f"{main[0]['task']}: seeds that reach test loss <= {main[0]['success_ratio']:g} x "
+            f"baseline within the budget, in a median of so many updates{note} — "
             + "; ".join(parts))
 
 

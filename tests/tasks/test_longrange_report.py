@@ -320,3 +320,18 @@ def test_chrono_against_b_f_1_is_a_paired_comparison_of_updates_to_success():
     neither = _rows("lstm_fb1", 100, [0.9] * 3) + _rows("lstm_chrono", 100, [0.9] * 3)
     assert ": not tested (neither succeeds: LSTM, chrono init: 0/3" in report.tallec(
         report.Context(neither), 100)
+
+
+def test_the_headline_counts_successes_and_updates_to_success_not_final_losses():
+    from experiments.longrange import plots
+
+    rows = [{**r, "success_ratio": 0.1} for r in
+            _rows("lstm_fb1", 50, [0.05, 0.06, 0.07], [200, 100, 300])
+            + _rows("elman", 50, [0.09, 0.9, 0.95], [1700, None, None])
+            + _rows("elman", 100, [0.9] * 3) + _rows("gru", 50, [0.01] * 3, [100] * 3)]
+    assert plots.headline(rows, False) == (
+        "adding: seeds that reach test loss <= 0.1 x baseline within the budget, in a median of "
+        "so many updates (partial sweep) — LSTM, b_f = 1: T=50: 3/3 in 200; Elman (tanh): "
+        "T=50: 1/3 in 1700, T=100: 0/3")
+    assert plots.headline(_rows("gru", 50, [0.01] * 3, [100] * 3), True).endswith(
+        "updates — GRU: T=50: 3/3 in 100")  # neither LSTM nor Elman run: every model shown
