@@ -243,8 +243,9 @@ def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | N
                       | {p["T"] for p in pending if p["task"] == "adding_late"})
         for T in late:
             out += truncation(ctx, T, k)
-    out.append(at_constant(rows, [T for T in adding
-                                  if _median(rows, "adding", "elman", T) >= FAILS], n_test))
+    out.append(at_constant(rows, [T for T in adding  # failures that count (protocol.py)
+                                  if _median(rows, "adding", "elman", T) >= FAILS
+                                  and not ctx.untested_failure("adding", T, "elman")], n_test))
     out.append(at_linear_floor(rows))
     out.append(jacobian_relation(rows))
     return [s for s in out if s]
