@@ -41,8 +41,10 @@ def run(config: Config, workdir: Path) -> None:
     are under the git-ignored ``runs/``. The tables are rewritten after every program (``"complete": false``
     until the last), so an interrupted sweep leaves usable partial results; with
     ``--execution.no-compute`` nothing is trained and the cells without a finished program
-    are listed as not yet run. With several processes (:mod:`experiments.longrange.processes`)
-    every process runs :func:`compute_share` and process 0 alone writes.
+    are listed as not yet run (with a cell whose rate search is unfinished, its reported runs:
+    they have no rate yet; every other cell at that T is tabulated). With several processes
+    (:mod:`experiments.longrange.processes`) every process runs :func:`compute_share` and
+    process 0 alone writes.
     """
     _run(config, workdir)
 
@@ -78,7 +80,8 @@ def _run(config: Config, workdir: Path) -> None:
         return rows
 
     for T in lengths(config):
-        round_, extra, tune_rows, searched = 0, {}, [], True
+        round_, extra, tune_rows = 0, {}, []
+        unsearched: set = set()  # cells whose search lacks a result (compute=False): no rate
         while True:
             groups = tune_groups(config, T, extra, round_)
             if multi:
@@ -87,10 +90,9 @@ def _run(config: Config, workdir: Path) -> None:
                 break
             before = len(missing)
             tune_rows += run_groups(groups)
-            if len(missing) > before:  # the search at T cannot go on without its results
-                searched = False
-                break
-            chosen = choose(tune_rows) if writer else {}
+            unsearched |= {(g.task, T, m.model) for g in missing[before:] for m in g.members}
+            chosen = ({c: s for c, s in choose(tune_rows).items() if c not in unsearched}
+                      if writer else {})
             best.update(chosen)
             extra = extensions(config, tune_rows, chosen) if writer else {}
             if multi:
@@ -101,10 +103,10 @@ def _run(config: Config, workdir: Path) -> None:
         groups = main_groups(config, T, best)
         if multi:
             groups = processes.share(groups)
-        if searched:
-            run_groups(groups)
-        else:
-            missing.extend(groups)
+        # a program runs once every run in it has its rate (each at its own task's cell)
+        blocked = [g for g in groups if any((g.task, T, m.model) in unsearched for m in g.members)]
+        missing.extend(blocked)
+        run_groups([g for g in groups if g not in blocked])
     if writer:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
 

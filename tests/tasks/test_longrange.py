@@ -746,6 +746,31 @@ def test_a_tabulated_partial_sweep_is_continued_by_the_computing_command(tmp_pat
     assert longrange.main(other) == 2
 
 
+def test_a_tabulation_with_one_rate_search_missing_keeps_every_cell_whose_search_is_done(
+        tmp_path):
+    """--execution.no-compute with one family's rate search not yet finished (its part absent)
+    still tabulates the cells of the other families at that T, their rates and reported runs;
+    only the cells without a rate are listed as not yet run."""
+    args = TINY + ["--sweep.adding.models", "elman", "gru", "--tune.models", "elman", "gru",
+                   "--tune.learning-rates", "0.001", "0.01", "--tune.elman-inits", "default",
+                   "--tune.rate-floor", "0.001", "--tune.rate-ceiling", "0.01",
+                   "--ablations.kinds", "--steps", "4", "--sweep.adding.seeds", "1",
+                   "--tune.seeds", "1", "--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    full = json.loads((tmp_path / "summary.json").read_text())
+    (tmp_path / "parts" / "adding_T8_gru_tune0.json").unlink()
+    assert longrange.main(args + ["--execution.no-compute"]) == 0
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert not saved["complete"]
+    assert {tuple(c.values()) for c in saved["not_yet_run"]} == {
+        tuple({"task": "adding", "T": 8, "model": "gru", "ablation": a}.values())
+        for a in (None, "tune")}
+    elman = [r for r in full["rows"] if r["model"] == "elman"]
+    assert [r for r in saved["rows"] if r["model"] == "elman"] == elman
+    assert not [r for r in saved["rows"] if r["model"] == "gru"]
+    assert [g["model"] for g in saved["grids"]] == ["elman"]
+
+
 def test_a_task_run_alone_makes_the_programs_the_full_preset_reuses():
     """A program's settings are its own: the copy task run alone (no adding models, no
     ablations) plans programs whose settings equal the full preset's, so their files are
