@@ -4,31 +4,32 @@
 Every claim gets one verdict per T from a fixed rule, so the README cannot claim more than the
 data show:
 
-- a model *learns* at T when its median final test loss / baseline over seeds is <= 0.1 (the
-  success threshold: more than half of its seeds succeeded); it *fails* when the median is
-  >= 0.5; a run *diverged* when its final loss is non-finite or > ``DIVERGED`` x baseline.
+- a model *learns* at T when the Wilson 95 % interval of its success fraction (seeds reaching
+  test loss <= 0.1 x baseline within the budget) lies above ½, *fails* when it lies below ½, and
+  is *open* when it holds ½ (with 5 seeds: learns at 5/5, fails at 0/5; with 10: 9/10, 1/10).
 - **reproduced**: the claim's rule holds; where the claim is that a model fails, the verdict
-  names what that model exhausted (budget, rates). **not reproduced**: it does not, and the verdict names
-  what was exhausted for the model that did not do what the claim says: its budget in updates
-  and the rates searched (with a note when the chosen rate is still at an edge of the grid).
-  **not tested**: a cell the claim needs has no runs (``not yet run`` when it is planned but
-  missing from the results; ``not in this sweep`` when the config does not run it; a claim
-  none of whose models this sweep runs is left out), or the
-  copy task's positive control (the uRNN) did not solve that T, so a failure of the other
-  models there would say nothing about them (likewise when full BPTT, the control of the
-  truncation ablation, does not learn ``adding_late``), or T is below the lags the claim is
-  about, or the outcome rests on a model failing under less than the default protocol (its
-  budget and rate search, :mod:`experiments.longrange.protocol`): then the protocol decided it.
+  names what that model exhausted (budget, rates). **not reproduced**: it does not, and the
+  verdict names what was exhausted for the model that did not do what the claim says: its
+  budget in updates and the rates searched (with a note when the chosen rate is still at an
+  edge of the grid). **not resolved**: a model the verdict rests on is open; the verdict gives
+  its successes and interval (more seeds would decide). **not tested**: a cell the claim needs
+  has no runs (``not yet run`` when it is planned but missing from the results; ``not in this
+  sweep`` when the config does not run it; a claim none of whose models this sweep runs is
+  left out), or the copy task's positive control (the uRNN) did not learn at that T, so a
+  failure of the other models there would say nothing about them (likewise when full BPTT, the
+  control of the truncation ablation, does not learn ``adding_late``), or T is below the lags
+  the claim is about, or the outcome rests on a model failing under less than the default
+  protocol (its budget and rate search, :mod:`experiments.longrange.protocol`): then the
+  protocol decided it.
 
 Claims: Hochreiter & Schmidhuber (1997): the LSTM (b_f = 1) learns where the tanh RNN fails,
-at lags T >= ``LONG_LAG`` = 100 (their long-lag experiments; below it the medians are reported as
-measured, untested); Le
-et al. (2015): the IRNN learns the adding problem (with SGD and clipping as they trained it,
-and with Adam); Tallec & Ollivier (2018): chrono initialisation learns faster than b_f = 1
-(fewer updates to success, paired over seeds); Orvieto et al. (2023): the LRU in its block
-learns; Arjovsky et al. (2016): on the copy task the LSTM stays near the memoryless baseline
-while the uRNN solves it; truncated BPTT of k steps cannot learn a lag beyond k
-(``adding_late``: no marker in the last k steps).
+at lags T >= ``LONG_LAG`` = 100 (their long-lag experiments; below it the successes are reported
+as measured, untested); Le et al. (2015): the IRNN learns the adding problem (with SGD and
+clipping as they trained it, and with Adam); Tallec & Ollivier (2018): chrono initialisation
+learns faster than b_f = 1 (fewer updates to success, paired over seeds); Orvieto et al.
+(2023): the LRU in its block learns; Arjovsky et al. (2016): on the copy task the LSTM stays
+near the memoryless baseline while the uRNN solves it; truncated BPTT of k steps cannot learn a
+lag beyond k (``adding_late``: no marker in the last k steps).
 
 The gradient path at initialisation is a fitted relation, not an anecdote: per model family, a
 logistic regression of success on ``init_log_jacobian``
@@ -48,7 +49,13 @@ from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
 from experiments.longrange.protocol import shortfall
 from experiments.longrange.style import LABELS, ablation_label
-from experiments.longrange.summary import level_text, loss_ratio, paired_difference, select
+from experiments.longrange.summary import (
+    level_text,
+    loss_ratio,
+    paired_difference,
+    select,
+    success_ci,
+)
 from experiments.longrange.tables import (
     ablation_table,
     budget,
@@ -60,8 +67,28 @@ from experiments.longrange.tables import (
     rates_table,
 )
 
-LEARNS, FAILS = 0.1, 0.5
 LONG_LAG = 100  # the 1997 claim: the tanh RNN fails once the lag reaches about 100 steps
+
+
+def outcome(rows) -> str:
+    """``learns`` when the Wilson 95 % interval of the rows' success fraction lies above ½,
+    ``fails`` when it lies below, ``open`` when it holds ½ (more seeds would decide) or there
+    are no rows."""
+    if not rows:
+        return "open"
+    _, lo, hi = success_ci(rows)
+    return "learns" if lo > 0.5 else "fails" if hi < 0.5 else "open"
+
+
+def successes(rows) -> str:
+    """``3/5 succeed (Wilson 95 % interval [0.231, 0.882])``."""
+    if not rows:
+        return "no runs"
+    _, lo, hi = success_ci(rows)
+    won = sum(bool(r["success"]) for r in rows)
+    return f"{won}/{len(rows)} succeed (Wilson 95 % interval [{lo:.3g}, {hi:.3g}])"
+
+
 def _median(rows, task, model, T, ablation=None) -> float:
     rs = select(rows, task=task, ablation=ablation, model=model, T=T)
     return loss_ratio(rs)[0] if rs else math.nan
@@ -92,6 +119,14 @@ class Context:
         return [f"{ablation_label(model, ablation)} failed with less than a failure needs to "
                 f"count: {'; '.join(short)}"] if short else []
 
+    def cell(self, task, T, model, ablation=None) -> list[dict]:
+        return select(self.rows, task=task, ablation=ablation, model=model, T=T)
+
+    def open(self, task, T, model, ablation=None) -> str:
+        """``Elman (tanh): 2/5 succeed (Wilson 95 % interval [...]), which holds ½``."""
+        return (f"{ablation_label(model, ablation)}: "
+                f"{successes(self.cell(task, T, model, ablation))}, which holds ½")
+
     def exhausted(self, task, T, model, ablation=None) -> str:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, rates 1e-05 … 0.1 (9)``."""
         rs = select(self.rows, task=task, ablation=ablation, model=model, T=T)
@@ -101,12 +136,17 @@ class Context:
                 f"median {_fmt(loss_ratio(rs)[0])}, {grid_text(grid)}")
 
 
-def _verdict(claim: str, T: int, why_not_tested: list[str], holds: bool, detail: str,
-             failed: list[str]) -> str:
+def _verdict(claim: str, T: int, why_not_tested: list[str], holds: bool | None, detail: str,
+             failed: list[str], unresolved: list[str] = ()) -> str:
+    """``holds``: True (reproduced), False (not reproduced), None (not resolved: the
+    ``unresolved`` intervals hold ½)."""
     if why_not_tested and all(w.endswith("not in this sweep") for w in why_not_tested):
         return ""  # a claim about models this sweep does not run
     if why_not_tested:
         return f"{claim}, T = {T}: not tested ({'; '.join(why_not_tested)})."
+    if holds is None:
+        return (f"{claim}, T = {T}: not resolved ({'; '.join(unresolved)}; more seeds would "
+                "decide).")
     if holds:
         return f"{claim}, T = {T}: reproduced ({detail})."
     return f"{claim}, T = {T}: not reproduced ({'; '.join(failed) or detail})."
@@ -118,34 +158,38 @@ def _missing(ctx: Context, task, T, *models, ablation=None) -> list[str]:
 
 def hochreiter(ctx: Context, T: int) -> str:
     """LSTM (b_f = 1) learns, the tanh RNN fails (adding, T); a claim about lags T >=
-    ``LONG_LAG`` (below them it is not tested, and the medians are given as measured)."""
-    lstm, elman = (_median(ctx.rows, "adding", m, T) for m in ("lstm_fb1", "elman"))
-    learns = "learns" if elman <= LEARNS else f"does not fail (median < {FAILS:g})"
-    failed = ([ctx.exhausted("adding", T, "lstm_fb1")] if not lstm <= LEARNS else []) + (
-        [f"{LABELS['elman']} {learns}: median {_fmt(elman)}"] if not elman >= FAILS else [])
+    ``LONG_LAG`` (below them it is not tested, and the successes are given as measured)."""
+    lstm, elman = (outcome(ctx.cell("adding", T, m)) for m in ("lstm_fb1", "elman"))
     why = _missing(ctx, "adding", T, "lstm_fb1", "elman")
     if T < LONG_LAG and not why:
-        why = [f"the claim is about lags T >= {LONG_LAG}; measured: LSTM b_f = 1 {_fmt(lstm)} vs "
-               f"Elman {_fmt(elman)}"]
-    if not why and elman >= FAILS:  # the outcome rests on a failure: Elman's, or the LSTM's too
-        why = ctx.untested_failure("adding", T, "elman" if lstm <= LEARNS else "lstm_fb1")
-    return _verdict("Hochreiter & Schmidhuber 1997 (LSTM learns, tanh RNN fails)", T, why,
-                    lstm <= LEARNS and elman >= FAILS,
-                    f"LSTM b_f = 1 {_fmt(lstm)} vs Elman {_fmt(elman)}; "
-                    + ctx.exhausted("adding", T, "elman"), failed)
+        why = [f"the claim is about lags T >= {LONG_LAG}; measured: LSTM b_f = 1 "
+               f"{successes(ctx.cell('adding', T, 'lstm_fb1'))}, Elman "
+               f"{successes(ctx.cell('adding', T, 'elman'))}"]
+    holds = (False if elman == "learns" or lstm == "fails"
+             else True if (lstm, elman) == ("learns", "fails") else None)
+    if not why and elman != "learns" and lstm == "fails":  # refuted by the LSTM's failure
+        why = ctx.untested_failure("adding", T, "lstm_fb1")
+    if not why and holds:  # reproduced on the tanh RNN's failure
+        why = ctx.untested_failure("adding", T, "elman")
+    return _verdict("Hochreiter & Schmidhuber 1997 (LSTM learns, tanh RNN fails)", T, why, holds,
+                    f"LSTM b_f = 1 {successes(ctx.cell('adding', T, 'lstm_fb1'))}; "
+                    + ctx.exhausted("adding", T, "elman"),
+                    [f"{LABELS['elman']} learns: {successes(ctx.cell('adding', T, 'elman'))}"]
+                    if elman == "learns" else [ctx.exhausted("adding", T, "lstm_fb1")],
+                    [ctx.open("adding", T, m) for m, o in (("lstm_fb1", lstm), ("elman", elman))
+                     if o == "open"])
 
 
 def learns(ctx: Context, claim: str, task: str, model: str, T: int) -> str:
-    """One model learns (median <= 0.1) at T."""
-    med = _median(ctx.rows, task, model, T)
+    """One model learns at T (its success fraction's interval above ½)."""
+    rs = ctx.cell(task, T, model)
+    result = outcome(rs)
     why = _missing(ctx, task, T, model)
-    if not why and not med <= LEARNS:
+    if not why and result == "fails":
         why = ctx.untested_failure(task, T, model)
-    return _verdict(claim, T, why, med <= LEARNS,
-                    f"{LABELS[model]} {_fmt(med)}, "
-                    f"{sum(bool(r['success']) for r in select(ctx.rows, task=task, model=model, T=T))}"
-                    f"/{len(select(ctx.rows, task=task, model=model, T=T))} succeed",
-                    [ctx.exhausted(task, T, model)])
+    return _verdict(claim, T, why, {"learns": True, "fails": False}.get(result),
+                    f"{LABELS[model]} {successes(rs)}" if rs else "",
+                    [ctx.exhausted(task, T, model)], [ctx.open(task, T, model)])
 
 
 def tallec(ctx: Context, T: int) -> str:
@@ -170,43 +214,48 @@ def tallec(ctx: Context, T: int) -> str:
 
 
 def arjovsky(ctx: Context, T: int) -> str:
-    """Copy task: the LSTM stays near the baseline while the uRNN (positive control) solves it."""
+    """Copy task: the LSTM stays near the baseline (fails) while the uRNN (positive control)
+    solves it (learns)."""
     why = _missing(ctx, "copy", T, "urnn", "lstm_fb1")
-    urnn, lstm = (_median(ctx.rows, "copy", m, T) for m in ("urnn", "lstm_fb1"))
-    if not why and not urnn <= LEARNS:
+    lstm = outcome(ctx.cell("copy", T, "lstm_fb1"))
+    if not why and outcome(ctx.cell("copy", T, "urnn")) != "learns":
         why = [f"the positive control did not solve T = {T}: "
                + ctx.exhausted("copy", T, "urnn")]
-    if not why and lstm >= FAILS:
+    if not why and lstm == "fails":
         why = ctx.untested_failure("copy", T, "lstm_fb1")
     return _verdict("Arjovsky et al. 2016 (copy: LSTM near the baseline, uRNN solves it)", T, why,
-                    lstm >= FAILS, f"uRNN {_fmt(urnn)}, LSTM b_f = 1 {_fmt(lstm)}; "
+                    {"fails": True, "learns": False}.get(lstm),
+                    f"uRNN {successes(ctx.cell('copy', T, 'urnn'))}; "
                     + ctx.exhausted("copy", T, "lstm_fb1"),
-                    [ctx.exhausted("copy", T, "lstm_fb1") + " (it learns)"])
+                    [ctx.exhausted("copy", T, "lstm_fb1") + " (it learns)"],
+                    [ctx.open("copy", T, "lstm_fb1")])
 
 
 def truncation(ctx: Context, T: int, k: int) -> list[str]:
     """Truncated BPTT of k steps cannot learn when no marker lies in the last k steps, while
-    full BPTT on the same task learns (the control: when it does not learn either, the claim is
-    not tested); and, as measured, k on the plain adding problem."""
+    full BPTT on the same task learns (the control: when it does not learn, the claim is not
+    tested); and, as measured, k on the plain adding problem."""
     out = []
-    for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_late_k{k}"}
-                    | {c[2] for c in ctx.pending if c[3] == f"tbptt_late_k{k}" and c[1] == T}):
-        cut = _median(ctx.rows, "adding_late", m, T, f"tbptt_late_k{k}")
-        full = _median(ctx.rows, "adding_late", m, T, "late_full")
-        why = [w for a in ("late_full", f"tbptt_late_k{k}")
-               if (w := ctx.missing("adding_late", T, m, a))]
-        if not why and not full <= LEARNS and cut >= FAILS:  # the control failed as well
-            why = ["the full-BPTT control did not learn adding_late either: "
+    cut_tag = f"tbptt_late_k{k}"
+    for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == cut_tag}
+                    | {c[2] for c in ctx.pending if c[3] == cut_tag and c[1] == T}):
+        cut = outcome(ctx.cell("adding_late", T, m, cut_tag))
+        why = [w for a in ("late_full", cut_tag) if (w := ctx.missing("adding_late", T, m, a))]
+        if not why and cut != "learns" and \
+                outcome(ctx.cell("adding_late", T, m, "late_full")) != "learns":
+            why = ["the full-BPTT control did not learn adding_late: "
                    + ctx.exhausted("adding_late", T, m, "late_full")]
-        if not why and cut >= FAILS:
-            why = ctx.untested_failure("adding_late", T, m, f"tbptt_late_k{k}")
-        failed = [f"truncated BPTT learns: median {_fmt(cut)}"]
-        out.append(_verdict(f"Truncated BPTT (k = {k}) cannot bridge a lag > k, {LABELS[m]} on "
-                            "adding_late", T, why, cut >= FAILS and full <= LEARNS,
-                            f"k = {k} {_fmt(cut)} vs full BPTT {_fmt(full)}; truncated: "
-                            + ctx.exhausted("adding_late", T, m, f"tbptt_late_k{k}")
-                            + (" searched for the full-BPTT control"
-                               if ("adding_late", T, m) in ctx.grids else ""), failed))
+        if not why and cut == "fails":
+            why = ctx.untested_failure("adding_late", T, m, cut_tag)
+        out.append(_verdict(
+            f"Truncated BPTT (k = {k}) cannot bridge a lag > k, {LABELS[m]} on adding_late", T,
+            why, {"fails": True, "learns": False}.get(cut),
+            f"full BPTT {successes(ctx.cell('adding_late', T, m, 'late_full'))}; truncated: "
+            + ctx.exhausted("adding_late", T, m, cut_tag)
+            + (" searched for the full-BPTT control" if ("adding_late", T, m) in ctx.grids
+               else ""),
+            [f"truncated BPTT learns: {successes(ctx.cell('adding_late', T, m, cut_tag))}"],
+            [ctx.open("adding_late", T, m, cut_tag)]))
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):
         cut = _median(ctx.rows, "adding", m, T, f"tbptt_k{k}")
         full = _median(ctx.rows, "adding", m, T)
@@ -244,7 +293,7 @@ def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | N
         for T in late:
             out += truncation(ctx, T, k)
     out.append(at_constant(rows, [T for T in adding  # failures that count (protocol.py)
-                                  if _median(rows, "adding", "elman", T) >= FAILS
+                                  if outcome(ctx.cell("adding", T, "elman")) == "fails"
                                   and not ctx.untested_failure("adding", T, "elman")], n_test))
     out.append(at_linear_floor(rows))
     out.append(jacobian_relation(rows))
