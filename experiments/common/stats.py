@@ -150,6 +150,13 @@ def median_interval(values, *, level: float = 0.95) -> tuple[float, float, float
     return med, float(v[j - 1]), float(v[n - j]), median_coverage(n, j)
 
 
+def side_of_half(successes: int, n: int, *, level: float = 0.95) -> int:
+    """Where the Wilson interval (:func:`wilson_interval`) of ``successes / n`` lies against ½:
+    1 above, -1 below, 0 when it holds ½ (then more trials would be needed to decide)."""
+    _, low, high = wilson_interval(successes, n, level=level)
+    return 1 if low > 0.5 else -1 if high < 0.5 else 0
+
+
 def wilson_interval(successes: int, n: int, *, level: float = 0.95) -> tuple[float, float, float]:
     """``(fraction, low, high)`` for ``successes`` out of ``n`` trials (Wilson score interval)."""
     if n <= 0:

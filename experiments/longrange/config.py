@@ -41,6 +41,9 @@ class TaskSweep:
     """Lengths of the headline cells."""
     headline_seeds: int = 10
     """Seeds of a headline cell."""
+    open_seeds: int = 10
+    """Seeds a (model, T) cell is extended to when its verdict hinges on it: its success fraction
+    after its seeds is open (the Wilson 95 % interval holds ½); no more than it has: never."""
     longest: tuple[str, ...] = ()
     """``MODEL:T`` entries: that model runs only at the lengths up to T (none: every model at
     every length). An entry for a model the task does not run has no effect."""
@@ -49,6 +52,7 @@ class TaskSweep:
         require_subset("models", self.models, MODELS, allow_empty=True)
         require_subset("headline_models", self.headline_models, MODELS, allow_empty=True)
         require_positive(self, "seeds", "headline_seeds")
+        require_positive(self, "open_seeds", allow_zero=True)
         if any(t < 6 for t in self.lengths):
             raise ValueError(f"lengths must be values >= 6, got {self.lengths!r}")
         for entry in self.longest:
@@ -356,7 +360,7 @@ PRESETS = {
     "quick": Config(
         sweep=SweepConfig(
             adding=TaskSweep(models=("elman", "irnn", "lstm_fb1", "gru"), lengths=(50, 100),
-                             seeds=3),
+                             seeds=3, open_seeds=0),
             copy=TaskSweep()),
         tune=TuneConfig(models=("elman", "irnn", "lstm_fb1", "gru"),
                         learning_rates=(1e-3, 1e-2), rate_floor=1e-4, rate_ceiling=1e-1,

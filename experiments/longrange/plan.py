@@ -8,7 +8,8 @@ and trained by one jitted step per update (:mod:`experiments.longrange.sweep`).
 At each T, shortest first, the sweep runs the rate search (``config.tune``, rounds of
 :func:`tune_groups`: the grid, then one more rate beyond an edge while the chosen rate sits on
 it; :func:`choose`), then the main sweep and its ablations at the chosen rates
-(:func:`main_groups`). Tuning seeds are ``TUNE_SEED + s``, apart from the reported seeds
+(:func:`main_groups`), then more seeds where a verdict hinges (:func:`open_groups`). Tuning
+seeds are ``TUNE_SEED + s``, apart from the reported seeds
 ``0 .. n - 1``, so no reported run took part in choosing its own rate.
 """
 
@@ -20,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from experiments.common import num_steps
+from experiments.common.stats import side_of_half
 from experiments.longrange.config import Config
 from experiments.longrange.tasks import MODELS
 
@@ -46,7 +48,8 @@ class Group(NamedTuple):
     family: str
     tbptt: int | None
     members: tuple[Member, ...]
-    stage: str = "main"   # "main", or "tune<r>" for round r of the rate search
+    stage: str = "main"   # "main"; "tune<r>" for round r of the rate search; "more": the seeds
+    #                       added to a cell whose verdict hinges on it (:func:`open_groups`)
     budget: int = 0       # updates each run may take
 
     @property
@@ -245,6 +248,27 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
             "budget": max(r["budget"] for r in tried),
             "at_edge": lr in (rates[0], rates[-1]) and len(rates) > 1})
     return out
+
+
+def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows) -> list[Group]:
+    """The seeds added where a verdict hinges (stage ``more``): each task's (model, T) cell of
+    the main sweep whose success fraction in ``rows`` (its reported runs) is open, its Wilson
+    95 % interval holding ½ (:func:`~experiments.common.stats.side_of_half`), gets the seeds
+    from its count up to the task's ``open_seeds``, at the same rate and budget. A two-stage
+    design: a cell resolved by its first seeds (with 5: all or none succeed) keeps them."""
+    groups = []
+    for task, ts in config.sweep.tasks().items():
+        members = []
+        for m in ts.models:
+            runs = [r for r in rows if (r["task"], r["T"], r["model"], r["ablation"])
+                    == (task, T, m, None)]
+            if not runs or side_of_half(sum(bool(r["success"]) for r in runs), len(runs)):
+                continue
+            members += [Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
+                        for s in range(len(runs), ts.open_seeds)]
+        groups += [Group(task, T, f, None, tuple(ms), "more", budget(config, T))
+                   for f, ms in _by_family(members).items()]
+    return groups
 
 
 def setting_of(config: Config, best: dict[Cell, Setting], cell: Cell) -> Setting:

@@ -44,6 +44,7 @@ import math
 from pathlib import Path
 
 from experiments.common import read_json
+from experiments.common.stats import side_of_half
 from experiments.longrange.floors import at_constant, at_linear_floor
 from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
@@ -76,8 +77,8 @@ def outcome(rows) -> str:
     are no rows."""
     if not rows:
         return "open"
-    _, lo, hi = success_ci(rows)
-    return "learns" if lo > 0.5 else "fails" if hi < 0.5 else "open"
+    return ("open", "learns", "fails")[side_of_half(sum(bool(r["success"]) for r in rows),
+                                                   len(rows))]
 
 
 def successes(rows) -> str:

@@ -18,6 +18,7 @@ from experiments.longrange.plan import (
     grids,
     lengths,
     main_groups,
+    open_groups,
     tune_groups,
 )
 from experiments.longrange.summary import rows_and_curves
@@ -106,7 +107,11 @@ def _run(config: Config, workdir: Path) -> None:
         # a program runs once every run in it has its rate (each at its own task's cell)
         blocked = [g for g in groups if any((g.task, T, m.model) in unsearched for m in g.members)]
         missing.extend(blocked)
-        run_groups([g for g in groups if g not in blocked])
+        reported = run_groups([g for g in groups if g not in blocked])
+        more = open_groups(config, T, best, reported) if writer else []
+        if multi:
+            more = processes.share(more)
+        run_groups(more)
     if writer:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
 
@@ -156,8 +161,10 @@ def _finished(folder: Path, name: str, settings: dict) -> dict | None:
 
 
 def _cells(groups) -> set[tuple]:
-    """The (task, T, model, ablation) cells of ``groups``."""
-    return {(g.task, g.T, m.model, m.ablation) for g in groups for m in g.members}
+    """The (task, T, model, variant) cells of ``groups``: the variant is the ablation, or
+    ``more_seeds`` for the seeds added to a cell whose verdict hinges (stage ``more``)."""
+    return {(g.task, g.T, m.model, "more_seeds" if g.stage == "more" else m.ablation)
+            for g in groups for m in g.members}
 
 
 def _write_tables(config: Config, workdir: Path, done, missing, best, complete: bool) -> None:

@@ -213,7 +213,7 @@ def train_group(config: Config, group: Group, workdir: Path | None,
         step, states, _batches(config, task, T, test_key), total=total,
         workdir=None if workdir is None else workdir / group.name, every=tc.checkpoint_every,
         log_every=tc.eval_every, eval_fn=lambda s: evaluate(s.params), config=fit_config,
-        won=won, prune=prune if group.stage != "main" and share is None else None,
+        won=won, prune=prune if group.stage.startswith("tune") and share is None else None,
         description=f"{group.name} ({len(members)} runs)")
     after = dynamics(jax.tree.map(lambda x: x[:n], final.params), None)
     evals = [r for r in records if "test_loss" in r]

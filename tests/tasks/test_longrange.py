@@ -190,6 +190,7 @@ def test_a_worker_process_writes_nothing(tmp_path):
     (["--tune.learning-rates", "10"], "must lie in [tune.rate_floor, tune.rate_ceiling]"),
     (["--sweep.adding.longest", "lstm:x"], "longest entries must be MODEL:T"),
     (["--sweep.adding.longest", "lstm_fb9:100"], "longest entries must be MODEL:T"),
+    (["--sweep.adding.open-seeds", "-1"], "open_seeds"),
 ])
 def test_bad_config_exits_with_status_2(tmp_path, capsys, flags, message):
     assert longrange.main([*flags, "--workdir", str(tmp_path)]) == 2
@@ -769,6 +770,54 @@ def test_a_tabulation_with_one_rate_search_missing_keeps_every_cell_whose_search
     assert [r for r in saved["rows"] if r["model"] == "elman"] == elman
     assert not [r for r in saved["rows"] if r["model"] == "gru"]
     assert [g["model"] for g in saved["grids"]] == ["elman"]
+
+
+def test_a_cell_whose_verdict_hinges_gets_more_seeds_at_its_rate():
+    """After the reported runs at T, a (task, model) cell whose success fraction is open (its
+    Wilson 95 % interval holds ½: 1-4 of 5) gets seeds up to open_seeds at its own rate and
+    budget; a resolved cell (5/5, 0/5), a headline cell, an ablation and open_seeds=0 get none."""
+    from experiments.common.stats import wilson_interval
+    from experiments.longrange import plan
+
+    full = lc.PRESETS["full"]
+
+    def runs(model, won, n=5, ablation=None, T=100):
+        return [{"task": "adding", "T": T, "model": model, "ablation": ablation, "seed": s,
+                 "success": s < won} for s in range(n)]
+
+    rows = (runs("elman", 2) + runs("gru", 5) + runs("irnn", 0) + runs("lstm_fb1", 4)
+            + runs("lstm_fb1", 2, ablation="no_clip") + runs("lstm_chrono", 9, n=10))
+    best = {("adding", 100, "elman"): (1e-3, "gaussian"), ("adding", 100, "lstm_fb1"): (0.1,
+                                                                                     "default")}
+    groups = plan.open_groups(full, 100, best, rows)
+    assert {g.name for g in groups} == {"adding_T100_elman_more", "adding_T100_lstm_more"}
+    members = {(m.model, m.seed, m.lr, m.init, m.ablation) for g in groups for m in g.members}
+    assert members == {(m, s, lr, i, None) for (_, _, m), (lr, i) in best.items()
+                       for s in range(5, 10)}
+    assert {g.budget for g in groups} == {plan.budget(full, 100)}
+    for k in range(6):  # open is exactly "the Wilson interval holds 1/2"
+        _, lo, hi = wilson_interval(k, 5)
+        assert bool(plan.open_groups(full, 100, best, runs("elman", k))) == (lo <= 0.5 <= hi)
+    none = dataclasses.replace(full, sweep=dataclasses.replace(
+        full.sweep, adding=dataclasses.replace(full.sweep.adding, open_seeds=0)))
+    assert plan.open_groups(none, 100, best, rows) == []
+
+
+def test_the_added_seeds_run_as_a_program_of_their_own_after_the_reported_ones(tmp_path):
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--steps", "4",
+                   "--sweep.adding.seeds", "1", "--sweep.adding.open-seeds", "2", "--workdir",
+                   str(tmp_path)]
+    assert longrange.main(args) == 0  # one seed is always open: a second is added
+    assert (tmp_path / "parts" / "adding_T8_elman_more.json").exists()
+    assert sorted(r["seed"] for r in _rows(tmp_path)) == [0, 1]
+    assert longrange.main(args) == 0  # rerun: reused, nothing retrained
+    assert sorted(r["seed"] for r in _rows(tmp_path)) == [0, 1]
+    (tmp_path / "parts" / "adding_T8_elman_more.json").unlink()  # the added seeds not yet run
+    assert longrange.main(args + ["--execution.no-compute"]) == 0
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert [r["seed"] for r in saved["rows"]] == [0] and not saved["complete"]
+    assert saved["not_yet_run"] == [{"task": "adding", "T": 8, "model": "elman",
+                                     "ablation": "more_seeds"}]
 
 
 def test_a_task_run_alone_makes_the_programs_the_full_preset_reuses():
