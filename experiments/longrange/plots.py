@@ -50,11 +50,13 @@ from experiments.longrange.training_plots import lr_sweep, success_rule, success
 
 
 def _seeds(rows) -> str:
-    """``5 seeds``, or ``5 seeds (copy task: 3)`` when the tasks differ."""
-    n = {t: len({r["seed"] for r in select(rows, task=t)}) for t in _tasks(select(rows))}
-    most = max(n.values(), default=len({r["seed"] for r in rows}))
-    other = [f"{TITLES[t].split(' (')[0]}: {k}" for t, k in n.items() if k != most]
-    return f"{most} seeds" + (f" ({'; '.join(other)})" if other else "")
+    """``5 seeds``, or ``5 or 10 seeds per (model, T)`` when the cells differ (headline cells,
+    and cells given more seeds where a verdict hinges)."""
+    main = select(rows) or rows
+    counts = sorted({len(rs) for rs in by(main, "task", "model", "T").values()})
+    if len(counts) <= 1:
+        return f"{counts[0] if counts else 0} seeds"
+    return f"{', '.join(map(str, counts[:-1]))} or {counts[-1]} seeds per (model, T)"
 
 
 def _ci(rows) -> str:
@@ -66,6 +68,21 @@ def _ci(rows) -> str:
 
 def _tasks(rows) -> list[str]:
     return sorted({r["task"] for r in rows}, key=TASKS.index)
+
+
+def _aligned(curves) -> tuple[list[int], np.ndarray]:
+    """The runs' test loss / baseline on one axis of evaluations. Runs of one cell may come from
+    two programs (its seeds added in stage ``more``) that stopped at different updates; a program
+    stops at its budget or once all its runs have succeeded, each frozen from its success on, so
+    a shorter curve holds its last value to the end of the longest."""
+    steps = max((c["steps"] for c in curves), key=len)
+    rows = []
+    for c in curves:
+        if c["steps"] != steps[:len(c["steps"])]:
+            raise ValueError("learning curves of one cell evaluated at different updates")
+        y = [np.nan if v is None else v for v in c["loss_over_baseline"]]
+        rows.append(y + y[-1:] * (len(steps) - len(y)))
+    return steps, np.array(rows, float)
 
 
 def learning_curves(rows, curves, task: str, path: Path) -> None:
@@ -80,12 +97,11 @@ def learning_curves(rows, curves, task: str, path: Path) -> None:
                   and c["model"] == m and c["ablation"] is None]
             if not cs:
                 continue
-            y = np.array([[np.nan if v is None else v for v in c["loss_over_baseline"]]
-                          for c in cs], float)
+            steps, y = _aligned(cs)
             with warnings.catch_warnings():  # all-NaN columns: a run that diverged
                 warnings.simplefilter("ignore", RuntimeWarning)
-                ax.plot(cs[0]["steps"], np.nanmedian(y, 0), color=COLORS[m], label=LABELS[m], lw=1.5)
-                ax.fill_between(cs[0]["steps"], np.nanmin(y, 0), np.nanmax(y, 0), color=COLORS[m],
+                ax.plot(steps, np.nanmedian(y, 0), color=COLORS[m], label=LABELS[m], lw=1.5)
+                ax.fill_between(steps, np.nanmin(y, 0), np.nanmax(y, 0), color=COLORS[m],
                                 alpha=0.15, lw=0)
         ax.axhline(1.0, color="k", ls="--", lw=1, label="baseline (constant prediction)")
         ax.set_yscale("log")

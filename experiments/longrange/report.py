@@ -259,7 +259,9 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
             [ctx.open("adding_late", T, m, cut_tag)]))
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):
         cut = _median(ctx.rows, "adding", m, T, f"tbptt_k{k}")
-        full = _median(ctx.rows, "adding", m, T)
+        seeds = {r["seed"] for r in ctx.cell("adding", T, m, f"tbptt_k{k}")}  # paired seeds
+        full = loss_ratio([r for r in ctx.cell("adding", T, m) if r["seed"] in seeds])[0] \
+            if seeds else math.nan
         if math.isfinite(cut) and math.isfinite(full):
             out.append(f"As measured on the plain adding problem (its second marker falls in the "
                        f"last {k} steps in {2 * k / T:.0%} of sequences), {LABELS[m]}, T = {T}: "

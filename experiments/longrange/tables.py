@@ -91,6 +91,9 @@ def ablation_table(rows, labels: dict[str, str]) -> str:
     for m, a in sorted({(m, None) for m, _ in variants}) + sorted(variants):
         rs = [r for r in rows if r["model"] == m and r["ablation"] == a
               and r["task"] in ("adding", "adding_late")]
+        if a is None:  # the seeds the ablations ran (a cell may have more seeds, stage "more")
+            rs = [r for r in rs if any((x["model"], x["T"], x["seed"]) == (m, r["T"], r["seed"])
+                                       for x in abl)]
         cells = [_cell([r for r in rs if r["T"] == T]) if any(r["T"] == T for r in rs) else "–"
                  for T in lengths]
         lines.append(f"| {ablation_label(m, a) if a else labels[m] + ', as in the sweep'} | "

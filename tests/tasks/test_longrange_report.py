@@ -130,6 +130,12 @@ def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
         f"T = 100: not reproduced (truncated BPTT learns: {WON_5}).")
     assert "falls in the last 20 steps in 40% of sequences" in plain
     assert "k = 20 0.05 vs full BPTT 0.02" in plain
+    # seeds added to the main cell (stage more) are not the ablation's: the comparison is paired
+    more = [{**r, "seed": r["seed"] + 5} for r in _rows("lstm_fb1", 100, [0.9] * 4)]
+    plain = report.truncation(report.Context(rows + more, [grid]), 100, 20)[1]
+    assert "k = 20 0.05 vs full BPTT 0.02" in plain
+    assert "| LSTM, b_f = 1, as in the sweep | 0.02 [0.02, 0.02] |" in tables.ablation_table(
+        rows + more, {"lstm_fb1": "LSTM, b_f = 1"})
 
 
 def test_logistic_fit_solves_the_score_equations_and_refuses_separated_data():
@@ -344,3 +350,18 @@ def test_the_headline_counts_successes_and_updates_to_success_not_final_losses()
         "T=50: 1/3 in 1700, T=100: 0/3")
     assert plots.headline(_rows("gru", 50, [0.01] * 3, [100] * 3), True).endswith(
         "updates — GRU: T=50: 3/3 in 100")  # neither LSTM nor Elman run: every model shown
+
+
+def test_curves_of_one_cell_from_two_programs_share_one_axis_of_evaluations():
+    """A cell's added seeds (stage more) are another program, which may stop earlier: its
+    curves hold their last (frozen) value to the end of the longest; other steps are refused."""
+    from experiments.longrange import plots
+
+    long = {"steps": [50, 100, 150], "loss_over_baseline": [1.0, 0.5, 0.05]}
+    short = {"steps": [50], "loss_over_baseline": [0.08]}
+    diverged = {"steps": [50, 100], "loss_over_baseline": [2.0, None]}
+    steps, y = plots._aligned([long, short, diverged])
+    assert steps == [50, 100, 150]
+    np.testing.assert_array_equal(y, [[1.0, 0.5, 0.05], [0.08] * 3, [2.0, np.nan, np.nan]])
+    with pytest.raises(ValueError, match="different updates"):
+        plots._aligned([long, {"steps": [40], "loss_over_baseline": [1.0]}])
