@@ -198,8 +198,7 @@ def tallec(ctx: Context, T: int) -> str:
     success (b_f = 1 − chrono, :func:`~experiments.longrange.summary.paired_difference`) has an
     interval above 0. The final losses cannot decide it: a run stops at its first evaluation
     under the success threshold, so a successful run's loss is wherever that evaluation fell."""
-    chrono, fb1 = (select(ctx.rows, task="adding", model=m, T=T)
-                   for m in ("lstm_chrono", "lstm_fb1"))
+    chrono, fb1 = (ctx.cell("adding", T, m) for m in ("lstm_chrono", "lstm_fb1"))
     why = _missing(ctx, "adding", T, "lstm_chrono", "lstm_fb1")
     if not why and not any(r["success"] for r in chrono + fb1):
         why = ["neither succeeds: " + ctx.exhausted("adding", T, "lstm_chrono") + "; "

@@ -85,6 +85,7 @@ def ablation_table(rows, labels: dict[str, str]) -> str:
     if not abl:
         return ""
     variants = list(dict.fromkeys((r["model"], r["ablation"]) for r in abl))
+    ablated = {(r["model"], r["T"], r["seed"]) for r in abl}
     lengths = sorted({r["T"] for r in abl})
     lines = ["| variant | " + " | ".join(f"T = {T}" for T in lengths) + " |",
              "|---" * (len(lengths) + 1) + "|"]
@@ -92,8 +93,7 @@ def ablation_table(rows, labels: dict[str, str]) -> str:
         rs = [r for r in rows if r["model"] == m and r["ablation"] == a
               and r["task"] in ("adding", "adding_late")]
         if a is None:  # the seeds the ablations ran (a cell may have more seeds, stage "more")
-            rs = [r for r in rs if any((x["model"], x["T"], x["seed"]) == (m, r["T"], r["seed"])
-                                       for x in abl)]
+            rs = [r for r in rs if (m, r["T"], r["seed"]) in ablated]
         cells = [_cell([r for r in rs if r["T"] == T]) if any(r["T"] == T for r in rs) else "–"
                  for T in lengths]
         lines.append(f"| {ablation_label(m, a) if a else labels[m] + ', as in the sweep'} | "
