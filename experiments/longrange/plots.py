@@ -42,6 +42,7 @@ from experiments.longrange.summary import (
     level_text,
     loss_ratio,
     median_ci,
+    paired_with_ablations,
     select,
     success_ci,
 )
@@ -233,9 +234,9 @@ def learning_time_vs_t(rows, path: Path) -> bool:
 
 
 def ablations(rows, path: Path) -> bool:
-    """Adding problem: forget-gate initialisations, clipping off and truncated BPTT against T
-    (False: no data)."""
-    adding = [r for r in rows if r["task"] in ("adding", "adding_late")]
+    """Adding problem: forget-gate initialisations, clipping off and truncated BPTT against T,
+    each ablation next to its model on the same seeds (False: no data)."""
+    adding = paired_with_ablations([r for r in rows if r["task"] in ("adding", "adding_late")])
     abl = sorted({(r["model"], r["ablation"]) for r in adding
                   if r["ablation"] not in (None, "tune")})
     present = in_order(r["model"] for r in select(adding))
@@ -267,7 +268,8 @@ def ablations(rows, path: Path) -> bool:
                                   ("no_clip", "no gradient clipping (dashed)"),
                                   ("late_full", "adding_late, full BPTT (dash-dot)"),
                                   ("tbptt", "truncated BPTT (dotted)")) if k in kinds]
-    fig.suptitle(f"ablations: {', '.join(names)}\n({_ci(adding)})", fontsize=9)
+    drawn = [r for r in adding if (r["model"], r["ablation"]) in variants]
+    fig.suptitle(f"ablations: {', '.join(names)}\n({_ci(drawn)})", fontsize=9)
     save_figure(fig, path)
     return True
 

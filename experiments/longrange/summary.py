@@ -102,6 +102,16 @@ def select(rows, *, task: str | None = None, ablation: str | None = None, **equa
             and all(r[k] == v for k, v in equal.items())]
 
 
+def paired_with_ablations(rows) -> list[dict]:
+    """The rows, each unablated run kept only where its (model, T) has no ablation or an ablation
+    ran its seed: a cell may have more seeds than its ablations (stage ``more``), and an ablation
+    is compared with its model on the same seeds (same data and initialisation)."""
+    ablated = {(r["model"], r["T"]) for r in rows if r["ablation"] not in (None, "tune")}
+    seeds = {(r["model"], r["T"], r["seed"]) for r in rows if r["ablation"] not in (None, "tune")}
+    return [r for r in rows if r["ablation"] is not None or (r["model"], r["T"]) not in ablated
+            or (r["model"], r["T"], r["seed"]) in seeds]
+
+
 def by(rows, *keys) -> dict[tuple, list[dict]]:
     """Rows grouped by the values of ``keys``, in order of first appearance."""
     out: dict[tuple, list] = {}

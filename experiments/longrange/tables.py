@@ -15,6 +15,7 @@ from experiments.longrange.summary import (
     level_text,
     loss_ratio,
     median_ci,
+    paired_with_ablations,
     select,
 )
 
@@ -85,15 +86,13 @@ def ablation_table(rows, labels: dict[str, str]) -> str:
     if not abl:
         return ""
     variants = list(dict.fromkeys((r["model"], r["ablation"]) for r in abl))
-    ablated = {(r["model"], r["T"], r["seed"]) for r in abl}
+    rows = paired_with_ablations(rows)
     lengths = sorted({r["T"] for r in abl})
     lines = ["| variant | " + " | ".join(f"T = {T}" for T in lengths) + " |",
              "|---" * (len(lengths) + 1) + "|"]
     for m, a in sorted({(m, None) for m, _ in variants}) + sorted(variants):
         rs = [r for r in rows if r["model"] == m and r["ablation"] == a
               and r["task"] in ("adding", "adding_late")]
-        if a is None:  # the seeds the ablations ran (a cell may have more seeds, stage "more")
-            rs = [r for r in rs if (m, r["T"], r["seed"]) in ablated]
         cells = [_cell([r for r in rs if r["T"] == T]) if any(r["T"] == T for r in rs) else "–"
                  for T in lengths]
         lines.append(f"| {ablation_label(m, a) if a else labels[m] + ', as in the sweep'} | "

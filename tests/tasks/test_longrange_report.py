@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.longrange import floors, jacobian_fit, protocol, report, tables
+from experiments.longrange import floors, jacobian_fit, protocol, report, summary, tables
 from experiments.longrange.config import log_grid
 
 
@@ -247,9 +247,22 @@ def test_learning_time_and_ablations_draw_only_panels_with_data(figures):
         figures[-1]._suptitle.get_text()
     assert not plots.learning_time_vs_t(copy, None)
     abl = _rows("lstm_fb1", 10, [0.1] * 3, ablation="no_clip") + _rows("lstm_fb1", 10, [0.01] * 3)
-    assert plots.ablations(abl + copy, None)
+    # seeds 3..6 added to the plain cell (stage more) are not the ablation's: not drawn
+    more = [{**r, "seed": r["seed"] + 3} for r in _rows("lstm_fb1", 10, [0.9] * 4)]
+    assert plots.ablations(abl + more + copy, None)
     (ax,) = _panels(figures[-1])
     assert ax.get_title().startswith("adding problem")
+    drawn = sorted({float(y) for line in ax.lines for y in np.atleast_1d(line.get_ydata())})
+    assert drawn == pytest.approx([0.01, 0.1, 1.0])  # the model on the ablation's seeds, the ablation, baseline
+
+
+def test_an_ablation_is_paired_with_its_model_on_its_own_seeds():
+    plain = _rows("elman", 100, [0.5] * 10) + _rows("elman", 200, [0.5] * 10)
+    abl = _rows("elman", 100, [0.9] * 5, ablation="no_clip")
+    kept = summary.paired_with_ablations(plain + abl)
+    assert sorted((r["T"], r["seed"]) for r in kept if r["ablation"] is None) == \
+        [(100, s) for s in range(5)] + [(200, s) for s in range(10)]
+    assert [r for r in kept if r["ablation"]] == abl
 
 
 def test_the_linear_lru_is_compared_with_the_linear_floor_of_its_test_set():
