@@ -44,7 +44,7 @@ import math
 from pathlib import Path
 
 from experiments.common import read_json
-from experiments.common.stats import side_of_half
+from experiments.common.stats import side_of_half, staged_error
 from experiments.longrange.floors import at_constant, at_linear_floor
 from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
@@ -314,12 +314,39 @@ def _merged(verdicts: list[tuple[int, str]]) -> list[str]:
             for line, ts in groups.items()]
 
 
+def error_rates(sweep: dict) -> str:
+    """The error rate of the success verdicts under the config's seed design (``sweep``: the
+    config's ``sweep`` section): per design (a cell's seeds, then ``open_seeds`` where its
+    fraction holds ½), the exact probability that a success probability of ½ is placed on a side
+    (:func:`~experiments.common.stats.staged_error`; smaller for any probability further from ½).
+    """
+    designs: dict[tuple[int, ...], list[str]] = {}
+    for task, ts in sweep.items():
+        if not ts.get("models"):
+            continue
+        for n, what in ((ts["seeds"], "cells"), (ts["headline_seeds"], "headline cells")):
+            if what == "headline cells" and not (ts["headline_models"] and ts["headline_lengths"]):
+                continue
+            stages = (n, ts["open_seeds"]) if ts["open_seeds"] > n else (n,)
+            designs.setdefault(stages, []).append(f"{task} {what}")
+    texts = []
+    for stages, where in designs.items():
+        error = staged_error(stages)
+        design = f"{stages[0]} seeds" + (f", then {stages[1]} where open" if len(stages) > 1 else "")
+        texts.append(f"{design} ({', '.join(where)}): {100 * error:.2g} %" if error else
+                     f"{design} ({', '.join(where)}): 0 % (no count out of {stages[-1]} excludes ½, "
+                     "so no verdict can rest on a model learning or failing)")
+    return ("Error rate of the learns / fails rule (exact binomial, at a success probability of "
+            "½, the worst case): " + "; ".join(texts) + "." if texts else "")
+
+
 def readme_table(folder: Path) -> str:
     """The README block's tables and verdicts for one results folder."""
     summary = read_json(Path(folder) / "summary.json")
     rows, pending = summary["rows"], summary.get("not_yet_run", [])
     config = Path(folder) / "config.json"
-    train = read_json(config)["config"]["train"] if config.exists() else {}
+    recorded = read_json(config)["config"] if config.exists() else {}
+    train = recorded.get("train", {})
     parts = []
     if not summary.get("complete"):
         parts.append(f"**Partial sweep**: {len(pending)} (task, T, model, variant) cells not yet "
@@ -345,4 +372,7 @@ def readme_table(folder: Path) -> str:
                        train.get("tbptt_truncation"))
     if lines:
         parts.append("\n".join(f"- {s}" for s in lines))
+    errors = error_rates(recorded.get("sweep", {}))
+    if errors:
+        parts.append(errors)
     return "\n\n".join(parts)

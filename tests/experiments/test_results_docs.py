@@ -10,7 +10,7 @@ import pytest
 from experiments import readme
 from experiments.__main__ import build_index
 from experiments.check import compare
-from experiments.common.stats import bootstrap_ci, wilson_interval
+from experiments.common.stats import bootstrap_ci, side_of_half, staged_error, wilson_interval
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -107,6 +107,25 @@ def test_wilson_interval_closed_forms():
     assert math.isclose(lo + hi, 1.0) and lo < 0.5 < hi
     with pytest.raises(ValueError, match="n > 0"):
         wilson_interval(0, 0)
+
+
+def test_staged_error_is_the_closed_form_and_the_simulated_rate():
+    # one look: 5/5 (p = 1/32) and 9/10 or more (11/1024) are the only counts placed above 1/2
+    assert staged_error((5,)) == 1 / 32 and math.isclose(staged_error((10,)), 11 / 1024)
+    # two looks: 5/5 at once, or 4/5 then 5/5 of the added seeds
+    assert math.isclose(staged_error((5, 10)), 1 / 32 + 5 / 32 / 32)
+    rng = np.random.default_rng(0)
+    for p in (0.5, 0.3):  # simulated at p = 1/2 and below it (smaller)
+        wins = rng.uniform(size=(200_000, 10)) < p
+        first, total = wins[:, :5].sum(1), wins.sum(1)
+        above = (first == 5) | ((first > 0) & (first < 5) & (total >= 9))
+        assert [side_of_half(k, 5) for k in range(6)] == [-1, 0, 0, 0, 0, 1]
+        if p == 0.5:
+            assert abs(above.mean() - staged_error((5, 10))) < 4 * math.sqrt(0.036 / 200_000)
+        else:
+            assert above.mean() < staged_error((5, 10)) / 3
+    with pytest.raises(ValueError, match="increasing"):
+        staged_error((5, 5))
 
 
 def test_bootstrap_interval_covers_the_mean_of_normal_samples():

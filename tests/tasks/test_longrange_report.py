@@ -378,3 +378,17 @@ def test_curves_of_one_cell_from_two_programs_share_one_axis_of_evaluations():
     np.testing.assert_array_equal(y, [[1.0, 0.5, 0.05], [0.08] * 3, [2.0, np.nan, np.nan]])
     with pytest.raises(ValueError, match="different updates"):
         plots._aligned([long, {"steps": [40], "loss_over_baseline": [1.0]}])
+
+
+def test_the_error_rate_of_the_seed_design_is_stated_per_design():
+    task = {"models": ["elman"], "seeds": 5, "open_seeds": 10, "headline_models": ["irnn"],
+            "headline_lengths": [400], "headline_seeds": 10}
+    text = report.error_rates({"adding": task, "copy": {**task, "headline_models": []},
+                               "adding_hs97": {**task, "models": []}})
+    # 1/32 + (5/32)(1/32) and 11/1024, written out
+    assert text.endswith("5 seeds, then 10 where open (adding cells, copy cells): 3.6 %; "
+                         "10 seeds (adding headline cells): 1.1 %.")
+    three = report.error_rates({"adding": {**task, "seeds": 3, "open_seeds": 0,
+                                           "headline_models": []}})
+    assert "3 seeds (adding cells): 0 % (no count out of 3 excludes ½" in three
+    assert report.error_rates({}) == ""
