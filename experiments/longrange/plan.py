@@ -250,11 +250,14 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
     return out
 
 
-def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows) -> list[Group]:
+def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
+                hinges: frozenset[Cell] | set[Cell] = frozenset()) -> list[Group]:
     """The seeds added where a verdict hinges (stage ``more``): each task's (model, T) cell of
     the main sweep whose success fraction in ``rows`` (its reported runs) is open, its Wilson
-    95 % interval holding ½ (:func:`~experiments.common.stats.side_of_half`), gets the seeds
-    from its count up to the task's ``open_seeds``, at the same rate and budget. A two-stage
+    95 % interval holding ½ (:func:`~experiments.common.stats.side_of_half`), or that is in
+    ``hinges`` (a comparison of two cells whose interval holds its null value:
+    :func:`experiments.longrange.report.paired_open`), gets the seeds from its count up to the
+    task's ``open_seeds``, at the same rate and budget. A two-stage
     design: a cell resolved by its first seeds (with 5: all or none succeed) keeps them. Its
     error rate is :func:`~experiments.common.stats.staged_error`'s (3.6 % for 5, then 10 seeds,
     against 3.1 % for 5 alone): the second look costs 0.5 points and stays under 5 %."""
@@ -264,7 +267,8 @@ def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows) -> list
         for m in ts.models:
             runs = [r for r in rows if (r["task"], r["T"], r["model"], r["ablation"])
                     == (task, T, m, None)]
-            if not runs or side_of_half(sum(bool(r["success"]) for r in runs), len(runs)):
+            if not runs or ((task, T, m) not in hinges
+                            and side_of_half(sum(bool(r["success"]) for r in runs), len(runs))):
                 continue
             members += [Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
                         for s in range(len(runs), ts.open_seeds)]

@@ -227,7 +227,7 @@ def learning_time_vs_t(rows, path: Path) -> bool:
     note = "".join(f"\n{TITLES[t].split(' (')[0]}: no seed succeeds at any T (no panel)"
                    for t in none)
     # the medians are over the seeds that succeed: the coverage is that of their number
-    fig.suptitle(f"learning time: {_ci([r for r in rows if r['success']])}, of those that "
+    fig.suptitle(f"learning time: {_ci([r for r in select(rows) if r['success']])}, of those that "
                  f"succeed{note}", fontsize=9)
     save_figure(fig, path)
     return True

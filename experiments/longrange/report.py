@@ -193,13 +193,30 @@ def learns(ctx: Context, claim: str, task: str, model: str, T: int) -> str:
                     [ctx.exhausted(task, T, model)], [ctx.open(task, T, model)])
 
 
+PAIRED = ("adding", "lstm_fb1", "lstm_chrono")  # (task, slower, faster) of Tallec & Ollivier
+
+
+def paired_open(rows, T: int) -> set[tuple[str, int, str]]:
+    """The main-sweep cells ``(task, T, model)`` on which :func:`tallec` hinges at T: both of its
+    models when some of their paired runs succeed and the interval of the paired difference holds
+    0 (more seeds, for both models, would decide)."""
+    task, slow, fast = PAIRED
+    ctx = Context(rows)
+    a, b = ctx.cell(task, T, slow), ctx.cell(task, T, fast)
+    if not any(r["success"] for r in a + b):
+        return set()
+    _, lo, hi, *_ = paired_difference(a, b)
+    return {(task, T, slow), (task, T, fast)} if lo <= 0 <= hi else set()
+
+
 def tallec(ctx: Context, T: int) -> str:
     """Chrono initialisation learns faster than b_f = 1: the paired difference of updates to
     success (b_f = 1 − chrono, :func:`~experiments.longrange.summary.paired_difference`) has an
     interval above 0 (reproduced), below 0 (not reproduced: b_f = 1 is faster) or holding 0 (not
     resolved). The final losses cannot decide it: a run stops at its first evaluation
     under the success threshold, so a successful run's loss is wherever that evaluation fell."""
-    chrono, fb1 = (ctx.cell("adding", T, m) for m in ("lstm_chrono", "lstm_fb1"))
+    task, slow, fast = PAIRED
+    fb1, chrono = ctx.cell(task, T, slow), ctx.cell(task, T, fast)
     why = _missing(ctx, "adding", T, "lstm_chrono", "lstm_fb1")
     if not why and not any(r["success"] for r in chrono + fb1):
         why = ["neither succeeds: " + ctx.exhausted("adding", T, "lstm_chrono") + "; "

@@ -21,6 +21,7 @@ from experiments.longrange.plan import (
     open_groups,
     tune_groups,
 )
+from experiments.longrange.report import paired_open
 from experiments.longrange.summary import rows_and_curves
 from experiments.longrange.sweep import train_group
 
@@ -108,7 +109,7 @@ def _run(config: Config, workdir: Path) -> None:
         blocked = [g for g in groups if any((g.task, T, m.model) in unsearched for m in g.members)]
         missing.extend(blocked)
         reported = run_groups([g for g in groups if g not in blocked])
-        more = open_groups(config, T, best, reported) if writer else []
+        more = open_groups(config, T, best, reported, paired_open(reported, T)) if writer else []
         if multi:
             more = processes.share(more)
         run_groups(more)

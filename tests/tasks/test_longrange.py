@@ -801,6 +801,10 @@ def test_a_cell_whose_verdict_hinges_gets_more_seeds_at_its_rate():
     none = dataclasses.replace(full, sweep=dataclasses.replace(
         full.sweep, adding=dataclasses.replace(full.sweep.adding, open_seeds=0)))
     assert plan.open_groups(none, 100, best, rows) == []
+    # a resolved cell on which a paired comparison hinges gets seeds as well
+    hinged = plan.open_groups(full, 100, best, rows, {("adding", 100, "gru")})
+    assert {(m.model, m.seed) for g in hinged for m in g.members if m.model == "gru"} == {
+        ("gru", s) for s in range(5, 10)}
 
 
 def test_the_added_seeds_run_as_a_program_of_their_own_after_the_reported_ones(tmp_path):

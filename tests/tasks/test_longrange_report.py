@@ -348,7 +348,14 @@ def test_chrono_against_b_f_1_is_a_paired_comparison_of_updates_to_success():
     assert report.tallec(report.Context(fb1[:4] + slower[:4]), 100).endswith(
         "median over 4 paired seeds -100 [-100, -100] (coverage 87.5 %): b_f = 1 is faster).")
     assert ": not reproduced (" in report.tallec(report.Context(fb1[:4] + slower[:4]), 100)
+    # the verdict hinges on both cells exactly when it is not resolved
+    cells = {("adding", 100, "lstm_fb1"), ("adding", 100, "lstm_chrono")}
+    assert report.paired_open(fb1 + mixed, 100) == cells
+    assert report.paired_open(fb1 + chrono, 100) == set()
+    assert report.paired_open(fb1[:4] + slower[:4], 100) == set()
+    assert report.paired_open(fb1, 100) == set()  # no pairs
     neither = _rows("lstm_fb1", 100, [0.9] * 3) + _rows("lstm_chrono", 100, [0.9] * 3)
+    assert report.paired_open(neither, 100) == set()
     assert ": not tested (neither succeeds: LSTM, chrono init: 0/3" in report.tallec(
         report.Context(neither), 100)
 
