@@ -257,10 +257,10 @@ def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
     95 % interval holding ½ (:func:`~experiments.common.stats.side_of_half`), or that is in
     ``hinges`` (a comparison of two cells whose interval holds its null value:
     :func:`experiments.longrange.report.paired_open`), gets the seeds from its count up to the
-    task's ``open_seeds``, at the same rate and budget. A two-stage
-    design: a cell resolved by its first seeds (with 5: all or none succeed) keeps them. Its
-    error rate is :func:`~experiments.common.stats.staged_error`'s (3.6 % for 5, then 10 seeds,
-    against 3.1 % for 5 alone): the second look costs 0.5 points and stays under 5 %."""
+    task's ``open_seeds``, at the same rate and budget. A two-stage design: a cell resolved by
+    its first seeds (with 5: all or none succeed) keeps them. The success rule's error rate is
+    :func:`~experiments.common.stats.staged_error`'s (3.6 % for 5, then 10 seeds, against 3.1 %
+    for 5 alone): the second look costs 0.5 points and stays under 5 %."""
     groups = []
     for task, ts in config.sweep.tasks().items():
         members = []

@@ -217,10 +217,10 @@ def tallec(ctx: Context, T: int) -> str:
     under the success threshold, so a successful run's loss is wherever that evaluation fell."""
     task, slow, fast = PAIRED
     fb1, chrono = ctx.cell(task, T, slow), ctx.cell(task, T, fast)
-    why = _missing(ctx, "adding", T, "lstm_chrono", "lstm_fb1")
+    why = _missing(ctx, task, T, fast, slow)
     if not why and not any(r["success"] for r in chrono + fb1):
-        why = ["neither succeeds: " + ctx.exhausted("adding", T, "lstm_chrono") + "; "
-               + ctx.exhausted("adding", T, "lstm_fb1")]
+        why = ["neither succeeds: " + ctx.exhausted(task, T, fast) + "; "
+               + ctx.exhausted(task, T, slow)]
     d, lo, hi, level, n, censored = paired_difference(fb1, chrono) if not why else (0,) * 6
     detail = (f"updates to success, b_f = 1 − chrono, median over {n} paired seeds {d:g} "
               f"[{lo:g}, {hi:g}] (coverage {level_text(level)})"
