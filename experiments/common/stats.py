@@ -146,10 +146,26 @@ def median_interval(values, *, level: float = 0.95) -> tuple[float, float, float
     med = float(np.median(v))
     if n == 1:
         return med, med, med, 0.0
+    j = median_rank(n, level=level)
+    return med, float(v[j - 1]), float(v[n - j]), median_coverage(n, j)
+
+
+def median_rank(n: int, *, level: float = 0.95) -> int:
+    """The j of :func:`median_interval` for n values: the largest ``j <= (n + 1) // 2`` whose
+    interval ``[x_(j), x_(n+1-j)]`` covers the median with probability ``>= level``, else 1."""
     j = 1
     while j + 1 <= (n + 1) // 2 and median_coverage(n, j + 1) >= level:
         j += 1
-    return med, float(v[j - 1]), float(v[n - j]), median_coverage(n, j)
+    return j
+
+
+def sign_side(positives: int, n: int, *, level: float = 0.95) -> int:
+    """Where the median's order-statistic interval (:func:`median_interval`) of n values lies
+    against 0 when ``positives`` of them are > 0 and the rest < 0: 1 above (``x_(j) > 0``, i.e. at
+    least ``n + 1 - j`` positive), -1 below, 0 when it holds 0. This is the sign test of a median of
+    0; values equal to 0 count as neither side and can only keep the interval on 0."""
+    j = median_rank(n, level=level)
+    return 1 if positives >= n + 1 - j else -1 if positives <= j - 1 else 0
 
 
 def side_of_half(successes: int, n: int, *, level: float = 0.95) -> int:
@@ -159,17 +175,19 @@ def side_of_half(successes: int, n: int, *, level: float = 0.95) -> int:
     return 1 if low > 0.5 else -1 if high < 0.5 else 0
 
 
-def staged_error(stages, *, level: float = 0.95) -> float:
-    """The probability that the staged use of :func:`side_of_half` places a success probability
-    of ½ on a side: its error rate, exactly (binomial).
+def staged_error(stages, *, level: float = 0.95, side=side_of_half) -> float:
+    """The probability that the staged use of ``side`` (:func:`side_of_half` or
+    :func:`sign_side`) places a success probability of ½ above: its error rate, exactly (binomial).
 
-    ``stages`` are increasing trial counts ``n_1 < n_2 < …``: after ``n_i`` trials the fraction is
-    placed above or below ½ when its Wilson interval excludes ½ (and then no trials are added),
-    else trials are added up to ``n_{i+1}``. Declaring "above" is an increasing event in the
-    outcomes, so its probability grows with p and ``p = ½`` is the worst case among ``p ≤ ½``; by
-    symmetry the error of "below" is the same. Looking more than once raises the error above that
-    of one look: with stages (5, 10) at 95 % it is 1/32 + (5/32)(1/32) ≈ 3.6 % against 3.1 % for
-    5 trials alone, still below 5 %.
+    ``stages`` are increasing trial counts ``n_1 < n_2 < …``: after ``n_i`` trials the count is
+    placed above or below (``side(k, n_i, level=level)`` is 1 or -1; then no trials are added),
+    else trials are added up to ``n_{i+1}``. For a rule monotone in the count, declaring "above"
+    is an increasing event in the outcomes, so its probability grows with p and ``p = ½`` is the
+    worst case among ``p ≤ ½``; for a rule symmetric about ½ the error of "below" is the same.
+    Looking more than once raises the error above that of one look: with :func:`side_of_half` and
+    stages (5, 10) at 95 % it is 1/32 + (5/32)(1/32) ≈ 3.6 % against 3.1 % for 5 trials alone,
+    still below 5 %. A rule that never places below (``max(side, 0)``) adds trials on every path
+    not yet above: an upper bound for any stopping on the low side.
     """
     counts = np.array([1.0])  # probability of each success count among the trials so far
     done, error = 0, 0.0
@@ -178,9 +196,9 @@ def staged_error(stages, *, level: float = 0.95) -> float:
             raise ValueError(f"stages must be increasing trial counts, got {tuple(stages)}")
         counts = np.convolve(counts, stats.binom.pmf(np.arange(n - done + 1), n - done, 0.5))
         done = n
-        side = np.array([side_of_half(k, n, level=level) for k in range(n + 1)])
-        error += counts[side == 1].sum()
-        counts = np.where(side == 0, counts, 0.0)
+        placed = np.array([side(k, n, level=level) for k in range(n + 1)])
+        error += counts[placed == 1].sum()
+        counts = np.where(placed == 0, counts, 0.0)
     return float(error)
 
 

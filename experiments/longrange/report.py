@@ -44,7 +44,7 @@ import math
 from pathlib import Path
 
 from experiments.common import read_json
-from experiments.common.stats import side_of_half, staged_error
+from experiments.common.stats import side_of_half, sign_side, staged_error
 from experiments.longrange.floors import at_constant, at_linear_floor
 from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
@@ -354,8 +354,32 @@ def error_rates(sweep: dict) -> str:
         texts.append(f"{design} ({', '.join(where)}): {100 * error:.2g} %" if error else
                      f"{design} ({', '.join(where)}): 0 % (no count out of {stages[-1]} excludes ½, "
                      "so no verdict can rest on a model learning or failing)")
-    return ("Error rate of the learns / fails rule (exact binomial, at a success probability of "
-            "½, the worst case): " + "; ".join(texts) + "." if texts else "")
+    out = ("Error rate of the learns / fails rule (exact binomial, at a success probability of "
+           "½, the worst case): " + "; ".join(texts) + "." if texts else "")
+    paired = _paired_error(sweep.get(PAIRED[0], {}))
+    return " ".join(t for t in (out, paired) if t)
+
+
+def _paired_error(ts: dict) -> str:
+    """The error rate of the chrono verdict (:func:`tallec`) under the config's seed design, at a
+    median difference of 0: its interval lies above 0 when enough differences are positive (a
+    sign test, :func:`~experiments.common.stats.sign_side`), a binomial count with probability
+    ≤ ½ under that null; a tie never counts for it but can keep the interval on 0 where a
+    tie-free count would stop, so seeds are added on every path not yet above: an upper bound."""
+    _, slow, fast = PAIRED
+    if not {slow, fast} <= set(ts.get("models", ())):
+        return ""
+    designs = [((ts["seeds"], ts["open_seeds"]) if ts["open_seeds"] > ts["seeds"]
+                else (ts["seeds"],), "")]
+    if {slow, fast} <= set(ts["headline_models"]) and ts["headline_lengths"]:
+        designs.append(((ts["headline_seeds"],), f" (T = {', '.join(map(str, ts['headline_lengths']))})"))
+    texts = []
+    for stages, where in designs:
+        error = staged_error(stages, side=lambda k, n, level: max(sign_side(k, n, level=level), 0))
+        texts.append(f"{stages[0]} pairs" + (f", then {stages[1]} where it holds 0" if len(stages) > 1
+                                              else "") + f"{where}: ≤ {100 * error:.2g} %")
+    return ("Error rate of the paired chrono comparison (a sign test, ties counted against the "
+            f"claim, at a median difference of 0): {'; '.join(texts)}.")
 
 
 def readme_table(folder: Path) -> str:

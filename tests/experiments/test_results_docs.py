@@ -10,7 +10,14 @@ import pytest
 from experiments import readme
 from experiments.__main__ import build_index
 from experiments.check import compare
-from experiments.common.stats import bootstrap_ci, side_of_half, staged_error, wilson_interval
+from experiments.common.stats import (
+    bootstrap_ci,
+    median_interval,
+    side_of_half,
+    sign_side,
+    staged_error,
+    wilson_interval,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,6 +133,34 @@ def test_staged_error_is_the_closed_form_and_the_simulated_rate():
             assert above.mean() < staged_error((5, 10)) / 3
     with pytest.raises(ValueError, match="increasing"):
         staged_error((5, 5))
+
+
+@pytest.mark.parametrize("n", [3, 5, 10, 20])
+def test_sign_side_is_where_the_median_interval_of_signed_values_lies(n):
+    for k in range(n + 1):
+        values = [float(i + 1) for i in range(k)] + [-float(i + 1) for i in range(n - k)]
+        _, lo, hi, _ = median_interval(values)
+        assert sign_side(k, n) == (1 if lo > 0 else -1 if hi < 0 else 0), (n, k)
+
+
+def test_the_paired_sign_rule_error_bound_with_ties_against_simulation():
+    """Differences are +1, 0 (a tie) or -1; the median is 0 when P(+1) = ½; seeds are added while
+    the median interval holds 0. ``max(sign_side, 0)`` adds seeds on every path not yet above,
+    so its rate bounds the simulated one (here equal: no path placed below could rise above)."""
+    def upper(k, n, level):
+        return max(sign_side(k, n, level=level), 0)
+
+    bound = staged_error((5, 10), side=upper)
+    assert math.isclose(bound, 1 / 32 + 5 / 32 / 32) and staged_error((3,), side=upper) == 1 / 8
+    rng = np.random.default_rng(2)
+    for tie in (0.0, 0.3):
+        d = rng.choice([1.0, 0.0, -1.0], p=[0.5, tie, 0.5 - tie], size=(30_000, 10))
+        first = np.array([median_interval(row) for row in d[:, :5]])
+        both = np.array([median_interval(row) for row in d])
+        above = (first[:, 1] > 0) | ((first[:, 1] <= 0) & (first[:, 2] >= 0) & (both[:, 1] > 0))
+        assert above.mean() < bound + 4 * math.sqrt(bound / 30_000), tie
+        if tie == 0:
+            assert abs(above.mean() - bound) < 4 * math.sqrt(bound / 30_000)
 
 
 def test_bootstrap_interval_covers_the_mean_of_normal_samples():

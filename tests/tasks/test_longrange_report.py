@@ -402,3 +402,11 @@ def test_the_error_rate_of_the_seed_design_is_stated_per_design():
                                            "headline_models": []}})
     assert "3 seeds (adding cells): 0 % (no count out of 3 excludes ½" in three
     assert report.error_rates({}) == ""
+    lstms = {**task, "models": ["lstm_fb1", "lstm_chrono"],
+             "headline_models": ["lstm_fb1", "lstm_chrono"]}
+    # the sign test of the paired chrono comparison: 5/5 positive, or 4/5 then 5/5; 9/10 or more
+    assert report.error_rates({"adding": lstms}).endswith(
+        "Error rate of the paired chrono comparison (a sign test, ties counted against the claim, at "
+        "a median difference of 0): 5 pairs, then 10 where it holds 0: ≤ 3.6 %; "
+        "10 pairs (T = 400): ≤ 1.1 %.")
+    assert "paired" not in report.error_rates({"adding": {**lstms, "models": ["lstm_fb1"]}})
