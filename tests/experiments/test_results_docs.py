@@ -86,6 +86,31 @@ def test_every_committed_results_folder_records_its_command():
         assert saved.get("command", "").startswith("python -m experiments."), config
 
 
+def test_every_committed_results_folder_is_the_config_its_command_makes():
+    """Rerunning a folder's recorded command in a fresh clone must not be refused as "results
+    made with another config" (a setting added to a preset without regenerating the folder)."""
+    import importlib
+    import shlex
+
+    from experiments.common import cli
+    from experiments.common.workdir import _same
+    from tests.experiments.test_conventions import PACKAGES
+
+    configs = [c for name in PACKAGES for c in (ROOT / "results").glob(f"{name}*/**/config.json")]
+    checked = 0
+    for config in configs:
+        if any(p in config.parts for p in ("runs", "train", "checkpoints")):
+            continue
+        saved = json.loads(config.read_text())
+        argv = shlex.split(saved["command"])
+        study = importlib.import_module(argv[2]).STUDY
+        made = cli.parse(study, argv[3:]).config
+        recorded = {k: v for k, v in saved["config"].items() if k != "execution"}
+        assert _same(recorded, made, skip=("execution",)), config
+        checked += 1
+    assert checked >= len(PACKAGES)
+
+
 def test_compare_flags_differences_beyond_tolerance():
     committed = {"rows": [{"loss": 1.0, "name": "a"}, {"loss": 0.5, "name": "b"}], "n": 3}
     same = {"rows": [{"loss": 1.0 + 1e-6, "name": "a"}, {"loss": 0.5, "name": "b"}], "n": 3}
