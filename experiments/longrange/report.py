@@ -44,7 +44,8 @@ import math
 from pathlib import Path
 
 from experiments.common import read_json
-from experiments.common.stats import side_of_half, sign_side, staged_error
+from experiments.common.stats import side_of_half
+from experiments.longrange.errors import error_rates
 from experiments.longrange.floors import at_constant, at_linear_floor
 from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
@@ -58,6 +59,7 @@ from experiments.longrange.summary import (
     success_ci,
 )
 from experiments.longrange.tables import (
+    ablation_coverage,
     ablation_table,
     budget,
     coverage,
@@ -332,56 +334,6 @@ def _merged(verdicts: list[tuple[int, str]]) -> list[str]:
             for line, ts in groups.items()]
 
 
-def error_rates(sweep: dict) -> str:
-    """The error rate of the success verdicts under the config's seed design (``sweep``: the
-    config's ``sweep`` section): per design (a cell's seeds, then ``open_seeds`` where its
-    fraction holds ½), the exact probability that a success probability of ½ is placed on a side
-    (:func:`~experiments.common.stats.staged_error`; smaller for any probability further from ½).
-    """
-    designs: dict[tuple[int, ...], list[str]] = {}
-    for task, ts in sweep.items():
-        if not ts.get("models"):
-            continue
-        for n, what in ((ts["seeds"], "cells"), (ts["headline_seeds"], "headline cells")):
-            if what == "headline cells" and not (ts["headline_models"] and ts["headline_lengths"]):
-                continue
-            stages = (n, ts["open_seeds"]) if ts["open_seeds"] > n else (n,)
-            designs.setdefault(stages, []).append(f"{task} {what}")
-    texts = []
-    for stages, where in designs.items():
-        error = staged_error(stages)
-        design = f"{stages[0]} seeds" + (f", then {stages[1]} where open" if len(stages) > 1 else "")
-        texts.append(f"{design} ({', '.join(where)}): {100 * error:.2g} %" if error else
-                     f"{design} ({', '.join(where)}): 0 % (no count out of {stages[-1]} excludes ½, "
-                     "so no verdict can rest on a model learning or failing)")
-    out = ("Error rate of the learns / fails rule (exact binomial, at a success probability of "
-           "½, the worst case): " + "; ".join(texts) + "." if texts else "")
-    paired = _paired_error(sweep.get(PAIRED[0], {}))
-    return " ".join(t for t in (out, paired) if t)
-
-
-def _paired_error(ts: dict) -> str:
-    """The error rate of the chrono verdict (:func:`tallec`) under the config's seed design, at a
-    median difference of 0: its interval lies above 0 when enough differences are positive (a
-    sign test, :func:`~experiments.common.stats.sign_side`), a binomial count with probability
-    ≤ ½ under that null; a tie never counts for it but can keep the interval on 0 where a
-    tie-free count would stop, so seeds are added on every path not yet above: an upper bound."""
-    _, slow, fast = PAIRED
-    if not {slow, fast} <= set(ts.get("models", ())):
-        return ""
-    designs = [((ts["seeds"], ts["open_seeds"]) if ts["open_seeds"] > ts["seeds"]
-                else (ts["seeds"],), "")]
-    if {slow, fast} <= set(ts["headline_models"]) and ts["headline_lengths"]:
-        designs.append(((ts["headline_seeds"],), f" (T = {', '.join(map(str, ts['headline_lengths']))})"))
-    texts = []
-    for stages, where in designs:
-        error = staged_error(stages, side=lambda k, n, level: max(sign_side(k, n, level=level), 0))
-        texts.append(f"{stages[0]} pairs" + (f", then {stages[1]} where it holds 0" if len(stages) > 1
-                                              else "") + f"{where}: ≤ {100 * error:.2g} %")
-    return ("Error rate of the paired chrono comparison (a sign test, ties counted against the "
-            f"claim, at a median difference of 0): {'; '.join(texts)}.")
-
-
 def readme_table(folder: Path) -> str:
     """The README block's tables and verdicts for one results folder."""
     summary = read_json(Path(folder) / "summary.json")
@@ -404,7 +356,8 @@ def readme_table(folder: Path) -> str:
                          f"(successes / seeds in the budget):\n\n{times}")
     ablations = ablation_table(rows, LABELS)
     if ablations:
-        parts.append(f"Ablations (median [order-statistic interval]):\n\n{ablations}"
+        parts.append("Ablations (median [order-statistic interval: coverage "
+                     f"{ablation_coverage(rows)}]):\n\n{ablations}"
                      + legend(ablations))
     rates = rates_table(summary.get("grids", []), LABELS)
     if rates:
@@ -414,7 +367,7 @@ def readme_table(folder: Path) -> str:
                        train.get("tbptt_truncation"))
     if lines:
         parts.append("\n".join(f"- {s}" for s in lines))
-    errors = error_rates(recorded.get("sweep", {}))
+    errors = error_rates(recorded.get("sweep", {}), PAIRED)
     if errors:
         parts.append(errors)
     return "\n\n".join(parts)

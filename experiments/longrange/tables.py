@@ -39,8 +39,11 @@ def _cell(rows) -> str:
 
 def coverage(rows, task: str | None = None) -> str:
     """The coverage of the tables' median intervals: ``93.75 % with 5 seeds, ...``."""
-    counts = sorted({len(rs) for rs in by(select(rows, task=task), "task", "model", "T").values()})
-    return ", ".join(f"{level_text(median_ci(range(n))[3])} with {n} seeds" for n in counts)
+    return _levels(len(rs) for rs in by(select(rows, task=task), "task", "model", "T").values())
+
+
+def _levels(counts) -> str:
+    return ", ".join(f"{level_text(median_ci(range(n))[3])} with {n} seeds" for n in sorted(set(counts)))
 
 
 def loss_table(rows, task: str, labels: dict[str, str]) -> str:
@@ -80,24 +83,37 @@ def learning_time_table(rows, task: str, labels: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def ablation_table(rows, labels: dict[str, str]) -> str:
-    """Median final loss / baseline [interval] of each ablation next to its unablated model."""
+def _ablation_cells(rows) -> tuple[list[int], list[tuple[str, str | None, list[list[dict]]]]]:
+    """The ablation table's lengths and, per line (model, ablation or None for the unablated
+    model on the ablations' seeds), its rows at each length."""
     abl = [r for r in rows if r["ablation"] not in (None, "tune")]
-    if not abl:
-        return ""
     variants = list(dict.fromkeys((r["model"], r["ablation"]) for r in abl))
     rows = paired_with_ablations(rows)
     lengths = sorted({r["T"] for r in abl})
-    lines = ["| variant | " + " | ".join(f"T = {T}" for T in lengths) + " |",
-             "|---" * (len(lengths) + 1) + "|"]
+    lines = []
     for m, a in sorted({(m, None) for m, _ in variants}) + sorted(variants):
         rs = [r for r in rows if r["model"] == m and r["ablation"] == a
               and r["task"] in ("adding", "adding_late")]
-        cells = [_cell([r for r in rs if r["T"] == T]) if any(r["T"] == T for r in rs) else "–"
-                 for T in lengths]
+        lines.append((m, a, [[r for r in rs if r["T"] == T] for T in lengths]))
+    return lengths, lines
+
+
+def ablation_table(rows, labels: dict[str, str]) -> str:
+    """Median final loss / baseline [interval] of each ablation next to its unablated model."""
+    lengths, cells = _ablation_cells(rows)
+    if not cells:
+        return ""
+    lines = ["| variant | " + " | ".join(f"T = {T}" for T in lengths) + " |",
+             "|---" * (len(lengths) + 1) + "|"]
+    for m, a, at in cells:
         lines.append(f"| {ablation_label(m, a) if a else labels[m] + ', as in the sweep'} | "
-                     + " | ".join(cells) + " |")
+                     + " | ".join(_cell(rs) if rs else "–" for rs in at) + " |")
     return "\n".join(lines)
+
+
+def ablation_coverage(rows) -> str:
+    """The coverage of the ablation table's intervals (:func:`coverage`'s form)."""
+    return _levels(len(rs) for _, _, at in _ablation_cells(rows)[1] for rs in at if rs)
 
 
 def grid_text(grid: dict | None) -> str:

@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from experiments.longrange import floors, jacobian_fit, protocol, report, summary, tables
+from experiments.longrange import errors, floors, jacobian_fit, protocol, report, summary, tables
 from experiments.longrange.config import log_grid
+from experiments.longrange.style import LABELS
 
 
 def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=None, const=1.0,
@@ -265,6 +266,19 @@ def test_an_ablation_is_paired_with_its_model_on_its_own_seeds():
     assert [r for r in kept if r["ablation"]] == abl
 
 
+def test_the_ablation_table_states_the_coverage_of_its_own_lines():
+    """Each line of the ablation table is one (model, variant) on the ablation's seeds: a cell
+    with 10 seeds next to a 5-seed ablation is drawn over those 5, so only 5 seeds' coverage is
+    stated; a 3-seed ablation elsewhere adds its own level."""
+    plain = _rows("elman", 100, [0.5] * 10) + _rows("lstm_fb1", 100, [0.1] * 3)
+    abl = (_rows("elman", 100, [0.9] * 5, ablation="no_clip")
+           + _rows("lstm_fb1", 100, [0.2] * 3, ablation="no_clip"))
+    assert tables.ablation_coverage(plain + abl) == "75 % with 3 seeds, 93.75 % with 5 seeds"
+    assert tables.ablation_coverage(plain) == ""
+    table = tables.ablation_table(plain + abl, LABELS).splitlines()
+    assert len(table) == 2 + 4 and table[2].startswith("| Elman (tanh), as in the sweep | 0.5 [0.5, 0.5]")
+
+
 def test_the_linear_lru_is_compared_with_the_linear_floor_of_its_test_set():
     rows = [{**r, "linear_loss_over_baseline": 0.9}
             for r in _rows("lru", 50, [0.89, 0.9, 0.91]) + _rows("lru", 100, [0.95, 0.96, 0.97])]
@@ -393,20 +407,22 @@ def test_curves_of_one_cell_from_two_programs_share_one_axis_of_evaluations():
 def test_the_error_rate_of_the_seed_design_is_stated_per_design():
     task = {"models": ["elman"], "seeds": 5, "open_seeds": 10, "headline_models": ["irnn"],
             "headline_lengths": [400], "headline_seeds": 10}
-    text = report.error_rates({"adding": task, "copy": {**task, "headline_models": []},
+    text = errors.error_rates({"adding": task, "copy": {**task, "headline_models": []},
                                "adding_hs97": {**task, "models": []}})
     # 1/32 + (5/32)(1/32) and 11/1024, written out
     assert text.endswith("5 seeds, then 10 where open (adding cells, copy cells): 3.6 %; "
                          "10 seeds (adding headline cells): 1.1 %.")
-    three = report.error_rates({"adding": {**task, "seeds": 3, "open_seeds": 0,
+    three = errors.error_rates({"adding": {**task, "seeds": 3, "open_seeds": 0,
                                            "headline_models": []}})
     assert "3 seeds (adding cells): 0 % (no count out of 3 excludes ½" in three
-    assert report.error_rates({}) == ""
+    assert errors.error_rates({}) == ""
     lstms = {**task, "models": ["lstm_fb1", "lstm_chrono"],
              "headline_models": ["lstm_fb1", "lstm_chrono"]}
     # the sign test of the paired chrono comparison: 5/5 positive, or 4/5 then 5/5; 9/10 or more
-    assert report.error_rates({"adding": lstms}).endswith(
+    assert errors.error_rates({"adding": lstms}, report.PAIRED).endswith(
         "Error rate of the paired chrono comparison (a sign test, ties counted against the claim, at "
         "a median difference of 0): 5 pairs, then 10 where it holds 0: ≤ 3.6 %; "
         "10 pairs (T = 400): ≤ 1.1 %.")
-    assert "paired" not in report.error_rates({"adding": {**lstms, "models": ["lstm_fb1"]}})
+    assert "paired" not in errors.error_rates({"adding": {**lstms, "models": ["lstm_fb1"]}},
+                                              report.PAIRED)
+    assert "paired" not in errors.error_rates({"adding": lstms})
