@@ -134,14 +134,17 @@ def _json_default(o: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
-def record_timing(workdir: str | os.PathLike, name: str, seconds: float) -> None:
-    """Add ``name: seconds`` to ``<workdir>/timing.json`` (git-ignored: wall clock is no result)."""
+def record_timing(workdir: str | os.PathLike, name: str, seconds: float, *,
+                  add: bool = False) -> None:
+    """Record ``name: seconds`` in ``<workdir>/timing.json`` (git-ignored: wall clock is no
+    result); ``add`` adds them to the time already recorded (a run resumed in another sitting)."""
     path = Path(workdir) / "timing.json"
     try:
         timing = json.loads(path.read_text()) if path.exists() else {}
     except json.JSONDecodeError:
         timing = {}
-    timing[name] = round(float(seconds), 1)
+    before = timing.get(name, 0.0) if add and isinstance(timing.get(name), (int, float)) else 0.0
+    timing[name] = round(before + float(seconds), 1)
     write_json(path, timing)
 
 

@@ -27,14 +27,17 @@ from experiments.common.progress import say
 
 def cached_part(workdir: str | os.PathLike, name: str, settings: Any,
                 compute: Callable[[], dict[str, Any]], *, compact: bool = False,
-                trust_committed: bool = False) -> dict[str, Any]:
+                trust_committed: bool = False,
+                run_state: str | os.PathLike | None = None) -> dict[str, Any]:
     """The result of part ``name``: reused if computed with ``settings``, else computed and saved.
 
     ``settings`` is anything JSON-able (a part's config dataclass, a dict); the saved file is
     ``{"settings": settings, **compute()}``. ``compact`` writes it without indentation.
     ``trust_committed`` reuses a saved file whose settings match even without this workdir's
     marker: for long sweeps completed in several sittings on different machines, each part's
-    committed result is final.
+    committed result is final. ``run_state``: the folder where ``compute`` keeps its own run
+    state (training checkpoints); when it exists, ``compute`` resumes an earlier sitting, and its
+    time is added to the time recorded for that sitting, so ``timing.json`` holds the part's cost.
     """
     workdir = Path(workdir)
     path = workdir / f"{name}.json"
@@ -46,11 +49,12 @@ def cached_part(workdir: str | os.PathLike, name: str, settings: Any,
             say(f"{name}: reusing {path}")
             return saved
     say(f"{name} ...")
+    resumed = run_state is not None and Path(run_state).exists()
     t0 = time.perf_counter()
     result = {"settings": settings, **compute()}
     seconds = time.perf_counter() - t0
     write_json(path, result, compact=compact)
     write_json(marker, settings)
-    record_timing(workdir, name, seconds)
+    record_timing(workdir, name, seconds, add=resumed)
     say(f"{name}: done in {seconds:.0f} s")
     return result

@@ -316,8 +316,8 @@ class Config:
     ``--preset controls`` (the LRU block on adding and the uRNN on copy at T = 100, Adam 1e-3);
     ``--preset full --local-processes 2`` (rerun the same command to resume, also from committed
     results; on a GPU the runs of a program are vmapped); ``--preset full --execution.no-compute``
-    rewrites the tables from the committed parts alone. Each run records its wall-clock
-    time in the workdir's ``timing.json``.
+    rewrites the tables from the committed parts alone. Each program's wall-clock time,
+    summed over the sittings that resumed it, goes to the workdir's ``timing.json``.
 
     Estimated cost of ``full`` (upper bounds: every run to its budget; a run that succeeds stops
     earlier). Cost is about linear in runs x updates x T; the earlier 2000-update protocol

@@ -146,7 +146,8 @@ def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
         return _train_split(config, group)
 
     result = cached_part(workdir / PARTS, group.name, settings, compute, compact=True,
-                         trust_committed=config.execution.reuse_committed)
+                         trust_committed=config.execution.reuse_committed,
+                         run_state=workdir / "runs" / group.name)
     if processes.is_multiprocess(config) and not computed:
         processes.announce(False)
     return result

@@ -242,6 +242,24 @@ def test_run_state_lets_the_same_machine_change_a_part(tmp_path):
     assert main(TOY, ["--quick", "--part.size", "9", "--workdir", str(w)]) == 0
 
 
+def test_a_resumed_part_adds_its_time_to_the_earlier_sittings(tmp_path, monkeypatch):
+    """``timing.json`` holds a part's cost: a part computed afresh replaces its recorded time,
+    one that resumes its own run state (an interrupted sitting's checkpoints) adds to it."""
+    from experiments.common import parts
+
+    clock = iter([0.0, 5.0, 100.0, 103.0, 200.0, 202.0])
+    monkeypatch.setattr(parts, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    w, state = tmp_path / "w", tmp_path / "w" / "runs" / "a"
+    timing = lambda: json.loads((w / "timing.json").read_text())["a"]  # noqa: E731
+    parts.cached_part(w, "a", {"n": 1}, lambda: {"x": 1}, run_state=state)
+    assert timing() == 5.0                      # no run state: a fresh start
+    state.mkdir(parents=True)
+    parts.cached_part(w, "a", {"n": 2}, lambda: {"x": 2}, run_state=state)
+    assert timing() == 8.0                      # resumed: 5 + 3
+    parts.cached_part(w, "a", {"n": 3}, lambda: {"x": 3})
+    assert timing() == 2.0                      # no run state named: its own time
+
+
 def test_files_honour_the_umask(tmp_path):
     old = os.umask(0o022)
     try:
