@@ -1,0 +1,59 @@
+"""The committed long-range results obey the protocol they claim (issue: train to a criterion,
+seeds per cell, rows that say what each run had), checked on every committed results folder."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FOLDERS = sorted(p.parent for p in (ROOT / "results" / "longrange").glob("**/summary.json")
+                 if not {"runs", "parts", "checkpoints"} & set(p.relative_to(ROOT).parts))
+
+
+def _load(folder: Path):
+    summary = json.loads((folder / "summary.json").read_text())
+    config = json.loads((folder / "config.json").read_text())["config"]
+    return summary["rows"], config
+
+
+def test_there_are_folders_to_check():
+    assert {f.name for f in FOLDERS} >= {"longrange", "full", "controls"}
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_every_run_stopped_at_success_or_at_its_budget(folder):
+    """A run without success trained its whole budget (a tuning run may instead have been stopped
+    once its rate could no longer be chosen, ``pruned``); a success is counted at or before the
+    update the run stopped at, never after its budget."""
+    rows, _ = _load(folder)
+    assert rows
+    for r in rows:
+        where = (r["task"], r["T"], r["model"], r["ablation"], r["seed"], r["lr"])
+        assert r["steps"] <= r["budget"], where
+        if r["success"]:
+            assert r["steps_to_success"] is not None and r["steps_to_success"] <= r["steps"], where
+        else:
+            assert r["steps"] == r["budget"] or (r["ablation"] == "tune" and r["pruned"]), where
+        assert r["optimizer"] in ("adam", "sgd") and r["lr"] > 0, where
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_every_reported_cell_has_its_seeds(folder):
+    """Each reported (task, T, model) has the config's seeds (the headline cells their headline
+    seeds), seeds 0 .. n - 1 shared by every model of that T (paired data), and at most
+    ``open_seeds`` where seeds were added."""
+    rows, config = _load(folder)
+    cells: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["ablation"] is None:
+            cells.setdefault((r["task"], r["T"], r["model"]), []).append(r)
+    assert cells
+    for (task, T, model), rs in cells.items():
+        ts = config["sweep"][task]
+        seeds = {r["seed"] for r in rs}
+        headline = model in ts["headline_models"] and T in ts["headline_lengths"]
+        n = max(ts["seeds"], ts["headline_seeds"]) if headline else ts["seeds"]
+        assert seeds in ({*range(n)}, {*range(max(n, ts["open_seeds"]))}), (task, T, model, seeds)
+        if headline and folder.name == "full":  # the headline cells: at least 20 000 updates
+            assert all(r["budget"] >= 20_000 for r in rs), (task, T, model)
