@@ -11,9 +11,16 @@ Here that is the study's default protocol (``Config()``, the full preset):
   ``TuneConfig().learning_rates`` (1e-5 … 1e-1), in steps no coarser than its (√10). (A chosen
   rate still at an edge is accepted: the grid is then extended to the search's limits, 1e-8 and
   1, so every rate an optimiser could use was tried; the verdict's grid text says so.)
+- runs that had stopped learning when their budget ended: the median over the cell's runs without
+  success of ``last_quarter_fall`` (how much the test loss fell over the last quarter of the
+  updates, :mod:`experiments.longrange.summary`) at most ``STILL_LEARNING`` = 10 %. A cell whose
+  failing runs were still falling faster than that failed for want of updates ("slower" read
+  as "fails"); a larger budget would decide. (The last quarter of the cosine schedule runs at
+  10–23 % of the peak rate: a fall there is learning, not the large steps of early training.)
 
-A failure under less (a quick preset's few hundred updates, an untuned rate, a three-point grid)
-is reported as *not tested*, with what fell short: the protocol, not the model, decided it.
+A failure under less (a quick preset's few hundred updates, an untuned rate, a three-point grid,
+a budget that ended during learning) is reported as *not tested*, with what fell short: the
+protocol, not the model, decided it.
 """
 
 from __future__ import annotations
@@ -21,11 +28,14 @@ from __future__ import annotations
 import math
 from itertools import pairwise
 
+import numpy as np
+
 from experiments.longrange.config import TrainConfig, TuneConfig
 
 _DEFAULT_RATES = sorted(TuneConfig().learning_rates)
 _STEP = max(b / a for a, b in pairwise(_DEFAULT_RATES))
 _ROUNDING = 1.01  # the grids' rates are rounded to 3 significant digits
+STILL_LEARNING = 0.1  # a failing cell whose median last-quarter fall exceeds this still learned
 
 
 def required_budget(T: int) -> int:
@@ -36,13 +46,19 @@ def required_budget(T: int) -> int:
 def shortfall(rows, grid: dict | None, T: int) -> list[str]:
     """What a failing cell's protocol lacks against the default one (empty: nothing).
 
-    ``rows``: the cell's runs (each with its ``budget``); ``grid``: its rate search as
+    ``rows``: the cell's runs (each with its ``budget`` and, without success,
+    ``last_quarter_fall``); ``grid``: its rate search as
     ``summary.json`` records it (``None``: trained at an untuned rate)."""
     out = []
     budget = max((r["budget"] for r in rows), default=0)
     if budget < required_budget(T):
         out.append(f"a budget of {budget} updates (the default protocol's at T = {T}: "
                    f"{required_budget(T)})")
+    falls = [r.get("last_quarter_fall") for r in rows if not r["success"]]
+    falls = [f for f in falls if f is not None]
+    if falls and float(np.median(falls)) > STILL_LEARNING:
+        out.append(f"runs still learning when the budget ended (their test loss fell by a median "
+                   f"{float(np.median(falls)):.0%} over the last quarter of their updates)")
     if not grid:
         out.append("an untuned rate")
         return out

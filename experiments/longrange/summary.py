@@ -14,7 +14,10 @@ run learns only that prediction, its loss / baseline equals this, not 1
 adding problem) is likewise the loss of the best predictor linear in the inputs
 (:func:`experiments.longrange.tasks.linear_prediction`) on that test set: the floor of the
 one-layer LRU there. ``init_log_jacobian`` /
-``final_log_jacobian`` are ``log ||dh_T/dh_0||`` before and after training and
+``final_log_jacobian`` are ``log ||dh_T/dh_0||`` before and after training,
+``last_quarter_fall`` (a run without success) how much its test loss fell over the last quarter
+of its updates, ``1 − final / min(loss at the evaluations up to ¾ of them)`` (null when either
+is not finite: a run that did not keep learning), and
 ``init_lambda_max`` the largest Lyapunov exponent at initialisation
 (:mod:`experiments.longrange.dynamics`).
 
@@ -68,6 +71,8 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             ok = [x is not None and x <= tc.success_ratio * base for x in losses]
         first = next((s for s, good in zip(steps, ok, strict=True) if good), None)
         final = losses[-1] if losses else None
+        earlier = [x for s, x in zip(steps, losses, strict=True) if s <= 0.75 * steps[-1]
+                   and x is not None] if steps else []
         row = {
             "task": group.task, "model": m.model, "T": group.T, "seed": m.seed,
             "ablation": m.ablation, "lr": m.lr, "recurrent_init": m.init,
@@ -76,6 +81,8 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             "constant_loss_over_baseline": constant / base,
             "linear_loss_over_baseline": None if linear is None else linear / base,
             "steps_to_success": first, "success": first is not None,
+            "last_quarter_fall": None if first is not None or final is None or not earlier
+            else 1.0 - final / min(earlier),
             "diverged": final is None or final > DIVERGED * base,
             "init_log_jacobian": result["init_log_jacobian"][i],
             "final_log_jacobian": result["final_log_jacobian"][i],

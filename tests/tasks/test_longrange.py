@@ -496,6 +496,32 @@ def test_summary_rows_carry_the_constant_predictions_loss_on_the_runs_test_set(t
     assert row["loss_over_baseline"] == pytest.approx(0.5)
 
 
+def test_last_quarter_fall_is_the_loss_drop_over_the_last_quarter_of_the_updates():
+    """``1 − final / min(loss at evaluations ≤ ¾ of the updates)``, by hand: a run still falling,
+    one at a plateau (noise above its best: negative), one that succeeded (none) and one whose
+    final loss is not finite (none)."""
+    import dataclasses
+
+    from experiments.longrange.plan import Group, Member
+
+    quick = lc.PRESETS["quick"]
+    config = dataclasses.replace(quick, train=dataclasses.replace(quick.train, n_test=8))
+    members = tuple(Member("elman", s, 1e-3, "default", True, None) for s in range(4))
+    group = Group("adding", 50, "elman", None, members, "main", 400)
+    base = tasks.make_task("adding", 50).baseline
+    runs = [[0.9, 0.9, 0.9, 0.5], [0.8, 0.5, 0.5, 0.55], [0.6, 0.5, 0.05, 0.05],
+            [0.5, 0.55, 0.6, float("nan")]]  # each run at updates 100 … 400: ¾ of 400 is 300
+    losses = [list(at) for at in zip(*runs, strict=True)]  # per evaluation, as a program returns
+    result = {"steps": [100, 200, 300, 400], "baseline": base,
+              "test_loss": [[x * base for x in at] for at in losses],
+              "n_params": {"elman": 1}, "init_log_jacobian": [None] * 4,
+              "final_log_jacobian": [None] * 4, "init_lambda_max": [None] * 4}
+    rows, _ = summary.rows_and_curves(config, group, result, {})
+    falls = [r["last_quarter_fall"] for r in rows]
+    assert falls[0] == pytest.approx(1 - 0.5 / 0.9) and falls[1] == pytest.approx(1 - 0.55 / 0.5)
+    assert rows[2]["success"] and falls[2] is None and falls[3] is None
+
+
 def test_the_best_linear_predictor_of_the_adding_problem_reaches_1_minus_2_over_t(key):
     """Least squares of y on every input (values, markers, a constant) over many sequences:
     its mean squared error / (1/6) is the closed form 1 - 2/T."""

@@ -331,6 +331,37 @@ def test_a_failure_counts_only_under_the_default_protocol():
         report.truncation(report.Context(late), 100, 20)[0]
 
 
+def test_a_failure_still_learning_at_its_budget_is_not_tested():
+    """A failing cell counts only when its runs had stopped learning: the median over its runs
+    without success of ``last_quarter_fall`` at most 10 %. Runs that succeeded, and runs whose
+    final loss is not finite (no fall recorded), do not enter the median."""
+    short = protocol.shortfall
+    grid = _grid("adding", 200, "elman")
+
+    def elman(falls, won=0):
+        rows = _runs("elman", 200, won, n=len(falls) + won, loss=0.5)
+        for r, f in zip(rows[won:], falls, strict=True):
+            r["last_quarter_fall"] = f
+        return rows
+
+    plateau = elman([0.04, -0.01, 0.0, 0.02, 0.3])       # median 2 %
+    assert short(plateau, grid, 200) == []
+    assert short(elman([0.41, 0.4, 0.19, -0.01, 0.01]), grid, 200) == [
+        "runs still learning when the budget ended (their test loss fell by a median 19% over "
+        "the last quarter of their updates)"]
+    assert short(elman([0.5, 0.5, None, None, 0.0], won=1), grid, 200)  # median of 3: 50 %
+    assert short(elman([None] * 5), grid, 200) == []                    # diverged: no fall
+    learning = _runs("lstm_fb1", 200, 5) + elman([0.41, 0.4, 0.19, -0.01, 0.01])
+    ctx = report.Context(learning, _searched(learning, "lstm_fb1", "elman"))
+    assert report.hochreiter(ctx, 200).endswith(
+        "T = 200: not tested (Elman (tanh) failed with less than a failure needs to count: runs "
+        "still learning when the budget ended (their test loss fell by a median 19% over the "
+        "last quarter of their updates)).")
+    ctx = report.Context(_runs("lstm_fb1", 200, 5) + plateau,
+                         _searched(learning, "lstm_fb1", "elman"))
+    assert "T = 200: reproduced" in report.hochreiter(ctx, 200)
+
+
 def test_chrono_against_b_f_1_is_a_paired_comparison_of_updates_to_success():
     """Tallec & Ollivier's claim is judged on updates to success, paired by seed (b_f = 1 minus
     chrono): reproduced when the median difference's interval lies above 0, not reproduced below
