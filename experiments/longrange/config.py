@@ -44,6 +44,11 @@ class TaskSweep:
     open_seeds: int = 10
     """Seeds a (model, T) cell is extended to when its verdict hinges on it: its success fraction
     after its seeds is open (the Wilson 95 % interval holds ½); no more than it has: never."""
+    longer: int = 1
+    """Rounds of budget doubling: a reported cell that does not learn and whose runs without
+    success were still learning when the budget ended (:func:`experiments.longrange.protocol.
+    still_learning`) is rerun, every seed, with twice the budget, up to this many times (0:
+    never)."""
     longest: tuple[str, ...] = ()
     """``MODEL:T`` entries: that model runs only at the lengths up to T (none: every model at
     every length). An entry for a model the task does not run has no effect."""
@@ -52,7 +57,7 @@ class TaskSweep:
         require_subset("models", self.models, MODELS, allow_empty=True)
         require_subset("headline_models", self.headline_models, MODELS, allow_empty=True)
         require_positive(self, "seeds", "headline_seeds")
-        require_positive(self, "open_seeds", allow_zero=True)
+        require_positive(self, "open_seeds", "longer", allow_zero=True)
         if any(t < 6 for t in self.lengths):
             raise ValueError(f"lengths must be values >= 6, got {self.lengths!r}")
         for entry in self.longest:
@@ -360,7 +365,7 @@ PRESETS = {
     "quick": Config(
         sweep=SweepConfig(
             adding=TaskSweep(models=("elman", "irnn", "lstm_fb1", "gru"), lengths=(50, 100),
-                             seeds=3, open_seeds=0),
+                             seeds=3, open_seeds=0, longer=0),
             copy=TaskSweep()),
         tune=TuneConfig(models=("elman", "irnn", "lstm_fb1", "gru"),
                         learning_rates=(1e-3, 1e-2), rate_floor=1e-4, rate_ceiling=1e-1,

@@ -8,7 +8,8 @@ and trained by one jitted step per update (:mod:`experiments.longrange.sweep`).
 At each T, shortest first, the sweep runs the rate search (``config.tune``, rounds of
 :func:`tune_groups`: the grid, then one more rate beyond an edge while the chosen rate sits on
 it; :func:`choose`), then the main sweep and its ablations at the chosen rates
-(:func:`main_groups`), then more seeds where a verdict hinges (:func:`open_groups`). Tuning
+(:func:`main_groups`), then more seeds where a verdict hinges (:func:`open_groups`), then twice
+the budget where a failure ended during learning (:func:`longer_groups`). Tuning
 seeds are ``TUNE_SEED + s``, apart from the reported seeds
 ``0 .. n - 1``, so no reported run took part in choosing its own rate.
 """
@@ -23,6 +24,7 @@ import numpy as np
 from experiments.common import num_steps
 from experiments.common.stats import side_of_half
 from experiments.longrange.config import Config
+from experiments.longrange.protocol import still_learning
 from experiments.longrange.tasks import MODELS
 
 TUNE_SEED = 1000  # tuning seeds are TUNE_SEED + s
@@ -49,7 +51,8 @@ class Group(NamedTuple):
     tbptt: int | None
     members: tuple[Member, ...]
     stage: str = "main"   # "main"; "tune<r>" for round r of the rate search; "more": the seeds
-    #                       added to a cell whose verdict hinges on it (:func:`open_groups`)
+    #                       added to a cell whose verdict hinges on it (:func:`open_groups`);
+    #                       "longer<r>": a cell rerun with 2^r x its budget (:func:`longer_groups`)
     budget: int = 0       # updates each run may take
 
     @property
@@ -273,6 +276,34 @@ def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
             members += [Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
                         for s in range(len(runs), ts.open_seeds)]
         groups += [Group(task, T, f, None, tuple(ms), "more", budget(config, T))
+                   for f, ms in _by_family(members).items()]
+    return groups
+
+
+def longer_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
+                  round_: int) -> list[Group]:
+    """Round ``round_`` (1, 2, …) of budget doubling (stage ``longer<r>``): each task's (model, T)
+    cell of the main sweep whose reported runs in ``rows`` ran round ``r − 1``'s budget (the
+    budget times ``2^(r−1)``), do not learn (their success fraction's Wilson 95 % interval is
+    not above ½) and were still learning when it ended
+    (:func:`~experiments.longrange.protocol.still_learning`) is rerun, every seed, at the same
+    rate with twice that budget, up to the task's ``longer`` rounds. A failure under a budget
+    that ended during learning does not count (:mod:`experiments.longrange.protocol`): this
+    gives it the budget that decides."""
+    groups, before = [], budget(config, T) * 2 ** (round_ - 1)
+    for task, ts in config.sweep.tasks().items():
+        if round_ > ts.longer:
+            continue
+        members = []
+        for m in ts.models:
+            runs = sorted((r for r in rows if (r["task"], r["T"], r["model"], r["ablation"])
+                           == (task, T, m, None)), key=lambda r: r["seed"])
+            if (not runs or any(r["budget"] != before for r in runs) or not still_learning(runs)
+                    or side_of_half(sum(bool(r["success"]) for r in runs), len(runs)) == 1):
+                continue
+            members += [Member(m, r["seed"], *setting_of(config, best, (task, T, m)), True, None)
+                        for r in runs]
+        groups += [Group(task, T, f, None, tuple(ms), f"longer{round_}", 2 * before)
                    for f, ms in _by_family(members).items()]
     return groups
 

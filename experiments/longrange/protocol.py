@@ -43,6 +43,19 @@ def required_budget(T: int) -> int:
     return TrainConfig().budget(T)
 
 
+def last_quarter_fall(rows) -> float | None:
+    """The median ``last_quarter_fall`` of the rows without success (None: no such row has one)."""
+    falls = [r.get("last_quarter_fall") for r in rows if not r["success"]]
+    falls = [f for f in falls if f is not None]
+    return float(np.median(falls)) if falls else None
+
+
+def still_learning(rows) -> bool:
+    """Whether the cell's runs without success were still learning when their budget ended."""
+    fall = last_quarter_fall(rows)
+    return fall is not None and fall > STILL_LEARNING
+
+
 def shortfall(rows, grid: dict | None, T: int) -> list[str]:
     """What a failing cell's protocol lacks against the default one (empty: nothing).
 
@@ -54,11 +67,10 @@ def shortfall(rows, grid: dict | None, T: int) -> list[str]:
     if budget < required_budget(T):
         out.append(f"a budget of {budget} updates (the default protocol's at T = {T}: "
                    f"{required_budget(T)})")
-    falls = [r.get("last_quarter_fall") for r in rows if not r["success"]]
-    falls = [f for f in falls if f is not None]
-    if falls and float(np.median(falls)) > STILL_LEARNING:
+    fall = last_quarter_fall(rows)
+    if fall is not None and fall > STILL_LEARNING:
         out.append(f"runs still learning when the budget ended (their test loss fell by a median "
-                   f"{float(np.median(falls)):.0%} over the last quarter of their updates)")
+                   f"{fall:.0%} over the last quarter of their updates)")
     if not grid:
         out.append("an untuned rate")
         return out

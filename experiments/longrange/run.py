@@ -17,12 +17,13 @@ from experiments.longrange.plan import (
     extensions,
     grids,
     lengths,
+    longer_groups,
     main_groups,
     open_groups,
     tune_groups,
 )
 from experiments.longrange.report import paired_open
-from experiments.longrange.summary import rows_and_curves
+from experiments.longrange.summary import rows_and_curves, supersede
 from experiments.longrange.sweep import train_group
 
 PARTS = "parts"  # the folder of the finished programs' results, as in every study
@@ -112,7 +113,14 @@ def _run(config: Config, workdir: Path) -> None:
         more = open_groups(config, T, best, reported, paired_open(reported, T)) if writer else []
         if multi:
             more = processes.share(more)
-        run_groups(more)
+        cells = reported + run_groups(more)
+        for round_ in range(1, max((ts.longer for ts in config.sweep.tasks().values()), default=0) + 1):
+            longer = longer_groups(config, T, best, cells, round_) if writer else []
+            if multi:
+                longer = processes.share(longer)
+            if not longer:
+                break
+            cells = supersede(cells + run_groups(longer))[0]
     if writer:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
 
@@ -164,8 +172,10 @@ def _finished(folder: Path, name: str, settings: dict) -> dict | None:
 
 def _cells(groups) -> set[tuple]:
     """The (task, T, model, variant) cells of ``groups``: the variant is the ablation, or
-    ``more_seeds`` for the seeds added to a cell whose verdict hinges (stage ``more``)."""
-    return {(g.task, g.T, m.model, "more_seeds" if g.stage == "more" else m.ablation)
+    ``more_seeds`` for the seeds added to a cell whose verdict hinges (stage ``more``), or
+    ``longer_budget`` for a cell rerun with a larger budget (stage ``longer<r>``)."""
+    return {(g.task, g.T, m.model, "more_seeds" if g.stage == "more" else "longer_budget"
+             if g.stage.startswith("longer") else m.ablation)
             for g in groups for m in g.members}
 
 
@@ -175,6 +185,7 @@ def _write_tables(config: Config, workdir: Path, done, missing, best, complete: 
         r, c = rows_and_curves(config, group, result, best)
         rows += r
         curves += c
+    rows, curves, extended = supersede(rows, curves)
     finished = _cells(g for g, _ in done)
     planned = _cells(missing) | _cells(g for T in lengths(config)
                                        for g in tune_groups(config, T, {}, 0) + main_groups(
@@ -184,6 +195,7 @@ def _write_tables(config: Config, workdir: Path, done, missing, best, complete: 
         "complete": complete,
         "protocol": "train to criterion: stop at success or budget; a rate per model and T",
         "grids": grids(config, rows, best),
+        "extended": extended,
         "not_yet_run": [{"task": t, "T": T, "model": m, "ablation": a}
                         for t, T, m, a in pending],
         "rows": rows})

@@ -42,6 +42,7 @@ from typing import Any
 from experiments.common.stats import median_interval, wilson_interval
 from experiments.longrange.config import Config
 from experiments.longrange.plan import Group, optimizer_of
+from experiments.longrange.protocol import last_quarter_fall
 from experiments.longrange.tasks import constant_loss, linear_loss
 
 DIVERGED = 100.0  # a run whose final test loss is non-finite or > 100 x baseline diverged
@@ -100,6 +101,28 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
         rows.append(row)
         curves.append(curve)
     return rows, curves
+
+
+def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[dict]]:
+    """Each run once, at the longest budget it was given: ``(rows, curves, extended)``. A cell
+    rerun with a larger budget (:func:`experiments.longrange.plan.longer_groups`) reports its
+    longer runs (and their ``curves``, parallel to ``rows``, when given); ``extended`` lists each
+    (task, T, model) budget they replace, with its seeds and median ``last_quarter_fall``
+    (:func:`experiments.longrange.protocol.last_quarter_fall`)."""
+    def key(r):
+        return (r["task"], r["T"], r["model"], r["ablation"], r["seed"], r["lr"],
+                r["recurrent_init"])
+
+    longest: dict[tuple, int] = {}
+    for i, r in enumerate(rows):
+        if key(r) not in longest or r["budget"] > rows[longest[key(r)]]["budget"]:
+            longest[key(r)] = i
+    kept = sorted(longest.values())
+    replaced = [r for i, r in enumerate(rows) if i not in longest.values()]
+    extended = [{"task": t, "T": T, "model": m, "budget": b, "seeds": len(rs),
+                 "last_quarter_fall": last_quarter_fall(rs)}
+                for (t, T, m, b), rs in by(replaced, "task", "T", "model", "budget").items()]
+    return [rows[i] for i in kept], None if curves is None else [curves[i] for i in kept], extended
 
 
 def select(rows, *, task: str | None = None, ablation: str | None = None, **equal) -> list[dict]:

@@ -850,6 +850,65 @@ def test_the_added_seeds_run_as_a_program_of_their_own_after_the_reported_ones(t
                                      "ablation": "more_seeds"}]
 
 
+def test_a_failure_still_learning_at_its_budget_is_rerun_with_twice_the_budget():
+    """Stage ``longer<r>``: a reported cell that does not learn and was still learning when its
+    budget ended is rerun, every seed, at its rate with 2^r x the budget, up to ``longer`` rounds;
+    a cell that learns, one at a plateau, an ablation, a cell of another round's budget and
+    ``longer=0`` get none."""
+    from experiments.longrange import plan
+
+    full = lc.PRESETS["full"]
+    B = plan.budget(full, 200)
+
+    def runs(model, won, fall, n=5, ablation=None, budget=B):
+        return [{"task": "adding", "T": 200, "model": model, "ablation": ablation, "seed": s,
+                 "success": s < won, "budget": budget,
+                 "last_quarter_fall": None if s < won else fall} for s in range(n)]
+
+    rows = (runs("elman", 0, 0.4) + runs("gru", 5, 0.4) + runs("irnn", 0, 0.02)
+            + runs("irnn_sgd", 2, 0.3, n=10) + runs("lstm_fb1", 0, 0.4, ablation="no_clip"))
+    best = {("adding", 200, "elman"): (1e-3, "gaussian"),
+            ("adding", 200, "irnn_sgd"): (0.01, "default")}
+    groups = plan.longer_groups(full, 200, best, rows, 1)
+    assert {g.name for g in groups} == {"adding_T200_elman_longer1",
+                                        "adding_T200_irnn_sgd_longer1"}
+    assert {g.budget for g in groups} == {2 * B}
+    assert {(m.model, m.seed, m.lr, m.init, m.ablation) for g in groups for m in g.members} == \
+        {("elman", s, 1e-3, "gaussian", None) for s in range(5)} | \
+        {("irnn_sgd", s, 0.01, "default", None) for s in range(10)}
+    assert plan.longer_groups(full, 200, best, rows, 2) == []  # round 2 needs round 1's budget
+    twice = runs("elman", 0, 0.4, budget=2 * B)
+    assert plan.longer_groups(full, 200, best, twice, 2) == []  # longer=1: one round
+    two = dataclasses.replace(full, sweep=dataclasses.replace(
+        full.sweep, adding=dataclasses.replace(full.sweep.adding, longer=2)))
+    assert [g.budget for g in plan.longer_groups(two, 200, best, twice, 2)] == [4 * B]
+    assert plan.longer_groups(lc.PRESETS["quick"], 200, best, rows, 1) == []
+
+
+def test_the_longer_runs_replace_the_shorter_ones_in_the_tables(tmp_path, monkeypatch):
+    """End to end: a cell still learning (forced here) reruns as ``<name>_longer1`` with twice
+    the budget; the summary reports those runs once each, lists the budget they replace under
+    ``extended``, and a rerun reuses every program."""
+    from experiments.longrange import plan, summary
+
+    monkeypatch.setattr(plan, "still_learning", lambda rows: True)
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--steps", "4",
+                   "--sweep.adding.seeds", "2", "--sweep.adding.longer", "1",
+                   "--sweep.adding.open-seeds", "0", "--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    assert (tmp_path / "parts" / "adding_T8_elman_longer1.json").exists()
+    rows = [r for r in _rows(tmp_path) if r["ablation"] is None]
+    assert sorted((r["seed"], r["budget"]) for r in rows) == [(0, 8), (1, 8)]
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert [(e["model"], e["budget"], e["seeds"]) for e in saved["extended"]] == [("elman", 4, 2)]
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert len([c for c in curves if c["ablation"] is None]) == 2
+    assert longrange.main(args) == 0  # rerun: reused
+    assert json.loads((tmp_path / "summary.json").read_text()) == saved
+    kept, _, extended = summary.supersede(rows + [{**r, "budget": 4} for r in rows])
+    assert kept == rows and [e["budget"] for e in extended] == [4]
+
+
 def test_a_task_run_alone_makes_the_programs_the_full_preset_reuses():
     """A program's settings are its own: the copy task run alone (no adding models, no
     ablations) plans programs whose settings equal the full preset's, so their files are
