@@ -254,7 +254,7 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
 
 
 def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
-                hinges: frozenset[Cell] | set[Cell] = frozenset()) -> list[Group]:
+                hinges: frozenset[Cell] | set[Cell] = frozenset(), round_: int = 0) -> list[Group]:
     """The seeds added where a verdict hinges (stage ``more``): each task's (model, T) cell of
     the main sweep whose success fraction in ``rows`` (its reported runs) is open, its Wilson
     95 % interval holding ½ (:func:`~experiments.common.stats.side_of_half`), or that is in
@@ -263,20 +263,23 @@ def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
     task's ``open_seeds``, at the same rate and budget. A two-stage design: a cell resolved by
     its first seeds (with 5: all or none succeed) keeps them. The success rule's error rate is
     :func:`~experiments.common.stats.staged_error`'s (3.6 % for 5, then 10 seeds, against 3.1 %
-    for 5 alone): the second look costs 0.5 points and stays under 5 %."""
-    groups = []
+    for 5 alone): the second look costs 0.5 points and stays under 5 %. ``round_`` r > 0: the
+    same for the cells rerun with 2^r x the budget (:func:`longer_groups`), at that budget
+    (stage ``longer<r>_more``)."""
+    groups, B = [], budget(config, T) * 2 ** round_
     for task, ts in config.sweep.tasks().items():
         members = []
         for m in ts.models:
             runs = [r for r in rows if (r["task"], r["T"], r["model"], r["ablation"])
                     == (task, T, m, None)]
-            if not runs or ((task, T, m) not in hinges
-                            and side_of_half(sum(bool(r["success"]) for r in runs), len(runs))):
+            if not runs or any(r["budget"] != B for r in runs) or (
+                    (task, T, m) not in hinges
+                    and side_of_half(sum(bool(r["success"]) for r in runs), len(runs))):
                 continue
             members += [Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
                         for s in range(len(runs), ts.open_seeds)]
-        groups += [Group(task, T, f, None, tuple(ms), "more", budget(config, T))
-                   for f, ms in _by_family(members).items()]
+        groups += [Group(task, T, f, None, tuple(ms), f"longer{round_}_more" if round_ else "more",
+                         B) for f, ms in _by_family(members).items()]
     return groups
 
 

@@ -121,6 +121,10 @@ def _run(config: Config, workdir: Path) -> None:
             if not longer:
                 break
             cells = supersede(cells + run_groups(longer))[0]
+            more = open_groups(config, T, best, cells, round_=round_) if writer else []
+            if multi:
+                more = processes.share(more)
+            cells += run_groups(more)
     if writer:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
 

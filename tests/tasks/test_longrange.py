@@ -807,9 +807,9 @@ def test_a_cell_whose_verdict_hinges_gets_more_seeds_at_its_rate():
 
     full = lc.PRESETS["full"]
 
-    def runs(model, won, n=5, ablation=None, T=100):
+    def runs(model, won, n=5, ablation=None, T=100, budget=plan.budget(full, 100)):
         return [{"task": "adding", "T": T, "model": model, "ablation": ablation, "seed": s,
-                 "success": s < won} for s in range(n)]
+                 "success": s < won, "budget": budget} for s in range(n)]
 
     rows = (runs("elman", 2) + runs("gru", 5) + runs("irnn", 0) + runs("lstm_fb1", 4)
             + runs("lstm_fb1", 2, ablation="no_clip") + runs("lstm_chrono", 9, n=10))
@@ -831,6 +831,13 @@ def test_a_cell_whose_verdict_hinges_gets_more_seeds_at_its_rate():
     hinged = plan.open_groups(full, 100, best, rows, {("adding", 100, "gru")})
     assert {(m.model, m.seed) for g in hinged for m in g.members if m.model == "gru"} == {
         ("gru", s) for s in range(5, 10)}
+    # a cell rerun with twice the budget (stage longer1) gets its seeds at that budget
+    B = plan.budget(full, 100)
+    longer = runs("elman", 2, budget=2 * B)
+    assert plan.open_groups(full, 100, best, longer) == []           # not round 0's budget
+    (group,) = plan.open_groups(full, 100, best, longer, round_=1)
+    assert (group.name, group.budget) == ("adding_T100_elman_longer1_more", 2 * B)
+    assert [m.seed for m in group.members] == list(range(5, 10))
 
 
 def test_the_added_seeds_run_as_a_program_of_their_own_after_the_reported_ones(tmp_path):
