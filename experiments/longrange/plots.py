@@ -351,6 +351,7 @@ def plot(workdir: Path) -> None:
     """Every figure and ``index.json``."""
     summary = read_json(workdir / "summary.json")
     rows, curves = summary["rows"], read_json(workdir / "curves.json")
+    shorter = summary.get("replaced", [])  # a cell's runs before a longer budget replaced them
     pending = summary.get("not_yet_run", [])
     if not rows and not pending:
         raise UserError(f"{workdir / 'summary.json'} has no rows: the sweep has not run yet")
@@ -374,7 +375,7 @@ def plot(workdir: Path) -> None:
     if learning_time_vs_t(rows, workdir / "learning_time_vs_T.png"):
         figures.append(("learning_time_vs_T.png", "learning time (updates to success) vs T, "
                                                   "tasks where some seed succeeds"))
-    if ablations(rows, workdir / "ablations.png"):
+    if ablations(rows + shorter, workdir / "ablations.png"):
         figures.append(("ablations.png", "adding problem: forget-gate initialisation, "
                                          "clipping off and truncated BPTT, where run"))
     if success_vs_sequences(rows, workdir / "success_vs_sequences.png"):

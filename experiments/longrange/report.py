@@ -98,10 +98,11 @@ def _median(rows, task, model, T, ablation=None) -> float:
 
 
 class Context:
-    """What a verdict needs besides the rows: the rate grids and the cells not yet run."""
+    """What a verdict needs besides the rows: the rate grids, the cells not yet run and the
+    runs a longer budget replaced (``summary.json``'s ``replaced``)."""
 
-    def __init__(self, rows, grids=(), pending=()):
-        self.rows = rows
+    def __init__(self, rows, grids=(), pending=(), replaced=()):
+        self.rows, self.replaced = rows, list(replaced)
         self.grids = {(g["task"], g["T"], g["model"]): g for g in grids}
         self.pending = {(p["task"], p["T"], p["model"], p["ablation"]) for p in pending}
 
@@ -278,9 +279,9 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
             [ctx.open("adding_late", T, m, cut_tag)]))
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):
         cut = _median(ctx.rows, "adding", m, T, f"tbptt_k{k}")
-        seeds = {r["seed"] for r in ctx.cell("adding", T, m, f"tbptt_k{k}")}  # paired seeds
-        full = loss_ratio([r for r in ctx.cell("adding", T, m) if r["seed"] in seeds])[0] \
-            if seeds else math.nan
+        runs = {(r["seed"], r["budget"]) for r in ctx.cell("adding", T, m, f"tbptt_k{k}")}
+        full = loss_ratio([r for r in select(ctx.rows + ctx.replaced, task="adding", model=m, T=T)
+                           if (r["seed"], r["budget"]) in runs])[0] if runs else math.nan
         if math.isfinite(cut) and math.isfinite(full):
             out.append(f"As measured on the plain adding problem (its second marker falls in the "
                        f"last {k} steps in {2 * k / T:.0%} of sequences), {LABELS[m]}, T = {T}: "
@@ -291,9 +292,10 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
     return out
 
 
-def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | None = None):
+def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | None = None,
+               replaced=()):
     """One verdict per claim and T (see the module docstring)."""
-    ctx = Context(rows, grids, pending)
+    ctx = Context(rows, grids, pending, replaced)
     adding = sorted({r["T"] for r in select(rows, task="adding")}
                     | {p["T"] for p in pending if p["task"] == "adding"})
     copy = sorted({r["T"] for r in select(rows, task="copy")}
@@ -354,17 +356,18 @@ def readme_table(folder: Path) -> str:
         if times:
             parts.append(f"Updates to success, {task}: median over the seeds that succeed "
                          f"(successes / seeds in the budget):\n\n{times}")
-    ablations = ablation_table(rows, LABELS)
+    shorter = summary.get("replaced", [])  # runs a longer budget replaced: ablations pair with them
+    ablations = ablation_table(rows + shorter, LABELS)
     if ablations:
         parts.append("Ablations (median [order-statistic interval: coverage "
-                     f"{ablation_coverage(rows)}]):\n\n{ablations}"
+                     f"{ablation_coverage(rows + shorter)}]):\n\n{ablations}"
                      + legend(ablations))
     rates = rates_table(summary.get("grids", []), LABELS)
     if rates:
         parts.append("Chosen peak learning rate per T (tuning successes / seeds at it; edge: at "
                      f"the grid's limit):\n\n{rates}")
     lines = statements(rows, summary.get("grids", []), pending, train.get("n_test"),
-                       train.get("tbptt_truncation"))
+                       train.get("tbptt_truncation"), shorter)
     if lines:
         parts.append("\n".join(f"- {s}" for s in lines))
     errors = error_rates(recorded.get("sweep", {}), PAIRED)

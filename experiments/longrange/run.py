@@ -189,7 +189,7 @@ def _write_tables(config: Config, workdir: Path, done, missing, best, complete: 
         r, c = rows_and_curves(config, group, result, best)
         rows += r
         curves += c
-    rows, curves, extended = supersede(rows, curves)
+    rows, curves, extended, replaced = supersede(rows, curves)
     finished = _cells(g for g, _ in done)
     planned = _cells(missing) | _cells(g for T in lengths(config)
                                        for g in tune_groups(config, T, {}, 0) + main_groups(
@@ -200,6 +200,7 @@ def _write_tables(config: Config, workdir: Path, done, missing, best, complete: 
         "protocol": "train to criterion: stop at success or budget; a rate per model and T",
         "grids": grids(config, rows, best),
         "extended": extended,
+        "replaced": replaced,
         "not_yet_run": [{"task": t, "T": T, "model": m, "ablation": a}
                         for t, T, m, a in pending],
         "rows": rows})

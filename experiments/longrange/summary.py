@@ -103,12 +103,14 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
     return rows, curves
 
 
-def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[dict]]:
+def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[dict], list[dict]]:
     """Each run once, at the longest budget it was given: ``(rows, curves, extended)``. A cell
     rerun with a larger budget (:func:`experiments.longrange.plan.longer_groups`) reports its
     longer runs (and their ``curves``, parallel to ``rows``, when given); ``extended`` lists each
     (task, T, model) budget they replace, with its seeds and median ``last_quarter_fall``
-    (:func:`experiments.longrange.protocol.last_quarter_fall`)."""
+    (:func:`experiments.longrange.protocol.last_quarter_fall`); ``replaced``, the rows they
+    replace (an ablation is compared with its model at the ablation's own budget:
+    :func:`paired_with_ablations`)."""
     def key(r):
         return (r["task"], r["T"], r["model"], r["ablation"], r["seed"], r["lr"],
                 r["recurrent_init"])
@@ -122,7 +124,8 @@ def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[di
     extended = [{"task": t, "T": T, "model": m, "budget": b, "seeds": len(rs),
                  "last_quarter_fall": last_quarter_fall(rs)}
                 for (t, T, m, b), rs in by(replaced, "task", "T", "model", "budget").items()]
-    return [rows[i] for i in kept], None if curves is None else [curves[i] for i in kept], extended
+    return ([rows[i] for i in kept], None if curves is None else [curves[i] for i in kept],
+            extended, replaced)
 
 
 def select(rows, *, task: str | None = None, ablation: str | None = None, **equal) -> list[dict]:
@@ -134,12 +137,20 @@ def select(rows, *, task: str | None = None, ablation: str | None = None, **equa
 
 def paired_with_ablations(rows) -> list[dict]:
     """The rows, each unablated run kept only where its (model, T) has no ablation or an ablation
-    ran its seed: a cell may have more seeds than its ablations (stage ``more``), and an ablation
-    is compared with its model on the same seeds (same data and initialisation)."""
+    ran its seed with its budget: a cell may have more seeds than its ablations (stage ``more``)
+    or a larger budget (stage ``longer``, its shorter runs in ``rows`` too: :func:`supersede`),
+    and an ablation is compared with its model on the same seeds (same data and initialisation)
+    and budget; a (model, T) without ablations keeps its runs at its largest budget."""
     ablated = {(r["model"], r["T"]) for r in rows if r["ablation"] not in (None, "tune")}
-    seeds = {(r["model"], r["T"], r["seed"]) for r in rows if r["ablation"] not in (None, "tune")}
-    return [r for r in rows if r["ablation"] is not None or (r["model"], r["T"]) not in ablated
-            or (r["model"], r["T"], r["seed"]) in seeds]
+    seeds = {(r["model"], r["T"], r["seed"], r["budget"]) for r in rows
+             if r["ablation"] not in (None, "tune")}
+    largest: dict[tuple, int] = {}
+    for r in rows:
+        if r["ablation"] is None:
+            largest[r["model"], r["T"]] = max(largest.get((r["model"], r["T"]), 0), r["budget"])
+    return [r for r in rows if r["ablation"] is not None
+            or ((r["model"], r["T"]) not in ablated and r["budget"] == largest[r["model"], r["T"]])
+            or (r["model"], r["T"], r["seed"], r["budget"]) in seeds]
 
 
 def by(rows, *keys) -> dict[tuple, list[dict]]:

@@ -807,9 +807,10 @@ def test_a_cell_whose_verdict_hinges_gets_more_seeds_at_its_rate():
 
     full = lc.PRESETS["full"]
 
-    def runs(model, won, n=5, ablation=None, T=100, budget=plan.budget(full, 100)):
+    def runs(model, won, n=5, ablation=None, T=100, budget=None):
         return [{"task": "adding", "T": T, "model": model, "ablation": ablation, "seed": s,
-                 "success": s < won, "budget": budget} for s in range(n)]
+                 "success": s < won, "budget": budget or plan.budget(full, 100)}
+                for s in range(n)]
 
     rows = (runs("elman", 2) + runs("gru", 5) + runs("irnn", 0) + runs("lstm_fb1", 4)
             + runs("lstm_fb1", 2, ablation="no_clip") + runs("lstm_chrono", 9, n=10))
@@ -912,8 +913,16 @@ def test_the_longer_runs_replace_the_shorter_ones_in_the_tables(tmp_path, monkey
     assert len([c for c in curves if c["ablation"] is None]) == 2
     assert longrange.main(args) == 0  # rerun: reused
     assert json.loads((tmp_path / "summary.json").read_text()) == saved
-    kept, _, extended = summary.supersede(rows + [{**r, "budget": 4} for r in rows])
-    assert kept == rows and [e["budget"] for e in extended] == [4]
+    shorter = [{**r, "budget": 4} for r in rows]
+    kept, _, extended, replaced = summary.supersede(rows + shorter)
+    assert kept == rows and [e["budget"] for e in extended] == [4] and replaced == shorter
+    assert saved["replaced"] == [r for r in saved["replaced"] if r["budget"] == 4]
+    assert len(saved["replaced"]) == 2
+    # an ablation of that cell is compared with its model at the ablation's own budget
+    ablated = [{**r, "ablation": "no_clip"} for r in shorter]
+    paired = summary.paired_with_ablations(rows + shorter + ablated)
+    assert [r for r in paired if r["ablation"] is None] == shorter
+    assert summary.paired_with_ablations(rows + shorter) == rows  # no ablation: the longer runs
 
 
 def test_a_task_run_alone_makes_the_programs_the_full_preset_reuses():

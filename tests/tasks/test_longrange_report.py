@@ -137,6 +137,13 @@ def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
     assert "k = 20 0.05 vs full BPTT 0.02" in plain
     assert "| LSTM, b_f = 1, as in the sweep | 0.02 [0.02, 0.02] |" in tables.ablation_table(
         rows + more, {"lstm_fb1": "LSTM, b_f = 1"})
+    # the cell rerun with twice the budget (stage longer): the ablation is compared with the runs
+    # at its own budget, which the longer ones replaced in the rows
+    plain_rows = [r for r in rows if r["ablation"] is None]
+    longer = [{**r, "budget": 2 * r["budget"], "loss_over_baseline": 0.01} for r in plain_rows]
+    ctx = report.Context([r for r in rows if r["ablation"] is not None] + longer, [grid],
+                         replaced=plain_rows)
+    assert "k = 20 0.05 vs full BPTT 0.02" in report.truncation(ctx, 100, 20)[1]
 
 
 def test_logistic_fit_solves_the_score_equations_and_refuses_separated_data():
