@@ -104,8 +104,8 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
 
 
 def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[dict], list[dict]]:
-    """Each run once, at the longest budget it was given: ``(rows, curves, extended)``. A cell
-    rerun with a larger budget (:func:`experiments.longrange.plan.longer_groups`) reports its
+    """Each run once, at the longest budget it was given: ``(rows, curves, extended, replaced)``.
+    A cell rerun with a larger budget (:func:`experiments.longrange.plan.longer_groups`) reports its
     longer runs (and their ``curves``, parallel to ``rows``, when given); ``extended`` lists each
     (task, T, model) budget they replace, with its seeds and median ``last_quarter_fall``
     (:func:`experiments.longrange.protocol.last_quarter_fall`); ``replaced``, the rows they
@@ -120,7 +120,8 @@ def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[di
         if key(r) not in longest or r["budget"] > rows[longest[key(r)]]["budget"]:
             longest[key(r)] = i
     kept = sorted(longest.values())
-    replaced = [r for i, r in enumerate(rows) if i not in longest.values()]
+    keep = set(kept)
+    replaced = [r for i, r in enumerate(rows) if i not in keep]
     extended = [{"task": t, "T": T, "model": m, "budget": b, "seeds": len(rs),
                  "last_quarter_fall": last_quarter_fall(rs)}
                 for (t, T, m, b), rs in by(replaced, "task", "T", "model", "budget").items()]
