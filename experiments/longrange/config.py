@@ -260,6 +260,14 @@ class ExecutionConfig:
     compute: bool = True
     """False: train nothing; write the tables from the finished programs, every missing cell
     marked "not yet run" (a full preset's state between sittings)."""
+    slice_runs: int = 3
+    """Train a program of more runs than this in consecutive slices of at most this many, each
+    resumable and saved as a part of its own until the program's result replaces them, so that
+    a program costing more than one sitting still finishes over several (0: never sliced;
+    :mod:`experiments.longrange.slices`). Three runs, one setting of the rate search: the
+    longest slices of ``full``, the LRU block's at T = 800, then cost about 1 h (rate search)
+    and 2 h (reported runs, each to its budget) on one CPU core, estimated from its measured
+    step at T = 400."""
     reuse_committed: bool = True
     """Reuse a program's result file whose settings match even if this machine did not make it
     (a long sweep finished over several sittings and machines); False recomputes every program
@@ -267,7 +275,8 @@ class ExecutionConfig:
 
     def __post_init__(self):
         require_choice("execution.sweep", self.sweep, ("auto", "vmap", "map"))
-        require_positive(self, "devices", "local_processes", "process_id", allow_zero=True)
+        require_positive(self, "devices", "local_processes", "process_id", "slice_runs",
+                         allow_zero=True)
         require_positive(self, "num_processes")
         if self.coordinator and self.local_processes > 1:
             raise ValueError("coordinator and local_processes exclude each other")
@@ -374,7 +383,7 @@ PRESETS = {
                           eval_every=50, checkpoint_every=100, tbptt_truncation=10),
         ablations=AblationConfig(kinds=("tbptt", "tbptt_late"), models=("lstm_fb1",),
                                  lengths=(100,)),
-        execution=ExecutionConfig(reuse_committed=False),
+        execution=ExecutionConfig(reuse_committed=False, slice_runs=0),
     ),
     "full": Config(),
     # The two positive controls at T = 100 at a fixed rate (no rate search): does the LRU in its

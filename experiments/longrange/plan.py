@@ -54,12 +54,15 @@ class Group(NamedTuple):
     #                       added to a cell whose verdict hinges on it (:func:`open_groups`);
     #                       "longer<r>": a cell rerun with 2^r x its budget (:func:`longer_groups`)
     budget: int = 0       # updates each run may take
+    slice_of: tuple[int, int] | None = None  # (i, n): slice i of n of the program
+    #                                          (:mod:`experiments.longrange.slices`)
 
     @property
     def name(self) -> str:
         cut = f"_tbptt{self.tbptt}" if self.tbptt else ""
         tune = f"_{self.stage}" if self.stage != "main" else ""
-        return f"{self.task}_T{self.T}_{self.family}{cut}{tune}"
+        piece = f"_slice{self.slice_of[0]}of{self.slice_of[1]}" if self.slice_of else ""
+        return f"{self.task}_T{self.T}_{self.family}{cut}{tune}{piece}"
 
 
 Setting = tuple[float, str]  # (learning rate, recurrent init)

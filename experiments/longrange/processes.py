@@ -115,24 +115,38 @@ def gather(local: dict[str, Any], real: int, counts: list[int]) -> dict[str, Any
 
     ``local`` holds ``steps``, per ``test_*`` metric one list per evaluation with one value per
     local run, and the :data:`PER_RUN` lists (one value per local run); the first ``real`` runs
-    are kept. ``counts`` is each process's number of real runs.
+    are kept. ``counts`` is each process's number of real runs. A process whose runs all ended
+    earlier (each succeeded or was stopped) evaluated fewer times: its last evaluation is
+    repeated, which is what its runs, their parameters frozen, give at every later one.
     """
+    mine = len(local["steps"])
+    steps = np.full(_most(mine), -1, np.int64)
+    steps[:mine] = local["steps"]
+    all_steps = np.asarray(multihost_utils.process_allgather(steps))
+    depth = steps.size
     metrics = sorted(k for k in local if k.startswith("test_"))
     rows = [np.asarray(local[k], np.float32)[:, :real] for k in metrics]
+    rows = [r[np.minimum(np.arange(depth), max(mine - 1, 0))] if mine else r for r in rows]
     rows += [np.asarray([np.nan if x is None else x for x in local[k]], np.float32)[None, :real]
              for k in PER_RUN]
-    width, depth = max(1, max(counts)), len(local["steps"])
+    width = max(1, max(counts))
     values = np.full((len(rows), max(depth, 1), width), np.nan, np.float32)
     for i, arr in enumerate(rows):
         values[i, :arr.shape[0], :arr.shape[1]] = arr
     everyone = np.asarray(multihost_utils.process_allgather(values))  # (processes, ...)
     merged = np.concatenate([everyone[p, :, :, :c] for p, c in enumerate(counts)], axis=-1)
     out = {k: v for k, v in local.items() if not k.startswith("test_") and k not in PER_RUN}
+    out["steps"] = [int(x) for x in all_steps[int(np.argmax((all_steps >= 0).sum(1)))] if x >= 0]
     for i, key in enumerate(metrics):
         out[key] = [[float(x) for x in row] for row in merged[i, :depth]]
     for i, key in enumerate(PER_RUN, start=len(metrics)):
         out[key] = [float(x) if np.isfinite(x) else None for x in merged[i, 0]]
     return out
+
+
+def _most(n: int) -> int:
+    """The largest ``n`` over the processes."""
+    return int(np.max(multihost_utils.process_allgather(np.array(n, np.int32))))
 
 
 def share(value: Any) -> Any:

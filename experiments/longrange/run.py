@@ -23,8 +23,9 @@ from experiments.longrange.plan import (
     tune_groups,
 )
 from experiments.longrange.report import paired_open
+from experiments.longrange.slices import join, slices
 from experiments.longrange.summary import rows_and_curves, supersede
-from experiments.longrange.sweep import train_group
+from experiments.longrange.sweep import first_success, train_group
 
 PARTS = "parts"  # the folder of the finished programs' results, as in every study
 
@@ -139,8 +140,53 @@ def _refuse_old_folder(workdir: Path) -> None:
 
 
 def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
-    """One program's result: reused, or trained (split over the processes when there are
-    several); None when ``execution.compute`` is off and there is no finished result."""
+    """One program's result: reused, or trained, in slices of at most ``execution.slice_runs``
+    runs when it has more (:mod:`experiments.longrange.slices`), each slice resumable and saved
+    on its own until the program's result replaces them; None when ``execution.compute`` is off
+    and neither the program nor every one of its slices has a finished result."""
+    pieces = slices(group, config.execution.slice_runs)
+    if len(pieces) == 1:
+        return _unit(config, group, workdir, writer)
+    if not writer:  # a worker: train each slice when process 0 does
+        if processes.announce(None):
+            for piece in pieces:
+                _unit(config, piece, workdir, False)
+        return None
+    parts, settings = workdir / PARTS, group_settings(config, group)
+    if not config.execution.compute:
+        found = _finished(parts, group.name, settings)
+        if found is None:
+            done = [_finished(parts, p.name, group_settings(config, p)) for p in pieces]
+            found = None if None in done else join(done)
+        return found
+    multi, computed = processes.is_multiprocess(config), []
+
+    def compute():
+        computed.append(True)
+        if multi:
+            processes.announce(True)
+        results, known = [], ([], [])
+        for piece in pieces:
+            results.append(_unit(config, piece, workdir, True, known))
+            if group.stage.startswith("tune"):
+                known = (known[0] + list(piece.members), known[1] + first_success(
+                    group.task, results[-1], config.train.success_ratio))
+        return join(results)
+
+    result = cached_part(parts, group.name, settings, compute, compact=True,
+                         trust_committed=config.execution.reuse_committed)
+    if multi and not computed:
+        processes.announce(False)
+    for piece in pieces:  # the program's result holds them now
+        (parts / f"{piece.name}.json").unlink(missing_ok=True)
+    return result
+
+
+def _unit(config: Config, group, workdir: Path, writer: bool,
+          known: tuple[list, list] = ([], [])) -> dict | None:
+    """One program's (or slice's) result: reused, or trained (split over the processes when
+    there are several); None when ``execution.compute`` is off and there is no finished result.
+    ``known``: the search's earlier slices (:func:`experiments.longrange.sweep.train_group`)."""
     if not writer:  # a worker: compute when process 0 does, write nothing
         if processes.announce(None):
             _train_split(config, group)
@@ -153,7 +199,7 @@ def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
     def compute():
         computed.append(True)
         if not processes.is_multiprocess(config):
-            return train_group(config, group, workdir / "runs")
+            return train_group(config, group, workdir / "runs", known=known)
         processes.announce(True)
         return _train_split(config, group)
 

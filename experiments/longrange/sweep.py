@@ -115,7 +115,8 @@ def _blocks(members) -> list[list[Member]]:
 
 
 def train_group(config: Config, group: Group, workdir: Path | None,
-                members: list[Member] | None = None) -> dict[str, Any]:
+                members: list[Member] | None = None,
+                known: tuple[list[Member], list[int | None]] = ([], [])) -> dict[str, Any]:
     """Train the runs of ``group`` as one program under ``workdir``; their evaluations.
 
     Returns ``baseline``, ``n_params`` per model, ``steps`` (the evaluated updates), per test
@@ -124,8 +125,10 @@ def train_group(config: Config, group: Group, workdir: Path | None,
     ``init_log_jacobian``, ``final_log_jacobian`` (on the first test sequence) and
     ``init_lambda_max`` (``None`` for a complex carry). ``workdir=None``: no checkpoints (the runs
     of a multi-process sweep). A tuning program stops the runs of a setting that can no longer
-    be chosen (``stopped_at``: the update, or None), except when it trains a share of its runs
-    (``members``): a setting's seeds may then lie in another process's share.
+    be chosen (``stopped_at``: the update, or None), given its own evaluations and ``known``:
+    the runs and first updates with success (:func:`first_success`) of the same search's
+    finished slices (:mod:`experiments.longrange.slices`); not when it trains a share of its
+    runs (``members``): a setting's seeds may then lie in another process's share.
     """
     share, members = members, list(group.members if members is None else members)
     tc = config.train
@@ -207,7 +210,9 @@ def train_group(config: Config, group: Group, workdir: Path | None,
         for r in evals:
             for i in np.flatnonzero(won(r)):
                 first[i] = r["step"] if first[i] is None else first[i]
-        return np.array(plan.cannot_be_chosen(members, first, evals[-1]["step"] + tc.eval_every))
+        before, their_first = known
+        return np.array(plan.cannot_be_chosen(list(before) + members, list(their_first) + first,
+                                              evals[-1]["step"] + tc.eval_every)[len(before):])
 
     final, records, stopped_at = _fit_until_success(
         step, states, _batches(config, task, T, test_key), total=total,
@@ -261,6 +266,18 @@ def success_of(task: str, metrics, baseline: float, ratio: float):
         return jnp.asarray(metrics["test_solved"]) >= 1.0
     loss = jnp.asarray(metrics["test_loss"])
     return jnp.isfinite(loss) & (loss <= ratio * baseline)
+
+
+def first_success(task: str, result: dict, ratio: float) -> list[int | None]:
+    """Per run of a program's ``result``, the first evaluated update at which it met the
+    success criterion (:func:`success_of`); None: never."""
+    first: list[int | None] = [None] * len(result["init_log_jacobian"])
+    for j, step in enumerate(result["steps"]):
+        record = {k: np.array([np.nan if x is None else x for x in v[j]], np.float32)
+                  for k, v in result.items() if k.startswith("test_")}
+        for i in np.flatnonzero(np.asarray(success_of(task, record, result["baseline"], ratio))):
+            first[i] = step if first[i] is None else first[i]
+    return first
 
 
 def stop_at_success(update, succeeded, every: int):

@@ -4,7 +4,8 @@
 - a run of one seed equals the same seed inside a two-seed run that was interrupted and resumed
   from its checkpoint (runs independent, vmap and lax.map agree, resumption is exact);
 - the same sweep sharded over two forced host CPU devices (a subprocess) gives the same losses,
-  and so does a sweep split over two local processes in one JAX runtime (only process 0 writes);
+  and so does a sweep split over two local processes in one JAX runtime (only process 0 writes),
+  also when the processes' runs stop at different updates;
 - every run stops at success: its parameters are frozen there, and a program whose runs have all
   succeeded stops at its next checkpoint;
 - the rate search: the choice by successes, the grid extended beyond an edge;
@@ -146,22 +147,44 @@ def test_sharded_over_two_host_devices_matches_one_device(tmp_path):
     np.testing.assert_allclose([x for _, x in one], [x for _, x in two], rtol=1e-4)
 
 
-def test_two_local_processes_give_the_single_process_summary(tmp_path):
-    """Two processes in one JAX runtime (gloo collectives) split 3 runs 2 + 1: same numbers."""
-    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds", "3",
-                   "--steps", "4", "--execution.sweep", "map"]
+def _one_and_two_processes(args, tmp_path) -> tuple[dict, dict]:
+    """The summaries of ``args`` run in this process (workdir ``one``) and on two local
+    processes (``two``, a subprocess)."""
     assert longrange.main(args + ["--workdir", str(tmp_path / "one")]) == 0
     env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
     out = subprocess.run([sys.executable, "-m", "experiments.longrange", *args, "--workdir",
                           str(tmp_path / "two"), "--local-processes", "2"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    one, two = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
+    return tuple(json.loads((tmp_path / d / "summary.json").read_text()) for d in ("one", "two"))
+
+
+def test_two_local_processes_give_the_single_process_summary(tmp_path):
+    """Two processes in one JAX runtime (gloo collectives) split 3 runs 2 + 1: same numbers."""
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds", "3",
+                   "--steps", "4", "--execution.sweep", "map"]
+    one, two = _one_and_two_processes(args, tmp_path)
     assert two == one and len(one["rows"]) == 3
     def files(d):
         return {p.relative_to(tmp_path / d) for p in (tmp_path / d).rglob("*") if p.is_file()}
 
     assert files("two") <= files("one")  # process 0's files only, no checkpoints of a worker
+
+
+@pytest.mark.slow
+def test_processes_whose_runs_stop_at_different_updates_give_the_single_process_tables(
+        tmp_path):
+    """Runs that succeed stop: process 0's share (seeds 0, 1) and process 1's (seed 2) end at
+    different updates, and the gathered program is still the single-process one."""
+    args = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds",
+                   "3", "--steps", "400", "--train.learning-rate", "0.03",
+                   "--train.success-ratio", "0.95", "--train.lr-schedule", "constant"]
+    one, two = _one_and_two_processes(args, tmp_path)
+    ends = [r["steps"] for r in one["rows"]]
+    assert max(ends[:2]) != ends[2], ends
+    assert two == one
+    curves = [json.loads((tmp_path / d / "curves.json").read_text()) for d in ("one", "two")]
+    assert curves[0] == curves[1]
 
 
 def test_a_worker_process_writes_nothing(tmp_path):

@@ -1,0 +1,82 @@
+"""A program trained in slices: pieces of its runs that each finish within one sitting.
+
+The runs of a program are independent (each its own seed, data stream and optimiser state;
+on CPU they even execute in turn, :func:`experiments.longrange.sweep.sweep_mode`), so a program
+of many runs can be trained as consecutive *slices* of at most ``execution.slice_runs`` runs.
+Each slice is a resumable program of its own, with its own checkpoints, and its result is saved
+as a part, ``parts/<program>_slice<i>of<n>.json``. A sweep stopped between sittings keeps every
+finished slice, so a program that costs more than any one sitting still finishes; when every
+slice has its result they are joined (:func:`join`) into the program's result, saved under the
+program's own name (:func:`experiments.longrange.run.run`), and the slices' files are removed.
+
+Numbers: the runs are independent, so with ``lax.map`` (the CPU default) every run trains as in
+the unsliced program; what is batched over a slice's runs (the test evaluation, the dynamics,
+and with ``vmap`` the training too) agrees with it to the float32 rounding of a program of
+another size, as with several processes (``docs/guarantees.md``). A
+rate-search program is cut between settings (all seeds of one rate and init in one slice), and a
+slice stops a setting that can no longer be chosen given the earlier slices' results as well as
+its own (:func:`experiments.longrange.plan.cannot_be_chosen`), so the choice is the unsliced
+search's; only the stopped settings' own counts, lower bounds in either case, may differ.
+"""
+
+from __future__ import annotations
+
+from experiments.longrange.plan import Group
+from experiments.longrange.processes import PER_RUN
+
+
+def slices(group: Group, size: int) -> list[Group]:
+    """``group`` cut into consecutive slices of at most ``size`` runs (0: not cut).
+
+    A rate-search program is cut only between settings (a setting with more runs than ``size``
+    is a slice of its own). A program that fits in one slice is returned unchanged.
+    """
+    if not size or len(group.members) <= size:
+        return [group]
+    units: list[list] = []
+    for m in group.members:
+        same = group.stage.startswith("tune") and units and \
+            (units[-1][0].model, units[-1][0].lr, units[-1][0].init) == (m.model, m.lr, m.init)
+        if same:
+            units[-1].append(m)
+        else:
+            units.append([m])
+    pieces: list[list] = []
+    for unit in units:
+        if pieces and len(pieces[-1]) + len(unit) <= size:
+            pieces[-1] += unit
+        else:
+            pieces.append(list(unit))
+    if len(pieces) == 1:
+        return [group]
+    return [group._replace(members=tuple(p), slice_of=(i, len(pieces)))
+            for i, p in enumerate(pieces)]
+
+
+def join(results: list[dict]) -> dict:
+    """The result of the program whose slices gave ``results`` (in slice order).
+
+    Each slice is evaluated at the same updates; one that ended earlier (every run of it
+    succeeded or was stopped) is extended by repeating its last evaluation, which is what its
+    runs, their parameters frozen, give at every later one in the unsliced program.
+    """
+    steps = max((r["steps"] for r in results), key=len)
+    for r in results:
+        if r["steps"] != steps[:len(r["steps"])]:
+            raise ValueError("slices evaluated at different updates cannot be joined")
+    metrics = sorted({k for r in results for k in r if k.startswith("test_")})
+
+    def rows(r, key):
+        own = r[key]
+        return [own[min(j, len(own) - 1)] for j in range(len(steps))] if own else []
+
+    out = {k: v for k, v in results[0].items()
+           if k not in (*PER_RUN, "steps", "settings") and not k.startswith("test_")}
+    out["n_params"] = {m: n for r in results for m, n in r["n_params"].items()}
+    out["steps"] = list(steps)
+    for key in metrics:
+        columns = [rows(r, key) for r in results]
+        out[key] = [[x for c in columns for x in c[j]] for j in range(len(steps))]
+    for key in PER_RUN:
+        out[key] = [x for r in results for x in r[key]]
+    return out
