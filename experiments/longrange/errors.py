@@ -2,7 +2,8 @@
 block: the learns / fails rule (:func:`~experiments.common.stats.side_of_half`, seeds added
 where a success fraction is open) and the paired comparison of updates to success (a sign
 test, :func:`~experiments.common.stats.sign_side`, seeds added where its interval holds 0), each
-computed exactly (:func:`~experiments.common.stats.staged_error`) at the worst case of its null.
+computed exactly (:func:`~experiments.common.stats.staged_error`) at the worst case of its null;
+for a cell rerun with a longer budget (``TaskSweep.longer``), a union bound over its looks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ def error_rates(sweep: dict, paired: tuple[str, str, str] | None = None) -> str:
                      "so no verdict can rest on a model learning or failing)")
     out = ("Error rate of the learns / fails rule (exact binomial, at a success probability of "
            "½, the worst case): " + "; ".join(texts) + "." if texts else "")
+    looks = 1 + max((ts.get("longer", 0) for ts in sweep.values() if ts.get("models")), default=0)
+    if texts and looks > 1:
+        worst = max(staged_error(stages) for stages in designs)
+        out += (f" A cell whose budget was doubled was judged at up to {looks} budgets, the "
+                "rerun decided by the first look: its error rate is at most the sum over the "
+                f"looks (a union bound), ≤ {100 * looks * worst:.2g} %.")
     pairs = _paired_error(sweep.get(paired[0], {}), paired) if paired else ""
     return " ".join(t for t in (out, pairs) if t)
 

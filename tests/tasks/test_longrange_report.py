@@ -454,6 +454,13 @@ def test_the_error_rate_of_the_seed_design_is_stated_per_design():
                                            "headline_models": []}})
     assert "3 seeds (adding cells): 0 % (no count out of 3 excludes ½" in three
     assert errors.error_rates({}) == ""
+    # one doubling of the budget: two looks at the cell, at most twice the worst design's rate
+    doubled = errors.error_rates({"adding": {**task, "longer": 1}})
+    assert doubled.endswith("judged at up to 2 budgets, the rerun decided by the first look: "
+                            "its error rate is at most the sum over the looks (a union bound), "
+                            "≤ 7.2 %.")
+    assert "union bound" not in text and "union bound" not in errors.error_rates(
+        {"adding": {**task, "longer": 0}})
     lstms = {**task, "models": ["lstm_fb1", "lstm_chrono"],
              "headline_models": ["lstm_fb1", "lstm_chrono"]}
     # the sign test of the paired chrono comparison: 5/5 positive, or 4/5 then 5/5; 9/10 or more
