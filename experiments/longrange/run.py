@@ -23,7 +23,7 @@ from experiments.longrange.plan import (
     tune_groups,
 )
 from experiments.longrange.report import paired_open
-from experiments.longrange.slices import join, slices
+from experiments.longrange.slices import join, slices, training_order
 from experiments.longrange.summary import rows_and_curves, supersede
 from experiments.longrange.sweep import first_success, train_group
 
@@ -72,7 +72,9 @@ def _run(config: Config, workdir: Path) -> None:
     def run_groups(groups) -> list[dict]:
         rows = []
         for group in groups:
-            result = _program(config, group, workdir, writer)
+            prior = {m: lr for (task, t, m), (lr, _) in sorted(best.items(), key=lambda c: c[0][1])
+                     if task == group.task and t < group.T}
+            result = _program(config, group, workdir, writer, prior)
             if not writer:
                 continue
             if result is None:
@@ -139,18 +141,21 @@ def _refuse_old_folder(workdir: Path) -> None:
                         f"to {workdir / PARTS} to reuse them")
 
 
-def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
+def _program(config: Config, group, workdir: Path, writer: bool,
+             prior: dict[str, float]) -> dict | None:
     """One program's result: reused, or trained, in slices of at most ``execution.slice_runs``
     runs when it has more (:mod:`experiments.longrange.slices`), each slice resumable and saved
-    on its own until the program's result replaces them; None when ``execution.compute`` is off
-    and neither the program nor every one of its slices has a finished result."""
+    on its own until the program's result replaces them, a rate search's in the order of
+    :func:`~experiments.longrange.slices.training_order` (``prior``: each model's rate chosen
+    at the longest shorter T); None when ``execution.compute`` is off and neither the program
+    nor every one of its slices has a finished result."""
     pieces = slices(group, config.execution.slice_runs)
     if len(pieces) == 1:
         return _unit(config, group, workdir, writer)
     if not writer:  # a worker: train each slice when process 0 does
         if processes.announce(None):
-            for piece in pieces:
-                _unit(config, piece, workdir, False)
+            for i in processes.share(None):  # process 0's order (it alone knows the rates)
+                _unit(config, pieces[i], workdir, False)
         return None
     parts, settings = workdir / PARTS, group_settings(config, group)
     if not config.execution.compute:
@@ -163,15 +168,17 @@ def _program(config: Config, group, workdir: Path, writer: bool) -> dict | None:
 
     def compute():
         computed.append(True)
+        order = training_order(pieces, prior)
         if multi:
             processes.announce(True)
-        results, known = [], ([], [])
-        for piece in pieces:
-            results.append(_unit(config, piece, workdir, True, known))
+            processes.share(order)
+        results, known = {}, ([], [])
+        for i in order:
+            results[i] = _unit(config, pieces[i], workdir, True, known)
             if group.stage.startswith("tune"):
-                known = (known[0] + list(piece.members), known[1] + first_success(
-                    group.task, results[-1], config.train.success_ratio))
-        return join(results)
+                known = (known[0] + list(pieces[i].members), known[1] + first_success(
+                    group.task, results[i], config.train.success_ratio))
+        return join([results[i] for i in range(len(pieces))])
 
     result = cached_part(parts, group.name, settings, compute, compact=True,
                          trust_committed=config.execution.reuse_committed)

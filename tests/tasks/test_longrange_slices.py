@@ -1,13 +1,14 @@
 """A program trained in slices (experiments.longrange.slices) at tiny size.
 
-- the cut: consecutive runs, a rate-search setting never split;
+- the cut: consecutive runs, a rate-search setting never split; a rate search's slices trained
+  nearest the rate chosen at a shorter T first;
 - the join: per-run lists in run order, a slice that ended early extended by its last
   evaluation, slices evaluated at other updates refused;
 - end to end: a sliced sweep's tables equal the unsliced sweep's (to float32 rounding), its
   slices' files removed once the program's result is saved; a sweep stopped after one slice
   keeps that slice and trains only the others when rerun; a tabulation joins finished slices;
 - a sliced rate search stops settings given the earlier slices' results and chooses the same
-  rate as the unsliced search.
+  rate as the unsliced search; two processes sharing each slice give one process's tables.
 """
 
 import importlib
@@ -17,7 +18,7 @@ import pytest
 
 from experiments import longrange
 from experiments.longrange.plan import Group, Member
-from experiments.longrange.slices import join, slices
+from experiments.longrange.slices import join, slices, training_order
 from tests.tasks.test_longrange import TINY
 
 lr_run = importlib.import_module("experiments.longrange.run")
@@ -43,6 +44,16 @@ def test_a_program_is_cut_into_consecutive_slices_and_a_setting_is_never_split()
     assert [len(g.members) for g in slices(tune, 4)] == [3, 3, 3]  # 3 + 3 > 4: a setting each
     assert [len(g.members) for g in slices(tune, 6)] == [6, 3]
     assert [len(g.members) for g in slices(tune, 2)] == [3, 3, 3]  # a setting is not split
+
+
+def test_a_rate_search_trains_first_the_slices_nearest_the_rate_chosen_at_a_shorter_t():
+    tune = Group("adding", 400, "gru", None, _members("tune", (1e-3, 1e-2, 1e-1), 3), "tune0", 5)
+    pieces = slices(tune, 3)
+    assert training_order(pieces, {"gru": 1e-2}) == [1, 0, 2]  # then the nearer, ties in turn
+    assert training_order(pieces, {"gru": 0.2}) == [2, 1, 0]
+    assert training_order(pieces, {}) == [2, 1, 0]              # no prior: highest rate first
+    main = Group("adding", 400, "gru", None, _members(None, (1e-3,), 5), "main", 10)
+    assert training_order(slices(main, 2), {"gru": 1e-2}) == [0, 1, 2]
 
 
 def _result(losses, steps, base=1.0):
@@ -171,3 +182,13 @@ def test_a_sliced_rate_search_stops_settings_by_earlier_slices_and_chooses_the_s
     reported = {d: [r for r in s["rows"] if r["ablation"] is None] for d, s in
                 (("whole", one), ("cut", two))}
     assert reported["cut"] == reported["whole"]
+
+
+@pytest.mark.slow
+def test_two_processes_train_the_slices_in_process_0s_order_and_give_its_tables(tmp_path):
+    from tests.tasks.test_longrange import _one_and_two_processes
+
+    one, two = _one_and_two_processes(ARGS + ["--execution.slice-runs", "2"], tmp_path)
+    assert len(one["rows"]) == 3 and _close(two["rows"], one["rows"])
+    assert {p.name for p in (tmp_path / "two" / "parts").glob("adding*.json")} == {
+        "adding_T8_elman.json"}
