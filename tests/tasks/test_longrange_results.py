@@ -57,3 +57,16 @@ def test_every_reported_cell_has_its_seeds(folder):
         assert seeds in ({*range(n)}, {*range(max(n, ts["open_seeds"]))}), (task, T, model, seeds)
         if headline and folder.name == "full":  # the headline cells: at least 20 000 updates
             assert all(r["budget"] >= 20_000 for r in rs), (task, T, model)
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_a_committed_slice_belongs_to_a_program_not_yet_finished(folder):
+    """A program trained in slices keeps them only until its own result is saved; each slice's
+    settings name it and hold its share of the program's runs."""
+    parts = folder / "parts"
+    for piece in parts.glob("*_slice*of*.json"):
+        program, cut = piece.stem.rsplit("_slice", 1)
+        assert not (parts / f"{program}.json").exists(), piece.name
+        settings = json.loads(piece.read_text())["settings"]
+        i, n = map(int, cut.split("of"))
+        assert settings["group"] == piece.stem and 0 <= i < n and settings["members"], piece.name
