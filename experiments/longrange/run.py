@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jax
 
-from experiments.common import cached_part, read_json, write_json
+from experiments.common import cached_part, read_json, record_timing, write_json
 from experiments.common.files import UserError
 from experiments.common.parts import jsonable
 from experiments.longrange import processes
@@ -184,6 +184,9 @@ def _program(config: Config, group, workdir: Path, writer: bool,
                          trust_committed=config.execution.reuse_committed)
     if multi and not computed:
         processes.announce(False)
+    if computed:  # the program's cost: its slices', over every sitting that trained one
+        timing = read_json(parts / "timing.json")
+        record_timing(parts, group.name, sum(timing.get(p.name, 0.0) for p in pieces))
     for piece in pieces:  # the program's result holds them now
         (parts / f"{piece.name}.json").unlink(missing_ok=True)
     return result

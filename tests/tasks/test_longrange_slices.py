@@ -108,6 +108,9 @@ def test_a_sliced_sweep_gives_the_unsliced_tables_and_resumes_slice_by_slice(tmp
     assert longrange.main(sliced) == 0
     assert calls == ["adding_T8_elman_slice1of3", "adding_T8_elman_slice2of3"]
     assert {p.name for p in (cut / "parts").glob("adding*.json")} == {"adding_T8_elman.json"}
+    timing = json.loads((cut / "parts" / "timing.json").read_text())  # both sittings' slices
+    assert timing["adding_T8_elman"] == pytest.approx(
+        sum(timing[f"adding_T8_elman_slice{i}of3"] for i in range(3)), abs=0.2)
     one, two = _summary(whole), _summary(cut)
     assert len(one["rows"]) == 3 and _close(two["rows"], one["rows"])
     # the program's result is the unsliced one (to float32 rounding of what is batched)
