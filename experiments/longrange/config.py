@@ -324,7 +324,8 @@ class Config:
     Each (task, T, cell family, gradient path, stage) is one jitted program whose leading axis
     holds its runs, sharded over a device mesh when there are several devices, and resumed on
     its own; each finished program's result is a file under ``parts/`` that a rerun (on any
-    machine) reuses when its settings match.
+    machine) reuses when its settings match. A program of more than ``execution.slice_runs``
+    runs trains in slices, each saved as a part of its own (:mod:`experiments.longrange.slices`).
 
     Commands: ``python -m experiments.longrange --quick``;
     ``--preset controls`` (the LRU block on adding and the uRNN on copy at T = 100, Adam 1e-3);
@@ -357,6 +358,14 @@ class Config:
     by x2.4 from T = 50 to 100 where budget x T grows x4; the reported runs grew x3.7. At those
     rates the rest (adding at T = 200, 400, 800 with the headline seeds and the T = 400
     ablations; copy at T = 200, 500) is of the order of 100 single-core hours.
+
+    Measured at T = 400 (2 CPU cores shared by three sweeps, about two thirds of a core each):
+    the Elman network's reported runs, 10 runs each to its 20 000-update budget, 2120 s, about
+    0.011 s per run·update; a slice of 3 IRNN runs to 20 000 updates, 545 s (0.009 s); the
+    chrono LSTM's rate-search extension (3 runs to 10 000 updates, none succeeding) 928 s
+    (0.031 s). Runs that succeed stop early: the 30 LSTM runs reported at T = 400, 871 s in 10
+    slices; the 10 GRU runs, 81 s. Programs whose runs fail dominate the cost: an LSTM-sized run
+    failing at T = 800 takes about 20 000 x 0.06 s, 20 min, a slice of three about an hour.
     """
 
     seed: int = 0
