@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.common import UserError, read_json, save_figure, write_index
+from experiments.longrange import held
 from experiments.longrange.config import TASKS
 from experiments.longrange.report import readme_table
 from experiments.longrange.style import (
@@ -75,14 +76,10 @@ def _aligned(curves) -> tuple[list[int], np.ndarray]:
     """The runs' test loss / baseline on one axis of evaluations. Runs of one cell may come from
     two programs (its seeds added in stage ``more``) that stopped at different updates; a program
     stops at its budget or once all its runs have succeeded, each frozen from its success on, so
-    a shorter curve holds its last value to the end of the longest."""
-    steps = max((c["steps"] for c in curves), key=len)
-    rows = []
-    for c in curves:
-        if c["steps"] != steps[:len(c["steps"])]:
-            raise ValueError("learning curves of one cell evaluated at different updates")
-        y = [np.nan if v is None else v for v in c["loss_over_baseline"]]
-        rows.append(y + y[-1:] * (len(steps) - len(y)))
+    a shorter curve holds its last value (:mod:`experiments.longrange.held`)."""
+    steps = held.longest([c["steps"] for c in curves], "learning curves of one cell")
+    rows = [held.hold_last([np.nan if v is None else v for v in c["loss_over_baseline"]], len(steps))
+            for c in curves]
     return steps, np.array(rows, float)
 
 

@@ -41,6 +41,8 @@ import jax
 import numpy as np
 from jax.experimental import multihost_utils
 
+from experiments.longrange import held
+
 JOIN_TIMEOUT_S = 30
 """Seconds for every process to join the run; after that the run ends in one line."""
 HEARTBEAT_S = 10
@@ -116,8 +118,8 @@ def gather(local: dict[str, Any], real: int, counts: list[int]) -> dict[str, Any
     ``local`` holds ``steps``, per ``test_*`` metric one list per evaluation with one value per
     local run, and the :data:`PER_RUN` lists (one value per local run); the first ``real`` runs
     are kept. ``counts`` is each process's number of real runs. A process whose runs all ended
-    earlier (each succeeded or was stopped) evaluated fewer times: its last evaluation is
-    repeated, which is what its runs, their parameters frozen, give at every later one.
+    earlier (each succeeded or was stopped) evaluated fewer times and holds its last evaluation
+    (:mod:`experiments.longrange.held`).
     """
     mine = len(local["steps"])
     steps = np.full(_most(mine), -1, np.int64)
@@ -126,7 +128,7 @@ def gather(local: dict[str, Any], real: int, counts: list[int]) -> dict[str, Any
     depth = steps.size
     metrics = sorted(k for k in local if k.startswith("test_"))
     rows = [np.asarray(local[k], np.float32)[:, :real] for k in metrics]
-    rows = [r[np.minimum(np.arange(depth), max(mine - 1, 0))] if mine else r for r in rows]
+    rows = [np.stack(held.hold_last(r, depth)) if mine else r for r in rows]
     rows += [np.asarray([np.nan if x is None else x for x in local[k]], np.float32)[None, :real]
              for k in PER_RUN]
     width = max(1, max(counts))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 
+from experiments.longrange import held
 from experiments.longrange.plan import Group
 from experiments.longrange.processes import PER_RUN
 
@@ -79,25 +80,17 @@ def join(results: list[dict]) -> dict:
     """The result of the program whose slices gave ``results`` (in slice order).
 
     Each slice is evaluated at the same updates; one that ended earlier (every run of it
-    succeeded or was stopped) is extended by repeating its last evaluation, which is what its
-    runs, their parameters frozen, give at every later one in the unsliced program.
+    succeeded or was stopped) holds its last evaluation (:mod:`experiments.longrange.held`).
     """
-    steps = max((r["steps"] for r in results), key=len)
-    for r in results:
-        if r["steps"] != steps[:len(r["steps"])]:
-            raise ValueError("slices evaluated at different updates cannot be joined")
+    steps = held.longest([r["steps"] for r in results], "slices")
     metrics = sorted({k for r in results for k in r if k.startswith("test_")})
-
-    def rows(r, key):
-        own = r[key]
-        return [own[min(j, len(own) - 1)] for j in range(len(steps))] if own else []
 
     out = {k: v for k, v in results[0].items()
            if k not in (*PER_RUN, "steps", "settings") and not k.startswith("test_")}
     out["n_params"] = {m: n for r in results for m, n in r["n_params"].items()}
     out["steps"] = list(steps)
     for key in metrics:
-        columns = [rows(r, key) for r in results]
+        columns = [held.hold_last(r[key], len(steps)) for r in results]
         out[key] = [[x for c in columns for x in c[j]] for j in range(len(steps))]
     for key in PER_RUN:
         out[key] = [x for r in results for x in r[key]]

@@ -14,6 +14,7 @@
 import importlib
 import json
 
+import numpy as np
 import pytest
 
 from experiments import longrange
@@ -76,6 +77,18 @@ def test_joined_slices_are_the_program_result_with_early_slices_held_at_their_la
     assert joined["stopped_at"] == [None] * 3 and "settings" not in joined
     with pytest.raises(ValueError, match="different updates"):
         join([a, _result([[0.9]], [5])])
+
+
+def test_a_shorter_schedule_holds_its_last_evaluation_for_lists_and_arrays():
+    from experiments.longrange import held
+
+    assert held.longest([[4, 8], [4, 8, 12], []], "x") == [4, 8, 12]
+    with pytest.raises(ValueError, match="x evaluated at different updates"):
+        held.longest([[4, 8], [4, 9, 12]], "x")
+    assert held.hold_last([1, 2], 4) == [1, 2, 2, 2] and held.hold_last([], 3) == []
+    assert held.hold_last([1, 2, 3], 2) == [1, 2]
+    rows = np.arange(6.0).reshape(2, 3)                     # 2 evaluations × 3 runs
+    np.testing.assert_array_equal(np.stack(held.hold_last(rows, 3)), [[0, 1, 2], [3, 4, 5], [3, 4, 5]])
 
 
 ARGS = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--sweep.adding.seeds",
