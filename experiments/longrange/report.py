@@ -12,7 +12,10 @@ data show:
   verdict names what was exhausted for the model that did not do what the claim says: its
   budget in updates and the rates searched (with a note when the chosen rate is still at an
   edge of the grid). **not resolved**: a model the verdict rests on is open; the verdict gives
-  its successes and interval (more seeds would decide). **not tested**: a cell the claim needs
+  its successes and interval and what would decide it: its planned runs (added seeds, or twice
+  the budget) not yet run, more seeds than the protocol gives that cell, or nothing the
+  protocol allows (its seeds and budget doublings spent: the success probability is near ½ at
+  that budget). **not tested**: a cell the claim needs
   has no runs (``not yet run`` when it is planned but missing from the results; ``not in this
   sweep`` when the config does not run it; a claim none of whose models this sweep runs is
   left out), or the copy task's positive control (the uRNN) did not learn at that T, so a
@@ -98,11 +101,12 @@ def _median(rows, task, model, T, ablation=None) -> float:
 
 
 class Context:
-    """What a verdict needs besides the rows: the rate grids, the cells not yet run and the
-    runs a longer budget replaced (``summary.json``'s ``replaced``)."""
+    """What a verdict needs besides the rows: the rate grids, the cells not yet run, the runs a
+    longer budget replaced (``summary.json``'s ``replaced``) and the config's ``sweep`` section
+    (each task's ``open_seeds``: the most seeds the protocol gives a cell)."""
 
-    def __init__(self, rows, grids=(), pending=(), replaced=()):
-        self.rows, self.replaced = rows, list(replaced)
+    def __init__(self, rows, grids=(), pending=(), replaced=(), sweep=None):
+        self.rows, self.replaced, self.sweep = rows, list(replaced), dict(sweep or {})
         self.grids = {(g["task"], g["T"], g["model"]): g for g in grids}
         self.pending = {(p["task"], p["T"], p["model"], p["ablation"]) for p in pending}
 
@@ -127,9 +131,27 @@ class Context:
         return select(self.rows, task=task, ablation=ablation, model=model, T=T)
 
     def open(self, task, T, model, ablation=None) -> str:
-        """``Elman (tanh): 2/5 succeed (Wilson 95 % interval [...]), which holds ½``."""
+        """``Elman (tanh): 2/5 succeed (Wilson 95 % interval [...]), which holds ½ (more seeds
+        would decide)``."""
         return (f"{ablation_label(model, ablation)}: "
-                f"{successes(self.cell(task, T, model, ablation))}, which holds ½")
+                f"{successes(self.cell(task, T, model, ablation))}, which holds ½ "
+                f"({self.decides(task, T, model, ablation)})")
+
+    def decides(self, task, T, model, ablation=None) -> str:
+        """What would decide an open main-sweep cell: its planned runs; more seeds, when it has
+        fewer than the protocol's most (``open_seeds``) or too few for any count to exclude ½,
+        and for an ablation; else nothing the protocol gives."""
+        if ablation is None:
+            planned = {a for t, T_, m, a in self.pending if (t, T_, m) == (task, T, model)}
+            if "longer_budget" in planned:
+                return "its runs with twice the budget are not yet run"
+            if "more_seeds" in planned:
+                return "its added seeds are not yet run"
+        rs, most = self.cell(task, T, model, ablation), self.sweep.get(task, {}).get("open_seeds")
+        n = len(rs)
+        if ablation is not None or most is None or n < most or not n or not side_of_half(n, n):
+            return "more seeds would decide"  # (no count of n seeds excludes ½: n < 5)
+        return f"the protocol's {n} seeds and {budget(rs)} updates are spent: open under it"
 
     def exhausted(self, task, T, model, ablation=None) -> str:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, rates 1e-05 … 0.1 (9)``."""
@@ -149,8 +171,7 @@ def _verdict(claim: str, T: int, why_not_tested: list[str], holds: bool | None, 
     if why_not_tested:
         return f"{claim}, T = {T}: not tested ({'; '.join(why_not_tested)})."
     if holds is None:
-        return (f"{claim}, T = {T}: not resolved ({'; '.join(unresolved)}; more seeds would "
-                "decide).")
+        return f"{claim}, T = {T}: not resolved ({'; '.join(unresolved)})."
     if holds:
         return f"{claim}, T = {T}: reproduced ({detail})."
     return f"{claim}, T = {T}: not reproduced ({'; '.join(failed) or detail})."
@@ -229,9 +250,14 @@ def tallec(ctx: Context, T: int) -> str:
               f"[{lo:g}, {hi:g}] (coverage {level_text(level)})"
               + (f"; {censored} pairs hold a run without success, counted as its budget + 1"
                  if censored else ""))
+    ways = {m: ctx.decides(task, T, m) for m in (slow, fast)}
+    decides = ([f"{LABELS[m]}: {w}" for m, w in ways.items() if w.endswith("not yet run")]
+               or ["more seeds would decide" if "more seeds would decide" in ways.values()
+                   else f"the protocol's {n} paired seeds are spent"])
     return _verdict("Tallec & Ollivier 2018 (chrono learns faster than b_f = 1)", T, why,
                     True if lo > 0 else False if hi < 0 else None, detail,
-                    [detail + ": b_f = 1 is faster"], [detail + ": the interval holds 0"])
+                    [detail + ": b_f = 1 is faster"],
+                    [detail + ": the interval holds 0", *decides])
 
 
 def arjovsky(ctx: Context, T: int) -> str:
@@ -293,9 +319,9 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
 
 
 def statements(rows, grids=(), pending=(), n_test: int | None = None, k: int | None = None,
-               replaced=()):
-    """One verdict per claim and T (see the module docstring)."""
-    ctx = Context(rows, grids, pending, replaced)
+               replaced=(), sweep=None):
+    """One verdict per claim and T (see the module docstring); ``sweep``: the config's."""
+    ctx = Context(rows, grids, pending, replaced, sweep)
     adding = sorted({r["T"] for r in select(rows, task="adding")}
                     | {p["T"] for p in pending if p["task"] == "adding"})
     copy = sorted({r["T"] for r in select(rows, task="copy")}
@@ -367,7 +393,7 @@ def readme_table(folder: Path) -> str:
         parts.append("Chosen peak learning rate per T (tuning successes / seeds at it; edge: at "
                      f"the grid's limit):\n\n{rates}")
     lines = statements(rows, summary.get("grids", []), pending, train.get("n_test"),
-                       train.get("tbptt_truncation"), shorter)
+                       train.get("tbptt_truncation"), shorter, recorded.get("sweep"))
     if lines:
         parts.append("\n".join(f"- {s}" for s in lines))
     errors = error_rates(recorded.get("sweep", {}), PAIRED)

@@ -72,7 +72,23 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
         "in this sweep).")
     assert report.hochreiter(ctx, 200).endswith(
         "T = 200: not resolved (Elman (tanh): 2/5 succeed (Wilson 95 % interval [0.118, 0.769]), "
-        "which holds ½; more seeds would decide).")
+        "which holds ½ (more seeds would decide)).")
+    # what decides an open cell: its planned runs, else more seeds, else nothing the protocol gives
+    planned = [{"task": "adding", "T": 200, "model": "elman", "ablation": a}
+               for a in ("longer_budget",)]
+    assert report.hochreiter(report.Context(rows, GRID, planned), 200).endswith(
+        "which holds ½ (its runs with twice the budget are not yet run)).")
+    added = [{"task": "adding", "T": 200, "model": "elman", "ablation": "more_seeds"}]
+    assert report.hochreiter(report.Context(rows, GRID, added), 200).endswith(
+        "which holds ½ (its added seeds are not yet run)).")
+    spent = report.Context(rows, GRID, sweep={"adding": {"open_seeds": 5}})
+    assert report.hochreiter(spent, 200).endswith(
+        "which holds ½ (the protocol's 5 seeds and 10000 updates are spent: open under it)).")
+    few = report.Context([r for r in rows if r["T"] == 200 and r["seed"] < 3], GRID,
+                         sweep={"adding": {"open_seeds": 0}})      # 3 seeds: no count decides
+    assert report.hochreiter(few, 200).endswith("which holds ½ (more seeds would decide)).")
+    assert "more seeds would decide" in report.hochreiter(
+        report.Context(rows, GRID, sweep={"adding": {"open_seeds": 10}}), 200)
     good = [r for r in rows if not (r["T"] == 400 and r["model"] == "lstm_fb1")] + _runs(
         "lstm_fb1", 400, 5)
     assert report.hochreiter(report.Context(good, _searched(good, "elman")), 400).endswith(
@@ -396,6 +412,11 @@ def test_chrono_against_b_f_1_is_a_paired_comparison_of_updates_to_success():
     assert ": not resolved (updates to success" in open_ and open_.endswith(
         "[-100, 4901] (coverage 93.75 %); 1 pairs hold a run without success, counted as its "
         "budget + 1: the interval holds 0; more seeds would decide).")
+    spent = report.tallec(report.Context(fb1 + mixed, sweep={"adding": {"open_seeds": 5}}), 100)
+    assert spent.endswith("the interval holds 0; the protocol's 5 paired seeds are spent).")
+    planned = [{"task": "adding", "T": 100, "model": "lstm_chrono", "ablation": "more_seeds"}]
+    assert report.tallec(report.Context(fb1 + mixed, (), planned), 100).endswith(
+        "the interval holds 0; LSTM, chrono init: its added seeds are not yet run).")
     slower = _rows("lstm_chrono", 100, [0.05] * 4 + [0.9], [600, 500, 2000, 400, None])
     assert report.tallec(report.Context(fb1[:4] + slower[:4]), 100).endswith(
         "median over 4 paired seeds -100 [-100, -100] (coverage 87.5 %): b_f = 1 is faster).")
