@@ -9,7 +9,10 @@ At each T, shortest first, the sweep runs the rate search (``config.tune``, roun
 :func:`tune_groups`: the grid, then one more rate beyond an edge while the chosen rate sits on
 it; :func:`choose`), then the main sweep and its ablations at the chosen rates
 (:func:`main_groups`), then more seeds where a verdict hinges (:func:`open_groups`), then twice
-the budget where a failure ended during learning (:func:`longer_groups`). Tuning
+the budget where a failure ended during learning (:func:`longer_groups`), then, for a failure
+a verdict rests on whose rate was chosen by final loss (no setting succeeded within the
+search's budget), the whole search again at the reported budget (:func:`full_search_groups`).
+Tuning
 seeds are ``TUNE_SEED + s``, apart from the reported seeds
 ``0 .. n - 1``, so no reported run took part in choosing its own rate.
 """
@@ -24,10 +27,12 @@ import numpy as np
 from experiments.common import num_steps
 from experiments.common.stats import side_of_half
 from experiments.longrange.config import Config
-from experiments.longrange.protocol import still_learning
+from experiments.longrange.protocol import CLAIMED_FAILURES, still_learning
 from experiments.longrange.tasks import MODELS
 
 TUNE_SEED = 1000  # tuning seeds are TUNE_SEED + s
+SEARCH = ("tune", "tune_full")  # the ablation of a rate search's runs: at the tuning budget, or
+#                                 at the reported one (:func:`full_search_groups`)
 
 
 class Member(NamedTuple):
@@ -38,8 +43,8 @@ class Member(NamedTuple):
     lr: float
     init: str             # recurrent init: "default" (the model's own) or "gaussian"
     clip: bool
-    ablation: str | None  # None: the main sweep; "tune"; "no_clip"; "tbptt_k<k>"; "late_full";
-    #                       "tbptt_late_k<k>"
+    ablation: str | None  # None: the main sweep; "tune"; "tune_full"; "no_clip"; "tbptt_k<k>";
+    #                       "late_full"; "tbptt_late_k<k>"
 
 
 class Group(NamedTuple):
@@ -52,7 +57,8 @@ class Group(NamedTuple):
     members: tuple[Member, ...]
     stage: str = "main"   # "main"; "tune<r>" for round r of the rate search; "more": the seeds
     #                       added to a cell whose verdict hinges on it (:func:`open_groups`);
-    #                       "longer<r>": a cell rerun with 2^r x its budget (:func:`longer_groups`)
+    #                       "longer<r>": a cell rerun with 2^r x its budget (:func:`longer_groups`);
+    #                       "tunefull": a search repeated at that budget (:func:`full_search_groups`)
     budget: int = 0       # updates each run may take
     slice_of: tuple[int, int] | None = None  # (i, n): slice i of n of the program
     #                                          (:mod:`experiments.longrange.slices`)
@@ -194,8 +200,12 @@ def cannot_be_chosen(members, first: list[int | None], next_eval: int) -> list[b
     A stopped setting then has fewer successes than the winner, so the choice, the grid's
     extensions (which compare new rates with the winner) and every reported run are those of
     the search run to its budget; only the stopped settings' own counts are lower bounds.
+    A search repeated at the reported budget (``tune_full``, :func:`full_search_groups`) asks
+    only whether any of its runs succeeds: once one of a model's has, the model's others stop.
     Runs outside the rate search are never stopped.
     """
+    won = {m.model for m, f in zip(members, first, strict=True)
+           if m.ablation == "tune_full" and f is not None}
     settings: dict[tuple, list[int]] = {}
     for i, m in enumerate(members):
         if m.ablation == "tune":
@@ -205,7 +215,8 @@ def cannot_be_chosen(members, first: list[int | None], next_eval: int) -> list[b
         if all(first[i] is not None for i in idx):
             m = (float(np.median([first[i] for i in idx])), -len(idx))
             bar[model] = min(bar.get(model, (math.inf, 0)), m)
-    out = [False] * len(members)
+    out = [m.ablation == "tune_full" and m.model in won and f is None
+           for m, f in zip(members, first, strict=True)]
     for (model, *_), idx in settings.items():
         if model not in bar or all(first[i] is not None for i in idx) \
                 or len(idx) > -bar[model][1]:  # more seeds: it could have more successes
@@ -234,25 +245,32 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
     """Per tuned cell: every (rate, init) tried with its tuning successes / seeds (and its seeds
     stopped once it could no longer be chosen, ``pruned``: its successes a lower bound), the chosen
     setting, and whether the chosen rate is at an edge of the rates tried (only when the grid
-    could not be extended further)."""
+    could not be extended further); ``full_budget``, where the search was repeated at the
+    reported budget (:func:`full_search_groups`), its budget and settings likewise (``pruned``:
+    stopped once one of the model's runs succeeded)."""
     out = []
     for cell, (lr, init) in best.items():
-        tried = [r for r in rows if r["ablation"] == "tune"
-                 and (r["task"], r["T"], r["model"]) == cell]
-        settings = sorted({(r["lr"], r["recurrent_init"]) for r in tried})
-        rates = sorted({s[0] for s in settings if s[1] == init})
+        tried, full = ([r for r in rows if r["ablation"] == a
+                        and (r["task"], r["T"], r["model"]) == cell] for a in SEARCH)
+        rates = sorted({r["lr"] for r in tried if r["recurrent_init"] == init})
         out.append({
             "task": cell[0], "T": cell[1], "model": cell[2], "lr": lr, "recurrent_init": init,
-            "optimizer": optimizer_of(cell[2]),
-            "grid": [{"lr": a, "recurrent_init": i,
-                      "successes": sum(r["success"] for r in tried
-                                       if (r["lr"], r["recurrent_init"]) == (a, i)),
-                      "seeds": sum((r["lr"], r["recurrent_init"]) == (a, i) for r in tried),
-                      "pruned": sum(bool(r.get("pruned")) for r in tried
-                                    if (r["lr"], r["recurrent_init"]) == (a, i))}
-                     for a, i in settings],
+            "optimizer": optimizer_of(cell[2]), "grid": _tried(tried),
             "budget": max(r["budget"] for r in tried),
             "at_edge": lr in (rates[0], rates[-1]) and len(rates) > 1})
+        if full:
+            out[-1]["full_budget"] = {"budget": max(r["budget"] for r in full),
+                                      "grid": _tried(full)}
+    return out
+
+
+def _tried(rows) -> list[dict]:
+    """Each (rate, init) of a search's ``rows`` with its successes, seeds and stopped seeds."""
+    out = []
+    for a, i in sorted({(r["lr"], r["recurrent_init"]) for r in rows}):
+        at = [r for r in rows if (r["lr"], r["recurrent_init"]) == (a, i)]
+        out.append({"lr": a, "recurrent_init": i, "successes": sum(r["success"] for r in at),
+                    "seeds": len(at), "pruned": sum(bool(r.get("pruned")) for r in at)})
     return out
 
 
@@ -312,6 +330,35 @@ def longer_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
         groups += [Group(task, T, f, None, tuple(ms), f"longer{round_}", 2 * before)
                    for f, ms in _by_family(members).items()]
     return groups
+
+
+def full_search_groups(config: Config, T: int, tune_rows, rows) -> list[Group]:
+    """The rate search repeated at the reported budget (stage ``tunefull``, runs ``tune_full``)
+    for each main-sweep cell at T whose failure a verdict rests on
+    (:data:`~experiments.longrange.protocol.CLAIMED_FAILURES`) when its reported runs in ``rows``
+    fail (their success fraction's Wilson 95 % interval below ½) and no setting of its search
+    (``tune_rows``, every round) succeeded within a budget below that one: its rate was then
+    chosen by final loss, which says nothing of a rate that would succeed with the updates the
+    verdict gives. Every (rate, init) the search tried, with its tuning seeds; its runs stop once
+    one of them succeeds (:func:`cannot_be_chosen`), since one success at the verdict's budget
+    is what would keep the failure from counting
+    (:func:`~experiments.longrange.protocol.shortfall`)."""
+    B, members = budget(config, T), {}
+    for task, model in CLAIMED_FAILURES:
+        tried = [r for r in tune_rows if (r["task"], r["T"], r["model"], r["ablation"])
+                 == (task, T, model, "tune")]
+        runs = [r for r in rows if (r["task"], r["T"], r["model"], r["ablation"])
+                == (task, T, model, None)]
+        if (not tried or not runs or any(r["success"] for r in tried)
+                or max(r["budget"] for r in tried) >= B
+                or side_of_half(sum(bool(r["success"]) for r in runs), len(runs)) != -1):
+            continue
+        members.setdefault(task, []).extend(
+            Member(model, TUNE_SEED + s, lr, init, True, "tune_full")
+            for lr, init in sorted({(r["lr"], r["recurrent_init"]) for r in tried})
+            for s in range(config.tune.seeds))
+    return [Group(task, T, f, None, tuple(g), "tunefull", B)
+            for task, ms in members.items() for f, g in _by_family(ms).items()]
 
 
 def setting_of(config: Config, best: dict[Cell, Setting], cell: Cell) -> Setting:

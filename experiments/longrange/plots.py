@@ -17,6 +17,7 @@ import numpy as np
 from experiments.common import UserError, read_json, save_figure, write_index
 from experiments.longrange import held
 from experiments.longrange.config import TASKS
+from experiments.longrange.plan import SEARCH
 from experiments.longrange.report import readme_table
 from experiments.longrange.style import (
     COLORS,
@@ -62,7 +63,7 @@ def _seeds(rows) -> str:
 
 
 def _ci(rows) -> str:
-    counts = sorted({len(rs) for rs in by([r for r in rows if r["ablation"] != "tune"] or rows,
+    counts = sorted({len(rs) for rs in by([r for r in rows if r["ablation"] not in SEARCH] or rows,
                                           "task", "model", "T", "ablation").values()})
     levels = ", ".join(f"{level_text(median_ci(range(n))[3])} with {n}" for n in counts)
     return f"median and order-statistic interval over {_seeds(rows)} (coverage {levels})"
@@ -235,7 +236,7 @@ def ablations(rows, path: Path) -> bool:
     each ablation next to its model on the same seeds (False: no data)."""
     adding = paired_with_ablations([r for r in rows if r["task"] in ("adding", "adding_late")])
     abl = sorted({(r["model"], r["ablation"]) for r in adding
-                  if r["ablation"] not in (None, "tune")})
+                  if r["ablation"] not in (None, *SEARCH)})
     present = in_order(r["model"] for r in select(adding))
     lstm_inits = [m for m in ("lstm_fb0", "lstm_fb1", "lstm_chrono") if m in present]
     if not abl and len(lstm_inits) < 2:

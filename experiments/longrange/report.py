@@ -299,8 +299,8 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
             why, {"fails": True, "learns": False}.get(cut),
             f"full BPTT {successes(ctx.cell('adding_late', T, m, 'late_full'))}; truncated: "
             + ctx.exhausted("adding_late", T, m, cut_tag)
-            + (" searched for the full-BPTT control" if ("adding_late", T, m) in ctx.grids
-               else ""),
+            + ("; the rates were searched for the full-BPTT control"
+               if ("adding_late", T, m) in ctx.grids else ""),
             [f"truncated BPTT learns: {successes(ctx.cell('adding_late', T, m, cut_tag))}"],
             [ctx.open("adding_late", T, m, cut_tag)]))
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):

@@ -15,6 +15,7 @@ from experiments.longrange.config import Config
 from experiments.longrange.plan import (
     choose,
     extensions,
+    full_search_groups,
     grids,
     lengths,
     longer_groups,
@@ -128,6 +129,10 @@ def _run(config: Config, workdir: Path) -> None:
             if multi:
                 more = processes.share(more)
             cells += run_groups(more)
+        full = full_search_groups(config, T, tune_rows, cells) if writer else []
+        if multi:
+            full = processes.share(full)
+        run_groups(full)
     if writer:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
 

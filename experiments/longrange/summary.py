@@ -41,7 +41,7 @@ from typing import Any
 
 from experiments.common.stats import median_interval, wilson_interval
 from experiments.longrange.config import Config
-from experiments.longrange.plan import Group, optimizer_of
+from experiments.longrange.plan import SEARCH, Group, optimizer_of
 from experiments.longrange.protocol import last_quarter_fall
 from experiments.longrange.tasks import constant_loss, linear_loss
 
@@ -142,9 +142,9 @@ def paired_with_ablations(rows) -> list[dict]:
     or a larger budget (stage ``longer``, its shorter runs in ``rows`` too: :func:`supersede`),
     and an ablation is compared with its model on the same seeds (same data and initialisation)
     and budget; a (model, T) without ablations keeps its runs at its largest budget."""
-    ablated = {(r["model"], r["T"]) for r in rows if r["ablation"] not in (None, "tune")}
+    ablated = {(r["model"], r["T"]) for r in rows if r["ablation"] not in (None, *SEARCH)}
     seeds = {(r["model"], r["T"], r["seed"], r["budget"]) for r in rows
-             if r["ablation"] not in (None, "tune")}
+             if r["ablation"] not in (None, *SEARCH)}
     largest: dict[tuple, int] = {}
     for r in rows:
         if r["ablation"] is None:

@@ -8,6 +8,7 @@ import math
 
 from experiments.longrange.config import MODELS
 from experiments.longrange.floors import fmt as _fmt
+from experiments.longrange.plan import SEARCH
 from experiments.longrange.style import ablation_label
 from experiments.longrange.summary import (
     by,
@@ -86,7 +87,7 @@ def learning_time_table(rows, task: str, labels: dict[str, str]) -> str:
 def _ablation_cells(rows) -> tuple[list[int], list[tuple[str, str | None, list[list[dict]]]]]:
     """The ablation table's lengths and, per line (model, ablation or None for the unablated
     model on the ablations' seeds), its rows at each length."""
-    abl = [r for r in rows if r["ablation"] not in (None, "tune")]
+    abl = [r for r in rows if r["ablation"] not in (None, *SEARCH)]
     variants = list(dict.fromkeys((r["model"], r["ablation"]) for r in abl))
     rows = paired_with_ablations(rows)
     lengths = sorted({r["T"] for r in abl})
@@ -117,12 +118,25 @@ def ablation_coverage(rows) -> str:
 
 
 def grid_text(grid: dict | None) -> str:
-    """``rates 1e-05 … 0.1 (9)``, with a note when the chosen rate is at an edge."""
+    """``rates 1e-05 … 0.1 (9) × 2 inits``, with a note when the chosen rate is at an edge, and
+    when no setting succeeded in tuning (the rate was then chosen by final loss, which the
+    success verdicts do not use), and when that search, repeated at the reported budget
+    (``full_budget``), saw no success either."""
     if not grid:
         return "an untuned rate"
     rates = sorted({g["lr"] for g in grid["grid"]})
-    edge = " (chosen rate at the edge: the grid's limit)" if grid.get("at_edge") else ""
-    return f"rates {rates[0]:g} … {rates[-1]:g} ({len(rates)})" + edge
+    inits = {g["recurrent_init"] for g in grid["grid"]}
+    text = f"rates {rates[0]:g} … {rates[-1]:g} ({len(rates)})" + (
+        f" × {len(inits)} inits" if len(inits) > 1 else "")
+    if grid.get("at_edge"):
+        text += " (chosen rate at the edge: the grid's limit)"
+    if not any(g["successes"] for g in grid["grid"]):
+        full = grid.get("full_budget")
+        again = (f" nor, every setting repeated, within {full['budget']}"
+                 if full and not any(g["successes"] for g in full["grid"]) else "")
+        text += (f", none succeeding within the search's {grid['budget']} updates{again} (its "
+                 "rate chosen by final loss)")
+    return text
 
 
 def rates_table(grids: list[dict], labels: dict[str, str]) -> str:

@@ -30,11 +30,15 @@ DEFAULT_RATES = log_grid(1e-5, 1e-1)
 
 
 def _grid(task, T, model, lr=0.1, rates=DEFAULT_RATES, at_edge=False):
-    """A rate search as summary.json records it (by default over the default protocol's grid)."""
+    """A rate search as summary.json records it (by default over the default protocol's grid),
+    no setting succeeding, nor in the search repeated at the reported budget."""
     return {"task": task, "T": T, "model": model, "lr": lr, "recurrent_init": "default",
             "optimizer": "adam", "budget": 50, "at_edge": at_edge,
             "grid": [{"lr": a, "recurrent_init": "default", "successes": 0, "seeds": 2}
-                     for a in rates]}
+                     for a in rates],
+            "full_budget": {"budget": 100, "grid": [  # repeated at the reported budget
+                {"lr": a, "recurrent_init": "default", "successes": 0, "seeds": 2, "pruned": 0}
+                for a in rates]}}
 
 
 def _searched(rows, *models):
@@ -66,7 +70,7 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
     # T = 400: the LSTM fails: its budget and its rate grid, chosen at the edge
     assert report.hochreiter(ctx, 400).endswith(
         "T = 400: not reproduced (LSTM, b_f = 1: 0/5 succeed within 20000 updates, median 0.9, "
-        "rates 1e-05 … 1 (11) (chosen rate at the edge: the grid's limit)).")
+        "rates 1e-05 … 1 (11) (chosen rate at the edge: the grid's limit), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss)).")
     assert report.hochreiter(ctx, 800).endswith(
         "T = 800: not tested (LSTM, b_f = 1 at T = 800 not yet run; Elman (tanh) at T = 800 not "
         "in this sweep).")
@@ -93,7 +97,7 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
         "lstm_fb1", 400, 5)
     assert report.hochreiter(report.Context(good, _searched(good, "elman")), 400).endswith(
         f"T = 400: reproduced (LSTM b_f = 1 {WON_5}; Elman (tanh): 0/5 succeed within 20000 "
-        "updates, median 0.97, rates 1e-05 … 0.1 (9)).")
+        "updates, median 0.97, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss)).")
     # with 10 seeds, 9 successes resolve "learns" and 1 "fails"; 8 and 2 stay open
     assert [report.outcome(_runs("gru", 10, k, n=10)) for k in (10, 9, 8, 2, 1, 0)] == [
         "learns", "learns", "open", "open", "fails", "fails"]
@@ -115,7 +119,7 @@ def test_copy_verdict_needs_the_positive_control_to_solve_that_t():
     solved = report.Context(lstm + _runs("urnn", 100, 5, task="copy"), searched)
     assert report.arjovsky(solved, 100).endswith(
         f"T = 100: reproduced (uRNN {WON_5}; LSTM, b_f = 1: 0/5 succeed within 5000 updates, "
-        "median 0.95, rates 1e-05 … 0.1 (9)).")
+        "median 0.95, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss)).")
     for urnn in (0, 4):  # the control fails, or is open: the LSTM's failure says nothing
         failed = report.Context(lstm + _runs("urnn", 100, urnn, task="copy"), searched)
         assert f"T = 100: not tested (the positive control did not solve T = 100: uRNN " \
@@ -133,8 +137,8 @@ def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
     grid = _grid("adding_late", 100, "lstm_fb1", lr=1e-3)
     late, plain = report.truncation(report.Context(rows, [grid]), 100, 20)
     assert late.endswith(f"T = 100: reproduced (full BPTT {WON_5}; truncated: LSTM, b_f = 1: 0/5 "
-                         "succeed within 5000 updates, median 0.9, rates 1e-05 … 0.1 (9) "
-                         "searched for the full-BPTT control).")
+                         "succeed within 5000 updates, median 0.9, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss); "
+                         "the rates were searched for the full-BPTT control).")
     # the control does not learn: the claim is not tested; truncation learning refutes it anyway
     no_control = [r for r in rows if r["ablation"] != "late_full"] + _runs(
         "lstm_fb1", 100, 0, loss=0.95, ablation="late_full", task="adding_late")
@@ -492,3 +496,30 @@ def test_the_error_rate_of_the_seed_design_is_stated_per_design():
     assert "paired" not in errors.error_rates({"adding": {**lstms, "models": ["lstm_fb1"]}},
                                               report.PAIRED)
     assert "paired" not in errors.error_rates({"adding": lstms})
+
+
+def test_a_rate_search_text_names_its_inits_edge_and_a_search_without_success():
+    grid = _grid("adding", 400, "elman", lr=1e-3, rates=log_grid(1e-5, 1e-1))
+    del grid["full_budget"]
+    grid["grid"] += [dict(g, recurrent_init="gaussian") for g in grid["grid"]]
+    assert tables.grid_text(grid) == ("rates 1e-05 … 0.1 (9) × 2 inits, none succeeding within "
+                                      "the search's 50 updates (its rate chosen by final loss)")
+    grid["grid"][3]["successes"] = 1                          # one success: chosen by success
+    assert tables.grid_text(grid) == "rates 1e-05 … 0.1 (9) × 2 inits"
+    edge = _grid("adding", 800, "gru", rates=log_grid(1e-5, 1e-1), at_edge=True)
+    edge["grid"][-1]["successes"] = 3
+    assert tables.grid_text(edge) == ("rates 1e-05 … 0.1 (9) (chosen rate at the edge: the "
+                                      "grid's limit)")
+    assert tables.grid_text(None) == "an untuned rate"
+
+
+def test_a_failure_whose_rate_was_chosen_by_loss_counts_only_after_the_repeated_search():
+    rows = _runs("lstm_fb1", 400, 5) + _runs("elman", 400, 0, loss=0.97)
+    grid = _searched(rows, "elman")
+    assert report.hochreiter(report.Context(rows, grid), 400).startswith(
+        "Hochreiter & Schmidhuber 1997 (LSTM learns, tanh RNN fails), T = 400: reproduced")
+    del grid[0]["full_budget"]
+    assert report.hochreiter(report.Context(rows, grid), 400).endswith(
+        "T = 400: not tested (Elman (tanh) failed with less than a failure needs to count: a "
+        "rate chosen by final loss (no setting succeeded within the search's 50 updates), and "
+        "the search at 20000 updates not yet run).")

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from experiments.longrange.plan import SEARCH
+
 ROOT = Path(__file__).resolve().parents[2]
 FOLDERS = sorted(p.parent for p in (ROOT / "results" / "longrange").glob("**/summary.json")
                  if not {"runs", "parts", "checkpoints"} & set(p.relative_to(ROOT).parts))
@@ -24,7 +26,8 @@ def test_there_are_folders_to_check():
 @pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
 def test_every_run_stopped_at_success_or_at_its_budget(folder):
     """A run without success trained its whole budget (a tuning run may instead have been stopped
-    once its rate could no longer be chosen, ``pruned``); a success is counted at or before the
+    once its rate could no longer be chosen, or a repeated search's once a run of its model
+    succeeded, ``pruned``); a success is counted at or before the
     update the run stopped at, never after its budget."""
     rows, _ = _load(folder)
     assert rows
@@ -34,7 +37,7 @@ def test_every_run_stopped_at_success_or_at_its_budget(folder):
         if r["success"]:
             assert r["steps_to_success"] is not None and r["steps_to_success"] <= r["steps"], where
         else:
-            assert r["steps"] == r["budget"] or (r["ablation"] == "tune" and r["pruned"]), where
+            assert r["steps"] == r["budget"] or (r["ablation"] in SEARCH and r["pruned"]), where
         assert r["optimizer"] in ("adam", "sgd") and r["lr"] > 0, where
 
 
