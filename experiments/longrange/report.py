@@ -391,7 +391,9 @@ def readme_table(folder: Path) -> str:
     rates = rates_table(summary.get("grids", []), LABELS)
     if rates:
         parts.append("Chosen peak learning rate per T (tuning successes / seeds at it; edge: at "
-                     f"the grid's limit):\n\n{rates}")
+                     "the grid's limit; by loss: no setting succeeded, and the lowest median "
+                     "final loss chose it; repeated at B: successes / runs of the search repeated "
+                     f"at the reported budget B):\n\n{rates}")
     lines = statements(rows, summary.get("grids", []), pending, train.get("n_test"),
                        train.get("tbptt_truncation"), shorter, recorded.get("sweep"))
     if lines:

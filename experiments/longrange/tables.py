@@ -140,7 +140,9 @@ def grid_text(grid: dict | None) -> str:
 
 
 def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
-    """The chosen rate per (task, model) and T, with the tuning successes at that rate."""
+    """The chosen rate per (task, model) and T, with the tuning successes at that rate, ``by
+    loss`` when no setting succeeded, and the successes / runs of the search repeated at the
+    reported budget where it ran (stopped at its first success)."""
     if not grids:
         return ""
     lengths = sorted({g["T"] for g in grids})
@@ -156,8 +158,13 @@ def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
                 continue
             hit = next(x for x in g["grid"] if (x["lr"], x["recurrent_init"]) ==
                        (g["lr"], g["recurrent_init"]))
+            full = g.get("full_budget")
             cells.append(f"{g['lr']:g} ({hit['successes']}/{hit['seeds']})"
                          + (" edge" if g["at_edge"] else "")
+                         + ("" if any(x["successes"] for x in g["grid"]) else " by loss")
+                         + (f", repeated at {full['budget']}: "
+                            f"{sum(x['successes'] for x in full['grid'])}/"
+                            f"{sum(x['seeds'] for x in full['grid'])}" if full else "")
                          + (", Gaussian W_h" if g["recurrent_init"] == "gaussian" else ""))
         lines.append(f"| {task} | {labels[model]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

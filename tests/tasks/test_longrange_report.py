@@ -523,3 +523,13 @@ def test_a_failure_whose_rate_was_chosen_by_loss_counts_only_after_the_repeated_
         "T = 400: not tested (Elman (tanh) failed with less than a failure needs to count: a "
         "rate chosen by final loss (no setting succeeded within the search's 50 updates), and "
         "the search at 20000 updates not yet run).")
+
+
+def test_the_rates_table_marks_a_rate_chosen_by_loss_and_the_repeated_search():
+    searched = _grid("adding", 400, "elman", lr=1e-3)
+    won = _grid("adding", 400, "gru", lr=0.1)
+    del won["full_budget"]
+    won["grid"][-1]["successes"] = 2
+    table = tables.rates_table([searched, won], LABELS)
+    assert "| adding | Elman (tanh) | 0.001 (0/2) by loss, repeated at 100: 0/18 |" in table
+    assert "| adding | GRU | 0.1 (2/2) |" in table
