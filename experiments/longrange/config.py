@@ -367,9 +367,10 @@ class Config:
     slices; the 10 GRU runs, 81 s. Programs whose runs fail dominate the cost: an LSTM-sized run
     failing at T = 800 takes about 20 000 x 0.06 s, 20 min, a slice of three about an hour.
     A claimed failure whose search saw no success repeats it at the reported budget (stage
-    ``tunefull``: every setting tried x 3 seeds, stopped at the first success): for the Elman
-    network at T = 400, 18 settings x 3 seeds x 20 000 updates, at 0.011 s about 3.3 h when
-    nothing succeeds; for the LSTM on copy at T = 100 and 200, 9 x 3 runs to 5000 and 10 000.
+    ``tunefull``: every setting tried x 3 seeds, stopped at the first success). Measured with
+    four sweeps on the 2 cores: the LSTM's on copy at T = 100 (27 runs to 5000 updates, none
+    succeeding), 2440 s; for the Elman network at T = 400, one slice of 3 runs to 20 000
+    updates, 1080 s, so about 5.4 h for its 18 settings when nothing succeeds.
     """
 
     seed: int = 0
