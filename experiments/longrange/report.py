@@ -9,17 +9,16 @@ data show:
   is *open* when it holds ½ (with 5 seeds: learns at 5/5, fails at 0/5; with 10: 9/10, 1/10).
 - **reproduced**: the claim's rule holds; where the claim is that a model fails, the verdict
   names what that model exhausted (budget, rates). **not reproduced**: it does not, and the
-  verdict names what was exhausted for the model that did not do what the claim says: its
-  budget in updates and the rates searched (with a note when the chosen rate is still at an
-  edge of the grid). **not resolved**: a model the verdict rests on is open; the verdict gives
-  its successes and interval and what would decide it: its planned runs (added seeds, or twice
-  the budget) not yet run, more seeds than the protocol gives that cell, or nothing the
-  protocol allows (its seeds and budget doublings spent: the success probability is near ½ at
-  that budget). **not tested**: a cell the claim needs
-  has no runs (``not yet run`` when it is planned but missing from the results; ``not in this
-  sweep`` when the config does not run it; a claim none of whose models this sweep runs is
-  left out), or the copy task's positive control (the uRNN) did not learn at that T, so a
-  failure of the other models there would say nothing about them (likewise when full BPTT, the
+  verdict names what was exhausted for the model that did not do what the claim says: its budget
+  in updates and the rates searched (with a note when the chosen rate is still at an edge of the
+  grid). **not resolved**: a model the verdict rests on is open; the verdict gives its successes
+  and interval and what would decide it: its planned runs (added seeds, or twice the budget) not
+  yet run, more seeds than the protocol gives that cell, or nothing the protocol allows (its
+  seeds and budget doublings spent: the cell stays open under it). **not tested**: a cell the
+  claim needs has no runs (``not yet run`` when it is planned but missing from the results;
+  ``not in this sweep`` when the config does not run it; a claim none of whose models this sweep
+  runs is left out), or the copy task's positive control (the uRNN) did not learn at that T, so
+  a failure of the other models there would say nothing about them (likewise when full BPTT, the
   control of the truncation ablation, does not learn ``adding_late``), or T is below the lags
   the claim is about, or the outcome rests on a model failing under less than the default
   protocol (its budget and rate search, :mod:`experiments.longrange.protocol`): then the
