@@ -11,10 +11,10 @@ it; :func:`choose`), then the main sweep and its ablations at the chosen rates
 (:func:`main_groups`), then more seeds where a verdict hinges (:func:`open_groups`), then twice
 the budget where a failure ended during learning (:func:`longer_groups`), then, for a failure
 a verdict rests on whose rate was chosen by final loss (no setting succeeded within the
-search's budget), the whole search again at the reported budget (:func:`full_search_groups`).
-Tuning
-seeds are ``TUNE_SEED + s``, apart from the reported seeds
-``0 .. n - 1``, so no reported run took part in choosing its own rate.
+search's budget), the whole search again at the reported budget, and the reported runs again
+at a rate that succeeded there (:mod:`experiments.longrange.full_search`). Tuning seeds are
+``TUNE_SEED + s``, apart from the reported seeds ``0 .. n - 1``, so no reported run took part
+in choosing its own rate.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ import numpy as np
 from experiments.common import num_steps
 from experiments.common.stats import side_of_half
 from experiments.longrange.config import Config
-from experiments.longrange.protocol import CLAIMED_FAILURES, still_learning
+from experiments.longrange.protocol import still_learning
 from experiments.longrange.tasks import MODELS
 
 TUNE_SEED = 1000  # tuning seeds are TUNE_SEED + s
 SEARCH = ("tune", "tune_full")  # the ablation of a rate search's runs: at the tuning budget, or
-#                                 at the reported one (:func:`full_search_groups`)
+#                                 at the reported one (:mod:`experiments.longrange.full_search`)
 
 
 class Member(NamedTuple):
@@ -58,7 +58,9 @@ class Group(NamedTuple):
     stage: str = "main"   # "main"; "tune<r>" for round r of the rate search; "more": the seeds
     #                       added to a cell whose verdict hinges on it (:func:`open_groups`);
     #                       "longer<r>": a cell rerun with 2^r x its budget (:func:`longer_groups`);
-    #                       "tunefull": a search repeated at that budget (:func:`full_search_groups`)
+    #                       "tunefull": a search repeated at that budget; "rechosen": the
+    #                       reported runs at a rate it found; "rechosen_more": seeds added
+    #                       to those (:mod:`experiments.longrange.full_search`)
     budget: int = 0       # updates each run may take
     slice_of: tuple[int, int] | None = None  # (i, n): slice i of n of the program
     #                                          (:mod:`experiments.longrange.slices`)
@@ -80,7 +82,8 @@ def optimizer_of(model: str) -> str:
     return "sgd" if model == "irnn_sgd" else "adam"
 
 
-def _by_family(members) -> dict[str, list[Member]]:
+def by_family(members) -> dict[str, list[Member]]:
+    """The runs grouped by cell family (one program each: they share a step function)."""
     out: dict[str, list[Member]] = {}
     for m in members:
         out.setdefault(MODELS[m.model][0], []).append(m)
@@ -164,7 +167,7 @@ def tune_groups(config: Config, T: int, extra: dict[Cell, list[Setting]],
             Member(model, TUNE_SEED + s, lr, init, True, "tune")
             for lr, init in settings for s in range(tc.seeds))
     return [Group(task, T, f, None, tuple(ms), f"tune{round_}", tune_budget(config, T))
-            for task, ms in members.items() for f, ms in _by_family(ms).items()]
+            for task, ms in members.items() for f, ms in by_family(ms).items()]
 
 
 def _score(rows) -> tuple:
@@ -176,12 +179,13 @@ def _score(rows) -> tuple:
     return (-len(wins), float(np.median(wins)) if wins else math.inf, float(np.median(losses)))
 
 
-def choose(rows) -> dict[Cell, Setting]:
-    """Each tuned cell's setting from its tuning rows (``ablation == "tune"``), by
-    :func:`_score`; ties go to the smaller rate."""
+def choose(rows, search: str = "tune") -> dict[Cell, Setting]:
+    """Each tuned cell's setting from its search's rows (``ablation == search``: ``tune``, or
+    ``tune_full`` for the search repeated at the reported budget), by :func:`_score`; ties go
+    to the smaller rate."""
     per: dict[Cell, dict[Setting, list[dict]]] = {}
     for r in rows:
-        if r["ablation"] == "tune":
+        if r["ablation"] == search:
             cell = (r["task"], r["T"], r["model"])
             per.setdefault(cell, {}).setdefault((r["lr"], r["recurrent_init"]), []).append(r)
     return {cell: min(by_setting, key=lambda s: (_score(by_setting[s]), s[0]))
@@ -200,7 +204,7 @@ def cannot_be_chosen(members, first: list[int | None], next_eval: int) -> list[b
     A stopped setting then has fewer successes than the winner, so the choice, the grid's
     extensions (which compare new rates with the winner) and every reported run are those of
     the search run to its budget; only the stopped settings' own counts are lower bounds.
-    A search repeated at the reported budget (``tune_full``, :func:`full_search_groups`) asks
+    A search repeated at the reported budget (``tune_full``, :mod:`~experiments.longrange.full_search`) asks
     only whether any of its runs succeeds: once one of a model's has, the model's others stop.
     Runs outside the rate search are never stopped.
     """
@@ -246,8 +250,9 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
     stopped once it could no longer be chosen, ``pruned``: its successes a lower bound), the chosen
     setting, and whether the chosen rate is at an edge of the rates tried (only when the grid
     could not be extended further); ``full_budget``, where the search was repeated at the
-    reported budget (:func:`full_search_groups`), its budget and settings likewise (``pruned``:
-    stopped once one of the model's runs succeeded)."""
+    reported budget (:mod:`~experiments.longrange.full_search`), its budget and settings
+    likewise (``pruned``: stopped once one of the model's runs succeeded). A cell whose rate
+    the repeated search chose (``best`` holds it then) has its ``lr`` from there."""
     out = []
     for cell, (lr, init) in best.items():
         tried, full = ([r for r in rows if r["ablation"] == a
@@ -300,7 +305,7 @@ def open_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
             members += [Member(m, s, *setting_of(config, best, (task, T, m)), True, None)
                         for s in range(len(runs), ts.open_seeds)]
         groups += [Group(task, T, f, None, tuple(ms), f"longer{round_}_more" if round_ else "more",
-                         B) for f, ms in _by_family(members).items()]
+                         B) for f, ms in by_family(members).items()]
     return groups
 
 
@@ -328,37 +333,8 @@ def longer_groups(config: Config, T: int, best: dict[Cell, Setting], rows,
             members += [Member(m, r["seed"], *setting_of(config, best, (task, T, m)), True, None)
                         for r in runs]
         groups += [Group(task, T, f, None, tuple(ms), f"longer{round_}", 2 * before)
-                   for f, ms in _by_family(members).items()]
+                   for f, ms in by_family(members).items()]
     return groups
-
-
-def full_search_groups(config: Config, T: int, tune_rows, rows) -> list[Group]:
-    """The rate search repeated at the reported budget (stage ``tunefull``, runs ``tune_full``)
-    for each main-sweep cell at T whose failure a verdict rests on
-    (:data:`~experiments.longrange.protocol.CLAIMED_FAILURES`) when its reported runs in ``rows``
-    fail (their success fraction's Wilson 95 % interval below ½) and no setting of its search
-    (``tune_rows``, every round) succeeded within a budget below that one: its rate was then
-    chosen by final loss, which says nothing of a rate that would succeed with the updates the
-    verdict gives. Every (rate, init) the search tried, with its tuning seeds; its runs stop once
-    one of them succeeds (:func:`cannot_be_chosen`), since one success at the verdict's budget
-    is what would keep the failure from counting
-    (:func:`~experiments.longrange.protocol.shortfall`)."""
-    B, members = budget(config, T), {}
-    for task, model in CLAIMED_FAILURES:
-        tried = [r for r in tune_rows if (r["task"], r["T"], r["model"], r["ablation"])
-                 == (task, T, model, "tune")]
-        runs = [r for r in rows if (r["task"], r["T"], r["model"], r["ablation"])
-                == (task, T, model, None)]
-        if (not tried or not runs or any(r["success"] for r in tried)
-                or max(r["budget"] for r in tried) >= B
-                or side_of_half(sum(bool(r["success"]) for r in runs), len(runs)) != -1):
-            continue
-        members.setdefault(task, []).extend(
-            Member(model, TUNE_SEED + s, lr, init, True, "tune_full")
-            for lr, init in sorted({(r["lr"], r["recurrent_init"]) for r in tried})
-            for s in range(config.tune.seeds))
-    return [Group(task, T, f, None, tuple(g), "tunefull", B)
-            for task, ms in members.items() for f, g in _by_family(ms).items()]
 
 
 def setting_of(config: Config, best: dict[Cell, Setting], cell: Cell) -> Setting:
@@ -381,14 +357,14 @@ def main_groups(config: Config, T: int, best: dict[Cell, Setting]) -> list[Group
             members += [Member(m, s, *setting_of(config, best, (task, T, m)), False, "no_clip")
                         for m in abl.models for s in range(adding.seeds)]
         groups += [Group(task, T, f, None, tuple(ms), "main", B)
-                   for f, ms in _by_family(members).items()]
+                   for f, ms in by_family(members).items()]
     if T not in abl.lengths or k >= T // 2:
         return groups
 
     def ablated(task, tbptt, tag):
         ms = [Member(m, s, *setting_of(config, best, (task, T, m)), True, tag)
               for m in abl.models for s in range(adding.seeds)]
-        return [Group(task, T, f, tbptt, tuple(g), "main", B) for f, g in _by_family(ms).items()]
+        return [Group(task, T, f, tbptt, tuple(g), "main", B) for f, g in by_family(ms).items()]
 
     if "tbptt" in abl.kinds:
         groups += ablated("adding", k, f"tbptt_k{k}")

@@ -70,6 +70,7 @@ from experiments.longrange.tables import (
     legend,
     loss_table,
     rates_table,
+    rechosen,
 )
 
 LONG_LAG = 100  # the 1997 claim: the tanh RNN fails once the lag reaches about 100 steps
@@ -92,6 +93,11 @@ def successes(rows) -> str:
     _, lo, hi = success_ci(rows)
     won = sum(bool(r["success"]) for r in rows)
     return f"{won}/{len(rows)} succeed (Wilson 95 % interval [{lo:.3g}, {hi:.3g}])"
+
+
+def _run(r) -> tuple:
+    """What pairs an ablation's run with its model's: seed, budget and rate."""
+    return r["seed"], r["budget"], r["lr"], r["recurrent_init"]
 
 
 def _median(rows, task, model, T, ablation=None) -> float:
@@ -304,9 +310,9 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
             [ctx.open("adding_late", T, m, cut_tag)]))
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):
         cut = _median(ctx.rows, "adding", m, T, f"tbptt_k{k}")
-        runs = {(r["seed"], r["budget"]) for r in ctx.cell("adding", T, m, f"tbptt_k{k}")}
+        runs = {_run(r) for r in ctx.cell("adding", T, m, f"tbptt_k{k}")}
         full = loss_ratio([r for r in select(ctx.rows + ctx.replaced, task="adding", model=m, T=T)
-                           if (r["seed"], r["budget"]) in runs])[0] if runs else math.nan
+                           if _run(r) in runs])[0] if runs else math.nan
         if math.isfinite(cut) and math.isfinite(full):
             out.append(f"As measured on the plain adding problem (its second marker falls in the "
                        f"last {k} steps in {2 * k / T:.0%} of sequences), {LABELS[m]}, T = {T}: "
@@ -392,7 +398,10 @@ def readme_table(folder: Path) -> str:
         parts.append("Chosen peak learning rate per T (tuning successes / seeds at it; edge: at "
                      "the grid's limit; by loss: no setting succeeded, and the lowest median "
                      "final loss chose it; repeated at B: successes / runs of the search repeated "
-                     f"at the reported budget B):\n\n{rates}")
+                     "at the reported budget B" + ("; chosen at B: a setting that succeeded "
+                                                   "there, none having in the search"
+                                                   if any(map(rechosen, summary["grids"])) else "")
+                     + f"):\n\n{rates}")
     lines = statements(rows, summary.get("grids", []), pending, train.get("n_test"),
                        train.get("tbptt_truncation"), shorter, recorded.get("sweep"))
     if lines:

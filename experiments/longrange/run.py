@@ -12,10 +12,15 @@ from experiments.common.files import UserError
 from experiments.common.parts import jsonable
 from experiments.longrange import processes
 from experiments.longrange.config import Config
+from experiments.longrange.full_search import (
+    full_search_groups,
+    more_groups,
+    rechosen,
+    rerun_groups,
+)
 from experiments.longrange.plan import (
     choose,
     extensions,
-    full_search_groups,
     grids,
     lengths,
     longer_groups,
@@ -129,12 +134,26 @@ def _run(config: Config, workdir: Path) -> None:
             if multi:
                 more = processes.share(more)
             cells += run_groups(more)
-        full = full_search_groups(config, T, tune_rows, cells) if writer else []
-        if multi:
-            full = processes.share(full)
-        run_groups(full)
+        _retest(config, T, tune_rows, cells, best, writer, run_groups)
     if writer:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
+
+
+def _retest(config: Config, T: int, tune_rows, cells, best: dict, writer: bool,
+            run_groups) -> None:
+    """The failures at T whose rate was chosen by final loss
+    (:mod:`~experiments.longrange.full_search`): their search repeated at the reported budget,
+    then, where a setting succeeded there, the reported runs at that setting (``best`` records
+    it), with seeds added where their verdict is open."""
+    def run(groups):
+        return run_groups(processes.share(groups) if processes.is_multiprocess(config)
+                          else groups)
+
+    searched = run(full_search_groups(config, T, tune_rows, cells) if writer else [])
+    chosen = rechosen(searched)
+    best.update(chosen)
+    rerun = run(rerun_groups(config, T, chosen, cells) if writer else [])
+    run(more_groups(config, T, chosen, rerun) if writer else [])
 
 
 def _refuse_old_folder(workdir: Path) -> None:
@@ -237,11 +256,15 @@ def _finished(folder: Path, name: str, settings: dict) -> dict | None:
 
 def _cells(groups) -> set[tuple]:
     """The (task, T, model, variant) cells of ``groups``: the variant is the ablation, or
-    ``more_seeds`` for the seeds added to a cell whose verdict hinges (stage ``more``), or
-    ``longer_budget`` for a cell rerun with a larger budget (stage ``longer<r>``)."""
-    return {(g.task, g.T, m.model, "more_seeds" if g.stage == "more" else "longer_budget"
-             if g.stage.startswith("longer") else m.ablation)
-            for g in groups for m in g.members}
+    ``more_seeds`` for the seeds added to a cell whose verdict hinges (stage ``more``),
+    ``longer_budget`` for a cell rerun with a larger budget (stage ``longer<r>``), or
+    ``rechosen_rate`` for a cell rerun at a rate its repeated search found (stages
+    ``rechosen``, ``rechosen_more``)."""
+    def variant(stage: str, ablation: str | None) -> str | None:
+        return ("more_seeds" if stage == "more" else "longer_budget" if stage.startswith("longer")
+                else "rechosen_rate" if stage.startswith("rechosen") else ablation)
+
+    return {(g.task, g.T, m.model, variant(g.stage, m.ablation)) for g in groups for m in g.members}
 
 
 def _write_tables(config: Config, workdir: Path, done, missing, best, complete: bool) -> None:

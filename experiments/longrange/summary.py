@@ -41,6 +41,7 @@ from typing import Any
 
 from experiments.common.stats import median_interval, wilson_interval
 from experiments.longrange.config import Config
+from experiments.longrange.full_search import rechosen
 from experiments.longrange.plan import SEARCH, Group, optimizer_of
 from experiments.longrange.protocol import last_quarter_fall
 from experiments.longrange.tasks import constant_loss, linear_loss
@@ -104,12 +105,16 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
 
 
 def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[dict], list[dict]]:
-    """Each run once, at the longest budget it was given: ``(rows, curves, extended, replaced)``.
-    A cell rerun with a larger budget (:func:`experiments.longrange.plan.longer_groups`) reports its
-    longer runs (and their ``curves``, parallel to ``rows``, when given); ``extended`` lists each
-    (task, T, model) budget they replace, with its seeds and median ``last_quarter_fall``
-    (:func:`experiments.longrange.protocol.last_quarter_fall`); ``replaced``, the rows they
-    replace (an ablation is compared with its model at the ablation's own budget:
+    """Each run once, at the longest budget it was given and at its cell's final rate:
+    ``(rows, curves, extended, replaced)``. A cell rerun with a larger budget
+    (:func:`experiments.longrange.plan.longer_groups`) reports its longer runs (and their
+    ``curves``, parallel to ``rows``, when given); ``extended`` lists each (task, T, model)
+    budget they replace, with its seeds and median ``last_quarter_fall``
+    (:func:`experiments.longrange.protocol.last_quarter_fall`). A cell rerun at the setting its
+    search repeated at the reported budget found (stage ``rechosen``:
+    :mod:`experiments.longrange.full_search`) reports those runs, seed by seed, in place of its
+    runs at the rate chosen by final loss. ``replaced``: the rows either replaces (an ablation is
+    compared with its model at the ablation's own budget and rate:
     :func:`paired_with_ablations`)."""
     def key(r):
         return (r["task"], r["T"], r["model"], r["ablation"], r["seed"], r["lr"],
@@ -119,12 +124,20 @@ def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[di
     for i, r in enumerate(rows):
         if key(r) not in longest or r["budget"] > rows[longest[key(r)]]["budget"]:
             longest[key(r)] = i
-    kept = sorted(longest.values())
+    last = set(longest.values())
+    shorter = [r for i, r in enumerate(rows) if i not in last]
+    chosen = rechosen(rows)
+
+    def at_chosen(r) -> bool:
+        return chosen.get((r["task"], r["T"], r["model"])) == (r["lr"], r["recurrent_init"])
+
+    rerun = {key(rows[i])[:5] for i in last if rows[i]["ablation"] is None and at_chosen(rows[i])}
+    kept = sorted(i for i in last if key(rows[i])[:5] not in rerun or at_chosen(rows[i]))
     keep = set(kept)
     replaced = [r for i, r in enumerate(rows) if i not in keep]
     extended = [{"task": t, "T": T, "model": m, "budget": b, "seeds": len(rs),
                  "last_quarter_fall": last_quarter_fall(rs)}
-                for (t, T, m, b), rs in by(replaced, "task", "T", "model", "budget").items()]
+                for (t, T, m, b), rs in by(shorter, "task", "T", "model", "budget").items()]
     return ([rows[i] for i in kept], None if curves is None else [curves[i] for i in kept],
             extended, replaced)
 
@@ -138,20 +151,23 @@ def select(rows, *, task: str | None = None, ablation: str | None = None, **equa
 
 def paired_with_ablations(rows) -> list[dict]:
     """The rows, each unablated run kept only where its (model, T) has no ablation or an ablation
-    ran its seed with its budget: a cell may have more seeds than its ablations (stage ``more``)
-    or a larger budget (stage ``longer``, its shorter runs in ``rows`` too: :func:`supersede`),
-    and an ablation is compared with its model on the same seeds (same data and initialisation)
-    and budget; a (model, T) without ablations keeps its runs at its largest budget."""
+    ran its seed with its budget and rate: a cell may have more seeds than its ablations (stage
+    ``more``), a larger budget (stage ``longer``) or another rate (stage ``rechosen``), its
+    earlier runs in ``rows`` too (:func:`supersede`), and an ablation is compared with its model
+    on the same seeds (same data and initialisation), budget and rate; a (model, T) without
+    ablations keeps its runs at its largest budget."""
+    def run(r):
+        return r["model"], r["T"], r["seed"], r["budget"], r["lr"], r["recurrent_init"]
+
     ablated = {(r["model"], r["T"]) for r in rows if r["ablation"] not in (None, *SEARCH)}
-    seeds = {(r["model"], r["T"], r["seed"], r["budget"]) for r in rows
-             if r["ablation"] not in (None, *SEARCH)}
+    seeds = {run(r) for r in rows if r["ablation"] not in (None, *SEARCH)}
     largest: dict[tuple, int] = {}
     for r in rows:
         if r["ablation"] is None:
             largest[r["model"], r["T"]] = max(largest.get((r["model"], r["T"]), 0), r["budget"])
     return [r for r in rows if r["ablation"] is not None
             or ((r["model"], r["T"]) not in ablated and r["budget"] == largest[r["model"], r["T"]])
-            or (r["model"], r["T"], r["seed"], r["budget"]) in seeds]
+            or run(r) in seeds]
 
 
 def by(rows, *keys) -> dict[tuple, list[dict]]:

@@ -132,16 +132,30 @@ def grid_text(grid: dict | None) -> str:
         text += " (chosen rate at the edge: the grid's limit)"
     if not any(g["successes"] for g in grid["grid"]):
         full = grid.get("full_budget")
-        again = (f" nor, every setting repeated, within {full['budget']}"
-                 if full and not any(g["successes"] for g in full["grid"]) else "")
-        text += (f", none succeeding within the search's {grid['budget']} updates{again} (its "
-                 "rate chosen by final loss)")
+        none = f", none succeeding within the search's {grid['budget']} updates"
+        if rechosen(grid):
+            text += (f"{none}; repeated at {full['budget']}, {grid['lr']:g} "
+                     f"({grid['recurrent_init']} init) succeeded and was chosen")
+        else:
+            again = (f" nor, every setting repeated, within {full['budget']}"
+                     if full and not any(g["successes"] for g in full["grid"]) else "")
+            text += f"{none}{again} (its rate chosen by final loss)"
     return text
+
+
+def rechosen(grid: dict) -> bool:
+    """Whether the grid's chosen setting is one that succeeded in the search repeated at the
+    reported budget (:mod:`experiments.longrange.full_search`), none having in the search."""
+    full = grid.get("full_budget")
+    return bool(full) and not any(g["successes"] for g in grid["grid"]) and any(
+        g["successes"] and (g["lr"], g["recurrent_init"]) == (grid["lr"], grid["recurrent_init"])
+        for g in full["grid"])
 
 
 def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
     """The chosen rate per (task, model) and T, with the tuning successes at that rate, ``by
-    loss`` when no setting succeeded, and the successes / runs of the search repeated at the
+    loss`` when no setting succeeded (``chosen at B`` when the search repeated at the reported
+    budget B chose it: :func:`rechosen`), and the successes / runs of the search repeated at the
     reported budget where it ran (stopped at its first success)."""
     if not grids:
         return ""
@@ -161,7 +175,9 @@ def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
             full = g.get("full_budget")
             cells.append(f"{g['lr']:g} ({hit['successes']}/{hit['seeds']})"
                          + (" edge" if g["at_edge"] else "")
-                         + ("" if any(x["successes"] for x in g["grid"]) else " by loss")
+                         + ("" if any(x["successes"] for x in g["grid"]) else
+                            f" chosen at {g['full_budget']['budget']}" if rechosen(g)
+                            else " by loss")
                          + (f", repeated at {full['budget']}: "
                             f"{sum(x['successes'] for x in full['grid'])}/"
                             f"{sum(x['seeds'] for x in full['grid'])}" if full else "")

@@ -18,7 +18,7 @@ def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=
     steps = steps or [None] * len(losses)
     budget = budget or protocol.required_budget(T)
     return [{"task": task, "ablation": ablation, "T": T, "model": model, "seed": s, "lr": lr,
-             "loss_over_baseline": x, "constant_loss_over_baseline": const,
+             "recurrent_init": "default", "loss_over_baseline": x, "constant_loss_over_baseline": const,
              "steps_to_success": t, "success": t is not None,
              "diverged": x is None or x > 100.0, "init_log_jacobian": jac - s,
              "steps": budget if t is None else t, "budget": budget, "batch_size": 4,
