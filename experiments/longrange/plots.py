@@ -297,8 +297,11 @@ def dynamics(rows, path: Path) -> bool:
         for x, c in bad:  # coinciding runs (the IRNN's x is 0 at every T): one triangle, counted
             count[(round(x, 1), c)] = count.get((round(x, 1), c), 0) + 1
         mark_diverged(ax, [x for x, _ in count], [c for _, c in count])
+        lines: dict[float, int] = {}  # models diverging at one x: one count line each
         for (x, c), n in count.items():
-            ax.annotate(f"{n} runs" if n > 1 else "1 run", (x, ax.get_ylim()[1]), xytext=(-4, -6),
+            k = lines[x] = lines.get(x, -1) + 1
+            ax.annotate(f"{n} runs" if n > 1 else "1 run", (x, ax.get_ylim()[1]),
+                        xytext=(-4, -6 - 9 * k),
                         textcoords="offset points", ha="right", va="top", fontsize=7, color=c,
                         bbox={"fc": "white", "ec": "none", "pad": 0.5})
         ax.set_xlabel(r"$\log\,\|\partial h_T/\partial h_0\|_2$ at initialisation (test sequence)")
