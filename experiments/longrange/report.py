@@ -54,6 +54,7 @@ from experiments.longrange.jacobian_fit import jacobian_relation
 from experiments.longrange.protocol import shortfall
 from experiments.longrange.style import LABELS, ablation_label
 from experiments.longrange.summary import (
+    DIVERGED,
     level_text,
     loss_ratio,
     paired_difference,
@@ -159,12 +160,17 @@ class Context:
         return f"the protocol's {n} seeds and {budget(rs)} updates are spent: open under it"
 
     def exhausted(self, task, T, model, ablation=None) -> str:
-        """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, rates 1e-05 … 0.1 (9)``."""
+        """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, median 0.5, rates 1e-05 … 0.1
+        (9)``, with the runs that diverged (non-finite, or above ``DIVERGED`` x baseline; the
+        median leaves the non-finite out)."""
         rs = select(self.rows, task=task, ablation=ablation, model=model, T=T)
         won = sum(bool(r["success"]) for r in rs)
+        lost = sum(bool(r["diverged"]) for r in rs)
         grid = self.grids.get((task, T, model))
         return (f"{LABELS[model]}: {won}/{len(rs)} succeed within {budget(rs)} updates, "
-                f"median {_fmt(loss_ratio(rs)[0])}, {grid_text(grid)}")
+                f"median {_fmt(loss_ratio(rs)[0])}"
+                + (f" ({lost} of {len(rs)} diverged: non-finite or > {DIVERGED:g} x baseline)"
+                   if lost else "") + f", {grid_text(grid)}")
 
 
 def _verdict(claim: str, T: int, why_not_tested: list[str], holds: bool | None, detail: str,

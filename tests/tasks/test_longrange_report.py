@@ -57,6 +57,16 @@ def _runs(model, T, won, n=5, loss=0.9, **kw):
                  **kw)
 
 
+def test_an_exhausted_cell_counts_its_diverged_runs():
+    """A failure's text names how many runs diverged: their losses are left out of its median."""
+    rows = _rows("lstm_fb1", 400, [None, 500.0, 0.9, 0.9, 0.8])
+    assert report.Context(rows, GRID).exhausted("adding", 400, "lstm_fb1").startswith(
+        "LSTM, b_f = 1: 0/5 succeed within 20000 updates, median 0.9 (2 of 5 diverged: "
+        "non-finite or > 100 x baseline), rates")
+    assert "diverged" not in report.Context(_runs("lstm_fb1", 400, 0), GRID).exhausted(
+        "adding", 400, "lstm_fb1")
+
+
 def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_tested():
     """A model learns when its success fraction's Wilson interval lies above ½ and fails when it
     lies below; in between the verdict is not resolved, naming the open model."""
