@@ -146,18 +146,25 @@ class Context:
     def decides(self, task, T, model, ablation=None) -> str:
         """What would decide an open main-sweep cell: its planned runs; more seeds, when it has
         fewer than the protocol's most (``open_seeds``) or too few for any count to exclude ½,
-        and for an ablation; else nothing the protocol gives."""
+        and for an ablation; else nothing the protocol gives (saying so when its rate was chosen
+        by final loss: the repeated search is run for failures only)."""
         if ablation is None:
             planned = {a for t, T_, m, a in self.pending if (t, T_, m) == (task, T, model)}
             if "longer_budget" in planned:
                 return "its runs with twice the budget are not yet run"
             if "more_seeds" in planned:
                 return "its added seeds are not yet run"
+            if "rechosen_rate" in planned:
+                return "its runs at the rate its repeated search found are not yet run"
         rs, most = self.cell(task, T, model, ablation), self.sweep.get(task, {}).get("open_seeds")
         n = len(rs)
         if ablation is not None or most is None or n < most or not n or not side_of_half(n, n):
             return "more seeds would decide"  # (no count of n seeds excludes ½: n < 5)
-        return f"the protocol's {n} seeds and {budget(rs)} updates are spent: open under it"
+        grid = self.grids.get((task, T, model))
+        by_loss = grid and not any(g["successes"] for g in grid["grid"]) and not rechosen(grid)
+        return (f"the protocol's {n} seeds and {budget(rs)} updates are spent: open under it"
+                + (f", at a rate chosen by final loss (no setting of its search succeeded within "
+                   f"{grid['budget']} updates)" if by_loss else ""))
 
     def exhausted(self, task, T, model, ablation=None) -> str:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, median 0.5, rates 1e-05 … 0.1

@@ -98,6 +98,13 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
     spent = report.Context(rows, GRID, sweep={"adding": {"open_seeds": 5}})
     assert report.hochreiter(spent, 200).endswith(
         "which holds ½ (the protocol's 5 seeds and 10000 updates are spent: open under it)).")
+    rerun = [{"task": "adding", "T": 200, "model": "elman", "ablation": "rechosen_rate"}]
+    assert report.hochreiter(report.Context(rows, GRID, rerun), 200).endswith(
+        "which holds ½ (its runs at the rate its repeated search found are not yet run)).")
+    by_loss = report.Context(rows, _searched(rows, "elman"), sweep={"adding": {"open_seeds": 5}})
+    assert report.hochreiter(by_loss, 200).endswith(
+        "(the protocol's 5 seeds and 10000 updates are spent: open under it, at a rate chosen by "
+        "final loss (no setting of its search succeeded within 50 updates))).")
     few = report.Context([r for r in rows if r["T"] == 200 and r["seed"] < 3], GRID,
                          sweep={"adding": {"open_seeds": 0}})      # 3 seeds: no count decides
     assert report.hochreiter(few, 200).endswith("which holds ½ (more seeds would decide)).")
