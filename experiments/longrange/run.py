@@ -78,9 +78,7 @@ def _run(config: Config, workdir: Path) -> None:
     def run_groups(groups) -> list[dict]:
         rows = []
         for group in groups:
-            prior = {m: lr for (task, t, m), (lr, _) in sorted(best.items(), key=lambda c: c[0][1])
-                     if task == group.task and t < group.T}
-            result = _program(config, group, workdir, writer, prior)
+            result = _program(config, group, workdir, writer, _prior(best, group))
             if not writer:
                 continue
             if result is None:
@@ -163,6 +161,18 @@ def _refuse_old_folder(workdir: Path) -> None:
     if old.is_dir() and not (workdir / PARTS).exists():
         raise UserError(f"{old} holds finished programs under the former folder name: rename it "
                         f"to {workdir / PARTS} to reuse them")
+
+
+def _prior(best: dict, group) -> dict[str, float]:
+    """Each model's rate that orders the slices of a rate search
+    (:func:`~experiments.longrange.slices.training_order`): the one chosen on the same task at
+    the longest shorter T; for the search repeated at the reported budget (stage ``tunefull``,
+    whose first success decides the rate: :mod:`~experiments.longrange.full_search`), the one
+    its search chose at this T, which every command that runs T has, so the order does not
+    depend on which shorter lengths a command includes."""
+    at = (lambda t: t == group.T) if group.stage == "tunefull" else (lambda t: t < group.T)
+    return {m: lr for (task, t, m), (lr, _) in sorted(best.items(), key=lambda c: c[0][1])
+            if task == group.task and at(t)}
 
 
 def _program(config: Config, group, workdir: Path, writer: bool,

@@ -61,9 +61,11 @@ def slices(group: Group, size: int) -> list[Group]:
 def training_order(pieces: list[Group], prior: dict[str, float]) -> list[int]:
     """The order in which to train the slices of a rate search (their indices): a setting can
     be stopped only once another has succeeded in every seed, so the slices likeliest to
-    succeed go first: those nearest (in log rate) to the rate chosen for their model at a
-    shorter T (``prior``: model -> rate), then the highest rates. Any order gives the same
-    choice; it changes only how early the other settings stop. Other programs: in turn."""
+    succeed go first: those nearest (in log rate) to the rate given for their model (``prior``:
+    model -> rate, :func:`experiments.longrange.run._prior`), then the highest rates. Any order
+    gives the same choice; it changes only how early the other settings stop. (The search
+    repeated at the reported budget stops at its first success, which its order decides.)
+    Other programs: in turn."""
     if not pieces[0].stage.startswith("tune"):
         return list(range(len(pieces)))
 

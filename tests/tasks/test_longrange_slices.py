@@ -57,6 +57,19 @@ def test_a_rate_search_trains_first_the_slices_nearest_the_rate_chosen_at_a_shor
     assert training_order(slices(main, 2), {"gru": 1e-2}) == [0, 1, 2]
 
 
+def test_the_repeated_search_is_ordered_by_its_own_t_so_no_shorter_length_changes_it():
+    """Its first success decides the rate: the order must not depend on which shorter lengths
+    a command runs. The search at T follows the longest shorter T's rate."""
+    best = {("adding", 100, "gru"): (0.1, "default"), ("adding", 200, "gru"): (0.01, "default"),
+            ("adding", 400, "gru"): (0.001, "default"), ("copy", 200, "gru"): (1.0, "default")}
+    tune = Group("adding", 400, "gru", None, _members("tune", (1e-3,), 3), "tune0", 5)
+    assert lr_run._prior(best, tune) == {"gru": 0.01}
+    full = tune._replace(stage="tunefull")
+    assert lr_run._prior(best, full) == {"gru": 0.001}
+    shorter = {c: s for c, s in best.items() if c[1] == 400}  # a command with T = 400 alone
+    assert lr_run._prior(shorter, full) == {"gru": 0.001} and lr_run._prior(shorter, tune) == {}
+
+
 def _result(losses, steps, base=1.0):
     """A program result: ``losses[j][i]`` the test loss of run i at evaluation j."""
     runs = len(losses[0])
