@@ -370,7 +370,12 @@ class Config:
     ``tunefull``: every setting tried x 3 seeds, stopped at the first success). Measured with
     four sweeps on the 2 cores: the LSTM's on copy at T = 100 (27 runs to 5000 updates, none
     succeeding), 2440 s; for the Elman network at T = 400, one slice of 3 runs to 20 000
-    updates, 1080 s, so about 5.4 h for its 18 settings when nothing succeeds.
+    updates, 1080 s, so about 5.4 h for its 18 settings when nothing succeeds. At T = 800 (four
+    sweeps on the 2 cores): the IRNN's rate search (27 runs to 10 000 updates, its settings
+    stopped once they could no longer be chosen) 8050 s; the three LSTMs' 7030 s and their
+    extension to 0.316 (9 runs) 7370 s; the GRU's 1120 s and 1290 s; a slice of 3 reported IRNN
+    runs to 20 000 updates, every one diverging, 960 s. Where one succeeds, the rerun of the
+    reported seeds at that setting (stage ``rechosen``) costs what the reported runs did.
     """
 
     seed: int = 0
