@@ -58,6 +58,7 @@ from experiments.longrange.summary import (
     level_text,
     loss_ratio,
     paired_difference,
+    paired_run,
     select,
     success_ci,
 )
@@ -94,11 +95,6 @@ def successes(rows) -> str:
     _, lo, hi = success_ci(rows)
     won = sum(bool(r["success"]) for r in rows)
     return f"{won}/{len(rows)} succeed (Wilson 95 % interval [{lo:.3g}, {hi:.3g}])"
-
-
-def _run(r) -> tuple:
-    """What pairs an ablation's run with its model's: seed, budget and rate."""
-    return r["seed"], r["budget"], r["lr"], r["recurrent_init"]
 
 
 def _median(rows, task, model, T, ablation=None) -> float:
@@ -150,12 +146,11 @@ class Context:
         by final loss: the repeated search is run for failures only)."""
         if ablation is None:
             planned = {a for t, T_, m, a in self.pending if (t, T_, m) == (task, T, model)}
-            if "longer_budget" in planned:
-                return "its runs with twice the budget are not yet run"
-            if "more_seeds" in planned:
-                return "its added seeds are not yet run"
-            if "rechosen_rate" in planned:
-                return "its runs at the rate its repeated search found are not yet run"
+            for stage, runs in (("longer_budget", "its runs with twice the budget"),
+                                ("more_seeds", "its added seeds"),
+                                ("rechosen_rate", "its runs at the rate its repeated search found")):
+                if stage in planned:
+                    return f"{runs} are not yet run"
         rs, most = self.cell(task, T, model, ablation), self.sweep.get(task, {}).get("open_seeds")
         n = len(rs)
         if ablation is not None or most is None or n < most or not n or not side_of_half(n, n):
@@ -323,9 +318,9 @@ def truncation(ctx: Context, T: int, k: int) -> list[str]:
             [ctx.open("adding_late", T, m, cut_tag)]))
     for m in sorted({r["model"] for r in ctx.rows if r["ablation"] == f"tbptt_k{k}"}):
         cut = _median(ctx.rows, "adding", m, T, f"tbptt_k{k}")
-        runs = {_run(r) for r in ctx.cell("adding", T, m, f"tbptt_k{k}")}
+        runs = {paired_run(r) for r in ctx.cell("adding", T, m, f"tbptt_k{k}")}
         full = loss_ratio([r for r in select(ctx.rows + ctx.replaced, task="adding", model=m, T=T)
-                           if _run(r) in runs])[0] if runs else math.nan
+                           if paired_run(r) in runs])[0] if runs else math.nan
         if math.isfinite(cut) and math.isfinite(full):
             out.append(f"As measured on the plain adding problem (its second marker falls in the "
                        f"last {k} steps in {2 * k / T:.0%} of sequences), {LABELS[m]}, T = {T}: "

@@ -156,18 +156,20 @@ def paired_with_ablations(rows) -> list[dict]:
     earlier runs in ``rows`` too (:func:`supersede`), and an ablation is compared with its model
     on the same seeds (same data and initialisation), budget and rate; a (model, T) without
     ablations keeps its runs at its largest budget."""
-    def run(r):
-        return r["model"], r["T"], r["seed"], r["budget"], r["lr"], r["recurrent_init"]
-
     ablated = {(r["model"], r["T"]) for r in rows if r["ablation"] not in (None, *SEARCH)}
-    seeds = {run(r) for r in rows if r["ablation"] not in (None, *SEARCH)}
+    seeds = {paired_run(r) for r in rows if r["ablation"] not in (None, *SEARCH)}
     largest: dict[tuple, int] = {}
     for r in rows:
         if r["ablation"] is None:
             largest[r["model"], r["T"]] = max(largest.get((r["model"], r["T"]), 0), r["budget"])
     return [r for r in rows if r["ablation"] is not None
             or ((r["model"], r["T"]) not in ablated and r["budget"] == largest[r["model"], r["T"]])
-            or run(r) in seeds]
+            or paired_run(r) in seeds]
+
+
+def paired_run(r) -> tuple:
+    """What pairs an ablation's run with its model's: model, T, seed, budget and rate."""
+    return r["model"], r["T"], r["seed"], r["budget"], r["lr"], r["recurrent_init"]
 
 
 def by(rows, *keys) -> dict[tuple, list[dict]]:
