@@ -67,6 +67,25 @@ def test_an_exhausted_cell_counts_its_diverged_runs():
         "adding", 400, "lstm_fb1")
 
 
+def test_a_failure_counts_once_rerun_at_the_rate_its_repeated_search_found():
+    """The repeated search found 0.01; the reported runs at the loss-chosen rate leave the claim
+    not tested; rerun at 0.01 and failing, their failure counts and names the rate's origin."""
+    grid = _grid("adding", 400, "elman", lr=0.01)
+    grid["full_budget"]["grid"][6]["successes"] = 1                 # 1e-5 … 0.1: 0.01 is 7th
+    assert grid["full_budget"]["grid"][6]["lr"] == 0.01
+    rows = _runs("lstm_fb1", 400, 5) + _runs("elman", 400, 0, loss=0.97, lr=1e-3)
+    assert report.hochreiter(report.Context(rows, [grid]), 400).endswith(
+        "T = 400: not tested (Elman (tanh) failed with less than a failure needs to count: a rate "
+        "chosen by final loss (no setting succeeded within the search's 50 updates), while at 100 "
+        "updates rate 0.01 (default init) succeeded: the reported runs at that rate are not yet "
+        "run).")
+    rerun = _runs("lstm_fb1", 400, 5) + _runs("elman", 400, 0, loss=0.97, lr=0.01)
+    assert report.hochreiter(report.Context(rerun, [grid]), 400).endswith(
+        f"T = 400: reproduced (LSTM b_f = 1 {WON_5}; Elman (tanh): 0/5 succeed within 20000 "
+        "updates, median 0.97, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 "
+        "updates; repeated at 100, 0.01 (default init) succeeded and was chosen).")
+
+
 def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_tested():
     """A model learns when its success fraction's Wilson interval lies above ½ and fails when it
     lies below; in between the verdict is not resolved, naming the open model."""
