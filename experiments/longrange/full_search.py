@@ -8,7 +8,8 @@ reported runs at twice the updates learn up to T = 200. A failure a verdict rest
 (:data:`~experiments.longrange.protocol.CLAIMED_FAILURES`) is therefore tested in three stages:
 
 1. ``tunefull`` (:func:`full_search_groups`): every (rate, init) the search tried, with its
-   tuning seeds, at the reported budget (runs ``tune_full``), stopped at the model's first
+   tuning seeds, at the reported budget (runs ``tune_full``), nearest the rate its search chose
+   by loss first (:func:`experiments.longrange.run._prior`), stopped at the model's first
    success (:func:`~experiments.longrange.plan.cannot_be_chosen`);
 2. ``rechosen`` (:func:`rerun_groups`): when one of them succeeded, the cell's reported seeds
    again at that setting (:func:`rechosen`), at their budget; these runs replace the ones at the
@@ -78,7 +79,7 @@ def rechosen(rows) -> dict[Cell, Setting]:
     return {cell: s for cell, s in choose(rows, "tune_full").items() if cell in won}
 
 
-def rerun_groups(config: Config, T: int, chosen: dict[Cell, Setting], rows) -> list[Group]:
+def rerun_groups(T: int, chosen: dict[Cell, Setting], rows) -> list[Group]:
     """Stage ``rechosen`` at T: each cell of ``chosen`` whose reported runs in ``rows`` ran at
     another setting, every one of their seeds at the chosen setting and at their budget."""
     members: dict[tuple[str, int], list[Member]] = {}

@@ -150,7 +150,7 @@ def _retest(config: Config, T: int, tune_rows, cells, best: dict, writer: bool,
     searched = run(full_search_groups(config, T, tune_rows, cells) if writer else [])
     chosen = rechosen(searched)
     best.update(chosen)
-    rerun = run(rerun_groups(config, T, chosen, cells) if writer else [])
+    rerun = run(rerun_groups(T, chosen, cells) if writer else [])
     run(more_groups(config, T, chosen, rerun) if writer else [])
 
 

@@ -137,15 +137,15 @@ def test_a_setting_that_succeeded_at_the_budget_reruns_the_reported_seeds_there(
     chosen = full_search.rechosen(_full() + _full("lstm_fb1", won=None))
     assert chosen == {("adding", 400, "elman"): (0.01, "gaussian")}   # the LSTM's: none won
     reported = _runs("elman", 0) + _runs("lstm_fb1", 0)
-    (group,) = full_search.rerun_groups(FULL, 400, chosen, reported)
+    (group,) = full_search.rerun_groups(400, chosen, reported)
     assert (group.name, group.budget, group.stage) == ("adding_T400_elman_rechosen", B, "rechosen")
     assert group.members == tuple(Member("elman", s, 0.01, "gaussian", True, None)
                                   for s in range(5))
-    assert full_search.rerun_groups(FULL, 800, chosen, reported) == []        # another T
+    assert full_search.rerun_groups(800, chosen, reported) == []        # another T
     at = [dict(r, lr=0.01, recurrent_init="gaussian") for r in _runs("elman", 0)]
-    assert full_search.rerun_groups(FULL, 400, chosen, at) == []              # already there
+    assert full_search.rerun_groups(400, chosen, at) == []              # already there
     longer = [dict(r, budget=2 * B) for r in _runs("elman", 0)]               # a doubled cell
-    assert full_search.rerun_groups(FULL, 400, chosen, longer)[0].budget == 2 * B
+    assert full_search.rerun_groups(400, chosen, longer)[0].budget == 2 * B
     # the reruns' verdict open (2/5): seeds up to the task's open_seeds, at the same setting
     (more,) = full_search.more_groups(FULL, 400, chosen, [dict(r, success=r["seed"] < 2)
                                                             for r in at])
