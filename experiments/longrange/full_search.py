@@ -11,16 +11,18 @@ reported runs at twice the updates learn up to T = 200. A failure a verdict rest
    tuning seeds, at the reported budget (runs ``tune_full``), nearest the rate its search chose
    by loss first (:func:`experiments.longrange.run._prior`), stopped at the model's first
    success (:func:`~experiments.longrange.plan.cannot_be_chosen`);
-2. ``rechosen`` (:func:`rerun_groups`): when one of them succeeded, the cell's reported seeds
-   again at that setting (:func:`rechosen`), at their budget; these runs replace the ones at the
-   rate chosen by loss (:func:`experiments.longrange.summary.supersede`);
+2. ``rechosen`` (:func:`rerun_groups`): the cell's reported seeds again, at their budget, at
+   the setting the repeated search chose (:func:`rechosen`: one that succeeded, else the lowest
+   final loss at this budget) where it differs from theirs; these runs replace the ones at the
+   rate chosen at the search's budget (:func:`experiments.longrange.summary.supersede`);
 3. ``rechosen_more`` (:func:`more_groups`): seeds added to those up to the task's
    ``open_seeds`` when their success fraction's Wilson 95 % interval holds ½, as for every
    reported cell (:func:`~experiments.longrange.plan.open_groups`).
 
-The failure counts only when the repeated search saw no success, or when the reported runs at
-the rate it found fail too (:func:`experiments.longrange.protocol.shortfall`). Tuning seeds
-stay ``TUNE_SEED + s``: no reported run took part in choosing its own rate.
+The failure counts only once the reported runs ran at the setting the repeated search chose and
+failed there, not learning when their budget ended
+(:func:`experiments.longrange.protocol.shortfall`). Tuning seeds stay ``TUNE_SEED + s``: no
+reported run took part in choosing its own rate.
 """
 
 from __future__ import annotations
@@ -69,14 +71,14 @@ def full_search_groups(config: Config, T: int, tune_rows, rows) -> list[Group]:
 
 
 def rechosen(rows) -> dict[Cell, Setting]:
-    """Each cell whose repeated search (rows ``tune_full``) saw a success: the setting it
-    chose by the search's own rule (:func:`~experiments.longrange.plan.choose`: most successes,
-    then fewest updates to success). The search stops at a model's first success, so this is the
-    first setting found to succeed, in the search's order (nearest the rate chosen at the
-    longest shorter T first: :func:`~experiments.longrange.slices.training_order`)."""
-    won = {(r["task"], r["T"], r["model"]) for r in rows
-           if r["ablation"] == "tune_full" and r["success"]}
-    return {cell: s for cell, s in choose(rows, "tune_full").items() if cell in won}
+    """Each cell whose search was repeated at the reported budget (rows ``tune_full``, present
+    once the program is complete): the setting it chooses by the search's own rule
+    (:func:`~experiments.longrange.plan.choose`: most successes, then fewest updates to success,
+    then lowest median final loss). With a success, the first setting found to succeed (the
+    search stops there, in the order of :func:`experiments.longrange.run._prior`); without one,
+    the lowest final loss at the budget the reported runs use, where the search's own choice
+    compared losses at a fraction of it."""
+    return choose(rows, "tune_full")
 
 
 def rerun_groups(T: int, chosen: dict[Cell, Setting], rows) -> list[Group]:

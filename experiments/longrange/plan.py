@@ -251,8 +251,8 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
     setting, and whether the chosen rate is at an edge of the rates tried (only when the grid
     could not be extended further); ``full_budget``, where the search was repeated at the
     reported budget (:mod:`~experiments.longrange.full_search`), its budget and settings
-    likewise (``pruned``: stopped once one of the model's runs succeeded). A cell whose rate
-    the repeated search chose (``best`` holds it then) has its ``lr`` from there."""
+    likewise (``pruned``: stopped once one of the model's runs succeeded), and the setting it
+    chooses (:func:`~experiments.longrange.full_search.rechosen`), which ``best`` then holds."""
     out = []
     for cell, (lr, init) in best.items():
         tried, full = ([r for r in rows if r["ablation"] == a
@@ -264,8 +264,9 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
             "budget": max(r["budget"] for r in tried),
             "at_edge": lr in (rates[0], rates[-1]) and len(rates) > 1})
         if full:
-            out[-1]["full_budget"] = {"budget": max(r["budget"] for r in full),
-                                      "grid": _tried(full)}
+            again = choose(full, "tune_full")[cell]
+            out[-1]["full_budget"] = {"budget": max(r["budget"] for r in full), "lr": again[0],
+                                      "recurrent_init": again[1], "grid": _tried(full)}
     return out
 
 

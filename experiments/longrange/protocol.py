@@ -14,9 +14,9 @@ Here that is the study's default protocol (``Config()``, the full preset):
 - a rate chosen by the success criterion: when no setting of the search succeeded within its
   budget (below the reported one), its rate was chosen by final loss, and a rate that would
   succeed with the verdict's updates could have been missed; the search is then repeated at the
-  reported budget (:mod:`experiments.longrange.full_search`), and the failure counts only
-  when none of its runs succeeds there either, or when the reported runs, rerun at the setting
-  that succeeded there, fail too;
+  reported budget (:mod:`experiments.longrange.full_search`), and the failure counts only once
+  the reported runs, rerun at the setting that one chose (a success there, else the lowest
+  final loss at that budget), fail too;
 - runs that had stopped learning when their budget ended: the median over the cell's runs without
   success of ``last_quarter_fall`` (how much the test loss fell over the last quarter of the
   updates, :mod:`experiments.longrange.summary`) at most ``STILL_LEARNING`` = 10 %. A cell whose
@@ -105,7 +105,9 @@ def shortfall(rows, grid: dict | None, T: int) -> list[str]:
 
 def _chosen_by_loss(grid: dict, T: int, rows) -> list[str]:
     """What a search whose rate was chosen by final loss lacks (empty: nothing): its repetition
-    at the reported budget, or, where a setting succeeded there, the reported ``rows`` at it."""
+    at the reported budget, or the reported ``rows`` at the setting that one chose (a success
+    there, else the lowest final loss at that budget:
+    :func:`experiments.longrange.full_search.rechosen`)."""
     if any(g["successes"] for g in grid["grid"]) or grid["budget"] >= required_budget(T):
         return []
     full = grid.get("full_budget")
@@ -113,10 +115,10 @@ def _chosen_by_loss(grid: dict, T: int, rows) -> list[str]:
            f"{grid['budget']} updates)")
     if full is None:
         return [why + f", and the search at {required_budget(T)} updates not yet run"]
-    won = [(g["lr"], g["recurrent_init"]) for g in full["grid"] if g["successes"]]
-    if not won or all((r["lr"], r["recurrent_init"]) in won for r in rows):
+    lr, init = full["lr"], full["recurrent_init"]
+    if all((r["lr"], r["recurrent_init"]) == (lr, init) for r in rows):
         return []
-    chosen = (grid["lr"], grid["recurrent_init"])
-    lr, init = chosen if chosen in won else won[0]
-    return [why + f", while at {full['budget']} updates rate {lr:g} ({init} init) succeeded: "
-            "the reported runs at that rate are not yet run"]
+    how = ("succeeded" if any(g["successes"] for g in full["grid"]) else
+           "had the lowest final loss, none succeeding")
+    return [why + f", while at {full['budget']} updates rate {lr:g} ({init} init) {how}: the "
+            "reported runs at that rate are not yet run"]

@@ -70,6 +70,7 @@ from experiments.longrange.tables import (
     grid_text,
     learning_time_table,
     legend,
+    loss_chosen_at,
     loss_table,
     rates_table,
     rechosen,
@@ -155,11 +156,10 @@ class Context:
         n = len(rs)
         if ablation is not None or most is None or n < most or not n or not side_of_half(n, n):
             return "more seeds would decide"  # (no count of n seeds excludes ½: n < 5)
-        grid = self.grids.get((task, T, model))
-        by_loss = grid and not any(g["successes"] for g in grid["grid"]) and not rechosen(grid)
+        at = (grid := self.grids.get((task, T, model))) and loss_chosen_at(grid)
         return (f"the protocol's {n} seeds and {budget(rs)} updates are spent: open under it"
                 + (f", at a rate chosen by final loss (no setting of its search succeeded within "
-                   f"{grid['budget']} updates)" if by_loss else ""))
+                   f"{at} updates)" if at else ""))
 
     def exhausted(self, task, T, model, ablation=None) -> str:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, median 0.5, rates 1e-05 … 0.1
@@ -406,8 +406,8 @@ def readme_table(folder: Path) -> str:
         parts.append("Chosen peak learning rate per T (tuning successes / seeds at it; edge: at "
                      "the grid's limit; by loss: no setting succeeded, and the lowest median "
                      "final loss chose it; repeated at B: successes / runs of the search repeated "
-                     "at the reported budget B" + ("; chosen at B: a setting that succeeded "
-                                                   "there, none having in the search"
+                     "at the reported budget B" + ("; chosen / by loss at B: the choice of that "
+                                                   "search, by a success or by final loss"
                                                    if any(map(rechosen, summary["grids"])) else "")
                      + f"):\n\n{rates}")
     lines = statements(rows, summary.get("grids", []), pending, train.get("n_test"),

@@ -121,7 +121,7 @@ def grid_text(grid: dict | None) -> str:
     """``rates 1e-05 … 0.1 (9) × 2 inits``, with a note when the chosen rate is at an edge, and
     when no setting succeeded in tuning (the rate was then chosen by final loss, which the
     success verdicts do not use), and when that search, repeated at the reported budget
-    (``full_budget``), saw no success either."""
+    (``full_budget``), chose it: by a success there, or again by final loss."""
     if not grid:
         return "an untuned rate"
     rates = sorted({g["lr"] for g in grid["grid"]})
@@ -130,33 +130,49 @@ def grid_text(grid: dict | None) -> str:
         f" × {len(inits)} inits" if len(inits) > 1 else "")
     if grid.get("at_edge"):
         text += " (chosen rate at the edge: the grid's limit)"
-    if not any(g["successes"] for g in grid["grid"]):
+    if not _won(grid):
         full = grid.get("full_budget")
         none = f", none succeeding within the search's {grid['budget']} updates"
-        if rechosen(grid):
+        if not rechosen(grid):
+            text += f"{none} (its rate chosen by final loss)"
+        elif _won(full):
             text += (f"{none}; repeated at {full['budget']}, {grid['lr']:g} "
                      f"({grid['recurrent_init']} init) succeeded and was chosen")
         else:
-            again = (f" nor, every setting repeated, within {full['budget']}"
-                     if full and not any(g["successes"] for g in full["grid"]) else "")
-            text += f"{none}{again} (its rate chosen by final loss)"
+            text += (f"{none} nor, every setting repeated, within {full['budget']} (its rate "
+                     f"chosen by final loss at {full['budget']})")
     return text
 
 
 def rechosen(grid: dict) -> bool:
-    """Whether the grid's chosen setting is one that succeeded in the search repeated at the
-    reported budget (:mod:`experiments.longrange.full_search`), none having in the search."""
+    """Whether the grid's chosen setting is the one its search, repeated at the reported budget
+    (:mod:`experiments.longrange.full_search`) since none of its settings succeeded, chose."""
     full = grid.get("full_budget")
-    return bool(full) and not any(g["successes"] for g in grid["grid"]) and any(
-        g["successes"] and (g["lr"], g["recurrent_init"]) == (grid["lr"], grid["recurrent_init"])
-        for g in full["grid"])
+    return bool(full) and not _won(grid) and (
+        full.get("lr"), full.get("recurrent_init")) == (grid["lr"], grid["recurrent_init"])
+
+
+def loss_chosen_at(grid: dict) -> int | None:
+    """The budget at which the grid's rate was chosen by final loss, no setting succeeding: its
+    search's, or that of the search repeated at the reported budget (:func:`rechosen`); None
+    when a success chose it."""
+    if _won(grid):
+        return None
+    full = grid["full_budget"] if rechosen(grid) else None
+    return grid["budget"] if full is None else None if _won(full) else full["budget"]
+
+
+def _won(search: dict) -> bool:
+    """Whether any setting of a search (a grid or its ``full_budget``) succeeded."""
+    return any(g["successes"] for g in search["grid"])
 
 
 def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
     """The chosen rate per (task, model) and T, with the tuning successes at that rate, ``by
-    loss`` when no setting succeeded (``chosen at B`` when the search repeated at the reported
-    budget B chose it: :func:`rechosen`), and the successes / runs of the search repeated at the
-    reported budget where it ran (stopped at its first success)."""
+    loss`` when no setting succeeded (when the search repeated at the reported budget B chose
+    it, :func:`rechosen`: ``chosen at B`` by a success there, ``by loss at B`` without), and
+    the successes / runs of the search repeated at the reported budget where it ran (stopped at
+    its first success)."""
     if not grids:
         return ""
     lengths = sorted({g["T"] for g in grids})
@@ -173,11 +189,10 @@ def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
             hit = next(x for x in g["grid"] if (x["lr"], x["recurrent_init"]) ==
                        (g["lr"], g["recurrent_init"]))
             full = g.get("full_budget")
+            how = ("" if _won(g) else " by loss" if not rechosen(g)
+                   else f" {'chosen' if _won(full) else 'by loss'} at {full['budget']}")
             cells.append(f"{g['lr']:g} ({hit['successes']}/{hit['seeds']})"
-                         + (" edge" if g["at_edge"] else "")
-                         + ("" if any(x["successes"] for x in g["grid"]) else
-                            f" chosen at {g['full_budget']['budget']}" if rechosen(g)
-                            else " by loss")
+                         + (" edge" if g["at_edge"] else "") + how
                          + (f", repeated at {full['budget']}: "
                             f"{sum(x['successes'] for x in full['grid'])}/"
                             f"{sum(x['seeds'] for x in full['grid'])}" if full else "")

@@ -59,7 +59,8 @@ def lr_sweep(rows, grids, path: Path) -> bool:
     from matplotlib.lines import Line2D
     legend(fig, used, empty[0] if empty else None, [
         Line2D([], [], color="k", marker="*", ls="", ms=9,
-               label="chosen rate (most successes, then fastest, then lowest loss)"),
+               label="chosen rate (most successes, then fastest, then lowest loss;\n"
+                     "where no rate succeeded, the search repeated at the reported budget chose)"),
         Line2D([], [], color="k", marker="^", ls="", ms=6, mfc="none",
                label="stopped once it could not be chosen (a lower bound)")])
     budgets = sorted({r["budget"] for r in tune})

@@ -74,19 +74,26 @@ def _grid(full=None):
     return grid | ({"full_budget": full} if full else {})
 
 
-def test_the_failure_counts_only_once_the_repeated_search_saw_no_success():
+def test_the_failure_counts_only_once_run_at_the_setting_the_repeated_search_chose():
     rows = [dict(r, last_quarter_fall=0.0) for r in _runs("elman", 0)]
     assert protocol.shortfall(rows, _grid(), 400) == [
         f"a rate chosen by final loss (no setting succeeded within the search's {HALF} "
         f"updates), and the search at {B} updates not yet run"]
-    none = {"budget": B, "grid": [{"lr": 1e-3, "recurrent_init": "default", "successes": 0,
-                                   "seeds": 3, "pruned": 0}]}
-    assert protocol.shortfall(rows, _grid(none), 400) == []
+    none = {"budget": B, "lr": 1e-3, "recurrent_init": "default", "grid": [
+        {"lr": a, "recurrent_init": "default", "successes": 0, "seeds": 3, "pruned": 0}
+        for a in (1e-3, 0.01)]}                   # no success: 1e-3 had the lowest final loss
+    assert protocol.shortfall(rows, _grid(none), 400) == []     # the reported runs ran there
     assert tables.grid_text(_grid(none)) == (
         f"rates 1e-05 … 0.1 (9), none succeeding within the search's {HALF} updates nor, every "
-        f"setting repeated, within {B} (its rate chosen by final loss)")
-    won = {"budget": B, "grid": [{"lr": 0.01, "recurrent_init": "gaussian", "successes": 1,
-                                  "seeds": 3, "pruned": 2}]}
+        f"setting repeated, within {B} (its rate chosen by final loss at {B})")
+    other = _grid(none | {"lr": 0.01}) | {"lr": 0.01}      # the lowest loss at B: another rate
+    assert protocol.shortfall(rows, other, 400) == [
+        f"a rate chosen by final loss (no setting succeeded within the search's {HALF} "
+        f"updates), while at {B} updates rate 0.01 (default init) had the lowest final loss, "
+        "none succeeding: the reported runs at that rate are not yet run"]
+    assert protocol.shortfall([dict(r, lr=0.01) for r in rows], other, 400) == []
+    won = {"budget": B, "lr": 0.01, "recurrent_init": "gaussian", "grid": [
+        {"lr": 0.01, "recurrent_init": "gaussian", "successes": 1, "seeds": 3, "pruned": 2}]}
     assert protocol.shortfall(rows, _grid(won), 400) == [
         f"a rate chosen by final loss (no setting succeeded within the search's {HALF} "
         f"updates), while at {B} updates rate 0.01 (gaussian init) succeeded: the reported "
@@ -113,6 +120,10 @@ def test_a_sweep_repeats_the_search_of_a_failing_tanh_rnn_and_lists_it_until_it_
     (grid,) = saved["grids"]
     assert grid["budget"] == 4 and grid["full_budget"]["budget"] == 8
     assert {g["seeds"] for g in grid["full_budget"]["grid"]} == {2}
+    # the repeated search chose by final loss at 8 updates; the reported runs are at its choice
+    chosen = (grid["full_budget"]["lr"], grid["full_budget"]["recurrent_init"])
+    assert (grid["lr"], grid["recurrent_init"]) == chosen
+    assert {(r["lr"], r["recurrent_init"]) for r in summary.select(rows)} == {chosen}
     assert longrange.main(args) == 0                    # rerun: reused, nothing retrained
     assert json.loads((tmp_path / "summary.json").read_text()) == saved
     (tmp_path / "parts" / "adding_T8_elman_tunefull.json").unlink()
@@ -123,19 +134,23 @@ def test_a_sweep_repeats_the_search_of_a_failing_tanh_rnn_and_lists_it_until_it_
     assert "full_budget" not in saved["grids"][0]
 
 
-def _full(model="elman", won=(0.01, "gaussian")):
+def _full(model="elman", won=(0.01, "gaussian"), lowest=(1e-3, "default")):
     """A repeated search: two settings x 3 seeds, the first seed of ``won`` (None: none) the
-    one success; the other runs of the model stopped then."""
+    one success, the other runs of the model stopped then; ``lowest``, the setting with the
+    lower final loss."""
     return [{"task": "adding", "T": 400, "model": model, "ablation": "tune_full",
              "seed": TUNE_SEED + s, "lr": lr, "recurrent_init": init, "budget": B,
              "success": (lr, init) == won and s == 0, "steps_to_success": 900,
-             "loss_over_baseline": 0.5, "pruned": (lr, init) != won or s > 0}
+             "loss_over_baseline": 0.4 if (lr, init) == lowest else 0.5,
+             "pruned": won is not None and ((lr, init) != won or s > 0)}
             for lr, init in ((1e-3, "default"), (0.01, "gaussian")) for s in range(3)]
 
 
 def test_a_setting_that_succeeded_at_the_budget_reruns_the_reported_seeds_there():
     chosen = full_search.rechosen(_full() + _full("lstm_fb1", won=None))
-    assert chosen == {("adding", 400, "elman"): (0.01, "gaussian")}   # the LSTM's: none won
+    assert chosen == {("adding", 400, "elman"): (0.01, "gaussian"),   # a success: not by loss
+                      ("adding", 400, "lstm_fb1"): (1e-3, "default")}  # none: the lowest loss
+    # the LSTM's reported runs (at 1e-3) ran at its choice: no rerun
     reported = _runs("elman", 0) + _runs("lstm_fb1", 0)
     (group,) = full_search.rerun_groups(400, chosen, reported)
     assert (group.name, group.budget, group.stage) == ("adding_T400_elman_rechosen", B, "rechosen")
@@ -178,13 +193,14 @@ def test_the_reruns_replace_the_runs_at_the_loss_chosen_rate_seed_by_seed():
     paired = summary.paired_with_ablations(rows + replaced)
     assert sorted((r["seed"], r["lr"]) for r in summary.select(paired)) == [
         (s, 1e-3) for s in range(5)]
-    # without a success in the repeated search nothing is replaced
-    assert summary.supersede(_full(won=None) + old + new)[3] == []
+    # without a success, the setting with the lowest final loss at the budget decides
+    assert summary.supersede(_full(won=None) + old + new)[3] == new
+    assert summary.supersede(_full(won=None, lowest=(0.01, "gaussian")) + old + new)[3] == old[:3]
 
 
 def test_the_tables_say_the_rate_was_chosen_at_the_budget():
-    won = {"budget": B, "grid": [{"lr": 0.01, "recurrent_init": "gaussian", "successes": 1,
-                                  "seeds": 1, "pruned": 0}]}
+    won = {"budget": B, "lr": 0.01, "recurrent_init": "gaussian", "grid": [
+        {"lr": 0.01, "recurrent_init": "gaussian", "successes": 1, "seeds": 1, "pruned": 0}]}
     grid = _grid(won) | {"lr": 0.01, "recurrent_init": "gaussian", "task": "adding", "T": 400,
                          "model": "elman"}
     grid["grid"].append({"lr": 0.01, "recurrent_init": "gaussian", "successes": 0, "seeds": 3})
@@ -193,6 +209,9 @@ def test_the_tables_say_the_rate_was_chosen_at_the_budget():
         f"none succeeding within the search's {HALF} updates; repeated at {B}, 0.01 (gaussian "
         "init) succeeded and was chosen")
     assert f"0.01 (0/3) chosen at {B}, repeated at {B}: 1/1, Gaussian W_h" in tables.rates_table(
+        [grid], {"elman": "Elman"})
+    grid["full_budget"]["grid"][0]["successes"] = 0                 # chosen by loss there too
+    assert f"0.01 (0/3) by loss at {B}, repeated at {B}: 0/1" in tables.rates_table(
         [grid], {"elman": "Elman"})
 
 

@@ -29,14 +29,16 @@ def _rows(model, T, losses, steps=None, jac=0.0, lr=0.01, ablation=None, budget=
 DEFAULT_RATES = log_grid(1e-5, 1e-1)
 
 
-def _grid(task, T, model, lr=0.1, rates=DEFAULT_RATES, at_edge=False):
+def _grid(task, T, model, lr=0.01, rates=DEFAULT_RATES, at_edge=False):
     """A rate search as summary.json records it (by default over the default protocol's grid),
-    no setting succeeding, nor in the search repeated at the reported budget."""
+    no setting succeeding, nor in the search repeated at the reported budget, which chose
+    the same rate."""
     return {"task": task, "T": T, "model": model, "lr": lr, "recurrent_init": "default",
             "optimizer": "adam", "budget": 50, "at_edge": at_edge,
             "grid": [{"lr": a, "recurrent_init": "default", "successes": 0, "seeds": 2}
                      for a in rates],
-            "full_budget": {"budget": 100, "grid": [  # repeated at the reported budget
+            "full_budget": {"budget": 100, "lr": lr, "recurrent_init": "default", "grid": [
+                # repeated at the reported budget, choosing the same rate by final loss
                 {"lr": a, "recurrent_init": "default", "successes": 0, "seeds": 2, "pruned": 0}
                 for a in rates]}}
 
@@ -99,7 +101,7 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
     # T = 400: the LSTM fails: its budget and its rate grid, chosen at the edge
     assert report.hochreiter(ctx, 400).endswith(
         "T = 400: not reproduced (LSTM, b_f = 1: 0/5 succeed within 20000 updates, median 0.9, "
-        "rates 1e-05 … 1 (11) (chosen rate at the edge: the grid's limit), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss)).")
+        "rates 1e-05 … 1 (11) (chosen rate at the edge: the grid's limit), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss at 100)).")
     assert report.hochreiter(ctx, 800).endswith(
         "T = 800: not tested (LSTM, b_f = 1 at T = 800 not yet run; Elman (tanh) at T = 800 not "
         "in this sweep).")
@@ -120,9 +122,14 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
     rerun = [{"task": "adding", "T": 200, "model": "elman", "ablation": "rechosen_rate"}]
     assert report.hochreiter(report.Context(rows, GRID, rerun), 200).endswith(
         "which holds ½ (its runs at the rate its repeated search found are not yet run)).")
-    by_loss = report.Context(rows, _searched(rows, "elman"), sweep={"adding": {"open_seeds": 5}})
+    grids = _searched(rows, "elman")           # chosen by loss again in the repeated search
+    by_loss = report.Context(rows, grids, sweep={"adding": {"open_seeds": 5}})
     assert report.hochreiter(by_loss, 200).endswith(
         "(the protocol's 5 seeds and 10000 updates are spent: open under it, at a rate chosen by "
+        "final loss (no setting of its search succeeded within 100 updates))).")
+    for g in grids:
+        del g["full_budget"]                   # not repeated: chosen at the search's budget
+    assert report.hochreiter(by_loss, 200).endswith(
         "final loss (no setting of its search succeeded within 50 updates))).")
     few = report.Context([r for r in rows if r["T"] == 200 and r["seed"] < 3], GRID,
                          sweep={"adding": {"open_seeds": 0}})      # 3 seeds: no count decides
@@ -133,7 +140,7 @@ def test_verdicts_say_reproduced_not_reproduced_with_what_was_exhausted_or_not_t
         "lstm_fb1", 400, 5)
     assert report.hochreiter(report.Context(good, _searched(good, "elman")), 400).endswith(
         f"T = 400: reproduced (LSTM b_f = 1 {WON_5}; Elman (tanh): 0/5 succeed within 20000 "
-        "updates, median 0.97, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss)).")
+        "updates, median 0.97, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss at 100)).")
     # with 10 seeds, 9 successes resolve "learns" and 1 "fails"; 8 and 2 stay open
     assert [report.outcome(_runs("gru", 10, k, n=10)) for k in (10, 9, 8, 2, 1, 0)] == [
         "learns", "learns", "open", "open", "fails", "fails"]
@@ -155,7 +162,7 @@ def test_copy_verdict_needs_the_positive_control_to_solve_that_t():
     solved = report.Context(lstm + _runs("urnn", 100, 5, task="copy"), searched)
     assert report.arjovsky(solved, 100).endswith(
         f"T = 100: reproduced (uRNN {WON_5}; LSTM, b_f = 1: 0/5 succeed within 5000 updates, "
-        "median 0.95, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss)).")
+        "median 0.95, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss at 100)).")
     for urnn in (0, 4):  # the control fails, or is open: the LSTM's failure says nothing
         failed = report.Context(lstm + _runs("urnn", 100, urnn, task="copy"), searched)
         assert f"T = 100: not tested (the positive control did not solve T = 100: uRNN " \
@@ -173,7 +180,7 @@ def test_truncation_verdict_on_adding_late_and_the_plain_ablation_as_measured():
     grid = _grid("adding_late", 100, "lstm_fb1", lr=1e-3)
     late, plain = report.truncation(report.Context(rows, [grid]), 100, 20)
     assert late.endswith(f"T = 100: reproduced (full BPTT {WON_5}; truncated: LSTM, b_f = 1: 0/5 "
-                         "succeed within 5000 updates, median 0.9, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss); "
+                         "succeed within 5000 updates, median 0.9, rates 1e-05 … 0.1 (9), none succeeding within the search's 50 updates nor, every setting repeated, within 100 (its rate chosen by final loss at 100); "
                          "the rates were searched for the full-BPTT control).")
     # the control does not learn: the claim is not tested; truncation learning refutes it anyway
     no_control = [r for r in rows if r["ablation"] != "late_full"] + _runs(
@@ -567,7 +574,9 @@ def test_the_rates_table_marks_a_rate_chosen_by_loss_and_the_repeated_search():
     del won["full_budget"]
     won["grid"][-1]["successes"] = 2
     table = tables.rates_table([searched, won], LABELS)
-    assert "| adding | Elman (tanh) | 0.001 (0/2) by loss, repeated at 100: 0/18 |" in table
+    assert "| adding | Elman (tanh) | 0.001 (0/2) by loss at 100, repeated at 100: 0/18 |" in table
+    del searched["full_budget"]
+    assert "| adding | Elman (tanh) | 0.001 (0/2) by loss |" in tables.rates_table([searched], LABELS)
     assert "| adding | GRU | 0.1 (2/2) |" in table
 
 
