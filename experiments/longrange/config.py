@@ -374,8 +374,8 @@ class Config:
     sweeps on the 2 cores): the IRNN's rate search (27 runs to 10 000 updates, its settings
     stopped once they could no longer be chosen) 8050 s; the three LSTMs' 7030 s and their
     extension to 0.316 (9 runs) 7370 s; the GRU's 1120 s and 1290 s; a slice of 3 reported IRNN
-    runs to 20 000 updates, every one diverging, 960 s. Where one succeeds, the rerun of the
-    reported seeds at that setting (stage ``rechosen``) costs what the reported runs did.
+    runs to 20 000 updates, every one diverging, 960 s. The rerun of the reported seeds at the
+    setting the repeated search chose (stage ``rechosen``) costs what the reported runs did.
     """
 
     seed: int = 0

@@ -12,7 +12,7 @@ it; :func:`choose`), then the main sweep and its ablations at the chosen rates
 the budget where a failure ended during learning (:func:`longer_groups`), then, for a failure
 a verdict rests on whose rate was chosen by final loss (no setting succeeded within the
 search's budget), the whole search again at the reported budget, and the reported runs again
-at a rate that succeeded there (:mod:`experiments.longrange.full_search`). Tuning seeds are
+at the setting it chooses there (:mod:`experiments.longrange.full_search`). Tuning seeds are
 ``TUNE_SEED + s``, apart from the reported seeds ``0 .. n - 1``, so no reported run took part
 in choosing its own rate.
 """
@@ -59,7 +59,7 @@ class Group(NamedTuple):
     #                       added to a cell whose verdict hinges on it (:func:`open_groups`);
     #                       "longer<r>": a cell rerun with 2^r x its budget (:func:`longer_groups`);
     #                       "tunefull": a search repeated at that budget; "rechosen": the
-    #                       reported runs at a rate it found; "rechosen_more": seeds added
+    #                       reported runs at the rate it chose; "rechosen_more": seeds added
     #                       to those (:mod:`experiments.longrange.full_search`)
     budget: int = 0       # updates each run may take
     slice_of: tuple[int, int] | None = None  # (i, n): slice i of n of the program

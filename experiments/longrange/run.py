@@ -141,8 +141,8 @@ def _retest(config: Config, T: int, tune_rows, cells, best: dict, writer: bool,
             run_groups) -> None:
     """The failures at T whose rate was chosen by final loss
     (:mod:`~experiments.longrange.full_search`): their search repeated at the reported budget,
-    then, where a setting succeeded there, the reported runs at that setting (``best`` records
-    it), with seeds added where their verdict is open."""
+    then the reported runs at the setting it chooses (``best`` records it) where theirs differs,
+    with seeds added where their verdict is open."""
     def run(groups):
         return run_groups(processes.share(groups) if processes.is_multiprocess(config)
                           else groups)
