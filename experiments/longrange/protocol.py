@@ -17,6 +17,9 @@ Here that is the study's default protocol (``Config()``, the full preset):
   reported budget (:mod:`experiments.longrange.full_search`), and the failure counts only once
   the reported runs, rerun at the setting that one chose (a success there, else the lowest
   final loss at that budget), fail too;
+- runs that did not diverge in float32 (:mod:`experiments.longrange.precision`): a gradient
+  whose 2-norm overflows float32 freezes a run for good, so a diverged run counts once its
+  float64 rerun has replaced it;
 - runs that had stopped learning when their budget ended: the median over the cell's runs without
   success of ``last_quarter_fall`` (how much the test loss fell over the last quarter of the
   updates, :mod:`experiments.longrange.summary`) at most ``STILL_LEARNING`` = 10 %. A cell whose
@@ -70,6 +73,13 @@ def still_learning(rows) -> bool:
     return fall is not None and fall > STILL_LEARNING
 
 
+def float32_divergences(rows) -> int:
+    """How many main-sweep rows diverged in float32: their float64 reruns
+    (:mod:`experiments.longrange.precision`) have not replaced them yet."""
+    return sum(bool(r["diverged"]) and r["ablation"] is None
+               and r.get("dtype", "float32") == "float32" for r in rows)
+
+
 def shortfall(rows, grid: dict | None, T: int) -> list[str]:
     """What a failing cell's protocol lacks against the default one (empty: nothing).
 
@@ -83,6 +93,9 @@ def shortfall(rows, grid: dict | None, T: int) -> list[str]:
     if budget < required_budget(T):
         out.append(f"a budget of {budget} updates (the default protocol's at T = {T}: "
                    f"{required_budget(T)})")
+    if frozen := float32_divergences(rows):
+        out.append(f"{frozen} of {len(rows)} runs diverged in float32, their float64 reruns not "
+                   "yet run")
     fall = last_quarter_fall(rows)
     if fall is not None and fall > STILL_LEARNING:
         out.append(f"runs still learning when the budget ended (their test loss fell by a median "

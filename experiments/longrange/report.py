@@ -12,8 +12,8 @@ data show:
   verdict names what was exhausted for the model that did not do what the claim says: its budget
   in updates and the rates searched (with a note when the chosen rate is still at an edge of the
   grid). **not resolved**: a model the verdict rests on is open; the verdict gives its successes
-  and interval and what would decide it: its planned runs (added seeds, or twice the budget) not
-  yet run, more seeds than the protocol gives that cell, or nothing the protocol allows (its
+  and interval and what would decide it: its planned runs (added seeds, twice the budget, float64
+  reruns) not yet run, more seeds than the protocol gives that cell, or nothing the protocol allows (its
   seeds and budget doublings spent: the cell stays open under it). **not tested**: a cell the
   claim needs has no runs (``not yet run`` when it is planned but missing from the results;
   ``not in this sweep`` when the config does not run it; a claim none of whose models this sweep
@@ -149,11 +149,11 @@ class Context:
             planned = {a for t, T_, m, a in self.pending if (t, T_, m) == (task, T, model)}
             for stage, runs in (("longer_budget", "its runs with twice the budget"),
                                 ("more_seeds", "its added seeds"),
-                                ("rechosen_rate", "its runs at the rate its repeated search found")):
+                                ("rechosen_rate", "its runs at the rate its repeated search found"),
+                                ("float64_rerun", "the float64 reruns of its float32 divergences")):
                 if stage in planned:
                     return f"{runs} are not yet run"
-        rs, most = self.cell(task, T, model, ablation), self.sweep.get(task, {}).get("open_seeds")
-        n = len(rs)
+        n, most = len(rs := self.cell(task, T, model, ablation)), self.sweep.get(task, {}).get("open_seeds")
         if ablation is not None or most is None or n < most or not n or not side_of_half(n, n):
             return "more seeds would decide"  # (no count of n seeds excludes ½: n < 5)
         at = (grid := self.grids.get((task, T, model))) and loss_chosen_at(grid)

@@ -28,6 +28,7 @@ from experiments.longrange.plan import (
     open_groups,
     tune_groups,
 )
+from experiments.longrange.precision import float64_groups, in_float64
 from experiments.longrange.report import paired_open
 from experiments.longrange.slices import join, slices, training_order
 from experiments.longrange.summary import rows_and_curves, supersede
@@ -89,6 +90,14 @@ def _run(config: Config, workdir: Path) -> None:
             _write_tables(config, workdir, done, missing, best, complete=False)
         return rows
 
+    def reported_runs(groups) -> list[dict]:
+        """``run_groups`` on one stage's reported runs, then the float64 reruns of those that
+        diverged in float32 (:mod:`~experiments.longrange.precision`), which replace them."""
+        rows = run_groups(groups)
+        wide = _shared(config, run_groups, float64_groups(rows, groups[0].stage)
+                       if writer and groups else [])
+        return supersede(rows + wide)[0]
+
     for T in lengths(config):
         round_, extra, tune_rows = 0, {}, []
         unsearched: set = set()  # cells whose search lacks a result (compute=False): no rate
@@ -116,42 +125,45 @@ def _run(config: Config, workdir: Path) -> None:
         # a program runs once every run in it has its rate (each at its own task's cell)
         blocked = [g for g in groups if any((g.task, T, m.model) in unsearched for m in g.members)]
         missing.extend(blocked)
-        reported = run_groups([g for g in groups if g not in blocked])
+        reported = reported_runs([g for g in groups if g not in blocked])
         more = open_groups(config, T, best, reported, paired_open(reported, T)) if writer else []
         if multi:
             more = processes.share(more)
-        cells = reported + run_groups(more)
+        cells = reported + reported_runs(more)
         for round_ in range(1, max((ts.longer for ts in config.sweep.tasks().values()), default=0) + 1):
             longer = longer_groups(config, T, best, cells, round_) if writer else []
             if multi:
                 longer = processes.share(longer)
             if not longer:
                 break
-            cells = supersede(cells + run_groups(longer))[0]
+            cells = supersede(cells + reported_runs(longer))[0]
             more = open_groups(config, T, best, cells, round_=round_) if writer else []
             if multi:
                 more = processes.share(more)
-            cells += run_groups(more)
-        _retest(config, T, tune_rows, cells, best, writer, run_groups)
+            cells += reported_runs(more)
+        _retest(config, T, tune_rows, cells, best, writer, run_groups, reported_runs)
     if writer:
         _write_tables(config, workdir, done, missing, best, complete=not missing)
 
 
+def _shared(config: Config, run_groups, groups) -> list[dict]:
+    """``run_groups`` on ``groups`` (process 0's: a worker passes none), shared over the
+    processes when there are several."""
+    return run_groups(processes.share(groups) if processes.is_multiprocess(config) else groups)
+
+
 def _retest(config: Config, T: int, tune_rows, cells, best: dict, writer: bool,
-            run_groups) -> None:
+            run_groups, reported_runs) -> None:
     """The failures at T whose rate was chosen by final loss
     (:mod:`~experiments.longrange.full_search`): their search repeated at the reported budget,
     then the reported runs at the setting it chooses (``best`` records it) where theirs differs,
     with seeds added where their verdict is open."""
-    def run(groups):
-        return run_groups(processes.share(groups) if processes.is_multiprocess(config)
-                          else groups)
-
-    searched = run(full_search_groups(config, T, tune_rows, cells) if writer else [])
+    searched = _shared(config, run_groups,
+                       full_search_groups(config, T, tune_rows, cells) if writer else [])
     chosen = rechosen(searched)
     best.update(chosen)
-    rerun = run(rerun_groups(T, chosen, cells) if writer else [])
-    run(more_groups(config, T, chosen, rerun) if writer else [])
+    rerun = _shared(config, reported_runs, rerun_groups(T, chosen, cells) if writer else [])
+    _shared(config, reported_runs, more_groups(config, T, chosen, rerun) if writer else [])
 
 
 def _refuse_old_folder(workdir: Path) -> None:
@@ -269,10 +281,12 @@ def _cells(groups) -> set[tuple]:
     ``more_seeds`` for the seeds added to a cell whose verdict hinges (stage ``more``),
     ``longer_budget`` for a cell rerun with a larger budget (stage ``longer<r>``), or
     ``rechosen_rate`` for a cell rerun at a rate its repeated search found (stages
-    ``rechosen``, ``rechosen_more``)."""
+    ``rechosen``, ``rechosen_more``), ``float64_rerun`` for its runs that diverged in float32,
+    rerun in float64 (stage ``float64_<stage>``)."""
     def variant(stage: str, ablation: str | None) -> str | None:
         return ("more_seeds" if stage == "more" else "longer_budget" if stage.startswith("longer")
-                else "rechosen_rate" if stage.startswith("rechosen") else ablation)
+                else "rechosen_rate" if stage.startswith("rechosen")
+                else "float64_rerun" if in_float64(stage) else ablation)
 
     return {(g.task, g.T, m.model, variant(g.stage, m.ablation)) for g in groups for m in g.members}
 

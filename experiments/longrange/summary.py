@@ -19,7 +19,8 @@ one-layer LRU there. ``init_log_jacobian`` /
 of its updates, ``1 − final / min(loss at the evaluations up to ¾ of them)`` (null when either
 is not finite: a run that did not keep learning), and
 ``init_lambda_max`` the largest Lyapunov exponent at initialisation
-(:mod:`experiments.longrange.dynamics`).
+(:mod:`experiments.longrange.dynamics`), ``dtype`` the format the run computed in (``float64``:
+the rerun of a run that diverged in float32, :mod:`experiments.longrange.precision`).
 
 Every run stops at success or at its budget: ``steps`` is the number of updates it ran
 (``steps_to_success`` when it succeeded, else its ``budget``), with its ``lr`` and ``optimizer``.
@@ -40,6 +41,7 @@ import math
 from typing import Any
 
 from experiments.common.stats import median_interval, wilson_interval
+from experiments.longrange import precision
 from experiments.longrange.config import Config
 from experiments.longrange.full_search import rechosen
 from experiments.longrange.plan import SEARCH, Group, optimizer_of
@@ -95,6 +97,7 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             "hidden_size": tc.hidden_size,
             "n_params": result["n_params"][m.model], "clip_norm": tc.clip_norm if m.clip else None,
             "tbptt": group.tbptt, "success_ratio": tc.success_ratio,
+            "dtype": "float64" if precision.in_float64(group.stage) else "float32",
         }
         curve = {"task": group.task, "model": m.model, "T": group.T, "seed": m.seed,
                  "ablation": m.ablation, "lr": m.lr, "recurrent_init": m.init, "steps": steps,
@@ -115,17 +118,22 @@ def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[di
     :mod:`experiments.longrange.full_search`) reports those runs, seed by seed, in place of its
     runs at the rate chosen by final loss. ``replaced``: the rows either replaces (an ablation is
     compared with its model at the ablation's own budget and rate:
-    :func:`paired_with_ablations`)."""
+    :func:`paired_with_ablations`). A run rerun in float64 (:mod:`experiments.longrange.precision`)
+    is reported in place of its float32 run; ``replaced`` has that too."""
     def key(r):
         return (r["task"], r["T"], r["model"], r["ablation"], r["seed"], r["lr"],
                 r["recurrent_init"])
 
+    wide = {(key(r), r["budget"]) for r in rows if r.get("dtype") == precision.STAGE}
+    narrow = {i for i, r in enumerate(rows)
+              if r.get("dtype") != precision.STAGE and (key(r), r["budget"]) in wide}
     longest: dict[tuple, int] = {}
     for i, r in enumerate(rows):
-        if key(r) not in longest or r["budget"] > rows[longest[key(r)]]["budget"]:
+        if i not in narrow and (key(r) not in longest
+                                or r["budget"] > rows[longest[key(r)]]["budget"]):
             longest[key(r)] = i
     last = set(longest.values())
-    shorter = [r for i, r in enumerate(rows) if i not in last]
+    shorter = [r for i, r in enumerate(rows) if i not in last and i not in narrow]
     chosen = rechosen(rows)
 
     def at_chosen(r) -> bool:

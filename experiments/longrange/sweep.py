@@ -21,7 +21,7 @@ from jax.sharding import PartitionSpec as P
 
 import rnnjax.train as tr
 from experiments.common import UserError
-from experiments.longrange import plan
+from experiments.longrange import plan, precision
 from experiments.longrange.config import TASKS, Config
 from experiments.longrange.dynamics import LYAPUNOV_LENGTH, has_real_carry, run_dynamics
 from experiments.longrange.plan import Group, Member, optimizer_of
@@ -117,6 +117,15 @@ def _blocks(members) -> list[list[Member]]:
 def train_group(config: Config, group: Group, workdir: Path | None,
                 members: list[Member] | None = None,
                 known: tuple[list[Member], list[int | None]] = ([], [])) -> dict[str, Any]:
+    """:func:`_train_group`, in float64 for the reruns of stage ``float64_<stage>``
+    (:mod:`experiments.longrange.precision`), else in float32."""
+    with jax.enable_x64(precision.in_float64(group.stage)):
+        return _train_group(config, group, workdir, members, known)
+
+
+def _train_group(config: Config, group: Group, workdir: Path | None,
+                 members: list[Member] | None,
+                 known: tuple[list[Member], list[int | None]]) -> dict[str, Any]:
     """Train the runs of ``group`` as one program under ``workdir``; their evaluations.
 
     Returns ``baseline``, ``n_params`` per model, ``steps`` (the evaluated updates), per test
@@ -149,14 +158,21 @@ def train_group(config: Config, group: Group, workdir: Path | None,
     def init_states(k_init, k_data):
         """The runs' states, block by block: one compiled vmapped init per block, each finished
         before the next starts, so no two batched orthogonal draws (QR) run side by side
-        (docs/known-issues.md: they can deadlock XLA:CPU's thread pool)."""
+        (docs/known-issues.md: they can deadlock XLA:CPU's thread pool). In float64, the
+        parameters are drawn in float32, as the float32 runs', then widened."""
         parts, start = [], 0
         for block in blocks:
             init = models[block[0].model, block[0].init].init
             sl = slice(start, start + len(block))
-            parts.append(jax.block_until_ready(jax.jit(jax.vmap(
-                lambda ki, kd, init=init: tr.init_state(init(ki), opt, key=kd)))(
-                    k_init[sl], k_data[sl])))
+            if jax.config.jax_enable_x64:
+                with jax.enable_x64(False):
+                    drawn = jax.block_until_ready(jax.jit(jax.vmap(init))(k_init[sl]))
+                parts.append(jax.jit(jax.vmap(lambda p, kd: tr.init_state(p, opt, key=kd)))(
+                    widen(drawn), k_data[sl]))
+            else:
+                parts.append(jax.block_until_ready(jax.jit(jax.vmap(
+                    lambda ki, kd, init=init: tr.init_state(init(ki), opt, key=kd)))(
+                        k_init[sl], k_data[sl])))
             start += len(block)
         states = jax.tree.map(lambda *xs: jnp.concatenate(xs), *parts)
         return states._replace(opt_state=set_hyperparams(states.opt_state, members,
@@ -236,6 +252,11 @@ def train_group(config: Config, group: Group, workdir: Path | None,
             "final_log_jacobian": per_run(after.get("log_jacobian")),
             "init_lambda_max": per_run(at_init.get("lambda_max")),
             "stopped_at": stopped_at}
+
+
+def widen(tree):
+    """The tree with every float32 array as float64 (x64 must be on)."""
+    return jax.tree.map(lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x, tree)
 
 
 def _float(x) -> float | None:

@@ -75,9 +75,9 @@ def late_adding(key: jax.Array, n: int, T: int, margin: int) -> tuple[jax.Array,
     if not 0 < margin < T - T // 2:
         raise ValueError(f"adding_late needs 0 < margin < T - T//2, got margin={margin}, T={T}")
     k_values, k_first, k_second = jax.random.split(key, 3)
-    values = jax.random.uniform(k_values, (n, T))
-    first = jax.random.randint(k_first, (n, 1), 0, T // 2)
-    second = jax.random.randint(k_second, (n, 1), T // 2, T - margin)
+    values = jax.random.uniform(k_values, (n, T), jnp.float32)
+    first = jax.random.randint(k_first, (n, 1), 0, T // 2, jnp.int32)
+    second = jax.random.randint(k_second, (n, 1), T // 2, T - margin, jnp.int32)
     t = jnp.arange(T).reshape(1, T)
     marked = (t == first) | (t == second)
     targets = jnp.sum(jnp.where(marked, values, 0.0), axis=-1)

@@ -94,7 +94,8 @@ def baseline(form: str = "modern") -> float:
 
 
 def example(*, key: Array, length: int, form: str = "modern") -> tuple[Array, Array]:
-    """One sequence: ``(inputs (length, 2), target ())``. See the module docstring for the forms."""
+    """One sequence: ``(inputs (length, 2), target ())``, float32 whatever jax's x64 flag (a
+    float64 computation sees the same draws). See the module docstring for the forms."""
     length = _check(length, form)
     return _example(key, length, form)
 
@@ -105,17 +106,17 @@ def _example(key: Array, length: int, form: str) -> tuple[Array, Array]:
     t = jnp.arange(length)
     if form == "modern":
         half = length // 2
-        values = jax.random.uniform(k_values, (length,))
-        i = jax.random.randint(k_first, (), 0, half)
-        j = jax.random.randint(k_second, (), half, length)
+        values = jax.random.uniform(k_values, (length,), jnp.float32)
+        i = jax.random.randint(k_first, (), 0, half, jnp.int32)
+        j = jax.random.randint(k_second, (), half, length, jnp.int32)
         marked = (t == i) | (t == j)
         markers = marked.astype(values.dtype)
         target = jnp.sum(jnp.where(marked, values, 0.0))
     else:  # hs97
         m = length // 2 - 1  # the second marker lies among the first T/2 - 1 positions
-        values = jax.random.uniform(k_values, (length,), minval=-1.0, maxval=1.0)
-        i = jax.random.randint(k_first, (), 0, min(10, m))
-        j = jax.random.randint(k_second, (), 0, m - 1)
+        values = jax.random.uniform(k_values, (length,), jnp.float32, minval=-1.0, maxval=1.0)
+        i = jax.random.randint(k_first, (), 0, min(10, m), jnp.int32)
+        j = jax.random.randint(k_second, (), 0, m - 1, jnp.int32)
         j = j + (j >= i)  # uniform over the first m positions other than i
         marked = (t == i) | (t == j)
         values = jnp.where(marked & (t == 0), 0.0, values)  # "X1 is set to zero"

@@ -27,8 +27,8 @@ ELMAN = TINY + ["--sweep.adding.models", "elman", "--ablations.kinds", "--steps"
 
 def _runs(model, won, n=5, task="adding", ablation=None, budget=B, lr=1e-3):
     return [{"task": task, "T": 400, "model": model, "ablation": ablation, "seed": s,
-             "success": s < won, "budget": budget, "lr": lr, "recurrent_init": "default"}
-            for s in range(n)]
+             "success": s < won, "budget": budget, "lr": lr, "recurrent_init": "default",
+             "diverged": False} for s in range(n)]
 
 
 def _search(model, won_at=None, task="adding", budget=HALF, ablation="tune"):

@@ -1,0 +1,54 @@
+"""A reported run that diverged in float32, rerun in float64: the model's failure or the format's?
+
+A run *diverged* when its final test loss is non-finite or above
+:data:`~experiments.longrange.summary.DIVERGED` x baseline. In float32 that can be the number
+format's doing, not the model's. Once an activation, the loss or the gradient's 2-norm passes
+float32's 3.4e38 (the norm long before any parameter does), the step is not finite; its guard
+(:mod:`rnnjax.train.step`) skips the update, the parameters stay where they are, the next batch
+overflows again, and the run has stopped learning for good at that update, where in a wider
+format the clipped step would have been taken. The IRNN (ReLU units, identity recurrence)
+gets there: its activations can grow like (1 + δ)^T, and at T = 800 most of its float32 runs
+froze within the first thousand of their 20 000 updates.
+
+So every diverged run of the main sweep is rerun in float64 (stage ``float64_<stage>``,
+:func:`float64_groups`) as soon as the stage that ran it (``main``, ``more``, ``longer<r>``,
+``rechosen``, ...) has finished, so the stages after it (seeds added to an open cell, a longer
+budget) see the rerun: the same seed, rate, initialisation and budget, the same initial
+parameters (drawn in float32, then widened) and the same sequences (the tasks draw them in
+float32 whatever the x64 flag), every array of the computation in float64
+(:func:`experiments.longrange.sweep.train_group`). The rerun replaces the float32 run in the
+tables (:func:`experiments.longrange.summary.supersede`; rows carry ``dtype``), and a failure
+counts only once none of its runs is a float32 divergence
+(:func:`experiments.longrange.protocol.float32_divergences`). A run that diverges in float64
+too diverged by its own dynamics. Rate searches and ablations stay in float32: a frozen tuning
+run counts against its setting, which can only steer the search away from the rates at which
+float32 overflows.
+"""
+
+from __future__ import annotations
+
+from experiments.longrange.plan import Group, Member, by_family
+
+STAGE = "float64"
+"""The reruns' stage (``Group.stage``: ``float64_<the stage rerun>``) and the ``dtype`` of
+their rows."""
+
+
+def in_float64(stage: str) -> bool:
+    """Whether a program of this stage computes in float64."""
+    return stage.startswith(STAGE)
+
+
+def float64_groups(rows, origin: str) -> list[Group]:
+    """Stage ``float64_<origin>``: every main-sweep run in ``rows`` (those of one stage,
+    ``origin``: ``main``, ``more``, ``longer1``, ...) that diverged in float32, rerun in float64
+    at its seed, setting and budget; one program per (task, T, budget, cell family)."""
+    members: dict[tuple[str, int, int], list[Member]] = {}
+    for r in sorted(rows, key=lambda r: (r["task"], r["T"], r["model"], r["seed"])):
+        if r["ablation"] is None and r["diverged"] and r["dtype"] != STAGE:
+            members.setdefault((r["task"], r["T"], r["budget"]), []).append(Member(
+                r["model"], r["seed"], r["lr"], r["recurrent_init"], r["clip_norm"] is not None,
+                None))
+    return [Group(task, T, f, None, tuple(g), f"{STAGE}_{origin}", B)
+            for (task, T, B), ms in sorted(members.items()) for f, g in by_family(ms).items()]
+

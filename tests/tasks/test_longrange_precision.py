@@ -1,0 +1,114 @@
+"""A reported run that diverged in float32 is rerun in float64 before its failure counts.
+
+A gradient whose 2-norm overflows float32 freezes a run (the non-finite guard skips every update
+from then on); the float64 rerun is the same run (same draws, same sequences) in a format where
+it does not, and it replaces the float32 run in the tables.
+"""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from experiments import longrange
+from experiments.longrange import precision, protocol, summary
+from experiments.longrange.config import PRESETS
+from experiments.longrange.plan import Group, Member
+from experiments.longrange.sweep import train_group
+from experiments.longrange.tasks import make_task
+from tests.tasks.test_longrange import TINY
+
+IRNN = TINY + ["--sweep.adding.models", "irnn", "--ablations.kinds", "--steps", "8",
+               "--sweep.adding.seeds", "2", "--sweep.adding.open-seeds", "0"]
+"""A tiny untuned IRNN sweep: 2 seeds, 8 updates."""
+
+
+@pytest.mark.parametrize("name,T", [("adding", 12), ("adding_hs97", 12), ("adding_late", 50),
+                                    ("copy", 6)])
+def test_the_tasks_draw_the_same_sequences_whatever_the_x64_flag(name, T):
+    narrow = make_task(name, T).sample(jax.random.key(5), 3)
+    with jax.enable_x64(True):
+        wide = make_task(name, T).sample(jax.random.key(5), 3)
+    for a, b in zip(narrow, wide, strict=True):
+        assert a.dtype == b.dtype and a.dtype.itemsize == 4
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_float64_run_starts_from_the_float32_runs_draws_and_follows_it():
+    """Same initial parameters (the initial log-Jacobian agrees to float32 rounding, an
+    independent draw would not), same sequences: over 8 updates of a well-behaved run the test
+    losses agree to float32 precision, and the x64 flag is off again afterwards."""
+    config = PRESETS["quick"]
+    members = (Member("irnn", 0, 1e-3, "default", True, None),
+               Member("irnn", 1, 1e-3, "default", True, None))
+    runs = {stage: train_group(config, Group("adding", 12, "irnn", None, members, stage, 8), None)
+            for stage in ("main", "float64_8")}
+    assert not jax.config.jax_enable_x64
+    narrow, wide = runs["main"], runs["float64_8"]
+    np.testing.assert_allclose(wide["init_log_jacobian"], narrow["init_log_jacobian"], rtol=1e-5)
+    np.testing.assert_allclose(wide["test_loss"], narrow["test_loss"], rtol=1e-4)
+    assert wide["test_loss"] != narrow["test_loss"]          # computed in another format
+
+
+def _row(seed, *, diverged=True, dtype="float32", ablation=None, T=400, budget=20000,
+         model="irnn"):
+    return {"task": "adding", "T": T, "model": model, "seed": seed, "ablation": ablation,
+            "lr": 1e-3, "recurrent_init": "default", "budget": budget, "diverged": diverged,
+            "dtype": dtype, "clip_norm": 1.0, "success": False, "last_quarter_fall": None}
+
+
+def test_only_the_reported_runs_that_diverged_in_float32_are_rerun():
+    rows = [_row(0), _row(1, diverged=False), _row(2, dtype="float64"), _row(3, ablation="no_clip"),
+            _row(4, T=800), _row(5, budget=40000), _row(6, model="irnn_sgd")]
+    groups = precision.float64_groups(rows, "main")
+    assert [(g.name, g.budget, [m.seed for m in g.members]) for g in groups] == [
+        ("adding_T400_irnn_float64_main", 20000, [0]),
+        ("adding_T400_irnn_sgd_float64_main", 20000, [6]),
+        ("adding_T400_irnn_float64_main", 40000, [5]),
+        ("adding_T800_irnn_float64_main", 20000, [4])]
+    assert groups[0].members[0] == Member("irnn", 0, 1e-3, "default", True, None)
+
+
+def test_the_float64_rerun_replaces_its_float32_run_and_not_a_longer_one():
+    rows = [_row(0), _row(0, dtype="float64", diverged=False), _row(1),
+            _row(2), _row(2, dtype="float64"), _row(2, budget=40000, diverged=False)]
+    kept, _, extended, replaced = summary.supersede(rows)
+    assert [(r["seed"], r["dtype"], r["budget"]) for r in kept] == [
+        (0, "float64", 20000), (1, "float32", 20000), (2, "float32", 40000)]
+    assert [(r["seed"], r["dtype"], r["budget"]) for r in replaced] == [
+        (0, "float32", 20000), (2, "float32", 20000), (2, "float64", 20000)]
+    assert [(e["budget"], e["seeds"]) for e in extended] == [(20000, 1)]  # seed 2's float64 run
+
+
+def test_a_failure_with_float32_divergences_does_not_count_until_they_are_rerun():
+    grid = None
+    before = protocol.shortfall([_row(0), _row(1), _row(2, diverged=False)], grid, 400)
+    assert "2 of 3 runs diverged in float32, their float64 reruns not yet run" in before
+    after = protocol.shortfall([_row(0, dtype="float64"), _row(1, dtype="float64"),
+                                _row(2, diverged=False)], grid, 400)
+    assert not any("float32" in w for w in after)
+    assert protocol.float32_divergences([_row(0, ablation="no_clip")]) == 0  # not rerun
+
+
+def test_a_sweep_reruns_its_diverged_runs_in_float64_and_lists_them_until_it_has(
+        tmp_path, monkeypatch):
+    """Every run counts as diverged here (the threshold set below any loss): each is rerun."""
+    monkeypatch.setattr(summary, "DIVERGED", -1.0)
+    args = IRNN + ["--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    reported = summary.select(saved["rows"])
+    assert sorted((r["seed"], r["dtype"]) for r in reported) == [(0, "float64"), (1, "float64")]
+    assert sorted((r["seed"], r["dtype"]) for r in saved["replaced"]) == [(0, "float32"),
+                                                                          (1, "float32")]
+    for old in saved["replaced"]:  # the same runs, to float32 precision
+        new = next(r for r in reported if r["seed"] == old["seed"])
+        assert new["loss"] == pytest.approx(old["loss"], rel=1e-4)
+    assert (tmp_path / "parts" / "adding_T8_irnn_float64_main.json").exists()
+    assert longrange.main(args) == 0                          # rerun: reused, nothing retrained
+    assert json.loads((tmp_path / "summary.json").read_text()) == saved
+    (tmp_path / "parts" / "adding_T8_irnn_float64_main.json").unlink()
+    assert longrange.main(args + ["--execution.no-compute"]) == 0
+    pending = json.loads((tmp_path / "summary.json").read_text())["not_yet_run"]
+    assert pending == [{"task": "adding", "T": 8, "model": "irnn", "ablation": "float64_rerun"}]
