@@ -5,7 +5,7 @@ When none of its settings succeeds there, :func:`~experiments.longrange.plan.cho
 back on the lowest final loss, and a rate that would succeed with the reported runs' updates can
 be missed: the tanh RNN's search on the adding problem sees no success at any T, while its
 reported runs at twice the updates learn up to T = 200. A failure a verdict rests on
-(:data:`~experiments.longrange.protocol.CLAIMED_FAILURES`) is therefore tested in three stages:
+(:data:`~experiments.longrange.protocol.CLAIMED_FAILURES`) is therefore tested in four stages:
 
 1. ``tunefull`` (:func:`full_search_groups`): every (rate, init) the search tried, with its
    tuning seeds, at the reported budget (runs ``tune_full``), nearest the rate its search chose
@@ -15,7 +15,10 @@ reported runs at twice the updates learn up to T = 200. A failure a verdict rest
    the setting the repeated search chose (:func:`rechosen`: one that succeeded, else the lowest
    final loss at this budget) where it differs from theirs; these runs replace the ones at the
    rate chosen at the search's budget (:func:`experiments.longrange.summary.supersede`);
-3. ``rechosen_more`` (:func:`more_groups`): seeds added to those up to the task's
+3. ``rechosen_longer<r>``: those reruns, when they fail while still learning, rerun with twice
+   their budget, as every reported cell is
+   (:func:`~experiments.longrange.plan.longer_groups`; :func:`experiments.longrange.run._retest`);
+4. ``rechosen_more`` (:func:`more_groups`): seeds added to those up to the task's
    ``open_seeds`` when their success fraction's Wilson 95 % interval holds ½, as for every
    reported cell (:func:`~experiments.longrange.plan.open_groups`).
 

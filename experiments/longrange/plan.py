@@ -59,8 +59,10 @@ class Group(NamedTuple):
     #                       added to a cell whose verdict hinges on it (:func:`open_groups`);
     #                       "longer<r>": a cell rerun with 2^r x its budget (:func:`longer_groups`);
     #                       "tunefull": a search repeated at that budget; "rechosen": the
-    #                       reported runs at the rate it chose; "rechosen_more": seeds added
-    #                       to those (:mod:`experiments.longrange.full_search`)
+    #                       reported runs at the rate it chose, "rechosen_longer<r>" with 2^r x
+    #                       their budget; "rechosen_more": seeds added to those
+    #                       (:mod:`experiments.longrange.full_search`); "float64_<stage>": a
+    #                       stage's float32 divergences (:mod:`experiments.longrange.precision`)
     budget: int = 0       # updates each run may take
     slice_of: tuple[int, int] | None = None  # (i, n): slice i of n of the program
     #                                          (:mod:`experiments.longrange.slices`)

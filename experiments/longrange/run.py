@@ -157,12 +157,21 @@ def _retest(config: Config, T: int, tune_rows, cells, best: dict, writer: bool,
     """The failures at T whose rate was chosen by final loss
     (:mod:`~experiments.longrange.full_search`): their search repeated at the reported budget,
     then the reported runs at the setting it chooses (``best`` records it) where theirs differs,
-    with seeds added where their verdict is open."""
+    with the budget doublings any reported runs get (stage ``rechosen_longer<r>``: they fail
+    while still learning) and seeds added where their verdict is open."""
     searched = _shared(config, run_groups,
                        full_search_groups(config, T, tune_rows, cells) if writer else [])
     chosen = rechosen(searched)
     best.update(chosen)
     rerun = _shared(config, reported_runs, rerun_groups(T, chosen, cells) if writer else [])
+    for round_ in range(1, max((ts.longer for ts in config.sweep.tasks().values()), default=0) + 1):
+        longer = [g._replace(stage=f"rechosen_{g.stage}")
+                  for g in longer_groups(config, T, best, rerun, round_)] if writer else []
+        if processes.is_multiprocess(config):
+            longer = processes.share(longer)
+        if not longer:
+            break
+        rerun = supersede(rerun + reported_runs(longer))[0]
     _shared(config, reported_runs, more_groups(config, T, chosen, rerun) if writer else [])
 
 
@@ -299,10 +308,11 @@ def _write_tables(config: Config, workdir: Path, done, missing, best, complete: 
         curves += c
     rows, curves, extended, replaced = supersede(rows, curves)
     finished = _cells(g for g, _ in done)
-    planned = _cells(missing) | _cells(g for T in lengths(config)
-                                       for g in tune_groups(config, T, {}, 0) + main_groups(
-                                           config, T, best))
-    pending = sorted(planned - finished, key=lambda c: (c[1], c[0], c[2], c[3] or ""))
+    planned = _cells(g for T in lengths(config)
+                     for g in tune_groups(config, T, {}, 0) + main_groups(config, T, best))
+    # a missing program is pending even where another of its cell's variant has finished
+    pending = sorted(_cells(missing) | (planned - finished),
+                     key=lambda c: (c[1], c[0], c[2], c[3] or ""))
     write_json(workdir / "summary.json", {
         "complete": complete,
         "protocol": "train to criterion: stop at success or budget; a rate per model and T",

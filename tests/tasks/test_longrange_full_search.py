@@ -244,3 +244,40 @@ def test_a_sweep_whose_repeated_search_succeeded_reruns_its_reported_runs(tmp_pa
     assert longrange.main(args + ["--execution.no-compute"]) == 0
     pending = json.loads((tmp_path / "summary.json").read_text())["not_yet_run"]
     assert pending == [{"task": "adding", "T": 8, "model": "elman", "ablation": "rechosen_rate"}]
+
+
+def test_reruns_at_the_rechosen_rate_still_learning_get_the_doubled_budget(tmp_path, monkeypatch):
+    """As every reported cell does: the reruns at the setting the repeated search chose (here
+    forced, as above), failing while still learning (forced for runs at that rate only, so the
+    reported runs at the loss-chosen rate are not doubled first), are rerun with twice their
+    budget (stage ``rechosen_longer1``), and those runs are the cell's."""
+    seen = {}
+
+    def won(rows):
+        full = [r for r in rows if r["ablation"] == "tune_full"]
+        low = min((r["lr"] for r in full), default=None)
+        seen.setdefault("low", low) if full else None
+        return rechosen([dict(r, success=True, steps_to_success=8)
+                         if r in full and r["lr"] == low and r["seed"] == TUNE_SEED else r
+                         for r in rows])
+
+    rechosen = full_search.rechosen
+    run_module = importlib.import_module("experiments.longrange.run")
+    monkeypatch.setattr(run_module, "rechosen", won)
+    monkeypatch.setattr(summary, "rechosen", won)
+    monkeypatch.setattr(plan, "still_learning", lambda runs: runs[0]["lr"] == seen.get("low"))
+    args = ELMAN + ["--sweep.adding.longer", "1", "--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    reported = summary.select(saved["rows"])
+    assert {(r["lr"], r["budget"]) for r in reported} == {(seen["low"], 16)}
+    assert sorted(r["seed"] for r in reported) == list(range(5))
+    # replaced: the runs at the loss-chosen rate, and the reruns at the budget they doubled
+    assert sorted((r["lr"] == seen["low"], r["budget"]) for r in saved["replaced"]) == (
+        [(False, 8)] * 5 + [(True, 8)] * 5)
+    assert [e["budget"] for e in saved["extended"]] == [8]
+    assert (tmp_path / "parts" / "adding_T8_elman_rechosen_longer1.json").exists()
+    (tmp_path / "parts" / "adding_T8_elman_rechosen_longer1.json").unlink()
+    assert longrange.main(args + ["--execution.no-compute"]) == 0
+    pending = json.loads((tmp_path / "summary.json").read_text())["not_yet_run"]
+    assert pending == [{"task": "adding", "T": 8, "model": "elman", "ablation": "rechosen_rate"}]
