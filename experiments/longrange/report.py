@@ -261,7 +261,7 @@ def tallec(ctx: Context, T: int) -> str:
     d, lo, hi, level, n, censored = paired_difference(fb1, chrono) if not why else (0,) * 6
     detail = (f"updates to success, b_f = 1 − chrono, median over {n} paired seeds {d:g} "
               f"[{lo:g}, {hi:g}] (coverage {level_text(level)})"
-              + (f"; {censored} pairs hold a run without success, counted as its budget + 1"
+              + (f"; pairs holding a run without success: {censored}, each counted as budget + 1"
                  if censored else ""))
     ways = {m: ctx.decides(task, T, m) for m in (slow, fast)}
     decides = ([f"{LABELS[m]}: {w}" for m, w in ways.items() if w.endswith("not yet run")]

@@ -452,12 +452,12 @@ def test_chrono_against_b_f_1_is_a_paired_comparison_of_updates_to_success():
     ctx = report.Context(fb1 + chrono)
     assert report.tallec(ctx, 100).endswith(
         "T = 100: reproduced (updates to success, b_f = 1 − chrono, median over 5 paired seeds "
-        "400 [100, 4901] (coverage 93.75 %); 1 pairs hold a run without success, counted as its "
+        "400 [100, 4901] (coverage 93.75 %); pairs holding a run without success: 1, each counted as "
         "budget + 1).")
     mixed = _rows("lstm_chrono", 100, [0.05] * 5, [100, 300, 100, 400, 100])
     open_ = report.tallec(report.Context(fb1 + mixed), 100)
     assert ": not resolved (updates to success" in open_ and open_.endswith(
-        "[-100, 4901] (coverage 93.75 %); 1 pairs hold a run without success, counted as its "
+        "[-100, 4901] (coverage 93.75 %); pairs holding a run without success: 1, each counted as "
         "budget + 1: the interval holds 0; more seeds would decide).")
     spent = report.tallec(report.Context(fb1 + mixed, sweep={"adding": {"open_seeds": 5}}), 100)
     assert spent.endswith("the interval holds 0; the protocol's 5 paired seeds are spent).")
