@@ -27,6 +27,8 @@ float32 overflows.
 
 from __future__ import annotations
 
+import math
+
 from experiments.longrange.plan import Group, Member, by_family
 
 STAGE = "float64"
@@ -52,3 +54,28 @@ def float64_groups(rows, origin: str) -> list[Group]:
     return [Group(task, T, f, None, tuple(g), f"{STAGE}_{origin}", B)
             for (task, T, B), ms in sorted(members.items()) for f, g in by_family(ms).items()]
 
+
+
+def frozen_at(steps, losses, baseline: float, every: int, diverged: float) -> int | None:
+    """The update after which a run's parameters never moved again, or None.
+
+    ``steps``, ``losses``: its evaluations (test loss, None or nan when not finite); ``every``:
+    the updates per piece of training (:func:`experiments.longrange.sweep.train_group` checks
+    after each piece). Frozen at the end ``e`` of the first piece from whose start on every
+    evaluation, at least two of them, is diverged (non-finite or above ``diverged`` x
+    ``baseline``) and equal: every update from there on was skipped as not finite (an update
+    that moved the parameters would have moved the test loss). Training stops such a run there
+    (its float64 rerun decides), so a program whose runs have all frozen or succeeded ends
+    early; applied to a finished program's evaluations, it names the same update.
+    """
+    def bad(x) -> bool:
+        return x is None or not math.isfinite(x) or x > diverged * baseline
+
+    def same(a, b) -> bool:
+        return (a is None or math.isnan(a)) if (b is None or math.isnan(b)) else a == b
+
+    for end in range(every, (steps[-1] if steps else 0) + 1, every):
+        tail = [x for s, x in zip(steps, losses, strict=True) if s > end - every]
+        if len(tail) > 1 and all(bad(x) and same(x, tail[0]) for x in tail):
+            return end
+    return None

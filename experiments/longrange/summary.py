@@ -26,7 +26,10 @@ Every run stops at success or at its budget: ``steps`` is the number of updates 
 (``steps_to_success`` when it succeeded, else its ``budget``), with its ``lr`` and ``optimizer``.
 A tuning run is also stopped once its setting can no longer be chosen
 (:func:`experiments.longrange.plan.cannot_be_chosen`): ``pruned`` is then true and ``steps`` the
-update it stopped at, so its setting's successes are a lower bound.
+update it stopped at, so its setting's successes are a lower bound. Any run is stopped once
+float32 overflow has frozen it (every update skipped as not finite:
+:func:`experiments.longrange.precision.frozen_at`): ``frozen_at`` is then that update (null:
+never), and ``steps`` too.
 
 One statistic everywhere, tables and figures alike: the median over seeds with the
 order-statistic interval whose exact binomial coverage is at least 95 % where the number of
@@ -75,6 +78,8 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             ok = [x is not None and x <= tc.success_ratio * base for x in losses]
         first = next((s for s, good in zip(steps, ok, strict=True) if good), None)
         final = losses[-1] if losses else None
+        frozen = precision.frozen_at(steps, losses, base, tc.checkpoint_every, DIVERGED)
+        stopped = stopped_at[i]
         earlier = [x for s, x in zip(steps, losses, strict=True) if s <= 0.75 * steps[-1]
                    and x is not None] if steps else []
         row = {
@@ -91,8 +96,9 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             "init_log_jacobian": result["init_log_jacobian"][i],
             "final_log_jacobian": result["final_log_jacobian"][i],
             "init_lambda_max": result["init_lambda_max"][i],
-            "steps": first if first is not None else int(stopped_at[i] or ran),
-            "budget": group.budget, "pruned": stopped_at[i] is not None,
+            "steps": first if first is not None else int(stopped or frozen or ran),
+            "budget": group.budget, "pruned": stopped is not None and stopped != frozen,
+            "frozen_at": frozen,
             "optimizer": optimizer_of(m.model), "batch_size": tc.batch_size, "data": tc.data,
             "hidden_size": tc.hidden_size,
             "n_params": result["n_params"][m.model], "clip_norm": tc.clip_norm if m.clip else None,

@@ -25,6 +25,7 @@ from experiments.longrange import plan, precision
 from experiments.longrange.config import TASKS, Config
 from experiments.longrange.dynamics import LYAPUNOV_LENGTH, has_real_carry, run_dynamics
 from experiments.longrange.plan import Group, Member, optimizer_of
+from experiments.longrange.summary import DIVERGED
 from experiments.longrange.tasks import data_key, eval_set, make_cell, make_task
 
 
@@ -230,12 +231,22 @@ def _train_group(config: Config, group: Group, workdir: Path | None,
         return np.array(plan.cannot_be_chosen(list(before) + members, list(their_first) + first,
                                               evals[-1]["step"] + tc.eval_every)[len(before):])
 
+    def frozen(evals) -> np.ndarray:
+        """The runs whose parameters stopped moving (:func:`precision.frozen_at`)."""
+        steps = [r["step"] for r in evals]
+        return np.array([precision.frozen_at(steps, [_float(r["test_loss"][i]) for r in evals],
+                                             task.baseline, tc.checkpoint_every, DIVERGED)
+                         is not None for i in range(n)])
+
+    def stop(evals) -> np.ndarray:
+        pruned = prune(evals) if group.stage.startswith("tune") and share is None else False
+        return frozen(evals) | pruned
+
     final, records, stopped_at = _fit_until_success(
         step, states, _batches(config, task, T, test_key), total=total,
         workdir=None if workdir is None else workdir / group.name, every=tc.checkpoint_every,
         log_every=tc.eval_every, eval_fn=lambda s: evaluate(s.params), config=fit_config,
-        won=won, prune=prune if group.stage.startswith("tune") and share is None else None,
-        description=f"{group.name} ({len(members)} runs)")
+        won=won, prune=stop, description=f"{group.name} ({len(members)} runs)")
     after = dynamics(jax.tree.map(lambda x: x[:n], final.params), None)
     evals = [r for r in records if "test_loss" in r]
     metrics = sorted({key for r in evals for key in r if key.startswith("test_")})
@@ -337,7 +348,8 @@ def _fit_until_success(step, states, batches, *, total, workdir, every, won, pru
     stopped_at)``.
 
     After each piece, the runs that ``prune(evaluations)`` names (a tuning run whose setting can
-    no longer be chosen) are stopped as a successful run is, their rate set to 0, and
+    no longer be chosen, a run frozen by float32 overflow) are stopped as a successful run is,
+    their rate set to 0, and
     ``stopped_at[i]`` is the update run ``i`` was stopped at (None: never). Training ends after
     the piece whose last evaluation has every run successful (``won(record)``) or stopped. A
     rerun resumes from the workdir's newest checkpoint (``tr.check_workdir``), whose stopped runs

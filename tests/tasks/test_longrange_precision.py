@@ -6,6 +6,7 @@ it does not, and it replaces the float32 run in the tables.
 """
 
 import json
+from functools import partial
 
 import jax
 import numpy as np
@@ -112,3 +113,38 @@ def test_a_sweep_reruns_its_diverged_runs_in_float64_and_lists_them_until_it_has
     assert longrange.main(args + ["--execution.no-compute"]) == 0
     pending = json.loads((tmp_path / "summary.json").read_text())["not_yet_run"]
     assert pending == [{"task": "adding", "T": 8, "model": "irnn", "ablation": "float64_rerun"}]
+
+
+def test_a_run_is_frozen_from_the_piece_after_which_its_diverged_loss_never_moved():
+    steps = [100, 200, 300, 400, 500, 600]
+    frozen = partial(precision.frozen_at, baseline=1.0, every=200, diverged=100.0)
+    assert frozen(steps, [1, 2, None, None, None, None]) == 400         # non-finite from 300 on
+    assert frozen(steps, [1, 2, 5e3, 5e3, 5e3, 5e3]) == 400             # huge, finite, unmoved
+    assert frozen(steps, [1, 2, 3, None, None, None]) == 600            # its piece's first eval
+    assert frozen(steps, [1, 2, 5e3, 6e3, 5e3, 5e3]) == 600
+    assert frozen(steps, [1, 2, 50, 50, 50, 50]) is None                # unmoved, not diverged
+    assert frozen(steps, [1, 2, 5e3, 5e3, 0.5, 0.4]) is None            # moved again: recovered
+    one = partial(precision.frozen_at, baseline=1.0, every=100, diverged=100.0)
+    assert one([100], [None]) is None                                   # one evaluation: unknown
+    assert one([100, 200], [None, None]) == 100
+
+
+def test_runs_frozen_in_float32_are_stopped_and_rerun_in_float64(tmp_path):
+    """An IRNN at Adam rate 1, T = 100: every float32 run overflows within 4 updates. Both are
+    stopped there, so the program ends at update 4 of its 16; in float64 they train on."""
+    args = TINY + ["--sweep.adding.lengths", "100", "--train.hidden-size", "16",
+                   "--train.eval-every", "2", "--sweep.adding.models", "irnn", "--ablations.kinds",
+                   "--steps", "16", "--sweep.adding.seeds", "2", "--sweep.adding.open-seeds", "0",
+                   "--train.learning-rate", "1", "--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    narrow = sorted(saved["replaced"], key=lambda r: r["seed"])
+    assert [(r["dtype"], r["frozen_at"], r["steps"], r["pruned"], r["diverged"]) for r in narrow] == [
+        ("float32", 4, 4, False, True)] * 2
+    wide = summary.select(saved["rows"])
+    assert sorted(r["dtype"] for r in wide) == ["float64"] * 2
+    assert any(r["frozen_at"] is None and r["steps"] == 16 for r in wide)
+    curves = json.loads((tmp_path / "curves.json").read_text())
+    assert {len(c["steps"]) for c in curves} == {8}  # the float64 runs' (float32's ended at 4)
+    part = json.loads((tmp_path / "parts" / "adding_T100_irnn.json").read_text())
+    assert part["steps"] == [2, 4]
