@@ -96,7 +96,8 @@ def rows_and_curves(config: Config, group: Group, result: dict[str, Any], best: 
             "init_log_jacobian": result["init_log_jacobian"][i],
             "final_log_jacobian": result["final_log_jacobian"][i],
             "init_lambda_max": result["init_lambda_max"][i],
-            "steps": first if first is not None else int(stopped or frozen or ran),
+            "steps": first if first is not None else int(min(
+                (x for x in (stopped, frozen) if x is not None), default=ran)),
             "budget": group.budget, "pruned": stopped is not None and stopped != frozen,
             "frozen_at": frozen,
             "optimizer": optimizer_of(m.model), "batch_size": tc.batch_size, "data": tc.data,

@@ -27,7 +27,8 @@ def test_there_are_folders_to_check():
 def test_every_run_stopped_at_success_or_at_its_budget(folder):
     """A run without success trained its whole budget (a tuning run may instead have been stopped
     once its rate could no longer be chosen, or a repeated search's once a run of its model
-    succeeded, ``pruned``); a success is counted at or before the
+    succeeded, ``pruned``; any run once float32 overflow froze it, ``frozen_at``); a success is
+    counted at or before the
     update the run stopped at, never after its budget."""
     rows, _ = _load(folder)
     assert rows
@@ -37,7 +38,10 @@ def test_every_run_stopped_at_success_or_at_its_budget(folder):
         if r["success"]:
             assert r["steps_to_success"] is not None and r["steps_to_success"] <= r["steps"], where
         else:
-            assert r["steps"] == r["budget"] or (r["ablation"] in SEARCH and r["pruned"]), where
+            assert (r["steps"] == r["budget"] or (r["ablation"] in SEARCH and r["pruned"])
+                    or r["steps"] == r["frozen_at"]), where
+        if r["frozen_at"] is not None:  # stopped where float32 overflow froze it
+            assert r["diverged"] and not r["success"] and r["steps"] == r["frozen_at"], where
         assert r["optimizer"] in ("adam", "sgd") and r["lr"] > 0, where
 
 
