@@ -1,11 +1,14 @@
 """The committed long-range results obey the protocol they claim (issue: train to a criterion,
 seeds per cell, rows that say what each run had), checked on every committed results folder."""
 
+import importlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
+from experiments import longrange
 from experiments.longrange.plan import SEARCH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +80,27 @@ def test_a_committed_slice_belongs_to_a_program_not_yet_finished(folder):
         settings = json.loads(piece.read_text())["settings"]
         i, n = map(int, cut.split("of"))
         assert settings["group"] == piece.stem and 0 <= i < n and settings["members"], piece.name
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+def test_every_committed_part_is_one_the_protocol_reads(folder, tmp_path, monkeypatch):
+    """No stale program result: each file of ``parts/`` is a program (or a slice of one) whose
+    result the folder's own command reads when it tabulates (``--execution.no-compute`` on a
+    copy), so the folder is what the code in the repo produces."""
+    run = importlib.import_module("experiments.longrange.run")
+    read, finished = set(), run._finished
+
+    def spy(where, name, settings):
+        found = finished(where, name, settings)
+        if found is not None:
+            read.add(name)
+        return found
+
+    monkeypatch.setattr(run, "_finished", spy)
+    shutil.copytree(folder / "parts", tmp_path / "parts")
+    shutil.copy(folder / "config.json", tmp_path / "config.json")
+    preset = json.loads((folder / "config.json").read_text())["preset"]
+    assert longrange.main(["--preset", preset, "--execution.no-compute",
+                           "--workdir", str(tmp_path)]) == 0
+    stored = {p.stem for p in (folder / "parts").glob("*.json")} - {"timing"}
+    assert sorted(stored - read) == []
