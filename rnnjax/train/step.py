@@ -28,7 +28,11 @@ the loop's choice, ``rnnjax.train.fit(..., nonfinite=...)``: ``"stop"`` (default
 :class:`NonFiniteError` naming the step and what went non-finite (the loss, which parameter's
 gradient, a norm); ``"skip"`` skips the update and carries on (the rule of
 ``optax.apply_if_finite``, which :func:`rnnjax.train.optimizer` offers for loops of your own)
-and counts the skips.
+and counts the skips. Skipping cannot bring back a run whose parameters overflow on every
+batch (an unbounded recurrence such as a ReLU network with ``W_h`` near the identity, at long
+T): it stays where it is for good, its logged loss unchanged. Such a run is float32's failure
+before it is the model's; the same run in float64 (``with jax.enable_x64(True):``, the
+parameters cast with ``x.astype(jnp.float64)``, the data as before) takes the clipped step.
 """
 
 from __future__ import annotations
