@@ -373,12 +373,10 @@ class Config:
     updates, 1080 s, so about 5.4 h for its 18 settings when nothing succeeds. At T = 800 (four
     sweeps on the 2 cores): the IRNN's rate search (27 runs to 10 000 updates, its settings
     stopped once they could no longer be chosen) 8050 s; the three LSTMs' 7030 s and their
-    extension to 0.316 (9 runs) 7370 s; the GRU's 1120 s and 1290 s; a slice of 3 reported IRNN
-    runs to 20 000 updates, every one diverging, 960 s. The rerun of the reported seeds at the
-    setting the repeated search chose (stage ``rechosen``) costs what the reported runs did.
-    The float64 reruns of runs that diverged in float32 (stage ``float64_<stage>``): the IRNN's
-    9 at T = 800 (each succeeding within 10 000 updates) took 1640 s, its 6 at T = 400 220 s
-    (five sweeps sharing the 2 cores).
+    extension to 0.316 (9 runs) 7370 s; the GRU's 1120 s and 1290 s. The rerun of the reported
+    seeds at the setting the repeated search chose (stage ``rechosen``) costs what the reported
+    runs did; the float64 reruns of the IRNN's float32 divergences (stage ``float64_<stage>``,
+    five sweeps on the 2 cores) took 1640 s for its 9 at T = 800, 220 s for its 6 at T = 400.
     """
 
     seed: int = 0

@@ -31,8 +31,9 @@ from experiments.longrange.plan import (
 from experiments.longrange.precision import float64_groups, in_float64
 from experiments.longrange.report import paired_open
 from experiments.longrange.slices import join, slices, training_order
+from experiments.longrange.stopping import first_success
 from experiments.longrange.summary import rows_and_curves, supersede
-from experiments.longrange.sweep import first_success, train_group
+from experiments.longrange.sweep import train_group
 
 PARTS = "parts"  # the folder of the finished programs' results, as in every study
 

@@ -263,7 +263,8 @@ def test_stop_at_success_freezes_each_run_from_its_evaluation_on(key):
     import jax.numpy as jnp
 
     from experiments.longrange.plan import Member
-    from experiments.longrange.sweep import optimizer, set_hyperparams, stop_at_success
+    from experiments.longrange.stopping import stop_at_success
+    from experiments.longrange.sweep import optimizer, set_hyperparams
 
     opt = optimizer(lc.PRESETS["quick"], "adam", 10)
     members = [Member("elman", s, 1e-2, "default", True, None) for s in range(3)]
