@@ -27,13 +27,10 @@ import numpy as np
 from experiments.common import num_steps
 from experiments.common.stats import side_of_half
 from experiments.longrange.config import Config
-from experiments.longrange.protocol import still_learning
+from experiments.longrange.protocol import SEARCH, still_learning
 from experiments.longrange.tasks import MODELS
 
 TUNE_SEED = 1000  # tuning seeds are TUNE_SEED + s
-SEARCH = ("tune", "tune_full")  # the ablation of a rate search's runs: at the tuning budget, or
-#                                 at the reported one (:mod:`experiments.longrange.full_search`)
-
 
 class Member(NamedTuple):
     """One run on a program's sweep axis."""

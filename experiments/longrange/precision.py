@@ -10,7 +10,7 @@ format the clipped step would have been taken. The IRNN (ReLU units, identity re
 gets there: its activations can grow like (1 + δ)^T, and at T = 800 most of its float32 runs
 froze within the first thousand of their 20 000 updates.
 
-So every diverged run of the main sweep is rerun in float64 (stage ``float64_<stage>``,
+So every diverged run of the main sweep and of its ablations is rerun in float64 (stage ``float64_<stage>``,
 :func:`float64_groups`) as soon as the stage that ran it (``main``, ``more``, ``longer<r>``,
 ``rechosen``, ...) has finished, so the stages after it (seeds added to an open cell, a longer
 budget) see the rerun: the same seed, rate, initialisation and budget, the same initial
@@ -20,8 +20,8 @@ float32 whatever the x64 flag), every array of the computation in float64
 tables (:func:`experiments.longrange.summary.supersede`; rows carry ``dtype``), and a failure
 counts only once none of its runs is a float32 divergence
 (:func:`experiments.longrange.protocol.float32_divergences`). A run that diverges in float64
-too diverged by its own dynamics. Rate searches and ablations stay in float32: a frozen tuning
-run counts against its setting, which can only steer the search away from the rates at which
+too diverged by its own dynamics. Rate searches stay in float32: a frozen tuning run counts
+against its setting, which can only steer the search away from the rates at which
 float32 overflows.
 """
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 
-from experiments.longrange.plan import Group, Member, by_family
+from experiments.longrange.plan import SEARCH, Group, Member, by_family
 
 STAGE = "float64"
 """The reruns' stage (``Group.stage``: ``float64_<the stage rerun>``) and the ``dtype`` of
@@ -42,17 +42,24 @@ def in_float64(stage: str) -> bool:
 
 
 def float64_groups(rows, origin: str) -> list[Group]:
-    """Stage ``float64_<origin>``: every main-sweep run in ``rows`` (those of one stage,
-    ``origin``: ``main``, ``more``, ``longer1``, ...) that diverged in float32, rerun in float64
-    at its seed, setting and budget; one program per (task, T, budget, cell family)."""
-    members: dict[tuple[str, int, int], list[Member]] = {}
-    for r in sorted(rows, key=lambda r: (r["task"], r["T"], r["model"], r["seed"])):
-        if r["ablation"] is None and r["diverged"] and r["dtype"] != STAGE:
-            members.setdefault((r["task"], r["T"], r["budget"]), []).append(Member(
-                r["model"], r["seed"], r["lr"], r["recurrent_init"], r["clip_norm"] is not None,
-                None))
-    return [Group(task, T, f, None, tuple(g), f"{STAGE}_{origin}", B)
-            for (task, T, B), ms in sorted(members.items()) for f, g in by_family(ms).items()]
+    """Stage ``float64_<origin>``: every run in ``rows`` (those of one stage, ``origin``:
+    ``main``, ``more``, ``longer1``, ...; the reported runs and their ablations, not a rate
+    search's) that diverged in float32, rerun in float64 at its seed, setting, ablation and
+    budget; one program per (task, T, truncation, budget, cell family), named
+    ``<task>_T<T>_<family>[_tbptt<k>]_float64_<origin>[_b<budget>]`` (the budget where the
+    stage's runs of one family have several)."""
+    members: dict[tuple, list[Member]] = {}
+    for r in sorted(rows, key=lambda r: (r["task"], r["T"], r["model"], str(r["ablation"]),
+                                         r["seed"])):
+        if r["ablation"] not in SEARCH and r["diverged"] and r["dtype"] != STAGE:
+            members.setdefault((r["task"], r["T"], r["tbptt"] or 0, r["budget"]), []).append(
+                Member(r["model"], r["seed"], r["lr"], r["recurrent_init"],
+                       r["clip_norm"] is not None, r["ablation"]))
+    groups = [Group(task, T, f, k or None, tuple(g), f"{STAGE}_{origin}", B)
+              for (task, T, k, B), ms in sorted(members.items()) for f, g in by_family(ms).items()]
+    names = [g.name for g in groups]  # one name per program: a second budget is named by it
+    return [g._replace(stage=f"{g.stage}_b{g.budget}") if names.count(g.name) > 1 else g
+            for g in groups]
 
 
 

@@ -49,6 +49,8 @@ CLAIMED_FAILURES = (("adding", "elman"), ("adding", "lstm_fb1"), ("adding", "irn
 Schmidhuber's claim, the IRNN's (both optimisers) in Le et al.'s, the LRU block's in Orvieto et
 al.'s, the LSTM's and the uRNN's on the copy task."""
 
+SEARCH = ("tune", "tune_full")  # the ablation of a rate search's runs: at the tuning budget, or
+#                                 at the reported one (:mod:`experiments.longrange.full_search`)
 _DEFAULT_RATES = sorted(TuneConfig().learning_rates)
 _STEP = max(b / a for a, b in pairwise(_DEFAULT_RATES))
 _ROUNDING = 1.01  # the grids' rates are rounded to 3 significant digits
@@ -74,9 +76,9 @@ def still_learning(rows) -> bool:
 
 
 def float32_divergences(rows) -> int:
-    """How many main-sweep rows diverged in float32: their float64 reruns
+    """How many rows (a rate search's aside) diverged in float32: their float64 reruns
     (:mod:`experiments.longrange.precision`) have not replaced them yet."""
-    return sum(bool(r["diverged"]) and r["ablation"] is None
+    return sum(bool(r["diverged"]) and r["ablation"] not in SEARCH
                and r.get("dtype", "float32") == "float32" for r in rows)
 
 

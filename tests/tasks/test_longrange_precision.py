@@ -53,22 +53,28 @@ def test_a_float64_run_starts_from_the_float32_runs_draws_and_follows_it():
 
 
 def _row(seed, *, diverged=True, dtype="float32", ablation=None, T=400, budget=20000,
-         model="irnn"):
+         model="irnn", tbptt=None, clip_norm=1.0):
     return {"task": "adding", "T": T, "model": model, "seed": seed, "ablation": ablation,
             "lr": 1e-3, "recurrent_init": "default", "budget": budget, "diverged": diverged,
-            "dtype": dtype, "clip_norm": 1.0, "success": False, "last_quarter_fall": None}
+            "dtype": dtype, "clip_norm": clip_norm, "success": False, "last_quarter_fall": None,
+            "tbptt": tbptt}
 
 
-def test_only_the_reported_runs_that_diverged_in_float32_are_rerun():
-    rows = [_row(0), _row(1, diverged=False), _row(2, dtype="float64"), _row(3, ablation="no_clip"),
-            _row(4, T=800), _row(5, budget=40000), _row(6, model="irnn_sgd")]
+def test_only_the_runs_that_diverged_in_float32_are_rerun_with_their_ablation():
+    rows = [_row(0), _row(1, diverged=False), _row(2, dtype="float64"),
+            _row(3, ablation="no_clip", clip_norm=None), _row(4, T=800), _row(5, budget=40000),
+            _row(6, model="irnn_sgd"), _row(7, ablation="tune"), _row(8, ablation="tune_full"),
+            _row(9, ablation="tbptt_k20", tbptt=20)]
     groups = precision.float64_groups(rows, "main")
     assert [(g.name, g.budget, [m.seed for m in g.members]) for g in groups] == [
-        ("adding_T400_irnn_float64_main", 20000, [0]),
+        ("adding_T400_irnn_float64_main_b20000", 20000, [0, 3]),
         ("adding_T400_irnn_sgd_float64_main", 20000, [6]),
-        ("adding_T400_irnn_float64_main", 40000, [5]),
+        ("adding_T400_irnn_float64_main_b40000", 40000, [5]),
+        ("adding_T400_irnn_tbptt20_float64_main", 20000, [9]),
         ("adding_T800_irnn_float64_main", 20000, [4])]
-    assert groups[0].members[0] == Member("irnn", 0, 1e-3, "default", True, None)
+    assert groups[0].members == (Member("irnn", 0, 1e-3, "default", True, None),
+                                 Member("irnn", 3, 1e-3, "default", False, "no_clip"))
+    assert groups[3].members == (Member("irnn", 9, 1e-3, "default", True, "tbptt_k20"),)
 
 
 def test_the_float64_rerun_replaces_its_float32_run_and_not_a_longer_one():
@@ -89,7 +95,8 @@ def test_a_failure_with_float32_divergences_does_not_count_until_they_are_rerun(
     after = protocol.shortfall([_row(0, dtype="float64"), _row(1, dtype="float64"),
                                 _row(2, diverged=False)], grid, 400)
     assert not any("float32" in w for w in after)
-    assert protocol.float32_divergences([_row(0, ablation="no_clip")]) == 0  # not rerun
+    assert protocol.float32_divergences([_row(0, ablation="no_clip")]) == 1  # rerun too
+    assert protocol.float32_divergences([_row(0, ablation="tune")]) == 0     # a search's: not
 
 
 def test_a_sweep_reruns_its_diverged_runs_in_float64_and_lists_them_until_it_has(
