@@ -82,11 +82,13 @@ def test_a_committed_slice_belongs_to_a_program_not_yet_finished(folder):
         assert settings["group"] == piece.stem and 0 <= i < n and settings["members"], piece.name
 
 
-@pytest.mark.parametrize("folder", FOLDERS, ids=lambda f: f.name)
+@pytest.mark.parametrize("folder", [pytest.param(f, marks=pytest.mark.slow) if f.name == "full"
+                                    else f for f in FOLDERS], ids=lambda f: f.name)
 def test_every_committed_part_is_one_the_protocol_reads(folder, tmp_path, monkeypatch):
     """No stale program result: each file of ``parts/`` is a program (or a slice of one) whose
     result the folder's own command reads when it tabulates (``--execution.no-compute`` on a
-    copy), so the folder is what the code in the repo produces."""
+    copy), so the folder is what the code in the repo produces. (The full preset's, about a
+    minute of tabulation, runs with ``-m slow``.)"""
     run = importlib.import_module("experiments.longrange.run")
     read, finished = set(), run._finished
 
