@@ -270,12 +270,14 @@ def grids(config: Config, rows, best: dict[Cell, Setting]) -> list[dict]:
 
 
 def _tried(rows) -> list[dict]:
-    """Each (rate, init) of a search's ``rows`` with its successes, seeds and stopped seeds."""
+    """Each (rate, init) of a search's ``rows`` with its successes, seeds, stopped seeds and
+    seeds frozen by float32 overflow (:func:`~experiments.longrange.precision.frozen_at`)."""
     out = []
     for a, i in sorted({(r["lr"], r["recurrent_init"]) for r in rows}):
         at = [r for r in rows if (r["lr"], r["recurrent_init"]) == (a, i)]
         out.append({"lr": a, "recurrent_init": i, "successes": sum(r["success"] for r in at),
-                    "seeds": len(at), "pruned": sum(bool(r.get("pruned")) for r in at)})
+                    "seeds": len(at), "pruned": sum(bool(r.get("pruned")) for r in at),
+                    "frozen": sum(r.get("frozen_at") is not None for r in at)})
     return out
 
 

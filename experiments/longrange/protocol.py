@@ -19,7 +19,9 @@ Here that is the study's default protocol (``Config()``, the full preset):
   final loss at that budget), fail too;
 - runs that did not diverge in float32 (:mod:`experiments.longrange.precision`): a gradient
   whose 2-norm overflows float32 freezes a run for good, so a diverged run counts once its
-  float64 rerun has replaced it;
+  float64 rerun has replaced it; and, for the failures of :data:`CLAIMED_FAILURES`, a rate
+  search none of whose runs froze so (the searches stay in float32, and a frozen run counts
+  against its setting);
 - runs that had stopped learning when their budget ended: the median over the cell's runs without
   success of ``last_quarter_fall`` (how much the test loss fell over the last quarter of the
   updates, :mod:`experiments.longrange.summary`) at most ``STILL_LEARNING`` = 10 %. A cell whose
@@ -107,6 +109,7 @@ def shortfall(rows, grid: dict | None, T: int) -> list[str]:
         return out
     if any((r["task"], r["model"]) in CLAIMED_FAILURES and r["ablation"] is None for r in rows):
         out += _chosen_by_loss(grid, T, rows)  # the failures whose search is repeated
+        out += _frozen_search(grid)
     init = grid["recurrent_init"]
     rates = sorted({g["lr"] for g in grid["grid"] if g["recurrent_init"] == init})
     steps = [b / a for a, b in pairwise(rates)]
@@ -116,6 +119,19 @@ def shortfall(rows, grid: dict | None, T: int) -> list[str]:
                    f"{_DEFAULT_RATES[0]:g} … {_DEFAULT_RATES[-1]:g} in steps of "
                    f"{_STEP:.3g}x or finer")
     return out
+
+
+def _frozen_search(grid: dict) -> list[str]:
+    """A search some of whose runs float32 overflow froze (empty: none): each counted as a
+    failure of its setting, so the rate chosen may not be the one a search in float64 chooses
+    (:mod:`experiments.longrange.precision`)."""
+    searched = grid["grid"] + grid.get("full_budget", {}).get("grid", [])
+    frozen = sorted({g["lr"] for g in searched if g.get("frozen")})
+    if not frozen:
+        return []
+    return [f"{sum(g.get('frozen', 0) for g in searched)} runs of its rate search frozen by "
+            f"float32 overflow (at rates {', '.join(f'{x:g}' for x in frozen)}), each counted "
+            "against its setting"]
 
 
 def _chosen_by_loss(grid: dict, T: int, rows) -> list[str]:

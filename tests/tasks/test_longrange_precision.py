@@ -155,3 +155,24 @@ def test_runs_frozen_in_float32_are_stopped_and_rerun_in_float64(tmp_path):
     assert {len(c["steps"]) for c in curves} == {8}  # the float64 runs' (float32's ended at 4)
     part = json.loads((tmp_path / "parts" / "adding_T100_irnn.json").read_text())
     assert part["steps"] == [2, 4]
+
+
+def test_a_claimed_failure_whose_float32_search_froze_runs_does_not_count():
+    """The searches stay in float32, where a frozen run counts against its setting: a failure
+    a verdict rests on is then not tested, and says why; a search without frozen runs is
+    silent, and so is an ablation or a cell no verdict rests on."""
+    def grid(frozen):
+        return {"lr": 1e-3, "recurrent_init": "default", "budget": 20000,
+                "grid": [{"lr": lr, "recurrent_init": "default", "successes": 0, "seeds": 3,
+                          "frozen": frozen if lr >= 1e-2 else 0}
+                         for lr in (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)]}
+    rows = [dict(_row(s, diverged=False), model="irnn_sgd") for s in range(5)]
+
+    def words(g, rs=rows):
+        return [w for w in protocol.shortfall(rs, g, 400) if "frozen" in w]
+
+    assert words(grid(2)) == ["4 runs of its rate search frozen by float32 overflow (at rates "
+                              "0.01, 0.1), each counted against its setting"]
+    assert words(grid(0)) == []
+    assert words(grid(2), [dict(r, model="gru") for r in rows]) == []          # no verdict's
+    assert words(grid(2), [dict(r, ablation="no_clip") for r in rows]) == []
