@@ -172,7 +172,7 @@ def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
     loss`` when no setting succeeded (when the search repeated at the reported budget B chose
     it, :func:`rechosen`: ``chosen at B`` by a success there, ``by loss at B`` without), and
     the successes / runs of the search repeated at the reported budget where it ran (stopped at
-    its first success)."""
+    its first success), and how many of the search's runs float32 overflow froze."""
     if not grids:
         return ""
     lengths = sorted({g["T"] for g in grids})
@@ -196,9 +196,19 @@ def rates_table(grids: list[dict], labels: dict[str, str]) -> str:
                          + (f", repeated at {full['budget']}: "
                             f"{sum(x['successes'] for x in full['grid'])}/"
                             f"{sum(x['seeds'] for x in full['grid'])}" if full else "")
-                         + (", Gaussian W_h" if g["recurrent_init"] == "gaussian" else ""))
+                         + (", Gaussian W_h" if g["recurrent_init"] == "gaussian" else "")
+                         + _frozen(g))
         lines.append(f"| {task} | {labels[model]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _frozen(grid: dict) -> str:
+    """``, 20/27 frozen in float32``: the runs of the grid's searches that float32 overflow
+    froze, or nothing (:func:`experiments.longrange.protocol.shortfall` says what it costs a
+    failure)."""
+    runs = grid["grid"] + grid.get("full_budget", {}).get("grid", [])
+    frozen = sum(x.get("frozen", 0) for x in runs)
+    return f", {frozen}/{sum(x['seeds'] for x in runs)} frozen in float32" if frozen else ""
 
 
 def budget(rows) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from experiments import longrange
-from experiments.longrange import precision, protocol, summary
+from experiments.longrange import precision, protocol, summary, tables
 from experiments.longrange.config import PRESETS
 from experiments.longrange.plan import Group, Member
 from experiments.longrange.sweep import train_group
@@ -176,3 +176,15 @@ def test_a_claimed_failure_whose_float32_search_froze_runs_does_not_count():
     assert words(grid(0)) == []
     assert words(grid(2), [dict(r, model="gru") for r in rows]) == []          # no verdict's
     assert words(grid(2), [dict(r, ablation="no_clip") for r in rows]) == []
+
+
+def test_the_rates_table_counts_the_search_runs_float32_froze():
+    grid = {"task": "adding", "T": 400, "model": "irnn", "lr": 1e-3, "recurrent_init": "default",
+            "at_edge": False, "budget": 10000,
+            "grid": [{"lr": lr, "recurrent_init": "default", "successes": int(lr == 1e-3),
+                      "seeds": 3, "frozen": 3 if lr > 1e-3 else 0} for lr in (1e-4, 1e-3, 1e-2)]}
+    table = tables.rates_table([grid], {"irnn": "IRNN"})
+    assert table.splitlines()[-1] == "| adding | IRNN | 0.001 (1/3), 3/9 frozen in float32 |"
+    calm = dict(grid, grid=[dict(g, frozen=0) for g in grid["grid"]])
+    assert tables.rates_table([calm], {"irnn": "IRNN"}).splitlines()[-1] == (
+        "| adding | IRNN | 0.001 (1/3) |")
