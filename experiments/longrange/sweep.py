@@ -27,6 +27,7 @@ from experiments.longrange.dynamics import LYAPUNOV_LENGTH, has_real_carry, run_
 from experiments.longrange.plan import Group, Member, optimizer_of
 from experiments.longrange.summary import DIVERGED
 from experiments.longrange.tasks import data_key, eval_set, make_cell, make_task
+from rnnjax.cell import cast
 
 
 def optimizer(config: Config, kind: str, budget: int) -> optax.GradientTransformation:
@@ -171,7 +172,7 @@ def _train_group(config: Config, group: Group, workdir: Path | None,
                 with jax.enable_x64(False):
                     drawn = jax.block_until_ready(jax.jit(jax.vmap(init))(k_init[sl]))
                 parts.append(jax.jit(jax.vmap(lambda p, kd: tr.init_state(p, opt, key=kd)))(
-                    widen(drawn), k_data[sl]))
+                    cast(drawn, jnp.float64), k_data[sl]))
             else:
                 parts.append(jax.block_until_ready(jax.jit(jax.vmap(
                     lambda ki, kd, init=init: tr.init_state(init(ki), opt, key=kd)))(
@@ -234,7 +235,10 @@ def _train_group(config: Config, group: Group, workdir: Path | None,
                                               evals[-1]["step"] + tc.eval_every)[len(before):])
 
     def frozen(evals) -> np.ndarray:
-        """The runs whose parameters stopped moving (:func:`precision.frozen_at`)."""
+        """The runs whose parameters stopped moving (:func:`precision.frozen_at`) by the last
+        evaluation: those whose last piece alone qualifies (it does whenever an earlier one did,
+        its losses being the frozen value), so each check reads one piece, not the curve."""
+        evals = [r for r in evals if r["step"] > evals[-1]["step"] - tc.checkpoint_every]
         steps = [r["step"] for r in evals]
         return np.array([precision.frozen_at(steps, [_float(r["test_loss"][i]) for r in evals],
                                              task.baseline, tc.checkpoint_every, DIVERGED)
@@ -265,11 +269,6 @@ def _train_group(config: Config, group: Group, workdir: Path | None,
             "final_log_jacobian": per_run(after.get("log_jacobian")),
             "init_lambda_max": per_run(at_init.get("lambda_max")),
             "stopped_at": stopped_at}
-
-
-def widen(tree):
-    """The tree with every float32 array as float64 (x64 must be on)."""
-    return jax.tree.map(lambda x: x.astype(jnp.float64) if x.dtype == jnp.float32 else x, tree)
 
 
 def _float(x) -> float | None:

@@ -32,7 +32,7 @@ and counts the skips. Skipping cannot bring back a run whose parameters overflow
 batch (an unbounded recurrence such as a ReLU network with ``W_h`` near the identity, at long
 T): it stays where it is for good, its logged loss unchanged. Such a run is float32's failure
 before it is the model's; the same run in float64 (``with jax.enable_x64(True):``, the
-parameters cast with ``x.astype(jnp.float64)``, the data as before) takes the clipped step.
+parameters cast by :func:`rnnjax.cell.cast`, the data as before) takes the clipped step.
 """
 
 from __future__ import annotations
