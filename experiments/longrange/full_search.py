@@ -10,7 +10,9 @@ reported runs at twice the updates learn up to T = 200. A failure a verdict rest
 1. ``tunefull`` (:func:`full_search_groups`): every (rate, init) the search tried, with its
    tuning seeds, at the reported budget (runs ``tune_full``), nearest the rate its search chose
    by loss first (:func:`experiments.longrange.run._prior`), stopped at the model's first
-   success (:func:`~experiments.longrange.plan.cannot_be_chosen`);
+   success (:func:`~experiments.longrange.plan.cannot_be_chosen`); where none of a model's
+   runs succeeded, those that diverged in float32 are rerun in float64 (stage
+   ``float64_tunefull``, :mod:`~experiments.longrange.precision`) and replace them;
 2. ``rechosen`` (:func:`rerun_groups`): the cell's reported seeds again, at their budget, at
    the setting the repeated search chose (:func:`rechosen`: one that succeeded, else the lowest
    final loss at this budget) where it differs from theirs; these runs replace the ones at the

@@ -20,16 +20,19 @@ float32 whatever the x64 flag), every array of the computation in float64
 tables (:func:`experiments.longrange.summary.supersede`; rows carry ``dtype``), and a failure
 counts only once none of its runs is a float32 divergence
 (:func:`experiments.longrange.protocol.float32_divergences`). A run that diverges in float64
-too diverged by its own dynamics. Rate searches stay in float32: a frozen tuning run counts
-against its setting, which can only steer the search away from the rates at which
-float32 overflows.
+too diverged by its own dynamics. The rate search stays in float32: a frozen tuning run counts
+against its setting, which can only steer the search away from the rates at which float32
+overflows (:func:`experiments.longrange.protocol.shortfall` says so where a failure rests on
+it). The search repeated at the reported budget for a failure a verdict rests on
+(:mod:`~experiments.longrange.full_search`) is what decides that failure: its diverged runs are
+rerun in float64 too (stage ``float64_tunefull``) where none of the model's runs succeeded.
 """
 
 from __future__ import annotations
 
 import math
 
-from experiments.longrange.plan import SEARCH, Group, Member, by_family
+from experiments.longrange.plan import Group, Member, by_family
 
 STAGE = "float64"
 """The reruns' stage (``Group.stage``: ``float64_<the stage rerun>``) and the ``dtype`` of
@@ -43,15 +46,26 @@ def in_float64(stage: str) -> bool:
 
 def float64_groups(rows, origin: str) -> list[Group]:
     """Stage ``float64_<origin>``: every run in ``rows`` (those of one stage, ``origin``:
-    ``main``, ``more``, ``longer1``, ...; the reported runs and their ablations, not a rate
-    search's) that diverged in float32, rerun in float64 at its seed, setting, ablation and
-    budget; one program per (task, T, truncation, budget, cell family), named
+    ``main``, ``more``, ``longer1``, ...: the reported runs and their ablations; ``tunefull``:
+    the search repeated at the reported budget, whose runs decide a claimed failure,
+    :mod:`~experiments.longrange.full_search`) that diverged in float32, rerun in float64 at its
+    seed, setting, ablation and budget; of the repeated search, only the runs of a model none
+    of whose runs succeeded (one success decides its rate, and stops the others). One program
+    per (task, T, truncation, budget, cell family), named
     ``<task>_T<T>_<family>[_tbptt<k>]_float64_<origin>[_b<budget>]`` (the budget where the
-    stage's runs of one family have several)."""
+    stage's runs of one family have several). The first search (stage ``tune``) is not rerun."""
+    won = {(r["task"], r["T"], r["model"]) for r in rows
+           if r["ablation"] == "tune_full" and r["success"]}
+
+    def reruns(r) -> bool:
+        cell = (r["task"], r["T"], r["model"])
+        searched = r["ablation"] == "tune" or (r["ablation"] == "tune_full" and cell in won)
+        return not searched and bool(r["diverged"]) and r["dtype"] != STAGE
+
     members: dict[tuple, list[Member]] = {}
     for r in sorted(rows, key=lambda r: (r["task"], r["T"], r["model"], str(r["ablation"]),
                                          r["seed"])):
-        if r["ablation"] not in SEARCH and r["diverged"] and r["dtype"] != STAGE:
+        if reruns(r):
             members.setdefault((r["task"], r["T"], r["tbptt"] or 0, r["budget"]), []).append(
                 Member(r["model"], r["seed"], r["lr"], r["recurrent_init"],
                        r["clip_norm"] is not None, r["ablation"]))

@@ -124,8 +124,10 @@ def shortfall(rows, grid: dict | None, T: int) -> list[str]:
 def _frozen_search(grid: dict) -> list[str]:
     """A search some of whose runs float32 overflow froze (empty: none): each counted as a
     failure of its setting, so the rate chosen may not be the one a search in float64 chooses
-    (:mod:`experiments.longrange.precision`)."""
-    searched = grid["grid"] + grid.get("full_budget", {}).get("grid", [])
+    (:mod:`experiments.longrange.precision`). Where the search was repeated at the reported
+    budget, that search alone decides the failure (its diverged runs are rerun in float64, which
+    replace them in ``grid``), so only its frozen runs count."""
+    searched = grid["full_budget"]["grid"] if "full_budget" in grid else grid["grid"]
     frozen = sorted({g["lr"] for g in searched if g.get("frozen")})
     if not frozen:
         return []

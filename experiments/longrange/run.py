@@ -156,13 +156,16 @@ def _shared(config: Config, run_groups, groups) -> list[dict]:
 def _retest(config: Config, T: int, tune_rows, cells, best: dict, writer: bool,
             run_groups, reported_runs) -> None:
     """The failures at T whose rate was chosen by final loss
-    (:mod:`~experiments.longrange.full_search`): their search repeated at the reported budget,
-    then the reported runs at the setting it chooses (``best`` records it) where theirs differs,
-    with the budget doublings any reported runs get (stage ``rechosen_longer<r>``: they fail
-    while still learning) and seeds added where their verdict is open."""
+    (:mod:`~experiments.longrange.full_search`): their search repeated at the reported budget
+    (its runs that diverged in float32 rerun in float64 where none of the model's succeeded:
+    :func:`~experiments.longrange.precision.float64_groups`), then the reported runs at the
+    setting it chooses (``best`` records it) where theirs differs, with the budget doublings any
+    reported runs get (stage ``rechosen_longer<r>``: they fail while still learning) and seeds
+    added where their verdict is open."""
     searched = _shared(config, run_groups,
                        full_search_groups(config, T, tune_rows, cells) if writer else [])
-    chosen = rechosen(searched)
+    wide = _shared(config, run_groups, float64_groups(searched, "tunefull") if writer else [])
+    chosen = rechosen(supersede(searched + wide)[0])
     best.update(chosen)
     rerun = _shared(config, reported_runs, rerun_groups(T, chosen, cells) if writer else [])
     for round_ in range(1, max((ts.longer for ts in config.sweep.tasks().values()), default=0) + 1):

@@ -141,7 +141,7 @@ def supersede(rows, curves=None) -> tuple[list[dict], list[dict] | None, list[di
             longest[key(r)] = i
     last = set(longest.values())
     shorter = [r for i, r in enumerate(rows) if i not in last and i not in narrow]
-    chosen = rechosen(rows)
+    chosen = rechosen([r for i, r in enumerate(rows) if i not in narrow])
 
     def at_chosen(r) -> bool:
         return chosen.get((r["task"], r["T"], r["model"])) == (r["lr"], r["recurrent_init"])

@@ -63,7 +63,7 @@ def _row(seed, *, diverged=True, dtype="float32", ablation=None, T=400, budget=2
 def test_only_the_runs_that_diverged_in_float32_are_rerun_with_their_ablation():
     rows = [_row(0), _row(1, diverged=False), _row(2, dtype="float64"),
             _row(3, ablation="no_clip", clip_norm=None), _row(4, T=800), _row(5, budget=40000),
-            _row(6, model="irnn_sgd"), _row(7, ablation="tune"), _row(8, ablation="tune_full"),
+            _row(6, model="irnn_sgd"), _row(7, ablation="tune"),
             _row(9, ablation="tbptt_k20", tbptt=20)]
     groups = precision.float64_groups(rows, "main")
     assert [(g.name, g.budget, [m.seed for m in g.members]) for g in groups] == [
@@ -75,6 +75,19 @@ def test_only_the_runs_that_diverged_in_float32_are_rerun_with_their_ablation():
     assert groups[0].members == (Member("irnn", 0, 1e-3, "default", True, None),
                                  Member("irnn", 3, 1e-3, "default", False, "no_clip"))
     assert groups[3].members == (Member("irnn", 9, 1e-3, "default", True, "tbptt_k20"),)
+
+
+def test_the_repeated_search_reruns_its_diverged_runs_of_models_without_a_success():
+    """The search repeated at the reported budget decides a claimed failure: its runs that
+    diverged in float32 are rerun, unless one of the model's runs succeeded (that decides its
+    rate, and stopped the others); the first search's runs never are."""
+    full = partial(_row, ablation="tune_full")
+    rows = [full(100), full(101, diverged=False), full(102, dtype="float64"),
+            full(103, model="irnn_sgd"), dict(full(104, model="irnn_sgd", diverged=False),
+                                              success=True), _row(105, ablation="tune")]
+    (group,) = precision.float64_groups(rows, "tunefull")
+    assert group.name == "adding_T400_irnn_float64_tunefull" and group.stage == "float64_tunefull"
+    assert group.members == (Member("irnn", 100, 1e-3, "default", True, "tune_full"),)
 
 
 def test_the_float64_rerun_replaces_its_float32_run_and_not_a_longer_one():
@@ -188,3 +201,65 @@ def test_the_rates_table_counts_the_search_runs_float32_froze():
     calm = dict(grid, grid=[dict(g, frozen=0) for g in grid["grid"]])
     assert tables.rates_table([calm], {"irnn": "IRNN"}).splitlines()[-1] == (
         "| adding | IRNN | 0.001 (1/3) |")
+
+
+def test_a_repeated_search_decides_the_failure_by_its_own_frozen_runs_alone():
+    """Where the search was repeated at the reported budget (its diverged runs rerun in float64,
+    which replace them in its grid), the first search's frozen runs no longer count."""
+    setting = {"lr": 1e-2, "recurrent_init": "default", "successes": 0, "seeds": 3}
+    grid = {"lr": 1e-3, "recurrent_init": "default", "budget": 10000,
+            "grid": [dict(setting, frozen=3)]}
+    rows = [dict(_row(s, diverged=False), model="irnn_sgd") for s in range(5)]
+
+    def words(g):
+        return [w for w in protocol.shortfall(rows, g, 400) if "frozen" in w]
+
+    assert words(grid) == ["3 runs of its rate search frozen by float32 overflow (at rates "
+                           "0.01), each counted against its setting"]
+    full = {"budget": 20000, "lr": 1e-3, "recurrent_init": "default"}
+    assert words(dict(grid, full_budget=dict(full, grid=[dict(setting, frozen=0)]))) == []
+    assert words(dict(grid, full_budget=dict(full, grid=[dict(setting, frozen=1)]))) == [
+        "1 runs of its rate search frozen by float32 overflow (at rates 0.01), each counted "
+        "against its setting"]
+
+
+def test_the_repeated_search_chooses_among_the_float64_reruns_not_the_runs_they_replace():
+    """No setting succeeds, so the lowest median final loss chooses: setting 0.01's float32 run
+    diverged (loss infinite), its float64 rerun has the lowest loss; counting both would have
+    chosen 0.001."""
+    def full(lr, seed, loss, dtype="float32"):
+        return dict(_row(seed, diverged=loss > 1, dtype=dtype, ablation="tune_full"), lr=lr,
+                    loss_over_baseline=loss, steps_to_success=None, pruned=False)
+
+    rows = [full(1e-3, 100, 0.5), full(1e-2, 100, float("inf")), full(1e-2, 100, 0.3, "float64")]
+    reported = [dict(_row(0, diverged=False), lr=lr) for lr in (1e-3, 1e-2)]  # before, rechosen
+    kept, _, _, replaced = summary.supersede(rows + reported)
+    assert summary.rechosen(kept) == {("adding", 400, "irnn"): (1e-2, "default")}
+    assert [(r["lr"], r["dtype"], r["ablation"]) for r in replaced] == [
+        (1e-2, "float32", "tune_full"), (1e-3, "float32", None)]
+    assert [r["lr"] for r in summary.select(kept)] == [1e-2]
+
+
+def test_a_sweep_reruns_its_repeated_searchs_diverged_runs_in_float64(tmp_path, monkeypatch):
+    """Every run counts as diverged here, so the tanh RNN's repeated search (none succeeding
+    within 8 updates) is rerun in float64, run by run, and its grid counts those runs."""
+    from tests.tasks.test_longrange_full_search import ELMAN
+    monkeypatch.setattr(summary, "DIVERGED", -1.0)
+    args = ELMAN + ["--workdir", str(tmp_path)]
+    assert longrange.main(args) == 0
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    full = [r for r in saved["rows"] if r["ablation"] == "tune_full"]
+    narrow = [r for r in saved["replaced"] if r["ablation"] == "tune_full"]
+    assert full and {r["dtype"] for r in full} == {"float64"}
+    assert sorted((r["lr"], r["seed"]) for r in narrow) == sorted((r["lr"], r["seed"]) for r in full)
+    assert {r["dtype"] for r in narrow} == {"float32"}
+    (grid,) = saved["grids"]
+    assert sum(g["seeds"] for g in grid["full_budget"]["grid"]) == len(full)
+    part = tmp_path / "parts" / "adding_T8_elman_float64_tunefull.json"
+    assert part.exists()
+    assert longrange.main(args) == 0                          # rerun: reused, nothing retrained
+    assert json.loads((tmp_path / "summary.json").read_text()) == saved
+    part.unlink()
+    assert longrange.main(args + ["--execution.no-compute"]) == 0
+    pending = json.loads((tmp_path / "summary.json").read_text())["not_yet_run"]
+    assert {"task": "adding", "T": 8, "model": "elman", "ablation": "float64_rerun"} in pending
