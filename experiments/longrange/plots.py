@@ -18,6 +18,7 @@ from experiments.common import UserError, read_json, save_figure, write_index
 from experiments.longrange import held
 from experiments.longrange.config import TASKS
 from experiments.longrange.plan import SEARCH
+from experiments.longrange.protocol import uncounted_failures
 from experiments.longrange.report import readme_table
 from experiments.longrange.style import (
     COLORS,
@@ -37,6 +38,7 @@ from experiments.longrange.style import (
     offsets,
     plain_log_y,
     t_axis,
+    uncounted_handle,
 )
 from experiments.longrange.summary import (
     by,
@@ -174,9 +176,12 @@ def loss_vs_t(rows, path: Path) -> None:
     save_figure(fig, path)
 
 
-def success_vs_t(rows, path: Path) -> None:
+def success_vs_t(rows, grids, path: Path) -> None:
     """Fraction of seeds that succeed against T with Wilson intervals: one panel per model group
-    and task (a task where no seed ever succeeds gets one panel that says so)."""
+    and task (a task where no seed ever succeeds gets one panel that says so). A cell whose
+    failures do not count yet (:func:`~experiments.longrange.protocol.uncounted_failures`: its
+    verdict reads *not tested*) is drawn hollow."""
+    hollow = uncounted_failures(rows, grids)
     panels_spec = []
     for task in _tasks(select(rows)):
         main = select(rows, task=task)
@@ -194,12 +199,16 @@ def success_vs_t(rows, path: Path) -> None:
             panels_spec.append((task, rest, TITLES[task].split(" (")[0]))
     fig, panels, spare = grid(len(panels_spec), width=3.4, height=2.8)
     for ax, (task, models, title) in zip(panels, panels_spec, strict=True):
-        _versus_t_panel(ax, rows, task, success_ci, models, step=0.04)
+        groups, offset, _ = _versus_t_panel(ax, rows, task, success_ci, models, step=0.04)
+        for (m, T), rs in groups.items():
+            if m in models and (task, m, T) in hollow:
+                ax.plot([T * offset[m]], [success_ci(rs)[0]], marker="o", ms=5, mfc="white",
+                        mec=COLORS[m], mew=1.3, ls="", zorder=5)
         ax.set_ylim(-0.04, 1.04)
         ax.set_title(title, fontsize=9)
     for ax in panels[::3]:
         ax.set_ylabel("fraction of seeds that succeed")
-    legend(fig, panels, spare)
+    legend(fig, panels, spare, uncounted_handle(linestyle=False) if hollow else ())
     fig.suptitle(f"success: {success_rule(rows)}\n(fraction of {_seeds(rows)}, Wilson 95 % "
                  "interval)", fontsize=9)
     save_figure(fig, path)
@@ -368,7 +377,7 @@ def plot(workdir: Path) -> None:
         figures.append((f"curves_{task}.png", f"{task}: test loss / baseline through training, "
                                               "per T"))
     loss_vs_t(rows, workdir / "loss_vs_T.png")
-    success_vs_t(rows, workdir / "success_vs_T.png")
+    success_vs_t(rows, summary.get("grids", []), workdir / "success_vs_T.png")
     figures += [("loss_vs_T.png", "final test loss / baseline vs T (median and order-statistic "
                                   "interval over seeds, its coverage in the title; diverged runs "
                                   "on the top edge)"),
@@ -379,7 +388,7 @@ def plot(workdir: Path) -> None:
     if ablations(rows + shorter, workdir / "ablations.png"):
         figures.append(("ablations.png", "adding problem: forget-gate initialisation, "
                                          "clipping off and truncated BPTT, where run"))
-    if success_vs_sequences(rows, workdir / "success_vs_sequences.png"):
+    if success_vs_sequences(rows, summary.get("grids", []), workdir / "success_vs_sequences.png"):
         figures.append(("success_vs_sequences.png", "fraction of seeds that succeeded against "
                                                     "training sequences seen, per T"))
     if lr_sweep(rows, summary.get("grids", []), workdir / "lr_sweep.png"):

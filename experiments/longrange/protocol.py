@@ -155,3 +155,17 @@ def _chosen_by_loss(grid: dict, T: int, rows) -> list[str]:
            "had the lowest final loss, none succeeding")
     return [why + f", while at {full['budget']} updates rate {lr:g} ({init} init) {how}: the "
             "reported runs at that rate are not yet run"]
+
+
+def uncounted_failures(rows, grids) -> set[tuple[str, str, int]]:
+    """The main-sweep cells ``(task, model, T)`` with a run that failed where the failure does not
+    count yet (:func:`shortfall` non-empty): the figures draw their success fractions as measured
+    but marked, as the verdicts call them *not tested*. ``rows``: ``summary.json``'s rows;
+    ``grids``: its rate grids."""
+    searches = {(g["task"], g["T"], g["model"]): g for g in grids}
+    cells: dict[tuple[str, str, int], list] = {}
+    for r in rows:
+        if r["ablation"] is None:
+            cells.setdefault((r["task"], r["model"], r["T"]), []).append(r)
+    return {(task, m, T) for (task, m, T), rs in cells.items()
+            if not all(r["success"] for r in rs) and shortfall(rs, searches.get((task, T, m)), T)}

@@ -132,6 +132,17 @@ def diverged_handles(partial: bool = False) -> list:
     return out
 
 
+def uncounted_handle(*, linestyle: bool) -> list:
+    """The legend entry for a cell whose failures do not count yet (its verdict: *not tested*):
+    a hollow marker, or (``linestyle``) a dashed line."""
+    from matplotlib.lines import Line2D
+
+    label = "failures that do not count yet (verdict: not tested)"
+    if linestyle:
+        return [Line2D([], [], color="k", ls="--", lw=1.3, label=label)]
+    return [Line2D([], [], color="k", marker="o", mfc="white", ls="", label=label)]
+
+
 def errorbar(ax, xs, stats, **kw):
     """Points ``(value, low, high[, level])`` with asymmetric error bars (none where the interval
     is nan)."""

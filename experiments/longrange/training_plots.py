@@ -8,6 +8,7 @@ from pathlib import Path
 
 from experiments.common import save_figure
 from experiments.longrange.config import TASKS
+from experiments.longrange.protocol import uncounted_failures
 from experiments.longrange.style import (
     COLORS,
     INIT_LABELS,
@@ -18,6 +19,7 @@ from experiments.longrange.style import (
     legend,
     offsets,
     plain_log_y,
+    uncounted_handle,
 )
 from experiments.longrange.summary import (
     by,
@@ -108,11 +110,12 @@ def _rate_panels(ax, loss_ax, rs, task, T, chosen):
         a.grid(alpha=0.3, which="both")
 
 
-def success_vs_sequences(rows, path: Path) -> bool:
+def success_vs_sequences(rows, grids, path: Path) -> bool:
     """Fraction of seeds that have succeeded against the training sequences seen (updates x
     batch size), one panel per (task, T), one line per model, each to its budget (False: no
-    data)."""
+    data); dashed where the cell's failures do not count yet (its verdict: *not tested*)."""
     main = select(rows)
+    dashed = uncounted_failures(rows, grids)
     if not main:
         return False
     cells = sorted({(r["task"], r["T"]) for r in main}, key=lambda c: (TASKS.index(c[0]), c[1]))
@@ -124,7 +127,8 @@ def success_vs_sequences(rows, path: Path) -> bool:
             wins = sorted(r["steps_to_success"] for r in rs if r["success"])
             xs = [batch] + [w * batch for w in wins] + [budget * batch]  # from the first update
             ys = [0] + [(i + 1) / len(rs) for i in range(len(wins))] + [len(wins) / len(rs)]
-            ax.step(xs, ys, where="post", color=COLORS[m], label=LABELS[m], lw=1.3)
+            ax.step(xs, ys, where="post", color=COLORS[m], label=LABELS[m], lw=1.3,
+                    ls="--" if (task, m, T) in dashed else "-")
         ax.set_xscale("log")
         ax.set_ylim(-0.04, 1.04)
         ax.set_title(f"{TITLES[task].split(' (')[0]}, T = {T}", fontsize=8)
@@ -132,7 +136,7 @@ def success_vs_sequences(rows, path: Path) -> bool:
         ax.grid(alpha=0.3)
     for ax in panels[::3]:
         ax.set_ylabel("fraction of seeds succeeded")
-    legend(fig, panels, spare)
+    legend(fig, panels, spare, uncounted_handle(linestyle=True) if dashed else ())
     fig.suptitle(f"train to criterion: each line ends at its budget; success: {success_rule(rows)}",
                  fontsize=9)
     save_figure(fig, path)
