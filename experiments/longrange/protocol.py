@@ -77,6 +77,13 @@ def still_learning(rows) -> bool:
     return fall is not None and fall > STILL_LEARNING
 
 
+def still_falling(rows) -> list[dict]:
+    """The rows without success that were still learning when their budget ended, each by its own
+    ``last_quarter_fall`` (above ``STILL_LEARNING``): a failure counts by the median over them
+    all (:func:`still_learning`), and these are the runs that median outvoted."""
+    return [r for r in rows if not r["success"] and (r.get("last_quarter_fall") or 0) > STILL_LEARNING]
+
+
 def float32_divergences(rows) -> int:
     """How many rows (a rate search's aside) diverged in float32: their float64 reruns
     (:mod:`experiments.longrange.precision`) have not replaced them yet."""

@@ -7,22 +7,19 @@ data show:
 - a model *learns* at T when the Wilson 95 % interval of its success fraction (seeds reaching
   test loss <= 0.1 x baseline within the budget) lies above ½, *fails* when it lies below ½, and
   is *open* when it holds ½ (with 5 seeds: learns at 5/5, fails at 0/5; with 10: 9/10, 1/10).
-- **reproduced**: the claim's rule holds; where the claim is that a model fails, the verdict
-  names what that model exhausted (budget, rates). **not reproduced**: it does not, and the
-  verdict names what was exhausted for the model that did not do what the claim says: its budget
-  in updates and the rates searched (with a note when the chosen rate is still at an edge of the
-  grid). **not resolved**: a model the verdict rests on is open; the verdict gives its successes
-  and interval and what would decide it: its planned runs (added seeds, twice the budget, float64
-  reruns) not yet run, more seeds than the protocol gives that cell, or nothing the protocol allows (its
-  seeds and budget doublings spent: the cell stays open under it). **not tested**: a cell the
-  claim needs has no runs (``not yet run`` when it is planned but missing from the results;
-  ``not in this sweep`` when the config does not run it; a claim none of whose models this sweep
-  runs is left out), or the copy task's positive control (the uRNN) did not learn at that T, so
-  a failure of the other models there would say nothing about them (likewise when full BPTT, the
-  control of the truncation ablation, does not learn ``adding_late``), or T is below the lags
-  the claim is about, or the outcome rests on a model failing under less than the default
-  protocol (its budget and rate search, :mod:`experiments.longrange.protocol`): then the
-  protocol decided it.
+- **reproduced**: the claim's rule holds (a model claimed to fail: with the budget and rates it
+  exhausted). **not reproduced**: it does not, with the budget and rates searched (an edge noted)
+  of the model that did not do what the claim says. **not resolved**: a model the verdict rests on
+  is open: its successes, interval and what would decide it (its planned runs not yet run, more
+  seeds than the protocol gives, or nothing: its seeds and doublings are spent). **not tested**: a
+  cell the claim needs has no runs (``not yet run`` when it is planned but missing from the
+  results; ``not in this sweep`` when the config does not run it; a claim none of whose models
+  this sweep runs is left out), or the copy task's positive control (the uRNN) did not learn at
+  that T, so a failure of the other models there would say nothing about them (likewise when full
+  BPTT, the control of the truncation ablation, does not learn ``adding_late``), or T is below the
+  lags the claim is about, or the outcome rests on a model failing under less than the default
+  protocol (its budget and rate search, :mod:`experiments.longrange.protocol`): then the protocol
+  decided it.
 
 Claims: Hochreiter & Schmidhuber (1997): the LSTM (b_f = 1) learns where the tanh RNN fails,
 at lags T >= ``LONG_LAG`` = 100 (their long-lag experiments; below it the successes are reported
@@ -51,7 +48,7 @@ from experiments.longrange.errors import error_rates
 from experiments.longrange.floors import at_constant, at_linear_floor
 from experiments.longrange.floors import fmt as _fmt
 from experiments.longrange.jacobian_fit import jacobian_relation
-from experiments.longrange.protocol import shortfall
+from experiments.longrange.protocol import STILL_LEARNING, shortfall, still_falling
 from experiments.longrange.style import LABELS, ablation_label
 from experiments.longrange.summary import (
     DIVERGED,
@@ -164,7 +161,7 @@ class Context:
     def exhausted(self, task, T, model, ablation=None) -> str:
         """``LSTM, b_f = 1: 2/5 succeed within 20000 updates, median 0.5, rates 1e-05 … 0.1
         (9)``, with the runs that diverged (non-finite, or above ``DIVERGED`` x baseline; the
-        median leaves the non-finite out)."""
+        median leaves the non-finite out) and those failing still learning (:func:`still_falling`)."""
         rs = select(self.rows, task=task, ablation=ablation, model=model, T=T)
         won = sum(bool(r["success"]) for r in rs)
         lost = sum(bool(r["diverged"]) for r in rs)
@@ -172,7 +169,10 @@ class Context:
         return (f"{LABELS[model]}: {won}/{len(rs)} succeed within {budget(rs)} updates, "
                 f"median {_fmt(loss_ratio(rs)[0])}"
                 + (f" ({lost} of {len(rs)} diverged: non-finite or > {DIVERGED:g} x baseline)"
-                   if lost else "") + f", {grid_text(grid)}")
+                   if lost else "")
+                + (f" ({falling} of its {len(rs) - won} failing runs still falling by more "
+                   f"than {STILL_LEARNING:.0%} over their last quarter)"
+                   if (falling := len(still_falling(rs))) else "") + f", {grid_text(grid)}")
 
 
 def _verdict(claim: str, T: int, why_not_tested: list[str], holds: bool | None, detail: str,

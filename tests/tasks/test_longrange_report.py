@@ -432,6 +432,23 @@ def test_a_failure_still_learning_at_its_budget_is_not_tested():
     assert "T = 200: reproduced" in report.hochreiter(ctx, 200)
 
 
+def test_a_counted_failure_names_its_runs_still_learning_that_the_median_outvoted():
+    """The rule reads the median fall; the verdict also counts the failing runs that were still
+    falling faster than 10 % on their own (a success never is)."""
+    rows = _runs("lstm_fb1", 200, 5) + _runs("elman", 200, 1, n=6, loss=0.5)
+    for r, f in zip(rows[6:], [0.59, 0.21, 0.05, 0.0, 0.02], strict=True):
+        r["last_quarter_fall"] = f
+    rows[5]["last_quarter_fall"] = 0.9  # the success: not a failing run
+    assert [r["last_quarter_fall"] for r in protocol.still_falling(rows)] == [0.59, 0.21]
+    ctx = report.Context(rows, _searched(rows, "lstm_fb1", "elman"))
+    assert protocol.shortfall(ctx.cell("adding", 200, "elman"), ctx.grids[("adding", 200, "elman")],
+                              200) == []  # median 5 %: the failure counts
+    assert "Elman (tanh): 1/6 succeed within 10000 updates, median 0.5 (2 of its 5 failing runs " \
+           "still falling by more than 10% over their last quarter), rates" in \
+        ctx.exhausted("adding", 200, "elman")
+    assert "still falling" not in ctx.exhausted("adding", 200, "lstm_fb1")
+
+
 def test_chrono_against_b_f_1_is_a_paired_comparison_of_updates_to_success():
     """Tallec & Ollivier's claim is judged on updates to success, paired by seed (b_f = 1 minus
     chrono): reproduced when the median difference's interval lies above 0, not reproduced below
