@@ -24,9 +24,10 @@ Here that is the study's default protocol (``Config()``, the full preset):
   against its setting);
 - runs that had stopped learning when their budget ended: the median over the cell's runs without
   success of ``last_quarter_fall`` (how much the test loss fell over the last quarter of the
-  updates, :mod:`experiments.longrange.summary`) at most ``STILL_LEARNING`` = 10 %. A cell whose
-  failing runs were still falling faster than that failed for want of updates ("slower" read
-  as "fails"); a larger budget would decide. (The last quarter of the cosine schedule runs at
+  updates, :mod:`experiments.longrange.summary`) at most ``STILL_LEARNING`` = 10 %, and no
+  failure that its runs each still falling faster than that could turn (:func:`still_learning`).
+  A cell whose failing runs were still falling failed for want of updates ("slower" read as
+  "fails"); a larger budget would decide. (The last quarter of the cosine schedule runs at
   10–23 % of the peak rate: a fall there is learning, not the large steps of early training.)
 
 A failure under less (a quick preset's few hundred updates, an untuned rate, a three-point grid,
@@ -41,6 +42,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from experiments.common.stats import side_of_half
 from experiments.longrange.config import TrainConfig, TuneConfig
 
 CLAIMED_FAILURES = (("adding", "elman"), ("adding", "lstm_fb1"), ("adding", "irnn"),
@@ -72,9 +74,20 @@ def last_quarter_fall(rows) -> float | None:
 
 
 def still_learning(rows) -> bool:
-    """Whether the cell's runs without success were still learning when their budget ended."""
+    """Whether the cell's runs without success were still learning when their budget ended: their
+    median ``last_quarter_fall`` above ``STILL_LEARNING``, or the cell fails (its success
+    fraction's Wilson 95 % interval below ½) but would not with its runs still falling on their
+    own (:func:`still_falling`) counted as successes: the failure then rests on runs a larger
+    budget could turn, however few (a censoring bound: each such run is given its best case)."""
     fall = last_quarter_fall(rows)
-    return fall is not None and fall > STILL_LEARNING
+    return (fall is not None and fall > STILL_LEARNING) or bool(_falling_decide(rows))
+
+
+def _falling_decide(rows) -> int:
+    """How many failing runs were still falling on their own where, counted as successes, they
+    would stop the cell's failure (0: none, or they would not)."""
+    won, n, falling = sum(bool(r["success"]) for r in rows), len(rows), len(still_falling(rows))
+    return falling if side_of_half(won, n) == -1 and side_of_half(won + falling, n) != -1 else 0
 
 
 def still_falling(rows) -> list[dict]:
@@ -111,6 +124,11 @@ def shortfall(rows, grid: dict | None, T: int) -> list[str]:
     if fall is not None and fall > STILL_LEARNING:
         out.append(f"runs still learning when the budget ended (their test loss fell by a median "
                    f"{fall:.0%} over the last quarter of their updates)")
+    elif falling := _falling_decide(rows):
+        out.append(f"{falling} of its {sum(not r['success'] for r in rows)} failing runs still "
+                   f"learning when the budget ended (each falling by more than "
+                   f"{STILL_LEARNING:.0%} over its last quarter): counted as successes, the "
+                   "cell would not fail")
     if not grid:
         out.append("an untuned rate")
         return out

@@ -321,11 +321,17 @@ def test_a_failure_still_learning_at_its_budget_is_rerun_with_twice_the_budget()
         {("irnn_sgd", s, 0.01, "default", None) for s in range(10)}
     assert plan.longer_groups(full, 200, best, rows, 2) == []  # round 2 needs round 1's budget
     twice = runs("elman", 0, 0.4, budget=2 * B)
-    assert plan.longer_groups(full, 200, best, twice, 2) == []  # longer=1: one round
-    two = dataclasses.replace(full, sweep=dataclasses.replace(
-        full.sweep, adding=dataclasses.replace(full.sweep.adding, longer=2)))
-    assert [g.budget for g in plan.longer_groups(two, 200, best, twice, 2)] == [4 * B]
+    assert full.sweep.adding.longer == 2
+    assert [g.budget for g in plan.longer_groups(full, 200, best, twice, 2)] == [4 * B]
+    one = dataclasses.replace(full, sweep=dataclasses.replace(
+        full.sweep, adding=dataclasses.replace(full.sweep.adding, longer=1)))
+    assert plan.longer_groups(one, 200, best, twice, 2) == []  # longer=1: one round
     assert plan.longer_groups(lc.PRESETS["quick"], 200, best, rows, 1) == []
+    # a failure at a median plateau whose runs still falling could turn it is rerun too
+    turnable = runs("irnn", 0, 0.0)
+    turnable[0]["last_quarter_fall"] = turnable[1]["last_quarter_fall"] = 0.3
+    assert [g.name for g in plan.longer_groups(full, 200, best, turnable, 1)] == [
+        "adding_T200_irnn_longer1"]
 
 
 def test_the_longer_runs_replace_the_shorter_ones_in_the_tables(tmp_path, monkeypatch):
