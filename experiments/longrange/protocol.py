@@ -25,7 +25,7 @@ Here that is the study's default protocol (``Config()``, the full preset):
 - runs that had stopped learning when their budget ended: the median over the cell's runs without
   success of ``last_quarter_fall`` (how much the test loss fell over the last quarter of the
   updates, :mod:`experiments.longrange.summary`) at most ``STILL_LEARNING`` = 10 %, and no
-  failure that its runs each still falling faster than that could turn (:func:`still_learning`).
+  failure that its single runs still falling faster than that could turn (:func:`still_learning`).
   A cell whose failing runs were still falling failed for want of updates ("slower" read as
   "fails"); a larger budget would decide. (The last quarter of the cosine schedule runs at
   10–23 % of the peak rate: a fall there is learning, not the large steps of early training.)
@@ -92,8 +92,8 @@ def _falling_decide(rows) -> int:
 
 def still_falling(rows) -> list[dict]:
     """The rows without success that were still learning when their budget ended, each by its own
-    ``last_quarter_fall`` (above ``STILL_LEARNING``): a failure counts by the median over them
-    all (:func:`still_learning`), and these are the runs that median outvoted."""
+    ``last_quarter_fall`` (above ``STILL_LEARNING``): :func:`still_learning` asks whether they
+    could turn the cell's failure, and a failure that counts names them."""
     return [r for r in rows if not r["success"] and (r.get("last_quarter_fall") or 0) > STILL_LEARNING]
 
 
@@ -183,14 +183,16 @@ def _chosen_by_loss(grid: dict, T: int, rows) -> list[str]:
 
 
 def uncounted_failures(rows, grids) -> set[tuple[str, str, int]]:
-    """The main-sweep cells ``(task, model, T)`` with a run that failed where the failure does not
-    count yet (:func:`shortfall` non-empty): the figures draw their success fractions as measured
-    but marked, as the verdicts call them *not tested*. ``rows``: ``summary.json``'s rows;
-    ``grids``: its rate grids."""
+    """The main-sweep cells ``(task, model, T)`` that do not learn (their Wilson interval not
+    above ½) where their failures do not count yet (:func:`shortfall` non-empty): the figures
+    draw their success fractions as measured but marked. A cell that learns is not marked, since
+    its verdict does not rest on its failures. ``rows``: ``summary.json``'s rows; ``grids``: its
+    rate grids."""
     searches = {(g["task"], g["T"], g["model"]): g for g in grids}
     cells: dict[tuple[str, str, int], list] = {}
     for r in rows:
         if r["ablation"] is None:
             cells.setdefault((r["task"], r["model"], r["T"]), []).append(r)
     return {(task, m, T) for (task, m, T), rs in cells.items()
-            if not all(r["success"] for r in rs) and shortfall(rs, searches.get((task, T, m)), T)}
+            if side_of_half(sum(bool(r["success"]) for r in rs), len(rs)) != 1
+            and shortfall(rs, searches.get((task, T, m)), T)}

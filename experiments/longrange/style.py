@@ -137,7 +137,7 @@ def uncounted_handle(*, linestyle: bool) -> list:
     a hollow marker, or (``linestyle``) a dashed line."""
     from matplotlib.lines import Line2D
 
-    label = "failures that do not count yet (verdict: not tested)"
+    label = "not learning, its failures not counting yet (not tested)"
     if linestyle:
         return [Line2D([], [], color="k", ls="--", lw=1.3, label=label)]
     return [Line2D([], [], color="k", marker="o", mfc="white", ls="", label=label)]
